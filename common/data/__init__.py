@@ -1,0 +1,1 @@
+"""DynamoDB data access: the only place boto3's DynamoDB client is used."""

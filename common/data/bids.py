@@ -1,0 +1,243 @@
+"""Bids table. Every change of a snipe is one transaction with its BidHistory entry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from common.data.dynamo import (
+    cancellation_codes,
+    default_client,
+    from_item,
+    to_item,
+    to_value,
+    translate_errors,
+)
+from common.data.users import snipe_guard_key
+from common.errors import ConflictError, FieldIssue, NotFoundError
+from common.models import ACTIVE_SHARD, BidEntity, BidStatus, HistoryEntity
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+ACTIVE_INDEX = "ActiveByEndTime"
+ITEM_INDEX = "ByEbayItemId"
+
+
+class BidsRepository:
+    def __init__(
+        self,
+        bids_table: str,
+        users_table: str,
+        history_table: str,
+        client: DynamoDBClient | None = None,
+    ) -> None:
+        self.table = bids_table
+        self.users_table = users_table
+        self.history_table = history_table
+        self.client = client or default_client()
+
+    # ------------------------------------------------------------------ reads
+    def get(self, user_id: str, bid_id: str) -> BidEntity | None:
+        item = self.client.get_item(
+            TableName=self.table,
+            Key={"userId": {"S": user_id}, "bidId": {"S": bid_id}},
+            ConsistentRead=True,
+        ).get("Item")
+        return BidEntity.model_validate(from_item(item)) if item else None
+
+    def require(self, user_id: str, bid_id: str) -> BidEntity:
+        bid = self.get(user_id, bid_id)
+        if bid is None:
+            raise NotFoundError("No snipe with this id", [FieldIssue("bidId", "not found")])
+        return bid
+
+    def query(
+        self,
+        user_id: str,
+        statuses: Sequence[BidStatus] | None,
+        limit: int,
+        start_key: dict[str, Any] | None,
+    ) -> tuple[list[BidEntity], dict[str, Any] | None]:
+        """The user's snipes, newest first, optionally only those in ``statuses``."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "userId = :u",
+            "ExpressionAttributeValues": {":u": {"S": user_id}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if statuses:
+            names = [f":s{i}" for i in range(len(statuses))]
+            kwargs["FilterExpression"] = f"#st IN ({', '.join(names)})"
+            kwargs["ExpressionAttributeNames"] = {"#st": "status"}
+            for name, status in zip(names, statuses, strict=True):
+                kwargs["ExpressionAttributeValues"][name] = {"S": status.value}
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        with translate_errors():
+            result = self.client.query(**kwargs)
+        bids = [BidEntity.model_validate(from_item(i)) for i in result.get("Items", [])]
+        return bids, result.get("LastEvaluatedKey")
+
+    def all_keys(self, user_id: str) -> list[BidEntity]:
+        bids: list[BidEntity] = []
+        start: dict[str, Any] | None = None
+        while True:
+            page, start = self.query(user_id, None, 100, start)
+            bids += page
+            if not start:
+                return bids
+
+    def active_ending_between(self, start: int, end: int) -> list[BidEntity]:
+        """Active snipes (PENDING, ARMED, PLACED) whose auction ends in [start, end]: an index."""
+        bids: list[BidEntity] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": ACTIVE_INDEX,
+            "KeyConditionExpression": "activeShard = :a AND auctionEndTime BETWEEN :s AND :e",
+            "ExpressionAttributeValues": {
+                ":a": {"S": ACTIVE_SHARD},
+                ":s": to_value(start),
+                ":e": to_value(end),
+            },
+        }
+        while True:
+            with translate_errors():
+                result = self.client.query(**kwargs)
+            bids += [BidEntity.model_validate(from_item(i)) for i in result.get("Items", [])]
+            if not result.get("LastEvaluatedKey"):
+                return bids
+            kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+
+    def by_item(self, ebay_item_id: str) -> list[BidEntity]:
+        bids: list[BidEntity] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": ITEM_INDEX,
+            "KeyConditionExpression": "ebayItemId = :i",
+            "ExpressionAttributeValues": {":i": {"S": ebay_item_id}},
+        }
+        while True:
+            with translate_errors():
+                result = self.client.query(**kwargs)
+            bids += [BidEntity.model_validate(from_item(i)) for i in result.get("Items", [])]
+            if not result.get("LastEvaluatedKey"):
+                return bids
+            kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+
+    # ------------------------------------------------------------------ writes
+    def create(self, bid: BidEntity, history: HistoryEntity) -> None:
+        """Store a new snipe, its history entry and the one-active-snipe-per-item guard."""
+        items: list[Any] = [
+            {
+                "Put": {
+                    "TableName": self.users_table,
+                    "Item": to_item(
+                        {
+                            "userId": snipe_guard_key(bid.userId, bid.ebayItemId),
+                            "ownerId": bid.userId,
+                            "bidId": bid.bidId,
+                        }
+                    ),
+                    "ConditionExpression": "attribute_not_exists(userId)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item(bid.to_item()),
+                    "ConditionExpression": "attribute_not_exists(bidId)",
+                }
+            },
+            self._history_put(history),
+        ]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            codes = cancellation_codes(exc)
+            if codes and codes[0] == "ConditionalCheckFailed":
+                raise ConflictError(
+                    "You already have an active snipe on this item",
+                    [FieldIssue("ebayItemId", "an active snipe exists for this item")],
+                ) from exc
+            with translate_errors():
+                raise
+
+    def transition(
+        self,
+        before: BidEntity,
+        after: BidEntity,
+        history: HistoryEntity,
+        allowed: Iterable[BidStatus],
+        freeze_before: int | None = None,
+        conflict_message: str = "The snipe changed meanwhile; reload and try again",
+    ) -> BidEntity:
+        """Replace ``before`` with ``after`` if nobody changed it and its status is ``allowed``.
+
+        ``freeze_before``: an epoch second; the write fails if the stored freezeAt is not after it.
+        Leaving an active status releases the one-active-snipe guard in the same transaction.
+        """
+        after = after.model_copy(update={"version": before.version + 1})
+        allowed_values = sorted({s.value for s in allowed})
+        names = [f":a{i}" for i in range(len(allowed_values))]
+        condition = f"version = :v AND #st IN ({', '.join(names)})"
+        values: dict[str, Any] = {":v": to_value(before.version)}
+        values.update({n: {"S": s} for n, s in zip(names, allowed_values, strict=True)})
+        if freeze_before is not None:
+            condition += " AND freezeAt > :frz"
+            values[":frz"] = to_value(freeze_before)
+        items: list[Any] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item(after.to_item()),
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": {"#st": "status"},
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            self._history_put(history),
+        ]
+        if before.status.is_active and not after.status.is_active:
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self.users_table,
+                        "Key": {"userId": {"S": snipe_guard_key(before.userId, before.ebayItemId)}},
+                        "ConditionExpression": "attribute_not_exists(userId) OR bidId = :b",
+                        "ExpressionAttributeValues": {":b": {"S": before.bidId}},
+                    }
+                }
+            )
+        with translate_errors(conflict_message):
+            self.client.transact_write_items(TransactItems=items)
+        return after
+
+    def delete_user_bids(self, user_id: str) -> list[BidEntity]:
+        """Delete every snipe of a user and their guards; returns what was deleted."""
+        from common.data.users import batch_write
+
+        bids = self.all_keys(user_id)
+        requests = [
+            {"DeleteRequest": {"Key": {"userId": {"S": b.userId}, "bidId": {"S": b.bidId}}}}
+            for b in bids
+        ]
+        for start in range(0, len(requests), 25):
+            batch_write(self.client, self.table, requests[start : start + 25])
+        guards = sorted({snipe_guard_key(user_id, b.ebayItemId) for b in bids})
+        guard_requests = [{"DeleteRequest": {"Key": {"userId": {"S": g}}}} for g in guards]
+        for start in range(0, len(guard_requests), 25):
+            batch_write(self.client, self.users_table, guard_requests[start : start + 25])
+        return bids
+
+    def _history_put(self, history: HistoryEntity) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.history_table,
+                "Item": to_item(history.model_dump(mode="json", exclude_none=True)),
+                "ConditionExpression": "attribute_not_exists(historyId)",
+            }
+        }

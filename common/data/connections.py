@@ -1,0 +1,48 @@
+"""Connections table: one row per open WebSocket, found by user through an index."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from common.data.dynamo import default_client, translate_errors
+from common.data.users import batch_write
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+BY_USER_INDEX = "ByUserId"
+
+
+class ConnectionsRepository:
+    def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
+        self.table = table
+        self.client = client or default_client()
+
+    def connection_ids(self, user_id: str) -> list[str]:
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": BY_USER_INDEX,
+            "KeyConditionExpression": "userId = :u",
+            "ExpressionAttributeValues": {":u": {"S": user_id}},
+        }
+        while True:
+            with translate_errors():
+                result = self.client.query(**kwargs)
+            ids += [i["connectionId"]["S"] for i in result.get("Items", [])]
+            if not result.get("LastEvaluatedKey"):
+                return ids
+            kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+
+    def delete_user_connections(self, user_id: str) -> int:
+        ids = self.connection_ids(user_id)
+        for start in range(0, len(ids), 25):
+            batch_write(
+                self.client,
+                self.table,
+                [
+                    {"DeleteRequest": {"Key": {"connectionId": {"S": c}}}}
+                    for c in ids[start : start + 25]
+                ],
+            )
+        return len(ids)

@@ -1,0 +1,73 @@
+"""Domain errors. They say what went wrong; `rest/app.py` alone decides the HTTP status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+@dataclass
+class DomainError(Exception):
+    message: str
+    details: list[FieldIssue] = field(default_factory=list)
+    code: str = "ERROR"
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+
+@dataclass
+class NotFoundError(DomainError):
+    code: str = "NOT_FOUND"
+
+
+@dataclass
+class ConflictError(DomainError):
+    code: str = "CONFLICT"
+
+
+@dataclass
+class BadRequestError(DomainError):
+    """The request is well-formed JSON but cannot be acted on (a stale cursor, a used state)."""
+
+    code: str = "BAD_REQUEST"
+
+
+@dataclass
+class ValidationFailed(DomainError):
+    code: str = "VALIDATION_ERROR"
+
+
+@dataclass
+class UnauthorizedError(DomainError):
+    code: str = "UNAUTHORIZED"
+
+
+@dataclass
+class EbayNotLinkedError(DomainError):
+    code: str = "EBAY_NOT_LINKED"
+
+
+@dataclass
+class UpstreamRateLimited(DomainError):
+    code: str = "EBAY_RATE_LIMITED"
+
+
+@dataclass
+class UpstreamUnavailable(DomainError):
+    code: str = "EBAY_UNAVAILABLE"
+
+
+@dataclass
+class RetryableError(DomainError):
+    """Throttling or a passing fault of AWS; the caller may try again."""
+
+    code: str = "RETRYABLE"

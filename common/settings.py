@@ -1,0 +1,43 @@
+"""Configuration from environment variables, validated once per container (cold start)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every variable a function may read. The template sets them; see README 'Configuration'."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    stage: str = Field(default="dev", alias="STAGE")
+    users_table: str = Field(alias="USERS_TABLE")
+    bids_table: str = Field(alias="BIDS_TABLE")
+    bid_history_table: str = Field(alias="BID_HISTORY_TABLE")
+    connections_table: str = Field(alias="CONNECTIONS_TABLE")
+    ebay_environment: Literal["sandbox", "production", "local"] = Field(
+        default="sandbox", alias="EBAY_ENVIRONMENT"
+    )
+    ebay_api_base_url: str = Field(
+        default="https://api.sandbox.ebay.com", alias="EBAY_API_BASE_URL"
+    )
+    ebay_auth_url: str = Field(
+        default="https://auth.sandbox.ebay.com/oauth2/authorize", alias="EBAY_AUTH_URL"
+    )
+    ebay_marketplace_id: str = Field(default="EBAY_US", alias="EBAY_MARKETPLACE_ID")
+    ebay_app_secret_name: str = Field(default="", alias="EBAY_APP_SECRET_NAME")
+    token_kms_key_id: str = Field(default="", alias="TOKEN_KMS_KEY_ID")
+    cursor_secret_name: str = Field(default="", alias="CURSOR_SECRET_NAME")
+    dashboard_url: str = Field(default="http://localhost:8000", alias="DASHBOARD_URL")
+    history_ttl_days: int = Field(default=730, ge=1, alias="HISTORY_TTL_DAYS")
+    token_expiry_threshold_days: int = Field(default=7, ge=1, alias="TOKEN_EXPIRY_THRESHOLD")
+
+
+@cache
+def get_settings() -> Settings:
+    """Read the environment once per container; tests call ``get_settings.cache_clear()``."""
+    return Settings()
