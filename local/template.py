@@ -1,0 +1,715 @@
+"""Read template.yaml the way CloudFormation and SAM would, for the local stack.
+
+The template is the one place a table, function, route or secret is declared. This module
+loads it (with the CloudFormation short tags), resolves parameters (defaults plus overrides,
+like ``sam deploy --parameter-overrides``), conditions, SAM ``Globals`` and intrinsic functions,
+and exposes typed views of what the local stack needs. References to resources resolve to the
+physical ids the local stack registers with :meth:`Template.bind` once it has created them.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+
+REGION = "us-east-1"
+# moto's default account: ARNs it returns carry this id, so the pseudo parameter must agree.
+ACCOUNT_ID = "123456789012"
+
+FUNCTION_TYPE = "AWS::Serverless::Function"
+HTTP_API_TYPE = "AWS::Serverless::HttpApi"
+TABLE_TYPE = "AWS::DynamoDB::Table"
+KMS_KEY_TYPE = "AWS::KMS::Key"
+SECRET_TYPE = "AWS::SecretsManager::Secret"
+USER_POOL_TYPE = "AWS::Cognito::UserPool"
+USER_POOL_CLIENT_TYPE = "AWS::Cognito::UserPoolClient"
+
+# SAM resource types whose properties a `Globals` section may default.
+_GLOBALS_SECTIONS = {
+    "Function": FUNCTION_TYPE,
+    "HttpApi": HTTP_API_TYPE,
+    "Api": "AWS::Serverless::Api",
+    "SimpleTable": "AWS::Serverless::SimpleTable",
+    "StateMachine": "AWS::Serverless::StateMachine",
+}
+
+_NO_VALUE = object()
+
+
+class TemplateError(Exception):
+    """The template cannot be read or resolved."""
+
+
+class UnresolvedReferenceError(TemplateError):
+    """A Ref/GetAtt names a resource whose physical id is not known (yet)."""
+
+
+class EnvironmentConflictError(TemplateError):
+    """Two functions need different values for one environment variable.
+
+    The local stack runs every handler in one process, so environment variables are shared.
+    """
+
+
+# ------------------------------------------------------------------------------ YAML loading
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """A safe YAML loader that maps short tags to long form: ``!Ref x`` -> ``{"Ref": "x"}``."""
+
+
+def _construct(node: yaml.Node, loader: yaml.SafeLoader) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    raise TemplateError(f"unsupported YAML node {node!r}")
+
+
+def _multi_constructor(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
+    value = _construct(node, loader)
+    if tag_suffix == "Ref":
+        return {"Ref": value}
+    if tag_suffix == "Condition":
+        return {"Condition": value}
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        logical_id, _, attribute = value.partition(".")
+        return {"Fn::GetAtt": [logical_id, attribute]}
+    return {f"Fn::{tag_suffix}": value}
+
+
+CloudFormationLoader.add_multi_constructor("!", _multi_constructor)
+
+
+def load_yaml(path: Path | str = TEMPLATE_PATH) -> dict[str, Any]:
+    """Parse a CloudFormation/SAM YAML template into plain Python (long-form intrinsics)."""
+    with Path(path).open(encoding="utf-8") as handle:
+        document = yaml.load(handle, Loader=CloudFormationLoader)  # noqa: S506 - a SafeLoader
+    if not isinstance(document, dict) or "Resources" not in document:
+        raise TemplateError(f"{path} is not a CloudFormation template (no Resources)")
+    return document
+
+
+# ------------------------------------------------------------------------------ typed views
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    logical_id: str
+    properties: dict[str, Any]
+
+    @property
+    def key_schema(self) -> list[dict[str, str]]:
+        return list(self.properties["KeySchema"])
+
+    @property
+    def index_names(self) -> list[str]:
+        indexes = self.properties.get("GlobalSecondaryIndexes", []) + self.properties.get(
+            "LocalSecondaryIndexes", []
+        )
+        return [index["IndexName"] for index in indexes]
+
+    @property
+    def stream_view_type(self) -> str | None:
+        spec = self.properties.get("StreamSpecification")
+        return spec.get("StreamViewType") if spec else None
+
+    @property
+    def ttl_attribute(self) -> str | None:
+        spec = self.properties.get("TimeToLiveSpecification")
+        if spec and str(spec.get("Enabled", False)).lower() == "true":
+            return str(spec["AttributeName"])
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """One entry of a function's ``Events``; ``properties`` resolved, ``raw`` as written."""
+
+    name: str
+    type: str
+    properties: dict[str, Any]
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRoute:
+    function_id: str
+    event_name: str
+    method: str  # upper case; "ANY" matches every method
+    path: str  # "/bids/{bidId}", "/{proxy+}"
+    api_id: str | None  # logical id of the HttpApi, None for the implicit API
+    authorizer: str | None  # "NONE" opts a route out of the API's default authorizer
+    auth_scopes: tuple[str, ...]
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    logical_id: str
+    physical_name: str
+    handler: str
+    runtime: str
+    memory_size: int
+    timeout: int
+    environment: dict[str, str]
+    events: list[EventSpec]
+    properties: dict[str, Any]
+
+    @property
+    def http_routes(self) -> list[HttpRoute]:
+        routes = []
+        for event in self.events:
+            if event.type != "HttpApi":
+                continue
+            props = event.properties
+            auth = event.raw.get("Properties", {}).get("Auth", {})
+            api_ref = event.raw.get("Properties", {}).get("ApiId")
+            routes.append(
+                HttpRoute(
+                    function_id=self.logical_id,
+                    event_name=event.name,
+                    method=_route_method(props.get("Method", "ANY")),
+                    path=str(props.get("Path", "/$default")),
+                    api_id=api_ref["Ref"]
+                    if isinstance(api_ref, dict) and "Ref" in api_ref
+                    else None,
+                    authorizer=auth.get("Authorizer"),
+                    auth_scopes=tuple(auth.get("AuthorizationScopes", ())),
+                )
+            )
+        return routes
+
+    def events_of_type(self, event_type: str) -> list[EventSpec]:
+        return [event for event in self.events if event.type == event_type]
+
+
+@dataclass(frozen=True, slots=True)
+class CorsConfig:
+    allow_origins: tuple[str, ...]
+    allow_methods: tuple[str, ...]
+    allow_headers: tuple[str, ...]
+    expose_headers: tuple[str, ...]
+    allow_credentials: bool
+    max_age: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class JwtAuthorizerConfig:
+    name: str
+    identity_source: str  # "$request.header.Authorization"
+    issuer: str
+    audience: tuple[str, ...]
+
+    @property
+    def identity_header(self) -> str:
+        prefix = "$request.header."
+        if not self.identity_source.startswith(prefix):
+            raise TemplateError(f"unsupported identity source {self.identity_source}")
+        return self.identity_source[len(prefix) :].lower()
+
+
+@dataclass(frozen=True, slots=True)
+class HttpApiSpec:
+    logical_id: str
+    properties: dict[str, Any]
+    cors: CorsConfig | None
+    default_authorizer: str | None
+    authorizers: dict[str, JwtAuthorizerConfig]
+
+
+# ------------------------------------------------------------------------------ the template
+
+
+@dataclass
+class Template:
+    """A loaded template with parameters fixed; resource references bound as they are created."""
+
+    raw: dict[str, Any]
+    parameters: dict[str, str]
+    path: Path = TEMPLATE_PATH
+    region: str = REGION
+    account_id: str = ACCOUNT_ID
+    conditions: dict[str, bool] = field(default_factory=dict)
+    # logical id -> what `Ref` returns; (logical id, attribute) -> what `GetAtt` returns
+    refs: dict[str, str] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    # ---- construction
+
+    @classmethod
+    def load(
+        cls,
+        path: Path | str = TEMPLATE_PATH,
+        overrides: Mapping[str, str] | None = None,
+        *,
+        region: str = REGION,
+        account_id: str = ACCOUNT_ID,
+    ) -> Template:
+        raw = load_yaml(path)
+        template = cls(
+            raw=raw,
+            parameters=_resolve_parameters(raw.get("Parameters", {}), overrides or {}),
+            path=Path(path),
+            region=region,
+            account_id=account_id,
+        )
+        template.conditions = template._evaluate_conditions()
+        template._bind_local_names()
+        return template
+
+    def _evaluate_conditions(self) -> dict[str, bool]:
+        results: dict[str, bool] = {}
+        pending = dict(self.raw.get("Conditions", {}))
+
+        def evaluate(name: str, seen: tuple[str, ...] = ()) -> bool:
+            if name in results:
+                return results[name]
+            if name in seen or name not in pending:
+                raise TemplateError(f"unknown or circular condition {name}")
+            results[name] = bool(self._resolve(pending[name], lambda n: evaluate(n, (*seen, name))))
+            return results[name]
+
+        for name in pending:
+            evaluate(name)
+        return results
+
+    def _bind_local_names(self) -> None:
+        """Give resources that the local stack does not create in moto their physical ids."""
+        for logical_id, resource in self.resources().items():
+            kind = resource["Type"]
+            if kind == FUNCTION_TYPE:
+                name = resource.get("Properties", {}).get("FunctionName")
+                name = self.resolve(name) if name else self.physical_name(logical_id)
+                self.bind(
+                    logical_id,
+                    name,
+                    Arn=f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}",
+                )
+            elif kind == HTTP_API_TYPE:
+                api_id = _api_id(self.stage, logical_id)
+                endpoint = f"https://{api_id}.execute-api.{self.region}.amazonaws.com"
+                self.bind(logical_id, api_id, ApiEndpoint=endpoint)
+            elif kind == TABLE_TYPE:
+                # Table names are known before creation, so Refs to tables resolve early.
+                name = resource.get("Properties", {}).get("TableName")
+                name = self.resolve(name) if name else self.physical_name(logical_id)
+                arn = f"arn:aws:dynamodb:{self.region}:{self.account_id}:table/{name}"
+                self.bind(logical_id, name, Arn=arn)
+
+    def bind(self, logical_id: str, ref: str, **attributes: str) -> None:
+        """Record what ``!Ref logical_id`` (and ``!GetAtt logical_id.Attr``) resolve to."""
+        self.refs[logical_id] = ref
+        for name, value in attributes.items():
+            self.attributes[(logical_id, name)] = value
+
+    # ---- basics
+
+    @property
+    def stage(self) -> str:
+        return self.parameters.get("Stage", "dev")
+
+    @property
+    def stack_name(self) -> str:
+        return f"ebay-sniper-{self.stage}"
+
+    def physical_name(self, logical_id: str) -> str:
+        """The local physical name of a resource the template does not name itself."""
+        return f"{self.stage}-{logical_id}"
+
+    def resources(self, resource_type: str | None = None) -> dict[str, dict[str, Any]]:
+        """Resources present under the template's conditions, in template order."""
+        found = {}
+        for logical_id, resource in self.raw["Resources"].items():
+            condition = resource.get("Condition")
+            if condition and not self.conditions.get(condition, False):
+                continue
+            if resource_type is None or resource["Type"] == resource_type:
+                found[logical_id] = resource
+        return found
+
+    def raw_properties(self, logical_id: str) -> dict[str, Any]:
+        """Properties as written plus SAM Globals, intrinsics not resolved."""
+        resource = self.raw["Resources"][logical_id]
+        properties = copy.deepcopy(resource.get("Properties", {}))
+        for section, kind in _GLOBALS_SECTIONS.items():
+            if resource["Type"] == kind:
+                defaults = self.raw.get("Globals", {}).get(section, {})
+                properties = _merge_globals(copy.deepcopy(defaults), properties)
+        return properties
+
+    def properties(self, logical_id: str) -> dict[str, Any]:
+        """Resolved properties (Globals merged, intrinsics evaluated)."""
+        resolved = self.resolve(self.raw_properties(logical_id))
+        assert isinstance(resolved, dict)
+        return resolved
+
+    # ---- typed accessors
+
+    @property
+    def tables(self) -> dict[str, TableSpec]:
+        return {
+            logical_id: TableSpec(logical_id, self.properties(logical_id))
+            for logical_id in self.resources(TABLE_TYPE)
+        }
+
+    @property
+    def functions(self) -> dict[str, FunctionSpec]:
+        return {
+            logical_id: self.function(logical_id) for logical_id in self.resources(FUNCTION_TYPE)
+        }
+
+    def function(self, logical_id: str) -> FunctionSpec:
+        raw = self.raw_properties(logical_id)
+        props = self.properties(logical_id)
+        raw_events = raw.get("Events", {}) or {}
+        events = [
+            EventSpec(
+                name=name,
+                type=str(event["Type"]),
+                properties=self.resolve(event.get("Properties", {})),
+                raw=event,
+            )
+            for name, event in raw_events.items()
+        ]
+        variables = props.get("Environment", {}).get("Variables", {}) or {}
+        return FunctionSpec(
+            logical_id=logical_id,
+            physical_name=self.refs[logical_id],
+            handler=str(props["Handler"]),
+            runtime=str(props.get("Runtime", "")),
+            memory_size=int(props.get("MemorySize", 128)),
+            timeout=int(props.get("Timeout", 3)),
+            environment={key: _env_string(value) for key, value in variables.items()},
+            events=events,
+            properties=props,
+        )
+
+    @property
+    def http_routes(self) -> list[HttpRoute]:
+        return [route for spec in self.functions.values() for route in spec.http_routes]
+
+    @property
+    def http_apis(self) -> dict[str, HttpApiSpec]:
+        return {
+            logical_id: self.http_api(logical_id) for logical_id in self.resources(HTTP_API_TYPE)
+        }
+
+    def http_api(self, logical_id: str) -> HttpApiSpec:
+        props = self.properties(logical_id)
+        cors_props = props.get("CorsConfiguration")
+        cors = None
+        if isinstance(cors_props, dict):
+            cors = CorsConfig(
+                allow_origins=tuple(cors_props.get("AllowOrigins", ())),
+                allow_methods=tuple(m.upper() for m in cors_props.get("AllowMethods", ())),
+                allow_headers=tuple(h.lower() for h in cors_props.get("AllowHeaders", ())),
+                expose_headers=tuple(h.lower() for h in cors_props.get("ExposeHeaders", ())),
+                allow_credentials=bool(cors_props.get("AllowCredentials", False)),
+                max_age=int(cors_props["MaxAge"]) if "MaxAge" in cors_props else None,
+            )
+        elif cors_props:
+            # `CorsConfiguration: true` is SAM's shorthand for allowing every origin.
+            cors = CorsConfig(("*",), ("*",), ("*",), (), False, None)
+        auth = props.get("Auth", {}) or {}
+        authorizers = {}
+        for name, config in (auth.get("Authorizers", {}) or {}).items():
+            jwt = config.get("JwtConfiguration")
+            if not jwt:
+                raise TemplateError(
+                    f"authorizer {name}: only JWT authorizers are supported locally"
+                )
+            authorizers[name] = JwtAuthorizerConfig(
+                name=name,
+                identity_source=str(config.get("IdentitySource", "$request.header.Authorization")),
+                issuer=str(jwt["issuer"]),
+                audience=tuple(str(a) for a in jwt.get("audience", ())),
+            )
+        return HttpApiSpec(
+            logical_id=logical_id,
+            properties=props,
+            cors=cors,
+            default_authorizer=auth.get("DefaultAuthorizer"),
+            authorizers=authorizers,
+        )
+
+    @property
+    def user_pools(self) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: self.properties(logical_id) for logical_id in self.resources(USER_POOL_TYPE)
+        }
+
+    @property
+    def user_pool_clients(self) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: self.properties(logical_id)
+            for logical_id in self.resources(USER_POOL_CLIENT_TYPE)
+        }
+
+    @property
+    def secrets(self) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: self.properties(logical_id) for logical_id in self.resources(SECRET_TYPE)
+        }
+
+    @property
+    def kms_keys(self) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: self.properties(logical_id) for logical_id in self.resources(KMS_KEY_TYPE)
+        }
+
+    def environment_union(self) -> dict[str, str]:
+        """Every function's environment in one mapping; conflicting values are an error."""
+        union: dict[str, str] = {}
+        owner: dict[str, str] = {}
+        for spec in self.functions.values():
+            for key, value in spec.environment.items():
+                if key in union and union[key] != value:
+                    raise EnvironmentConflictError(
+                        f"{key} is {union[key]!r} for {owner[key]} but {value!r} for "
+                        f"{spec.logical_id}; local handlers share one process environment"
+                    )
+                union[key] = value
+                owner[key] = spec.logical_id
+        return union
+
+    def outputs(self) -> dict[str, Any]:
+        return {
+            name: self.resolve(output["Value"])
+            for name, output in self.raw.get("Outputs", {}).items()
+            if not output.get("Condition") or self.conditions.get(output["Condition"], False)
+        }
+
+    # ---- intrinsic functions
+
+    def pseudo_parameters(self) -> dict[str, str]:
+        return {
+            "AWS::Region": self.region,
+            "AWS::AccountId": self.account_id,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": self.stack_name,
+            "AWS::StackId": (
+                f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{self.stack_name}/local"
+            ),
+        }
+
+    def resolve(self, value: Any) -> Any:
+        """Evaluate intrinsic functions in ``value``; ``AWS::NoValue`` removes the key/item."""
+        return self._resolve(value, self._condition)
+
+    def _condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            raise TemplateError(f"unknown condition {name}")
+        return self.conditions[name]
+
+    def _ref(self, name: str) -> Any:
+        if name in self.parameters:
+            return self.parameters[name]
+        if name == "AWS::NoValue":
+            return _NO_VALUE
+        pseudo = self.pseudo_parameters()
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.refs:
+            return self.refs[name]
+        if name in self.raw["Resources"]:
+            raise UnresolvedReferenceError(f"Ref {name}: the resource has not been created yet")
+        raise TemplateError(f"Ref to unknown name {name}")
+
+    def _get_att(self, logical_id: str, attribute: str) -> str:
+        if (logical_id, attribute) in self.attributes:
+            return self.attributes[(logical_id, attribute)]
+        if logical_id in self.raw["Resources"]:
+            raise UnresolvedReferenceError(f"GetAtt {logical_id}.{attribute} is not known (yet)")
+        raise TemplateError(f"GetAtt on unknown resource {logical_id}")
+
+    def _resolve(self, value: Any, condition: Any) -> Any:
+        if isinstance(value, list):
+            items = [self._resolve(item, condition) for item in value]
+            return [item for item in items if item is not _NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Ref":
+                return self._ref(str(arg))
+            if key == "Condition" and isinstance(arg, str):
+                return condition(arg)
+            if key.startswith("Fn::"):
+                return self._intrinsic(key, arg, condition)
+        resolved = {}
+        for key, item in value.items():
+            result = self._resolve(item, condition)
+            if result is not _NO_VALUE:
+                resolved[key] = result
+        return resolved
+
+    def _intrinsic(self, name: str, arg: Any, condition: Any) -> Any:
+        resolve = lambda v: self._resolve(v, condition)  # noqa: E731
+        if name == "Fn::Sub":
+            if isinstance(arg, list):
+                text, variables = arg[0], resolve(arg[1])
+            else:
+                text, variables = arg, {}
+            return self._sub(str(text), variables)
+        if name == "Fn::GetAtt":
+            parts = arg if isinstance(arg, list) else str(arg).split(".", 1)
+            return self._get_att(str(parts[0]), str(resolve(parts[1])))
+        if name == "Fn::If":
+            condition_name, when_true, when_false = arg
+            return resolve(when_true if condition(condition_name) else when_false)
+        if name == "Fn::Equals":
+            left, right = resolve(arg[0]), resolve(arg[1])
+            return str(left) == str(right)
+        if name == "Fn::And":
+            return all(bool(resolve(item)) for item in arg)
+        if name == "Fn::Or":
+            return any(bool(resolve(item)) for item in arg)
+        if name == "Fn::Not":
+            return not bool(resolve(arg[0]))
+        if name == "Fn::Join":
+            delimiter, items = arg
+            return str(delimiter).join(str(item) for item in resolve(items))
+        if name == "Fn::Select":
+            index, items = resolve(arg[0]), resolve(arg[1])
+            return items[int(index)]
+        if name == "Fn::Split":
+            delimiter, text = arg
+            return str(resolve(text)).split(str(delimiter))
+        if name == "Fn::FindInMap":
+            map_name, top, second = (resolve(item) for item in arg[:3])
+            try:
+                return self.raw["Mappings"][map_name][top][second]
+            except KeyError as exc:
+                raise TemplateError(f"FindInMap {map_name}.{top}.{second} not found") from exc
+        if name == "Fn::Base64":
+            return base64.b64encode(str(resolve(arg)).encode()).decode()
+        if name == "Fn::GetAZs":
+            return [f"{self.region}{zone}" for zone in "abc"]
+        if name == "Fn::ToJsonString":
+            return json.dumps(resolve(arg), separators=(",", ":"))
+        if name == "Fn::Length":
+            return len(resolve(arg))
+        raise TemplateError(f"{name} is not supported by the local stack")
+
+    def _sub(self, text: str, variables: Mapping[str, Any]) -> str:
+        def replace(match: re.Match[str]) -> str:
+            expression = match.group(1)
+            if expression.startswith("!"):
+                return "${" + expression[1:] + "}"
+            if expression in variables:
+                return str(variables[expression])
+            if "." in expression and expression.split(".", 1)[0] in self.raw["Resources"]:
+                logical_id, attribute = expression.split(".", 1)
+                return self._get_att(logical_id, attribute)
+            resolved = self._ref(expression)
+            if resolved is _NO_VALUE:
+                raise TemplateError(f"${{{expression}}} cannot be used in Fn::Sub")
+            return str(resolved)
+
+        return re.sub(r"\$\{([^}]+)\}", replace, text)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _resolve_parameters(
+    declared: Mapping[str, Any], overrides: Mapping[str, str]
+) -> dict[str, str]:
+    unknown = set(overrides) - set(declared)
+    if unknown:
+        raise TemplateError(f"parameter overrides for undeclared parameters: {sorted(unknown)}")
+    values: dict[str, str] = {}
+    for name, spec in declared.items():
+        if name in overrides:
+            value = overrides[name]
+        elif "Default" in spec:
+            value = spec["Default"]
+        else:
+            raise TemplateError(f"parameter {name} has no default and no override")
+        value = _env_string(value)
+        allowed = spec.get("AllowedValues")
+        if allowed is not None and value not in [str(item) for item in allowed]:
+            raise TemplateError(f"parameter {name}={value!r} is not one of {allowed}")
+        pattern = spec.get("AllowedPattern")
+        if pattern is not None and not re.fullmatch(pattern, value):
+            raise TemplateError(f"parameter {name}={value!r} does not match {pattern}")
+        values[name] = value
+    return values
+
+
+def _merge_globals(defaults: Any, local: Any) -> Any:
+    """SAM's rules: maps merge key by key, lists add up, a local scalar wins."""
+    if isinstance(defaults, dict) and isinstance(local, dict):
+        merged = dict(defaults)
+        for key, value in local.items():
+            merged[key] = _merge_globals(defaults[key], value) if key in defaults else value
+        return merged
+    if isinstance(defaults, list) and isinstance(local, list):
+        return defaults + local
+    return local
+
+
+def _route_method(method: Any) -> str:
+    upper = str(method).upper()
+    return "ANY" if upper in ("ANY", "X-AMAZON-APIGATEWAY-ANY-METHOD") else upper
+
+
+def _env_string(value: Any) -> str:
+    """Lambda environment values are strings; YAML booleans and numbers become what CFN sends."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _api_id(stage: str, logical_id: str) -> str:
+    """A stable 10-character id shaped like API Gateway's (lower-case letters and digits)."""
+    digest = hashlib.sha256(f"{stage}/{logical_id}".encode()).hexdigest()
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    number = int(digest, 16)
+    chars = []
+    for _ in range(10):
+        number, index = divmod(number, len(alphabet))
+        chars.append(alphabet[index])
+    return "".join(chars)
+
+
+def iter_intrinsic_refs(value: Any) -> Iterator[str]:
+    """Logical ids and parameters a value refers to (Ref, GetAtt and ${} in Sub)."""
+    if isinstance(value, list):
+        for item in value:
+            yield from iter_intrinsic_refs(item)
+    elif isinstance(value, dict):
+        if set(value) == {"Ref"}:
+            yield str(value["Ref"])
+        elif set(value) == {"Fn::GetAtt"}:
+            arg = value["Fn::GetAtt"]
+            yield str(arg[0] if isinstance(arg, list) else str(arg).split(".", 1)[0])
+        elif set(value) == {"Fn::Sub"}:
+            arg = value["Fn::Sub"]
+            text = arg[0] if isinstance(arg, list) else arg
+            for expression in re.findall(r"\$\{([^}!]+)\}", str(text)):
+                yield expression.split(".", 1)[0]
+            if isinstance(arg, list):
+                yield from iter_intrinsic_refs(arg[1])
+        else:
+            for item in value.values():
+                yield from iter_intrinsic_refs(item)

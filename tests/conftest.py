@@ -1,0 +1,70 @@
+"""Shared fixtures: moto's server in this process, provisioned from template.yaml.
+
+``aws_endpoint`` starts moto once per session (once per xdist worker) and points boto3 at it;
+``stack_resources`` creates every resource the template declares and exports the environment
+variables the functions get from the template; ``clean_tables`` empties the tables after a test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import boto3
+import pytest
+
+from local.aws import FAKE_CREDENTIALS, Provisioned, provision, reset_tables, start_moto
+from local.template import Template
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# Parameter overrides for tests, like `sam deploy --parameter-overrides`. eBay points at a
+# closed loopback port so that nothing can reach the real eBay; a test that needs eBay starts
+# the simulator and overrides EBAY_API_BASE_URL/EBAY_AUTH_URL itself.
+TEST_PARAMETERS = {
+    "Stage": "local",
+    "EbayEnvironment": "local",
+    "EbayApiBaseUrl": "http://127.0.0.1:9",
+    "EbayAuthUrl": "http://127.0.0.1:9/oauth2/authorize",
+    "DashboardUrl": "http://localhost:8000",
+}
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint() -> Iterator[str]:
+    """moto's server on a free loopback port; boto3 reaches it through AWS_ENDPOINT_URL."""
+    moto = start_moto()
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in FAKE_CREDENTIALS.items():
+            env.setenv(name, value)
+        env.setenv("AWS_ENDPOINT_URL", moto.endpoint_url)
+        yield moto.endpoint_url
+    moto.stop()
+
+
+@pytest.fixture(scope="session")
+def stack_resources(aws_endpoint: str) -> Iterator[Provisioned]:
+    """Every table, key, secret and user pool of template.yaml, created in moto.
+
+    The functions' environment variables (USERS_TABLE, BIDS_TABLE, TOKEN_KMS_KEY_ID,
+    EBAY_APP_SECRET_NAME, ...) are set in os.environ for the session.
+    """
+    template = Template.load(overrides=TEST_PARAMETERS)
+    provisioned = provision(template, aws_endpoint)
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in provisioned.environment().items():
+            env.setenv(name, value)
+        yield provisioned
+
+
+@pytest.fixture
+def clean_tables(stack_resources: Provisioned) -> Iterator[Provisioned]:
+    """The provisioned stack; every table is emptied after the test."""
+    yield stack_resources
+    reset_tables(stack_resources)
+
+
+@pytest.fixture
+def dynamodb_client(aws_endpoint: str) -> DynamoDBClient:
+    return boto3.client("dynamodb", endpoint_url=aws_endpoint)
