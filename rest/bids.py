@@ -1,0 +1,111 @@
+"""HTTP API: /bids (snipes)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from common.handler import settings_validated
+from common.observability import logger, metrics, tracer
+from common.settings import get_settings
+from rest import deps
+from rest.app import ERROR_RESPONSES, caller, create_app
+from rest.logic import bids as logic
+from rest.presenters import bid_out
+from rest.schemas import (
+    BidOut,
+    BidPageOut,
+    CreateBidRequest,
+    CreatedBidOut,
+    Cursor,
+    Limit,
+    UpdateBidRequest,
+)
+
+router = APIGatewayHttpRouter()
+CREATED: dict[int, OpenAPIResponse] = {201: {"description": "The snipe was scheduled"}}
+
+
+@router.post("/bids", tags=["bids"], responses={**CREATED, **ERROR_RESPONSES})
+def create_bid(body: CreateBidRequest) -> tuple[CreatedBidOut, int]:
+    who = caller(router)
+    bid, warnings = logic.create_snipe(
+        who.user_id,
+        logic.NewSnipe(
+            body.ebayItemId, body.maxBidAmount, body.currency, body.leadSeconds, body.groupId
+        ),
+        deps.users_repo(),
+        deps.bids_repo(),
+        deps.ebay_client(),
+        time.time,
+        get_settings().history_ttl_days,
+    )
+    logger.info("snipe created", bid_id=bid.bidId, ebay_item_id=bid.ebayItemId)
+    return CreatedBidOut(**bid_out(bid).model_dump(), warnings=warnings), 201
+
+
+@router.get("/bids", tags=["bids"], responses=ERROR_RESPONSES)
+def list_bids(
+    status: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[Limit, Query()] = 20,
+    cursor: Annotated[Cursor | None, Query()] = None,
+) -> BidPageOut:
+    who = caller(router)
+    page, next_cursor = logic.list_snipes(
+        who.user_id,
+        logic.parse_statuses(status),
+        limit,
+        cursor,
+        deps.bids_repo(),
+        deps.cursor_codec(),
+    )
+    return BidPageOut(items=[bid_out(b) for b in page], nextCursor=next_cursor)
+
+
+@router.get("/bids/<bidId>", tags=["bids"], responses=ERROR_RESPONSES)
+def get_bid(bidId: str) -> BidOut:
+    who = caller(router)
+    return bid_out(deps.bids_repo().require(who.user_id, bidId))
+
+
+@router.put("/bids/<bidId>", tags=["bids"], responses=ERROR_RESPONSES)
+def update_bid(bidId: str, body: UpdateBidRequest) -> BidOut:
+    who = caller(router)
+    bid = logic.update_snipe(
+        who.user_id,
+        bidId,
+        body.maxBidAmount,
+        body.leadSeconds,
+        deps.bids_repo(),
+        time.time,
+        get_settings().history_ttl_days,
+    )
+    return bid_out(bid)
+
+
+@router.delete("/bids/<bidId>", tags=["bids"], responses=ERROR_RESPONSES)
+def cancel_bid(bidId: str) -> BidOut:
+    who = caller(router)
+    bid = logic.cancel_snipe(
+        who.user_id, bidId, deps.bids_repo(), time.time, get_settings().history_ttl_days
+    )
+    logger.info("snipe cancelled", bid_id=bid.bidId)
+    return bid_out(bid)
+
+
+app = create_app()
+app.include_router(router)
+
+
+@settings_validated
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

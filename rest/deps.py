@@ -1,0 +1,53 @@
+"""Adapters for the REST functions, built once per container on first use."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from common.data.bids import BidsRepository
+from common.data.connections import ConnectionsRepository
+from common.data.cursor import CursorCodec, default_codec
+from common.data.history import HistoryRepository
+from common.data.users import UsersRepository
+from common.ebay.client import EbayClient
+from common.ebay.config import EbayConfig
+from common.ebay.credentials import secret_credentials
+from common.settings import get_settings
+
+
+@cache
+def users_repo() -> UsersRepository:
+    return UsersRepository(get_settings().users_table)
+
+
+@cache
+def bids_repo() -> BidsRepository:
+    s = get_settings()
+    return BidsRepository(s.bids_table, s.users_table, s.bid_history_table)
+
+
+@cache
+def history_repo() -> HistoryRepository:
+    return HistoryRepository(get_settings().bid_history_table)
+
+
+@cache
+def connections_repo() -> ConnectionsRepository:
+    return ConnectionsRepository(get_settings().connections_table)
+
+
+def cursor_codec() -> CursorCodec:
+    return default_codec()
+
+
+@cache
+def ebay_client() -> EbayClient:
+    s = get_settings()
+    config = EbayConfig.for_environment(
+        s.ebay_environment,
+        api_base_url=s.ebay_api_base_url,
+        auth_base_url=s.ebay_auth_url,
+        marketplace_id=s.ebay_marketplace_id,
+        app_secret_name=s.ebay_app_secret_name,
+    )
+    return EbayClient(config, secret_credentials(s.ebay_app_secret_name))

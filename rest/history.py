@@ -1,0 +1,69 @@
+"""HTTP API: /bid-history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from common.handler import settings_validated
+from common.observability import logger, metrics, tracer
+from rest import deps
+from rest.app import ERROR_RESPONSES, caller, create_app
+from rest.logic import history as logic
+from rest.presenters import history_out
+from rest.schemas import Cursor, HistoryPageOut, Limit
+
+router = APIGatewayHttpRouter()
+EpochMsQuery = Annotated[int, Field(ge=0, le=9_999_999_999_999)]
+
+
+@router.get("/bid-history", tags=["history"], responses=ERROR_RESPONSES)
+def list_history(
+    action: Annotated[str | None, Query(max_length=200)] = None,
+    from_: Annotated[EpochMsQuery | None, Query(alias="from")] = None,
+    to: Annotated[EpochMsQuery | None, Query()] = None,
+    limit: Annotated[Limit, Query()] = 20,
+    cursor: Annotated[Cursor | None, Query()] = None,
+) -> HistoryPageOut:
+    who = caller(router)
+    page, next_cursor = logic.list_history(
+        who.user_id,
+        logic.parse_actions(action),
+        from_,
+        to,
+        limit,
+        cursor,
+        deps.history_repo(),
+        deps.cursor_codec(),
+    )
+    return HistoryPageOut(items=[history_out(e) for e in page], nextCursor=next_cursor)
+
+
+@router.get("/bid-history/<bidId>", tags=["history"], responses=ERROR_RESPONSES)
+def bid_history(
+    bidId: str,
+    limit: Annotated[Limit, Query()] = 20,
+    cursor: Annotated[Cursor | None, Query()] = None,
+) -> HistoryPageOut:
+    who = caller(router)
+    page, next_cursor = logic.snipe_history(
+        who.user_id, bidId, limit, cursor, deps.history_repo(), deps.cursor_codec()
+    )
+    return HistoryPageOut(items=[history_out(e) for e in page], nextCursor=next_cursor)
+
+
+app = create_app()
+app.include_router(router)
+
+
+@settings_validated
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,294 @@
+"""Snipes: create (validated against eBay), list, read, change and cancel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from common.clock import Clock, new_id, now_ms
+from common.data.bids import BidsRepository
+from common.data.cursor import CursorCodec
+from common.data.users import UsersRepository
+from common.ebay.errors import (
+    EbayAuthError,
+    EbayError,
+    EbayRateLimited,
+    EbayUnavailable,
+    InvalidItemId,
+    ItemNotFound,
+)
+from common.ebay.models import EbayItem
+from common.errors import (
+    BadRequestError,
+    ConflictError,
+    FieldIssue,
+    UpstreamRateLimited,
+    UpstreamUnavailable,
+    ValidationFailed,
+)
+from common.models import (
+    ACTIVE_STATUSES,
+    CHANGEABLE_STATUSES,
+    DEFAULT_LEAD_SECONDS,
+    FREEZE_WINDOW_SECONDS,
+    BidEntity,
+    BidStatus,
+    HistoryAction,
+    HistoryEntity,
+)
+
+# After an auction ends the executor needs a few seconds to learn the outcome; a group's other
+# snipe firing inside that window cannot be cancelled in time.
+OUTCOME_DELAY_SECONDS = 10
+BIDS_SCOPE = "bids"
+
+
+class AuctionLookup(Protocol):
+    def get_item_by_legacy_id(self, legacy_item_id: str) -> EbayItem: ...
+
+
+@dataclass(frozen=True)
+class NewSnipe:
+    ebay_item_id: str
+    max_bid_amount: int
+    currency: str | None
+    lead_seconds: int | None
+    group_id: str | None
+
+
+def history_entry(
+    bid: BidEntity, action: HistoryAction, now: int, ttl_days: int, details: dict[str, Any]
+) -> HistoryEntity:
+    return HistoryEntity(
+        userId=bid.userId,
+        historyId=new_id(lambda: now / 1000),
+        originalBidId=bid.bidId,
+        action=action,
+        timestamp=now,
+        ebayItemId=bid.ebayItemId,
+        status=bid.status,
+        details=details,
+        ttl=now // 1000 + ttl_days * 86_400,
+    )
+
+
+def fetch_auction(auctions: AuctionLookup, legacy_item_id: str) -> EbayItem:
+    """Look the item up on eBay and turn eBay's failures into errors a client can act on."""
+    try:
+        return auctions.get_item_by_legacy_id(legacy_item_id)
+    except (ItemNotFound, InvalidItemId) as exc:
+        raise ValidationFailed(
+            "eBay has no item with this number",
+            [FieldIssue("ebayItemId", "no such eBay item")],
+        ) from exc
+    except EbayRateLimited as exc:
+        raise UpstreamRateLimited("eBay's daily call limit is reached; try again later") from exc
+    except (EbayUnavailable, EbayAuthError) as exc:
+        raise UpstreamUnavailable("eBay could not be reached; try again shortly") from exc
+    except EbayError as exc:
+        raise UpstreamUnavailable("eBay refused the lookup: " + exc.user_message) from exc
+
+
+def create_snipe(
+    user_id: str,
+    request: NewSnipe,
+    users: UsersRepository,
+    bids: BidsRepository,
+    auctions: AuctionLookup,
+    clock: Clock,
+    history_ttl_days: int,
+) -> tuple[BidEntity, list[str]]:
+    user = users.get(user_id)
+    lead = request.lead_seconds
+    if lead is None:
+        lead = (user.preferences.defaultLeadSeconds if user else None) or DEFAULT_LEAD_SECONDS
+    item = fetch_auction(auctions, request.ebay_item_id)
+    now = now_ms(clock)
+    _check_biddable(item, request, lead, now // 1000)
+    price = item.current_bid_price
+    currency = price or item.minimum_price_to_bid
+    bid = BidEntity(
+        userId=user_id,
+        bidId=new_id(clock),
+        ebayItemId=request.ebay_item_id,
+        itemId=item.item_id,
+        maxBidAmount=request.max_bid_amount,
+        currency=currency.currency if currency else (request.currency or "USD"),
+        leadSeconds=lead,
+        groupId=request.group_id,
+        status=BidStatus.PENDING,
+        auctionEndTime=item.end_time or 0,
+        itemTitle=item.title,
+        itemImageUrl=item.image_url,
+        currentPrice=price.amount if price else None,
+        createdAt=now,
+        updatedAt=now,
+    )
+    bids.create(
+        bid,
+        history_entry(
+            bid,
+            HistoryAction.CREATE,
+            now,
+            history_ttl_days,
+            {"maxBidAmount": bid.maxBidAmount, "leadSeconds": lead, "groupId": bid.groupId},
+        ),
+    )
+    warnings = []
+    if user is None or not user.ebayAccountId:
+        warnings.append("Link your eBay account before the auction ends, or the snipe cannot fire")
+    if bid.groupId:
+        warnings += group_overlap_warnings(bid, bids)
+    return bid, warnings
+
+
+def _check_biddable(item: EbayItem, request: NewSnipe, lead: int, now_s: int) -> None:
+    if not item.is_auction:
+        raise ValidationFailed(
+            "This item is not an auction", [FieldIssue("ebayItemId", "not an auction")]
+        )
+    if item.end_time is None or item.end_time <= now_s:
+        raise ValidationFailed(
+            "This auction has ended", [FieldIssue("ebayItemId", "the auction has ended")]
+        )
+    if item.end_time - lead - FREEZE_WINDOW_SECONDS <= now_s:
+        raise ValidationFailed(
+            "This auction ends too soon to schedule a snipe",
+            [FieldIssue("ebayItemId", "ends too soon to snipe")],
+        )
+    reference = item.minimum_price_to_bid or item.current_bid_price
+    if reference and request.currency and request.currency != reference.currency:
+        raise ValidationFailed(
+            f"This auction is in {reference.currency}",
+            [FieldIssue("currency", f"must be {reference.currency}, the auction's currency")],
+        )
+    minimum = item.minimum_price_to_bid
+    if minimum and request.max_bid_amount < minimum.amount:
+        text = f"below eBay's minimum bid of {minimum.amount} cents ({minimum.currency})"
+        raise BadRequestError(
+            f"Your maximum is {text}", [FieldIssue("maxBidAmount", f"must not be {text}")]
+        )
+
+
+def group_overlap_warnings(bid: BidEntity, bids: BidsRepository) -> list[str]:
+    """Snipes of one group whose fire times fall before the other's outcome is known."""
+    warnings = []
+    start: dict[str, Any] | None = None
+    while True:
+        page, start = bids.query(bid.userId, sorted(ACTIVE_STATUSES), 100, start)
+        for other in page:
+            if other.bidId == bid.bidId or other.groupId != bid.groupId:
+                continue
+            first, second = sorted((bid, other), key=lambda b: b.auctionEndTime)
+            if second.fire_at <= first.auctionEndTime + OUTCOME_DELAY_SECONDS:
+                warnings.append(
+                    f"Snipe {other.bidId} in group '{bid.groupId}' ends within "
+                    f"{second.auctionEndTime - first.auctionEndTime} s of this one: both may fire"
+                )
+        if not start:
+            return warnings
+
+
+def parse_statuses(raw: str | None) -> list[BidStatus] | None:
+    if not raw:
+        return None
+    try:
+        return [BidStatus(part.strip().upper()) for part in raw.split(",") if part.strip()]
+    except ValueError as exc:
+        allowed = ", ".join(s.value for s in BidStatus)
+        raise ValidationFailed(
+            "Unknown status", [FieldIssue("status", f"must be among {allowed}")]
+        ) from exc
+
+
+def list_snipes(
+    user_id: str,
+    statuses: list[BidStatus] | None,
+    limit: int,
+    cursor: str | None,
+    bids: BidsRepository,
+    codec: CursorCodec,
+) -> tuple[list[BidEntity], str | None]:
+    start = codec.decode(cursor, user_id, BIDS_SCOPE)
+    page, last = bids.query(user_id, statuses, limit, start)
+    return page, codec.encode(last, user_id, BIDS_SCOPE)
+
+
+def update_snipe(
+    user_id: str,
+    bid_id: str,
+    max_bid_amount: int | None,
+    lead_seconds: int | None,
+    bids: BidsRepository,
+    clock: Clock,
+    history_ttl_days: int,
+) -> BidEntity:
+    if max_bid_amount is None and lead_seconds is None:
+        raise ValidationFailed(
+            "Nothing to change", [FieldIssue("body", "give maxBidAmount and/or leadSeconds")]
+        )
+    before = bids.require(user_id, bid_id)
+    now = now_ms(clock)
+    _check_changeable(before, now // 1000)
+    changes: dict[str, Any] = {"updatedAt": now}
+    details: dict[str, Any] = {}
+    if max_bid_amount is not None and max_bid_amount != before.maxBidAmount:
+        changes.update(maxBidAmount=max_bid_amount, lastAlertSent=None, lastAlertBidAmount=None)
+        details["maxBidAmount"] = {"from": before.maxBidAmount, "to": max_bid_amount}
+    if lead_seconds is not None and lead_seconds != before.leadSeconds:
+        changes["leadSeconds"] = lead_seconds
+        details["leadSeconds"] = {"from": before.leadSeconds, "to": lead_seconds}
+    after = before.model_copy(update=changes)
+    if after.freeze_at <= now // 1000:
+        raise ConflictError(
+            "With this lead time the snipe would already be inside its freeze window",
+            [FieldIssue("leadSeconds", "too large this close to the end")],
+        )
+    return _transition(before, after, HistoryAction.UPDATE, details, bids, now, history_ttl_days)
+
+
+def cancel_snipe(
+    user_id: str, bid_id: str, bids: BidsRepository, clock: Clock, history_ttl_days: int
+) -> BidEntity:
+    before = bids.require(user_id, bid_id)
+    now = now_ms(clock)
+    _check_changeable(before, now // 1000)
+    after = before.model_copy(
+        update={"status": BidStatus.CANCELLED, "cancelReason": "USER", "updatedAt": now}
+    )
+    return _transition(
+        before, after, HistoryAction.CANCEL, {"reason": "USER"}, bids, now, history_ttl_days
+    )
+
+
+def _check_changeable(bid: BidEntity, now_s: int) -> None:
+    if bid.status not in CHANGEABLE_STATUSES:
+        raise ConflictError(
+            f"This snipe is {bid.status.value} and can no longer change",
+            [FieldIssue("status", bid.status.value)],
+        )
+    if bid.freeze_at <= now_s:
+        raise ConflictError(
+            f"This snipe fires within {FREEZE_WINDOW_SECONDS} s and can no longer change",
+            [FieldIssue("bidId", "inside the freeze window")],
+        )
+
+
+def _transition(
+    before: BidEntity,
+    after: BidEntity,
+    action: HistoryAction,
+    details: dict[str, Any],
+    bids: BidsRepository,
+    now: int,
+    history_ttl_days: int,
+) -> BidEntity:
+    entry = history_entry(after, action, now, history_ttl_days, details)
+    try:
+        return bids.transition(
+            before, after, entry, allowed=CHANGEABLE_STATUSES, freeze_before=now // 1000
+        )
+    except ConflictError:
+        current = bids.require(before.userId, before.bidId)
+        _check_changeable(current, now // 1000)
+        raise
