@@ -630,7 +630,7 @@ class EbayClient:
         return httpx.Timeout(connect=connect, read=read, write=write, pool=pool)
 
     def _attempt(self, request: _Request, timeout: httpx.Timeout) -> _Exchange:
-        sent_ms = int(self._clock() * 1000)
+        sent_ms = round(self._clock() * 1000)
         response = self._http.request(
             request.method,
             request.url,
@@ -641,7 +641,7 @@ class EbayClient:
             content=request.content,
             timeout=timeout,
         )
-        received_ms = int(self._clock() * 1000)
+        received_ms = round(self._clock() * 1000)
         server_date = _server_date_seconds(response)
         sample: ClockSample | None = None
         if server_date is not None:

@@ -45,6 +45,11 @@ CREDENTIALS = AppCredentials(
 
 
 @pytest.fixture
+def credentials() -> AppCredentials:
+    return CREDENTIALS
+
+
+@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
