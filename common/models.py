@@ -13,8 +13,12 @@ from zoneinfo import available_timezones
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Constrained types, defined once.
-Cents = Annotated[int, Field(ge=100, le=10_000_000, description="Amount in integer cents")]
-LeadSeconds = Annotated[int, Field(ge=1, le=30, description="Seconds before the end to bid")]
+Cents = Annotated[
+    int, Field(strict=True, ge=100, le=10_000_000, description="Amount in integer cents")
+]
+LeadSeconds = Annotated[
+    int, Field(strict=True, ge=1, le=30, description="Seconds before the end to bid")
+]
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
 LegacyItemId = Annotated[
     str, Field(pattern=r"^[0-9]{6,19}$", description="eBay's numeric (legacy) item id")
