@@ -713,16 +713,20 @@ class EbayClient:
                     maybe_processed = True
                 last_error = self._retryable_error(exchange, retry_after, maybe_processed)
                 retry_allowed = status in _SAFE_RETRY_STATUSES or retry_on_timeout
-            if not retry_allowed or attempt + 1 >= policy.max_attempts:
+            if (
+                not retry_allowed
+                or attempt + 1 >= policy.max_attempts
+                or (retry_after is not None and retry_after > policy.max_retry_after)
+            ):
+                self._log_failure(request.operation, last_error, attempt + 1)
                 raise last_error
             if retry_after is not None:
-                if retry_after > policy.max_retry_after:
-                    raise last_error
                 delay = retry_after
             else:
                 cap = min(policy.max_delay, policy.base_delay * (2**attempt))
                 delay = self._rng.uniform(0.0, cap)
             if deadline is not None and self._clock() + delay >= deadline:
+                self._log_failure(request.operation, last_error, attempt + 1, deadline=True)
                 raise DeadlineExceeded(
                     f"{request.operation}: no time left to retry after {attempt + 1} attempt(s)",
                     last_error=last_error,
@@ -739,6 +743,20 @@ class EbayClient:
             )
             self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _log_failure(
+        operation: str, error: EbayError, attempts: int, *, deadline: bool = False
+    ) -> None:
+        logger.warning(
+            "ebay call failed",
+            operation=operation,
+            attempts=attempts,
+            stopped_by_deadline=deadline,
+            reason=type(error.__cause__ or error).__name__,
+            http_status=error.http_status,
+            maybe_processed=getattr(error, "maybe_processed", None),
+        )
 
     def _retryable_error(
         self, exchange: _Exchange, retry_after: float | None, maybe_processed: bool

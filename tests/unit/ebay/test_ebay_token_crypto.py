@@ -1,0 +1,80 @@
+"""Envelope encryption of a user's eBay tokens with KMS (moto)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from pydantic import SecretStr
+
+from common.ebay import UserTokens
+from common.token_crypto import TokenCipher, TokenDecryptionError
+
+TOKENS = UserTokens(
+    access_token=SecretStr("v^1.1#access"),
+    access_expires_at=1_700_007_200,
+    refresh_token=SecretStr("v^1.1#refresh"),
+    refresh_expires_at=1_747_304_000,
+)
+
+
+@pytest.fixture
+def kms(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield boto3.client("kms", region_name="us-east-1")
+
+
+@pytest.fixture
+def cipher(kms: Any) -> TokenCipher:
+    key_id = kms.create_key(Description="user tokens")["KeyMetadata"]["KeyId"]
+    return TokenCipher(kms, key_id=key_id)
+
+
+def test_tokens_round_trip(cipher: TokenCipher) -> None:
+    # Given a user's tokens / When encrypted and decrypted for the same user
+    envelope = cipher.encrypt("user-1", TOKENS)
+    # Then they come back whole, and the envelope shows none of them
+    assert cipher.decrypt("user-1", envelope) == TOKENS
+    assert "access" not in envelope
+    assert "v^1.1" not in envelope
+
+
+def test_each_envelope_is_fresh(cipher: TokenCipher) -> None:
+    assert cipher.encrypt("user-1", TOKENS) != cipher.encrypt("user-1", TOKENS)
+
+
+def test_another_users_envelope_is_refused(cipher: TokenCipher) -> None:
+    # Given user 1's envelope copied onto user 2's record
+    envelope = cipher.encrypt("user-1", TOKENS)
+    # When user 2's tokens are decrypted / Then KMS refuses: the context does not match
+    with pytest.raises(TokenDecryptionError):
+        cipher.decrypt("user-2", envelope)
+
+
+@pytest.mark.parametrize("envelope", ["", "not-base64!", "eyJ2IjoyfQ", "eyJ2IjoxfQ"])
+def test_malformed_envelopes_are_refused(cipher: TokenCipher, envelope: str) -> None:
+    with pytest.raises(TokenDecryptionError):
+        cipher.decrypt("user-1", envelope)
+
+
+def test_a_tampered_ciphertext_is_refused(cipher: TokenCipher) -> None:
+    import base64
+    import json
+
+    envelope = cipher.encrypt("user-1", TOKENS)
+    fields = json.loads(base64.urlsafe_b64decode(envelope + "=" * (-len(envelope) % 4)))
+    c = fields["c"]
+    fields["c"] = ("A" if c[0] != "A" else "B") + c[1:]
+    tampered = base64.urlsafe_b64encode(json.dumps(fields).encode()).decode().rstrip("=")
+    with pytest.raises(TokenDecryptionError):
+        cipher.decrypt("user-1", tampered)
