@@ -1,0 +1,190 @@
+"""/users/* and /bid-history through the real handlers and moto's tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from common.settings import get_settings
+from rest import bids, history, users
+from tests.integration.rest.conftest import make_call
+
+call_users = make_call(users.handler)
+call_bids = make_call(bids.handler)
+call_history = make_call(history.handler)
+pytestmark = pytest.mark.integration
+
+
+def _snipe(item: str, user: str = "user-a", **extra: Any) -> dict[str, Any]:
+    status, body = call_bids(
+        "POST", "/bids", body={"ebayItemId": item, "maxBidAmount": 5000, **extra}, user=user
+    )
+    assert status == 201, body
+    return dict(body)
+
+
+def test_first_profile_read_creates_it_from_the_token_email(rest_env):
+    # When a new user reads their profile
+    status, body = call_users("GET", "/users/profile")
+    # Then it exists, with the token's email and default preferences
+    assert status == 200
+    assert body["userId"] == "user-a"
+    assert body["email"] == "a@example.com"
+    assert body["preferences"]["timezone"] == "UTC"
+    assert body["ebay"] == {"isLinked": False, "accountId": None}
+    # and a second read returns the same profile
+    assert call_users("GET", "/users/profile")[1]["createdAt"] == body["createdAt"]
+
+
+def test_an_email_belongs_to_one_profile(rest_env):
+    # Given user A's profile
+    call_users("GET", "/users/profile")
+    # When user B signs in with the same email
+    status, body = call_users("GET", "/users/profile", user="user-b")
+    # Then it is a conflict
+    assert status == 409
+    assert body["error"]["details"][0]["field"] == "email"
+
+
+def test_profile_update_moves_the_email_guard(rest_env):
+    call_users("GET", "/users/profile")
+    status, body = call_users(
+        "PUT", "/users/profile", body={"displayName": "Ann", "email": "ann@example.com"}
+    )
+    assert status == 200
+    assert body["displayName"] == "Ann"
+    assert body["email"] == "ann@example.com"
+    # the old address is free again, the new one taken
+    assert call_users("GET", "/users/profile", user="user-c", email="a@example.com")[0] == 200
+    status, _ = call_users("GET", "/users/profile", user="user-d", email="ann@example.com")
+    assert status == 409
+
+
+def test_preferences_are_validated(rest_env):
+    status, body = call_users("PUT", "/users/preferences", body={"timezone": "Mars/Olympus"})
+    assert status == 422
+    assert body["error"]["details"][0]["field"] == "timezone"
+    status, body = call_users("PUT", "/users/preferences", body={"defaultLeadSeconds": 31})
+    assert status == 422
+    assert body["error"]["details"][0]["field"] == "defaultLeadSeconds"
+
+
+def test_default_lead_time_comes_from_preferences(rest_env, new_auction):
+    # Given a user who prefers 3 s
+    status, body = call_users(
+        "PUT",
+        "/users/preferences",
+        body={"timezone": "Europe/Paris", "defaultLeadSeconds": 3, "emailNotifications": False},
+    )
+    assert status == 200
+    assert body["preferences"]["timezone"] == "Europe/Paris"
+    # When they snipe without a lead time
+    created = _snipe(new_auction()["legacyItemId"])
+    # Then 3 s is used
+    assert created["leadSeconds"] == 3
+
+
+def test_history_lists_newest_first_with_filters(rest_env, new_auction):
+    # Given a snipe created, changed and cancelled
+    created = _snipe(new_auction()["legacyItemId"])
+    path = {"bidId": created["bidId"]}
+    call_bids(
+        "PUT",
+        f"/bids/{created['bidId']}",
+        route="/bids/{bidId}",
+        path_parameters=path,
+        body={"leadSeconds": 9},
+    )
+    call_bids("DELETE", f"/bids/{created['bidId']}", route="/bids/{bidId}", path_parameters=path)
+    # When the history is read
+    status, body = call_history("GET", "/bid-history")
+    # Then it is newest first
+    assert status == 200
+    assert [e["action"] for e in body["items"]] == ["CANCEL", "UPDATE", "CREATE"]
+    assert body["items"][1]["details"]["leadSeconds"] == {"from": 6, "to": 9}
+    # and filters by action and time
+    _, only = call_history("GET", "/bid-history", query={"action": "UPDATE,CREATE"})
+    assert [e["action"] for e in only["items"]] == ["UPDATE", "CREATE"]
+    first_ts = body["items"][-1]["timestamp"]
+    _, none = call_history("GET", "/bid-history", query={"to": str(first_ts - 1)})
+    assert none["items"] == []
+    status, bad = call_history("GET", "/bid-history", query={"action": "STEAL"})
+    assert status == 422
+    # and per snipe, paginated
+    route = "/bid-history/{bidId}"
+    status, page = call_history(
+        "GET",
+        f"/bid-history/{created['bidId']}",
+        route=route,
+        path_parameters=path,
+        query={"limit": "2"},
+    )
+    assert status == 200
+    assert len(page["items"]) == 2
+    _, rest = call_history(
+        "GET",
+        f"/bid-history/{created['bidId']}",
+        route=route,
+        path_parameters=path,
+        query={"cursor": page["nextCursor"]},
+    )
+    assert [e["action"] for e in rest["items"]] == ["CREATE"]
+
+
+def test_another_users_history_is_404_and_their_cursor_400(rest_env, new_auction):
+    created = _snipe(new_auction()["legacyItemId"])
+    _snipe(new_auction()["legacyItemId"])
+    path = {"bidId": created["bidId"]}
+    status, body = call_history(
+        "GET",
+        f"/bid-history/{created['bidId']}",
+        route="/bid-history/{bidId}",
+        path_parameters=path,
+        user="user-b",
+    )
+    assert status == 404
+    assert created["bidId"] not in str(body)
+    _, page = call_history("GET", "/bid-history", query={"limit": "1"})
+    status, _ = call_history(
+        "GET", "/bid-history", query={"cursor": page["nextCursor"]}, user="user-b"
+    )
+    assert status == 400
+
+
+def _everything_of(user_id: str) -> list[dict[str, Any]]:
+    client = boto3.client("dynamodb")
+    s = get_settings()
+    found = []
+    for table in (s.users_table, s.bids_table, s.bid_history_table, s.connections_table):
+        for item in client.scan(TableName=table)["Items"]:
+            if user_id in str(item) or "a@example.com" in str(item):
+                found.append(item)
+    return found
+
+
+def test_deleting_the_account_leaves_nothing_behind(rest_env, new_auction):
+    # Given a user with a profile, snipes, history and a connection
+    call_users("GET", "/users/profile")
+    created = _snipe(new_auction()["legacyItemId"])
+    _snipe(new_auction()["legacyItemId"])
+    call_bids(
+        "DELETE",
+        f"/bids/{created['bidId']}",
+        route="/bids/{bidId}",
+        path_parameters={"bidId": created["bidId"]},
+    )
+    boto3.client("dynamodb").put_item(
+        TableName=get_settings().connections_table,
+        Item={"connectionId": {"S": "conn-1"}, "userId": {"S": "user-a"}},
+    )
+    _snipe(new_auction()["legacyItemId"], user="user-b")
+    assert _everything_of("user-a")
+    # When they delete their account
+    status, body = call_users("DELETE", "/users/account")
+    # Then nothing of theirs remains in any table, and others are untouched
+    assert status == 200
+    assert body["deleted"] == {"bids": 2, "history": 3, "connections": 1}
+    assert _everything_of("user-a") == []
+    assert call_bids("GET", "/bids", user="user-b")[1]["items"]
