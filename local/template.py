@@ -250,6 +250,8 @@ class Template:
     conditions: dict[str, bool] = field(default_factory=dict)
     # logical id -> what `Ref` returns; (logical id, attribute) -> what `GetAtt` returns
     refs: dict[str, str] = field(default_factory=dict)
+    # Prepended to generated physical names, so two stacks can share one moto (tests).
+    name_prefix: str = ""
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
 
     # ---- construction
@@ -262,6 +264,7 @@ class Template:
         *,
         region: str = REGION,
         account_id: str = ACCOUNT_ID,
+        name_prefix: str = "",
     ) -> Template:
         raw = load_yaml(path)
         template = cls(
@@ -270,6 +273,7 @@ class Template:
             path=Path(path),
             region=region,
             account_id=account_id,
+            name_prefix=name_prefix,
         )
         template.conditions = template._evaluate_conditions()
         template._bind_local_names()
@@ -332,7 +336,7 @@ class Template:
 
     def physical_name(self, logical_id: str) -> str:
         """The local physical name of a resource the template does not name itself."""
-        return f"{self.stage}-{logical_id}"
+        return f"{self.name_prefix}{self.stage}-{logical_id}"
 
     def resources(self, resource_type: str | None = None) -> dict[str, dict[str, Any]]:
         """Resources present under the template's conditions, in template order."""

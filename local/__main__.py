@@ -1,0 +1,7 @@
+"""``python -m local up`` is ``sniper up``."""
+
+import sys
+
+from local.cli import main
+
+sys.exit(main())

@@ -1,0 +1,91 @@
+"""``sniper``: the local stack's command line. ``sniper up [--port 8000]`` runs the backend.
+
+Subcommands are argparse sub-parsers; another part of the project adds its own with
+``register(subparsers)`` in :data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+
+from local.stack import LocalStack, PortInUseError
+
+EXIT_USAGE = 2
+
+
+def _add_up(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    up = subparsers.add_parser(
+        "up",
+        help="run the whole backend locally (no AWS account, no Docker)",
+        description="Run the whole backend in this process: AWS stand-in (moto), the REST API "
+        "behind an API Gateway-like HTTP gateway, and the eBay simulator. State is in memory.",
+    )
+    up.add_argument(
+        "--port",
+        type=int,
+        default=8000,
+        help="REST API port (default 8000); "
+        "the eBay simulator uses port+1 and the AWS endpoint port+2",
+    )
+    up.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    up.add_argument("--seed", type=int, default=0, help="random seed of the eBay simulator")
+    up.add_argument("--no-demo", action="store_true", help="no demo user and demo auctions")
+    up.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    up.set_defaults(run=_up)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [_add_up]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sniper", description="eBay Sniper local tools")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for register in COMMANDS:
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+def _up(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    stack = LocalStack(port=args.port, host=args.host, seed=args.seed, demo=not args.no_demo)
+    try:
+        asyncio.run(_serve(stack))
+    except PortInUseError as exc:
+        print(f"sniper: {exc}; choose another with --port", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        pass
+    print("Local stack stopped; its in-memory state is gone.", flush=True)
+    return 0
+
+
+async def _serve(stack: LocalStack) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        await stack.start()
+        print(stack.banner(), flush=True)
+        await stopping.wait()
+    finally:
+        await stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

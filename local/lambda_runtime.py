@@ -1,0 +1,228 @@
+"""Run the template's Lambda handlers in this process, the way the Lambda service would.
+
+A handler is imported from its ``Handler`` (``rest.bids.handler``) on first use (a cold start)
+and called with the event and a Lambda-like context whose remaining time counts down from the
+function's ``Timeout``. Invocations run on a thread pool so the event loop stays free.
+
+Environment variables are process-wide, so the union of every function's environment is put
+into ``os.environ`` once; two functions wanting different values for one variable is an error.
+A thread cannot be killed: a handler that exceeds its Timeout is *reported* as timed out (the
+caller gets :class:`FunctionTimeoutError`, as from Lambda) while its thread runs on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, MutableMapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from local.template import FunctionSpec, Template
+
+log = logging.getLogger("local.lambda")
+
+Handler = Callable[[Any, Any], Any]
+
+# Variables the local runtime itself needs in the shared environment: X-Ray has no daemon here.
+RUNTIME_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true"}
+
+
+class InvocationError(Exception):
+    """An invocation failed the way a Lambda invocation fails (FunctionError set)."""
+
+    def __init__(self, function_id: str, request_id: str, message: str) -> None:
+        super().__init__(message)
+        self.function_id = function_id
+        self.request_id = request_id
+
+
+class FunctionError(InvocationError):
+    """The handler raised (or could not be imported): Lambda's ``Unhandled`` error."""
+
+    def __init__(self, function_id: str, request_id: str, error: BaseException) -> None:
+        super().__init__(function_id, request_id, f"{type(error).__name__}: {error}")
+        self.error = error
+
+
+class FunctionTimeoutError(InvocationError):
+    """The handler ran past the function's Timeout ("Task timed out after N seconds")."""
+
+
+@dataclass
+class LambdaContext:
+    """The attributes and method of the context object the Python Lambda runtime passes."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    timeout_seconds: int
+    function_version: str = "$LATEST"
+    identity: Any = None
+    client_context: Any = None
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self._deadline:
+            self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class FunctionStats:
+    """What the Lambda service would bill and report per function."""
+
+    invocations: int = 0
+    cold_starts: int = 0
+    errors: int = 0
+    timeouts: int = 0
+    total_duration_ms: float = 0.0
+    max_duration_ms: float = 0.0
+    billed_duration_ms: int = 0
+    memory_mb: int = 0
+
+    @property
+    def gb_seconds(self) -> float:
+        """The unit Lambda compute is priced in."""
+        return self.billed_duration_ms / 1000 * self.memory_mb / 1024
+
+
+class LambdaRuntime:
+    """In-process Lambda service for the template's functions.
+
+    ``invoke`` blocks (call it from any thread but the event loop's); ``invoke_async`` awaits on
+    the loop. Both raise :class:`FunctionError` or :class:`FunctionTimeoutError`.
+    """
+
+    def __init__(
+        self,
+        template: Template,
+        *,
+        max_workers: int = 16,
+        environ: MutableMapping[str, str] | None = None,
+    ) -> None:
+        self.template = template
+        self.functions: dict[str, FunctionSpec] = template.functions
+        self.stats: dict[str, FunctionStats] = {
+            logical_id: FunctionStats(memory_mb=spec.memory_size)
+            for logical_id, spec in self.functions.items()
+        }
+        self._environ = os.environ if environ is None else environ
+        self._handlers: dict[str, Handler] = {}
+        self._import_lock = threading.Lock()
+        self._stats_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
+
+    # ---- environment
+
+    def environment(self) -> dict[str, str]:
+        """The variables this runtime puts into the process environment."""
+        return {**self.template.environment_union(), **RUNTIME_ENVIRONMENT}
+
+    def apply_environment(self) -> dict[str, str]:
+        """Put every function's environment into the process; fail loudly on a conflict."""
+        variables = self.environment()
+        self._environ.update(variables)
+        return variables
+
+    # ---- invocation
+
+    def handler(self, logical_id: str) -> Handler:
+        """The function's handler, imported on first use (that invocation is a cold start)."""
+        with self._import_lock:
+            if logical_id not in self._handlers:
+                module_name, _, attribute = self.functions[logical_id].handler.rpartition(".")
+                module = importlib.import_module(module_name)
+                handler = getattr(module, attribute)
+                if not callable(handler):
+                    raise TypeError(f"{self.functions[logical_id].handler} is not callable")
+                self._handlers[logical_id] = handler
+                self.stats[logical_id].cold_starts += 1
+            return self._handlers[logical_id]
+
+    def context(self, logical_id: str, request_id: str | None = None) -> LambdaContext:
+        spec = self.functions[logical_id]
+        now = datetime.now(UTC)
+        return LambdaContext(
+            function_name=spec.physical_name,
+            memory_limit_in_mb=spec.memory_size,
+            invoked_function_arn=self.template.attributes[(logical_id, "Arn")],
+            aws_request_id=request_id or str(uuid.uuid4()),
+            log_group_name=f"/aws/lambda/{spec.physical_name}",
+            log_stream_name=f"{now:%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}",
+            timeout_seconds=spec.timeout,
+        )
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        """Invoke synchronously (RequestResponse) and return the handler's result."""
+        context = self._new_context(logical_id)
+        future = self._pool.submit(self._run, logical_id, event, context)
+        try:
+            return future.result(timeout=context.timeout_seconds)
+        except FutureTimeoutError:
+            raise self._timed_out(logical_id, context) from None
+
+    async def invoke_async(self, logical_id: str, event: Any) -> Any:
+        """Invoke from the event loop without blocking it."""
+        context = self._new_context(logical_id)
+        future: Future[Any] = self._pool.submit(self._run, logical_id, event, context)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), context.timeout_seconds)
+        except TimeoutError:
+            raise self._timed_out(logical_id, context) from None
+
+    def submit(self, logical_id: str, event: Any) -> Future[Any]:
+        """Invoke asynchronously (Event invocation type): errors are logged, not raised."""
+        context = self._new_context(logical_id)
+        return self._pool.submit(self._run, logical_id, event, context)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _new_context(self, logical_id: str) -> LambdaContext:
+        if logical_id not in self.functions:
+            raise KeyError(f"no function {logical_id} in the template")
+        return self.context(logical_id)
+
+    def _run(self, logical_id: str, event: Any, context: LambdaContext) -> Any:
+        started = time.perf_counter()
+        failed = False
+        try:
+            handler = self.handler(logical_id)
+            return handler(event, context)
+        except BaseException as exc:
+            failed = True
+            log.exception("%s failed (request %s)", context.function_name, context.aws_request_id)
+            raise FunctionError(logical_id, context.aws_request_id, exc) from exc
+        finally:
+            self._record(logical_id, (time.perf_counter() - started) * 1000, failed)
+
+    def _record(self, logical_id: str, duration_ms: float, failed: bool) -> None:
+        with self._stats_lock:
+            stats = self.stats[logical_id]
+            stats.invocations += 1
+            stats.errors += int(failed)
+            stats.total_duration_ms += duration_ms
+            stats.max_duration_ms = max(stats.max_duration_ms, duration_ms)
+            stats.billed_duration_ms += max(1, int(duration_ms + 0.999))
+
+    def _timed_out(self, logical_id: str, context: LambdaContext) -> FunctionTimeoutError:
+        with self._stats_lock:
+            self.stats[logical_id].timeouts += 1
+            self.stats[logical_id].errors += 1
+        message = f"Task timed out after {context.timeout_seconds:.2f} seconds"
+        log.error("%s %s (request %s)", context.function_name, message, context.aws_request_id)
+        return FunctionTimeoutError(logical_id, context.aws_request_id, message)

@@ -1,0 +1,475 @@
+"""The whole backend in one process: ``LocalStack`` wires moto, the template, the eBay simulator,
+the Lambda runtime and the HTTP gateway together.
+
+Ports: the gateway (REST API, ``/local/...``, docs, dashboard) on ``port``, the eBay simulator
+on ``port + 1`` and moto on ``port + 2``; with ``port=0`` each gets a free port instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from botocore.exceptions import ClientError
+
+from local.aws import FAKE_CREDENTIALS, MotoHandle, Provisioned, client, provision, start_moto
+from local.ebay_sim import SimConfig, Simulator, start_simulator
+from local.http_gateway import STATIC_DIR, HttpGateway, build_app, openapi_document
+from local.lambda_runtime import LambdaRuntime
+from local.template import REPO_ROOT, TEMPLATE_PATH, Template
+
+log = logging.getLogger("local.stack")
+
+DASHBOARD_DIR = REPO_ROOT / "dashboard"
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "Demo-Sniper-2024"
+DEMO_EBAY_USER = "demo_ebay_buyer"
+# The app keyset the simulator accepts and the stack stores in EbayAppSecret.
+APP_CLIENT_ID = "SimSnipe-Sniper-PRD-0a1b2c3d4-e5f6a7b8"
+APP_CLIENT_SECRET = "PRD-0a1b2c3d4e5f-6a7b-8c9d-0e1f-2a3b"
+APP_RU_NAME = "Sim_Sniper-SimSnipe-Sniper-abcdefgh"
+
+
+class PortInUseError(OSError):
+    """A port the stack needs is taken."""
+
+    def __init__(self, port: int, role: str) -> None:
+        super().__init__(f"port {port} is already in use ({role})")
+        self.port = port
+        self.role = role
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    username: str
+    password: str
+
+
+def password_problem(policy: dict[str, Any], password: str) -> str | None:
+    """Cognito's message for the first rule of ``PasswordPolicy`` the password breaks."""
+    checks = [
+        (len(password) >= int(policy.get("MinimumLength", 8)), "Password not long enough"),
+        (
+            not policy.get("RequireUppercase") or any(c.isupper() for c in password),
+            "Password must have uppercase characters",
+        ),
+        (
+            not policy.get("RequireLowercase") or any(c.islower() for c in password),
+            "Password must have lowercase characters",
+        ),
+        (
+            not policy.get("RequireNumbers") or any(c.isdigit() for c in password),
+            "Password must have numeric characters",
+        ),
+        (
+            not policy.get("RequireSymbols") or any(not c.isalnum() for c in password),
+            "Password must have symbol characters",
+        ),
+    ]
+    for passed, message in checks:
+        if not passed:
+            return f"Password did not conform with policy: {message}"
+    return None
+
+
+def _bind(host: str, port: int, role: str) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PortInUseError(port, role) from exc
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+class LocalStack:
+    """Start with ``await stack.start()`` (or ``async with LocalStack(...)``), stop with ``stop``.
+
+    After start: ``template``, ``provisioned``, ``runtime`` (invoke functions, read stats),
+    ``gateway``, ``simulator``, ``base_url``, ``sim_url``, ``aws_endpoint_url``, ``demo``.
+    """
+
+    def __init__(
+        self,
+        port: int = 8000,
+        host: str = "127.0.0.1",
+        seed: int = 0,
+        demo: bool = True,
+        *,
+        name_prefix: str = "",
+        template_path: Path = TEMPLATE_PATH,
+    ) -> None:
+        self.port = port
+        self.host = host
+        self.seed = seed
+        self.demo_enabled = demo
+        self.name_prefix = name_prefix
+        self.template_path = template_path
+        self.demo = Credentials(DEMO_EMAIL, DEMO_PASSWORD)
+        self.app_keyset = {
+            "clientId": APP_CLIENT_ID,
+            "clientSecret": APP_CLIENT_SECRET,
+            "ruName": APP_RU_NAME,
+        }
+        self.moto: MotoHandle | None = None
+        self.simulator: Simulator | None = None
+        self.template: Template | None = None
+        self.provisioned: Provisioned | None = None
+        self.runtime: LambdaRuntime | None = None
+        self.gateway: HttpGateway | None = None
+        self._sim_runner: web.AppRunner | None = None
+        self._runner: web.AppRunner | None = None
+        self._saved_environ: dict[str, str] | None = None
+        self.bound_port = 0
+        self.sim_url = ""
+
+    # ---- URLs
+
+    @property
+    def public_host(self) -> str:
+        return "localhost" if self.host in ("127.0.0.1", "localhost", "0.0.0.0") else self.host  # noqa: S104
+
+    @property
+    def base_url(self) -> str:
+        """The REST API's base URL, as a browser on this machine reaches it."""
+        return f"http://{self.public_host}:{self.bound_port}"
+
+    @property
+    def aws_endpoint_url(self) -> str:
+        return self.moto.endpoint_url if self.moto else ""
+
+    def info(self) -> dict[str, Any]:
+        """What ``GET /local/info`` answers."""
+        return {
+            "restBaseUrl": self.base_url,
+            "websocketUrl": None,
+            "ebaySimulatorUrl": self.sim_url,
+            "emailSinkUrl": None,
+            "awsEndpointUrl": self.aws_endpoint_url,
+            "openapiUrl": f"{self.base_url}/openapi.json",
+            "docsUrl": f"{self.base_url}/docs",
+            "dashboardUrl": self.base_url,
+            "demoUser": {"username": self.demo.username, "password": self.demo.password}
+            if self.demo_enabled
+            else None,
+            "ebayApp": dict(self.app_keyset),
+            "demoEbayUsername": DEMO_EBAY_USER if self.demo_enabled else None,
+            "userPoolId": self.provisioned.user_pool_id if self.provisioned else None,
+            "userPoolClientId": self.provisioned.user_pool_client_id if self.provisioned else None,
+            "state": "in-memory",
+        }
+
+    def banner(self) -> str:
+        info = self.info()
+        lines = [
+            "eBay Sniper local stack is up",
+            f"  REST API + dashboard  {info['restBaseUrl']}",
+            f"  API docs              {info['docsUrl']}  (OpenAPI: {info['openapiUrl']})",
+            f"  stack info            {info['restBaseUrl']}/local/info",
+            f"  eBay simulator        {info['ebaySimulatorUrl']}",
+            f"  AWS endpoint (moto)   {info['awsEndpointUrl']}",
+        ]
+        if self.demo_enabled:
+            lines += [
+                f"  demo user             {self.demo.username} / {self.demo.password}",
+                f"  demo eBay user        {DEMO_EBAY_USER} (auctions in its watch list)",
+            ]
+        lines.append("State lives in memory only: everything is lost when this process exits.")
+        lines.append("Press Ctrl-C to stop.")
+        return "\n".join(lines)
+
+    # ---- lifecycle
+
+    async def __aenter__(self) -> LocalStack:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        sock = _bind(self.host, self.port, "the REST API")
+        self.bound_port = sock.getsockname()[1]
+        try:
+            await self._start_services(sock)
+        except BaseException:
+            sock.close()
+            await self.stop()
+            raise
+
+    async def _start_services(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        fixed = self.port != 0
+        accept_base = f"http://{self.public_host}:{self.bound_port}"
+
+        self.simulator = Simulator(
+            SimConfig(
+                client_id=APP_CLIENT_ID,
+                client_secret=APP_CLIENT_SECRET,
+                ru_name=APP_RU_NAME,
+                accept_url=f"{accept_base}/ebay/callback",
+                decline_url=f"{accept_base}/ebay/declined",
+                seed=self.seed,
+            )
+        )
+        if self.demo_enabled:
+            self.simulator.seed_demo(DEMO_EBAY_USER)
+        sim_port = self.bound_port + 1 if fixed else 0
+        try:
+            self._sim_runner, self.sim_url = await start_simulator(
+                self.simulator, self.host, sim_port
+            )
+        except OSError as exc:
+            raise PortInUseError(sim_port, "the eBay simulator, --port + 1") from exc
+
+        moto_port = self.bound_port + 2 if fixed else 0
+        try:
+            self.moto = await loop.run_in_executor(None, start_moto, moto_port, self.host)
+        except OSError as exc:
+            raise PortInUseError(moto_port, "the AWS endpoint, --port + 2") from exc
+
+        await loop.run_in_executor(None, self._provision)
+        assert self.template is not None
+        assert self.provisioned is not None
+
+        self.runtime = LambdaRuntime(self.template)
+        self._saved_environ = dict(os.environ)
+        os.environ.update(FAKE_CREDENTIALS)
+        os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint_url
+        self.runtime.apply_environment()
+
+        self.gateway = HttpGateway(self.template, self.runtime, jwks_url=self.provisioned.jwks_url)
+        app = build_app(
+            self.gateway,
+            local_routes=LocalEndpoints(self).routes(),
+            dashboard_dir=DASHBOARD_DIR,
+        )
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock).start()
+        log.info("local stack listening on %s", self.base_url)
+
+    def _provision(self) -> None:
+        assert self.moto is not None
+        overrides = {
+            "Stage": "local",
+            "EbayEnvironment": "local",
+            "EbayApiBaseUrl": self.sim_url,
+            "EbayAuthUrl": f"{self.sim_url}/oauth2/authorize",
+            "DashboardUrl": self.base_url,
+        }
+        self.template = Template.load(self.template_path, overrides, name_prefix=self.name_prefix)
+        self.provisioned = provision(self.template, self.moto.endpoint_url)
+        secrets = client("secretsmanager", self.moto.endpoint_url)
+        secrets.put_secret_value(
+            SecretId=self.provisioned.secrets["EbayAppSecret"],
+            SecretString=json.dumps(self.app_keyset),
+        )
+        if self.demo_enabled:
+            self.create_user(self.demo.username, self.demo.password)
+
+    def create_user(self, email: str, password: str) -> str:
+        """A confirmed user in the local pool; returns its ``sub``."""
+        assert self.provisioned is not None
+        problem = password_problem(self._password_policy(), password)
+        if problem:
+            raise ValueError(problem)
+        cognito = client("cognito-idp", self.provisioned.endpoint_url)
+        user = cognito.admin_create_user(
+            UserPoolId=self.provisioned.user_pool_id,
+            Username=email,
+            UserAttributes=[
+                {"Name": "email", "Value": email},
+                {"Name": "email_verified", "Value": "true"},
+            ],
+            MessageAction="SUPPRESS",
+        )["User"]
+        cognito.admin_set_user_password(
+            UserPoolId=self.provisioned.user_pool_id,
+            Username=email,
+            Password=password,
+            Permanent=True,
+        )
+        attributes = {a["Name"]: a["Value"] for a in user.get("Attributes", [])}
+        return str(attributes.get("sub", user["Username"]))
+
+    def _password_policy(self) -> dict[str, Any]:
+        assert self.template is not None
+        assert self.provisioned is not None
+        logical_id = next(iter(self.provisioned.user_pools))
+        props = self.template.properties(logical_id)
+        return dict(props.get("Policies", {}).get("PasswordPolicy", {}))
+
+    async def stop(self) -> None:
+        """Stop everything that was started, in reverse order; safe to call twice."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.runtime is not None:
+            self.runtime.shutdown()
+        if self._saved_environ is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_environ)
+            self._saved_environ = None
+        if self.moto is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.moto.stop)
+            self.moto = None
+        if self._sim_runner is not None:
+            await self._sim_runner.cleanup()
+            self._sim_runner = None
+
+
+class LocalEndpoints:
+    """``/local/...`` (stack info, sign-up, log-in, refresh), ``/openapi.json`` and ``/docs``."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        routes: list[web.AbstractRouteDef] = [
+            web.get("/local/info", self.info),
+            web.post("/local/signup", self.signup),
+            web.post("/local/login", self.login),
+            web.post("/local/refresh", self.refresh),
+            web.get("/openapi.json", self.openapi),
+            web.get("/docs", self.docs),
+        ]
+        swagger = _swagger_assets()
+        if swagger is not None:
+            routes.append(web.static("/docs/assets", swagger))
+        return routes
+
+    @property
+    def _cognito(self) -> Any:
+        assert self.stack.provisioned is not None
+        return client("cognito-idp", self.stack.provisioned.endpoint_url)
+
+    async def info(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stack.info())
+
+    async def signup(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        email, password = body.get("email"), body.get("password")
+        if not isinstance(email, str) or "@" not in email or not isinstance(password, str):
+            return _error(400, "email and password are required")
+        try:
+            sub = await asyncio.to_thread(self.stack.create_user, email, password)
+        except ValueError as exc:
+            return _error(400, str(exc))
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code == "UsernameExistsException":
+                return _error(409, "An account with the given email already exists.")
+            if code in ("InvalidPasswordException", "InvalidParameterException"):
+                return _error(400, exc.response["Error"]["Message"])
+            raise
+        return web.json_response({"username": email, "userSub": sub, "confirmed": True}, status=201)
+
+    async def login(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        username, password = body.get("username"), body.get("password")
+        if not isinstance(username, str) or not isinstance(password, str):
+            return _error(400, "username and password are required")
+        return await self._auth("USER_PASSWORD_AUTH", {"USERNAME": username, "PASSWORD": password})
+
+    async def refresh(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        token = body.get("refreshToken")
+        if not isinstance(token, str):
+            return _error(400, "refreshToken is required")
+        return await self._auth("REFRESH_TOKEN_AUTH", {"REFRESH_TOKEN": token})
+
+    async def _auth(self, flow: str, parameters: dict[str, str]) -> web.Response:
+        assert self.stack.provisioned is not None
+        try:
+            result = await asyncio.to_thread(
+                self._cognito.initiate_auth,
+                ClientId=self.stack.provisioned.user_pool_client_id,
+                AuthFlow=flow,
+                AuthParameters=parameters,
+            )
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code in ("NotAuthorizedException", "UserNotFoundException"):
+                # PreventUserExistenceErrors: an unknown user looks like a wrong password.
+                return _error(401, "Incorrect username or password.")
+            raise
+        tokens = result["AuthenticationResult"]
+        return web.json_response(
+            {
+                "idToken": tokens["IdToken"],
+                "accessToken": tokens["AccessToken"],
+                "refreshToken": tokens.get("RefreshToken", parameters.get("REFRESH_TOKEN")),
+                "expiresIn": tokens["ExpiresIn"],
+                "tokenType": tokens.get("TokenType", "Bearer"),
+            }
+        )
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        try:
+            document = await asyncio.to_thread(openapi_document)
+        except LookupError as exc:
+            return _error(503, f"The OpenAPI document is not available: {exc}.")
+        return web.json_response(document)
+
+    async def docs(self, request: web.Request) -> web.StreamResponse:
+        if _swagger_assets() is not None:
+            return web.FileResponse(STATIC_DIR / "swagger.html")
+        try:
+            document = await asyncio.to_thread(openapi_document)
+        except LookupError as exc:
+            return _error(503, f"The OpenAPI document is not available: {exc}.")
+        return web.Response(text=operations_page(document), content_type="text/html")
+
+
+def operations_page(document: dict[str, Any]) -> str:
+    """The API's operations as a plain HTML list, for when Swagger UI is not installed."""
+    info = document.get("info", {})
+    items = []
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method.lower() not in ("get", "put", "post", "delete", "patch", "head", "options"):
+                continue
+            summary = operation.get("summary") or operation.get("description") or ""
+            items.append(
+                f"<li><code>{html.escape(method.upper())} {html.escape(path)}</code> "
+                f"{html.escape(summary)}</li>"
+            )
+    title = html.escape(str(info.get("title", "API")))
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+        f"<body><h1>{title} {html.escape(str(info.get('version', '')))}</h1>"
+        f"<p><a href='/openapi.json'>openapi.json</a></p><ul>{''.join(items)}</ul></body></html>"
+    )
+
+
+def _swagger_assets() -> Path | None:
+    """Swagger UI's files from the ``swagger-ui-bundle`` package, if it is installed."""
+    try:
+        import swagger_ui_bundle
+    except ImportError:
+        return None
+    return Path(swagger_ui_bundle.swagger_ui_path)
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"message": message}, status=status)

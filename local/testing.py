@@ -1,0 +1,69 @@
+"""Run the whole local stack on a background thread for tests.
+
+``with running_stack() as running: httpx.get(f"{running.base_url}/local/info")``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from local.stack import LocalStack
+
+_START_TIMEOUT_SECONDS = 30
+_instances = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class RunningStack:
+    stack: LocalStack
+    loop: asyncio.AbstractEventLoop
+
+    @property
+    def base_url(self) -> str:
+        """The gateway on 127.0.0.1 (``stack.base_url`` says localhost, for browsers)."""
+        return f"http://127.0.0.1:{self.stack.bound_port}"
+
+    @property
+    def sim_url(self) -> str:
+        return self.stack.sim_url
+
+
+@contextmanager
+def running_stack(port: int = 0, *, seed: int = 0, demo: bool = True) -> Iterator[RunningStack]:
+    """Start a LocalStack in its own thread and event loop; stop it cleanly on exit.
+
+    Physical names get a per-instance prefix, so the stack can share the process's moto
+    backends with the ``stack_resources`` fixture. The stack sets the handlers' environment in
+    ``os.environ`` while it runs and restores it when it stops.
+    """
+    stack = LocalStack(port=port, seed=seed, demo=demo, name_prefix=f"t{next(_instances)}-")
+    loop = asyncio.new_event_loop()
+    started: Future[None] = Future()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(stack.start())
+        except BaseException as exc:
+            started.set_exception(exc)
+            loop.close()
+            return
+        started.set_result(None)
+        loop.run_forever()
+        loop.run_until_complete(stack.stop())
+        loop.close()
+
+    thread = threading.Thread(target=serve, name="local-stack", daemon=True)
+    thread.start()
+    started.result(timeout=_START_TIMEOUT_SECONDS)
+    try:
+        yield RunningStack(stack=stack, loop=loop)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=_START_TIMEOUT_SECONDS)
