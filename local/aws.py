@@ -253,6 +253,7 @@ def provision(
     for logical_id in template.resources(USER_POOL_CLIENT_TYPE):
         props = properties(logical_id)
         kwargs = {name: props[name] for name in _CLIENT_FIELDS if name in props}
+        kwargs.setdefault("ClientName", template.physical_name(logical_id))
         created = cognito.create_user_pool_client(UserPoolId=props["UserPoolId"], **kwargs)
         client_id = created["UserPoolClient"]["ClientId"]
         template.bind(logical_id, client_id)

@@ -13,6 +13,8 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from aiohttp import web
+
 from local.stack import LocalStack
 
 _START_TIMEOUT_SECONDS = 30
@@ -65,5 +67,40 @@ def running_stack(port: int = 0, *, seed: int = 0, demo: bool = True) -> Iterato
     try:
         yield RunningStack(stack=stack, loop=loop)
     finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=_START_TIMEOUT_SECONDS)
+
+
+@contextmanager
+def serving_app(app: web.Application, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve an aiohttp app on a free port in its own thread and loop; yields its base URL."""
+    loop = asyncio.new_event_loop()
+    started: Future[tuple[web.AppRunner, str]] = Future()
+
+    async def start() -> tuple[web.AppRunner, str]:
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, host, 0)
+        await site.start()
+        return runner, f"http://{host}:{runner.addresses[0][1]}"
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            started.set_result(loop.run_until_complete(start()))
+        except BaseException as exc:
+            started.set_exception(exc)
+            loop.close()
+            return
+        loop.run_forever()
+        loop.close()
+
+    thread = threading.Thread(target=serve, name="aiohttp-app", daemon=True)
+    thread.start()
+    runner, base_url = started.result(timeout=_START_TIMEOUT_SECONDS)
+    try:
+        yield base_url
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(_START_TIMEOUT_SECONDS)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=_START_TIMEOUT_SECONDS)

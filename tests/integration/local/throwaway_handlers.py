@@ -1,0 +1,51 @@
+"""Tiny Lambda handlers for the gateway tests: they show what the gateway hands a function."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+
+def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {
+        "statusCode": 200,
+        "headers": {"content-type": "application/json", "x-seen": "yes"},
+        "cookies": ["a=1; Path=/", "b=2; Path=/"],
+        "body": __import__("json").dumps(
+            {
+                "event": event,
+                "context": {
+                    "function_name": context.function_name,
+                    "function_version": context.function_version,
+                    "invoked_function_arn": context.invoked_function_arn,
+                    "memory_limit_in_mb": context.memory_limit_in_mb,
+                    "aws_request_id": context.aws_request_id,
+                    "log_group_name": context.log_group_name,
+                    "remaining": context.get_remaining_time_in_millis(),
+                },
+            }
+        ),
+    }
+
+
+def plain(event: dict[str, Any], context: Any) -> Any:
+    return {"hello": "world"}
+
+
+def binary(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {
+        "statusCode": 201,
+        "headers": {"content-type": "application/octet-stream"},
+        "isBase64Encoded": True,
+        "body": base64.b64encode(b"\x00\x01\x02").decode(),
+    }
+
+
+def boom(event: dict[str, Any], context: Any) -> Any:
+    raise RuntimeError("secret internals that must not leak")
+
+
+def slow(event: dict[str, Any], context: Any) -> Any:
+    time.sleep(1.5)
+    return {"statusCode": 200, "body": "late"}
