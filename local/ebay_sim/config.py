@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 API_SCOPE = "https://api.ebay.com/oauth/api_scope"
 OFFER_SCOPE = "https://api.ebay.com/oauth/api_scope/buy.offer.auction"
+IDENTITY_SCOPE = "https://api.ebay.com/oauth/api_scope/commerce.identity.readonly"
 AUTH_CODE_TTL_SECONDS = 299
 
 

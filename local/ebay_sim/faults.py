@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-ENDPOINTS = ("place_proxy_bid", "get_bidding", "browse", "token", "trading", "*")
+ENDPOINTS = ("place_proxy_bid", "get_bidding", "browse", "token", "trading", "identity", "*")
 ALLOWED_STATUSES = (429, 500, 502, 503, 504)
 
 

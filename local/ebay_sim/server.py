@@ -10,7 +10,7 @@ from email.utils import formatdate
 
 from aiohttp import web
 
-from local.ebay_sim import admin, buy_api, oauth, trading, views
+from local.ebay_sim import admin, buy_api, identity, oauth, trading, views
 from local.ebay_sim.faults import Outcome
 from local.ebay_sim.http_common import SIM_KEY, error_response, sim_of
 from local.ebay_sim.simulator import ItemNotFound, Simulator
@@ -19,6 +19,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 BOT_TICK_SECONDS = 0.1
 RETRY_AFTER_SECONDS = 1
+_INTERNAL_ERRORS = {
+    "place_proxy_bid": (120000, "API_OFFER"),
+    "get_bidding": (120000, "API_OFFER"),
+    "browse": (11000, "API_BROWSE"),
+    "identity": (50000, "API_IDENTITY"),
+}
 
 
 def _date_header(sim: Simulator) -> str:
@@ -47,6 +53,8 @@ def fault_endpoint(request: web.Request) -> str | None:
         return "token"
     if path == "/ws/api.dll":
         return "trading"
+    if path.startswith("/commerce/identity/"):
+        return "identity"
     return None
 
 
@@ -86,11 +94,11 @@ def _injected_error(request: web.Request, endpoint: str, status: int) -> web.Res
             "Too many requests. The request limit has been reached for the resource.",
         )
     else:
-        offer = endpoint != "browse"
+        error_id, domain = _INTERNAL_ERRORS[endpoint]
         response = error_response(
             status,
-            120000 if offer else 11000,
-            "API_OFFER" if offer else "API_BROWSE",
+            error_id,
+            domain,
             "APPLICATION",
             "There was a problem with an eBay internal system or process. Contact eBay developer"
             " support for assistance.",
@@ -176,6 +184,7 @@ def create_app(sim: Simulator) -> web.Application:
     app[SIM_KEY] = sim
     app.add_routes(oauth.routes)
     app.add_routes(buy_api.routes)
+    app.add_routes(identity.routes)
     app.add_routes(trading.routes)
     app.add_routes(admin.routes)
     app.router.add_get("/itm/{legacy_id}", _item_page)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from sim_http_helpers import BIDDER_SCOPES, SimEnv
 
-from local.ebay_sim.config import API_SCOPE, OFFER_SCOPE
+from local.ebay_sim.config import API_SCOPE, IDENTITY_SCOPE, OFFER_SCOPE
 from local.ebay_sim.testing import TEST_CONFIG
 
 AUTHORIZE_PARAMS = {
@@ -183,3 +183,21 @@ def test_expired_or_unknown_access_tokens_get_1001(sim_env: SimEnv) -> None:
         assert response.status_code == 401
         assert sim_env.error_ids(response) == [1001]
         assert response.json()["errors"][0]["message"] == "Invalid access token"
+
+
+def test_identity_names_the_signed_in_account(sim_env: SimEnv) -> None:
+    # Given a user token with the identity scope and one without
+    with_identity = sim_env.user_token("alice", scope=f"{BIDDER_SCOPES} {IDENTITY_SCOPE}")
+    without = sim_env.user_token("bob")
+    # When each asks who it is
+    me = sim_env.client.get(
+        "/commerce/identity/v1/user/", headers={"Authorization": f"Bearer {with_identity}"}
+    )
+    denied = sim_env.client.get(
+        "/commerce/identity/v1/user/", headers={"Authorization": f"Bearer {without}"}
+    )
+    # Then the first learns its eBay username and user id; the second gets 403 1100
+    assert me.status_code == 200
+    assert me.json()["username"] == "alice"
+    assert me.json()["userId"]
+    assert (denied.status_code, sim_env.error_ids(denied)) == (403, [1100])
