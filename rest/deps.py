@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from common.data.bids import BidsRepository
 from common.data.connections import ConnectionsRepository
 from common.data.cursor import CursorCodec, default_codec
 from common.data.history import HistoryRepository
 from common.data.users import UsersRepository
-from common.ebay.client import EbayClient
-from common.ebay.config import EbayConfig
-from common.ebay.credentials import secret_credentials
 from common.settings import get_settings
+
+if TYPE_CHECKING:
+    from common.ebay.client import EbayClient
 
 
 @cache
@@ -42,6 +43,11 @@ def cursor_codec() -> CursorCodec:
 
 @cache
 def ebay_client() -> EbayClient:
+    # Imported here: only the functions that talk to eBay pay for httpx at cold start.
+    from common.ebay.client import EbayClient
+    from common.ebay.config import EbayConfig
+    from common.ebay.credentials import secret_credentials
+
     s = get_settings()
     config = EbayConfig.for_environment(
         s.ebay_environment,

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from common.handler import settings_validated
-from common.observability import logger, metrics, tracer
+from common.observability import logger, metrics
 from rest import deps
 from rest.app import ERROR_RESPONSES, caller, create_app
 from rest.logic import history as logic
@@ -64,6 +64,5 @@ app.include_router(router)
 @settings_validated
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

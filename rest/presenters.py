@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
-from common.models import BidEntity, HistoryEntity, UserEntity
-from rest.schemas import BidOut, EbayLinkSummary, HistoryOut, PreferencesOut, ProfileOut
-
-
-def profile_out(user: UserEntity) -> ProfileOut:
-    return ProfileOut(
-        userId=user.userId,
-        email=user.email,
-        displayName=user.displayName,
-        preferences=PreferencesOut(**user.preferences.model_dump()),
-        isActive=user.isActive,
-        ebay=EbayLinkSummary(isLinked=bool(user.ebayAccountId), accountId=user.ebayAccountId),
-        createdAt=user.createdAt,
-        updatedAt=user.updatedAt,
-    )
+from common.models import BidEntity, HistoryEntity
+from rest.schemas import BidOut, HistoryOut
 
 
 def bid_out(bid: BidEntity) -> BidOut:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from common.models import (
     BidStatus,
@@ -14,72 +14,18 @@ from common.models import (
     HistoryAction,
     LeadSeconds,
     LegacyItemId,
-    valid_timezone,
 )
 
 Limit = Annotated[int, Field(ge=1, le=100)]
 Cursor = Annotated[str, Field(min_length=1, max_length=2048)]
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-# ---------------------------------------------------------------- users
-class ProfileUpdateRequest(_Strict):
-    displayName: Annotated[str, Field(min_length=1, max_length=80)] | None = None
-    email: EmailStr | None = None
-
-
-class PreferencesRequest(_Strict):
-    emailNotifications: bool = True
-    bidWinNotifications: bool = True
-    bidLossNotifications: bool = True
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
-    defaultLeadSeconds: LeadSeconds | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        return valid_timezone(value)
-
-
-class PreferencesOut(BaseModel):
-    emailNotifications: bool
-    bidWinNotifications: bool
-    bidLossNotifications: bool
-    timezone: str
-    defaultLeadSeconds: int | None
-
-
-class EbayLinkSummary(BaseModel):
-    isLinked: bool
-    accountId: str | None = None
-
-
-class ProfileOut(BaseModel):
-    userId: str
-    email: str
-    displayName: str | None
-    preferences: PreferencesOut
-    isActive: bool
-    ebay: EbayLinkSummary
-    createdAt: int
-    updatedAt: int
-
-
-class DeletedCounts(BaseModel):
-    bids: int
-    history: int
-    connections: int
-
-
-class AccountDeletedOut(BaseModel):
-    deleted: DeletedCounts
-
-
 # ---------------------------------------------------------------- bids
-class CreateBidRequest(_Strict):
+class CreateBidRequest(Strict):
     ebayItemId: LegacyItemId
     maxBidAmount: Cents
     currency: CurrencyCode | None = None
@@ -87,7 +33,7 @@ class CreateBidRequest(_Strict):
     groupId: GroupId | None = None
 
 
-class UpdateBidRequest(_Strict):
+class UpdateBidRequest(Strict):
     maxBidAmount: Cents | None = None
     leadSeconds: LeadSeconds | None = None
 

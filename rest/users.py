@@ -11,17 +11,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common.handler import settings_validated
 from common.models import Preferences
-from common.observability import logger, metrics, tracer
+from common.observability import logger, metrics
 from rest import deps
 from rest.app import ERROR_RESPONSES, caller, create_app
 from rest.logic import users as logic
-from rest.presenters import profile_out
-from rest.schemas import (
+from rest.user_schemas import (
     AccountDeletedOut,
     DeletedCounts,
     PreferencesRequest,
     ProfileOut,
     ProfileUpdateRequest,
+    profile_out,
 )
 
 router = APIGatewayHttpRouter()
@@ -76,6 +76,5 @@ app.include_router(router)
 @settings_validated
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -31,13 +32,15 @@ def _clear_caches() -> None:
 
 @pytest.fixture(scope="session")
 def ebay_sim(stack_resources: Provisioned) -> Iterator[str]:
-    """The simulator, with the app secret holding its keyset and EBAY_* pointing at it."""
+    """The simulator, a secret holding its keyset, and EBAY_* pointing at both.
+
+    The keyset goes into a secret of its own so the template's secret stays as provisioned.
+    """
     with running_simulator() as (_sim, base_url), pytest.MonkeyPatch.context() as env:
         env.setenv("EBAY_API_BASE_URL", base_url)
         env.setenv("EBAY_AUTH_URL", f"{base_url}/oauth2/authorize")
-        secret_id = stack_resources.environment()["EBAY_APP_SECRET_NAME"]
-        boto3.client("secretsmanager").put_secret_value(
-            SecretId=secret_id,
+        secret = boto3.client("secretsmanager").create_secret(
+            Name=f"rest-tests-ebay-keyset-{uuid.uuid4().hex[:8]}",
             SecretString=json.dumps(
                 {
                     "clientId": TEST_CONFIG.client_id,
@@ -46,6 +49,7 @@ def ebay_sim(stack_resources: Provisioned) -> Iterator[str]:
                 }
             ),
         )
+        env.setenv("EBAY_APP_SECRET_NAME", secret["ARN"])
         _clear_caches()
         yield base_url
     _clear_caches()

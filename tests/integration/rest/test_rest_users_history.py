@@ -110,7 +110,7 @@ def test_history_lists_newest_first_with_filters(rest_env, new_auction):
     first_ts = body["items"][-1]["timestamp"]
     _, none = call_history("GET", "/bid-history", query={"to": str(first_ts - 1)})
     assert none["items"] == []
-    status, bad = call_history("GET", "/bid-history", query={"action": "STEAL"})
+    status, _ = call_history("GET", "/bid-history", query={"action": "STEAL"})
     assert status == 422
     # and per snipe, paginated
     route = "/bid-history/{bidId}"

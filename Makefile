@@ -1,0 +1,48 @@
+# The two commands the README opens with: `make run` and `make test`. Both set themselves up.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint format unit integration bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the whole backend locally (moto, gateway, eBay simulator) with demo data.
+run: install
+	$(BIN)/sniper up --port $(PORT)
+
+## Every test and every linter, as CI runs them.
+test: install lint
+	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/cfn-lint template.yaml
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+unit: install
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+integration: install
+	$(BIN)/pytest -n 2 --dist loadfile tests/integration $(PYTEST_ARGS)
+
+## Benchmarks print figures; they never fail on a timing.
+bench: install
+	$(BIN)/python bench/cold_start.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .aws-sam

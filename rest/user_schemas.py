@@ -1,0 +1,75 @@
+"""What clients send to /users/* and get back. Only the users function loads the email validator."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, EmailStr, Field, field_validator
+
+from common.models import LeadSeconds, UserEntity, valid_timezone
+from rest.schemas import Strict
+
+
+class ProfileUpdateRequest(Strict):
+    displayName: Annotated[str, Field(min_length=1, max_length=80)] | None = None
+    email: EmailStr | None = None
+
+
+class PreferencesRequest(Strict):
+    emailNotifications: bool = True
+    bidWinNotifications: bool = True
+    bidLossNotifications: bool = True
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+    defaultLeadSeconds: LeadSeconds | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return valid_timezone(value)
+
+
+class PreferencesOut(BaseModel):
+    emailNotifications: bool
+    bidWinNotifications: bool
+    bidLossNotifications: bool
+    timezone: str
+    defaultLeadSeconds: int | None
+
+
+class EbayLinkSummary(BaseModel):
+    isLinked: bool
+    accountId: str | None = None
+
+
+class ProfileOut(BaseModel):
+    userId: str
+    email: str
+    displayName: str | None
+    preferences: PreferencesOut
+    isActive: bool
+    ebay: EbayLinkSummary
+    createdAt: int
+    updatedAt: int
+
+
+class DeletedCounts(BaseModel):
+    bids: int
+    history: int
+    connections: int
+
+
+class AccountDeletedOut(BaseModel):
+    deleted: DeletedCounts
+
+
+def profile_out(user: UserEntity) -> ProfileOut:
+    return ProfileOut(
+        userId=user.userId,
+        email=user.email,
+        displayName=user.displayName,
+        preferences=PreferencesOut(**user.preferences.model_dump()),
+        isActive=user.isActive,
+        ebay=EbayLinkSummary(isLinked=bool(user.ebayAccountId), accountId=user.ebayAccountId),
+        createdAt=user.createdAt,
+        updatedAt=user.updatedAt,
+    )
