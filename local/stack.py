@@ -109,6 +109,7 @@ class LocalStack:
         *,
         name_prefix: str = "",
         template_path: Path = TEMPLATE_PATH,
+        aws_endpoint_url: str | None = None,
     ) -> None:
         self.port = port
         self.host = host
@@ -116,6 +117,8 @@ class LocalStack:
         self.demo_enabled = demo
         self.name_prefix = name_prefix
         self.template_path = template_path
+        # An AWS endpoint that is already running (a test session's moto) instead of our own.
+        self.external_aws_endpoint_url = aws_endpoint_url
         self.demo = Credentials(DEMO_EMAIL, DEMO_PASSWORD)
         self.app_keyset = {
             "clientId": APP_CLIENT_ID,
@@ -147,6 +150,8 @@ class LocalStack:
 
     @property
     def aws_endpoint_url(self) -> str:
+        if self.external_aws_endpoint_url:
+            return self.external_aws_endpoint_url
         return self.moto.endpoint_url if self.moto else ""
 
     def info(self) -> dict[str, Any]:
@@ -233,11 +238,12 @@ class LocalStack:
         except OSError as exc:
             raise PortInUseError(sim_port, "the eBay simulator, --port + 1") from exc
 
-        moto_port = self.bound_port + 2 if fixed else 0
-        try:
-            self.moto = await loop.run_in_executor(None, start_moto, moto_port, self.host)
-        except OSError as exc:
-            raise PortInUseError(moto_port, "the AWS endpoint, --port + 2") from exc
+        if not self.external_aws_endpoint_url:
+            moto_port = self.bound_port + 2 if fixed else 0
+            try:
+                self.moto = await loop.run_in_executor(None, start_moto, moto_port, self.host)
+            except OSError as exc:
+                raise PortInUseError(moto_port, "the AWS endpoint, --port + 2") from exc
 
         await loop.run_in_executor(None, self._provision)
         assert self.template is not None
@@ -261,7 +267,6 @@ class LocalStack:
         log.info("local stack listening on %s", self.base_url)
 
     def _provision(self) -> None:
-        assert self.moto is not None
         overrides = {
             "Stage": "local",
             "EbayEnvironment": "local",
@@ -270,8 +275,8 @@ class LocalStack:
             "DashboardUrl": self.base_url,
         }
         self.template = Template.load(self.template_path, overrides, name_prefix=self.name_prefix)
-        self.provisioned = provision(self.template, self.moto.endpoint_url)
-        secrets = client("secretsmanager", self.moto.endpoint_url)
+        self.provisioned = provision(self.template, self.aws_endpoint_url)
+        secrets = client("secretsmanager", self.aws_endpoint_url)
         secrets.put_secret_value(
             SecretId=self.provisioned.secrets["EbayAppSecret"],
             SecretString=json.dumps(self.app_keyset),

@@ -37,14 +37,29 @@ class RunningStack:
 
 
 @contextmanager
-def running_stack(port: int = 0, *, seed: int = 0, demo: bool = True) -> Iterator[RunningStack]:
+def running_stack(
+    port: int = 0,
+    *,
+    seed: int = 0,
+    demo: bool = True,
+    aws_endpoint_url: str | None = None,
+) -> Iterator[RunningStack]:
     """Start a LocalStack in its own thread and event loop; stop it cleanly on exit.
 
-    Physical names get a per-instance prefix, so the stack can share the process's moto
-    backends with the ``stack_resources`` fixture. The stack sets the handlers' environment in
+    Inside pytest pass the session's ``aws_endpoint`` fixture as ``aws_endpoint_url``: the
+    product caches its boto3 clients per process (per container on AWS), so a stack with a moto
+    of its own would leave them pointing at a stopped server for the tests that follow.
+    Physical names get a per-instance prefix, so the stack's resources sit beside the
+    ``stack_resources`` fixture's in the same moto. The stack sets the handlers' environment in
     ``os.environ`` while it runs and restores it when it stops.
     """
-    stack = LocalStack(port=port, seed=seed, demo=demo, name_prefix=f"t{next(_instances)}-")
+    stack = LocalStack(
+        port=port,
+        seed=seed,
+        demo=demo,
+        name_prefix=f"t{next(_instances)}-",
+        aws_endpoint_url=aws_endpoint_url,
+    )
     loop = asyncio.new_event_loop()
     started: Future[None] = Future()
 

@@ -13,12 +13,14 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def running() -> Iterator[RunningStack]:
-    with running_stack() as stack:
+def running(aws_endpoint: str) -> Iterator[RunningStack]:
+    with running_stack(aws_endpoint_url=aws_endpoint) as stack:
         yield stack
 
 
-def test_info_lists_every_url_the_demo_user_and_in_memory_state(running: RunningStack) -> None:
+def test_info_lists_every_url_the_demo_user_and_in_memory_state(
+    running: RunningStack, aws_endpoint: str
+) -> None:
     # When the stack is asked about itself
     info = httpx.get(f"{running.base_url}/local/info").json()
 
@@ -26,7 +28,7 @@ def test_info_lists_every_url_the_demo_user_and_in_memory_state(running: Running
     assert info["state"] == "in-memory"
     assert info["restBaseUrl"].endswith(f":{running.stack.bound_port}")
     assert info["ebaySimulatorUrl"] == running.sim_url
-    assert info["awsEndpointUrl"].startswith("http://127.0.0.1:")
+    assert info["awsEndpointUrl"] == aws_endpoint
     assert info["openapiUrl"] == f"{info['restBaseUrl']}/openapi.json"
     assert info["websocketUrl"] is None
     assert info["emailSinkUrl"] is None
