@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING
 from common.data.bids import BidsRepository
 from common.data.connections import ConnectionsRepository
 from common.data.cursor import CursorCodec, default_codec
+from common.data.ebay_links import EbayLinksRepository
 from common.data.history import HistoryRepository
 from common.data.users import UsersRepository
 from common.settings import get_settings
 
 if TYPE_CHECKING:
     from common.ebay.client import EbayClient
+    from common.token_crypto import TokenCipher
 
 
 @cache
@@ -39,6 +41,19 @@ def connections_repo() -> ConnectionsRepository:
 
 def cursor_codec() -> CursorCodec:
     return default_codec()
+
+
+@cache
+def ebay_links_repo() -> EbayLinksRepository:
+    return EbayLinksRepository(get_settings().users_table)
+
+
+@cache
+def token_cipher() -> TokenCipher:
+    # Imported here: cryptography loads only in the functions that open token envelopes.
+    from common.token_crypto import TokenCipher
+
+    return TokenCipher(key_id=get_settings().token_kms_key_id)
 
 
 @cache
