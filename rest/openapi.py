@@ -9,7 +9,7 @@ from typing import Any
 from rest.app import create_app
 
 # Every REST module that exposes a `router`; a test checks this matches template.yaml.
-REST_MODULES = ("rest.users", "rest.bids", "rest.history")
+REST_MODULES = ("rest.users", "rest.bids", "rest.history", "rest.ebay_auth", "rest.wishlist")
 
 
 def build_openapi() -> dict[str, Any]:

@@ -151,7 +151,7 @@ class EbayLinksRepository:
         transaction. Raises ConflictError when the eBay account belongs to another user.
         """
         guard = ebay_account_guard_key(new.account_id)
-        items: list[dict[str, Any]] = [
+        items: list[Any] = [
             {
                 "Update": {
                     "TableName": self.table,
@@ -197,7 +197,7 @@ class EbayLinksRepository:
 
     def unlink(self, user_id: str, account_id: str) -> bool:
         """Remove the tokens and the account guard together. False if that link was gone."""
-        items: list[dict[str, Any]] = [
+        items: list[Any] = [
             {
                 "Update": {
                     "TableName": self.table,

@@ -1,0 +1,79 @@
+"""HTTP API: /ebay/auth/* (linking the user's eBay account through OAuth)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from common.clock import Clock
+from common.handler import settings_validated
+from common.observability import logger, metrics
+from rest import deps
+from rest.app import ERROR_RESPONSES, caller, create_app
+from rest.ebay_schemas import AuthCallbackRequest, AuthUrlOut, LinkStatusOut, UnlinkOut
+from rest.logic import ebay_auth as logic
+
+router = APIGatewayHttpRouter()
+# Module-level so tests can move time (an expired state) without patching the time module.
+clock: Clock = time.time
+
+
+def _status_out(status: logic.LinkStatus) -> LinkStatusOut:
+    return LinkStatusOut(
+        isLinked=status.is_linked,
+        accountId=status.account_id,
+        linkedAt=status.linked_at,
+        tokenExpiresAt=status.token_expires_at,
+    )
+
+
+@router.get("/ebay/auth/url", tags=["ebay"], responses=ERROR_RESPONSES)
+def auth_url() -> AuthUrlOut:
+    who = caller(router)
+    start = logic.start_linking(who.user_id, deps.ebay_links_repo(), deps.ebay_client(), clock)
+    return AuthUrlOut(authUrl=start.auth_url, state=start.state, expiresAt=start.expires_at)
+
+
+@router.post("/ebay/auth/callback", tags=["ebay"], responses=ERROR_RESPONSES)
+def auth_callback(body: AuthCallbackRequest) -> LinkStatusOut:
+    who = caller(router)
+    status = logic.complete_linking(
+        who.user_id,
+        who.email,
+        body.code,
+        body.state,
+        deps.users_repo(),
+        deps.ebay_links_repo(),
+        deps.token_cipher(),
+        deps.ebay_client(),
+        clock,
+    )
+    return _status_out(status)
+
+
+@router.get("/ebay/auth/status", tags=["ebay"], responses=ERROR_RESPONSES)
+def auth_status() -> LinkStatusOut:
+    who = caller(router)
+    return _status_out(logic.link_status(who.user_id, deps.ebay_links_repo()))
+
+
+@router.delete("/ebay/auth/unlink", tags=["ebay"], responses=ERROR_RESPONSES)
+def auth_unlink() -> UnlinkOut:
+    who = caller(router)
+    result = logic.unlink(who.user_id, deps.ebay_links_repo(), deps.bids_repo())
+    return UnlinkOut(unlinked=result.unlinked, pendingSnipes=result.pending_snipes)
+
+
+app = create_app()
+app.include_router(router)
+
+
+@settings_validated
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

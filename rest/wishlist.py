@@ -1,0 +1,107 @@
+"""HTTP API: /wishlist/* (the user's eBay watch list, to snipe from)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from common.clock import Clock
+from common.ebay.models import Money
+from common.handler import settings_validated
+from common.observability import logger, metrics
+from rest import deps
+from rest.app import ERROR_RESPONSES, ErrorBody, caller, create_app
+from rest.ebay_schemas import (
+    ItemIdParam,
+    PriceOut,
+    WishlistItemDetailOut,
+    WishlistItemOut,
+    WishlistPageOut,
+)
+from rest.logic import wishlist as logic
+from rest.schemas import Cursor, Limit
+
+router = APIGatewayHttpRouter()
+# Module-level so tests can move time without patching the time module.
+clock: Clock = time.time
+
+
+def _error(description: str) -> OpenAPIResponse:
+    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
+
+
+EBAY_RESPONSES: dict[int, OpenAPIResponse] = {
+    **ERROR_RESPONSES,
+    401: _error("No caller identity, or no eBay account linked (code EBAY_NOT_LINKED)"),
+    403: _error("eBay's call limit is reached (code EBAY_RATE_LIMITED)"),
+    503: _error("eBay could not be reached (code EBAY_UNAVAILABLE)"),
+}
+
+
+def _price(money: Money | None) -> PriceOut | None:
+    return PriceOut(amount=money.amount, currency=money.currency) if money else None
+
+
+def _item_out(item: logic.WishlistItem) -> dict[str, Any]:
+    return {
+        "ebayItemId": item.ebay_item_id,
+        "itemId": item.item_id,
+        "title": item.title,
+        "currentPrice": _price(item.current_price),
+        "bidCount": item.bid_count,
+        "auctionEndTime": item.auction_end_time,
+        "imageUrl": item.image_url,
+        "hasActiveSnipe": item.active_bid_id is not None,
+        "activeBidId": item.active_bid_id,
+    }
+
+
+@router.get("/wishlist/items", tags=["wishlist"], responses=EBAY_RESPONSES)
+def list_items(
+    limit: Annotated[Limit, Query()] = 20,
+    cursor: Annotated[Cursor | None, Query()] = None,
+) -> WishlistPageOut:
+    who = caller(router)
+    items, next_cursor = logic.list_watched_auctions(
+        who.user_id,
+        limit,
+        cursor,
+        deps.ebay_links_repo(),
+        deps.token_cipher(),
+        deps.ebay_client(),
+        deps.bids_repo(),
+        deps.cursor_codec(),
+        clock,
+    )
+    return WishlistPageOut(
+        items=[WishlistItemOut(**_item_out(i)) for i in items], nextCursor=next_cursor
+    )
+
+
+@router.get("/wishlist/items/<itemId>", tags=["wishlist"], responses=EBAY_RESPONSES)
+def get_item(itemId: Annotated[ItemIdParam, Path()]) -> WishlistItemDetailOut:
+    who = caller(router)
+    detail = logic.live_item(who.user_id, itemId, deps.ebay_client(), deps.bids_repo(), clock)
+    return WishlistItemDetailOut(
+        **_item_out(detail.item),
+        isAuction=detail.is_auction,
+        isActive=detail.is_active,
+        minimumPriceToBid=_price(detail.minimum_price_to_bid),
+    )
+
+
+app = create_app()
+app.include_router(router)
+
+
+@settings_validated
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
