@@ -22,10 +22,7 @@ sys.path.insert(0, str(ROOT))
 from local.template import load_yaml  # noqa: E402
 
 GOAL_RATIO = 2.5
-PROBE = (
-    "import time; t = time.perf_counter(); import {module}; "
-    "print(time.perf_counter() - t)"
-)
+PROBE = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
 
 
 def handler_modules() -> dict[str, str]:
