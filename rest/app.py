@@ -103,6 +103,10 @@ def create_app() -> APIGatewayHttpResolver:
         details = [FieldIssue(_field_name(e.get("loc", ())), str(e.get("msg"))) for e in errors]
         return error_response(422, "VALIDATION_ERROR", "Some fields are not valid", details)
 
+    @app.not_found
+    def _no_route(exc: Exception) -> Response:
+        return error_response(404, "NOT_FOUND", "No such route", [])
+
     @app.exception_handler(DomainError)
     def _domain(exc: DomainError) -> Response:
         for error_type, status in STATUS_BY_ERROR:
