@@ -44,7 +44,7 @@ def auth_callback(body: AuthCallbackRequest) -> LinkStatusOut:
     status = logic.complete_linking(
         who.user_id,
         who.email,
-        body.code,
+        body.code.get_secret_value(),
         body.state,
         deps.users_repo(),
         deps.ebay_links_repo(),

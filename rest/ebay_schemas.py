@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from rest.schemas import Strict
 
-# eBay's authorization codes are ~200 characters of base64 with ^ and # separators.
-AuthCode = Annotated[str, Field(min_length=1, max_length=2048)]
+# eBay's authorization codes are ~200 characters of base64 with ^ and # separators. A SecretStr:
+# the code is a credential until used, and Powertools logs route arguments at DEBUG.
+AuthCode = Annotated[SecretStr, Field(min_length=1, max_length=2048)]
 OAuthState = Annotated[str, Field(min_length=1, max_length=256)]
 # A legacy item number, or eBay's RESTful id (v1|<legacy>|<variation>).
 ItemIdParam = Annotated[str, Field(pattern=r"^([0-9]{6,19}|v1\|[0-9]{6,19}\|[0-9]{1,19})$")]

@@ -26,6 +26,8 @@ def _clear_caches() -> None:
         deps.history_repo,
         deps.connections_repo,
         deps.ebay_client,
+        deps.ebay_links_repo,
+        deps.token_cipher,
     ):
         factory.cache_clear()
 
