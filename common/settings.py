@@ -39,6 +39,13 @@ class Settings(BaseModel):
     dashboard_url: str = Field(default="http://localhost:8000", alias="DASHBOARD_URL")
     history_ttl_days: int = Field(default=730, ge=1, alias="HISTORY_TTL_DAYS")
     token_expiry_threshold_days: int = Field(default=7, ge=1, alias="TOKEN_EXPIRY_THRESHOLD")
+    # Email (the notifier) and the callers that invoke it.
+    notifier_function_name: str = Field(default="", alias="NOTIFIER_FUNCTION_NAME")
+    postmark_api_url: str = Field(default="https://api.postmarkapp.com", alias="POSTMARK_API_URL")
+    postmark_secret_name: str = Field(default="", alias="POSTMARK_SECRET_NAME")
+    email_from: str = Field(default="eBay Sniper <sniper@example.com>", alias="EMAIL_FROM")
+    # The price updater's eBay calls per UTC day.
+    ebay_daily_call_budget: int = Field(default=5000, ge=0, alias="EBAY_DAILY_CALL_BUDGET")
 
 
 @cache
