@@ -39,6 +39,11 @@ class Settings(BaseModel):
     dashboard_url: str = Field(default="http://localhost:8000", alias="DASHBOARD_URL")
     history_ttl_days: int = Field(default=730, ge=1, alias="HISTORY_TTL_DAYS")
     token_expiry_threshold_days: int = Field(default=7, ge=1, alias="TOKEN_EXPIRY_THRESHOLD")
+    # Realtime: the WebSocket API's management endpoint and the $connect authorizer's Cognito.
+    websocket_management_url: str = Field(default="", alias="WEBSOCKET_MANAGEMENT_URL")
+    cognito_issuer: str = Field(default="", alias="COGNITO_ISSUER")
+    cognito_jwks_url: str = Field(default="", alias="COGNITO_JWKS_URL")
+    cognito_client_id: str = Field(default="", alias="COGNITO_CLIENT_ID")
     # Email (the notifier) and the callers that invoke it.
     notifier_function_name: str = Field(default="", alias="NOTIFIER_FUNCTION_NAME")
     postmark_api_url: str = Field(default="https://api.postmarkapp.com", alias="POSTMARK_API_URL")

@@ -24,6 +24,7 @@ from local.template import (
     KMS_KEY_TYPE,
     REGION,
     SECRET_TYPE,
+    SQS_QUEUE_TYPE,
     TABLE_TYPE,
     USER_POOL_CLIENT_TYPE,
     USER_POOL_TYPE,
@@ -184,6 +185,7 @@ class Provisioned:
     secrets: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
     user_pools: dict[str, str] = field(default_factory=dict)  # logical id -> pool id
     user_pool_clients: dict[str, str] = field(default_factory=dict)  # logical id -> client id
+    queues: dict[str, str] = field(default_factory=dict)  # logical id -> queue URL
 
     @property
     def physical_ids(self) -> dict[str, str]:
@@ -246,6 +248,10 @@ def provision(
         result.secrets[logical_id] = _create_secret(
             secretsmanager, template, logical_id, properties
         )
+
+    sqs = client("sqs", endpoint_url)
+    for logical_id in template.resources(SQS_QUEUE_TYPE):
+        result.queues[logical_id] = _create_queue(sqs, template, logical_id, properties)
 
     cognito = client("cognito-idp", endpoint_url)
     for logical_id in template.resources(USER_POOL_TYPE):
@@ -356,6 +362,20 @@ def _throughput(value: Mapping[str, Any] | None) -> dict[str, int]:
         "ReadCapacityUnits": int(value.get("ReadCapacityUnits", 5)),
         "WriteCapacityUnits": int(value.get("WriteCapacityUnits", 5)),
     }
+
+
+def _create_queue(sqs: Any, template: Template, logical_id: str, properties: Any) -> str:
+    props = properties(logical_id)
+    name = props.get("QueueName") or template.physical_name(logical_id)
+    attributes = {
+        key: str(props[key])
+        for key in ("MessageRetentionPeriod", "VisibilityTimeout", "DelaySeconds")
+        if key in props
+    }
+    url = str(sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])
+    arn = f"arn:aws:sqs:{REGION}:{template.account_id}:{name}"
+    template.bind(logical_id, url, Arn=arn, QueueName=name, QueueUrl=url)
+    return url
 
 
 def _create_secret(secrets: Any, template: Template, logical_id: str, properties: Any) -> str:

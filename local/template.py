@@ -35,6 +35,8 @@ KMS_KEY_TYPE = "AWS::KMS::Key"
 SECRET_TYPE = "AWS::SecretsManager::Secret"
 USER_POOL_TYPE = "AWS::Cognito::UserPool"
 USER_POOL_CLIENT_TYPE = "AWS::Cognito::UserPoolClient"
+WEBSOCKET_API_TYPE = "AWS::ApiGatewayV2::Api"
+SQS_QUEUE_TYPE = "AWS::SQS::Queue"
 
 # SAM resource types whose properties a `Globals` section may default.
 _GLOBALS_SECTIONS = {
@@ -311,6 +313,13 @@ class Template:
                 api_id = _api_id(self.stage, logical_id)
                 endpoint = f"https://{api_id}.execute-api.{self.region}.amazonaws.com"
                 self.bind(logical_id, api_id, ApiEndpoint=endpoint)
+            elif kind == WEBSOCKET_API_TYPE:
+                api_id = _api_id(self.stage, logical_id)
+                endpoint = f"wss://{api_id}.execute-api.{self.region}.amazonaws.com"
+                self.bind(logical_id, api_id, ApiEndpoint=endpoint, ApiId=api_id)
+            elif kind.startswith("AWS::ApiGatewayV2::"):
+                # Routes, integrations, authorizers, stages: served by local/websocket_gateway.py.
+                self.bind(logical_id, _api_id(self.stage, logical_id)[:7])
             elif kind == TABLE_TYPE:
                 # Table names are known before creation, so Refs to tables resolve early.
                 name = resource.get("Properties", {}).get("TableName")
