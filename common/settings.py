@@ -39,6 +39,13 @@ class Settings(BaseModel):
     dashboard_url: str = Field(default="http://localhost:8000", alias="DASHBOARD_URL")
     history_ttl_days: int = Field(default=730, ge=1, alias="HISTORY_TTL_DAYS")
     token_expiry_threshold_days: int = Field(default=7, ge=1, alias="TOKEN_EXPIRY_THRESHOLD")
+    # The sniping engine: where snipes' one-time schedules live and what they invoke.
+    schedule_group_name: str = Field(default="default", alias="SCHEDULE_GROUP_NAME")
+    bid_executor_arn: str = Field(default="", alias="BID_EXECUTOR_ARN")
+    scheduler_role_arn: str = Field(default="", alias="SCHEDULER_ROLE_ARN")
+    snipe_dlq_arn: str = Field(default="", alias="SNIPE_DLQ_ARN")
+    # Empty until the notifier exists: outcomes are then recorded without an email.
+    notifier_function_name: str = Field(default="", alias="NOTIFIER_FUNCTION_NAME")
     # Realtime: the WebSocket API's management endpoint and the $connect authorizer's Cognito.
     websocket_management_url: str = Field(default="", alias="WEBSOCKET_MANAGEMENT_URL")
     cognito_issuer: str = Field(default="", alias="COGNITO_ISSUER")
