@@ -51,8 +51,7 @@ class Settings(BaseModel):
     cognito_issuer: str = Field(default="", alias="COGNITO_ISSUER")
     cognito_jwks_url: str = Field(default="", alias="COGNITO_JWKS_URL")
     cognito_client_id: str = Field(default="", alias="COGNITO_CLIENT_ID")
-    # Email (the notifier) and the callers that invoke it.
-    notifier_function_name: str = Field(default="", alias="NOTIFIER_FUNCTION_NAME")
+    # Email (the notifier).
     postmark_api_url: str = Field(default="https://api.postmarkapp.com", alias="POSTMARK_API_URL")
     postmark_secret_name: str = Field(default="", alias="POSTMARK_SECRET_NAME")
     email_from: str = Field(default="eBay Sniper <sniper@example.com>", alias="EMAIL_FROM")
