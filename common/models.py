@@ -174,6 +174,19 @@ class BidEntity(BaseModel):
         return item
 
 
+class ConnectionEntity(BaseModel):
+    """A Connections row (PK connectionId): one open WebSocket of one user."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    connectionId: str
+    userId: str
+    connectedAt: EpochMillis
+    ttl: EpochSeconds  # connect time + API Gateway's 2-hour limit + a margin
+    sourceIp: str | None = None
+    userAgent: str | None = None
+
+
 class HistoryEntity(BaseModel):
     """A BidHistory row (PK userId, SK historyId)."""
 

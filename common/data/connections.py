@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from common.data.dynamo import default_client, translate_errors
+from common.data.dynamo import default_client, to_item, translate_errors
 from common.data.users import batch_write
+from common.models import ConnectionEntity
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -18,6 +19,19 @@ class ConnectionsRepository:
         self.table = table
         self.client = client or default_client()
 
+    def put(self, connection: ConnectionEntity) -> None:
+        with translate_errors():
+            self.client.put_item(
+                TableName=self.table, Item=to_item(connection.model_dump(exclude_none=True))
+            )
+
+    def delete(self, connection_id: str) -> None:
+        """Forget one connection; deleting one that is already gone is not an error."""
+        with translate_errors():
+            self.client.delete_item(
+                TableName=self.table, Key={"connectionId": {"S": connection_id}}
+            )
+
     def connection_ids(self, user_id: str) -> list[str]:
         ids: list[str] = []
         kwargs: dict[str, Any] = {
@@ -25,6 +39,7 @@ class ConnectionsRepository:
             "IndexName": BY_USER_INDEX,
             "KeyConditionExpression": "userId = :u",
             "ExpressionAttributeValues": {":u": {"S": user_id}},
+            "ProjectionExpression": "connectionId",
         }
         while True:
             with translate_errors():

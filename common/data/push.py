@@ -1,0 +1,81 @@
+"""Push to WebSocket connections through API Gateway's management API (`@connections`).
+
+The one adapter for ``apigatewaymanagementapi``: ``post`` answers False for a connection that
+is gone (GoneException, HTTP 410) and retries throttling with exponential backoff and jitter
+before raising ``RetryableError``. The client is thread-safe, so one adapter serves a pool.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from common.errors import RetryableError
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
+
+GONE_CODES = frozenset({"GoneException"})
+THROTTLED_CODES = frozenset(
+    {"LimitExceededException", "TooManyRequestsException", "ThrottlingException"}
+)
+
+
+def management_client(endpoint_url: str, max_connections: int = 32) -> Any:
+    """One client per container. The explicit endpoint wins over AWS_ENDPOINT_URL."""
+    return boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=endpoint_url,
+        config=Config(
+            max_pool_connections=max_connections,
+            # Our own backoff below; botocore's would hide throttling from it.
+            retries={"max_attempts": 1, "mode": "standard"},
+            connect_timeout=2,
+            read_timeout=5,
+        ),
+    )
+
+
+class ConnectionPusher:
+    def __init__(
+        self,
+        client: ApiGatewayManagementApiClient | Any,
+        *,
+        attempts: int = 5,
+        base_delay: float = 0.05,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.attempts = attempts
+        self.base_delay = base_delay
+        self.sleep = sleep
+
+    def post(self, connection_id: str, data: bytes) -> bool:
+        """Send ``data`` to one connection; False when the connection is gone."""
+        for attempt in range(self.attempts):
+            try:
+                self.client.post_to_connection(ConnectionId=connection_id, Data=data)
+                return True
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code in GONE_CODES:
+                    return False
+                if code not in THROTTLED_CODES:
+                    raise
+                if attempt + 1 == self.attempts:
+                    raise RetryableError("The WebSocket API kept throttling") from exc
+                self.sleep(self.base_delay * (2**attempt) * (0.5 + random.random()))
+        raise AssertionError("unreachable")
+
+    def disconnect(self, connection_id: str) -> None:
+        try:
+            self.client.delete_connection(ConnectionId=connection_id)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code", "") not in GONE_CODES:
+                raise

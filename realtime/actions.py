@@ -1,0 +1,93 @@
+"""WebSocket messages: ``ping`` -> ``pong``, ``sync`` -> ``snapshot`` of the caller's active
+snipes with the server's clock, anything else (unknown action, invalid JSON, an oversized
+message) -> an ``error`` to that connection, which stays open. Answers go through the
+management API, as the broadcaster's do.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from common.data.bids import BidsRepository
+from common.data.push import ConnectionPusher
+from common.handler import settings_validated
+from common.models import ACTIVE_STATUSES, BidEntity
+from common.observability import logger
+from realtime import deps
+from realtime.protocol import (
+    MAX_CLIENT_MESSAGE_BYTES,
+    encode,
+    envelope,
+    snapshot_messages,
+    snipe_view,
+)
+
+
+def respond(
+    event: dict[str, Any],
+    bids: Callable[[], BidsRepository],
+    pusher: ConnectionPusher,
+    now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+) -> dict[str, Any]:
+    context = event["requestContext"]
+    connection_id = context["connectionId"]
+    request_id = str(context.get("requestId") or context.get("messageId") or "")
+    user_id = (context.get("authorizer") or {}).get("userId")
+    body = event.get("body") or ""
+
+    def error(code: str, message: str) -> list[dict[str, Any]]:
+        return [envelope("error", request_id, now_ms(), {"code": code, "message": message})]
+
+    action = _action(body)
+    if action is TOO_LARGE:
+        replies = error("MESSAGE_TOO_LARGE", f"the limit is {MAX_CLIENT_MESSAGE_BYTES} bytes")
+    elif action is NOT_JSON:
+        replies = error("INVALID_JSON", 'send JSON such as {"action": "ping"}')
+    elif action == "ping":
+        replies = [envelope("pong", request_id, now_ms(), {"serverTime": now_ms()})]
+    elif action == "sync" and user_id:
+        snipes = [_view(b) for b in _active(bids(), str(user_id))]
+        replies = list(snapshot_messages(request_id, now_ms(), snipes))
+    else:
+        replies = error("UNKNOWN_ACTION", "actions are ping and sync")
+    for reply in replies:
+        pusher.post(connection_id, encode(reply))
+    return {"statusCode": 200}
+
+
+TOO_LARGE, NOT_JSON = object(), object()
+
+
+def _action(body: str) -> object:
+    if len(body.encode()) > MAX_CLIENT_MESSAGE_BYTES:
+        return TOO_LARGE
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return NOT_JSON
+    return document.get("action") if isinstance(document, dict) else NOT_JSON
+
+
+def _active(repo: BidsRepository, user_id: str) -> list[BidEntity]:
+    found: list[BidEntity] = []
+    start: dict[str, Any] | None = None
+    while True:
+        page, start = repo.query(user_id, sorted(ACTIVE_STATUSES), 100, start)
+        found += page
+        if not start:
+            return sorted(found, key=lambda bid: bid.auctionEndTime)
+
+
+def _view(bid: BidEntity) -> dict[str, Any]:
+    return {"bidId": bid.bidId, "ebayItemId": bid.ebayItemId, **snipe_view(bid.model_dump())}
+
+
+@settings_validated
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return respond(event, deps.bids_repo, deps.pusher())

@@ -1,0 +1,63 @@
+"""WebSocket $connect and $disconnect: keep the Connections table in step with open sockets."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from common.data.connections import ConnectionsRepository
+from common.handler import settings_validated
+from common.models import ConnectionEntity
+from common.observability import logger
+from realtime import deps
+
+# API Gateway closes every connection after 2 hours; the margin covers a late $disconnect.
+MAX_CONNECTION_SECONDS = 2 * 3600
+TTL_MARGIN_SECONDS = 15 * 60
+
+
+def on_connect(event: dict[str, Any], repo: ConnectionsRepository) -> dict[str, Any]:
+    context = event["requestContext"]
+    user_id = (context.get("authorizer") or {}).get("userId")
+    if not user_id:
+        return {"statusCode": 403}
+    connected_at = int(context.get("connectedAt") or time.time() * 1000)
+    identity = context.get("identity") or {}
+    repo.put(
+        ConnectionEntity(
+            connectionId=context["connectionId"],
+            userId=str(user_id),
+            connectedAt=connected_at,
+            ttl=connected_at // 1000 + MAX_CONNECTION_SECONDS + TTL_MARGIN_SECONDS,
+            sourceIp=identity.get("sourceIp"),
+            userAgent=(identity.get("userAgent") or "")[:256] or None,
+        )
+    )
+    logger.info("websocket connected", connection_id=context["connectionId"], user_id=user_id)
+    return {"statusCode": 200}
+
+
+def on_disconnect(event: dict[str, Any], repo: ConnectionsRepository) -> dict[str, Any]:
+    context = event["requestContext"]
+    repo.delete(context["connectionId"])
+    logger.info(
+        "websocket disconnected",
+        connection_id=context["connectionId"],
+        status_code=context.get("disconnectStatusCode"),
+        reason=context.get("disconnectReason"),
+    )
+    return {"statusCode": 200}
+
+
+@settings_validated
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+def connect_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return on_connect(event, deps.connections_repo())
+
+
+@settings_validated
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+def disconnect_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return on_disconnect(event, deps.connections_repo())
