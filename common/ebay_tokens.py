@@ -8,6 +8,9 @@ the call once.
 A refresh is stored only if the stored envelope is still the one that was read
 (``EbayLinksRepository.replace_tokens``); when another refresh won, its token is as good as ours
 and ours is returned without being stored.
+
+The eBay client's modules are imported inside the functions: a handler that only sometimes needs
+a token does not pay for httpx at cold start.
 """
 
 from __future__ import annotations
@@ -20,12 +23,11 @@ from pydantic import SecretStr
 
 from common.clock import Clock
 from common.data.ebay_links import EbayLink, EbayLinksRepository
-from common.ebay.errors import EbayAuthError, InvalidGrant
-from common.ebay.models import UserTokens
 from common.errors import EbayNotLinkedError
 from common.observability import logger
 
 if TYPE_CHECKING:
+    from common.ebay.models import UserTokens
     from common.token_crypto import TokenCipher
 
 T = TypeVar("T")
@@ -80,6 +82,8 @@ def call_with_user_token(
     margin: int = DEFAULT_MARGIN_SECONDS,
 ) -> T:
     """``call(access_token)``; if eBay refuses the token, refresh it and call once more."""
+    from common.ebay.errors import EbayAuthError
+
     token = valid_access_token(user_id, links, cipher, ebay, clock, margin=margin)
     try:
         return call(token)
@@ -111,6 +115,8 @@ def _refresh(
     cipher: TokenCipher,
     ebay: TokenRefresher,
 ) -> UserTokens:
+    from common.ebay.errors import InvalidGrant
+
     try:
         fresh = ebay.refresh_user_token(tokens)
     except InvalidGrant as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -12,7 +12,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common.clock import Clock
-from common.ebay.models import Money
 from common.handler import settings_validated
 from common.observability import logger, metrics
 from rest import deps
@@ -26,6 +25,9 @@ from rest.ebay_schemas import (
 )
 from rest.logic import wishlist as logic
 from rest.schemas import Cursor, Limit
+
+if TYPE_CHECKING:
+    from common.ebay.models import Money
 
 router = APIGatewayHttpRouter()
 # Module-level so tests can move time without patching the time module.

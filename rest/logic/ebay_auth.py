@@ -10,8 +10,6 @@ from common.clock import Clock, now_ms
 from common.data.bids import BidsRepository
 from common.data.ebay_links import EbayLinksRepository, NewLink
 from common.data.users import UsersRepository
-from common.ebay.errors import EbayError, EbayRateLimited, InvalidGrant
-from common.ebay.models import EbayUser, UserTokens
 from common.errors import (
     BadRequestError,
     FieldIssue,
@@ -25,6 +23,8 @@ from rest.logic.users import get_or_create_profile
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
+    from common.ebay.errors import EbayError
+    from common.ebay.models import EbayUser, UserTokens
     from common.token_crypto import TokenCipher
 
 STATE_TTL_SECONDS = 600
@@ -134,6 +134,9 @@ def count_active_snipes(user_id: str, bids: BidsRepository) -> int:
 
 
 def _tokens_and_account(code: str, ebay: EbayOAuth) -> tuple[UserTokens, EbayUser]:
+    # Imported here: status and unlink never load the eBay client's stack (httpx) at all.
+    from common.ebay.errors import EbayError, InvalidGrant
+
     try:
         tokens = ebay.exchange_code(code)
     except InvalidGrant as exc:
@@ -151,6 +154,8 @@ def _tokens_and_account(code: str, ebay: EbayOAuth) -> tuple[UserTokens, EbayUse
 
 
 def _upstream(exc: EbayError) -> UpstreamRateLimited | UpstreamUnavailable:
+    from common.ebay.errors import EbayRateLimited
+
     if isinstance(exc, EbayRateLimited):
         return UpstreamRateLimited("eBay is limiting calls right now; try again in a few minutes")
     return UpstreamUnavailable("eBay could not complete the link: " + exc.user_message)

@@ -7,6 +7,9 @@ reads from there until it has ``limit`` active auctions or has read ``MAX_EBAY_P
 and answers the position after the last entry it looked at. eBay sorts the watch list by end
 time, so between two requests an item that ends can shift the positions by one: a later page
 may then repeat or skip one entry, which for a watch list is acceptable (no state is kept).
+
+The eBay client's modules load on the first request (as ``rest.deps.ebay_client`` does), not at
+cold start.
 """
 
 from __future__ import annotations
@@ -21,14 +24,6 @@ from common.clock import Clock
 from common.data.bids import BidsRepository
 from common.data.cursor import CursorCodec
 from common.data.ebay_links import EbayLinksRepository
-from common.ebay.client import rest_item_id
-from common.ebay.errors import (
-    EbayError,
-    EbayRateLimited,
-    InvalidItemId,
-    ItemNotFound,
-)
-from common.ebay.models import EbayItem, Money, UserTokens, WatchItem, WatchListPage
 from common.ebay_tokens import call_with_user_token
 from common.errors import (
     BadRequestError,
@@ -40,6 +35,8 @@ from common.errors import (
 from common.models import ACTIVE_STATUSES
 
 if TYPE_CHECKING:
+    from common.ebay.errors import EbayError
+    from common.ebay.models import EbayItem, Money, UserTokens, WatchItem, WatchListPage
     from common.token_crypto import TokenCipher
 
 WISHLIST_SCOPE = "wishlist"
@@ -124,6 +121,8 @@ def live_item(
     user_id: str, item_id: str, ebay: ItemSource, bids: BidsRepository, clock: Clock = time.time
 ) -> ItemDetail:
     """Public item data from Browse, with the caller's active snipe on it if any."""
+    from common.ebay.errors import EbayError, InvalidItemId, ItemNotFound
+
     try:
         legacy = item_id.isdigit()
         found = ebay.get_item_by_legacy_id(item_id) if legacy else ebay.get_item(item_id)
@@ -175,6 +174,8 @@ def _watch_page(
     ebay: WatchListSource,
     clock: Clock,
 ) -> WatchListPage:
+    from common.ebay.errors import EbayError
+
     try:
         return call_with_user_token(
             user_id,
@@ -199,6 +200,8 @@ def _position(key: dict[str, object] | None) -> tuple[int, int]:
 
 
 def _from_watch(entry: WatchItem, active_bid_id: str | None) -> WishlistItem:
+    from common.ebay.client import rest_item_id
+
     return WishlistItem(
         ebay_item_id=entry.legacy_item_id,
         item_id=rest_item_id(entry.legacy_item_id),
@@ -212,6 +215,8 @@ def _from_watch(entry: WatchItem, active_bid_id: str | None) -> WishlistItem:
 
 
 def _upstream(exc: EbayError) -> UpstreamRateLimited | UpstreamUnavailable:
+    from common.ebay.errors import EbayRateLimited
+
     if isinstance(exc, EbayRateLimited):
         return UpstreamRateLimited(RATE_LIMITED)
     return UpstreamUnavailable("eBay could not be reached: " + exc.user_message)
