@@ -24,7 +24,9 @@ from local.aws import FAKE_CREDENTIALS, MotoHandle, Provisioned, client, provisi
 from local.ebay_sim import SimConfig, Simulator, start_simulator
 from local.http_gateway import STATIC_DIR, HttpGateway, build_app, openapi_document
 from local.lambda_runtime import LambdaRuntime
+from local.stream_pump import StreamPump
 from local.template import REPO_ROOT, TEMPLATE_PATH, Template
+from local.websocket_gateway import WebSocketGateway, build_websocket_app, websocket_api
 
 log = logging.getLogger("local.stack")
 
@@ -133,6 +135,10 @@ class LocalStack:
         self.gateway: HttpGateway | None = None
         self._sim_runner: web.AppRunner | None = None
         self._runner: web.AppRunner | None = None
+        self.websocket: WebSocketGateway | None = None
+        self.stream_pump: StreamPump | None = None
+        self._ws_runner: web.AppRunner | None = None
+        self.ws_port = 0
         self._saved_environ: dict[str, str] | None = None
         self.bound_port = 0
         self.sim_url = ""
@@ -154,11 +160,25 @@ class LocalStack:
             return self.external_aws_endpoint_url
         return self.moto.endpoint_url if self.moto else ""
 
+    @property
+    def websocket_url(self) -> str:
+        """The WebSocket API's URL (append ``?token=<Cognito token>``); '' when there is none."""
+        if not self.websocket:
+            return ""
+        return f"ws://{self.public_host}:{self.ws_port}/{self.websocket.stage}"
+
+    @property
+    def websocket_management_url(self) -> str:
+        """The management API (``/@connections``) the product pushes through."""
+        if not self.websocket:
+            return ""
+        return f"http://127.0.0.1:{self.ws_port}/{self.websocket.stage}"
+
     def info(self) -> dict[str, Any]:
         """What ``GET /local/info`` answers."""
         return {
             "restBaseUrl": self.base_url,
-            "websocketUrl": None,
+            "websocketUrl": self.websocket_url or None,
             "ebaySimulatorUrl": self.sim_url,
             "emailSinkUrl": None,
             "awsEndpointUrl": self.aws_endpoint_url,
@@ -183,6 +203,7 @@ class LocalStack:
             f"  API docs              {info['docsUrl']}  (OpenAPI: {info['openapiUrl']})",
             f"  stack info            {info['restBaseUrl']}/local/info",
             f"  eBay simulator        {info['ebaySimulatorUrl']}",
+            f"  WebSocket (realtime)  {info['websocketUrl']}?token=<idToken>",
             f"  AWS endpoint (moto)   {info['awsEndpointUrl']}",
         ]
         if self.demo_enabled:
@@ -254,6 +275,7 @@ class LocalStack:
         os.environ.update(FAKE_CREDENTIALS)
         os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint_url
         self.runtime.apply_environment()
+        await self._start_realtime(fixed)
 
         self.gateway = HttpGateway(self.template, self.runtime, jwks_url=self.provisioned.jwks_url)
         app = build_app(
@@ -265,6 +287,29 @@ class LocalStack:
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
         log.info("local stack listening on %s", self.base_url)
+
+    async def _start_realtime(self, fixed: bool) -> None:
+        """The WebSocket API on ``port + 3`` and the stream pump, when the template has them."""
+        assert self.template is not None
+        assert self.provisioned is not None
+        assert self.runtime is not None
+        if websocket_api(self.template) is not None:
+            ws_port = self.bound_port + 3 if fixed else 0
+            ws_sock = _bind(self.host, ws_port, "the WebSocket API, --port + 3")
+            self.ws_port = ws_sock.getsockname()[1]
+            self.websocket = WebSocketGateway(
+                self.template, self.runtime, domain_name=f"{self.public_host}:{self.ws_port}"
+            )
+            # The functions push through this stack's management API and verify its tokens.
+            os.environ["WEBSOCKET_MANAGEMENT_URL"] = self.websocket_management_url
+            os.environ["COGNITO_JWKS_URL"] = self.provisioned.jwks_url
+            self._ws_runner = web.AppRunner(
+                build_websocket_app(self.websocket), access_log=None, shutdown_timeout=1.0
+            )
+            await self._ws_runner.setup()
+            await web.SockSite(self._ws_runner, ws_sock).start()
+        self.stream_pump = StreamPump(self.template, self.runtime, self.aws_endpoint_url)
+        await self.stream_pump.start()
 
     def _provision(self) -> None:
         overrides = {
@@ -318,6 +363,14 @@ class LocalStack:
 
     async def stop(self) -> None:
         """Stop everything that was started, in reverse order; safe to call twice."""
+        if self.stream_pump is not None:
+            await self.stream_pump.stop()
+            self.stream_pump = None
+        if self.websocket is not None:
+            await self.websocket.close_all()
+        if self._ws_runner is not None:
+            await self._ws_runner.cleanup()
+            self._ws_runner = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
