@@ -1,0 +1,54 @@
+"""The once-per-expiry relink warning marker: ``relinkWarnedFor`` on the user item.
+
+Set with one conditional write to the refresh-token expiry it warns about, so two token-worker
+runs (or a retry) cannot both warn; linking again removes it (``EbayLinksRepository.link``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+from common.data.dynamo import default_client, to_value, translate_errors
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class RelinkWarnings:
+    def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
+        self.table = table
+        self.client = client or default_client()
+
+    def mark(self, user_id: str, refresh_expires_at: int) -> bool:
+        """Claim the warning for this expiry; False if already warned or the link changed."""
+        return self._update(
+            user_id,
+            "SET relinkWarnedFor = :exp",
+            "ebayRefreshExpiresAt = :exp AND "
+            "(attribute_not_exists(relinkWarnedFor) OR relinkWarnedFor <> :exp)",
+            refresh_expires_at,
+        )
+
+    def unmark(self, user_id: str, refresh_expires_at: int) -> bool:
+        """Give the claim back (the warning could not be handed over); the next run retries."""
+        return self._update(
+            user_id, "REMOVE relinkWarnedFor", "relinkWarnedFor = :exp", refresh_expires_at
+        )
+
+    def _update(self, user_id: str, expression: str, condition: str, expiry: int) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"userId": {"S": user_id}},
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeValues={":exp": to_value(expiry)},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            with translate_errors():
+                raise
+        return True

@@ -1,0 +1,80 @@
+"""Ask the notifier to email a user: an asynchronous (Event) invocation of NotifierFunction.
+
+The contract every caller (bid executor, price updater, token worker) uses:
+
+    {"kind": "WON" | "LOST" | "FAILED" | "PRICE_ALERT" | "RELINK_NEEDED",
+     "userId": "...", "bidId": "..."}        # bidId absent for RELINK_NEEDED
+
+The notifier reads the snipe, the user and their link itself; nothing else in the event is
+trusted. Sending twice is harmless: the notifier sends at most one email per (snipe, kind[,
+maximum]) and per (user, RELINK_NEEDED, refresh-token expiry).
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from common.errors import RetryableError
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+
+
+class NotificationKind(StrEnum):
+    WON = "WON"
+    LOST = "LOST"
+    FAILED = "FAILED"
+    PRICE_ALERT = "PRICE_ALERT"
+    RELINK_NEEDED = "RELINK_NEEDED"
+
+
+class Notifier(Protocol):
+    """What callers depend on; tests pass a fake that records the calls."""
+
+    def notify(self, kind: NotificationKind, user_id: str, bid_id: str | None = None) -> None: ...
+
+
+def notification_event(
+    kind: NotificationKind, user_id: str, bid_id: str | None = None
+) -> dict[str, Any]:
+    event: dict[str, Any] = {"kind": kind.value, "userId": user_id}
+    if kind is not NotificationKind.RELINK_NEEDED:
+        if not bid_id:
+            raise ValueError(f"{kind.value} needs a bidId")
+        event["bidId"] = bid_id
+    return event
+
+
+@cache
+def default_lambda_client() -> LambdaClient:
+    """One client per container; locally AWS_ENDPOINT_URL(_LAMBDA) points it at the stack."""
+    return boto3.client("lambda")
+
+
+class LambdaNotifier:
+    """Invokes the notifier with InvocationType=Event: Lambda queues it and retries it."""
+
+    def __init__(self, function_name: str, client: LambdaClient | None = None) -> None:
+        if not function_name:
+            raise ValueError("NOTIFIER_FUNCTION_NAME is not set")
+        self.function_name = function_name
+        self._client = client
+
+    @property
+    def client(self) -> LambdaClient:
+        return self._client or default_lambda_client()
+
+    def notify(self, kind: NotificationKind, user_id: str, bid_id: str | None = None) -> None:
+        payload = json.dumps(notification_event(kind, user_id, bid_id)).encode()
+        try:
+            self.client.invoke(
+                FunctionName=self.function_name, InvocationType="Event", Payload=payload
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise RetryableError("The notifier could not be invoked") from exc

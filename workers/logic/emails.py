@@ -1,0 +1,119 @@
+"""The notifier's emails: subject, HTML and text for each kind, from stored data only.
+
+Every email names the item (or the account), states amounts in the snipe's currency and links
+to the dashboard. Times are shown in the user's time zone (their preference).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from common.ebay.models import Money
+from common.models import BidEntity, UserEntity
+from common.notify import NotificationKind
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    html_body: str
+    text_body: str
+
+
+def money(amount: int | None, currency: str) -> str:
+    if amount is None:
+        return "unknown"
+    return Money(amount=max(0, amount), currency=currency).display()
+
+
+def local_time(epoch_seconds: int, timezone: str) -> str:
+    try:
+        zone = ZoneInfo(timezone)
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    moment = datetime.fromtimestamp(epoch_seconds, UTC).astimezone(zone)
+    return moment.strftime("%a %d %b %Y, %H:%M %Z")
+
+
+def snipe_link(dashboard_url: str, bid_id: str) -> str:
+    return f"{dashboard_url.rstrip('/')}/#/snipes/{quote(bid_id, safe='')}"
+
+
+def account_link(dashboard_url: str) -> str:
+    return f"{dashboard_url.rstrip('/')}/#/account"
+
+
+def render(
+    kind: NotificationKind,
+    user: UserEntity,
+    dashboard_url: str,
+    bid: BidEntity | None = None,
+    refresh_expires_at: int | None = None,
+) -> RenderedEmail:
+    name = user.displayName or "there"
+    tz = user.preferences.timezone
+    if kind is NotificationKind.RELINK_NEEDED:
+        link = account_link(dashboard_url)
+        when = local_time(refresh_expires_at or 0, tz)
+        subject = "Link your eBay account again to keep sniping"
+        lines = [
+            f"Hi {name},",
+            f"eBay's permission for eBay Sniper to bid for you expires on {when}.",
+            "Snipes ending after that cannot be placed until you link your eBay account again.",
+        ]
+        return _compose(subject, lines, link, "Link eBay again")
+    assert bid is not None
+    title = bid.itemTitle
+    cur = bid.currency
+    your_max = money(bid.maxBidAmount, cur)
+    link = snipe_link(dashboard_url, bid.bidId)
+    ends = local_time(bid.auctionEndTime, tz)
+    if kind is NotificationKind.WON:
+        price = money(bid.finalPrice or bid.currentPrice, cur)
+        subject = f"You won: {title}"
+        lines = [
+            f"Hi {name},",
+            f"You won “{title}” for {price} (your maximum was {your_max}).",
+            f"The auction ended {ends}. Pay on eBay to complete the purchase.",
+        ]
+    elif kind is NotificationKind.LOST:
+        price = money(bid.finalPrice or bid.currentPrice, cur)
+        subject = f"Outbid: {title}"
+        lines = [
+            f"Hi {name},",
+            f"“{title}” sold for {price}, above your maximum of {your_max}.",
+            f"The auction ended {ends}.",
+        ]
+    elif kind is NotificationKind.FAILED:
+        reason = bid.failureReason or "eBay did not accept the bid."
+        subject = f"Snipe not placed: {title}"
+        lines = [
+            f"Hi {name},",
+            f"Your snipe of {your_max} on “{title}” could not be placed.",
+            f"Reason: {reason}",
+        ]
+    else:
+        price = money(bid.currentPrice, cur)
+        subject = f"Price alert: {title} is now {price}"
+        lines = [
+            f"Hi {name},",
+            f"The price of “{title}” is now {price}, above your maximum of {your_max}.",
+            f"Raise your maximum before the auction ends ({ends}) if you still want it.",
+        ]
+    return _compose(subject, lines, link, "Open in eBay Sniper")
+
+
+def _compose(subject: str, lines: list[str], link: str, action: str) -> RenderedEmail:
+    text = "\n\n".join([*lines, f"{action}: {link}"]) + "\n"
+    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    body = (
+        "<!doctype html><html><body style='font-family:sans-serif'>"
+        f"{paragraphs}<p><a href='{html.escape(link, quote=True)}'>{html.escape(action)}</a></p>"
+        "<p style='color:#888;font-size:12px'>You can turn these emails off in the dashboard's "
+        "settings.</p></body></html>"
+    )
+    return RenderedEmail(subject=subject, html_body=body, text_body=text)

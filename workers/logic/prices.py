@@ -1,0 +1,241 @@
+"""The price updater's logic: which items to poll this minute, within the day's eBay budget;
+writing changed prices, smart alerts and countdown phases.
+
+Polling cadence by time to the auction's end (the function runs every minute):
+
+| time left | every |
+| --- | --- |
+| > 24 h | 180 min |
+| 1 h - 24 h | 60 min |
+| 10 min - 1 h | 5 min |
+| < 10 min | every run (as the budget allows) |
+
+An item is due when ``(minute + crc32(itemId)) % interval == 0``: stateless, and items spread
+evenly over the interval instead of all polling on the hour. Due items are served soonest-ending
+first; items more than an hour away may only use ``FAR_SHARE`` of the day's budget, so the final
+hour of every auction keeps its polls.
+
+Smart alerts: alert when the price first exceeds the snipe's maximum; no repeat for further
+rises at the same maximum (``lastAlertBidAmount == maxBidAmount``); a changed maximum re-arms it.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from common.clock import Clock
+from common.data.budget import utc_day
+from common.ebay.errors import EbayError
+from common.ebay.models import EbayItem
+from common.errors import DomainError
+from common.models import BidEntity
+from common.notify import NotificationKind, Notifier
+from common.observability import logger
+
+HORIZON_SECONDS = 400 * 86400
+FAR_SHARE = 0.8
+PHASES = ("1h", "10m", "1m")
+# The executor's phases come after ours; a phase only ever moves forward.
+PHASE_ORDER = {"1h": 1, "10m": 2, "1m": 3, "ARMED": 4, "FIRING": 5}
+
+
+class ActiveBids(Protocol):
+    def active_ending_between(self, start: int, end: int) -> list[BidEntity]: ...
+
+
+class SnipeWriter(Protocol):
+    def apply(self, bid: BidEntity, changes: dict[str, Any], now: int) -> bool: ...
+
+
+class PricePoints(Protocol):
+    def append(
+        self, ebay_item_id: str, at: int, cents: int, currency: str, auction_end: int
+    ) -> int: ...
+
+
+class Budget(Protocol):
+    def reserve(self, day: str, wanted: int, limit: int, now: int) -> int: ...
+
+
+class ItemSource(Protocol):
+    def get_item(self, item_id: str, *, deadline: float | None = None) -> EbayItem: ...
+
+
+@dataclass
+class RunResult:
+    bidsProcessed: int = 0
+    itemsDue: int = 0
+    ebayCalls: int = 0
+    itemsOverBudget: int = 0
+    priceUpdates: int = 0
+    alertsSent: int = 0
+    phaseUpdates: int = 0
+    conflicts: int = 0
+    failures: int = 0
+    executionTime: int = 0  # ms
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def poll_interval_minutes(seconds_left: float) -> int:
+    if seconds_left > 86400:
+        return 180
+    if seconds_left > 3600:
+        return 60
+    if seconds_left > 600:
+        return 5
+    return 1
+
+
+def is_due(ebay_item_id: str, seconds_left: float, minute: int) -> bool:
+    interval = poll_interval_minutes(seconds_left)
+    return (minute + zlib.crc32(ebay_item_id.encode())) % interval == 0
+
+
+def countdown_phase(seconds_left: float) -> str | None:
+    if seconds_left <= 60:
+        return "1m"
+    if seconds_left <= 600:
+        return "10m"
+    if seconds_left <= 3600:
+        return "1h"
+    return None
+
+
+def phase_advances(current: str | None, new: str | None) -> bool:
+    return new is not None and PHASE_ORDER[new] > PHASE_ORDER.get(current or "", 0)
+
+
+def alert_due(bid: BidEntity, price: int) -> bool:
+    """First crossing above this maximum: alert; already alerted for this maximum: don't."""
+    return price > bid.maxBidAmount and bid.lastAlertBidAmount != bid.maxBidAmount
+
+
+def run(
+    bids: ActiveBids,
+    writer: SnipeWriter,
+    prices: PricePoints,
+    budget: Budget,
+    ebay: ItemSource,
+    notifier: Notifier,
+    daily_budget: int,
+    clock: Clock = time.time,
+    deadline: float | None = None,
+) -> RunResult:
+    started = clock()
+    now = int(started)
+    result = RunResult()
+    active = bids.active_ending_between(now, now + HORIZON_SECONDS)
+    result.bidsProcessed = len(active)
+    by_item: dict[str, list[BidEntity]] = defaultdict(list)
+    for bid in active:
+        by_item[bid.ebayItemId].append(bid)
+
+    minute = now // 60
+    ends = {item: min(b.auctionEndTime for b in group) for item, group in by_item.items()}
+    due = sorted(
+        (item for item in by_item if is_due(item, ends[item] - now, minute)), key=ends.__getitem__
+    )
+    result.itemsDue = len(due)
+    near = [item for item in due if ends[item] - now <= 3600]
+    far = [item for item in due if ends[item] - now > 3600]
+    day = utc_day(now)
+    granted = budget.reserve(day, len(near), daily_budget, now)
+    granted_far = budget.reserve(day, len(far), int(daily_budget * FAR_SHARE), now)
+    polled = near[:granted] + far[:granted_far]
+    result.itemsOverBudget = len(due) - len(polled)
+    result.ebayCalls = len(polled)
+
+    fresh: dict[str, int] = {}
+    for item_id in polled:
+        if deadline is not None and clock() > deadline:
+            result.failures += 1
+            continue
+        price = _poll(item_id, by_item[item_id], ebay, deadline, result)
+        if price is None:
+            continue
+        fresh[item_id] = price
+        if any(b.currentPrice != price for b in by_item[item_id]):
+            try:
+                prices.append(item_id, now, price, by_item[item_id][0].currency, ends[item_id])
+            except DomainError:
+                logger.warning("price point not stored", ebay_item_id=item_id)
+
+    for item_id, group in by_item.items():
+        for bid in group:
+            _update_bid(bid, fresh.get(item_id), now, writer, notifier, result)
+
+    result.executionTime = int((clock() - started) * 1000)
+    logger.info("price update run", **result.as_dict())
+    return result
+
+
+def _poll(
+    item_id: str,
+    group: list[BidEntity],
+    ebay: ItemSource,
+    deadline: float | None,
+    result: RunResult,
+) -> int | None:
+    try:
+        item = ebay.get_item(group[0].itemId, deadline=deadline)
+    except EbayError as exc:
+        result.failures += 1
+        logger.warning("price poll failed", ebay_item_id=item_id, error=type(exc).__name__)
+        return None
+    money = item.current_bid_price or item.minimum_price_to_bid
+    if money is None:
+        return None
+    if money.currency != group[0].currency:
+        # A price in another currency cannot be compared with the maximum.
+        logger.warning("price in another currency", ebay_item_id=item_id, currency=money.currency)
+        return None
+    return money.amount
+
+
+def _update_bid(
+    bid: BidEntity,
+    price: int | None,
+    now: int,
+    writer: SnipeWriter,
+    notifier: Notifier,
+    result: RunResult,
+) -> None:
+    changes: dict[str, Any] = {}
+    alert = False
+    if price is not None and price != bid.currentPrice:
+        changes["currentPrice"] = price
+    if price is not None and alert_due(bid, price):
+        alert = True
+        changes["lastAlertSent"] = now * 1000
+        changes["lastAlertBidAmount"] = bid.maxBidAmount
+    phase = countdown_phase(bid.auctionEndTime - now)
+    if phase_advances(bid.countdownPhase, phase):
+        changes["countdownPhase"] = phase
+    if not changes or now >= bid.freeze_at:
+        return
+    try:
+        written = writer.apply(bid, changes, now)
+    except DomainError:
+        result.failures += 1
+        logger.warning("snipe update failed", bid_id=bid.bidId)
+        return
+    if not written:
+        # The user or the executor changed it meanwhile; the next run sees their version.
+        result.conflicts += 1
+        return
+    result.priceUpdates += "currentPrice" in changes
+    result.phaseUpdates += "countdownPhase" in changes
+    if alert:
+        try:
+            notifier.notify(NotificationKind.PRICE_ALERT, bid.userId, bid.bidId)
+        except DomainError:
+            result.failures += 1
+            logger.warning("price alert not handed to the notifier", bid_id=bid.bidId)
+            return
+        result.alertsSent += 1

@@ -1,0 +1,58 @@
+"""PriceUpdaterFunction (every minute): current prices, smart alerts and countdown phases.
+
+See ``workers.logic.prices`` for the cadence, the budget and the alert rules.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from common.clock import Clock
+from common.data.snipe_updates import SnipeUpdates
+from common.handler import settings_validated
+from common.observability import logger, metrics
+from common.settings import get_settings
+from workers import wiring
+from workers.logic import prices as logic
+
+clock: Clock = time.time
+# Stop starting eBay calls this long before the function's timeout.
+SAFETY_MS = 8000
+
+
+@cache
+def snipe_updates() -> SnipeUpdates:
+    return SnipeUpdates(get_settings().bids_table)
+
+
+def process(context: LambdaContext | None) -> dict[str, Any]:
+    deadline = None
+    if context is not None:
+        deadline = clock() + max(0, context.get_remaining_time_in_millis() - SAFETY_MS) / 1000
+    result = logic.run(
+        wiring.bids_repo(),
+        snipe_updates(),
+        wiring.price_history(),
+        wiring.call_budget(),
+        wiring.ebay_client(),
+        wiring.notifier(),
+        get_settings().ebay_daily_call_budget,
+        clock,
+        deadline,
+    )
+    for name, value in result.as_dict().items():
+        unit = MetricUnit.Milliseconds if name == "executionTime" else MetricUnit.Count
+        metrics.add_metric(name=name, unit=unit, value=value)
+    return result.as_dict()
+
+
+@settings_validated
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process(context)

@@ -1,0 +1,51 @@
+"""TokenRefreshFunction (hourly): fresh eBay access tokens before snipes fire, and one relink
+warning per expiring refresh token. See ``workers.logic.tokens``.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from common.clock import Clock
+from common.data.relink_warnings import RelinkWarnings
+from common.handler import settings_validated
+from common.observability import logger, metrics
+from common.settings import get_settings
+from workers import wiring
+from workers.logic import tokens as logic
+
+clock: Clock = time.time
+
+
+@cache
+def relink_warnings() -> RelinkWarnings:
+    return RelinkWarnings(get_settings().users_table)
+
+
+def process() -> dict[str, Any]:
+    result = logic.run(
+        wiring.ebay_links_repo(),
+        wiring.bids_repo(),
+        relink_warnings(),
+        wiring.token_cipher(),
+        wiring.ebay_client(),
+        wiring.notifier(),
+        get_settings().token_expiry_threshold_days,
+        clock,
+    )
+    for name, value in result.as_dict().items():
+        unit = MetricUnit.Milliseconds if name == "executionTime" else MetricUnit.Count
+        metrics.add_metric(name=name, unit=unit, value=value)
+    return result.as_dict()
+
+
+@settings_validated
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process()
