@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from local.stack import LocalStack, PortInUseError
+from realtime.cli import register as register_ws
 
 EXIT_USAGE = 2
 
@@ -39,7 +40,10 @@ def _add_up(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     up.set_defaults(run=_up)
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [_add_up]
+COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    _add_up,
+    register_ws,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,302 @@
+"""``sniper ws``: watch the realtime events of one user from a terminal.
+
+    sniper ws --login demo@example.com            # against the local stack (make run)
+    sniper ws --url wss://.../prod --token "$ID_TOKEN" --json | jq .
+    sniper ws --login demo@example.com --send '{"action": "ping"}' --filter pong
+
+Prints one line per event (time, type, item, the essentials) and, on a terminal, a live
+countdown to the next ending snipe. Reconnects with backoff and sends ``sync`` after every
+(re)connect; pings every few minutes to stay under API Gateway's 10-minute idle limit. A
+rejected token exits with status 3 and a one-line reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import json
+import random
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+import httpx
+
+EXIT_REJECTED = 3
+EXIT_UNREACHABLE = 4
+KEEPALIVE_SECONDS = 240.0
+
+
+class Rejected(Exception):
+    """The server refused the token: retrying cannot help."""
+
+
+def register(subparsers: Any) -> None:
+    ws = subparsers.add_parser(
+        "ws",
+        help="watch a user's live snipe events over the WebSocket API",
+        description="Connect to the realtime WebSocket API and print every event.",
+    )
+    ws.add_argument("--url", help="WebSocket URL (default: the local stack's)")
+    ws.add_argument("--token", help="Cognito id or access token")
+    ws.add_argument("--login", metavar="USER", help="log in to the local stack as USER")
+    ws.add_argument("--password", help="password for --login (default: the demo user's, or ask)")
+    ws.add_argument(
+        "--stack", default="http://localhost:8000", help="local stack base URL for --login"
+    )
+    ws.add_argument("--json", action="store_true", help="print raw JSON lines (for jq)")
+    ws.add_argument("--send", action="append", default=[], help="send this message on connect")
+    ws.add_argument(
+        "--filter", action="append", default=[], metavar="TYPE", help="only these types"
+    )
+    ws.add_argument("--count", type=int, default=0, help="exit after N printed events")
+    ws.add_argument("--no-reconnect", action="store_true", help="exit when the connection ends")
+    ws.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        url, token = _resolve(args)
+    except (httpx.HTTPError, LookupError) as exc:
+        print(f"sniper ws: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    watcher = Watcher(
+        url,
+        token,
+        raw=args.json,
+        types=set(args.filter),
+        sends=args.send,
+        count=args.count,
+        reconnect=not args.no_reconnect,
+    )
+    try:
+        return asyncio.run(watcher.run())
+    except KeyboardInterrupt:
+        return 0
+
+
+def _resolve(args: argparse.Namespace) -> tuple[str, str]:
+    url, token = args.url, args.token
+    if not url or args.login:
+        info = httpx.get(f"{args.stack}/local/info", timeout=5).json()
+        url = url or info.get("websocketUrl")
+        if not url:
+            raise LookupError("the local stack has no WebSocket API")
+        if args.login:
+            password = args.password
+            demo = info.get("demoUser") or {}
+            if password is None and demo.get("username") == args.login:
+                password = demo.get("password")
+            if password is None:
+                password = getpass.getpass(f"password for {args.login}: ")
+            response = httpx.post(
+                f"{args.stack}/local/login",
+                json={"username": args.login, "password": password},
+                timeout=10,
+            )
+            if response.status_code != 200:
+                raise LookupError(f"login refused: {response.json().get('message', '')}")
+            token = response.json()["idToken"]
+    if not token:
+        raise LookupError("give --token or --login")
+    return str(url), str(token)
+
+
+class Watcher:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        raw: bool = False,
+        types: set[str] | None = None,
+        sends: Sequence[str] = (),
+        count: int = 0,
+        reconnect: bool = True,
+        out: TextIO | None = None,
+    ) -> None:
+        self.url = url
+        self.token = token
+        self.raw = raw
+        self.types = types or set()
+        self.sends = list(sends)
+        self.count = count
+        self.reconnect = reconnect
+        self.out = out or sys.stdout
+        self.printed = 0
+        self.seen: dict[str, None] = {}  # eventIds, to drop redelivered duplicates
+        self.endings: dict[str, tuple[int, str]] = {}  # bidId -> (auctionEndTime, title)
+        self.clock_offset = 0.0
+
+    async def run(self) -> int:
+        import websockets
+
+        delay = 0.5
+        separator = "&" if "?" in self.url else "?"
+        while True:
+            try:
+                async with websockets.connect(
+                    f"{self.url}{separator}token={self.token}",
+                    ping_interval=20,
+                    max_size=128 * 1024,
+                    open_timeout=10,
+                ) as ws:
+                    delay = 0.5
+                    if await self._session(ws):
+                        return 0
+            except websockets.InvalidStatus as exc:
+                status = exc.response.status_code
+                if status in (401, 403):
+                    print(f"sniper ws: token rejected (HTTP {status})", file=sys.stderr)
+                    return EXIT_REJECTED
+                print(f"sniper ws: handshake failed (HTTP {status})", file=sys.stderr)
+            except (OSError, websockets.WebSocketException, TimeoutError) as exc:
+                print(f"sniper ws: connection lost ({type(exc).__name__})", file=sys.stderr)
+            if not self.reconnect:
+                return EXIT_UNREACHABLE
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 30.0)
+
+    async def _session(self, ws: Any) -> bool:
+        """Read until the connection ends; True once ``count`` events were printed."""
+        await ws.send(json.dumps({"action": "sync"}))
+        for message in self.sends:
+            await ws.send(message)
+        keepalive = asyncio.create_task(self._keepalive(ws))
+        ticker = asyncio.create_task(self._ticker()) if self._live() else None
+        try:
+            async for text in ws:
+                if self._handle(text) and self.count and self.printed >= self.count:
+                    return True
+        finally:
+            keepalive.cancel()
+            if ticker:
+                ticker.cancel()
+        return False
+
+    async def _keepalive(self, ws: Any) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                await asyncio.sleep(KEEPALIVE_SECONDS)
+                await ws.send(json.dumps({"action": "ping"}))
+
+    def _live(self) -> bool:
+        return not self.raw and self.out.isatty()
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(1)
+            line = self._countdown()
+            if line:
+                self.out.write(f"\r\x1b[2K{line}")
+                self.out.flush()
+
+    def _handle(self, text: str | bytes) -> bool:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return False
+        if not isinstance(message, dict):
+            return False
+        event_id = str(message.get("eventId", ""))
+        if event_id and message.get("type") not in ("pong", "snapshot", "error"):
+            if event_id in self.seen:
+                return False
+            self.seen[event_id] = None
+            if len(self.seen) > 10_000:
+                self.seen.pop(next(iter(self.seen)))
+        self._track(message)
+        if self.types and message.get("type") not in self.types:
+            return False
+        if self.raw:
+            line = json.dumps(message, separators=(",", ":"))
+        else:
+            line = format_event(message)
+            if self._live():
+                line = "\r\x1b[2K" + line
+        print(line, file=self.out, flush=True)
+        self.printed += 1
+        return True
+
+    def _track(self, message: dict[str, Any]) -> None:
+        server_time = message.get("serverTime")
+        if isinstance(server_time, int):
+            self.clock_offset = server_time / 1000 - time.time()
+        data = message.get("data") or {}
+        kind, bid = message.get("type"), message.get("bidId")
+        if kind == "snapshot":
+            for snipe in data.get("snipes", []):
+                self.endings[snipe["bidId"]] = (
+                    int(snipe.get("auctionEndTime", 0)),
+                    str(snipe.get("itemTitle") or snipe.get("ebayItemId")),
+                )
+        elif kind == "bid.created" and bid:
+            self.endings[bid] = (
+                int(data.get("auctionEndTime", 0)),
+                str(data.get("itemTitle") or message.get("ebayItemId")),
+            )
+        elif kind in ("bid.outcome", "bid.failed", "bid.cancelled") and bid:
+            self.endings.pop(bid, None)
+
+    def _countdown(self) -> str:
+        now = time.time() + self.clock_offset
+        upcoming = sorted((end, title) for end, title in self.endings.values() if end > now)
+        if not upcoming:
+            return ""
+        end, title = upcoming[0]
+        return f"next: {title[:40]} ends in {_duration(end - now)}"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _money(cents: Any, currency: Any) -> str:
+    if not isinstance(cents, int):
+        return "-"
+    return f"{cents / 100:.2f} {currency or ''}".strip()
+
+
+def format_event(message: dict[str, Any]) -> str:
+    """One human line: time, type, item, the essentials."""
+    server_time = message.get("serverTime")
+    stamp = time.strftime(
+        "%H:%M:%S",
+        time.localtime(server_time / 1000 if isinstance(server_time, int) else time.time()),
+    )
+    kind = str(message.get("type"))
+    data = message.get("data") or {}
+    item = message.get("ebayItemId") or "-"
+    currency = data.get("currency")
+    if kind == "price.changed":
+        detail = (
+            f"{_money(data.get('previousPrice'), currency)} -> "
+            f"{_money(data.get('currentPrice'), currency)}"
+        )
+    elif kind == "countdown":
+        detail = f"{data.get('phase')} ({_duration(data.get('secondsRemaining', 0))} left)"
+    elif kind == "bid.placed":
+        detail = f"{_money(data.get('amount'), currency)} {data.get('msBeforeEnd')} ms before end"
+    elif kind == "bid.outcome":
+        detail = f"{data.get('outcome')} at {_money(data.get('finalPrice'), currency)}"
+    elif kind == "bid.failed":
+        detail = str(data.get("reason"))
+    elif kind == "bid.cancelled":
+        detail = str(data.get("reason") or "")
+    elif kind == "bid.created":
+        detail = f"{data.get('itemTitle', '')} max {_money(data.get('maxBidAmount'), currency)}"
+    elif kind == "bid.updated":
+        detail = ", ".join(sorted(data.get("changes", {}))) or str(data.get("status"))
+    elif kind == "snapshot":
+        detail = f"{len(data.get('snipes', []))} active snipe(s)"
+    elif kind == "error":
+        detail = f"{data.get('code')}: {data.get('message')}"
+    else:
+        detail = ""
+    return f"{stamp}  {kind:<14} {item:<14} {detail}".rstrip()
