@@ -15,6 +15,7 @@ too early. A missing one is not, so callers treat a failed create as a failed re
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -103,8 +104,14 @@ def default_scheduler_client() -> EventBridgeSchedulerClient:
     return boto3.client("scheduler")
 
 
-@cache
 def default_lambda_client() -> LambdaClient:
+    """One client per container and Lambda endpoint: the endpoint never changes on AWS, but a
+    test process starts local stacks (each its own ``AWS_ENDPOINT_URL_LAMBDA``) one by one."""
+    return _lambda_client(os.environ.get("AWS_ENDPOINT_URL_LAMBDA"))
+
+
+@cache
+def _lambda_client(endpoint: str | None) -> LambdaClient:
     return boto3.client("lambda")
 
 

@@ -23,6 +23,7 @@ from moto.server import ThreadedMotoServer
 from local.template import (
     KMS_KEY_TYPE,
     REGION,
+    SCHEDULE_GROUP_TYPE,
     SECRET_TYPE,
     SQS_QUEUE_TYPE,
     TABLE_TYPE,
@@ -253,6 +254,10 @@ def provision(
     for logical_id in template.resources(SQS_QUEUE_TYPE):
         result.queues[logical_id] = _create_queue(sqs, template, logical_id, properties)
 
+    scheduler = client("scheduler", endpoint_url)
+    for logical_id in template.resources(SCHEDULE_GROUP_TYPE):
+        _create_schedule_group(scheduler, template, logical_id, properties)
+
     cognito = client("cognito-idp", endpoint_url)
     for logical_id in template.resources(USER_POOL_TYPE):
         result.user_pools[logical_id] = _create_user_pool(cognito, template, logical_id, properties)
@@ -376,6 +381,20 @@ def _create_queue(sqs: Any, template: Template, logical_id: str, properties: Any
     arn = f"arn:aws:sqs:{REGION}:{template.account_id}:{name}"
     template.bind(logical_id, url, Arn=arn, QueueName=name, QueueUrl=url)
     return url
+
+
+def _create_schedule_group(
+    scheduler: Any, template: Template, logical_id: str, properties: Any
+) -> str:
+    props = properties(logical_id)
+    name = str(props.get("Name") or template.physical_name(logical_id))
+    try:
+        arn = str(scheduler.create_schedule_group(Name=name)["ScheduleGroupArn"])
+    except scheduler.exceptions.ConflictException:
+        # Provisioned again into the same moto (a test session): the group is already there.
+        arn = str(scheduler.get_schedule_group(Name=name)["Arn"])
+    template.bind(logical_id, name, Arn=arn)
+    return name
 
 
 def _create_secret(secrets: Any, template: Template, logical_id: str, properties: Any) -> str:

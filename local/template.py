@@ -37,6 +37,8 @@ USER_POOL_TYPE = "AWS::Cognito::UserPool"
 USER_POOL_CLIENT_TYPE = "AWS::Cognito::UserPoolClient"
 WEBSOCKET_API_TYPE = "AWS::ApiGatewayV2::Api"
 SQS_QUEUE_TYPE = "AWS::SQS::Queue"
+SCHEDULE_GROUP_TYPE = "AWS::Scheduler::ScheduleGroup"
+IAM_ROLE_TYPE = "AWS::IAM::Role"
 
 # SAM resource types whose properties a `Globals` section may default.
 _GLOBALS_SECTIONS = {
@@ -320,6 +322,12 @@ class Template:
             elif kind.startswith("AWS::ApiGatewayV2::"):
                 # Routes, integrations, authorizers, stages: served by local/websocket_gateway.py.
                 self.bind(logical_id, _api_id(self.stage, logical_id)[:7])
+            elif kind == IAM_ROLE_TYPE:
+                # No IAM locally; the ARN is what Scheduler targets and PassRole policies name.
+                name = resource.get("Properties", {}).get("RoleName")
+                name = self.resolve(name) if name else self.physical_name(logical_id)
+                arn = f"arn:aws:iam::{self.account_id}:role/{name}"
+                self.bind(logical_id, arn, Arn=arn, RoleId=name)
             elif kind == TABLE_TYPE:
                 # Table names are known before creation, so Refs to tables resolve early.
                 name = resource.get("Properties", {}).get("TableName")
@@ -341,7 +349,9 @@ class Template:
 
     @property
     def stack_name(self) -> str:
-        return f"ebay-sniper-{self.stage}"
+        # The prefix keeps names built from the stack name (schedule group, bid executor)
+        # apart when two stacks share one moto.
+        return f"{self.name_prefix}ebay-sniper-{self.stage}"
 
     def physical_name(self, logical_id: str) -> str:
         """The local physical name of a resource the template does not name itself."""

@@ -45,6 +45,7 @@ def create_bid(body: CreateBidRequest) -> tuple[CreatedBidOut, int]:
         deps.ebay_client(),
         time.time,
         get_settings().history_ttl_days,
+        deps.snipe_scheduler(),
     )
     logger.info("snipe created", bid_id=bid.bidId, ebay_item_id=bid.ebayItemId)
     return CreatedBidOut(**bid_out(bid).model_dump(), warnings=warnings), 201
@@ -85,6 +86,7 @@ def update_bid(bidId: str, body: UpdateBidRequest) -> BidOut:
         deps.bids_repo(),
         time.time,
         get_settings().history_ttl_days,
+        deps.snipe_scheduler(),
     )
     return bid_out(bid)
 
@@ -93,7 +95,12 @@ def update_bid(bidId: str, body: UpdateBidRequest) -> BidOut:
 def cancel_bid(bidId: str) -> BidOut:
     who = caller(router)
     bid = logic.cancel_snipe(
-        who.user_id, bidId, deps.bids_repo(), time.time, get_settings().history_ttl_days
+        who.user_id,
+        bidId,
+        deps.bids_repo(),
+        time.time,
+        get_settings().history_ttl_days,
+        deps.snipe_scheduler(),
     )
     logger.info("snipe cancelled", bid_id=bid.bidId)
     return bid_out(bid)

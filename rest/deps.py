@@ -15,6 +15,7 @@ from common.settings import get_settings
 
 if TYPE_CHECKING:
     from common.ebay.client import EbayClient
+    from common.scheduling import EventBridgeSnipeScheduler
     from common.token_crypto import TokenCipher
 
 
@@ -54,6 +55,21 @@ def token_cipher() -> TokenCipher:
     from common.token_crypto import TokenCipher
 
     return TokenCipher(key_id=get_settings().token_kms_key_id)
+
+
+@cache
+def snipe_scheduler() -> EventBridgeSnipeScheduler:
+    from common.scheduling import EventBridgeSnipeScheduler, SchedulerTarget
+
+    s = get_settings()
+    return EventBridgeSnipeScheduler(
+        SchedulerTarget(
+            group_name=s.schedule_group_name,
+            executor_arn=s.bid_executor_arn,
+            role_arn=s.scheduler_role_arn,
+            dead_letter_arn=s.snipe_dlq_arn or None,
+        )
+    )
 
 
 @cache

@@ -60,6 +60,7 @@ def delete_account() -> AccountDeletedOut:
         deps.bids_repo(),
         deps.history_repo(),
         deps.connections_repo(),
+        deps.snipe_scheduler(),
     )
     logger.info("account deleted", bids=counts.bids, history=counts.history)
     return AccountDeletedOut(

@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from local.aws import FAKE_CREDENTIALS, Provisioned, provision, reset_tables, start_moto
+from local.lambda_api import RecordingInvoker, recording_app
 from local.template import Template
 
 if TYPE_CHECKING:
@@ -44,7 +45,21 @@ def aws_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def stack_resources(aws_endpoint: str) -> Iterator[Provisioned]:
+def lambda_invocations() -> Iterator[RecordingInvoker]:
+    """Lambda's Invoke API that records instead of running: boto3's Lambda client reaches it
+    through AWS_ENDPOINT_URL_LAMBDA. A running local stack points it at its own runtime."""
+    from local.testing import serving_app
+
+    app, invoker = recording_app()
+    with serving_app(app) as url, pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ENDPOINT_URL_LAMBDA", url)
+        yield invoker
+
+
+@pytest.fixture(scope="session")
+def stack_resources(
+    aws_endpoint: str, lambda_invocations: RecordingInvoker
+) -> Iterator[Provisioned]:
     """Every table, key, secret and user pool of template.yaml, created in moto.
 
     The functions' environment variables (USERS_TABLE, BIDS_TABLE, TOKEN_KMS_KEY_ID,

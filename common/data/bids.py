@@ -216,6 +216,32 @@ class BidsRepository:
             self.client.transact_write_items(TransactItems=items)
         return after
 
+    def replace(
+        self,
+        before: BidEntity,
+        after: BidEntity,
+        allowed: Iterable[BidStatus],
+        conflict_message: str = "The snipe changed meanwhile",
+    ) -> BidEntity:
+        """Like :meth:`transition` for changes that are not history: the executor's claim
+        (PENDING -> ARMED with its execution id) and its countdown phase. Active stays active."""
+        if before.status.is_active != after.status.is_active:
+            raise ValueError("a change of activity goes through transition(), with history")
+        after = after.model_copy(update={"version": before.version + 1})
+        allowed_values = sorted({s.value for s in allowed})
+        names = [f":a{i}" for i in range(len(allowed_values))]
+        values: dict[str, Any] = {":v": to_value(before.version)}
+        values.update({n: {"S": s} for n, s in zip(names, allowed_values, strict=True)})
+        with translate_errors(conflict_message):
+            self.client.put_item(
+                TableName=self.table,
+                Item=to_item(after.to_item()),
+                ConditionExpression=f"version = :v AND #st IN ({', '.join(names)})",
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues=values,
+            )
+        return after
+
     def delete_user_bids(self, user_id: str) -> list[BidEntity]:
         """Delete every snipe of a user and their guards; returns what was deleted."""
         from common.data.users import batch_write

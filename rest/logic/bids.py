@@ -22,6 +22,7 @@ from common.errors import (
     BadRequestError,
     ConflictError,
     FieldIssue,
+    RetryableError,
     UpstreamRateLimited,
     UpstreamUnavailable,
     ValidationFailed,
@@ -36,6 +37,8 @@ from common.models import (
     HistoryAction,
     HistoryEntity,
 )
+from common.observability import logger
+from common.scheduling import ScheduleError, SnipeScheduler
 
 # After an auction ends the executor needs a few seconds to learn the outcome; a group's other
 # snipe firing inside that window cannot be cancelled in time.
@@ -97,6 +100,7 @@ def create_snipe(
     auctions: AuctionLookup,
     clock: Clock,
     history_ttl_days: int,
+    scheduler: SnipeScheduler | None = None,
 ) -> tuple[BidEntity, list[str]]:
     user = users.get(user_id)
     lead = request.lead_seconds
@@ -134,12 +138,44 @@ def create_snipe(
             {"maxBidAmount": bid.maxBidAmount, "leadSeconds": lead, "groupId": bid.groupId},
         ),
     )
+    if scheduler is not None:
+        _wake_or_withdraw(bid, scheduler, bids, clock, history_ttl_days)
     warnings = []
     if user is None or not user.ebayAccountId:
         warnings.append("Link your eBay account before the auction ends, or the snipe cannot fire")
     if bid.groupId:
         warnings += group_overlap_warnings(bid, bids)
     return bid, warnings
+
+
+def _wake_or_withdraw(
+    bid: BidEntity,
+    scheduler: SnipeScheduler,
+    bids: BidsRepository,
+    clock: Clock,
+    history_ttl_days: int,
+) -> None:
+    """Schedule the new snipe's executor (or invoke it now). A snipe without a wake-up would
+    silently never fire, so if that fails the snipe is withdrawn (CANCELLED, reason
+    SCHEDULE_FAILED, which frees the item for a retry) and the request fails with 503."""
+    try:
+        how = scheduler.wake(bid.userId, bid.bidId, bid.fire_at, clock())
+    except ScheduleError as exc:
+        now = now_ms(clock)
+        after = bid.model_copy(
+            update={
+                "status": BidStatus.CANCELLED,
+                "cancelReason": "SCHEDULE_FAILED",
+                "updatedAt": now,
+            }
+        )
+        entry = history_entry(
+            after, HistoryAction.CANCEL, now, history_ttl_days, {"reason": "SCHEDULE_FAILED"}
+        )
+        bids.transition(bid, after, entry, allowed=[BidStatus.PENDING])
+        logger.warning("snipe withdrawn: no schedule", bid_id=bid.bidId)
+        raise RetryableError("The snipe could not be scheduled; please try again") from exc
+    logger.info("snipe wake-up arranged", bid_id=bid.bidId, how=how, fire_at=bid.fire_at)
 
 
 def _check_biddable(item: EbayItem, request: NewSnipe, lead: int, now_s: int) -> None:
@@ -222,6 +258,7 @@ def update_snipe(
     bids: BidsRepository,
     clock: Clock,
     history_ttl_days: int,
+    scheduler: SnipeScheduler | None = None,
 ) -> BidEntity:
     if max_bid_amount is None and lead_seconds is None:
         raise ValidationFailed(
@@ -244,11 +281,24 @@ def update_snipe(
             "With this lead time the snipe would already be inside its freeze window",
             [FieldIssue("leadSeconds", "too large this close to the end")],
         )
-    return _transition(before, after, HistoryAction.UPDATE, details, bids, now, history_ttl_days)
+    changed = _transition(before, after, HistoryAction.UPDATE, details, bids, now, history_ttl_days)
+    if scheduler is not None and changed.fire_at != before.fire_at:
+        try:
+            scheduler.wake(changed.userId, changed.bidId, changed.fire_at, clock())
+        except ScheduleError:
+            # Harmless: the old wake-up is still >= 60 s before the new fire time, and an
+            # executor woken early moves its own wake-up.
+            logger.warning("snipe wake-up not moved", bid_id=bid_id)
+    return changed
 
 
 def cancel_snipe(
-    user_id: str, bid_id: str, bids: BidsRepository, clock: Clock, history_ttl_days: int
+    user_id: str,
+    bid_id: str,
+    bids: BidsRepository,
+    clock: Clock,
+    history_ttl_days: int,
+    scheduler: SnipeScheduler | None = None,
 ) -> BidEntity:
     before = bids.require(user_id, bid_id)
     now = now_ms(clock)
@@ -256,9 +306,16 @@ def cancel_snipe(
     after = before.model_copy(
         update={"status": BidStatus.CANCELLED, "cancelReason": "USER", "updatedAt": now}
     )
-    return _transition(
+    cancelled = _transition(
         before, after, HistoryAction.CANCEL, {"reason": "USER"}, bids, now, history_ttl_days
     )
+    if scheduler is not None:
+        try:
+            scheduler.cancel([bid_id])
+        except ScheduleError:
+            # Harmless: the executor finds the snipe CANCELLED, and the schedule deletes itself.
+            logger.warning("cancelled snipe's schedule not deleted", bid_id=bid_id)
+    return cancelled
 
 
 def _check_changeable(bid: BidEntity, now_s: int) -> None:

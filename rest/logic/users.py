@@ -11,6 +11,7 @@ from common.data.history import HistoryRepository
 from common.data.users import UsersRepository, ebay_account_guard_key, email_guard_key
 from common.errors import BadRequestError, FieldIssue
 from common.models import Preferences, UserEntity
+from common.scheduling import SnipeScheduler
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,15 @@ def delete_account(
     bids: BidsRepository,
     history: HistoryRepository,
     connections: ConnectionsRepository,
+    scheduler: SnipeScheduler | None = None,
 ) -> DeletedCounts:
-    """Remove the user and everything of theirs: snipes, history, connections, guards, tokens."""
+    """Remove the user and everything of theirs: snipes, history, connections, guards, tokens.
+
+    Schedules go first: if deleting them fails the request fails with nothing else deleted, and
+    a retry still finds the snipes whose schedules it must delete.
+    """
+    if scheduler is not None:
+        scheduler.cancel(b.bidId for b in bids.all_keys(user_id))
     deleted_bids = bids.delete_user_bids(user_id)
     history_count = history.delete_user_history(user_id)
     connection_count = connections.delete_user_connections(user_id)

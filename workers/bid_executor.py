@@ -1,0 +1,144 @@
+"""The bid executor Lambda: invoked by a snipe's one-time schedule (or at once, for a snipe
+created close to its end) with ``{"userId", "bidId", "purpose"}``. The logic is
+``workers.snipe_engine.SnipeEngine``; this module wires its adapters.
+
+The eBay client is per thread: on AWS a container runs one invocation at a time, so this is the
+"one client per container" rule; in the local stack, where concurrent invocations are threads of
+one process, each keeps its own warm connection as separate containers would.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import SecretStr
+
+from common.data.bids import BidsRepository
+from common.data.ebay_links import EbayLinksRepository
+from common.handler import settings_validated
+from common.observability import logger, metrics
+from common.scheduling import (
+    EventBridgeSnipeScheduler,
+    SchedulerTarget,
+    default_lambda_client,
+    invoke_event,
+)
+from common.settings import get_settings
+from workers.snipe_engine import SnipeEngine
+
+if TYPE_CHECKING:
+    from common.ebay.client import EbayClient
+    from common.token_crypto import TokenCipher
+
+_local = threading.local()
+
+
+@cache
+def bids_repo() -> BidsRepository:
+    s = get_settings()
+    return BidsRepository(s.bids_table, s.users_table, s.bid_history_table)
+
+
+@cache
+def links_repo() -> EbayLinksRepository:
+    return EbayLinksRepository(get_settings().users_table)
+
+
+@cache
+def token_cipher() -> TokenCipher:
+    from common.token_crypto import TokenCipher
+
+    return TokenCipher(key_id=get_settings().token_kms_key_id)
+
+
+@cache
+def scheduler() -> EventBridgeSnipeScheduler:
+    s = get_settings()
+    return EventBridgeSnipeScheduler(
+        SchedulerTarget(
+            group_name=s.schedule_group_name,
+            executor_arn=s.bid_executor_arn,
+            role_arn=s.scheduler_role_arn,
+            dead_letter_arn=s.snipe_dlq_arn or None,
+        )
+    )
+
+
+def ebay_client() -> EbayClient:
+    client: EbayClient | None = getattr(_local, "ebay", None)
+    if client is None:
+        import httpx
+
+        from common.ebay.client import EbayClient
+        from common.ebay.config import EbayConfig, Timeouts
+        from common.ebay.credentials import secret_credentials
+
+        s = get_settings()
+        config = EbayConfig.for_environment(
+            s.ebay_environment,
+            api_base_url=s.ebay_api_base_url,
+            auth_base_url=s.ebay_auth_url,
+            marketplace_id=s.ebay_marketplace_id,
+            app_secret_name=s.ebay_app_secret_name,
+        )
+        t = Timeouts()
+        http = httpx.Client(
+            timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
+            limits=httpx.Limits(
+                max_connections=4, max_keepalive_connections=2, keepalive_expiry=60
+            ),
+            follow_redirects=False,
+            headers={"User-Agent": "ebay-sniper/1.0"},
+        )
+        client = EbayClient(config, secret_credentials(s.ebay_app_secret_name), http=http)
+        _local.ebay = client
+    return client
+
+
+def user_token(user_id: str, valid_until: int, force_refresh: bool = False) -> SecretStr:
+    """The user's token, refreshed first if it would expire before ``valid_until``."""
+    from common.ebay_tokens import valid_access_token
+
+    now = int(time.time())
+    return valid_access_token(
+        user_id,
+        links_repo(),
+        token_cipher(),
+        ebay_client(),
+        margin=max(valid_until - now, 60),
+        force_refresh=force_refresh,
+    )
+
+
+def notify(kind: str, user_id: str, bid_id: str) -> None:
+    name = get_settings().notifier_function_name
+    if not name:
+        logger.info("no notifier configured; outcome not emailed", kind=kind, bid_id=bid_id)
+        return
+    invoke_event(default_lambda_client(), name, {"kind": kind, "userId": user_id, "bidId": bid_id})
+
+
+def engine(context: LambdaContext) -> SnipeEngine:
+    return SnipeEngine(
+        bids=bids_repo(),
+        ebay=ebay_client(),
+        tokens=user_token,
+        scheduler=scheduler(),
+        notify=notify,
+        history_ttl_days=get_settings().history_ttl_days,
+        remaining_ms=context.get_remaining_time_in_millis,
+        execution_id=context.aws_request_id,
+    )
+
+
+@settings_validated
+@logger.inject_lambda_context(correlation_id_path="bidId")
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
+    result = engine(context).run(str(event["userId"]), str(event["bidId"]))
+    logger.info("bid executor done", bid_id=event["bidId"], result=result)
+    return {"bidId": str(event["bidId"]), "result": result}

@@ -1,0 +1,505 @@
+"""The bid executor's logic: claim a snipe, fire it on time, record what happened, exactly once.
+
+Plain code with its ports passed in (repository, eBay, token source, scheduler, notifier, clock):
+``workers/bid_executor.py`` wires the real ones, tests pass their own. Why the timing works this
+way, with measured figures: docs/sniping-engine.md.
+
+Exactly-once rests on DynamoDB conditions, never on read-then-write:
+- a run claims a PENDING snipe (PENDING -> ARMED with its execution id, on the version it read);
+  a duplicate delivery, a retry or a concurrent run finds it claimed and does nothing;
+- a claim is taken over only when its run must be dead (older than the function's timeout) or
+  can no longer bid (the auction has ended); the new run first asks eBay (getBidding) whether
+  the bid was already accepted, and records PLACED without bidding again if so;
+- every outcome (PLACED, WON, LOST, FAILED, CANCELLED) is one ``BidsRepository.transition`` with
+  its history entry, conditional on the version the run read.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import SecretStr
+
+from common.clock import Clock, new_id, now_ms
+from common.data.bids import BidsRepository
+from common.ebay.errors import (
+    AuctionClosed,
+    CannotLowerProxyBid,
+    DeadlineExceeded,
+    EbayAuthError,
+    EbayError,
+    EbayRateLimited,
+    EbayUnavailable,
+    NoBiddingActivity,
+)
+from common.ebay.models import BiddingStatus, ClockSample, Money, ProxyBidResult
+from common.errors import ConflictError, EbayNotLinkedError
+from common.models import BidEntity, BidStatus, HistoryAction, HistoryEntity
+from common.observability import logger
+from common.scheduling import SnipeScheduler, needs_immediate_invoke
+from workers.snipe_timing import ClockEstimate, ClockProbe, wait_until
+
+# A run older than this is dead: Lambda stops a run at the function's Timeout (template.yaml).
+CLAIM_LEASE_SECONDS = 300
+# Seconds the run needs besides waiting: token, clock measurement, bid, outcome.
+RUN_OVERHEAD_SECONDS = 20
+# Start measuring eBay's clock this long before the fire instant (about one probe a second).
+MEASURE_FROM_SECONDS = 10
+EDGE_PROBES = 8
+# Stop measuring this long before firing: the last answers must be in before the fine wait.
+MEASURE_UNTIL_SECONDS = 1.0
+# A bid must reach eBay this much before the end at the latest (latency jitter).
+END_SAFETY_MS = 30
+# After the end, eBay reports the outcome; wait this long, retry for a few seconds.
+OUTCOME_AFTER_END_SECONDS = 1.5
+OUTCOME_POLL_SECONDS = 6.0
+OUTCOME_RETRY_DELAY_SECONDS = 60
+PHASE_ARMED = "ARMED"
+PHASE_FIRING = "FIRING"
+GROUP_WON = "GROUP_WON"
+
+NOT_LINKED_REASON = "Your eBay account is not linked: link it so snipes can bid for you."
+MISSED_REASON = "The sniper could not bid before the auction ended."
+NO_ANSWER_REASON = "eBay did not accept the bid in time (it was unavailable or too slow)."
+
+
+class EbayBidding(Protocol):
+    def probe_clock(self, n: int = 5, *, deadline: float | None = None) -> list[ClockSample]: ...
+
+    def place_proxy_bid(
+        self,
+        access_token: str | SecretStr,
+        item_id: str,
+        max_amount: Money,
+        adult_only: bool = False,
+        deadline: float | None = None,
+        *,
+        retry_on_timeout: bool = False,
+        read_timeout: float | None = None,
+    ) -> ProxyBidResult: ...
+
+    def get_bidding(
+        self, access_token: str | SecretStr, item_id: str, *, deadline: float | None = None
+    ) -> BiddingStatus: ...
+
+
+class TokenSource(Protocol):
+    """The user's access token, valid until at least ``valid_until`` (epoch s)."""
+
+    def __call__(
+        self, user_id: str, valid_until: int, force_refresh: bool = False
+    ) -> SecretStr: ...
+
+
+Notify = Callable[[str, str, str], None]  # (kind WON|LOST|FAILED, userId, bidId)
+
+
+@dataclass
+class SnipeEngine:
+    bids: BidsRepository
+    ebay: EbayBidding
+    tokens: TokenSource
+    scheduler: SnipeScheduler
+    notify: Notify
+    history_ttl_days: int
+    clock: Clock = time.time
+    sleep: Callable[[float], None] = time.sleep
+    # Milliseconds left in this invocation (Lambda's context.get_remaining_time_in_millis).
+    remaining_ms: Callable[[], int] = field(default=lambda: CLAIM_LEASE_SECONDS * 1000)
+    execution_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    # ------------------------------------------------------------------ entry point
+
+    def run(self, user_id: str, bid_id: str) -> str:
+        """Do whatever the snipe needs now; returns what happened, for logs and tests."""
+        bid = self.bids.get(user_id, bid_id)
+        if bid is None:
+            return "gone"
+        if bid.status is BidStatus.PLACED:
+            return self._learn_outcome(bid)
+        if bid.status.is_final:
+            return "already-" + bid.status.value.lower()
+        now = self.clock()
+        if self._too_early(bid, now):
+            self.scheduler.wake(bid.userId, bid.bidId, bid.fire_at, now)
+            logger.info("woken too early; wake-up moved", bid_id=bid.bidId, fire_at=bid.fire_at)
+            return "rescheduled"
+        claimed = self._claim(bid)
+        if claimed is None:
+            return "claimed-elsewhere"
+        return self._fire(claimed)
+
+    # ------------------------------------------------------------------ claim
+
+    def _too_early(self, bid: BidEntity, now: float) -> bool:
+        needed = bid.fire_at - now + bid.leadSeconds + RUN_OVERHEAD_SECONDS
+        return needed > self.remaining_ms() / 1000 and not needs_immediate_invoke(bid.fire_at, now)
+
+    def _claim(self, bid: BidEntity) -> BidEntity | None:
+        for _ in range(5):
+            if bid.status is BidStatus.ARMED and not self._may_take_over(bid):
+                logger.info("snipe claimed by another run", bid_id=bid.bidId)
+                return None
+            if bid.status not in (BidStatus.PENDING, BidStatus.ARMED):
+                return None
+            armed = bid.model_copy(
+                update={
+                    "status": BidStatus.ARMED,
+                    "executionId": self.execution_id,
+                    "countdownPhase": PHASE_ARMED,
+                    "updatedAt": now_ms(self.clock),
+                }
+            )
+            try:
+                claimed = self.bids.replace(bid, armed, allowed=[bid.status])
+            except ConflictError:
+                # Someone changed it (another run's claim, the price updater, the user): reread.
+                current = self.bids.get(bid.userId, bid.bidId)
+                if current is None:
+                    return None
+                bid = current
+                continue
+            logger.info(
+                "snipe claimed",
+                bid_id=bid.bidId,
+                execution_id=self.execution_id,
+                took_over=bid.status is BidStatus.ARMED,
+            )
+            return claimed
+        return None
+
+    def _may_take_over(self, bid: BidEntity) -> bool:
+        """An ARMED snipe's run is dead (past its timeout, or an earlier attempt of this very
+        invocation: Lambda retries an event with its request id) or can no longer bid (ended)."""
+        now = self.clock()
+        return (
+            bid.executionId == self.execution_id
+            or now >= bid.auctionEndTime
+            or now * 1000 >= bid.updatedAt + CLAIM_LEASE_SECONDS * 1000
+        )
+
+    # ------------------------------------------------------------------ firing
+
+    def _fire(self, bid: BidEntity) -> str:
+        if winner := self._group_winner(bid):
+            return self._cancel_for_group(bid, winner)
+        try:
+            token = self.tokens(bid.userId, bid.auctionEndTime + 120)
+        except EbayNotLinkedError:
+            return self._fail(bid, NOT_LINKED_REASON)
+        except EbayError as exc:
+            return self._fail(bid, exc.user_message)
+        amount = Money(amount=bid.maxBidAmount, currency=bid.currency)
+        # A previous run may have been cut short after eBay accepted its bid.
+        if self._already_bid(bid, token, amount):
+            placed = self._record_placed(bid, None, recovered=True)
+            return self._learn_outcome(placed) if placed else "claimed-elsewhere"
+        if self.clock() >= bid.auctionEndTime:
+            return self._fail(bid, MISSED_REASON)
+
+        probe = ClockProbe(lambda n: self.ebay.probe_clock(n), self.clock, self.sleep)
+        wait_until(bid.fire_at - MEASURE_FROM_SECONDS, self.clock, self.sleep)
+        firing = self._set_phase(bid, PHASE_FIRING)
+        if firing is None:
+            return "claimed-elsewhere"
+        bid = firing
+        try:
+            estimate = probe.measure(EDGE_PROBES, until_s=bid.fire_at - MEASURE_UNTIL_SECONDS)
+        except EbayUnavailable:
+            # No Date from eBay: fire on our own clock, assuming it agrees with eBay's.
+            logger.warning("no clock sample from eBay; firing on the local clock", bid_id=bid.bidId)
+            estimate = ClockEstimate(x_ms=0.0, offset_ms=0.0, round_trip_ms=0.0, samples=0)
+        return self._place(bid, token, amount, estimate)
+
+    def _place(
+        self, bid: BidEntity, token: SecretStr, amount: Money, estimate: ClockEstimate
+    ) -> str:
+        end_ms = bid.auctionEndTime * 1000
+        send_at = estimate.send_at_s(bid.fire_at * 1000)
+        deadline = estimate.send_at_s(end_ms - END_SAFETY_MS)
+        wait_until(send_at, self.clock, self.sleep)
+        logger.info(
+            "firing",
+            bid_id=bid.bidId,
+            x_ms=round(estimate.x_ms, 1),
+            offset_ms=round(estimate.offset_ms, 1),
+            rtt_ms=round(estimate.round_trip_ms, 1),
+            samples=estimate.samples,
+        )
+        uncertain = False
+        while True:
+            sent_ms = self.clock() * 1000
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                return self._fail(bid, NO_ANSWER_REASON if uncertain else MISSED_REASON)
+            try:
+                result = self.ebay.place_proxy_bid(
+                    token,
+                    bid.itemId,
+                    amount,
+                    deadline=deadline,
+                    retry_on_timeout=False,
+                    read_timeout=min(2.0, max(0.25, remaining / 3)),
+                )
+            except EbayUnavailable as exc:
+                # 5xx, timeout, or 429/503 retried by the client until the deadline.
+                logger.warning(
+                    "bid not confirmed",
+                    bid_id=bid.bidId,
+                    maybe_processed=exc.maybe_processed,
+                    deadline=isinstance(exc, DeadlineExceeded),
+                )
+                if exc.maybe_processed:
+                    uncertain = True
+                    if self._already_bid(bid, token, amount, deadline=deadline + 5):
+                        return self._placed_then_outcome(bid, None, estimate)
+                if isinstance(exc, DeadlineExceeded):
+                    return self._fail(bid, NO_ANSWER_REASON)
+                continue
+            except EbayRateLimited:
+                if self.clock() + 0.2 >= deadline:
+                    return self._fail(bid, NO_ANSWER_REASON)
+                self.sleep(0.2)
+                continue
+            except CannotLowerProxyBid as exc:
+                # After an unanswered attempt, this is our own earlier bid eBay already holds.
+                if uncertain and self._already_bid(bid, token, amount):
+                    return self._placed_then_outcome(bid, None, estimate)
+                return self._fail(bid, exc.user_message)
+            except EbayAuthError:
+                try:
+                    token = self.tokens(bid.userId, bid.auctionEndTime + 120, True)
+                except (EbayNotLinkedError, EbayError):
+                    return self._fail(bid, NOT_LINKED_REASON)
+                continue
+            except EbayError as exc:
+                if (
+                    uncertain
+                    and isinstance(exc, AuctionClosed)
+                    and self._already_bid(bid, token, amount)
+                ):
+                    return self._placed_then_outcome(bid, None, estimate)
+                return self._fail(bid, exc.user_message)
+            sample = result.timing
+            return self._placed_then_outcome(
+                bid, estimate.ebay_time_ms(sample.sent_ms if sample else sent_ms), estimate
+            )
+
+    def _already_bid(
+        self, bid: BidEntity, token: SecretStr, amount: Money, deadline: float | None = None
+    ) -> bool:
+        """Whether eBay holds our proxy bid of exactly this amount (getBidding)."""
+        try:
+            status = self.ebay.get_bidding(token, bid.itemId, deadline=deadline)
+        except NoBiddingActivity:
+            return False
+        except EbayError as exc:
+            logger.warning("could not check for an earlier bid", bid_id=bid.bidId, error=repr(exc))
+            return False
+        return status.current_proxy_bid == amount
+
+    def _placed_then_outcome(
+        self, bid: BidEntity, placed_at: float | None, estimate: ClockEstimate
+    ) -> str:
+        placed = self._record_placed(bid, placed_at)
+        if placed is None:
+            return "claimed-elsewhere"
+        end_local = estimate.send_at_s(bid.auctionEndTime * 1000) + estimate.round_trip_ms / 2000
+        wait_for = end_local + OUTCOME_AFTER_END_SECONDS - self.clock()
+        if wait_for + OUTCOME_POLL_SECONDS + 5 > self.remaining_ms() / 1000:
+            self.scheduler.check_outcome_at(
+                bid.userId, bid.bidId, bid.auctionEndTime + OUTCOME_RETRY_DELAY_SECONDS
+            )
+            return "placed"
+        if wait_for > 0:
+            self.sleep(wait_for)
+        return self._learn_outcome(placed, poll_seconds=OUTCOME_POLL_SECONDS)
+
+    # ------------------------------------------------------------------ outcome
+
+    def _learn_outcome(self, bid: BidEntity, poll_seconds: float = 0.0) -> str:
+        """WON or LOST from getBidding once eBay has ended the auction; else try again later."""
+        give_up_at = self.clock() + poll_seconds
+        while True:
+            try:
+                token = self.tokens(bid.userId, int(self.clock()) + 120)
+                status = self.ebay.get_bidding(token, bid.itemId, deadline=self.clock() + 10)
+            except (EbayError, EbayNotLinkedError) as exc:
+                logger.warning("outcome not known yet", bid_id=bid.bidId, error=repr(exc))
+                status = None
+            if status is not None and not status.is_active:
+                return self._record_outcome(bid, status)
+            if self.clock() + 1 > give_up_at:
+                at = max(int(self.clock()) + OUTCOME_RETRY_DELAY_SECONDS, bid.auctionEndTime)
+                self.scheduler.check_outcome_at(bid.userId, bid.bidId, at)
+                return "outcome-pending"
+            self.sleep(1.0)
+
+    def _record_outcome(self, bid: BidEntity, status: BiddingStatus) -> str:
+        won = status.high_bidder
+        price = status.current_price.amount if status.current_price else None
+        action = HistoryAction.WIN if won else HistoryAction.LOSE
+        new_status = BidStatus.WON if won else BidStatus.LOST
+        recorded = self._transition(
+            bid,
+            {"status": new_status, "finalPrice": price, "countdownPhase": None},
+            action,
+            {"finalPrice": price},
+            allowed=[BidStatus.PLACED],
+        )
+        if recorded is None:
+            return "already-recorded"
+        logger.info("snipe outcome", bid_id=bid.bidId, status=new_status.value, final_price=price)
+        self._notify(new_status.value, recorded)
+        if won and bid.groupId:
+            self._cancel_group(recorded)
+        return new_status.value.lower()
+
+    # ------------------------------------------------------------------ groups
+
+    def _group_members(self, bid: BidEntity, statuses: Sequence[BidStatus]) -> list[BidEntity]:
+        members: list[BidEntity] = []
+        start: dict[str, Any] | None = None
+        while True:
+            page, start = self.bids.query(bid.userId, list(statuses), 100, start)
+            members += [b for b in page if b.groupId == bid.groupId and b.bidId != bid.bidId]
+            if not start:
+                return members
+
+    def _group_winner(self, bid: BidEntity) -> BidEntity | None:
+        if not bid.groupId:
+            return None
+        won = self._group_members(bid, [BidStatus.WON])
+        return won[0] if won else None
+
+    def _cancel_group(self, winner: BidEntity) -> None:
+        cancelled = []
+        for other in self._group_members(winner, [BidStatus.PENDING, BidStatus.ARMED]):
+            if self._cancel_for_group(other, winner) == "cancelled":
+                cancelled.append(other.bidId)
+        if cancelled:
+            self.scheduler.cancel(cancelled)
+            logger.info("group snipes cancelled", won_bid_id=winner.bidId, cancelled=cancelled)
+
+    def _cancel_for_group(self, bid: BidEntity, winner: BidEntity) -> str:
+        done = self._transition(
+            bid,
+            {"status": BidStatus.CANCELLED, "cancelReason": GROUP_WON, "countdownPhase": None},
+            HistoryAction.CANCEL,
+            {"reason": GROUP_WON, "wonBidId": winner.bidId},
+            allowed=[BidStatus.PENDING, BidStatus.ARMED],
+            mine_only=False,
+        )
+        return "cancelled" if done else "claimed-elsewhere"
+
+    # ------------------------------------------------------------------ writes
+
+    def _set_phase(self, bid: BidEntity, phase: str) -> BidEntity | None:
+        for _ in range(5):
+            try:
+                return self.bids.replace(
+                    bid, bid.model_copy(update={"countdownPhase": phase}), [BidStatus.ARMED]
+                )
+            except ConflictError:
+                current = self.bids.get(bid.userId, bid.bidId)
+                if not self._still_mine(current):
+                    return None
+                assert current is not None
+                bid = current
+        return None
+
+    def _still_mine(self, bid: BidEntity | None) -> bool:
+        return (
+            bid is not None
+            and bid.status is BidStatus.ARMED
+            and bid.executionId == self.execution_id
+        )
+
+    def _record_placed(
+        self, bid: BidEntity, placed_at: float | None, recovered: bool = False
+    ) -> BidEntity | None:
+        changes: dict[str, Any] = {"status": BidStatus.PLACED, "countdownPhase": None}
+        details: dict[str, Any] = {"maxBidAmount": bid.maxBidAmount}
+        if placed_at is not None:
+            changes["placedAt"] = round(placed_at)
+            changes["msBeforeEnd"] = bid.auctionEndTime * 1000 - round(placed_at)
+            details.update(placedAt=changes["placedAt"], msBeforeEnd=changes["msBeforeEnd"])
+        if recovered:
+            details["recovered"] = "eBay already held this bid (an earlier run was cut short)"
+        placed = self._transition(
+            bid, changes, HistoryAction.PLACE, details, allowed=[BidStatus.ARMED]
+        )
+        if placed is not None:
+            logger.info(
+                "snipe placed",
+                bid_id=bid.bidId,
+                placed_at=changes.get("placedAt"),
+                ms_before_end=changes.get("msBeforeEnd"),
+                recovered=recovered,
+            )
+        return placed
+
+    def _fail(self, bid: BidEntity, reason: str) -> str:
+        failed = self._transition(
+            bid,
+            {"status": BidStatus.FAILED, "failureReason": reason, "countdownPhase": None},
+            HistoryAction.FAIL,
+            {"reason": reason},
+            allowed=[BidStatus.ARMED],
+        )
+        if failed is None:
+            return "claimed-elsewhere"
+        logger.info("snipe failed", bid_id=bid.bidId, reason=reason)
+        self._notify(BidStatus.FAILED.value, failed)
+        return "failed"
+
+    def _transition(
+        self,
+        bid: BidEntity,
+        changes: dict[str, Any],
+        action: HistoryAction,
+        details: dict[str, Any],
+        allowed: Sequence[BidStatus],
+        mine_only: bool = True,
+    ) -> BidEntity | None:
+        """One conditional write with its history; on a version race (the price updater, a
+        countdown phase) reread and retry while the snipe is still ours in an allowed status."""
+        for _ in range(5):
+            now = now_ms(self.clock)
+            after = bid.model_copy(update={**changes, "updatedAt": now})
+            entry = HistoryEntity(
+                userId=bid.userId,
+                historyId=new_id(lambda n=now: n / 1000),  # type: ignore[misc]
+                originalBidId=bid.bidId,
+                action=action,
+                timestamp=now,
+                ebayItemId=bid.ebayItemId,
+                status=after.status,
+                details=details,
+                ttl=now // 1000 + self.history_ttl_days * 86_400,
+            )
+            try:
+                return self.bids.transition(bid, after, entry, allowed=allowed)
+            except ConflictError:
+                current = self.bids.get(bid.userId, bid.bidId)
+                if current is None or current.status not in allowed:
+                    return None
+                if (
+                    mine_only
+                    and current.status is BidStatus.ARMED
+                    and not self._still_mine(current)
+                ):
+                    return None
+                bid = current
+        return None
+
+    def _notify(self, kind: str, bid: BidEntity) -> None:
+        # An email must never stand in the way of recording the outcome: failures are logged.
+        try:
+            self.notify(kind, bid.userId, bid.bidId)
+        except Exception as exc:  # the outermost edge of a best-effort side effect
+            logger.warning("notifier not invoked", bid_id=bid.bidId, kind=kind, error=repr(exc))
