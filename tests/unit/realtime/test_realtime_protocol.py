@@ -1,0 +1,172 @@
+"""What the broadcaster and the action handler send matches docs/realtime-protocol.md."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from realtime.actions import respond
+from realtime.changes import Change, MalformedSnipe, messages_for
+from realtime.protocol import MAX_MESSAGE_BYTES, encode, snapshot_messages, snipe_view
+from tests.realtime_events import snipe
+
+DOC = Path(__file__).resolve().parents[3] / "docs" / "realtime-protocol.md"
+NOW = 1_800_000_000_000
+
+
+def _schemas() -> dict[str, dict[str, Any]]:
+    blocks = re.findall(r"```json\n(.*?)\n```", DOC.read_text(), flags=re.S)
+    return {s["title"]: s for s in map(json.loads, blocks)}
+
+
+SCHEMAS = _schemas()
+
+
+def _validate(message: dict[str, Any]) -> None:
+    jsonschema.validate(message, SCHEMAS[message["type"]])
+    assert len(encode(message)) <= MAX_MESSAGE_BYTES
+
+
+def _types(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[str]:
+    messages = messages_for(Change("e1", _name(old, new), old, new), NOW)
+    for message in messages:
+        _validate(message)
+    return [m["type"] for m in messages]
+
+
+def _name(old: Any, new: Any) -> str:
+    return "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
+
+
+def test_every_documented_type_has_a_schema():
+    assert set(SCHEMAS) == {
+        "bid.created",
+        "bid.updated",
+        "bid.cancelled",
+        "price.changed",
+        "countdown",
+        "bid.placed",
+        "bid.outcome",
+        "bid.failed",
+        "pong",
+        "snapshot",
+        "error",
+    }
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (None, snipe(), ["bid.created"]),
+        (snipe(), None, ["bid.cancelled"]),
+        (snipe(), snipe(currentPrice=1200), ["price.changed"]),
+        (snipe(), snipe(countdownPhase="10m"), ["countdown"]),
+        (snipe(), snipe(maxBidAmount=3000), ["bid.updated"]),
+        (snipe(), snipe(status="ARMED"), ["bid.updated"]),
+        (snipe(), snipe(status="CANCELLED", cancelReason="USER"), ["bid.cancelled"]),
+        (
+            snipe(status="ARMED"),
+            snipe(status="PLACED", placedAt=NOW, msBeforeEnd=5800),
+            ["bid.placed"],
+        ),
+        (snipe(status="PLACED"), snipe(status="WON", finalPrice=2100), ["bid.outcome"]),
+        (snipe(status="PLACED"), snipe(status="LOST", finalPrice=2600), ["bid.outcome"]),
+        (snipe(status="ARMED"), snipe(status="FAILED", failureReason="OUTBID"), ["bid.failed"]),
+        (
+            snipe(countdownPhase="1m"),
+            snipe(countdownPhase="FIRING", currentPrice=1500, status="ARMED"),
+            ["bid.updated", "price.changed", "countdown"],
+        ),
+    ],
+)
+def test_each_change_gives_its_messages_and_they_match_the_schema(old, new, expected):
+    assert _types(old, new) == expected
+
+
+def test_a_change_nobody_can_see_sends_nothing():
+    # Given only bookkeeping attributes change
+    old, new = snipe(), snipe(updatedAt=2, version=2, executionId="x", lastAlertSent=5)
+    # Then there is nothing to show
+    assert _types(old, new) == []
+
+
+def test_event_ids_come_from_the_stream_record_so_redelivery_repeats_them():
+    old, new = snipe(), snipe(currentPrice=1300, countdownPhase="1h")
+    first = messages_for(Change("rec-9", "MODIFY", old, new), NOW)
+    again = messages_for(Change("rec-9", "MODIFY", old, new), NOW + 500)
+    assert [m["eventId"] for m in first] == [m["eventId"] for m in again]
+    assert len({m["eventId"] for m in first}) == len(first)
+
+
+def test_a_malformed_snipe_is_an_error_but_a_non_snipe_is_ignored():
+    with pytest.raises(MalformedSnipe):
+        messages_for(Change("e", "MODIFY", snipe(), snipe(status="BOGUS")), NOW)
+    assert messages_for(Change("e", "INSERT", None, {"Id": 101, "Message": "hi"}), NOW) == []
+
+
+def test_long_text_is_clipped_so_messages_stay_under_32_kb():
+    message = messages_for(Change("e", "INSERT", None, snipe(itemTitle="x" * 100_000)), NOW)[0]
+    _validate(message)
+
+
+def test_a_big_snapshot_is_split_into_parts_under_32_kb():
+    views = [{"bidId": f"b{i}", "ebayItemId": "1", **snipe_view(snipe())} for i in range(400)]
+    parts = list(snapshot_messages("req", NOW, views))
+    assert len(parts) > 1
+    for part in parts:
+        _validate(part)
+    assert sum(len(p["data"]["snipes"]) for p in parts) == 400
+
+
+class FakePusher:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def post(self, connection_id: str, data: bytes) -> bool:
+        self.sent.append((connection_id, json.loads(data)))
+        return True
+
+
+class FakeBids:
+    def query(self, user_id, statuses, limit, start):
+        from common.models import BidEntity
+
+        return [BidEntity.model_validate(snipe(user=user_id))], None
+
+
+def _message_event(body: str, route: str = "$default") -> dict[str, Any]:
+    return {
+        "requestContext": {
+            "routeKey": route,
+            "eventType": "MESSAGE",
+            "connectionId": "abc=",
+            "requestId": "req-1",
+            "authorizer": {"userId": "user-a", "principalId": "user-a"},
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('{"action": "ping"}', "pong"),
+        ('{"action": "sync"}', "snapshot"),
+        ('{"action": "dance"}', "error"),
+        ("not json", "error"),
+        ('{"action": "ping", "pad": "' + "x" * 5000 + '"}', "error"),
+    ],
+)
+def test_actions_answer_on_the_same_connection_with_documented_messages(body, expected):
+    pusher = FakePusher()
+    result = respond(_message_event(body), FakeBids, pusher, lambda: NOW)  # type: ignore[arg-type]
+    assert result == {"statusCode": 200}
+    [(connection, message)] = pusher.sent
+    assert (connection, message["type"]) == ("abc=", expected)
+    _validate(message)
