@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from local.aws import FAKE_CREDENTIALS, MotoHandle, Provisioned, client, provision, start_moto
 from local.ebay_sim import SimConfig, Simulator, start_simulator
+from local.email_sink import LOCAL_SERVER_TOKEN, POSTMARK_PREFIX, EmailSink
 from local.http_gateway import STATIC_DIR, HttpGateway, build_app, openapi_document
 from local.lambda_runtime import LambdaRuntime
 from local.stream_pump import StreamPump
@@ -122,6 +123,8 @@ class LocalStack:
         # An AWS endpoint that is already running (a test session's moto) instead of our own.
         self.external_aws_endpoint_url = aws_endpoint_url
         self.demo = Credentials(DEMO_EMAIL, DEMO_PASSWORD)
+        # Postmark's API for the notifier: messages are kept, shown at /local/emails.
+        self.email_sink = EmailSink()
         self.app_keyset = {
             "clientId": APP_CLIENT_ID,
             "clientSecret": APP_CLIENT_SECRET,
@@ -180,7 +183,7 @@ class LocalStack:
             "restBaseUrl": self.base_url,
             "websocketUrl": self.websocket_url or None,
             "ebaySimulatorUrl": self.sim_url,
-            "emailSinkUrl": None,
+            "emailSinkUrl": f"{self.base_url}/local/emails",
             "awsEndpointUrl": self.aws_endpoint_url,
             "openapiUrl": f"{self.base_url}/openapi.json",
             "docsUrl": f"{self.base_url}/docs",
@@ -203,6 +206,7 @@ class LocalStack:
             f"  API docs              {info['docsUrl']}  (OpenAPI: {info['openapiUrl']})",
             f"  stack info            {info['restBaseUrl']}/local/info",
             f"  eBay simulator        {info['ebaySimulatorUrl']}",
+            f"  emails (not sent)     {info['emailSinkUrl']}",
             f"  WebSocket (realtime)  {info['websocketUrl']}?token=<idToken>",
             f"  AWS endpoint (moto)   {info['awsEndpointUrl']}",
         ]
@@ -280,7 +284,7 @@ class LocalStack:
         self.gateway = HttpGateway(self.template, self.runtime, jwks_url=self.provisioned.jwks_url)
         app = build_app(
             self.gateway,
-            local_routes=LocalEndpoints(self).routes(),
+            local_routes=LocalEndpoints(self).routes() + self.email_sink.routes(),
             dashboard_dir=DASHBOARD_DIR,
         )
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -318,6 +322,10 @@ class LocalStack:
             "EbayApiBaseUrl": self.sim_url,
             "EbayAuthUrl": f"{self.sim_url}/oauth2/authorize",
             "DashboardUrl": self.base_url,
+            # The functions run in this process: they reach the sink on the loopback address.
+            "PostmarkApiUrl": f"http://127.0.0.1:{self.bound_port}{POSTMARK_PREFIX}"
+            if self.public_host == "localhost"
+            else f"{self.base_url}{POSTMARK_PREFIX}",
         }
         self.template = Template.load(self.template_path, overrides, name_prefix=self.name_prefix)
         self.provisioned = provision(self.template, self.aws_endpoint_url)
@@ -326,6 +334,11 @@ class LocalStack:
             SecretId=self.provisioned.secrets["EbayAppSecret"],
             SecretString=json.dumps(self.app_keyset),
         )
+        if "PostmarkSecret" in self.provisioned.secrets:
+            secrets.put_secret_value(
+                SecretId=self.provisioned.secrets["PostmarkSecret"],
+                SecretString=json.dumps({"serverToken": LOCAL_SERVER_TOKEN}),
+            )
         if self.demo_enabled:
             self.create_user(self.demo.username, self.demo.password)
 

@@ -29,6 +29,8 @@ TEST_PARAMETERS = {
     "EbayApiBaseUrl": "http://127.0.0.1:9",
     "EbayAuthUrl": "http://127.0.0.1:9/oauth2/authorize",
     "DashboardUrl": "http://localhost:8000",
+    # Never the real Postmark: a closed loopback port, unless a test serves the email sink.
+    "PostmarkApiUrl": "http://127.0.0.1:9",
 }
 
 
