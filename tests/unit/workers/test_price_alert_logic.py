@@ -1,0 +1,221 @@
+"""The price updater's rules with fakes: smart alerts, cadence, budget, countdown phases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from common.ebay.errors import EbayUnavailable
+from common.ebay.models import EbayItem, Money
+from common.models import BidEntity, BidStatus
+from common.notify import NotificationKind
+from workers.logic import prices as logic
+
+NOW = 1_900_000_020  # second 20 of a minute
+
+
+def _bid(**fields: Any) -> BidEntity:
+    data: dict[str, Any] = {
+        "userId": "u1",
+        "bidId": "b1",
+        "ebayItemId": "110000000001",
+        "itemId": "v1|110000000001|0",
+        "maxBidAmount": 5000,
+        "currency": "USD",
+        "leadSeconds": 6,
+        "status": BidStatus.PENDING,
+        "auctionEndTime": NOW + 300,
+        "itemTitle": "Leica",
+        "createdAt": 1,
+        "updatedAt": 1,
+    }
+    data.update(fields)
+    return BidEntity(**data)
+
+
+@dataclass
+class FakeStore:
+    """Active snipes in memory; apply() mirrors SnipeUpdates' version check."""
+
+    bids: dict[str, BidEntity] = field(default_factory=dict)
+    points: list[tuple[str, int, int]] = field(default_factory=list)
+
+    def active_ending_between(self, start: int, end: int) -> list[BidEntity]:
+        return [b for b in self.bids.values() if start <= b.auctionEndTime <= end]
+
+    def apply(self, bid: BidEntity, changes: dict[str, Any], now: int) -> bool:
+        stored = self.bids[bid.bidId]
+        if stored.version != bid.version or stored.status != bid.status:
+            return False
+        self.bids[bid.bidId] = stored.model_copy(update={**changes, "version": bid.version + 1})
+        return True
+
+    def append(self, ebay_item_id: str, at: int, cents: int, currency: str, end: int) -> int:
+        self.points.append((ebay_item_id, at, cents))
+        return len(self.points)
+
+
+@dataclass
+class FakeBudget:
+    limit_left: int = 10_000
+    asked: list[int] = field(default_factory=list)
+
+    def reserve(self, day: str, wanted: int, limit: int, now: int) -> int:
+        self.asked.append(wanted)
+        grant = max(0, min(wanted, self.limit_left, limit))
+        self.limit_left -= grant
+        return grant
+
+
+@dataclass
+class FakeEbay:
+    prices: dict[str, int] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    fail: bool = False
+
+    def get_item(self, item_id: str, *, deadline: float | None = None) -> EbayItem:
+        self.calls.append(item_id)
+        if self.fail:
+            raise EbayUnavailable("down")
+        legacy = item_id.split("|")[1]
+        return EbayItem(
+            item_id=item_id,
+            legacy_item_id=legacy,
+            title="Leica",
+            is_auction=True,
+            buying_options=("AUCTION",),
+            current_bid_price=Money(amount=self.prices[legacy], currency="USD"),
+            minimum_price_to_bid=None,
+            bid_count=3,
+            end_time=None,
+            image_url=None,
+            condition=None,
+            seller_username=None,
+            reserve_price_met=None,
+        )
+
+
+@dataclass
+class FakeNotifier:
+    calls: list[tuple[NotificationKind, str, str | None]] = field(default_factory=list)
+
+    def notify(self, kind: NotificationKind, user_id: str, bid_id: str | None = None) -> None:
+        self.calls.append((kind, user_id, bid_id))
+
+
+def _run(store, ebay, notifier, budget=None, now=NOW):
+    return logic.run(
+        store, store, store, budget or FakeBudget(), ebay, notifier, 5000, lambda: float(now)
+    )
+
+
+def test_alert_rule_first_crossing_no_repeat_reset_on_a_changed_maximum():
+    assert not logic.alert_due(_bid(), 5000)  # at the maximum is not above it
+    assert logic.alert_due(_bid(), 5001)
+    alerted = _bid(lastAlertBidAmount=5000)
+    assert not logic.alert_due(alerted, 7000)  # further rises: no repeat
+    raised = _bid(maxBidAmount=8000, lastAlertBidAmount=5000)
+    assert not logic.alert_due(raised, 7000)  # re-armed, but not exceeded yet
+    assert logic.alert_due(raised, 8100)
+
+
+def test_a_run_alerts_once_then_not_again_until_the_maximum_is_raised():
+    # Given a snipe with a 50.00 maximum, ending in 5 minutes (polled every run)
+    store = FakeStore({"b1": _bid()})
+    ebay, notifier = FakeEbay({"110000000001": 5100}), FakeNotifier()
+    # When the price first exceeds it
+    first = _run(store, ebay, notifier)
+    # Then the price is written, the alert recorded and the notifier asked once
+    bid = store.bids["b1"]
+    assert (bid.currentPrice, bid.lastAlertBidAmount, bid.lastAlertSent) == (5100, 5000, NOW * 1000)
+    assert notifier.calls == [(NotificationKind.PRICE_ALERT, "u1", "b1")]
+    assert (first.priceUpdates, first.alertsSent, first.ebayCalls) == (1, 1, 1)
+    # When the price rises again at the same maximum
+    ebay.prices["110000000001"] = 5600
+    second = _run(store, ebay, notifier, now=NOW + 60)
+    # Then the price changes but no new alert goes out
+    assert store.bids["b1"].currentPrice == 5600
+    assert (second.priceUpdates, second.alertsSent) == (1, 0)
+    # When the user raises the maximum above the price and the price passes it
+    store.bids["b1"] = store.bids["b1"].model_copy(update={"maxBidAmount": 6000})
+    ebay.prices["110000000001"] = 6200
+    third = _run(store, ebay, notifier, now=NOW + 120)
+    # Then there is a new alert for the new maximum
+    assert third.alertsSent == 1
+    assert store.bids["b1"].lastAlertBidAmount == 6000
+    assert len(notifier.calls) == 2
+
+
+def test_an_unchanged_price_writes_nothing():
+    store = FakeStore({"b1": _bid(currentPrice=4000, countdownPhase="10m")})
+    result = _run(store, FakeEbay({"110000000001": 4000}), FakeNotifier())
+    assert (result.priceUpdates, result.phaseUpdates) == (0, 0)
+    assert store.bids["b1"].version == 1
+    assert store.points == []
+
+
+def test_one_browse_call_per_item_however_many_users_snipe_it():
+    store = FakeStore(
+        {
+            "b1": _bid(),
+            "b2": _bid(userId="u2", bidId="b2"),
+            "b3": _bid(userId="u3", bidId="b3", maxBidAmount=9000),
+        }
+    )
+    ebay, notifier = FakeEbay({"110000000001": 5100}), FakeNotifier()
+    result = _run(store, ebay, notifier)
+    assert ebay.calls == ["v1|110000000001|0"]
+    assert result.priceUpdates == 3
+    assert sorted(c[1] for c in notifier.calls) == ["u1", "u2"]  # u3's maximum is not exceeded
+    assert len(store.points) == 1
+
+
+def test_cadence_far_items_wait_near_items_poll_every_run():
+    assert logic.poll_interval_minutes(3 * 86400) == 180
+    assert logic.poll_interval_minutes(5 * 3600) == 60
+    assert logic.poll_interval_minutes(1800) == 5
+    assert logic.poll_interval_minutes(300) == 1
+    # over three hours of minutes, an item days away is due exactly once
+    due = [logic.is_due("110000000001", 3 * 86400, m) for m in range(180)]
+    assert due.count(True) == 1
+
+
+def test_the_budget_limits_calls_and_serves_the_soonest_ending_first():
+    store = FakeStore(
+        {
+            "b1": _bid(ebayItemId="110000000001", auctionEndTime=NOW + 500),
+            "b2": _bid(
+                bidId="b2",
+                ebayItemId="110000000002",
+                itemId="v1|110000000002|0",
+                auctionEndTime=NOW + 100,
+            ),
+        }
+    )
+    ebay = FakeEbay({"110000000001": 100, "110000000002": 100})
+    result = _run(store, ebay, FakeNotifier(), budget=FakeBudget(limit_left=1))
+    assert ebay.calls == ["v1|110000000002|0"]
+    assert (result.ebayCalls, result.itemsOverBudget) == (1, 1)
+
+
+def test_countdown_phases_move_forward_only():
+    assert logic.countdown_phase(4000) is None
+    assert logic.countdown_phase(3600) == "1h"
+    assert logic.countdown_phase(600) == "10m"
+    assert logic.countdown_phase(60) == "1m"
+    assert logic.phase_advances(None, "1h")
+    assert logic.phase_advances("1h", "10m")
+    assert not logic.phase_advances("10m", "1h")
+    assert not logic.phase_advances("ARMED", "1m")  # the executor's phases come later
+    store = FakeStore({"b1": _bid(auctionEndTime=NOW + 590)})
+    result = _run(store, FakeEbay(fail=True), FakeNotifier())
+    assert store.bids["b1"].countdownPhase == "10m"
+    assert (result.phaseUpdates, result.failures) == (1, 1)
+
+
+def test_nothing_is_written_once_the_snipe_is_frozen():
+    # fire at end - 6 s, frozen 10 s before that: 16 s before the end
+    store = FakeStore({"b1": _bid(auctionEndTime=NOW + 15)})
+    result = _run(store, FakeEbay({"110000000001": 9999}), FakeNotifier())
+    assert store.bids["b1"].version == 1
+    assert result.alertsSent == 0
