@@ -30,7 +30,7 @@ def test_info_lists_every_url_the_demo_user_and_in_memory_state(
     assert info["ebaySimulatorUrl"] == running.sim_url
     assert info["awsEndpointUrl"] == aws_endpoint
     assert info["openapiUrl"] == f"{info['restBaseUrl']}/openapi.json"
-    assert info["websocketUrl"] is None
+    assert info["websocketUrl"].startswith("ws://localhost:")
     assert info["emailSinkUrl"] is None
     assert info["demoUser"] == {"username": "demo@example.com", "password": "Demo-Sniper-2024"}
     assert set(info["ebayApp"]) == {"clientId", "clientSecret", "ruName"}

@@ -30,7 +30,7 @@ class FakeManagementApi:
         self.throttle = throttle
         self.sent: list[tuple[str, dict[str, Any]]] = []
 
-    def post_to_connection(self, ConnectionId: str, Data: bytes) -> None:  # noqa: N803
+    def post_to_connection(self, ConnectionId: str, Data: bytes) -> None:
         if self.throttle:
             self.throttle -= 1
             raise ClientError({"Error": {"Code": "LimitExceededException"}}, "PostToConnection")

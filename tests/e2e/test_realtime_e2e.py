@@ -1,0 +1,175 @@
+"""The realtime path end to end on the local stack: token checks at $connect, a DynamoDB write
+reaching its owner's socket through the stream pump, isolation between users, the management
+API, and `sniper ws`."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import moto
+import pytest
+import websockets
+
+from common.settings import get_settings
+from local.aws import client
+from local.testing import RunningStack, running_stack
+from realtime import deps
+from tests.realtime_events import snipe
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def running(aws_endpoint: str) -> Iterator[RunningStack]:
+    get_settings.cache_clear()
+    deps.reset()
+    with running_stack(aws_endpoint_url=aws_endpoint) as stack:
+        yield stack
+    get_settings.cache_clear()
+    deps.reset()
+
+
+def _login(running: RunningStack, email: str) -> tuple[str, str]:
+    password = "Realtime-Pass-123"
+    httpx.post(f"{running.base_url}/local/signup", json={"email": email, "password": password})
+    token = httpx.post(
+        f"{running.base_url}/local/login", json={"username": email, "password": password}
+    ).json()["idToken"]
+    return token, jwt.decode(token, options={"verify_signature": False})["sub"]
+
+
+def _ws_url(running: RunningStack) -> str:
+    return running.stack.websocket_url.replace("localhost", "127.0.0.1")
+
+
+def _moto_key() -> dict[str, Any]:
+    path = Path(moto.__file__).parent / "cognitoidp" / "resources" / "jwks-private.json.gz"
+    return json.loads(gzip.decompress(path.read_bytes()))
+
+
+def _signed(claims: dict[str, Any], key: Any = None) -> str:
+    signing = key or jwt.PyJWK(_moto_key()).key
+    return jwt.encode(claims, signing, algorithm="RS256", headers={"kid": "dummy"})
+
+
+async def _handshake_status(url: str) -> int:
+    try:
+        async with websockets.connect(url):
+            return 101
+    except websockets.InvalidStatus as exc:
+        return exc.response.status_code
+
+
+def test_missing_forged_expired_and_foreign_tokens_are_refused(running: RunningStack):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    provisioned = running.stack.provisioned
+    assert provisioned is not None
+    good = {
+        "sub": "someone",
+        "iss": provisioned.issuer,
+        "aud": provisioned.user_pool_client_id,
+        "token_use": "id",
+        "exp": int(time.time()) + 600,
+    }
+    forged = _signed(good, rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    expired = _signed({**good, "exp": int(time.time()) - 60})
+    foreign = _signed({**good, "aud": "another-client"})
+    url = _ws_url(running)
+    statuses = asyncio.run(
+        _all(
+            _handshake_status(url),
+            _handshake_status(f"{url}?token=not-a-jwt"),
+            _handshake_status(f"{url}?token={forged}"),
+            _handshake_status(f"{url}?token={expired}"),
+            _handshake_status(f"{url}?token={foreign}"),
+            _handshake_status(f"{url}?token={_signed(good)}"),
+        )
+    )
+    assert statuses == [401, 401, 401, 401, 401, 101]
+
+
+async def _all(*coroutines: Any) -> list[Any]:
+    return list(await asyncio.gather(*coroutines))
+
+
+def test_a_write_reaches_its_owner_only_and_gone_connections_are_removed(running: RunningStack):
+    token_a, user_a = _login(running, "alice@example.com")
+    token_b, user_b = _login(running, "bob@example.com")
+    provisioned = running.stack.provisioned
+    assert provisioned is not None
+    dynamodb = client("dynamodb", provisioned.endpoint_url)
+    table = provisioned.tables["BidsTable"].name
+    url = _ws_url(running)
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        async with (
+            websockets.connect(f"{url}?token={token_a}") as ws_a,
+            websockets.connect(f"{url}?token={token_b}") as ws_b,
+        ):
+            for ws in (ws_a, ws_b):
+                await ws.send(json.dumps({"action": "sync"}))
+                assert json.loads(await ws.recv())["type"] == "snapshot"
+            # Given a snipe of A written to DynamoDB, then its price changed
+            from common.data.dynamo import to_item
+
+            item = snipe(user_a, bid="e2e-1")
+            dynamodb.put_item(TableName=table, Item=to_item(item))
+            dynamodb.put_item(TableName=table, Item=to_item({**item, "currentPrice": 1234}))
+            got_a = [json.loads(await asyncio.wait_for(ws_a.recv(), 10)) for _ in range(2)]
+            await ws_b.send(json.dumps({"action": "ping"}))
+            got_b = [json.loads(await asyncio.wait_for(ws_b.recv(), 10))]
+            return got_a, got_b
+
+    got_a, got_b = asyncio.run(scenario())
+    # Then A sees both changes in order, B sees none of them
+    assert [m["type"] for m in got_a] == ["bid.created", "price.changed"]
+    assert [m["type"] for m in got_b] == ["pong"]
+    # And once both sockets closed, their $disconnect removed them
+    repo = deps.connections_repo()
+    deadline = time.time() + 5
+    while time.time() < deadline and (repo.connection_ids(user_a) or repo.connection_ids(user_b)):
+        time.sleep(0.05)
+    assert repo.connection_ids(user_a) == []
+
+
+def test_the_management_api_answers_410_for_a_gone_connection(running: RunningStack):
+    response = httpx.post(
+        f"{running.stack.websocket_management_url}/@connections/nope%3D", content=b"{}"
+    )
+    assert response.status_code == 410
+    assert response.headers["x-amzn-errortype"] == "GoneException"
+
+
+def _sniper(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "local", "ws", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_the_cli_connects_receives_and_exits_non_zero_on_a_bad_token(running: RunningStack):
+    token, _user = _login(running, "carol@example.com")
+    url = _ws_url(running)
+    ok = _sniper(
+        "--url", url, "--token", token, "--json", "--send", '{"action": "ping"}',
+        "--filter", "pong", "--count", "1",
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout.strip())["type"] == "pong"
+    bad = _sniper("--url", url, "--token", "forged", "--no-reconnect")
+    assert bad.returncode == 3
+    assert bad.stderr.strip() == "sniper ws: token rejected (HTTP 401)"
