@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -106,7 +107,7 @@ def test_order_per_snipe_is_kept_within_a_batch(connections):
     prices = [1000, 1100, 1200, 1300, 1400, 1500]
     records = [
         record(snipe(currentPrice=a), snipe(currentPrice=b))
-        for a, b in zip(prices, prices[1:], strict=False)
+        for a, b in itertools.pairwise(prices)
     ]
     api = FakeManagementApi()
     _run(stream_event(*records), connections, api)
