@@ -24,7 +24,9 @@ from local.aws import FAKE_CREDENTIALS, MotoHandle, Provisioned, client, provisi
 from local.ebay_sim import SimConfig, Simulator, start_simulator
 from local.email_sink import LOCAL_SERVER_TOKEN, POSTMARK_PREFIX, EmailSink
 from local.http_gateway import STATIC_DIR, HttpGateway, build_app, openapi_document
+from local.lambda_api import RuntimeInvoker, lambda_routes
 from local.lambda_runtime import LambdaRuntime
+from local.scheduler import LocalScheduler
 from local.stream_pump import StreamPump
 from local.template import REPO_ROOT, TEMPLATE_PATH, Template
 from local.websocket_gateway import WebSocketGateway, build_websocket_app, websocket_api
@@ -113,8 +115,15 @@ class LocalStack:
         name_prefix: str = "",
         template_path: Path = TEMPLATE_PATH,
         aws_endpoint_url: str | None = None,
+        lambda_concurrency: int = 256,
+        scheduler_jitter: bool = False,
     ) -> None:
         self.port = port
+        # Concurrent invocations (threads). A waiting bid executor holds one for minutes.
+        self.lambda_concurrency = lambda_concurrency
+        # Fire one-time schedules anywhere within their minute, as EventBridge Scheduler may.
+        self.scheduler_jitter = scheduler_jitter
+        self.scheduler: LocalScheduler | None = None
         self.host = host
         self.seed = seed
         self.demo_enabled = demo
@@ -156,6 +165,12 @@ class LocalStack:
     def base_url(self) -> str:
         """The REST API's base URL, as a browser on this machine reaches it."""
         return f"http://{self.public_host}:{self.bound_port}"
+
+    @property
+    def lambda_endpoint_url(self) -> str:
+        """Lambda's Invoke API, served by the gateway's port."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "localhost") else self.host  # noqa: S104
+        return f"http://{host}:{self.bound_port}"
 
     @property
     def aws_endpoint_url(self) -> str:
@@ -274,22 +289,33 @@ class LocalStack:
         assert self.template is not None
         assert self.provisioned is not None
 
-        self.runtime = LambdaRuntime(self.template)
+        self.runtime = LambdaRuntime(self.template, max_workers=self.lambda_concurrency)
         self._saved_environ = dict(os.environ)
         os.environ.update(FAKE_CREDENTIALS)
         os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint_url
+        # boto3's Lambda client invokes this stack's functions (Lambda's Invoke API below).
+        os.environ["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_endpoint_url
         self.runtime.apply_environment()
         await self._start_realtime(fixed)
 
         self.gateway = HttpGateway(self.template, self.runtime, jwks_url=self.provisioned.jwks_url)
         app = build_app(
             self.gateway,
-            local_routes=LocalEndpoints(self).routes() + self.email_sink.routes(),
+            local_routes=LocalEndpoints(self).routes()
+            + self.email_sink.routes()
+            + lambda_routes(RuntimeInvoker(self.template, self.runtime)),
             dashboard_dir=DASHBOARD_DIR,
         )
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
+        self.scheduler = LocalScheduler(
+            self.template,
+            self.runtime,
+            client("scheduler", self.aws_endpoint_url),
+            minute_jitter=self.scheduler_jitter,
+        )
+        await self.scheduler.start()
         log.info("local stack listening on %s", self.base_url)
 
     async def _start_realtime(self, fixed: bool) -> None:
@@ -376,6 +402,9 @@ class LocalStack:
 
     async def stop(self) -> None:
         """Stop everything that was started, in reverse order; safe to call twice."""
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+            self.scheduler = None
         if self.stream_pump is not None:
             await self.stream_pump.stop()
             self.stream_pump = None

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -43,6 +44,7 @@ def running_stack(
     seed: int = 0,
     demo: bool = True,
     aws_endpoint_url: str | None = None,
+    **options: Any,
 ) -> Iterator[RunningStack]:
     """Start a LocalStack in its own thread and event loop; stop it cleanly on exit.
 
@@ -59,6 +61,7 @@ def running_stack(
         demo=demo,
         name_prefix=f"t{next(_instances)}-",
         aws_endpoint_url=aws_endpoint_url,
+        **options,
     )
     loop = asyncio.new_event_loop()
     started: Future[None] = Future()
