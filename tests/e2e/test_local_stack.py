@@ -31,7 +31,7 @@ def test_info_lists_every_url_the_demo_user_and_in_memory_state(
     assert info["awsEndpointUrl"] == aws_endpoint
     assert info["openapiUrl"] == f"{info['restBaseUrl']}/openapi.json"
     assert info["websocketUrl"].startswith("ws://localhost:")
-    assert info["emailSinkUrl"] is None
+    assert info["emailSinkUrl"] == f"{info['restBaseUrl']}/local/emails"
     assert info["demoUser"] == {"username": "demo@example.com", "password": "Demo-Sniper-2024"}
     assert set(info["ebayApp"]) == {"clientId", "clientSecret", "ruName"}
     assert info["demoEbayUsername"] == "demo_ebay_buyer"
