@@ -169,6 +169,7 @@ class WebSocketGateway:
         self.idle_timeout_seconds = idle_timeout_seconds
         self.connections: dict[str, Connection] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.closing = False  # stack shutdown: no $disconnect into a stopping runtime
 
     @property
     def stage(self) -> str:
@@ -406,7 +407,7 @@ class WebSocketGateway:
 
     async def _on_disconnect(self, conn: Connection, code: int, reason: str) -> None:
         route = self.spec.routes.get("$disconnect")
-        if route is None or route.function_id is None:
+        if route is None or route.function_id is None or self.closing:
             return
         context = self._context(
             conn.connection_id,
@@ -482,6 +483,7 @@ class WebSocketGateway:
 
     async def close_all(self) -> None:
         """Close every connection (stack shutdown): 1001 going away."""
+        self.closing = True
         for conn in list(self.connections.values()):
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await self._server_close(conn, WSCloseCode.GOING_AWAY, "Going away")
