@@ -111,6 +111,7 @@ class SnipeEngine:
     # Milliseconds left in this invocation (Lambda's context.get_remaining_time_in_millis).
     remaining_ms: Callable[[], int] = field(default=lambda: CLAIM_LEASE_SECONDS * 1000)
     execution_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    edge_probes: int = EDGE_PROBES
 
     # ------------------------------------------------------------------ entry point
 
@@ -196,8 +197,8 @@ class SnipeEngine:
         amount = Money(amount=bid.maxBidAmount, currency=bid.currency)
         # A previous run may have been cut short after eBay accepted its bid.
         if self._already_bid(bid, token, amount):
-            placed = self._record_placed(bid, None, recovered=True)
-            return self._learn_outcome(placed) if placed else "claimed-elsewhere"
+            local_clock = ClockEstimate(x_ms=0.0, offset_ms=0.0, round_trip_ms=0.0, samples=0)
+            return self._placed_then_outcome(bid, None, local_clock, recovered=True)
         if self.clock() >= bid.auctionEndTime:
             return self._fail(bid, MISSED_REASON)
 
@@ -208,7 +209,7 @@ class SnipeEngine:
             return "claimed-elsewhere"
         bid = firing
         try:
-            estimate = probe.measure(EDGE_PROBES, until_s=bid.fire_at - MEASURE_UNTIL_SECONDS)
+            estimate = probe.measure(self.edge_probes, until_s=bid.fire_at - MEASURE_UNTIL_SECONDS)
         except EbayUnavailable:
             # No Date from eBay: fire on our own clock, assuming it agrees with eBay's.
             logger.warning("no clock sample from eBay; firing on the local clock", bid_id=bid.bidId)
@@ -303,9 +304,13 @@ class SnipeEngine:
         return status.current_proxy_bid == amount
 
     def _placed_then_outcome(
-        self, bid: BidEntity, placed_at: float | None, estimate: ClockEstimate
+        self,
+        bid: BidEntity,
+        placed_at: float | None,
+        estimate: ClockEstimate,
+        recovered: bool = False,
     ) -> str:
-        placed = self._record_placed(bid, placed_at)
+        placed = self._record_placed(bid, placed_at, recovered)
         if placed is None:
             return "claimed-elsewhere"
         end_local = estimate.send_at_s(bid.auctionEndTime * 1000) + estimate.round_trip_ms / 2000

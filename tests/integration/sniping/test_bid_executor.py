@@ -1,0 +1,327 @@
+"""The bid executor against moto's tables (from template.yaml) and the eBay simulator.
+
+Auctions end a few seconds after the test starts, so each run waits a few real seconds; the
+tests assert what happened, never how precisely it was timed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from common.clock import new_id
+from common.data.bids import BidsRepository
+from common.ebay import AppCredentials, EbayClient, EbayConfig
+from common.ebay.config import DEFAULT_USER_SCOPES, RetryPolicy
+from common.errors import EbayNotLinkedError
+from common.models import BidEntity, BidStatus, HistoryAction, HistoryEntity
+from common.settings import get_settings
+from local.ebay_sim.faults import FaultConfig
+from local.ebay_sim.simulator import Simulator
+from local.ebay_sim.testing import TEST_CONFIG, running_simulator
+from workers.snipe_engine import NOT_LINKED_REASON, SnipeEngine
+
+USER = "user-snipe"
+EBAY_USER = "sniper_sam"
+
+
+class FakeScheduler:
+    def __init__(self) -> None:
+        self.woken: list[str] = []
+        self.outcome_checks: list[str] = []
+        self.cancelled: list[str] = []
+
+    def wake(self, user_id: str, bid_id: str, fire_at: int, now: float) -> str:
+        self.woken.append(bid_id)
+        return "schedule"
+
+    def check_outcome_at(self, user_id: str, bid_id: str, at: int) -> None:
+        self.outcome_checks.append(bid_id)
+
+    def cancel(self, bid_ids: Any) -> None:
+        self.cancelled += list(bid_ids)
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[tuple[Simulator, str]]:
+    with running_simulator() as running:
+        yield running
+
+
+@pytest.fixture
+def world(clean_tables, sim) -> Iterator[dict[str, Any]]:
+    simulator, base_url = sim
+    simulator.clear_faults()
+    code = simulator.issue_code(EBAY_USER, frozenset(DEFAULT_USER_SCOPES))
+    access, _refresh = simulator.exchange_code(code, TEST_CONFIG.ru_name)
+    s = get_settings()
+    ebay = EbayClient(
+        EbayConfig.for_environment(
+            "local", api_base_url=base_url, retry=RetryPolicy(base_delay=0.05)
+        ),
+        AppCredentials(
+            client_id=TEST_CONFIG.client_id,
+            client_secret=SecretStr(TEST_CONFIG.client_secret),
+            ru_name=TEST_CONFIG.ru_name,
+        ),
+    )
+    yield {
+        "sim": simulator,
+        "ebay": ebay,
+        "token": SecretStr(access.token),
+        "bids": BidsRepository(s.bids_table, s.users_table, s.bid_history_table),
+        "scheduler": FakeScheduler(),
+        "notified": [],
+    }
+    simulator.clear_faults()
+
+
+def engine(world: dict[str, Any], *, linked: bool = True) -> SnipeEngine:
+    def tokens(user_id: str, valid_until: int, force_refresh: bool = False) -> SecretStr:
+        if not linked:
+            raise EbayNotLinkedError("Link your eBay account first")
+        return world["token"]
+
+    return SnipeEngine(
+        bids=world["bids"],
+        ebay=world["ebay"],
+        tokens=tokens,
+        scheduler=world["scheduler"],
+        notify=lambda kind, user, bid: world["notified"].append((kind, bid)),
+        history_ttl_days=30,
+        edge_probes=2,
+    )
+
+
+def auction(world: dict[str, Any], ends_in: float = 3.0, **options: Any) -> Any:
+    end_ms = (int(time.time() + ends_in) + 1) * 1000
+    return world["sim"].create_auction("Leica M3", 1000, end_ms, **options)
+
+
+def snipe(
+    world: dict[str, Any], lot: Any, max_bid: int = 5000, group: str | None = None
+) -> BidEntity:
+    now = int(time.time() * 1000)
+    bid = BidEntity(
+        userId=USER,
+        bidId=new_id(),
+        ebayItemId=lot.legacy_id,
+        itemId=lot.item_id,
+        maxBidAmount=max_bid,
+        currency="USD",
+        leadSeconds=1,
+        groupId=group,
+        status=BidStatus.PENDING,
+        auctionEndTime=lot.end_ms // 1000,
+        itemTitle="Leica M3",
+        createdAt=now,
+        updatedAt=now,
+    )
+    world["bids"].create(
+        bid,
+        HistoryEntity(
+            userId=USER,
+            historyId=new_id(),
+            originalBidId=bid.bidId,
+            action=HistoryAction.CREATE,
+            timestamp=now,
+            ebayItemId=bid.ebayItemId,
+            status=BidStatus.PENDING,
+        ),
+    )
+    return bid
+
+
+def our_bids(world: dict[str, Any], lot: Any) -> list[dict[str, Any]]:
+    state = world["sim"].auction_json(lot.legacy_id)
+    return [b for b in state["bids"] if b["bidder"] == EBAY_USER and b["accepted"]]
+
+
+def history_actions(world: dict[str, Any], bid: BidEntity) -> list[str]:
+    from common.data.history import HistoryRepository
+
+    repo = HistoryRepository(get_settings().bid_history_table)
+    page, _ = repo.for_bid(USER, bid.bidId, 100, None)
+    return sorted(entry.action.value for entry in page)
+
+
+def test_three_deliveries_of_one_schedule_bid_once(world):
+    # Given a snipe and three concurrent deliveries of its schedule
+    lot = auction(world)
+    bid = snipe(world, lot)
+    results: list[str] = []
+
+    def deliver() -> None:
+        results.append(engine(world).run(USER, bid.bidId))
+
+    threads = [threading.Thread(target=deliver) for _ in range(3)]
+    # When they run at once
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then one run bid and won; the others found it claimed
+    assert sorted(results) == ["claimed-elsewhere", "claimed-elsewhere", "won"]
+    assert len(our_bids(world, lot)) == 1
+    stored = world["bids"].require(USER, bid.bidId)
+    assert stored.status is BidStatus.WON
+    assert stored.finalPrice == 1000
+    assert stored.placedAt is not None and stored.msBeforeEnd is not None
+    assert history_actions(world, bid) == ["CREATE", "PLACE", "WIN"]
+    assert world["notified"] == [("WON", bid.bidId)]
+    # And a later, fourth delivery changes nothing
+    assert engine(world).run(USER, bid.bidId) == "already-won"
+
+
+def test_a_run_killed_after_ebay_accepted_is_recorded_without_bidding_again(world):
+    # Given a run that claimed the snipe, got its bid accepted, and died before recording it
+    lot = auction(world, ends_in=2)
+    bid = snipe(world, lot)
+    dead_claim = bid.model_copy(
+        update={"status": BidStatus.ARMED, "executionId": "dead-run", "updatedAt": 1}
+    )
+    world["bids"].replace(bid, dead_claim, [BidStatus.PENDING])
+    world["sim"].place_bid(lot.legacy_id, EBAY_USER, 5000)
+    # When the retry runs
+    result = engine(world).run(USER, bid.bidId)
+    # Then it recorded PLACED (then the outcome) from getBidding, without a second bid
+    assert result == "won"
+    assert len(our_bids(world, lot)) == 1
+    assert history_actions(world, bid) == ["CREATE", "PLACE", "WIN"]
+
+
+def test_a_live_claim_is_left_alone(world):
+    # Given a snipe another run claimed a moment ago
+    lot = auction(world, ends_in=30)
+    bid = snipe(world, lot)
+    live = bid.model_copy(
+        update={
+            "status": BidStatus.ARMED,
+            "executionId": "live-run",
+            "updatedAt": int(time.time() * 1000),
+        }
+    )
+    world["bids"].replace(bid, live, [BidStatus.PENDING])
+    # When a duplicate delivery runs, then it does nothing
+    assert engine(world).run(USER, bid.bidId) == "claimed-elsewhere"
+    assert world["bids"].require(USER, bid.bidId).executionId == "live-run"
+    assert our_bids(world, lot) == []
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"errorRate": 0.6, "statuses": [500, 502, 504], "seed": 3},
+        {"errorRate": 0.6, "statuses": [503, 429], "seed": 5},
+    ],
+    ids=["5xx", "503-and-429"],
+)
+def test_transient_failures_are_retried_until_placed_once(world, fault):
+    # Given eBay failing most bid requests
+    lot = auction(world)
+    bid = snipe(world, lot)
+    world["sim"].set_fault(FaultConfig.from_json({"endpoint": "place_proxy_bid", **fault}))
+    # When the snipe fires
+    result = engine(world).run(USER, bid.bidId)
+    # Then it is placed exactly once, before the end
+    assert result in ("won", "failed")
+    accepted = our_bids(world, lot)
+    assert len(accepted) <= 1
+    if result == "won":
+        assert accepted[0]["receivedAt"] < lot.end_ms
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"errorRate": 1.0, "statuses": [500]},
+        {"errorRate": 1.0, "statuses": [429]},
+        {"timeoutRate": 1.0, "hangMs": 20_000},
+    ],
+    ids=["always-500", "always-429", "always-timeout"],
+)
+def test_retries_stop_before_the_end(world, fault):
+    # Given eBay that never accepts a bid
+    lot = auction(world)
+    bid = snipe(world, lot)
+    world["sim"].set_fault(FaultConfig.from_json({"endpoint": "place_proxy_bid", **fault}))
+    # When the snipe fires
+    result = engine(world).run(USER, bid.bidId)
+    # Then it gives up before the end and says so
+    assert result == "failed"
+    stored = world["bids"].require(USER, bid.bidId)
+    assert stored.status is BidStatus.FAILED
+    assert "eBay" in (stored.failureReason or "")
+    assert our_bids(world, lot) == []
+    assert world["notified"] == [("FAILED", bid.bidId)]
+
+
+def test_an_auction_ended_by_buy_it_now(world):
+    # Given an auction the seller sold with Buy It Now before the snipe fired
+    lot = auction(world, buy_it_now_price=20000)
+    bid = snipe(world, lot)
+    world["sim"].buy_it_now(lot.legacy_id, "someone_else")
+    # When the snipe fires, then it fails with eBay's reason in words
+    assert engine(world).run(USER, bid.bidId) == "failed"
+    assert "Buy It Now" in (world["bids"].require(USER, bid.bidId).failureReason or "")
+
+
+def test_a_bid_below_the_minimum(world):
+    # Given a competitor far above our maximum
+    lot = auction(world)
+    bid = snipe(world, lot, max_bid=1500)
+    world["sim"].place_bid(lot.legacy_id, "rival", 9000)
+    world["sim"].place_bid(lot.legacy_id, "rival2", 8000)
+    # When the snipe fires, then it fails quoting eBay's minimum
+    assert engine(world).run(USER, bid.bidId) == "failed"
+    reason = world["bids"].require(USER, bid.bidId).failureReason or ""
+    assert "minimum" in reason and "$" in reason
+
+
+def test_outbid_means_lost_with_the_winning_price(world):
+    # Given a rival whose maximum beats ours
+    lot = auction(world)
+    bid = snipe(world, lot, max_bid=3000)
+    world["sim"].place_bid(lot.legacy_id, "rival", 9000)
+    # When the snipe fires and the auction ends
+    assert engine(world).run(USER, bid.bidId) == "lost"
+    stored = world["bids"].require(USER, bid.bidId)
+    assert stored.status is BidStatus.LOST
+    assert stored.finalPrice is not None and stored.finalPrice > 3000
+    assert world["notified"] == [("LOST", bid.bidId)]
+
+
+def test_an_unlinked_account_fails_in_words(world):
+    lot = auction(world, ends_in=2)
+    bid = snipe(world, lot)
+    assert engine(world, linked=False).run(USER, bid.bidId) == "failed"
+    assert world["bids"].require(USER, bid.bidId).failureReason == NOT_LINKED_REASON
+
+
+def test_a_group_win_cancels_the_other_snipes_of_the_group(world):
+    # Given two snipes of one group, the first ending soon and the second later
+    first_lot = auction(world)
+    later_lot = auction(world, ends_in=600)
+    first = snipe(world, first_lot, group="camera")
+    later = snipe(world, later_lot, group="camera")
+    # When the first wins
+    assert engine(world).run(USER, first.bidId) == "won"
+    # Then the second is cancelled (GROUP_WON) with its schedule, and never fires
+    stored = world["bids"].require(USER, later.bidId)
+    assert stored.status is BidStatus.CANCELLED
+    assert stored.cancelReason == "GROUP_WON"
+    assert later.bidId in world["scheduler"].cancelled
+    assert engine(world).run(USER, later.bidId) == "already-cancelled"
+
+
+def test_a_snipe_woken_too_early_moves_its_wake_up(world):
+    lot = auction(world, ends_in=3000)
+    bid = snipe(world, lot)
+    assert engine(world).run(USER, bid.bidId) == "rescheduled"
+    assert world["scheduler"].woken == [bid.bidId]
+    assert world["bids"].require(USER, bid.bidId).status is BidStatus.PENDING
