@@ -301,9 +301,11 @@ class LocalStack:
         self.gateway = HttpGateway(self.template, self.runtime, jwks_url=self.provisioned.jwks_url)
         app = build_app(
             self.gateway,
-            local_routes=LocalEndpoints(self).routes()
-            + self.email_sink.routes()
-            + lambda_routes(RuntimeInvoker(self.template, self.runtime)),
+            local_routes=[
+                *LocalEndpoints(self).routes(),
+                *self.email_sink.routes(),
+                *lambda_routes(RuntimeInvoker(self.template, self.runtime)),
+            ],
             dashboard_dir=DASHBOARD_DIR,
         )
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
