@@ -1,0 +1,138 @@
+// The WebSocket connection (docs/realtime-protocol.md): a `sync` after every (re)connect, a ping
+// every few minutes (API Gateway closes idle sockets after 10), reconnection with exponential
+// backoff and jitter, and duplicate deliveries (same eventId) dropped.
+
+const PING_EVERY_MS = 4 * 60_000;
+const BACKOFF_FIRST_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+const SEEN_LIMIT = 1000;
+
+export class Realtime {
+  /**
+   * @param {() => Promise<string|null>} urlProvider the socket URL with a fresh token, or null
+   * @param {(message: object) => void} onMessage every new server message, once
+   * @param {(state: string) => void} onState "connecting" | "live" | "reconnecting" | "offline"
+   */
+  constructor(urlProvider, onMessage, onState) {
+    this.urlProvider = urlProvider;
+    this.onMessage = onMessage;
+    this.onState = onState;
+    this.socket = null;
+    this.attempt = 0;
+    this.stopped = true;
+    this.retryTimer = null;
+    this.pingTimer = null;
+    this.seen = new Set();
+    this.seenOrder = [];
+    this.state = "offline";
+    window.addEventListener("online", () => this.reconnectNow());
+    window.addEventListener("offline", () => {
+      if (!this.stopped) this.setState("offline");
+    });
+  }
+
+  start() {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.pingTimer);
+    if (this.socket) {
+      this.socket.onclose = null;
+      this.socket.close(1000);
+      this.socket = null;
+    }
+    this.setState("offline");
+  }
+
+  reconnectNow() {
+    if (this.stopped || this.state === "live") return;
+    clearTimeout(this.retryTimer);
+    this.connect();
+  }
+
+  send(action) {
+    if (this.socket?.readyState === WebSocket.OPEN) {
+      this.socket.send(JSON.stringify({ action }));
+      return true;
+    }
+    return false;
+  }
+
+  setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    this.onState(state);
+  }
+
+  async connect() {
+    clearTimeout(this.retryTimer);
+    if (this.stopped) return;
+    this.setState(this.attempt === 0 ? "connecting" : "reconnecting");
+    let url;
+    try {
+      url = await this.urlProvider();
+    } catch {
+      url = null;
+    }
+    if (this.stopped) return;
+    if (!url) {
+      this.scheduleRetry();
+      return;
+    }
+    let socket;
+    try {
+      socket = new WebSocket(url);
+    } catch {
+      this.scheduleRetry();
+      return;
+    }
+    this.socket = socket;
+    socket.onopen = () => {
+      this.attempt = 0;
+      this.setState("live");
+      this.send("sync");
+      clearInterval(this.pingTimer);
+      this.pingTimer = setInterval(() => this.send("ping"), PING_EVERY_MS);
+    };
+    socket.onmessage = (event) => this.receive(event.data);
+    socket.onclose = () => {
+      clearInterval(this.pingTimer);
+      if (this.socket === socket) this.socket = null;
+      this.scheduleRetry();
+    };
+    socket.onerror = () => {
+      // onclose follows and schedules the retry.
+    };
+  }
+
+  scheduleRetry() {
+    if (this.stopped) return;
+    this.setState(navigator.onLine === false ? "offline" : "reconnecting");
+    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.attempt);
+    this.attempt += 1;
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  receive(raw) {
+    let message;
+    try {
+      message = JSON.parse(raw);
+    } catch {
+      return;
+    }
+    if (!message || typeof message !== "object") return;
+    const id = message.eventId;
+    if (id) {
+      if (this.seen.has(id)) return;
+      this.seen.add(id);
+      this.seenOrder.push(id);
+      if (this.seenOrder.length > SEEN_LIMIT) this.seen.delete(this.seenOrder.shift());
+    }
+    this.onMessage(message);
+  }
+}
