@@ -202,18 +202,30 @@ class SnipeEngine:
         if self.clock() >= bid.auctionEndTime:
             return self._fail(bid, MISSED_REASON)
 
+        # eBay's clock may differ from ours by seconds: every wait below is in eBay's time,
+        # converted with the latest estimate.
         probe = ClockProbe(lambda n: self.ebay.probe_clock(n), self.clock, self.sleep)
-        wait_until(bid.fire_at - MEASURE_FROM_SECONDS, self.clock, self.sleep)
+        local_clock = ClockEstimate(x_ms=0.0, offset_ms=0.0, round_trip_ms=0.0, samples=0)
+        try:
+            rough = probe.measure(0)
+        except EbayUnavailable:
+            rough = local_clock
+        wait_until(
+            rough.send_at_s((bid.fire_at - MEASURE_FROM_SECONDS) * 1000), self.clock, self.sleep
+        )
         firing = self._set_phase(bid, PHASE_FIRING)
         if firing is None:
             return "claimed-elsewhere"
         bid = firing
         try:
-            estimate = probe.measure(self.edge_probes, until_s=bid.fire_at - MEASURE_UNTIL_SECONDS)
+            estimate = probe.measure(
+                self.edge_probes, until_ebay_ms=(bid.fire_at - MEASURE_UNTIL_SECONDS) * 1000
+            )
         except EbayUnavailable:
-            # No Date from eBay: fire on our own clock, assuming it agrees with eBay's.
-            logger.warning("no clock sample from eBay; firing on the local clock", bid_id=bid.bidId)
-            estimate = ClockEstimate(x_ms=0.0, offset_ms=0.0, round_trip_ms=0.0, samples=0)
+            if not probe.samples:
+                # No Date from eBay at all: fire on our own clock, assuming it agrees.
+                logger.warning("no clock sample from eBay; firing on our clock", bid_id=bid.bidId)
+            estimate = probe.estimate() if probe.samples else local_clock
         return self._place(bid, token, amount, estimate)
 
     def _place(

@@ -129,15 +129,15 @@ class ClockProbe:
         self.sleep = sleep
         self.samples: list[ClockSample] = []
 
-    def measure(self, edges: int, until_s: float | None = None) -> ClockEstimate:
-        """Two plain samples, then ``edges`` aimed ones (about one a second), stopping early at
-        ``until_s``. Keeps earlier samples: call again to refine."""
+    def measure(self, edges: int, until_ebay_ms: float | None = None) -> ClockEstimate:
+        """Two plain samples, then ``edges`` aimed ones (about one a second), stopping before
+        eBay's clock reaches ``until_ebay_ms``. Keeps earlier samples: call again to refine."""
         if not self.samples:
             self.samples += self.probe(2)
         for _ in range(edges):
             x = estimate_x(self.samples)
             send_ms = next_edge_send_ms(x, self.clock() * SECOND_MS)
-            if until_s is not None and send_ms / SECOND_MS + 0.5 >= until_s:
+            if until_ebay_ms is not None and send_ms + x + 500 >= until_ebay_ms:
                 break
             wait_until(send_ms / SECOND_MS, self.clock, self.sleep)
             self.samples += self.probe(1)
