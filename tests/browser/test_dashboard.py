@@ -1,0 +1,285 @@
+"""The dashboard as its user meets it: Chromium on the local stack's URL, the demo user, the
+eBay simulator's consent page, snipes that arm, fire and end while the page stays open."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from local.scheduler import scheduled_event
+from local.stack import DEMO_EBAY_USER, DEMO_EMAIL, DEMO_PASSWORD
+from local.testing import RunningStack
+
+pytestmark = pytest.mark.browser
+
+expect: Any
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the conftest skips every test with the install hint
+    expect = None
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _require_realtime(running: RunningStack) -> str:
+    url = httpx.get(f"{running.base_url}/local/info").json()["websocketUrl"]
+    if not url:
+        pytest.skip("the local stack serves no WebSocket API: /local/info has websocketUrl null")
+    return str(url)
+
+
+def _require_engine(running: RunningStack) -> None:
+    functions = running.stack.template.functions if running.stack.template else {}
+    if "BidExecutorFunction" not in functions or getattr(running.stack, "scheduler", None) is None:
+        pytest.skip("no bid executor in this stack: BidExecutorFunction or the local scheduler")
+
+
+def _require_price_updater(running: RunningStack) -> None:
+    functions = running.stack.template.functions if running.stack.template else {}
+    if "PriceUpdaterFunction" not in functions:
+        pytest.skip("no price updater in this stack: template.yaml has no PriceUpdaterFunction")
+
+
+def _sign_in(page: Any, running: RunningStack) -> None:
+    # localhost, as the stack announces itself: eBay's accept URL comes back to this origin.
+    page.goto(running.stack.base_url)
+    page.get_by_role("button", name="Use the demo user").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.locator("#user-email")).to_have_text(DEMO_EMAIL)
+
+
+def _link_ebay(page: Any) -> None:
+    page.get_by_role("link", name="Account", exact=True).click()
+    page.get_by_role("button", name="Link eBay account").click()
+    # The simulator's consent page, as eBay's would be.
+    page.get_by_label("eBay username").fill(DEMO_EBAY_USER)
+    page.get_by_label("Password").fill("any-password")
+    page.get_by_role("button", name="Agree").click()
+    expect(page.get_by_test_id("ebay-linked")).to_be_visible()
+
+
+def _auction(running: RunningStack, ends_in: int, title: str, start: int = 1000) -> str:
+    response = httpx.post(
+        f"{running.sim_url}/_sim/auctions",
+        json={
+            "title": title,
+            "startPrice": start,
+            "endsInSeconds": ends_in,
+            "watchedBy": [DEMO_EBAY_USER],
+            "bots": False,
+        },
+    )
+    response.raise_for_status()
+    return str(response.json()["legacyItemId"])
+
+
+def _competitor_bids(running: RunningStack, item: str, bidder: str, cents: int) -> None:
+    response = httpx.post(
+        f"{running.sim_url}/_sim/auctions/{item}/bids", json={"bidder": bidder, "maxAmount": cents}
+    )
+    assert response.status_code == 201, response.text
+
+
+def _api_headers(running: RunningStack) -> dict[str, str]:
+    tokens = httpx.post(
+        f"{running.base_url}/local/login",
+        json={"username": DEMO_EMAIL, "password": DEMO_PASSWORD},
+    ).json()
+    return {"Authorization": f"Bearer {tokens['idToken']}"}
+
+
+def _card(page: Any, title: str) -> Any:
+    return page.locator("article.snipe").filter(has=page.get_by_role("heading", name=title))
+
+
+def _seconds(text: str) -> int:
+    minutes, seconds = text.split(":")[-2:]
+    return int(minutes) * 60 + int(seconds)
+
+
+def _wait_for(condition: Any, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the stack"
+        time.sleep(0.05)
+
+
+def _dollars(cents: int) -> str:
+    return f"${cents / 100:,.2f}"
+
+
+# ------------------------------------------------------------------------------ scenarios
+
+
+def test_sign_in(page: Any, stack: RunningStack) -> None:
+    # Given the dashboard at the stack's URL
+    page.goto(stack.stack.base_url)
+    # When a wrong password is tried
+    page.get_by_label("Email").fill(DEMO_EMAIL)
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    # Then it says so, beside the form
+    expect(page.locator("#signin-error")).to_have_text("Wrong email or password.")
+    # When the demo user signs in
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    # Then the snipes page shows, signed in, and no token is in the address bar
+    expect(page.locator("#user-email")).to_have_text(DEMO_EMAIL)
+    expect(page.get_by_role("heading", name="Active snipes")).to_be_visible()
+    assert "token" not in page.url.lower()
+    if httpx.get(f"{stack.base_url}/local/info").json()["websocketUrl"]:
+        expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+
+
+def test_link_ebay(page: Any, stack: RunningStack) -> None:
+    # Given a signed-in user without an eBay link
+    _sign_in(page, stack)
+    expect(page.get_by_text("Link your eBay account to see the auctions")).to_be_visible()
+    # When they link through eBay's consent page
+    _link_ebay(page)
+    # Then the account shows as linked and the watch list lists the demo auctions
+    expect(page.get_by_test_id("ebay-account")).not_to_have_text("—")
+    page.get_by_role("link", name="Snipes", exact=True).click()
+    expect(page.locator("#watchlist li").first).to_be_visible()
+    assert "code=" not in page.url
+
+
+def test_snipe_arms_fires_and_lands_live(page: Any, stack: RunningStack) -> None:
+    _require_realtime(stack)
+    _require_engine(stack)
+    _require_price_updater(stack)
+    # Given a linked user and an auction in their watch list ending in about 30 s
+    _sign_in(page, stack)
+    _link_ebay(page)
+    item = _auction(stack, ends_in=32, title="Leica M6 Classic 0.72 Black")
+    _competitor_bids(stack, item, "rival_one", 1500)
+    page.get_by_role("link", name="Snipes", exact=True).click()
+    # When they snipe it from the watch list with a maximum of $50
+    page.get_by_role("button", name="Snipe Leica M6 Classic 0.72 Black").click()
+    page.get_by_label("Your maximum (USD)").fill("50")
+    page.get_by_label("Lead time (s)").fill("3")
+    page.get_by_role("button", name="Set snipe").click()
+    card = _card(page, "Leica M6 Classic 0.72 Black")
+    expect(card).to_be_visible()
+    expect(card.get_by_test_id("max-bid")).to_have_text("$50.00")
+    expect(card.get_by_test_id("current-price")).to_have_text("$10.00")
+    # Then the countdown ticks down every second, urgent under a minute
+    clock = card.get_by_test_id("countdown")
+    expect(clock).to_have_class(re.compile("urgent"))
+    first = _seconds(clock.inner_text())
+    expect(clock).not_to_have_text(clock.inner_text(), timeout=2500)
+    assert _seconds(clock.inner_text()) < first
+
+    # When a competitor outbids the start price and the price updater's schedule runs
+    _competitor_bids(stack, item, "rival_two", 2500)
+    assert stack.stack.template is not None
+    assert stack.stack.runtime is not None
+    event = scheduled_event("PriceUpdaterFunction", stack.stack.template)
+    stack.stack.runtime.invoke("PriceUpdaterFunction", event)
+    # Then the new price is pushed to the open page
+    price = card.get_by_test_id("current-price")
+    expect(price).to_have_text("$15.50")
+
+    # Then the snipe fires: PLACED with how close to the end it landed
+    placed = card.get_by_test_id("placed-info")
+    expect(placed).to_have_text(re.compile(r"Bid landed [\d,]+ ms before the end"), timeout=45_000)
+    # And the outcome lands without a reload, matching the simulator's own result
+    outcome = card.get_by_test_id("outcome")
+    expect(outcome).to_have_text(re.compile("^(Won|Lost)"), timeout=45_000)
+    auction = httpx.get(f"{stack.sim_url}/_sim/auctions/{item}").json()
+    if auction["winner"] == DEMO_EBAY_USER:
+        expect(outcome).to_have_text(f"Won at {_dollars(auction['finalPrice'])}")
+        expect(card.get_by_test_id("status")).to_have_text("Won")
+    else:
+        expect(outcome).to_have_text(f"Lost: final price {_dollars(auction['finalPrice'])}")
+        expect(card.get_by_test_id("status")).to_have_text("Lost")
+
+
+def test_cancel_a_snipe(page: Any, stack: RunningStack) -> None:
+    # Given a snipe set by item number
+    _sign_in(page, stack)
+    _link_ebay(page)
+    item = _auction(stack, ends_in=600, title="Hasselblad 500C/M Kit")
+    page.get_by_role("link", name="Snipes", exact=True).click()
+    page.get_by_label("eBay item number").fill(item)
+    page.get_by_label("Your maximum (USD)").fill("120.00")
+    page.get_by_role("button", name="Set snipe").click()
+    card = _card(page, "Hasselblad 500C/M Kit")
+    expect(card.get_by_test_id("status")).to_have_text("Scheduled")
+    # When the user cancels it and confirms
+    card.get_by_role("button", name="Cancel snipe").click()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel snipe").click()
+    # Then it shows as cancelled among the finished ones, and the API agrees
+    expect(page.locator("#finished-snipes").get_by_text("Hasselblad 500C/M Kit")).to_be_visible()
+    expect(card.get_by_test_id("status")).to_have_text("Cancelled")
+    listed = httpx.get(f"{stack.base_url}/bids", headers=_api_headers(stack)).json()["items"]
+    assert [b["status"] for b in listed if b["ebayItemId"] == item] == ["CANCELLED"]
+
+
+def test_api_validation_errors_show_beside_their_fields(page: Any, stack: RunningStack) -> None:
+    # Given a signed-in, linked user on the new-snipe form
+    _sign_in(page, stack)
+    _link_ebay(page)
+    page.get_by_role("link", name="Snipes", exact=True).click()
+    # When they submit values the API refuses
+    page.get_by_label("eBay item number").fill("12ab")
+    page.get_by_label("Your maximum (USD)").fill("0.50")
+    page.get_by_label("Lead time (s)").fill("99")
+    posted = lambda r: r.url.endswith("/bids") and r.request.method == "POST"  # noqa: E731
+    with page.expect_response(posted) as r:
+        page.get_by_role("button", name="Set snipe").click()
+    assert r.value.status == 422
+    details = {d["field"]: d["message"] for d in r.value.json()["error"]["details"]}
+    # Then each of the API's messages shows beside the field it concerns
+    for field in ("ebayItemId", "maxBidAmount", "leadSeconds"):
+        expect(page.locator(f"#new-{field}-error")).to_have_text(details[field])
+        expect(page.locator(f"#new-{field}")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#new-groupId-error")).to_be_empty()
+
+
+def test_connection_indicator_reconnects_and_resyncs(page: Any, stack: RunningStack) -> None:
+    _require_realtime(stack)
+    assert stack.stack.websocket is not None
+    # Given the page's socket passes through a switch that can keep the stack out of reach
+    unreachable = {"now": False}
+
+    def route(ws: Any) -> None:
+        if unreachable["now"]:
+            ws.close()
+        else:
+            ws.connect_to_server()
+
+    page.route_web_socket(re.compile(r"^wss?://"), route)
+    _sign_in(page, stack)
+    indicator = page.locator("#connection")
+    expect(indicator).to_have_attribute("data-state", "live")
+    auth = _api_headers(stack)
+    item = _auction(stack, ends_in=900, title="Rolleiflex 2.8F Planar")
+    # When the stack's WebSocket drops (API Gateway's @connections DELETE) and stays away
+    unreachable["now"] = True
+    for connection_id in list(stack.stack.websocket.connections):
+        httpx.delete(f"{stack.stack.websocket_management_url}/@connections/{connection_id}")
+    # Then the indicator says it is reconnecting
+    expect(indicator).to_have_attribute("data-state", "reconnecting")
+    expect(page.locator("#connection-label")).to_have_text("Reconnecting…")
+    # While away, a snipe is created elsewhere (its push reaches no socket)
+    runtime = stack.stack.runtime
+    assert runtime is not None
+    pushes = runtime.stats["BroadcasterFunction"].invocations
+    created = httpx.post(
+        f"{stack.base_url}/bids",
+        headers=auth,
+        json={"ebayItemId": item, "maxBidAmount": 9000, "leadSeconds": 5},
+    )
+    assert created.status_code == 201, created.text
+    _wait_for(lambda: runtime.stats["BroadcasterFunction"].invocations > pushes)
+    # When the stack is reachable again
+    unreachable["now"] = False
+    # Then the page reconnects, syncs, and shows what it missed
+    expect(indicator).to_have_attribute("data-state", "live", timeout=20_000)
+    expect(_card(page, "Rolleiflex 2.8F Planar")).to_be_visible()
