@@ -171,7 +171,8 @@ def test_three_deliveries_of_one_schedule_bid_once(world):
     stored = world["bids"].require(USER, bid.bidId)
     assert stored.status is BidStatus.WON
     assert stored.finalPrice == 1000
-    assert stored.placedAt is not None and stored.msBeforeEnd is not None
+    assert stored.placedAt is not None
+    assert stored.msBeforeEnd is not None
     assert history_actions(world, bid) == ["CREATE", "PLACE", "WIN"]
     assert world["notified"] == [("WON", bid.bidId)]
     # And a later, fourth delivery changes nothing
@@ -280,7 +281,8 @@ def test_a_bid_below_the_minimum(world):
     # When the snipe fires, then it fails quoting eBay's minimum
     assert engine(world).run(USER, bid.bidId) == "failed"
     reason = world["bids"].require(USER, bid.bidId).failureReason or ""
-    assert "minimum" in reason and "$" in reason
+    assert "minimum" in reason
+    assert "$" in reason
 
 
 def test_outbid_means_lost_with_the_winning_price(world):
@@ -292,7 +294,8 @@ def test_outbid_means_lost_with_the_winning_price(world):
     assert engine(world).run(USER, bid.bidId) == "lost"
     stored = world["bids"].require(USER, bid.bidId)
     assert stored.status is BidStatus.LOST
-    assert stored.finalPrice is not None and stored.finalPrice > 3000
+    assert stored.finalPrice is not None
+    assert stored.finalPrice > 3000
     assert world["notified"] == [("LOST", bid.bidId)]
 
 

@@ -1,0 +1,54 @@
+"""Account deletion removes the user's snipe schedules (EventBridge Scheduler in moto)."""
+
+from __future__ import annotations
+
+import time
+
+import boto3
+
+from common.scheduling import schedule_name
+from common.settings import get_settings
+
+
+def _names(group: str) -> set[str]:
+    client = boto3.client("scheduler")
+    return {s["Name"] for s in client.list_schedules(GroupName=group)["Schedules"]}
+
+
+def test_an_account_deleted_with_pending_snipes_leaves_no_schedule(rest_env, new_auction):
+    from common.data.connections import ConnectionsRepository
+    from common.data.history import HistoryRepository
+    from common.data.users import UsersRepository
+    from rest import deps
+    from rest.logic.bids import NewSnipe, create_snipe
+    from rest.logic.users import delete_account
+
+    # Given two pending snipes, each with its schedule
+    s = get_settings()
+    sched = deps.snipe_scheduler()
+    ids = []
+    for _ in range(2):
+        lot = new_auction(endsInSeconds=3600)
+        bid, _ = create_snipe(
+            "user-del",
+            NewSnipe(lot["legacyItemId"], 5000, None, 6, None),
+            deps.users_repo(),
+            deps.bids_repo(),
+            deps.ebay_client(),
+            time.time,
+            30,
+            sched,
+        )
+        ids.append(bid.bidId)
+    assert {schedule_name(i) for i in ids} <= _names(s.schedule_group_name)
+    # When the account is deleted
+    delete_account(
+        "user-del",
+        UsersRepository(s.users_table),
+        deps.bids_repo(),
+        HistoryRepository(s.bid_history_table),
+        ConnectionsRepository(s.connections_table),
+        sched,
+    )
+    # Then no schedule of theirs is left
+    assert not {schedule_name(i) for i in ids} & _names(s.schedule_group_name)
