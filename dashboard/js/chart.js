@@ -23,7 +23,9 @@ export function priceChart(points, maxBid, label) {
   const series = points.length === 1 ? [points[0], [points[0][0] + 1, points[0][1]]] : points;
   const values = series.map((p) => p[1]);
   const top = Math.max(...values, maxBid || 0);
-  const bottom = Math.min(...values);
+  const lowest = Math.min(...values);
+  // Some room under the lowest price, so a flat line does not sit on the floor.
+  const bottom = lowest - Math.max(1, top - lowest) * 0.25;
   const span = Math.max(1, top - bottom);
   const t0 = series[0][0];
   const tSpan = Math.max(1, series[series.length - 1][0] - t0);

@@ -121,15 +121,15 @@ function row(ctx, entry, tz) {
     h("td", {}, ACTION_LABELS[entry.action] || entry.action),
     h("td", {}, h("span", { class: `badge status-${String(entry.status).toLowerCase()}` }, STATUS_LABELS[entry.status] || entry.status)),
     h("td", {}, item),
-    h("td", { class: "details" }, describe(entry.details || {}, snipe?.currency)),
+    h("td", { class: "details" }, describe(entry.details || {}, snipe?.currency, tz)),
   );
 }
 
-function describe(details, currency) {
+function describe(details, currency, tz) {
   const parts = [];
   for (const [name, value] of Object.entries(details)) {
     if (value === null || value === undefined || value === "") continue;
-    parts.push(`${label(name)}: ${show(name, value, currency)}`);
+    parts.push(`${label(name)}: ${show(name, value, currency, tz)}`);
   }
   return parts.join(" · ");
 }
@@ -138,11 +138,12 @@ function label(name) {
   return name.replace(/([A-Z])/g, " $1").toLowerCase();
 }
 
-function show(name, value, currency) {
+function show(name, value, currency, tz) {
   if (value && typeof value === "object" && "from" in value && "to" in value) {
-    return `${show(name, value.from, currency)} → ${show(name, value.to, currency)}`;
+    return `${show(name, value.from, currency, tz)} → ${show(name, value.to, currency, tz)}`;
   }
   if (typeof value === "number" && /amount|price/i.test(name)) return money(value, currency);
+  if (typeof value === "number" && /At$/.test(name)) return dateTime(value < 1e11 ? value * 1000 : value, tz);
   if (typeof value === "object") return JSON.stringify(value);
   return String(value);
 }

@@ -50,7 +50,7 @@ export function renderSnipes(ctx, main) {
             "div",
             { class: "section-head" },
             h("h2", { id: "active-title" }, "Active snipes"),
-            h("div", { class: "inline-field" }, h("label", { for: "group-filter" }, "Group"), groupSelect),
+            h("div", { class: "inline-field" }, h("label", { for: "group-filter" }, "Show group"), groupSelect),
           ),
           activeList,
           activeEmpty,
