@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format unit integration bench clean
+.PHONY: install run test lint format unit integration browser bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ unit: install
 
 integration: install
 	$(BIN)/pytest -n 2 --dist loadfile tests/integration $(PYTEST_ARGS)
+
+## The dashboard in Debian's Chromium (`apt-get install chromium`); they skip without it.
+browser: install
+	$(BIN)/pytest -m browser tests/browser $(PYTEST_ARGS)
 
 ## Benchmarks print figures; they never fail on a timing.
 bench: install
