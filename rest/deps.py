@@ -57,8 +57,9 @@ def token_cipher() -> TokenCipher:
     return TokenCipher(key_id=get_settings().token_kms_key_id)
 
 
-@cache
 def snipe_scheduler() -> EventBridgeSnipeScheduler:
+    # Not cached: it is a few strings over clients common.scheduling caches, and it must follow
+    # the settings when a test process runs several stacks.
     from common.scheduling import EventBridgeSnipeScheduler, SchedulerTarget
 
     s = get_settings()

@@ -37,15 +37,24 @@ if TYPE_CHECKING:
 _local = threading.local()
 
 
-@cache
+# Keyed by configuration: constant on AWS, but a test process runs several local stacks.
 def bids_repo() -> BidsRepository:
     s = get_settings()
-    return BidsRepository(s.bids_table, s.users_table, s.bid_history_table)
+    return _bids_repo(s.bids_table, s.users_table, s.bid_history_table)
 
 
 @cache
+def _bids_repo(bids: str, users: str, history: str) -> BidsRepository:
+    return BidsRepository(bids, users, history)
+
+
 def links_repo() -> EbayLinksRepository:
-    return EbayLinksRepository(get_settings().users_table)
+    return _links_repo(get_settings().users_table)
+
+
+@cache
+def _links_repo(users: str) -> EbayLinksRepository:
+    return EbayLinksRepository(users)
 
 
 @cache
@@ -55,7 +64,6 @@ def token_cipher() -> TokenCipher:
     return TokenCipher(key_id=get_settings().token_kms_key_id)
 
 
-@cache
 def scheduler() -> EventBridgeSnipeScheduler:
     s = get_settings()
     return EventBridgeSnipeScheduler(
