@@ -77,7 +77,10 @@ def scheduler() -> EventBridgeSnipeScheduler:
 
 
 def ebay_client() -> EbayClient:
-    client: EbayClient | None = getattr(_local, "ebay", None)
+    s = get_settings()
+    key = (s.ebay_api_base_url, s.ebay_app_secret_name)
+    cached: tuple[tuple[str, str], EbayClient] | None = getattr(_local, "ebay", None)
+    client = cached[1] if cached is not None and cached[0] == key else None
     if client is None:
         import httpx
 
@@ -85,7 +88,6 @@ def ebay_client() -> EbayClient:
         from common.ebay.config import EbayConfig, Timeouts
         from common.ebay.credentials import secret_credentials
 
-        s = get_settings()
         config = EbayConfig.for_environment(
             s.ebay_environment,
             api_base_url=s.ebay_api_base_url,
@@ -103,7 +105,7 @@ def ebay_client() -> EbayClient:
             headers={"User-Agent": "ebay-sniper/1.0"},
         )
         client = EbayClient(config, secret_credentials(s.ebay_app_secret_name), http=http)
-        _local.ebay = client
+        _local.ebay = (key, client)
     return client
 
 
