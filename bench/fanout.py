@@ -52,7 +52,8 @@ async def main(args: argparse.Namespace) -> None:
     key = jwt.PyJWK(json.loads(gzip.decompress(key_path.read_bytes()))).key
     with running_stack(demo=False) as running:
         stack = running.stack
-        assert stack.provisioned is not None and stack.runtime is not None
+        assert stack.provisioned is not None
+        assert stack.runtime is not None
         url = stack.websocket_url.replace("localhost", "127.0.0.1")
         issuer, audience = stack.provisioned.issuer, stack.provisioned.user_pool_client_id
         users = [f"user-{i:04d}" for i in range(args.users)]

@@ -106,8 +106,7 @@ def test_a_poison_record_fails_alone_and_the_rest_are_delivered(connections):
 def test_order_per_snipe_is_kept_within_a_batch(connections):
     prices = [1000, 1100, 1200, 1300, 1400, 1500]
     records = [
-        record(snipe(currentPrice=a), snipe(currentPrice=b))
-        for a, b in itertools.pairwise(prices)
+        record(snipe(currentPrice=a), snipe(currentPrice=b)) for a, b in itertools.pairwise(prices)
     ]
     api = FakeManagementApi()
     _run(stream_event(*records), connections, api)
