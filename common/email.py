@@ -13,10 +13,11 @@ postmarker (and requests under it) is imported on the first send, not at cold st
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities import parameters
+
+from common.container import per_container
 
 DEFAULT_API_URL = "https://api.postmarkapp.com"
 SEND_TIMEOUT_SECONDS = (3.05, 10)  # (connect, read), requests' form
@@ -147,7 +148,7 @@ class PostmarkMailer:
         return str(answer.get("MessageID", ""))
 
 
-@cache
+@per_container
 def default_mailer() -> PostmarkMailer:
     from common.settings import get_settings
 

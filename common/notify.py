@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from common.container import per_container
 from common.errors import RetryableError
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def notification_event(
     return event
 
 
-@cache
+@per_container
 def default_lambda_client() -> LambdaClient:
     """One client per container; locally AWS_ENDPOINT_URL(_LAMBDA) points it at the stack."""
     return boto3.client("lambda")

@@ -19,12 +19,12 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from common.container import per_container
 from common.errors import RetryableError
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ class SchedulerTarget:
     dead_letter_arn: str | None = None
 
 
-@cache
+@per_container
 def default_scheduler_client() -> EventBridgeSchedulerClient:
     return boto3.client("scheduler")
 
@@ -110,7 +110,7 @@ def default_lambda_client() -> LambdaClient:
     return _lambda_client(os.environ.get("AWS_ENDPOINT_URL_LAMBDA"))
 
 
-@cache
+@per_container
 def _lambda_client(endpoint: str | None) -> LambdaClient:
     return boto3.client("lambda")
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from functools import cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from common.container import per_container
 
 
 class Settings(BaseModel):
@@ -59,7 +60,7 @@ class Settings(BaseModel):
     ebay_daily_call_budget: int = Field(default=5000, ge=0, alias="EBAY_DAILY_CALL_BUDGET")
 
 
-@cache
+@per_container
 def get_settings() -> Settings:
-    """Read the environment once per container; tests call ``get_settings.cache_clear()``."""
+    """Read the environment once per container (``common.container.reset()`` forgets it)."""
     return Settings.model_validate(dict(os.environ))

@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 from botocore.exceptions import ClientError
 
+from common.container import reset as reset_containers
 from local.aws import FAKE_CREDENTIALS, MotoHandle, Provisioned, client, provision, start_moto
 from local.ebay_sim import SimConfig, Simulator, start_simulator
 from local.email_sink import LOCAL_SERVER_TOKEN, POSTMARK_PREFIX, EmailSink
@@ -296,6 +297,9 @@ class LocalStack:
         # boto3's Lambda client invokes this stack's functions (Lambda's Invoke API below).
         os.environ["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_endpoint_url
         self.runtime.apply_environment()
+        # Each stack is a fresh set of "containers": no adapter built for another stack's tables
+        # or endpoints (earlier in this process) may survive into this one.
+        reset_containers()
         await self._start_realtime(fixed)
 
         self.gateway = HttpGateway(self.template, self.runtime, jwks_url=self.provisioned.jwks_url)
@@ -424,6 +428,7 @@ class LocalStack:
             os.environ.clear()
             os.environ.update(self._saved_environ)
             self._saved_environ = None
+            reset_containers()
         if self.moto is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.moto.stop)
             self.moto = None

@@ -12,7 +12,6 @@ order. Redelivered records carry the same eventIds, which clients use to drop du
 from __future__ import annotations
 
 import time
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -24,6 +23,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from common.container import per_container
 from common.data.dynamo import from_item
 from common.handler import settings_validated
 from common.observability import logger
@@ -84,7 +84,7 @@ class BroadcastProcessor(BatchProcessor):
         return results
 
 
-@cache
+@per_container
 def default_fanout() -> Fanout:
     return Fanout(deps.connections_repo, deps.pusher)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING
 
+from common.container import per_container
 from common.data.bids import BidsRepository
 from common.data.connections import ConnectionsRepository
 from common.data.cursor import CursorCodec, default_codec
@@ -19,23 +19,23 @@ if TYPE_CHECKING:
     from common.token_crypto import TokenCipher
 
 
-@cache
+@per_container
 def users_repo() -> UsersRepository:
     return UsersRepository(get_settings().users_table)
 
 
-@cache
+@per_container
 def bids_repo() -> BidsRepository:
     s = get_settings()
     return BidsRepository(s.bids_table, s.users_table, s.bid_history_table)
 
 
-@cache
+@per_container
 def history_repo() -> HistoryRepository:
     return HistoryRepository(get_settings().bid_history_table)
 
 
-@cache
+@per_container
 def connections_repo() -> ConnectionsRepository:
     return ConnectionsRepository(get_settings().connections_table)
 
@@ -44,12 +44,12 @@ def cursor_codec() -> CursorCodec:
     return default_codec()
 
 
-@cache
+@per_container
 def ebay_links_repo() -> EbayLinksRepository:
     return EbayLinksRepository(get_settings().users_table)
 
 
-@cache
+@per_container
 def token_cipher() -> TokenCipher:
     # Imported here: cryptography loads only in the functions that open token envelopes.
     from common.token_crypto import TokenCipher
@@ -73,7 +73,7 @@ def snipe_scheduler() -> EventBridgeSnipeScheduler:
     )
 
 
-@cache
+@per_container
 def ebay_client() -> EbayClient:
     # Imported here: only the functions that talk to eBay pay for httpx at cold start.
     from common.ebay.client import EbayClient

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 
+from common.container import reset as reset_containers
 from local.aws import FAKE_CREDENTIALS, Provisioned, provision, reset_tables, start_moto
 from local.lambda_api import RecordingInvoker, recording_app
 from local.template import Template
@@ -85,3 +86,12 @@ def clean_tables(stack_resources: Provisioned) -> Iterator[Provisioned]:
 @pytest.fixture
 def dynamodb_client(aws_endpoint: str) -> DynamoDBClient:
     return boto3.client("dynamodb", endpoint_url=aws_endpoint)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def fresh_containers() -> Iterator[None]:
+    """Each test module starts with no cached adapters, as a new Lambda container would, so no
+    module inherits clients bound to another module's tables, stack or simulator."""
+    reset_containers()
+    yield
+    reset_containers()

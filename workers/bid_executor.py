@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import threading
 import time
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import SecretStr
 
+from common.container import per_container
 from common.data.bids import BidsRepository
 from common.data.ebay_links import EbayLinksRepository
 from common.handler import settings_validated
@@ -43,7 +43,7 @@ def bids_repo() -> BidsRepository:
     return _bids_repo(s.bids_table, s.users_table, s.bid_history_table)
 
 
-@cache
+@per_container
 def _bids_repo(bids: str, users: str, history: str) -> BidsRepository:
     return BidsRepository(bids, users, history)
 
@@ -52,12 +52,12 @@ def links_repo() -> EbayLinksRepository:
     return _links_repo(get_settings().users_table)
 
 
-@cache
+@per_container
 def _links_repo(users: str) -> EbayLinksRepository:
     return EbayLinksRepository(users)
 
 
-@cache
+@per_container
 def token_cipher() -> TokenCipher:
     from common.token_crypto import TokenCipher
 

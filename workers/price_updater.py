@@ -6,13 +6,13 @@ See ``workers.logic.prices`` for the cadence, the budget and the alert rules.
 from __future__ import annotations
 
 import time
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common.clock import Clock
+from common.container import per_container
 from common.data.snipe_updates import SnipeUpdates
 from common.handler import settings_validated
 from common.observability import logger, metrics
@@ -25,7 +25,7 @@ clock: Clock = time.time
 SAFETY_MS = 8000
 
 
-@cache
+@per_container
 def snipe_updates() -> SnipeUpdates:
     return SnipeUpdates(get_settings().bids_table)
 

@@ -5,13 +5,13 @@ warning per expiring refresh token. See ``workers.logic.tokens``.
 from __future__ import annotations
 
 import time
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common.clock import Clock
+from common.container import per_container
 from common.data.relink_warnings import RelinkWarnings
 from common.handler import settings_validated
 from common.observability import logger, metrics
@@ -22,7 +22,7 @@ from workers.logic import tokens as logic
 clock: Clock = time.time
 
 
-@cache
+@per_container
 def relink_warnings() -> RelinkWarnings:
     return RelinkWarnings(get_settings().users_table)
 

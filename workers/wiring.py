@@ -7,9 +7,9 @@ pays for them only when it uses them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING
 
+from common.container import per_container
 from common.data.bids import BidsRepository
 from common.data.budget import CallBudget
 from common.data.ebay_links import EbayLinksRepository
@@ -35,50 +35,50 @@ class LinkExpiryReader:
         return link.refresh_expires_at if link else None
 
 
-@cache
+@per_container
 def users_repo() -> UsersRepository:
     return UsersRepository(get_settings().users_table)
 
 
-@cache
+@per_container
 def bids_repo() -> BidsRepository:
     s = get_settings()
     return BidsRepository(s.bids_table, s.users_table, s.bid_history_table)
 
 
-@cache
+@per_container
 def ebay_links_repo() -> EbayLinksRepository:
     return EbayLinksRepository(get_settings().users_table)
 
 
-@cache
+@per_container
 def notification_guards() -> NotificationGuards:
     return NotificationGuards(get_settings().users_table)
 
 
-@cache
+@per_container
 def call_budget() -> CallBudget:
     return CallBudget(get_settings().users_table)
 
 
-@cache
+@per_container
 def price_history() -> PriceHistory:
     return PriceHistory(get_settings().users_table)
 
 
-@cache
+@per_container
 def notifier() -> LambdaNotifier:
     return LambdaNotifier(get_settings().notifier_function_name)
 
 
-@cache
+@per_container
 def token_cipher() -> TokenCipher:
     from common.token_crypto import TokenCipher
 
     return TokenCipher(key_id=get_settings().token_kms_key_id)
 
 
-@cache
+@per_container
 def ebay_client() -> EbayClient:
     from common.ebay.client import EbayClient
     from common.ebay.config import EbayConfig
@@ -93,20 +93,3 @@ def ebay_client() -> EbayClient:
         app_secret_name=s.ebay_app_secret_name,
     )
     return EbayClient(config, secret_credentials(s.ebay_app_secret_name))
-
-
-def clear_caches() -> None:
-    """For tests: forget every adapter (and settings) so a new environment takes effect."""
-    get_settings.cache_clear()
-    for factory in (
-        users_repo,
-        bids_repo,
-        ebay_links_repo,
-        notification_guards,
-        call_budget,
-        price_history,
-        notifier,
-        token_cipher,
-        ebay_client,
-    ):
-        factory.cache_clear()

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from common.container import per_container
 from common.errors import ConflictError, RetryableError
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ THROTTLING_CODES = frozenset(
 )
 
 
-@cache
+@per_container
 def default_client() -> DynamoDBClient:
     """One client per container, created on first use (never at import time)."""
     return boto3.client("dynamodb")

@@ -7,7 +7,6 @@ seconds): a retry never starts past it and each attempt's timeout is clipped to 
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import random
 import threading
@@ -23,6 +22,7 @@ import httpx
 from aws_lambda_powertools import Logger
 from pydantic import SecretStr, ValidationError
 
+from common.container import per_container
 from common.ebay.config import APP_SCOPE, DEFAULT_USER_SCOPES, EbayConfig, Timeouts
 from common.ebay.credentials import AppCredentials
 from common.ebay.errors import (
@@ -78,7 +78,7 @@ _UNKNOWN_OUTCOME_ERRORS: tuple[type[Exception], ...] = (
 _CLOCK_SAMPLES_KEPT = 64
 
 
-@functools.cache
+@per_container
 def default_http_client() -> httpx.Client:
     """One pooled client per container: warm connections survive across invocations."""
     timeouts = Timeouts()

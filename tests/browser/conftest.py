@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from common.container import reset
 from local.testing import RunningStack, running_stack
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -68,16 +68,7 @@ def browser(chromium_path: str) -> Iterator[Any]:
 def reset_product_caches() -> None:
     """Forget the clients and table names the product caches per process (per container on
     AWS): each test's stack has tables of its own."""
-    for name, module in list(sys.modules.items()):
-        if module is None or name.split(".")[0] not in PRODUCT_PACKAGES:
-            continue
-        for value in list(vars(module).values()):
-            clear = getattr(value, "cache_clear", None)
-            if callable(clear) and getattr(value, "__module__", None) == name:
-                clear()
-    deps = sys.modules.get("realtime.deps")
-    if deps is not None:
-        deps.reset()
+    reset()
 
 
 @pytest.fixture

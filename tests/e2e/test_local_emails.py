@@ -9,20 +9,20 @@ import boto3
 import httpx
 import pytest
 
+from common.container import reset
 from common.data.dynamo import to_item
 from common.email import default_mailer
 from common.models import BidEntity, BidStatus, UserEntity
 from local.testing import RunningStack, running_stack
-from workers import wiring
 
 
 @pytest.fixture(scope="module")
 def running(aws_endpoint: str) -> Iterator[RunningStack]:
     with running_stack(aws_endpoint_url=aws_endpoint) as stack:
-        wiring.clear_caches()
+        reset()
         default_mailer.cache_clear()
         yield stack
-    wiring.clear_caches()
+    reset()
     default_mailer.cache_clear()
 
 

@@ -20,7 +20,7 @@ import moto
 import pytest
 import websockets
 
-from common.settings import get_settings
+from common.container import reset
 from local.aws import client
 from local.testing import RunningStack, running_stack
 from realtime import deps
@@ -31,12 +31,10 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def running(aws_endpoint: str) -> Iterator[RunningStack]:
-    get_settings.cache_clear()
-    deps.reset()
+    reset()
     with running_stack(aws_endpoint_url=aws_endpoint) as stack:
         yield stack
-    get_settings.cache_clear()
-    deps.reset()
+    reset()
 
 
 def _login(running: RunningStack, email: str) -> tuple[str, str]:

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from common.container import reset
 from common.data.connections import ConnectionsRepository
 from common.data.push import ConnectionPusher
 from common.models import ConnectionEntity
 from common.settings import get_settings
-from realtime import deps
 from realtime.broadcaster import BroadcastProcessor, record_handler
 from realtime.fanout import Fanout
 from tests.events import FakeLambdaContext
@@ -45,13 +45,12 @@ class FakeManagementApi:
 
 @pytest.fixture
 def connections(clean_tables) -> Iterator[ConnectionsRepository]:
-    get_settings.cache_clear()
-    deps.reset()
+    reset()
     repo = ConnectionsRepository(get_settings().connections_table)
     for connection_id, user in (("a1=", "user-a"), ("a2=", "user-a"), ("b1=", "user-b")):
         repo.put(ConnectionEntity(connectionId=connection_id, userId=user, connectedAt=1, ttl=9))
     yield repo
-    deps.reset()
+    reset()
 
 
 def _run(event: dict[str, Any], repo: ConnectionsRepository, api: FakeManagementApi) -> Any:

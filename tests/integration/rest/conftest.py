@@ -11,25 +11,14 @@ import boto3
 import httpx
 import pytest
 
-from common.settings import get_settings
+from common.container import reset
 from local.aws import Provisioned
 from local.ebay_sim.testing import TEST_CONFIG, running_simulator
-from rest import deps
 from tests.events import FakeLambdaContext, http_event
 
 
 def _clear_caches() -> None:
-    get_settings.cache_clear()
-    for factory in (
-        deps.users_repo,
-        deps.bids_repo,
-        deps.history_repo,
-        deps.connections_repo,
-        deps.ebay_client,
-        deps.ebay_links_repo,
-        deps.token_cipher,
-    ):
-        factory.cache_clear()
+    reset()
 
 
 @pytest.fixture(scope="session")

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from common.container import reset
 from local.aws import Provisioned
-from workers import wiring
 
 
 @pytest.fixture
 def workers_env(clean_tables: Provisioned) -> Iterator[Provisioned]:
-    wiring.clear_caches()
+    reset()
     yield clean_tables
-    wiring.clear_caches()
+    reset()

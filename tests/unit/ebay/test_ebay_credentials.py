@@ -9,29 +9,23 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from moto import mock_aws
 
 from common.ebay import load_app_credentials, secret_credentials
 
 
 @pytest.fixture
-def secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("secretsmanager", region_name="us-east-1")
-        client.create_secret(
-            Name="ebay/app",
-            SecretString=json.dumps(
-                {"clientId": "app-id", "clientSecret": "shh", "ruName": "App-RuName"}
-            ),
-        )
-        yield client
+def secrets(aws_endpoint: str) -> Iterator[Any]:
+    # moto's server, not mock_aws: mock_aws resets the in-process state that the session's
+    # server shares, which would wipe the tables other tests in this worker rely on.
+    client = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=aws_endpoint)
+    client.create_secret(
+        Name="ebay/app",
+        SecretString=json.dumps(
+            {"clientId": "app-id", "clientSecret": "shh", "ruName": "App-RuName"}
+        ),
+    )
+    yield client
+    client.delete_secret(SecretId="ebay/app", ForceDeleteWithoutRecovery=True)
 
 
 def test_credentials_are_read_from_the_secret(secrets: Any) -> None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from pydantic import SecretStr
 
 from common.ebay import UserTokens
@@ -22,16 +20,10 @@ TOKENS = UserTokens(
 
 
 @pytest.fixture
-def kms(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        yield boto3.client("kms", region_name="us-east-1")
+def kms(aws_endpoint: str) -> Any:
+    # moto's server, not mock_aws: mock_aws resets the in-process state that the session's
+    # server shares, which would wipe the tables other tests in this worker rely on.
+    return boto3.client("kms", region_name="us-east-1", endpoint_url=aws_endpoint)
 
 
 @pytest.fixture
