@@ -261,8 +261,10 @@ def test_connection_indicator_reconnects_and_resyncs(page: Any, stack: RunningSt
     auth = _api_headers(stack)
     item = _auction(stack, ends_in=900, title="Rolleiflex 2.8F Planar")
     # When the stack's WebSocket drops (API Gateway's @connections DELETE) and stays away
+    websocket = stack.stack.websocket
+    _wait_for(lambda: bool(websocket.connections))  # the page saw "open" before the stack did
     unreachable["now"] = True
-    for connection_id in list(stack.stack.websocket.connections):
+    for connection_id in list(websocket.connections):
         httpx.delete(f"{stack.stack.websocket_management_url}/@connections/{connection_id}")
     # Then the indicator says it is reconnecting
     expect(indicator).to_have_attribute("data-state", "reconnecting")
