@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 from common.container import per_container
-from common.data.bids import BidsRepository
-from common.data.connections import ConnectionsRepository
 from common.data.push import ConnectionPusher, management_client
 from common.settings import get_settings
+from common.wiring import bids_repo as bids_repo
+from common.wiring import connections_repo as connections_repo
 from realtime.auth import TokenVerifier
-
-
-@per_container
-def connections_repo() -> ConnectionsRepository:
-    return ConnectionsRepository(get_settings().connections_table)
-
-
-@per_container
-def bids_repo() -> BidsRepository:
-    s = get_settings()
-    return BidsRepository(s.bids_table, s.users_table, s.bid_history_table)
 
 
 @per_container

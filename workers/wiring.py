@@ -7,21 +7,19 @@ pays for them only when it uses them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from common.container import per_container
-from common.data.bids import BidsRepository
 from common.data.budget import CallBudget
 from common.data.ebay_links import EbayLinksRepository
 from common.data.notifications import NotificationGuards
 from common.data.prices import PriceHistory
-from common.data.users import UsersRepository
 from common.notify import LambdaNotifier
 from common.settings import get_settings
-
-if TYPE_CHECKING:
-    from common.ebay.client import EbayClient
-    from common.token_crypto import TokenCipher
+from common.wiring import bids_repo as bids_repo
+from common.wiring import ebay_client as ebay_client
+from common.wiring import ebay_links_repo as ebay_links_repo
+from common.wiring import token_cipher as token_cipher
+from common.wiring import users_repo as users_repo
 
 
 @dataclass(frozen=True)
@@ -33,22 +31,6 @@ class LinkExpiryReader:
     def refresh_expiry(self, user_id: str) -> int | None:
         link = self.links.get(user_id)
         return link.refresh_expires_at if link else None
-
-
-@per_container
-def users_repo() -> UsersRepository:
-    return UsersRepository(get_settings().users_table)
-
-
-@per_container
-def bids_repo() -> BidsRepository:
-    s = get_settings()
-    return BidsRepository(s.bids_table, s.users_table, s.bid_history_table)
-
-
-@per_container
-def ebay_links_repo() -> EbayLinksRepository:
-    return EbayLinksRepository(get_settings().users_table)
 
 
 @per_container
@@ -69,27 +51,3 @@ def price_history() -> PriceHistory:
 @per_container
 def notifier() -> LambdaNotifier:
     return LambdaNotifier(get_settings().notifier_function_name)
-
-
-@per_container
-def token_cipher() -> TokenCipher:
-    from common.token_crypto import TokenCipher
-
-    return TokenCipher(key_id=get_settings().token_kms_key_id)
-
-
-@per_container
-def ebay_client() -> EbayClient:
-    from common.ebay.client import EbayClient
-    from common.ebay.config import EbayConfig
-    from common.ebay.credentials import secret_credentials
-
-    s = get_settings()
-    config = EbayConfig.for_environment(
-        s.ebay_environment,
-        api_base_url=s.ebay_api_base_url,
-        auth_base_url=s.ebay_auth_url,
-        marketplace_id=s.ebay_marketplace_id,
-        app_secret_name=s.ebay_app_secret_name,
-    )
-    return EbayClient(config, secret_credentials(s.ebay_app_secret_name))
