@@ -39,6 +39,7 @@ WEBSOCKET_API_TYPE = "AWS::ApiGatewayV2::Api"
 SQS_QUEUE_TYPE = "AWS::SQS::Queue"
 SCHEDULE_GROUP_TYPE = "AWS::Scheduler::ScheduleGroup"
 IAM_ROLE_TYPE = "AWS::IAM::Role"
+LAYER_TYPE = "AWS::Serverless::LayerVersion"
 
 # SAM resource types whose properties a `Globals` section may default.
 _GLOBALS_SECTIONS = {
@@ -322,6 +323,12 @@ class Template:
             elif kind.startswith("AWS::ApiGatewayV2::"):
                 # Routes, integrations, authorizers, stages: served by local/websocket_gateway.py.
                 self.bind(logical_id, _api_id(self.stage, logical_id)[:7])
+            elif kind == LAYER_TYPE:
+                # Locally the layer's libraries are the virtualenv's; only its ARN is needed.
+                name = self.physical_name(logical_id)
+                self.bind(
+                    logical_id, f"arn:aws:lambda:{self.region}:{self.account_id}:layer:{name}:1"
+                )
             elif kind == IAM_ROLE_TYPE:
                 # No IAM locally; the ARN is what Scheduler targets and PassRole policies name.
                 name = resource.get("Properties", {}).get("RoleName")

@@ -13,6 +13,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import SecretStr
 
@@ -151,4 +152,6 @@ def engine(context: LambdaContext) -> SnipeEngine:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     result = engine(context).run(str(event["userId"]), str(event["bidId"]))
     logger.info("bid executor done", bid_id=event["bidId"], result=result)
+    # Emitted on every run, 0 or 1, so the SnipesFailedAlarm has data to judge (template.yaml).
+    metrics.add_metric(name="SnipesFailed", unit=MetricUnit.Count, value=int(result == "failed"))
     return {"bidId": str(event["bidId"]), "result": result}
