@@ -16,7 +16,8 @@ way a reader follows the code without running it:
 An AWS call is a call ``x.op(...)`` on an object named ``*client*`` (``self.client``,
 ``self._client``, ``default_client()``: the convention of the data layer) where ``op`` is an
 operation (botocore's model, ``xform_name``) of a service the same module creates a client
-for (``boto3.client("kms")``) or types one with (``mypy_boto3_kms``). What it cannot see, and what covers it:
+for (``boto3.client("kms")``) or types one with (``mypy_boto3_kms``). What it cannot see, and
+what covers it:
 
 - calls made inside libraries: ``LIBRARY_CALLS`` (Powertools' ``parameters.get_secret``);
 - IAM names that are not the operation's: ``IAM_ACTIONS`` (``Invoke`` is

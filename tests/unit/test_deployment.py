@@ -164,9 +164,9 @@ def test_every_failure_queue_has_an_alarm():
     executor = FUNCTIONS["BidExecutorFunction"]["EventInvokeConfig"]["DestinationConfig"]
     notifier = FUNCTIONS["NotifierFunction"]["EventInvokeConfig"]["DestinationConfig"]
     stream = FUNCTIONS["BroadcasterFunction"]["Events"]["BidsStream"]["Properties"]
-    assert executor["OnFailure"][
-        "Destination"
-    ] == {"Fn::GetAtt": ["BidExecutorFailureQueue", "Arn"]}
+    assert executor["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["BidExecutorFailureQueue", "Arn"]
+    }
     assert notifier["OnFailure"]["Destination"] == {"Fn::GetAtt": ["NotifierFailureQueue", "Arn"]}
     assert stream["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
 
