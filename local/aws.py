@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -126,12 +127,34 @@ class MotoHandle:
         self.server.stop()
 
 
+_DYNAMODB_LOCK = threading.Lock()
+
+
+def _serialise_dynamodb() -> None:
+    """One DynamoDB request at a time in moto. Its TransactWriteItems deep-copies whole tables
+    while other request threads write to them ("dictionary changed size during iteration", a
+    500 the real service never gives); DynamoDB itself is safe under concurrent writes."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.call_action
+    if getattr(original, "serialised", False):
+        return
+
+    def call_action(self: Any) -> Any:
+        with _DYNAMODB_LOCK:
+            return original(self)
+
+    call_action.serialised = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+
 def start_moto(port: int = 0, host: str = "127.0.0.1") -> MotoHandle:
     """Start moto's server on ``host:port`` (0 = a free port) in a daemon thread.
 
     Raises ``OSError`` when the port is taken. Request logs are silenced.
     """
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    _serialise_dynamodb()
     server = _MotoServer(host, port)
     server.start()
     bound_host, bound_port = server.get_host_and_port()
