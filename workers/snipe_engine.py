@@ -234,7 +234,7 @@ class SnipeEngine:
         end_ms = bid.auctionEndTime * 1000
         send_at = estimate.send_at_s(bid.fire_at * 1000)
         deadline = estimate.send_at_s(end_ms - END_SAFETY_MS)
-        wait_until(send_at, self.clock, self.sleep)
+        # Logged before the wait: after it, nothing but the bid request itself.
         logger.info(
             "firing",
             bid_id=bid.bidId,
@@ -242,7 +242,9 @@ class SnipeEngine:
             offset_ms=round(estimate.offset_ms, 1),
             rtt_ms=round(estimate.round_trip_ms, 1),
             samples=estimate.samples,
+            send_at=round(send_at, 3),
         )
+        wait_until(send_at, self.clock, self.sleep)
         uncertain = False
         while True:
             sent_ms = self.clock() * 1000
