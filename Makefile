@@ -47,6 +47,7 @@ browser: install
 ## Benchmarks print figures; they never fail on a timing.
 bench: install
 	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/snipe_timing.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .aws-sam

@@ -6,6 +6,10 @@ any snipe created this close to its end). The simulator's clock is skewed by a f
 every eBay endpoint gets 40 +/- 20 ms of added latency. Ground truth is the simulator's own
 ``receivedAt`` (ms, its clock) of each accepted bid; the target is ``end - lead``.
 
+The simulator (``python -m local.ebay_sim``) and moto run in processes of their own, as eBay and
+DynamoDB are not in a Lambda's process: only the stack (gateway, Lambda runtime, executors)
+shares this one. ``--in-process`` runs them inside the stack instead, as ``sniper up`` does.
+
 Prints p50, p99 and max of |error| in ms, how many bids arrived after the end (must be 0) and
 how many auctions got our bid twice (must be 0). Goal: p99 |error| <= 50 ms.
 
@@ -19,9 +23,12 @@ import html
 import logging
 import re
 import statistics
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlparse
@@ -56,6 +63,47 @@ def _link_ebay(http: httpx.Client, headers: dict[str, str]) -> None:
     done.raise_for_status()
 
 
+_MOTO = (
+    "import threading; from local.aws import start_moto; "
+    "print(start_moto(0).endpoint_url, flush=True); threading.Event().wait()"
+)
+
+
+@contextmanager
+def _process(args: list[str]) -> Iterator[str]:
+    """A server in its own process; yields the URL on the first line it prints."""
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = re.search(r"https?://\S+", line)
+        if url is None:
+            raise RuntimeError(f"{args}: no URL in {line!r}")
+        yield url.group(0)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _listing(http: httpx.Client, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """Every snipe as the API lists it (statuses are informative: the figures come from eBay's
+    side). A busy local moto can make a page time out: retried, then given up."""
+    listing: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 100}
+    for _ in range(20):
+        answer = http.get("/bids", params=params, headers=headers)
+        if answer.status_code != 200:
+            time.sleep(2)
+            continue
+        page = answer.json()
+        listing += page["items"]
+        if not page.get("nextCursor"):
+            return listing
+        params["cursor"] = page["nextCursor"]
+    print("(the listing did not answer; statuses incomplete)")
+    return listing
+
+
 def _percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
@@ -69,11 +117,25 @@ def main() -> int:
     parser.add_argument("--skew-ms", type=int, default=3700)
     parser.add_argument("--latency-ms", type=int, default=20, help="added latency, minimum")
     parser.add_argument("--jitter-ms", type=int, default=40, help="added on top, uniform")
-    parser.add_argument("--ahead", type=int, default=40, help="seconds until the first end")
+    parser.add_argument("--ahead", type=int, help="seconds until the first end (30 + n/4)")
+    parser.add_argument(
+        "--in-process", action="store_true", help="simulator and moto inside the stack"
+    )
     args = parser.parse_args()
+    # Creating the snipes must end well before the freeze window (10 s before the fire time).
+    ahead = args.ahead or 30 + args.n // 4
     logging.disable(logging.WARNING)
 
-    with running_stack(demo=False, lambda_concurrency=args.n + 64) as running:
+    with ExitStack() as outside:
+        options: dict[str, Any] = {}
+        if not args.in_process:
+            options["ebay_api_base_url"] = outside.enter_context(
+                _process(["-m", "local.ebay_sim", "--port", "0"])
+            )
+            options["aws_endpoint_url"] = outside.enter_context(_process(["-c", _MOTO]))
+        running = outside.enter_context(
+            running_stack(demo=False, lambda_concurrency=args.n + 64, **options)
+        )
         sim = running.sim_url
         http = httpx.Client(base_url=running.base_url, timeout=30)
         http.post("/local/signup", json={"email": EMAIL, "password": PASSWORD}).raise_for_status()
@@ -81,25 +143,29 @@ def main() -> int:
         headers = {"Authorization": f"Bearer {token['idToken']}"}
         _link_ebay(http, headers)
 
-        httpx.post(f"{sim}/_sim/clock", json={"skewMs": args.skew_ms}).raise_for_status()
-        httpx.post(
-            f"{sim}/_sim/faults",
+        # One client for the simulator's admin API: a client per call builds an SSL context each.
+        admin = outside.enter_context(httpx.Client(base_url=sim, timeout=30))
+        admin.post("/_sim/clock", json={"skewMs": args.skew_ms}).raise_for_status()
+        admin.post(
+            "/_sim/faults",
             json={"endpoint": "*", "latencyMs": args.latency_ms, "jitterMs": args.jitter_ms},
         ).raise_for_status()
-        sim_now = int(httpx.get(f"{sim}/_sim/clock").json().get("nowMs", 0)) or int(
+        sim_now = int(admin.get("/_sim/clock").json().get("nowMs", 0)) or int(
             time.time() * 1000 + args.skew_ms
         )
-        first_end = (sim_now // 1000 + args.ahead) * 1000
+        first_end = (sim_now // 1000 + ahead) * 1000
         auctions = []
         for i in range(args.n):
             end_ms = first_end + (i % 2) * 1000
             iso = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(end_ms / 1000))
-            created = httpx.post(
-                f"{sim}/_sim/auctions",
+            created = admin.post(
+                "/_sim/auctions",
                 json={"title": f"Bench lot {i}", "startPrice": 1000, "endTime": iso},
             )
             created.raise_for_status()
             auctions.append(created.json())
+
+        refused: list[str] = []
 
         def snipe(auction: dict[str, Any]) -> int:
             answer = http.post(
@@ -111,24 +177,35 @@ def main() -> int:
                 },
                 headers=headers,
             )
+            if answer.status_code != 201:
+                refused.append(f"{answer.status_code} {answer.text[:200]}")
             return answer.status_code
 
         started = time.time()
-        # Few at a time: moto's DynamoDB is not safe under many concurrent transactions.
-        with ThreadPoolExecutor(4) as pool:
+        with ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(snipe, auctions))
         print(
             f"{statuses.count(201)}/{args.n} snipes created in {time.time() - started:.1f} s; "
             f"auctions end at sim {first_end} and {first_end + 1000} ms"
         )
+        for answer in sorted(set(refused)):
+            print(f"  refused: {answer}")
         # Wait for the ends and the outcomes.
         wait = (first_end + 1000 - sim_now) / 1000 + 10 - (time.time() - started)
         time.sleep(max(0.0, wait))
+        # Let the executors finish (outcomes recorded) before moto and eBay go away.
+        runtime = running.stack.runtime
+        for _ in range(60):
+            if runtime is None or runtime.stats["BidExecutorFunction"].invocations >= len(
+                [s for s in statuses if s == 201]
+            ):
+                break
+            time.sleep(1)
 
         errors: list[float] = []
         late = twice = missing = 0
         for auction in auctions:
-            state = httpx.get(f"{sim}/_sim/auctions/{auction['legacyItemId']}").json()
+            state = admin.get(f"/_sim/auctions/{auction['legacyItemId']}").json()
             ours = [b for b in state["bids"] if b["bidder"] == EBAY_USER and b["accepted"]]
             if not ours:
                 missing += 1
@@ -138,14 +215,7 @@ def main() -> int:
             received = ours[0]["receivedAt"]
             errors.append(received - target)
             late += received >= auction["endTimeMs"]
-        page = http.get("/bids", params={"limit": 100}, headers=headers).json()
-        listing, cursor = page["items"], page.get("nextCursor")
-        while cursor:
-            page = http.get(
-                "/bids", params={"limit": 100, "cursor": cursor}, headers=headers
-            ).json()
-            listing += page["items"]
-            cursor = page.get("nextCursor")
+        listing = _listing(http, headers)
         outcome = {
             s: sum(1 for b in listing if b["status"] == s) for s in {b["status"] for b in listing}
         }
@@ -166,6 +236,8 @@ def main() -> int:
             f"|error| p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {max(absolute):.0f} ms; "
             f"signed median {statistics.median(errors):+.0f} ms"
         )
+        ordered = sorted(errors)
+        print(f"signed, 5 earliest {ordered[:5]}, 5 latest {ordered[-5:]}")
     print(f"arrived after the end: {late}; placed twice: {twice}; no bid: {missing}")
     print(f"recorded statuses: {outcome}")
     reasons = {b.get("failureReason") for b in listing if b["status"] == "FAILED"}

@@ -118,8 +118,12 @@ class LocalStack:
         aws_endpoint_url: str | None = None,
         lambda_concurrency: int = 256,
         scheduler_jitter: bool = False,
+        ebay_api_base_url: str | None = None,
     ) -> None:
         self.port = port
+        # An eBay (simulator) running elsewhere, e.g. ``python -m local.ebay_sim`` in its own
+        # process, instead of one in this process; it must accept the stack's app keyset.
+        self.external_ebay_url = ebay_api_base_url
         # Concurrent invocations (threads). A waiting bid executor holds one for minutes.
         self.lambda_concurrency = lambda_concurrency
         # Fire one-time schedules anywhere within their minute, as EventBridge Scheduler may.
@@ -257,27 +261,10 @@ class LocalStack:
     async def _start_services(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         fixed = self.port != 0
-        accept_base = f"http://{self.public_host}:{self.bound_port}"
-
-        self.simulator = Simulator(
-            SimConfig(
-                client_id=APP_CLIENT_ID,
-                client_secret=APP_CLIENT_SECRET,
-                ru_name=APP_RU_NAME,
-                accept_url=f"{accept_base}/ebay/callback",
-                decline_url=f"{accept_base}/ebay/declined",
-                seed=self.seed,
-            )
-        )
-        if self.demo_enabled:
-            self.simulator.seed_demo(DEMO_EBAY_USER)
-        sim_port = self.bound_port + 1 if fixed else 0
-        try:
-            self._sim_runner, self.sim_url = await start_simulator(
-                self.simulator, self.host, sim_port
-            )
-        except OSError as exc:
-            raise PortInUseError(sim_port, "the eBay simulator, --port + 1") from exc
+        if self.external_ebay_url:
+            self.sim_url = self.external_ebay_url.rstrip("/")
+        else:
+            await self._start_simulator(fixed)
 
         if not self.external_aws_endpoint_url:
             moto_port = self.bound_port + 2 if fixed else 0
@@ -323,6 +310,28 @@ class LocalStack:
         )
         await self.scheduler.start()
         log.info("local stack listening on %s", self.base_url)
+
+    async def _start_simulator(self, fixed: bool) -> None:
+        accept_base = f"http://{self.public_host}:{self.bound_port}"
+        self.simulator = Simulator(
+            SimConfig(
+                client_id=APP_CLIENT_ID,
+                client_secret=APP_CLIENT_SECRET,
+                ru_name=APP_RU_NAME,
+                accept_url=f"{accept_base}/ebay/callback",
+                decline_url=f"{accept_base}/ebay/declined",
+                seed=self.seed,
+            )
+        )
+        if self.demo_enabled:
+            self.simulator.seed_demo(DEMO_EBAY_USER)
+        sim_port = self.bound_port + 1 if fixed else 0
+        try:
+            self._sim_runner, self.sim_url = await start_simulator(
+                self.simulator, self.host, sim_port
+            )
+        except OSError as exc:
+            raise PortInUseError(sim_port, "the eBay simulator, --port + 1") from exc
 
     async def _start_realtime(self, fixed: bool) -> None:
         """The WebSocket API on ``port + 3`` and the stream pump, when the template has them."""
