@@ -47,6 +47,8 @@ browser: install
 ## Benchmarks print figures; they never fail on a timing.
 bench: install
 	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/package.py
+	$(BIN)/python bench/cost.py
 	$(BIN)/python bench/snipe_timing.py
 
 clean:
