@@ -19,8 +19,8 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _free_port_block(size: int = 3) -> int:
-    """A port P with P..P+size-1 free (the gateway, the simulator and moto)."""
+def _free_port_block(size: int = 4) -> int:
+    """A port P with P..P+size-1 free (the gateway, the simulator, moto, the WebSocket API)."""
     for _ in range(50):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
