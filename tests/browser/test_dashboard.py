@@ -267,7 +267,7 @@ def test_connection_indicator_reconnects_and_resyncs(page: Any, stack: RunningSt
     for connection_id in list(websocket.connections):
         httpx.delete(f"{stack.stack.websocket_management_url}/@connections/{connection_id}")
     # Then the indicator says it is reconnecting
-    expect(indicator).to_have_attribute("data-state", "reconnecting")
+    expect(indicator).to_have_attribute("data-state", "reconnecting", timeout=15_000)
     expect(page.locator("#connection-label")).to_have_text("Reconnecting…")
     # While away, a snipe is created elsewhere (its push reaches no socket)
     runtime = stack.stack.runtime
