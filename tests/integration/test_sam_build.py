@@ -44,8 +44,16 @@ def _build(template: Path, build_dir: Path) -> subprocess.CompletedProcess[str]:
         [_sam(), "build", "--template-file", str(template), "--base-dir", str(ROOT),
          "--build-dir", str(build_dir), "--parallel"],
         cwd=ROOT, capture_output=True, text=True, timeout=BUILD_TIMEOUT_SECONDS, check=False,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+        env=_build_environment(),
     )  # fmt: skip
+
+
+def _build_environment() -> dict[str, str]:
+    """This machine's environment without what the test session exports for moto and the
+    handlers (AWS_ENDPOINT_URL, table names, ...): the build must not depend on them."""
+    keep = ("PATH", "HOME", "LANG", "LC_", "PIP_", "SSL_", "REQUESTS_CA", "TMP", "HTTP", "NO_PROXY")
+    env = {k: v for k, v in os.environ.items() if k.upper().startswith(keep)}
+    return {**env, "SAM_CLI_TELEMETRY": "0"}
 
 
 @pytest.fixture(scope="module")
