@@ -21,6 +21,7 @@ import boto3
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
+from local import moto_speedups
 from local.template import (
     KMS_KEY_TYPE,
     REGION,
@@ -151,10 +152,12 @@ def _serialise_dynamodb() -> None:
 def start_moto(port: int = 0, host: str = "127.0.0.1") -> MotoHandle:
     """Start moto's server on ``host:port`` (0 = a free port) in a daemon thread.
 
-    Raises ``OSError`` when the port is taken. Request logs are silenced.
+    Raises ``OSError`` when the port is taken. Request logs are silenced. Connections are kept
+    alive and index queries read only their partition (``local.moto_speedups``).
     """
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     _serialise_dynamodb()
+    moto_speedups.install()
     server = _MotoServer(host, port)
     server.start()
     bound_host, bound_port = server.get_host_and_port()

@@ -1,0 +1,166 @@
+"""Make the local moto server cost per request what the request costs.
+
+Two fixes, measured with the fan-out benchmark (bench/fanout.py), where moto was most of the
+local stack's CPU; neither changes what moto answers.
+
+**Keep-alive.** Werkzeug's development server, which moto's server runs on, closes the
+connection after every response, so each boto3 call paid a TCP connect and moto a new thread.
+Requests with a Content-Length (every boto3 request) now keep their connection: the body is
+read to its end after the response, so the next request starts where it should; chunked
+requests and ``Connection: close`` still close. Idle connections close after a minute.
+
+**Index queries.** moto answers a Query on a secondary index by sorting *every* item of the
+table (Python-level ``DynamoType`` comparisons), then checking each against the key condition.
+The broadcaster queries the Connections table's ``ByUserId`` index once per user per batch, so with
+1,000 open connections that sort was about half of the local stack's CPU in the fan-out
+benchmark (bench/fanout.py), where DynamoDB answers such a query in milliseconds whatever the
+table's size.
+
+While an index Query runs, ``Table.all_items`` hands moto only the items whose string or binary
+partition-key attributes equal the query's (the exact test moto applies next: same type, same
+value), in the order the full sort would give them. Results, their order and pagination are
+unchanged; number-typed conditions are left to moto (``"1"`` equals ``"1.0"`` there).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+_installed = threading.Lock()
+_scope = threading.local()
+
+IDLE_CONNECTION_SECONDS = 60
+
+
+def install() -> None:
+    """Patch moto's server and ``Table`` once per process (idempotent, thread-safe); a server
+    started afterwards in this process uses them."""
+    with _installed:
+        _keep_alive()
+        _index_prefilter()
+
+
+def _keep_alive() -> None:
+    import socket
+
+    from moto.moto_server import threaded_moto_server
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.wsgi import LimitedStream
+
+    if getattr(threaded_moto_server.MotoRequestHandler, "keep_alive", False):
+        return
+
+    class KeepAliveRequestHandler(MotoRequestHandler):
+        keep_alive = True
+        timeout = IDLE_CONNECTION_SECONDS
+
+        def log_error(self, format: str, *args: Any) -> None:
+            if not format.startswith("Request timed out"):  # an idle connection, closed
+                super().log_error(format, *args)
+
+        def setup(self) -> None:
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def run_wsgi(self) -> None:
+            length = self.headers.get("Content-Length", "0")
+            if (
+                self.request_version != "HTTP/1.1"
+                or "Transfer-Encoding" in self.headers
+                or "Expect" in self.headers
+                or self.headers.get("Connection", "").lower() == "close"
+                or not length.isdigit()
+            ):
+                super().run_wsgi()  # werkzeug's way: answer, then close
+                return
+            environ = self.make_environ()
+            body = LimitedStream(self.rfile, int(length))  # type: ignore[arg-type]
+            environ["wsgi.input"] = body
+            started: list[Any] = []
+
+            def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+                started[:] = [status, headers]
+                return lambda data: None  # moto never uses write()
+
+            try:
+                result = self.server.app(environ, start_response)
+                try:
+                    payload = b"".join(result)
+                finally:
+                    if hasattr(result, "close"):
+                        result.close()
+                body.exhaust()  # what the app left unread is not the next request
+            except Exception:
+                self.close_connection = True
+                self.log_error("moto failed on %s %s", self.command, self.path)
+                self.send_error(500)
+                return
+            status, headers = started
+            code, _, reason = status.partition(" ")
+            self.send_response(int(code), reason)
+            names = set()
+            for name, value in headers:
+                names.add(name.lower())
+                self.send_header(name, value)
+            if "content-length" not in names:
+                self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD" and payload:
+                self.wfile.write(payload)
+
+    threaded_moto_server.MotoRequestHandler = KeepAliveRequestHandler  # type: ignore[misc]
+
+
+def _index_prefilter() -> None:
+    from moto.dynamodb.models.table import Table
+
+    if True:
+        if getattr(Table.query, "index_prefilter", False):
+            return
+        original_query = Table.query
+        original_all_items = Table.all_items
+
+        def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+            index_name = kwargs.get("index_name", args[7] if len(args) > 7 else None)
+            conditions = [
+                (name, value)
+                for name, value in kwargs.get("hash_key_conditions") or ()
+                if value.type in ("S", "B")
+            ]
+            if not index_name or not conditions:
+                return original_query(self, *args, **kwargs)
+            previous = getattr(_scope, "filter", None)
+            _scope.filter = (self, conditions)
+            try:
+                return original_query(self, *args, **kwargs)
+            finally:
+                _scope.filter = previous
+
+        def all_items(self: Any) -> Any:
+            scope = getattr(_scope, "filter", None)
+            if scope is None or scope[0] is not self:
+                return original_all_items(self)
+            _scope.filter = None  # one use: whatever else the query reads sees the whole table
+            conditions = scope[1]
+            matching = []
+            for stored in self.items.values():
+                for item in stored.values() if self.range_key_attr else (stored,):
+                    for name, wanted in conditions:
+                        value = item.attrs.get(name)
+                        if (
+                            value is None
+                            or value.type != wanted.type
+                            or value.value != wanted.value
+                        ):
+                            break
+                    else:
+                        matching.append(item)
+            return sorted(
+                matching,
+                key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key,
+            )
+
+        query.index_prefilter = True  # type: ignore[attr-defined]
+        Table.query = query  # type: ignore[method-assign]
+        Table.all_items = all_items  # type: ignore[method-assign]
