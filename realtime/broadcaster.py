@@ -86,7 +86,7 @@ class BroadcastProcessor(BatchProcessor):
 
 @per_container
 def default_fanout() -> Fanout:
-    return Fanout(deps.connections_repo, deps.pusher)
+    return Fanout(deps.fanout_connections_repo, deps.pusher, max_workers=deps.FANOUT_WORKERS)
 
 
 processor = BroadcastProcessor()

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 from common.container import per_container
+from common.data.connections import ConnectionsRepository, pooled_client
 from common.data.push import ConnectionPusher, management_client
 from common.settings import get_settings
 from common.wiring import bids_repo as bids_repo
 from common.wiring import connections_repo as connections_repo
 from realtime.auth import TokenVerifier
 
+# The broadcaster's send concurrency: its lanes' threads, and the connections each of its
+# clients keeps, so no lane waits for (or reopens) a connection.
+FANOUT_WORKERS = 32
+
 
 @per_container
 def pusher() -> ConnectionPusher:
-    return ConnectionPusher(management_client(get_settings().websocket_management_url))
+    return ConnectionPusher(
+        management_client(get_settings().websocket_management_url, FANOUT_WORKERS)
+    )
+
+
+@per_container
+def fanout_connections_repo() -> ConnectionsRepository:
+    return ConnectionsRepository(get_settings().connections_table, pooled_client(FANOUT_WORKERS))
 
 
 @per_container

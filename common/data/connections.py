@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import boto3
+from botocore.config import Config
+
 from common.data.dynamo import default_client, to_item, translate_errors
 from common.data.users import batch_write
 from common.models import ConnectionEntity
@@ -12,6 +15,12 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BY_USER_INDEX = "ByUserId"
+
+
+def pooled_client(max_connections: int) -> DynamoDBClient:
+    """A DynamoDB client for ``max_connections`` threads at once. botocore keeps 10 connections
+    per client; the broadcaster's lanes on more threads would open and drop one per call."""
+    return boto3.client("dynamodb", config=Config(max_pool_connections=max_connections))
 
 
 class ConnectionsRepository:
