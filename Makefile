@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python bench/package.py
 	$(BIN)/python bench/cost.py
 	$(BIN)/python bench/snipe_timing.py
+	$(BIN)/python bench/fanout.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .aws-sam

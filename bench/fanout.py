@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import gzip
 import json
+import logging
 import multiprocessing
 import statistics
 import sys
@@ -143,6 +144,9 @@ def main(args: argparse.Namespace) -> None:
         raise SystemExit("moto did not start within 60 s")
     endpoint = moto_pipe.recv()
     with running_stack(demo=False, aws_endpoint_url=endpoint) as running:
+        # The handlers' INFO lines (one per connect and disconnect, none per message) would
+        # bury the figures; they fall outside the measured bursts either way.
+        logging.getLogger("ebay-sniper").setLevel(logging.WARNING)
         stack = running.stack
         assert stack.provisioned is not None
         assert stack.runtime is not None
