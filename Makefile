@@ -48,6 +48,7 @@ browser: install
 bench: install
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/package.py
+	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/cost.py
 	$(BIN)/python bench/snipe_timing.py
 	$(BIN)/python bench/fanout.py
