@@ -39,6 +39,7 @@ from common.models import (
 )
 from common.observability import logger
 from common.scheduling import ScheduleError, SnipeScheduler
+from rest.logic.filters import parse_enum_list
 
 # After an auction ends the executor needs a few seconds to learn the outcome; a group's other
 # snipe firing inside that window cannot be cancelled in time.
@@ -226,15 +227,7 @@ def group_overlap_warnings(bid: BidEntity, bids: BidsRepository) -> list[str]:
 
 
 def parse_statuses(raw: str | None) -> list[BidStatus] | None:
-    if not raw:
-        return None
-    try:
-        return [BidStatus(part.strip().upper()) for part in raw.split(",") if part.strip()]
-    except ValueError as exc:
-        allowed = ", ".join(s.value for s in BidStatus)
-        raise ValidationFailed(
-            "Unknown status", [FieldIssue("status", f"must be among {allowed}")]
-        ) from exc
+    return parse_enum_list(raw, BidStatus, "status")
 
 
 def list_snipes(

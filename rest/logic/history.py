@@ -6,18 +6,11 @@ from common.data.cursor import CursorCodec
 from common.data.history import HistoryRepository
 from common.errors import FieldIssue, NotFoundError, ValidationFailed
 from common.models import HistoryAction, HistoryEntity
+from rest.logic.filters import parse_enum_list
 
 
 def parse_actions(raw: str | None) -> list[HistoryAction] | None:
-    if not raw:
-        return None
-    try:
-        return [HistoryAction(part.strip().upper()) for part in raw.split(",") if part.strip()]
-    except ValueError as exc:
-        allowed = ", ".join(a.value for a in HistoryAction)
-        raise ValidationFailed(
-            "Unknown action", [FieldIssue("action", f"must be among {allowed}")]
-        ) from exc
+    return parse_enum_list(raw, HistoryAction, "action")
 
 
 def list_history(
