@@ -13,7 +13,8 @@ Invoke, @connections posts). Priced at the template's MemorySize and the unit pr
 Three figures cannot come from a local run, and are modelled (each printed beside the result):
 - the executor's wait: on AWS it is woken 150-210 s before the fire instant (a whole
   Scheduler minute ending >= 90 s early, docs/sniping-engine.md); here auctions end within a
-  minute, so it is invoked at once and waits less. Billed as EXECUTOR_AWAKE_SECONDS;
+  few minutes, so it is invoked at once and waits less. Billed as EXECUTOR_AWAKE_SECONDS
+  (188 s: the mean wake-up lead, the default lead, the outcome);
 - the dashboard: one WebSocket per user, open DASHBOARD_MINUTES_PER_DAY; every Bids write
   becomes one message to it (the broadcaster's fan-out);
 - a Scheduler invocation and a Secrets Manager read per snipe (upper bounds: schedules are
@@ -28,6 +29,7 @@ import argparse
 import html
 import logging
 import re
+import statistics
 import sys
 import threading
 import time
@@ -43,6 +45,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common.models import DEFAULT_LEAD_SECONDS  # noqa: E402
+from common.scheduling import wake_minute  # noqa: E402
 from local.testing import running_stack  # noqa: E402
 
 # us-east-1 list prices as I know them on 2024-06-01 (they cannot be fetched from here; check
@@ -65,7 +69,17 @@ PRICES = {
     "secrets_manager_secret_month": 0.40,
     "kms_key_month": 1.00,
 }
-EXECUTOR_AWAKE_SECONDS = 180 + 5  # mean wake-up lead plus learning the outcome
+# The executor's time awake on AWS: from its wake-up to the fire instant (common/scheduling.py's
+# minute, averaged over fire times, Scheduler taken to invoke at the minute's start: it may invoke
+# up to a minute later, so this is the longest case), then the default lead, then learning the
+# outcome (1.5 s after the end, one getBidding).
+WAKE_LEAD_SECONDS = statistics.fmean(
+    f - wake_minute(f) for f in range(1_900_000_000, 1_900_000_060)
+)
+# workers.snipe_engine's OUTCOME_AFTER_END_SECONDS; importing it here would create the handlers'
+# Powertools Metrics before the stack sets their namespace.
+OUTCOME_AFTER_END_SECONDS = 1.5
+EXECUTOR_AWAKE_SECONDS = WAKE_LEAD_SECONDS + DEFAULT_LEAD_SECONDS + OUTCOME_AFTER_END_SECONDS + 1
 DASHBOARD_MINUTES_PER_DAY = 30
 SNIPES_PER_USER_MONTH = 10
 LOG_BYTES_PER_INVOCATION = 1500  # ~4 structured lines (JSON) plus Lambda's START/END/REPORT
@@ -146,7 +160,8 @@ def run_workload(users: int, per_user: int, requests: AwsRequests) -> dict[str, 
         now_ms = int(httpx.get(f"{sim}/_sim/clock").json().get("nowMs", 0)) or int(
             time.time() * 1000
         )
-        end_ms = (now_ms // 1000 + 45) * 1000
+        # Every snipe must be created before its auction's freeze window (about 0.1 s each).
+        end_ms = (now_ms // 1000 + 45 + users * per_user // 8) * 1000
         iso = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(end_ms / 1000))
         jobs = []
         for u in range(users):
@@ -245,7 +260,7 @@ def main() -> int:
     executor_mb = memory["BidExecutorFunction"]
     executor = EXECUTOR_AWAKE_SECONDS * executor_mb / 1024 * PRICES["lambda_gb_second_arm64"] * 1000
     print(
-        f"of which the executor's wait ({EXECUTOR_AWAKE_SECONDS} s at {executor_mb} MB): "
+        f"of which the executor's wait ({EXECUTOR_AWAKE_SECONDS:.0f} s at {executor_mb} MB): "
         f"${executor:.4f}; at 128 MB it would be ${executor * 128 / executor_mb:.4f}"
     )
 

@@ -73,6 +73,17 @@ def test_a_snipe_far_from_its_end_gets_a_one_time_schedule_a_whole_minute_early(
     assert schedule_name("b1") not in _names(scheduler.target.group_name)
 
 
+def test_the_wake_minute_is_the_latest_whose_every_invocation_is_90_s_early():
+    # Given every fire time over two minutes (Scheduler may invoke anywhere in the minute)
+    for fire_at in range(1_900_000_000, 1_900_000_120):
+        minute = wake_minute(fire_at)
+        # Then even the minute's last instant is at least 90 s before the fire time
+        assert minute + 60 <= fire_at - 90
+        # And the next minute could invoke less than 90 s before it: no later minute is safe,
+        # so no rule at this precision keeps the executor awake for less
+        assert minute + 120 > fire_at - 90
+
+
 def test_a_snipe_close_to_its_end_invokes_the_executor_at_once(scheduler, lambda_invocations):
     lambda_invocations.clear()
     how = scheduler.wake("user-a", "b2", 1_900_000_000, now=1_900_000_000 - 100)
