@@ -262,12 +262,17 @@ def test_connection_indicator_reconnects_and_resyncs(page: Any, stack: RunningSt
     item = _auction(stack, ends_in=900, title="Rolleiflex 2.8F Planar")
     # When the stack's WebSocket drops (API Gateway's @connections DELETE) and stays away
     websocket = stack.stack.websocket
-    _wait_for(lambda: bool(websocket.connections))  # the page saw "open" before the stack did
     unreachable["now"] = True
-    for connection_id in list(websocket.connections):
-        httpx.delete(f"{stack.stack.websocket_management_url}/@connections/{connection_id}")
+
+    def dropped() -> bool:
+        # Every socket the stack holds is deleted, again on each pass: the page's may register
+        # a moment after the page saw "open". Asking the page pumps Playwright's event loop.
+        for connection_id in list(websocket.connections):
+            httpx.delete(f"{stack.stack.websocket_management_url}/@connections/{connection_id}")
+        return indicator.get_attribute("data-state") == "reconnecting"
+
     # Then the indicator says it is reconnecting
-    expect(indicator).to_have_attribute("data-state", "reconnecting", timeout=15_000)
+    _wait_for(dropped, timeout=20.0)
     expect(page.locator("#connection-label")).to_have_text("Reconnecting…")
     # While away, a snipe is created elsewhere (its push reaches no socket)
     runtime = stack.stack.runtime
