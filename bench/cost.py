@@ -26,9 +26,7 @@ Three figures cannot come from a local run, and are modelled (each printed besid
 from __future__ import annotations
 
 import argparse
-import html
 import logging
-import re
 import statistics
 import sys
 import threading
@@ -37,7 +35,6 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlparse
 
 import boto3
 import httpx
@@ -47,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from common.models import DEFAULT_LEAD_SECONDS  # noqa: E402
 from common.scheduling import wake_minute  # noqa: E402
-from local.testing import running_stack  # noqa: E402
+from local.testing import link_ebay_account, running_stack  # noqa: E402
 
 # us-east-1 list prices as I know them on 2024-06-01 (they cannot be fetched from here; check
 # https://aws.amazon.com/pricing before relying on them). Free tiers are left out.
@@ -83,7 +80,6 @@ EXECUTOR_AWAKE_SECONDS = WAKE_LEAD_SECONDS + DEFAULT_LEAD_SECONDS + OUTCOME_AFTE
 DASHBOARD_MINUTES_PER_DAY = 30
 SNIPES_PER_USER_MONTH = 10
 LOG_BYTES_PER_INVOCATION = 1500  # ~4 structured lines (JSON) plus Lambda's START/END/REPORT
-_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 REST_FUNCTIONS = {"UsersFunction", "BidsFunction", "HistoryFunction", "EbayAuthFunction",
                   "WishlistFunction"}  # fmt: skip
 
@@ -130,22 +126,6 @@ class AwsRequests:
             self.read_units += 1.0 if params.get("ConsistentRead") else 0.5
 
 
-def _link_ebay(http: httpx.Client, headers: dict[str, str], ebay_user: str) -> None:
-    start = http.get("/ebay/auth/url", headers=headers)
-    start.raise_for_status()
-    auth_url = start.json()["authUrl"]
-    page = httpx.get(auth_url, timeout=10)
-    form = {name: html.unescape(value) for name, value in _HIDDEN.findall(page.text)}
-    form.update(username=ebay_user, password="anything", approve="yes")
-    answer = httpx.post(urljoin(auth_url, "/oauth2/authorize"), data=form, timeout=10)
-    query = parse_qs(urlparse(answer.headers["Location"]).query)
-    http.post(
-        "/ebay/auth/callback",
-        json={"code": query["code"][0], "state": query["state"][0]},
-        headers=headers,
-    ).raise_for_status()
-
-
 def run_workload(users: int, per_user: int, requests: AwsRequests) -> dict[str, Any]:
     with running_stack(demo=False, lambda_concurrency=users * per_user + 64) as running:
         sim = running.sim_url
@@ -156,7 +136,7 @@ def run_workload(users: int, per_user: int, requests: AwsRequests) -> dict[str, 
             http.post("/local/signup", json={"email": email, "password": password})
             token = http.post("/local/login", json={"username": email, "password": password})
             headers.append({"Authorization": f"Bearer {token.json()['idToken']}"})
-            _link_ebay(http, headers[-1], f"cost_bidder_{i}")
+            link_ebay_account(http, headers[-1], f"cost_bidder_{i}")
         now_ms = int(httpx.get(f"{sim}/_sim/clock").json().get("nowMs", 0)) or int(
             time.time() * 1000
         )

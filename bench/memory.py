@@ -27,11 +27,9 @@ About 2 minutes.
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import logging
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -43,7 +41,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import parse_qs, urljoin, urlparse
 
 import httpx
 from websockets.sync.client import connect as ws_connect
@@ -53,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from local.lambda_runtime import FunctionError, LambdaContext, LambdaRuntime  # noqa: E402
 from local.scheduler import scheduled_event  # noqa: E402
-from local.testing import RunningStack, running_stack  # noqa: E402
+from local.testing import RunningStack, link_ebay_account, running_stack  # noqa: E402
 
 CONTAINER = ROOT / "bench" / "lambda_container.py"
 PASSWORD = "Memory-Bench-2024x"
@@ -63,7 +60,6 @@ MB_PER_VCPU = 1769
 # sandbox's share): an allowance, not a measurement; check it against a deployed REPORT line.
 RUNTIME_ALLOWANCE_MB = 30
 BARE = "import re; print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1])"
-_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 
 # ---------------------------------------------------------------- containers
@@ -201,22 +197,6 @@ class _Placeholder:
 # ---------------------------------------------------------------- workload
 
 
-def _link_ebay(http: httpx.Client, headers: dict[str, str], ebay_user: str) -> None:
-    start = http.get("/ebay/auth/url", headers=headers)
-    start.raise_for_status()
-    auth_url = start.json()["authUrl"]
-    page = httpx.get(auth_url, timeout=10)
-    form = {name: html.unescape(value) for name, value in _HIDDEN.findall(page.text)}
-    form.update(username=ebay_user, password="anything", approve="yes")
-    answer = httpx.post(urljoin(auth_url, "/oauth2/authorize"), data=form, timeout=10)
-    query = parse_qs(urlparse(answer.headers["Location"]).query)
-    http.post(
-        "/ebay/auth/callback",
-        json={"code": query["code"][0], "state": query["state"][0]},
-        headers=headers,
-    ).raise_for_status()
-
-
 def _ok(response: httpx.Response) -> dict[str, Any]:
     if response.status_code >= 400:
         raise RuntimeError(f"{response.request.method} {response.request.url}: {response.text}")
@@ -244,7 +224,7 @@ def _workload(
         token = login["idToken"]
         headers = {"Authorization": f"Bearer {token}"}
         _ok(http.get("/users/profile", headers=headers))
-        _link_ebay(http, headers, ebay_user)
+        link_ebay_account(http, headers, ebay_user)
         _ok(http.get("/ebay/auth/status", headers=headers))
         _ok(http.put("/users/preferences", json={"timezone": "Europe/Berlin"}, headers=headers))
         people.append((headers, token, ebay_user))

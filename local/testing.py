@@ -6,14 +6,18 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import itertools
+import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urljoin, urlparse
 
+import httpx
 from aiohttp import web
 
 from local.stack import LocalStack
@@ -122,3 +126,24 @@ def serving_app(app: web.Application, host: str = "127.0.0.1") -> Iterator[str]:
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(_START_TIMEOUT_SECONDS)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=_START_TIMEOUT_SECONDS)
+
+
+_HIDDEN_INPUT = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+
+
+def link_ebay_account(http: httpx.Client, headers: dict[str, str], ebay_user: str) -> None:
+    """Link the signed-in user's simulated eBay account as a browser would: ask the API for the
+    consent URL, approve on the simulator's page as ``ebay_user``, hand code and state back."""
+    start = http.get("/ebay/auth/url", headers=headers)
+    start.raise_for_status()
+    auth_url = start.json()["authUrl"]
+    page = httpx.get(auth_url, timeout=10)
+    form = {name: html.unescape(value) for name, value in _HIDDEN_INPUT.findall(page.text)}
+    form.update(username=ebay_user, password="anything", approve="yes")
+    answer = httpx.post(urljoin(auth_url, "/oauth2/authorize"), data=form, timeout=10)
+    query = parse_qs(urlparse(answer.headers["Location"]).query)
+    http.post(
+        "/ebay/auth/callback",
+        json={"code": query["code"][0], "state": query["state"][0]},
+        headers=headers,
+    ).raise_for_status()
