@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from common.data.dynamo import (
+    batch_delete,
     cancellation_codes,
     default_client,
     from_item,
+    query_items,
     to_item,
     to_value,
     translate_errors,
@@ -93,7 +95,6 @@ class BidsRepository:
 
     def active_ending_between(self, start: int, end: int) -> list[BidEntity]:
         """Active snipes (PENDING, ARMED, PLACED) whose auction ends in [start, end]: an index."""
-        bids: list[BidEntity] = []
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": ACTIVE_INDEX,
@@ -104,29 +105,16 @@ class BidsRepository:
                 ":e": to_value(end),
             },
         }
-        while True:
-            with translate_errors():
-                result = self.client.query(**kwargs)
-            bids += [BidEntity.model_validate(from_item(i)) for i in result.get("Items", [])]
-            if not result.get("LastEvaluatedKey"):
-                return bids
-            kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+        return [BidEntity.model_validate(from_item(i)) for i in query_items(self.client, **kwargs)]
 
     def by_item(self, ebay_item_id: str) -> list[BidEntity]:
-        bids: list[BidEntity] = []
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": ITEM_INDEX,
             "KeyConditionExpression": "ebayItemId = :i",
             "ExpressionAttributeValues": {":i": {"S": ebay_item_id}},
         }
-        while True:
-            with translate_errors():
-                result = self.client.query(**kwargs)
-            bids += [BidEntity.model_validate(from_item(i)) for i in result.get("Items", [])]
-            if not result.get("LastEvaluatedKey"):
-                return bids
-            kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+        return [BidEntity.model_validate(from_item(i)) for i in query_items(self.client, **kwargs)]
 
     # ------------------------------------------------------------------ writes
     def create(self, bid: BidEntity, history: HistoryEntity) -> None:
@@ -244,19 +232,14 @@ class BidsRepository:
 
     def delete_user_bids(self, user_id: str) -> list[BidEntity]:
         """Delete every snipe of a user and their guards; returns what was deleted."""
-        from common.data.users import batch_write
-
         bids = self.all_keys(user_id)
-        requests = [
-            {"DeleteRequest": {"Key": {"userId": {"S": b.userId}, "bidId": {"S": b.bidId}}}}
-            for b in bids
-        ]
-        for start in range(0, len(requests), 25):
-            batch_write(self.client, self.table, requests[start : start + 25])
+        batch_delete(
+            self.client,
+            self.table,
+            [{"userId": {"S": b.userId}, "bidId": {"S": b.bidId}} for b in bids],
+        )
         guards = sorted({snipe_guard_key(user_id, b.ebayItemId) for b in bids})
-        guard_requests = [{"DeleteRequest": {"Key": {"userId": {"S": g}}}} for g in guards]
-        for start in range(0, len(guard_requests), 25):
-            batch_write(self.client, self.users_table, guard_requests[start : start + 25])
+        batch_delete(self.client, self.users_table, [{"userId": {"S": g}} for g in guards])
         return bids
 
     def _history_put(self, history: HistoryEntity) -> dict[str, Any]:

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
-from common.data.dynamo import default_client, to_item, translate_errors
-from common.data.users import batch_write
+from common.data.dynamo import batch_delete, default_client, query_items, to_item, translate_errors
 from common.models import ConnectionEntity
 
 if TYPE_CHECKING:
@@ -42,7 +41,6 @@ class ConnectionsRepository:
             )
 
     def connection_ids(self, user_id: str) -> list[str]:
-        ids: list[str] = []
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": BY_USER_INDEX,
@@ -50,23 +48,9 @@ class ConnectionsRepository:
             "ExpressionAttributeValues": {":u": {"S": user_id}},
             "ProjectionExpression": "connectionId",
         }
-        while True:
-            with translate_errors():
-                result = self.client.query(**kwargs)
-            ids += [i["connectionId"]["S"] for i in result.get("Items", [])]
-            if not result.get("LastEvaluatedKey"):
-                return ids
-            kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+        return [i["connectionId"]["S"] for i in query_items(self.client, **kwargs)]
 
     def delete_user_connections(self, user_id: str) -> int:
         ids = self.connection_ids(user_id)
-        for start in range(0, len(ids), 25):
-            batch_write(
-                self.client,
-                self.table,
-                [
-                    {"DeleteRequest": {"Key": {"connectionId": {"S": c}}}}
-                    for c in ids[start : start + 25]
-                ],
-            )
+        batch_delete(self.client, self.table, [{"connectionId": {"S": c}} for c in ids])
         return len(ids)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -94,3 +94,32 @@ def translate_errors(
         if code in THROTTLING_CODES:
             raise RetryableError("The database was busy; try again") from exc
         raise
+
+
+BATCH_WRITE_LIMIT = 25  # DynamoDB's most requests in one BatchWriteItem
+
+
+def query_items(client: DynamoDBClient, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item a Query returns, following LastEvaluatedKey page after page."""
+    while True:
+        with translate_errors():
+            result = client.query(**kwargs)
+        yield from result.get("Items", [])
+        if not result.get("LastEvaluatedKey"):
+            return
+        kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+
+
+def batch_delete(client: DynamoDBClient, table: str, keys: Sequence[dict[str, Any]]) -> None:
+    """Delete items by key, 25 per BatchWriteItem, retrying what DynamoDB leaves unprocessed."""
+    for start in range(0, len(keys), BATCH_WRITE_LIMIT):
+        chunk = keys[start : start + BATCH_WRITE_LIMIT]
+        pending: dict[str, Any] = {table: [{"DeleteRequest": {"Key": k}} for k in chunk]}
+        for _attempt in range(8):
+            if not pending.get(table):
+                break
+            with translate_errors():
+                result = client.batch_write_item(RequestItems=pending)
+            pending = dict(result.get("UnprocessedItems") or {})
+        if pending.get(table):
+            raise RetryableError("The database was busy; try again")

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from common.data.dynamo import default_client, from_item, translate_errors
-from common.data.users import batch_write
+from common.data.dynamo import (
+    batch_delete,
+    default_client,
+    from_item,
+    query_items,
+    translate_errors,
+)
 from common.models import HistoryAction, HistoryEntity
 
 if TYPE_CHECKING:
@@ -76,24 +81,14 @@ class HistoryRepository:
         return entries, result.get("LastEvaluatedKey")
 
     def delete_user_history(self, user_id: str) -> int:
-        deleted = 0
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "userId = :u",
-            "ExpressionAttributeValues": {":u": {"S": user_id}},
-            "ProjectionExpression": "userId, historyId",
-        }
-        while True:
-            with translate_errors():
-                result = self.client.query(**kwargs)
-            keys = result.get("Items", [])
-            for start in range(0, len(keys), 25):
-                batch_write(
-                    self.client,
-                    self.table,
-                    [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]],
-                )
-            deleted += len(keys)
-            if not result.get("LastEvaluatedKey"):
-                return deleted
-            kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+        keys = list(
+            query_items(
+                self.client,
+                TableName=self.table,
+                KeyConditionExpression="userId = :u",
+                ExpressionAttributeValues={":u": {"S": user_id}},
+                ProjectionExpression="userId, historyId",
+            )
+        )
+        batch_delete(self.client, self.table, keys)
+        return len(keys)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from common.data.dynamo import (
+    batch_delete,
     cancellation_codes,
     default_client,
     from_item,
@@ -170,24 +171,4 @@ class UsersRepository:
 
     def delete_keys(self, keys: list[str]) -> None:
         """Delete profile and guard items by key (missing ones are fine)."""
-        for start in range(0, len(keys), 25):
-            requests = [
-                {"DeleteRequest": {"Key": {"userId": {"S": key}}}}
-                for key in keys[start : start + 25]
-            ]
-            batch_write(self.client, self.table, requests)
-
-
-def batch_write(client: DynamoDBClient, table: str, requests: list[dict[str, Any]]) -> None:
-    """BatchWriteItem with the retry of unprocessed items that DynamoDB asks for."""
-    pending: dict[str, Any] = {table: requests}
-    for _attempt in range(8):
-        if not pending.get(table):
-            return
-        with translate_errors():
-            result = client.batch_write_item(RequestItems=pending)
-        pending = dict(result.get("UnprocessedItems") or {})
-    if pending.get(table):
-        from common.errors import RetryableError
-
-        raise RetryableError("The database was busy; try again")
+        batch_delete(self.client, self.table, [{"userId": {"S": key}} for key in keys])
