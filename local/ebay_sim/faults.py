@@ -1,8 +1,13 @@
-"""Fault injection: latency, error statuses and hangs per endpoint, from a seeded generator."""
+"""Fault injection: latency, error statuses and hangs per endpoint, from a seeded generator.
+
+A config counts what it drew (requests seen, each status answered, timeouts), so a chaos run can
+report what it injected (``GET /_sim/faults``).
+"""
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +37,8 @@ class FaultConfig:
     hang_ms: int = 30_000
     seed: int = 0
     rng: random.Random = field(default_factory=random.Random, repr=False)
+    # What was drawn so far, per endpoint: "calls", each status as text ("500"), "timeout".
+    counts: dict[str, Counter[str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> FaultConfig:
@@ -64,16 +71,30 @@ class FaultConfig:
             "timeoutRate": self.timeout_rate,
             "hangMs": self.hang_ms,
             "seed": self.seed,
+            "counts": self.counts_json(),
         }
 
-    def draw(self) -> Outcome:
-        """What happens to the next request; the caller holds the simulator's lock."""
+    def counts_json(self) -> dict[str, Any]:
+        """``{"calls", "500", ..., "timeout", "byEndpoint": {endpoint: {...}}}``."""
+        total: Counter[str] = Counter()
+        for counted in self.counts.values():
+            total.update(counted)
+        return {**total, "byEndpoint": {e: dict(c) for e, c in self.counts.items()}}
+
+    def draw(self, endpoint: str | None = None) -> Outcome:
+        """What happens to the next request (to ``endpoint``, for the counts); the caller
+        holds the simulator's lock."""
+        counted = self.counts.setdefault(endpoint or self.endpoint, Counter())
         delay = self.latency_ms + (self.rng.randint(0, self.jitter_ms) if self.jitter_ms else 0)
         roll = self.rng.random()
+        counted["calls"] += 1
         if roll < self.timeout_rate:
+            counted["timeout"] += 1
             return Outcome(delay, hang_ms=self.hang_ms)
         if roll < self.timeout_rate + self.error_rate:
-            return Outcome(delay, status=self.rng.choice(self.statuses))
+            status = self.rng.choice(self.statuses)
+            counted[str(status)] += 1
+            return Outcome(delay, status=status)
         return Outcome(delay)
 
 

@@ -389,7 +389,7 @@ class Simulator:
     def draw_fault(self, endpoint: str) -> Outcome | None:
         with self.lock:
             fault = self._faults.get(endpoint) or self._faults.get("*")
-            return fault.draw() if fault else None
+            return fault.draw(endpoint) if fault else None
 
     # -- bots ----------------------------------------------------------------------------
 

@@ -132,6 +132,39 @@ def test_error_rate_is_seeded(sim_env: SimEnv) -> None:
     assert {200, 500} <= set(runs[0]) or {200, 503} <= set(runs[0])
 
 
+def test_a_mix_of_faults_at_a_rate_is_counted_by_kind(sim_env: SimEnv) -> None:
+    # Given every endpoint failing 60% of the time with a mix of statuses and short hangs
+    item_id = sim_env.create_auction()["itemId"]
+    token = sim_env.app_token()
+    sim_env.client.post(
+        "/_sim/faults",
+        json={
+            "endpoint": "*",
+            "errorRate": 0.5,
+            "statuses": [500, 503, 429],
+            "timeoutRate": 0.1,
+            "hangMs": 50,
+            "seed": 3,
+        },
+    )
+    # When browse is called 40 times
+    answered = []
+    for _ in range(40):
+        try:
+            answered.append(sim_env.item(token, item_id).status_code)
+        except httpx.HTTPError:
+            answered.append(0)  # the hang dropped the connection
+    # Then the counts say what each call got, per kind and per endpoint
+    counts = sim_env.client.get("/_sim/faults").json()["faults"][0]["counts"]
+    sim_env.client.delete("/_sim/faults")
+    by_kind = {str(s): answered.count(s) for s in (500, 503, 429)} | {"timeout": answered.count(0)}
+    assert {k: counts.get(k, 0) for k in by_kind} == by_kind
+    assert counts["calls"] == 40
+    assert counts["byEndpoint"]["browse"]["calls"] == 40
+    assert answered.count(200) == 40 - sum(by_kind.values()) > 0
+    assert sum(by_kind.values()) > 0
+
+
 def test_timeouts_hang_then_drop_the_connection(sim_env: SimEnv) -> None:
     # Given every bid call hanging for 0.5 s
     item_id = sim_env.create_auction()["itemId"]
