@@ -1,13 +1,22 @@
-"""Run the template's Lambda handlers in this process, the way the Lambda service would.
+"""Run the template's Lambda handlers the way the Lambda service would.
 
 A handler is imported from its ``Handler`` (``rest.bids.handler``) on first use (a cold start)
 and called with the event and a Lambda-like context whose remaining time counts down from the
 function's ``Timeout``. Invocations run on a thread pool so the event loop stays free.
 
+Two isolation modes:
+
+``thread`` (the default): every handler runs in this process. Cheap, and tests can look inside.
 Environment variables are process-wide, so the union of every function's environment is put
 into ``os.environ`` once; two functions wanting different values for one variable is an error.
 A thread cannot be killed: a handler that exceeds its Timeout is *reported* as timed out (the
 caller gets :class:`FunctionTimeoutError`, as from Lambda) while its thread runs on.
+
+``process``: each invocation runs in an execution environment of its own, a worker process
+(``local.lambda_containers``) that serves one invocation at a time and is reused while warm, as
+Lambda's are: module state is per container, concurrent invocations do not share a GIL, the
+event and the result cross as JSON (a result JSON cannot carry fails, as on Lambda), and a
+handler past its Timeout is killed with its container.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from local.lambda_containers import ContainerPool
 from local.template import FunctionSpec, Template
 
 log = logging.getLogger("local.lambda")
@@ -113,7 +123,11 @@ class LambdaRuntime:
         *,
         max_workers: int = 16,
         environ: MutableMapping[str, str] | None = None,
+        isolation: str = "thread",
     ) -> None:
+        if isolation not in ("thread", "process"):
+            raise ValueError(f"isolation must be 'thread' or 'process', not {isolation!r}")
+        self.isolation = isolation
         self.template = template
         self.functions: dict[str, FunctionSpec] = template.functions
         self.stats: dict[str, FunctionStats] = {
@@ -125,6 +139,7 @@ class LambdaRuntime:
         self._import_lock = threading.Lock()
         self._stats_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
+        self._containers: dict[str, ContainerPool] = {}
 
     # ---- environment
 
@@ -169,28 +184,88 @@ class LambdaRuntime:
     def invoke(self, logical_id: str, event: Any) -> Any:
         """Invoke synchronously (RequestResponse) and return the handler's result."""
         context = self._new_context(logical_id)
-        future = self._pool.submit(self._run, logical_id, event, context)
+        future = self._pool.submit(self._runner, logical_id, event, context)
         try:
-            return future.result(timeout=context.timeout_seconds)
+            return future.result(timeout=self._wait_seconds(context))
         except FutureTimeoutError:
             raise self._timed_out(logical_id, context) from None
 
     async def invoke_async(self, logical_id: str, event: Any) -> Any:
         """Invoke from the event loop without blocking it."""
         context = self._new_context(logical_id)
-        future: Future[Any] = self._pool.submit(self._run, logical_id, event, context)
+        future: Future[Any] = self._pool.submit(self._runner, logical_id, event, context)
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), context.timeout_seconds)
+            return await asyncio.wait_for(asyncio.wrap_future(future), self._wait_seconds(context))
         except TimeoutError:
             raise self._timed_out(logical_id, context) from None
 
     def submit(self, logical_id: str, event: Any) -> Future[Any]:
         """Invoke asynchronously (Event invocation type): errors are logged, not raised."""
         context = self._new_context(logical_id)
-        return self._pool.submit(self._run, logical_id, event, context)
+        return self._pool.submit(self._runner, logical_id, event, context)
+
+    def containers(self, logical_id: str) -> int:
+        """How many execution environments (worker processes) the function has now."""
+        pool = self._containers.get(logical_id)
+        return pool.size if pool else 0
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        for pool in self._containers.values():
+            pool.shutdown()
+
+    @property
+    def _runner(self) -> Callable[[str, Any, LambdaContext], Any]:
+        return self._run_in_container if self.isolation == "process" else self._run
+
+    def _wait_seconds(self, context: LambdaContext) -> float:
+        # A container enforces the Timeout itself (and kills the process): the caller's wait
+        # only needs to outlast it. A thread cannot be stopped: the caller stops waiting.
+        return context.timeout_seconds + (5 if self.isolation == "process" else 0)
+
+    def _container_pool(self, logical_id: str) -> ContainerPool:
+        with self._import_lock:
+            if logical_id not in self._containers:
+                self._containers[logical_id] = ContainerPool(
+                    logical_id, self.functions[logical_id].handler
+                )
+            return self._containers[logical_id]
+
+    def _run_in_container(self, logical_id: str, event: Any, context: LambdaContext) -> Any:
+        started = time.perf_counter()
+        failed = True
+        try:
+            outcome = self._container_pool(logical_id).invoke(
+                event,
+                {
+                    "function_name": context.function_name,
+                    "memory_limit_in_mb": context.memory_limit_in_mb,
+                    "invoked_function_arn": context.invoked_function_arn,
+                    "aws_request_id": context.aws_request_id,
+                    "log_group_name": context.log_group_name,
+                    "log_stream_name": context.log_stream_name,
+                    "timeout_seconds": context.timeout_seconds,
+                },
+                remaining_ms=context.get_remaining_time_in_millis(),
+            )
+            if outcome.cold:
+                with self._stats_lock:
+                    self.stats[logical_id].cold_starts += 1
+            if outcome.timed_out:
+                failed = False  # counted by _timed_out
+                raise self._timed_out(logical_id, context)
+            if outcome.error is not None:
+                log.error(
+                    "%s failed (request %s): %s",
+                    context.function_name,
+                    context.aws_request_id,
+                    outcome.error,
+                )
+                raise FunctionError(logical_id, context.aws_request_id, outcome.error)
+            failed = False
+            return outcome.result
+        finally:
+            self._record(logical_id, (time.perf_counter() - started) * 1000, failed)
 
     def _new_context(self, logical_id: str) -> LambdaContext:
         if logical_id not in self.functions:

@@ -117,6 +117,7 @@ class LocalStack:
         template_path: Path = TEMPLATE_PATH,
         aws_endpoint_url: str | None = None,
         lambda_concurrency: int = 256,
+        lambda_isolation: str = "thread",
         scheduler_jitter: bool = False,
         ebay_api_base_url: str | None = None,
     ) -> None:
@@ -126,6 +127,9 @@ class LocalStack:
         self.external_ebay_url = ebay_api_base_url
         # Concurrent invocations (threads). A waiting bid executor holds one for minutes.
         self.lambda_concurrency = lambda_concurrency
+        # "thread": handlers run in this process; "process": each concurrent invocation in a
+        # worker process of its own, reused while warm (local.lambda_containers).
+        self.lambda_isolation = lambda_isolation
         # Fire one-time schedules anywhere within their minute, as EventBridge Scheduler may.
         self.scheduler_jitter = scheduler_jitter
         self.scheduler: LocalScheduler | None = None
@@ -277,7 +281,9 @@ class LocalStack:
         assert self.template is not None
         assert self.provisioned is not None
 
-        self.runtime = LambdaRuntime(self.template, max_workers=self.lambda_concurrency)
+        self.runtime = LambdaRuntime(
+            self.template, max_workers=self.lambda_concurrency, isolation=self.lambda_isolation
+        )
         self._saved_environ = dict(os.environ)
         os.environ.update(FAKE_CREDENTIALS)
         os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint_url

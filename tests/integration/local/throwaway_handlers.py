@@ -49,3 +49,18 @@ def boom(event: dict[str, Any], context: Any) -> Any:
 def slow(event: dict[str, Any], context: Any) -> Any:
     time.sleep(1.5)
     return {"statusCode": 200, "body": "late"}
+
+
+_served = 0
+
+
+def whoami(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Which container served this (process id) and how many it has served: module state."""
+    global _served
+    _served += 1
+    time.sleep(float(event.get("sleep", 0)))
+    return {"pid": __import__("os").getpid(), "served": _served}
+
+
+def unmarshalable(event: dict[str, Any], context: Any) -> Any:
+    return {"a", "set"}
