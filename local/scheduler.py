@@ -8,8 +8,19 @@ rate and cron schedules, by invoking functions on the in-process Lambda runtime.
 - Functions' ``Schedule``/``ScheduleV2`` events with ``rate(...)`` or ``cron(...)`` fire on
   their period (rate: from the stack's start; cron: at each matching UTC minute).
 
-The target's ``Input`` is the event; the target ARN names a function of the template. Delivery
-failures are logged; the retry policy and dead-letter queue are not simulated.
+The target's ``Input`` is the event; the target ARN names a function of the template.
+
+Delivery is what AWS does, at least once:
+- ``deliveries=N`` delivers each one-time schedule N times, the copies ``duplicate_spread_seconds``
+  apart at most (drawn uniformly, so some run concurrently), as at-least-once delivery may.
+- Every invocation is asynchronous (Lambda's ``Event`` type) and gets Lambda's retries: a run that
+  fails is retried with the *same request id* after ``async_retry_delays`` (Lambda waits 1 then 2
+  minutes), at most the function's ``EventInvokeConfig.MaximumRetryAttempts`` times (default 2)
+  and not past its ``MaximumEventAgeInSeconds``; then the invocation record goes to its
+  ``DestinationConfig.OnFailure`` SQS queue.
+- A delivery the runtime refuses (it cannot even queue it) is retried per the schedule's
+  ``RetryPolicy`` (backoff 1, 2, 4... s, at most 60), then sent to its ``DeadLetterConfig`` queue.
+``stats`` counts all of it.
 """
 
 from __future__ import annotations
@@ -20,14 +31,19 @@ import json
 import logging
 import random
 import re
+import threading
 import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from local.aws import client
 from local.lambda_api import function_logical_id
-from local.lambda_runtime import LambdaRuntime
-from local.template import SCHEDULE_GROUP_TYPE, Template
+from local.lambda_runtime import InvocationError, LambdaRuntime
+from local.template import SCHEDULE_GROUP_TYPE, SQS_QUEUE_TYPE, Template
 
 log = logging.getLogger("local.scheduler")
 
@@ -41,6 +57,14 @@ _MONTHS = {
     )
 }
 _DAYS = {d: i + 1 for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
+# Lambda's asynchronous retries: 1 minute before the first, 2 before the second.
+LAMBDA_RETRY_DELAYS = (60.0, 120.0)
+# Lambda's defaults when a function has no EventInvokeConfig.
+DEFAULT_ASYNC_RETRIES = 2
+DEFAULT_EVENT_AGE_SECONDS = 21_600
+# EventBridge Scheduler's defaults when a target has no RetryPolicy.
+DEFAULT_DELIVERY_RETRIES = 185
+DEFAULT_DELIVERY_AGE_SECONDS = 86_400
 
 
 def at_time(expression: str, timezone: str = "UTC") -> float | None:
@@ -123,6 +147,31 @@ def scheduled_event(logical_id: str, template: Template) -> dict[str, Any]:
 
 
 @dataclass
+class SchedulerStats:
+    """What the scheduler did, for a chaos run's report."""
+
+    fired: int = 0  # one-time schedules that came due
+    deliveries: int = 0  # invocations made for them, duplicates included
+    duplicates: int = 0  # deliveries beyond the first
+    function_errors: int = 0  # asynchronous runs that failed
+    async_retries: int = 0  # Lambda's retries of those (same request id)
+    async_given_up: int = 0  # failed after the last retry (to the OnFailure queue, if any)
+    delivery_retries: int = 0  # deliveries the runtime refused, tried again
+    dead_lettered: int = 0  # deliveries given up (to the schedule's dead-letter queue, if any)
+
+
+@dataclass
+class _Invocation:
+    """One asynchronous event: its retries keep the request id, as Lambda's do."""
+
+    logical_id: str
+    event: Any
+    request_id: str
+    first_at: float
+    attempt: int = 0
+
+
+@dataclass
 class _Recurring:
     logical_id: str
     expression: str
@@ -142,6 +191,9 @@ class LocalScheduler:
         minute_jitter: bool = False,
         poll_seconds: float = 0.25,
         rng: random.Random | None = None,
+        deliveries: int = 1,
+        duplicate_spread_seconds: float = 1.0,
+        async_retry_delays: tuple[float, ...] = LAMBDA_RETRY_DELAYS,
     ) -> None:
         self.template = template
         self.runtime = runtime
@@ -149,6 +201,15 @@ class LocalScheduler:
         self.minute_jitter = minute_jitter
         self.poll_seconds = poll_seconds
         self.rng = rng or random.Random()
+        # At-least-once: each one-time schedule is delivered this many times.
+        self.deliveries = deliveries
+        self.duplicate_spread_seconds = duplicate_spread_seconds
+        # Seconds before each Lambda retry (the last one repeats); tests shorten them.
+        self.async_retry_delays = async_retry_delays
+        self.stats = SchedulerStats()
+        self._timers: set[threading.Timer] = set()
+        self._lock = threading.Lock()
+        self._sqs: Any = None
         self.fired: list[tuple[str, float]] = []  # (schedule or function, when)
         self._due: dict[tuple[str, str, Any], float] = {}
         self._done: set[tuple[str, str, Any]] = set()
@@ -196,6 +257,10 @@ class LocalScheduler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        with self._lock:
+            timers, self._timers = self._timers, set()
+        for timer in timers:
+            timer.cancel()
 
     async def _loop(self) -> None:
         while True:
@@ -244,7 +309,12 @@ class LocalScheduler:
             log.warning("schedule %s targets %s, not a function here", name, target["Arn"])
             return 0
         event = json.loads(target.get("Input") or "{}")
-        self.runtime.submit(logical_id, event)
+        self._count("fired")
+        for copy in range(max(1, self.deliveries)):
+            delay = self.rng.uniform(0, self.duplicate_spread_seconds) if copy else 0.0
+            if copy:
+                self._count("duplicates")
+            self._later(delay, lambda: self._deliver(name, target, logical_id, event, now))
         self.fired.append((name, now))
         log.info("schedule %s fired %s", name, logical_id)
         if detail.get("ActionAfterCompletion") == "DELETE":
@@ -270,6 +340,165 @@ class LocalScheduler:
         return fired
 
     def _fire_recurring(self, item: _Recurring, now: float) -> int:
-        self.runtime.submit(item.logical_id, item.event)
+        self._invoke(_Invocation(item.logical_id, item.event, str(uuid.uuid4()), now))
         self.fired.append((item.logical_id, now))
         return 1
+
+    # ---- delivery
+
+    def _later(self, delay: float, action: Callable[[], None]) -> None:
+        if delay <= 0:
+            action()
+            return
+
+        def run() -> None:
+            with self._lock:
+                self._timers.discard(timer)
+            try:
+                action()
+            except Exception:  # a timer thread has no caller to report to
+                log.exception("local scheduler: delayed delivery failed")
+
+        timer = threading.Timer(delay, run)
+        timer.daemon = True
+        with self._lock:
+            self._timers.add(timer)
+        timer.start()
+
+    def _deliver(
+        self,
+        name: str,
+        target: dict[str, Any],
+        logical_id: str,
+        event: Any,
+        due: float,
+        attempt: int = 0,
+    ) -> None:
+        """One delivery of a schedule: an asynchronous invocation; if the runtime refuses it,
+        the schedule's RetryPolicy, then its dead-letter queue."""
+        if attempt == 0:
+            self._count("deliveries")
+        try:
+            self._invoke(_Invocation(logical_id, event, str(uuid.uuid4()), time.time()))
+            return
+        except Exception as exc:  # the runtime refused the event (shut down, unknown function)
+            error = f"{type(exc).__name__}: {exc}"
+        policy = target.get("RetryPolicy") or {}
+        retries = int(policy.get("MaximumRetryAttempts", DEFAULT_DELIVERY_RETRIES))
+        max_age = int(policy.get("MaximumEventAgeInSeconds", DEFAULT_DELIVERY_AGE_SECONDS))
+        delay = min(60.0, 2.0**attempt)
+        if attempt < retries and time.time() + delay - due <= max_age:
+            self._count("delivery_retries")
+            self._later(
+                delay, lambda: self._deliver(name, target, logical_id, event, due, attempt + 1)
+            )
+            return
+        self._count("dead_lettered")
+        log.warning("schedule %s not delivered after %d attempts: %s", name, attempt + 1, error)
+        queue = (target.get("DeadLetterConfig") or {}).get("Arn")
+        if queue:
+            self._send(
+                queue,
+                target.get("Input") or "{}",
+                {"ERROR_CODE": "InvocationFailed", "ERROR_MESSAGE": error, "SCHEDULE": name},
+            )
+
+    def _invoke(self, invocation: _Invocation) -> None:
+        """Lambda's ``Event`` invocation: queued on the runtime; a failed run is retried."""
+        if invocation.attempt == 0:
+            future: Any = self.runtime.submit(invocation.logical_id, invocation.event)
+        else:
+            # LambdaRuntime.submit draws a new request id; Lambda's retries keep the first one.
+            runtime = self.runtime
+            context = runtime.context(invocation.logical_id, invocation.request_id)
+            future = runtime._pool.submit(
+                runtime._run, invocation.logical_id, invocation.event, context
+            )
+        if isinstance(future, Future):
+            future.add_done_callback(lambda done: self._settled(invocation, done))
+
+    def _settled(self, invocation: _Invocation, done: Future[Any]) -> None:
+        error = None if done.cancelled() else done.exception()
+        if not isinstance(error, InvocationError):
+            return
+        self._count("function_errors")
+        invocation.request_id = error.request_id
+        config = (
+            self.template.functions[invocation.logical_id].properties.get("EventInvokeConfig") or {}
+        )
+        retries = int(config.get("MaximumRetryAttempts", DEFAULT_ASYNC_RETRIES))
+        max_age = int(config.get("MaximumEventAgeInSeconds", DEFAULT_EVENT_AGE_SECONDS))
+        delays = self.async_retry_delays or LAMBDA_RETRY_DELAYS
+        delay = delays[min(invocation.attempt, len(delays) - 1)]
+        too_old = time.time() + delay - invocation.first_at > max_age
+        if invocation.attempt < retries and not too_old:
+            self._count("async_retries")
+            invocation.attempt += 1
+            log.info(
+                "%s failed (request %s); retry %d in %.0f s",
+                invocation.logical_id,
+                invocation.request_id,
+                invocation.attempt,
+                delay,
+            )
+            self._later(delay, lambda: self._invoke(invocation))
+            return
+        self._count("async_given_up")
+        destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
+            "Destination"
+        )
+        log.warning(
+            "%s failed after %d attempt(s) (request %s)",
+            invocation.logical_id,
+            invocation.attempt + 1,
+            invocation.request_id,
+        )
+        if destination:
+            condition = "EventAgeExceeded" if invocation.attempt < retries else "RetriesExhausted"
+            record = self._failure_record(invocation, error, condition)
+            self._send(destination, json.dumps(record))
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            setattr(self.stats, name, getattr(self.stats, name) + 1)
+
+    def _failure_record(
+        self, invocation: _Invocation, error: InvocationError, condition: str
+    ) -> dict[str, Any]:
+        """Lambda's invocation record for an asynchronous invocation given up."""
+        return {
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "requestContext": {
+                "requestId": invocation.request_id,
+                "functionArn": self.template.attributes[(invocation.logical_id, "Arn")],
+                "condition": condition,
+                "approximateInvokeCount": invocation.attempt + 1,
+            },
+            "requestPayload": invocation.event,
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "responsePayload": {"errorMessage": str(error), "errorType": type(error).__name__},
+        }
+
+    def _send(self, queue_arn: str, body: str, attributes: dict[str, str] | None = None) -> None:
+        queues = {
+            self.template.attributes.get((q, "Arn")): self.template.refs.get(q)
+            for q in self.template.resources(SQS_QUEUE_TYPE)
+        }
+        url = queues.get(queue_arn)
+        if not url:
+            log.warning("no queue %s in the template; message dropped", queue_arn)
+            return
+        if self._sqs is None:
+            self._sqs = client("sqs", self.client.meta.endpoint_url)
+        self._sqs.send_message(
+            QueueUrl=url,
+            MessageBody=body,
+            MessageAttributes={
+                k: {"DataType": "String", "StringValue": v} for k, v in (attributes or {}).items()
+            },
+        )
