@@ -5,9 +5,18 @@ every invocation without the X-Ray SDK in the package: importing the SDK (throug
 Tracer) added about 120 ms to every cold start (``bench/cold_start.py``), more than the rest of
 a handler's init. The function name and cold-start flag are on every log line through
 ``logger.inject_lambda_context``.
+
+botocore's DEBUG lines are whole AWS requests and responses: users' items with their email
+addresses, Secrets Manager's secret values. A function put at DEBUG (Lambda's application log
+level sets the root logger's) must not write them, so botocore logs from INFO up whatever the
+root logger's level.
 """
 
+import logging
+
 from aws_lambda_powertools import Logger, Metrics
+
+logging.getLogger("botocore").setLevel(logging.INFO)
 
 logger = Logger()
 metrics = Metrics()

@@ -17,6 +17,7 @@ from common.container import reset as reset_containers
 from local.aws import FAKE_CREDENTIALS, Provisioned, provision, reset_tables, start_moto
 from local.lambda_api import RecordingInvoker, recording_app
 from local.template import Template
+from tests.log_leaks import LogLeakCheck
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -33,6 +34,11 @@ TEST_PARAMETERS = {
     # Never the real Postmark: a closed loopback port, unless a test serves the email sink.
     "PostmarkApiUrl": "http://127.0.0.1:9",
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every log line of the run is searched for tokens, secrets and email addresses.
+    config.pluginmanager.register(LogLeakCheck(config), "log-leak-check")
 
 
 @pytest.fixture(scope="session")
