@@ -412,7 +412,7 @@ class LocalScheduler:
             runtime = self.runtime
             context = runtime.context(invocation.logical_id, invocation.request_id)
             future = runtime._pool.submit(
-                runtime._run, invocation.logical_id, invocation.event, context
+                runtime._runner, invocation.logical_id, invocation.event, context
             )
         if isinstance(future, Future):
             future.add_done_callback(lambda done: self._settled(invocation, done))
