@@ -1,60 +1,39 @@
 """Lambda execution environments as worker processes, for the runtime's ``process`` isolation.
 
-A container is a process forked from multiprocessing's fork server (which has the heavy
-libraries imported once, so a new container costs a fork, not an interpreter start). It takes
-the environment the stack has when the container is created, imports its handler on its first
-invocation (the cold start), then serves invocations one at a time over a pipe: the event in
-and the result out as JSON, as Lambda's runtime API carries them. A pool keeps the idle
-containers of one function warm and creates one more whenever all are busy, so concurrency is
+Each function gets a *zygote*: a fresh interpreter (``python -m local.lambda_containers``)
+started with the environment the stack has at the function's first invocation, which imports
+the function's handler module once (Lambda's init phase). Every container is then an
+``os.fork()`` of the zygote: it starts in milliseconds with the code loaded, and everything the
+handler builds on first use (clients, caches: ``common.container``) is its own, as in a new
+Lambda execution environment. A container serves invocations one at a time over a socket: the
+event in and the result out as JSON, as Lambda's runtime API carries them. A pool keeps the idle
+containers of one function warm and forks one more whenever all are busy, so concurrency is
 bounded only by the runtime's thread pool, as Lambda's by the account's concurrency.
 
 A handler that raises reports its error type and message; the container lives on (Lambda keeps
 an environment after a handler error). A handler past its Timeout, or a container that dies,
-is killed and dropped; the next invocation gets a fresh one (a cold start).
+is killed and dropped; the next invocation gets a fresh one. The first invocation of each
+container counts as a cold start.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import importlib
 import json
 import logging
-import multiprocessing
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
-
-log = logging.getLogger("local.lambda")
-
-# Imported once in the fork server, shared copy-on-write by every container.
-PRELOAD = [
-    "boto3",
-    "botocore.session",
-    "botocore.client",
-    "pydantic",
-    "httpx",
-    "aws_lambda_powertools.logging",
-    "aws_lambda_powertools.metrics",
-    "aws_lambda_powertools.event_handler",
-]
-
-_context_lock = threading.Lock()
-_context: Any = None
-
-
-def _mp_context() -> Any:
-    """The fork server context, set up once per process (the server starts on first use)."""
-    global _context
-    with _context_lock:
-        if _context is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(PRELOAD)
-            _context = context
-        return _context
 
 
 class HandlerError(Exception):
@@ -94,24 +73,15 @@ class _RemoteContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def _serve(conn: Connection, handler_path: str, environ: dict[str, str], log_disable: int) -> None:
-    """A container's main loop: one invocation at a time until the pipe closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the stack's to handle
-    os.environ.clear()
-    os.environ.update(environ)
-    if log_disable:
-        logging.disable(log_disable)
-    handler = None
+def _serve(conn: Connection, handler: Any) -> None:
+    """A container's main loop: one invocation at a time until the socket closes."""
+    cold = True
     while True:
         try:
             request = json.loads(conn.recv_bytes())
         except (EOFError, OSError):
             return
-        cold = handler is None
         try:
-            if handler is None:
-                module_name, _, attribute = handler_path.rpartition(".")
-                handler = getattr(importlib.import_module(module_name), attribute)
             context = _RemoteContext(request["context"], request["remainingMs"])
             result = handler(request["event"], context)
         except BaseException as exc:
@@ -122,6 +92,7 @@ def _serve(conn: Connection, handler_path: str, environ: dict[str, str], log_dis
                 traceback.format_exc(),
             )
             conn.send_bytes(_error(type(exc).__name__, str(exc), cold))
+            cold = False
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 return
             continue
@@ -130,6 +101,7 @@ def _serve(conn: Connection, handler_path: str, environ: dict[str, str], log_dis
         except (TypeError, ValueError) as exc:
             answer = _error("Runtime.MarshalError", f"Unable to marshal response: {exc}", cold)
         conn.send_bytes(answer)
+        cold = False
 
 
 def _error(error_type: str, message: str, cold: bool) -> bytes:
@@ -137,26 +109,20 @@ def _error(error_type: str, message: str, cold: bool) -> bytes:
 
 
 class Container:
-    """One execution environment: a worker process and the pipe to it."""
+    """One execution environment: a process forked by the zygote, and the socket to it."""
 
-    def __init__(self, handler_path: str) -> None:
-        context = _mp_context()
-        self.conn, child = context.Pipe()
-        self.process = context.Process(
-            target=_serve,
-            args=(child, handler_path, dict(os.environ), logging.root.manager.disable),
-            daemon=True,
-        )
-        self.process.start()
-        child.close()
+    def __init__(self, pid: int, conn: Connection) -> None:
+        self.pid = pid
+        self.conn = conn
+        self._dead = False
 
     def invoke(self, event: Any, fields: dict[str, Any], remaining_ms: int) -> Outcome:
         request = {"event": event, "context": fields, "remainingMs": remaining_ms}
-        self.conn.send_bytes(json.dumps(request).encode())
-        if not self.conn.poll(remaining_ms / 1000):
-            self.kill()
-            return Outcome(timed_out=True)
         try:
+            self.conn.send_bytes(json.dumps(request).encode())
+            if not self.conn.poll(remaining_ms / 1000):
+                self.kill()
+                return Outcome(timed_out=True)
             answer = json.loads(self.conn.recv_bytes())
         except (EOFError, OSError):
             self.kill()
@@ -170,20 +136,68 @@ class Container:
 
     @property
     def alive(self) -> bool:
-        return self.process.is_alive()
+        if not self._dead:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                self._dead = True
+        return not self._dead
 
     def kill(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(timeout=5)
+        self._dead = True
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
         self.conn.close()
 
     def stop(self) -> None:
-        self.conn.close()  # the container's recv ends: it returns
-        self.process.join(timeout=2)
-        if self.process.is_alive():
+        """Close the socket: the container's loop ends and it exits."""
+        self._dead = True
+        self.conn.close()
+
+
+class Zygote:
+    """The process that imported a function's handler and forks its containers."""
+
+    def __init__(self, handler_path: str) -> None:
+        ours, theirs = socket.socketpair()
+        self.process = subprocess.Popen(  # noqa: S603 - our interpreter, our module
+            [
+                sys.executable,
+                "-m",
+                "local.lambda_containers",
+                handler_path,
+                "--fd",
+                str(theirs.fileno()),
+                "--log-disable",
+                str(logging.root.manager.disable),
+            ],
+            pass_fds=[theirs.fileno()],
+            env=dict(os.environ),
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        self.control = ours
+        self._lock = threading.Lock()
+        ready = self.control.recv(64)
+        if ready != b"ready":
+            self.stop()
+            raise RuntimeError(f"{handler_path}: the function's init failed ({ready!r})")
+
+    def fork(self) -> Container:
+        with self._lock:
+            self.control.sendall(b"F")
+            message, fds, _flags, _address = socket.recv_fds(self.control, 64, 1)
+        if not fds:
+            raise RuntimeError("the zygote did not fork a container")
+        return Container(int(message), Connection(fds[0]))
+
+    def stop(self) -> None:
+        self.control.close()  # its loop ends on EOF
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.join(timeout=5)
+            self.process.wait(timeout=5)
 
 
 class ContainerPool:
@@ -192,9 +206,11 @@ class ContainerPool:
     def __init__(self, logical_id: str, handler_path: str) -> None:
         self.logical_id = logical_id
         self.handler_path = handler_path
+        self._zygote: Zygote | None = None
         self._idle: list[Container] = []
         self._all: list[Container] = []
         self._lock = threading.Lock()
+        self._zygote_lock = threading.Lock()
         self._closed = False
 
     @property
@@ -222,7 +238,11 @@ class ContainerPool:
             self._closed = True
             containers, self._all, self._idle = self._all, [], []
         for container in containers:
-            container.stop()
+            container.kill()
+        with self._zygote_lock:
+            if self._zygote is not None:
+                self._zygote.stop()
+                self._zygote = None
 
     def _acquire(self) -> Container:
         with self._lock:
@@ -233,22 +253,78 @@ class ContainerPool:
                 if container.alive:
                     return container
                 self._all.remove(container)
-        container = Container(self.handler_path)  # outside the lock: a fork takes a while
+        with self._zygote_lock:
+            if self._zygote is None:
+                self._zygote = Zygote(self.handler_path)
+            container = self._zygote.fork()
         with self._lock:
             self._all.append(container)
         return container
 
     def _release(self, container: Container) -> None:
         with self._lock:
-            if self._closed:
-                stop = True
-            else:
+            if not self._closed:
                 self._idle.append(container)
-                stop = False
-        if stop:
-            container.stop()
+                return
+        container.stop()
 
     def _drop(self, container: Container) -> None:
         with self._lock:
             if container in self._all:
                 self._all.remove(container)
+
+
+# The AWS services the template's functions call: their botocore models are loaded once in the
+# zygote (as in an init snapshot), not once per container. Each container still builds its own
+# clients (``common.container``), from its own copy of the session.
+WARM_SERVICES = ("dynamodb", "lambda", "scheduler", "kms", "secretsmanager", "sqs")
+
+
+def _warm_sdk() -> None:
+    try:
+        import boto3
+
+        for service in WARM_SERVICES:
+            boto3.client(service)  # type: ignore[call-overload]
+    except Exception:  # a warm-up only: each container builds what it needs anyway
+        logging.getLogger("local.lambda").debug("SDK warm-up skipped", exc_info=True)
+
+
+def _zygote_main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m local.lambda_containers")
+    parser.add_argument("handler")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--log-disable", type=int, default=0)
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the stack's to handle
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # containers are reaped as they exit
+    if args.log_disable:
+        logging.disable(args.log_disable)
+    control = socket.socket(fileno=args.fd)
+    module_name, _, attribute = args.handler.rpartition(".")
+    try:
+        handler = getattr(importlib.import_module(module_name), attribute)
+    except BaseException as exc:
+        traceback.print_exc()
+        control.sendall(f"init failed: {type(exc).__name__}".encode()[:64])
+        return
+    _warm_sdk()
+    control.sendall(b"ready")
+    while control.recv(1) == b"F":
+        ours, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:  # the container
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            control.close()
+            ours.close()
+            try:
+                _serve(Connection(theirs.detach()), handler)
+            finally:
+                os._exit(0)
+        theirs.close()
+        socket.send_fds(control, [str(pid).encode()], [ours.fileno()])
+        ours.close()
+
+
+if __name__ == "__main__":
+    _zygote_main()
