@@ -37,6 +37,13 @@ def _add_up(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     up.add_argument("--seed", type=int, default=0, help="random seed of the eBay simulator")
     up.add_argument("--no-demo", action="store_true", help="no demo user and demo auctions")
     up.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    up.add_argument(
+        "--isolation",
+        choices=["thread", "process"],
+        default="thread",
+        help="run Lambda invocations in this process's threads (light), or each concurrent one "
+        "in a container process of its own, as Lambda does (heavier, more faithful)",
+    )
     up.set_defaults(run=_up)
 
 
@@ -66,7 +73,13 @@ def _up(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    stack = LocalStack(port=args.port, host=args.host, seed=args.seed, demo=not args.no_demo)
+    stack = LocalStack(
+        port=args.port,
+        host=args.host,
+        seed=args.seed,
+        demo=not args.no_demo,
+        lambda_isolation=args.isolation,
+    )
     try:
         asyncio.run(_serve(stack))
     except PortInUseError as exc:
