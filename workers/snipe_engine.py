@@ -11,7 +11,9 @@ Exactly-once rests on DynamoDB conditions, never on read-then-write:
   can no longer bid (the auction has ended); the new run first asks eBay (getBidding) whether
   the bid was already accepted, and records PLACED without bidding again if so;
 - every outcome (PLACED, WON, LOST, FAILED, CANCELLED) is one ``BidsRepository.transition`` with
-  its history entry, conditional on the version the run read.
+  its history entry, conditional on the version the run read;
+- before its first claim a run sets the snipe's follow-up after the end, so a snipe whose run
+  and Lambda's retry both died is still taken over and finished then.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from common.ebay.models import BiddingStatus, ClockSample, Money, ProxyBidResult
 from common.errors import ConflictError, EbayNotLinkedError
 from common.models import BidEntity, BidStatus, HistoryAction, HistoryEntity
 from common.observability import logger
-from common.scheduling import SnipeScheduler, needs_immediate_invoke
+from common.scheduling import ScheduleError, SnipeScheduler, needs_immediate_invoke
 from workers.snipe_timing import ClockEstimate, ClockProbe, wait_until
 
 # A run older than this is dead: Lambda stops a run at the function's Timeout (template.yaml).
@@ -141,12 +143,16 @@ class SnipeEngine:
         return needed > self.remaining_ms() / 1000 and not needs_immediate_invoke(bid.fire_at, now)
 
     def _claim(self, bid: BidEntity) -> BidEntity | None:
+        followed_up = False
         for _ in range(5):
             if bid.status is BidStatus.ARMED and not self._may_take_over(bid):
                 logger.info("snipe claimed by another run", bid_id=bid.bidId)
                 return None
             if bid.status not in (BidStatus.PENDING, BidStatus.ARMED):
                 return None
+            if bid.status is BidStatus.PENDING and not followed_up:
+                self._follow_up_after_end(bid)
+                followed_up = True
             armed = bid.model_copy(
                 update={
                     "status": BidStatus.ARMED,
@@ -172,6 +178,19 @@ class SnipeEngine:
             )
             return claimed
         return None
+
+    def _follow_up_after_end(self, bid: BidEntity) -> None:
+        """Set before the first claim: a run can die once it has claimed, and so can Lambda's
+        one retry, after which nothing would ever look at the snipe again (ARMED forever, no
+        outcome, no email). This follow-up wakes a run after the end whatever happened: it finds
+        the snipe final and stops, learns a PLACED one's outcome, or takes over the dead claim
+        (PLACED if eBay holds the bid, else FAILED)."""
+        at = bid.auctionEndTime + OUTCOME_RETRY_DELAY_SECONDS
+        try:
+            self.scheduler.check_outcome_at(bid.userId, bid.bidId, at)
+        except ScheduleError as exc:
+            # A safety net only: the run goes on to bid without it.
+            logger.warning("no follow-up after the end", bid_id=bid.bidId, error=repr(exc))
 
     def _may_take_over(self, bid: BidEntity) -> bool:
         """An ARMED snipe's run is dead (past its timeout, or an earlier attempt of this very
