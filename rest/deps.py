@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from common.container import per_container
 from common.data.cursor import CursorCodec, default_codec
+from common.data.push import ConnectionPusher, management_client
+from common.settings import get_settings
 from common.wiring import (
     bids_repo,
     connections_repo,
@@ -22,6 +25,7 @@ __all__ = [
     "ebay_links_repo",
     "history_repo",
     "snipe_scheduler",
+    "socket_closer",
     "token_cipher",
     "users_repo",
 ]
@@ -29,3 +33,9 @@ __all__ = [
 
 def cursor_codec() -> CursorCodec:
     return default_codec()
+
+
+@per_container
+def socket_closer() -> ConnectionPusher:
+    """Closes WebSockets through the WebSocket API (a deleted account's)."""
+    return ConnectionPusher(management_client(get_settings().websocket_management_url, 2))

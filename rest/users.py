@@ -61,6 +61,7 @@ def delete_account() -> AccountDeletedOut:
         deps.history_repo(),
         deps.connections_repo(),
         deps.snipe_scheduler(),
+        deps.socket_closer(),
     )
     logger.info("account deleted", bids=counts.bids, history=counts.history)
     return AccountDeletedOut(

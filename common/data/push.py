@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from common.errors import RetryableError
 
@@ -74,8 +74,11 @@ class ConnectionPusher:
         raise AssertionError("unreachable")
 
     def disconnect(self, connection_id: str) -> None:
+        """Close one connection; one that is gone already is fine."""
         try:
             self.client.delete_connection(ConnectionId=connection_id)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code", "") not in GONE_CODES:
-                raise
+                raise RetryableError("The WebSocket API did not close the connection") from exc
+        except BotoCoreError as exc:
+            raise RetryableError("The WebSocket API could not be reached") from exc

@@ -4,7 +4,10 @@ Guard items share the table under prefixed keys, so uniqueness is one conditiona
 - ``EMAIL#<email>``: one profile per email address;
 - ``SNIPE#<userId>#<ebayItemId>``: one active snipe per user and item (written by BidsRepository);
 - ``EBAYACCOUNT#<accountId>``: one user per eBay account (written by the eBay linking code);
-- ``OAUTHSTATE#<state>``: a single-use OAuth state, expiring through TTL.
+- ``OAUTHSTATE#<state>``: a single-use OAuth state, expiring through TTL;
+- ``NOTIFY#...``: at most one email each (common/data/notifications.py).
+
+Every guard names its user in ``ownerId``; the sparse index ``ByOwner`` finds them all.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from common.data.dynamo import (
     cancellation_codes,
     default_client,
     from_item,
+    query_items,
     to_item,
     to_value,
     translate_errors,
@@ -27,6 +31,8 @@ from common.models import Preferences, UserEntity
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+BY_OWNER_INDEX = "ByOwner"
 
 
 def email_guard_key(email: str) -> str:
@@ -168,6 +174,17 @@ class UsersRepository:
                 ReturnValues="ALL_NEW",
             )
         return UserEntity.model_validate(from_item(result["Attributes"]))
+
+    def owned_keys(self, user_id: str) -> list[str]:
+        """The keys of every guard item the user owns (the index is eventually consistent: a
+        guard written a moment ago may be missing)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": BY_OWNER_INDEX,
+            "KeyConditionExpression": "ownerId = :o",
+            "ExpressionAttributeValues": {":o": {"S": user_id}},
+        }
+        return [item["userId"]["S"] for item in query_items(self.client, **kwargs)]
 
     def delete_keys(self, keys: list[str]) -> None:
         """Delete profile and guard items by key (missing ones are fine)."""

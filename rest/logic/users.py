@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from common.clock import Clock, now_ms
 from common.data.bids import BidsRepository
 from common.data.connections import ConnectionsRepository
 from common.data.history import HistoryRepository
 from common.data.users import UsersRepository, ebay_account_guard_key, email_guard_key
-from common.errors import BadRequestError, FieldIssue
+from common.errors import BadRequestError, FieldIssue, RetryableError
 from common.models import Preferences, UserEntity
+from common.observability import logger
 from common.scheduling import SnipeScheduler
+
+
+class SocketCloser(Protocol):
+    """Closes an open WebSocket (the WebSocket API's ``DELETE @connections/{id}``)."""
+
+    def disconnect(self, connection_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -71,22 +79,39 @@ def delete_account(
     history: HistoryRepository,
     connections: ConnectionsRepository,
     scheduler: SnipeScheduler | None = None,
+    sockets: SocketCloser | None = None,
 ) -> DeletedCounts:
-    """Remove the user and everything of theirs: snipes, history, connections, guards, tokens.
+    """Remove the user and everything of theirs: snipes and their schedules, history, open
+    WebSockets, the profile with its eBay tokens, and every guard item they own (email, snipe,
+    eBay account, pending OAuth states, notification guards).
 
     Schedules go first: if deleting them fails the request fails with nothing else deleted, and
-    a retry still finds the snipes whose schedules it must delete.
+    a retry still finds the snipes whose schedules it must delete. The sockets are closed and
+    forgotten before the snipes go, so they are not told about each deletion.
     """
     if scheduler is not None:
         scheduler.cancel(b.bidId for b in bids.all_keys(user_id))
+    if sockets is not None:
+        for connection_id in connections.connection_ids(user_id):
+            _close(sockets, connection_id)
+    connection_count = connections.delete_user_connections(user_id)
     deleted_bids = bids.delete_user_bids(user_id)
     history_count = history.delete_user_history(user_id)
-    connection_count = connections.delete_user_connections(user_id)
     user = users.get(user_id)
-    keys = [user_id]
+    keys = {user_id, *users.owned_keys(user_id)}
     if user is not None:
-        keys.append(email_guard_key(user.email))
+        keys.add(email_guard_key(user.email))
         if user.ebayAccountId:
-            keys.append(ebay_account_guard_key(user.ebayAccountId))
-    users.delete_keys(keys)
+            keys.add(ebay_account_guard_key(user.ebayAccountId))
+    users.delete_keys(sorted(keys))
     return DeletedCounts(len(deleted_bids), history_count, connection_count)
+
+
+def _close(sockets: SocketCloser, connection_id: str) -> None:
+    """Close one socket. Its row is deleted either way, so a socket that cannot be closed now
+    receives nothing more and ends within API Gateway's 2 hours: that does not fail the
+    deletion."""
+    try:
+        sockets.disconnect(connection_id)
+    except RetryableError:
+        logger.warning("websocket not closed", connection_id=connection_id)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
 import boto3
 import pytest
+from aiohttp import web
 
 from common.settings import get_settings
+from local.testing import serving_app
 from rest import bids, history, users
 from tests.integration.rest.conftest import make_call
 
@@ -164,8 +167,20 @@ def _everything_of(user_id: str) -> list[dict[str, Any]]:
     return found
 
 
-def test_deleting_the_account_leaves_nothing_behind(rest_env, new_auction):
-    # Given a user with a profile, snipes, history and a connection
+def test_deleting_the_account_leaves_nothing_behind(rest_env, new_auction, monkeypatch):
+    # Given a user with a profile, snipes, history and a connection, and the WebSocket API's
+    # management endpoint recording what it is asked to close
+    closed: list[str] = []
+
+    async def close(request: web.Request) -> web.Response:
+        closed.append(request.match_info["connection_id"])
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_delete("/local/@connections/{connection_id}", close)
+    management = ExitStack()
+    stage_url = management.enter_context(serving_app(app)) + "/local"
+    monkeypatch.setenv("WEBSOCKET_MANAGEMENT_URL", stage_url)
     call_users("GET", "/users/profile")
     created = _snipe(new_auction()["legacyItemId"])
     _snipe(new_auction()["legacyItemId"])
@@ -182,9 +197,11 @@ def test_deleting_the_account_leaves_nothing_behind(rest_env, new_auction):
     _snipe(new_auction()["legacyItemId"], user="user-b")
     assert _everything_of("user-a")
     # When they delete their account
-    status, body = call_users("DELETE", "/users/account")
-    # Then nothing of theirs remains in any table, and others are untouched
+    with management:
+        status, body = call_users("DELETE", "/users/account")
+    # Then their socket was closed, nothing of theirs remains in any table, others untouched
     assert status == 200
     assert body["deleted"] == {"bids": 2, "history": 3, "connections": 1}
+    assert closed == ["conn-1"]
     assert _everything_of("user-a") == []
     assert call_bids("GET", "/bids", user="user-b")[1]["items"]

@@ -1,0 +1,174 @@
+"""Deleting an account on the local stack leaves nothing of the user in any table, schedule or
+connection, and nothing of anyone else's is touched."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import websockets
+
+from common.container import reset
+from common.data.notifications import NotificationGuards, notification_key
+from common.data.prices import PriceHistory
+from local.aws import client
+from local.template import TABLE_TYPE
+from local.testing import RunningStack, link_ebay_account, running_stack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def running(aws_endpoint: str) -> Iterator[RunningStack]:
+    reset()
+    with running_stack(aws_endpoint_url=aws_endpoint, demo=False) as stack:
+        yield stack
+    reset()
+
+
+class User:
+    def __init__(self, running: RunningStack, email: str, ebay_user: str) -> None:
+        password = "Deletion-Pass-123"
+        self.email = email
+        self.http = httpx.Client(base_url=running.base_url, timeout=30)
+        self.http.post("/local/signup", json={"email": email, "password": password})
+        login = {"username": email, "password": password}
+        self.token = self.http.post("/local/login", json=login).json()["idToken"]
+        self.id = jwt.decode(self.token, options={"verify_signature": False})["sub"]
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+        self.http.get("/users/profile", headers=self.headers).raise_for_status()
+        link_ebay_account(self.http, self.headers, ebay_user)
+
+    def snipe(self, item_id: str, **extra: Any) -> str:
+        answer = self.http.post(
+            "/bids",
+            json={"ebayItemId": item_id, "maxBidAmount": 5000, **extra},
+            headers=self.headers,
+        )
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["bidId"])
+
+
+def _auction(running: RunningStack, ends_in: int) -> str:
+    created = httpx.post(
+        f"{running.sim_url}/_sim/auctions",
+        json={"title": "Deletion lot", "startPrice": 1000, "endsInSeconds": ends_in},
+        timeout=10,
+    )
+    created.raise_for_status()
+    return str(created.json()["legacyItemId"])
+
+
+def _everything(running: RunningStack) -> dict[str, list[dict[str, Any]]]:
+    """Every item of every table the template declares."""
+    provisioned = running.stack.provisioned
+    assert provisioned is not None
+    declared = set(provisioned.template.resources(TABLE_TYPE))
+    assert declared == set(provisioned.tables), "a declared table was not provisioned"
+    dynamodb = client("dynamodb", provisioned.endpoint_url)
+    found: dict[str, list[dict[str, Any]]] = {}
+    for logical_id, table in provisioned.tables.items():
+        pages = dynamodb.get_paginator("scan").paginate(TableName=table.name)
+        found[logical_id] = [item for page in pages for item in page["Items"]]
+    return found
+
+
+def _mentioning(everything: dict[str, list[dict[str, Any]]], *needles: str) -> list[Any]:
+    return [
+        (table, item)
+        for table, items in everything.items()
+        for item in items
+        if any(n.lower() in json.dumps(item).lower() for n in needles)
+    ]
+
+
+def _schedules(running: RunningStack) -> dict[str, str]:
+    """Every schedule of the snipes' group: name -> its target's input."""
+    provisioned = running.stack.provisioned
+    assert provisioned is not None
+    group = provisioned.environment()["SCHEDULE_GROUP_NAME"]
+    scheduler = client("scheduler", provisioned.endpoint_url)
+    names = [s["Name"] for s in scheduler.list_schedules(GroupName=group)["Schedules"]]
+    return {
+        name: scheduler.get_schedule(Name=name, GroupName=group)["Target"]["Input"]
+        for name in names
+    }
+
+
+def test_a_deleted_account_leaves_nothing_of_the_user(running: RunningStack) -> None:
+    # Given user A with snipes (pending ones with schedules, one updated, one cancelled), their
+    # history, a linked eBay account, an OAuth consent never finished, price points on their
+    # listings, pending notifications and an open WebSocket; and user B sniping the same lot
+    provisioned = running.stack.provisioned
+    assert provisioned is not None
+    alice = User(running, "Alice.Deleted@example.com", "deleted_alice")
+    bob = User(running, "bob.kept@example.com", "kept_bob")
+    shared, second, third = (_auction(running, 3600) for _ in range(3))
+    alice_bids = [alice.snipe(shared), alice.snipe(second, groupId="cameras"), alice.snipe(third)]
+    bob_bid = bob.snipe(shared)
+    alice.http.put(
+        f"/bids/{alice_bids[1]}", json={"maxBidAmount": 6000}, headers=alice.headers
+    ).raise_for_status()
+    alice.http.delete(f"/bids/{alice_bids[2]}", headers=alice.headers).raise_for_status()
+    alice.http.get("/ebay/auth/url", headers=alice.headers).raise_for_status()
+    users_table = provisioned.tables["UsersTable"].name
+    now_ms = int(time.time() * 1000)
+    for lot in (shared, second):  # what the price updater records, per listing
+        PriceHistory(users_table).append(lot, now_ms // 1000, 1200, "USD", now_ms // 1000 + 3600)
+    guards = NotificationGuards(users_table)
+    guards.claim(notification_key(alice_bids[0], "PRICE_ALERT", 5000), alice.id, now_ms)
+    guards.claim(notification_key(alice.id, "RELINK_NEEDED", 2_000_000_000), alice.id, now_ms)
+    before = _everything(running)
+    assert {"UsersTable", "BidsTable", "BidHistoryTable"} <= {
+        table for table, _ in _mentioning(before, alice.id)
+    }
+    assert any(i["userId"]["S"].startswith("PRICES#") for i in before["UsersTable"])
+    schedules = _schedules(running)
+    assert any(alice_bids[0] in name for name in schedules)
+    url = running.stack.websocket_url.replace("localhost", "127.0.0.1")
+
+    async def scenario() -> tuple[int | None, str]:
+        async with (
+            websockets.connect(f"{url}?token={alice.token}") as alice_ws,
+            websockets.connect(f"{url}?token={bob.token}") as bob_ws,
+        ):
+            for ws in (alice_ws, bob_ws):
+                await ws.send(json.dumps({"action": "ping"}))
+                assert json.loads(await ws.recv())["type"] == "pong"
+            # When A deletes their account
+            deleted = await asyncio.to_thread(
+                alice.http.delete, "/users/account", headers=alice.headers
+            )
+            assert deleted.status_code == 200, deleted.text
+            # Then A's socket is closed by the server
+            await asyncio.wait_for(alice_ws.wait_closed(), 10)
+            # and B's still answers
+            await bob_ws.send(json.dumps({"action": "ping"}))
+            while (answer := json.loads(await asyncio.wait_for(bob_ws.recv(), 10)))[
+                "type"
+            ] != "pong":
+                pass
+            return alice_ws.close_code, answer["type"]
+
+    close_code, bob_answer = asyncio.run(scenario())
+    assert close_code is not None
+    assert bob_answer == "pong"
+    # and no item of any table mentions A's id or email address
+    after = _everything(running)
+    assert _mentioning(after, alice.id, alice.email) == []
+    # and no schedule names one of A's snipes or carries A's id
+    schedules = _schedules(running)
+    assert [n for n in schedules if any(b in n for b in alice_bids)] == []
+    assert [n for n, target in schedules.items() if alice.id in target] == []
+    # while B's snipe, schedule, history, profile, and the shared price points remain
+    assert bob.http.get(f"/bids/{bob_bid}", headers=bob.headers).status_code == 200
+    assert any(bob_bid in name for name in schedules)
+    assert bob.http.get("/bid-history", headers=bob.headers).json()["items"]
+    assert bob.http.get("/users/profile", headers=bob.headers).status_code == 200
+    assert any(i["userId"]["S"] == f"PRICES#{shared}" for i in after["UsersTable"])
