@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from re import Match
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -58,17 +62,39 @@ class ErrorBody(BaseModel):
     error: ErrorInfo
 
 
+class GatewayMessage(BaseModel):
+    """What API Gateway answers by itself, before any function runs (its JWT authorizer's 401)."""
+
+    message: str
+
+
 def _error_response(description: str) -> OpenAPIResponse:
     return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
 
 
 ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
     400: _error_response("Malformed JSON or a request that cannot be acted on"),
-    401: _error_response("No caller identity"),
+    401: {
+        "description": "No caller identity: the gateway refused the token ({message}), or the "
+        "function found no verified identity (the error shape)",
+        "content": {"application/json": {"model": ErrorBody | GatewayMessage}},
+    },
     404: _error_response("Unknown id, or one belonging to another user"),
     409: _error_response("Conflicts with the current state"),
     422: _error_response("A field failed validation"),
+    503: _error_response("AWS throttled the request or eBay is unavailable; try again"),
 }
+
+
+def documented(
+    errors: Mapping[int, OpenAPIResponse] = ERROR_RESPONSES,
+    *,
+    status: int = 200,
+    description: str = "Success",
+) -> dict[int, OpenAPIResponse]:
+    """A route's responses: its success, with the schema of the route's return type, and its
+    errors. Powertools documents the success response only for routes given no ``responses``."""
+    return {status: {"description": description}, **errors}
 
 
 @dataclass(frozen=True)
@@ -87,8 +113,39 @@ def _field_name(loc: Sequence[Any]) -> str:
     return ".".join(parts) or (str(loc[0]) if loc else "body")
 
 
+class _Resolver(APIGatewayHttpResolver):
+    def _convert_matches_into_route_keys(self, match: Match[str]) -> dict[str, str]:
+        # Routes match API Gateway's rawPath, which keeps the client's percent-encoding: an id
+        # such as v1|123|0 arrives as v1%7C123%7C0 and must reach the route decoded.
+        return {name: unquote(value) for name, value in match.groupdict().items()}
+
+
+def body_problem(event: Mapping[str, Any]) -> str | None:
+    """Why the request body cannot be read as JSON, or None when it can (or there is none).
+
+    Powertools turns only a JSONDecodeError into a validation error; a body that is not UTF-8
+    (API Gateway base64-encodes it), nested deeper than the parser's recursion limit, or holding
+    an integer longer than Python's 4,300-digit limit raises something else.
+    """
+    body = event.get("body")
+    if not body:
+        return None
+    try:
+        text = base64.b64decode(body).decode("utf-8") if event.get("isBase64Encoded") else body
+        json.loads(text)
+    except (binascii.Error, UnicodeDecodeError):
+        return "not UTF-8 text"
+    except RecursionError:
+        return "nested too deeply"
+    except json.JSONDecodeError:
+        return "not valid JSON"
+    except ValueError:
+        return "holds a number too long to read"
+    return None
+
+
 def create_app() -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = _Resolver(enable_validation=True)
 
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response:
@@ -102,6 +159,19 @@ def create_app() -> APIGatewayHttpResolver:
             )
         details = [FieldIssue(_field_name(e.get("loc", ())), str(e.get("msg"))) for e in errors]
         return error_response(422, "VALIDATION_ERROR", "Some fields are not valid", details)
+
+    # A body powertools could not parse raises one of these (see body_problem).
+    @app.exception_handler([ValueError, RecursionError])
+    def _unreadable_body(exc: Exception) -> Response:
+        problem = body_problem(app.current_event.raw_event)
+        if problem is None:
+            return _internal(exc)
+        return error_response(
+            400,
+            "MALFORMED_JSON",
+            "The request body is not valid JSON",
+            [FieldIssue("body", problem)],
+        )
 
     @app.not_found
     def _no_route(exc: Exception) -> Response:

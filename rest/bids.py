@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,10 +14,11 @@ from common.handler import settings_validated
 from common.observability import logger, metrics
 from common.settings import get_settings
 from rest import deps
-from rest.app import ERROR_RESPONSES, caller, create_app
+from rest.app import caller, create_app, documented
 from rest.logic import bids as logic
 from rest.presenters import bid_out
 from rest.schemas import (
+    BidIdParam,
     BidOut,
     BidPageOut,
     CreateBidRequest,
@@ -29,10 +29,10 @@ from rest.schemas import (
 )
 
 router = APIGatewayHttpRouter()
-CREATED: dict[int, OpenAPIResponse] = {201: {"description": "The snipe was scheduled"}}
+CREATED = documented(status=201, description="The snipe was scheduled")
 
 
-@router.post("/bids", tags=["bids"], responses={**CREATED, **ERROR_RESPONSES})
+@router.post("/bids", tags=["bids"], responses=CREATED)
 def create_bid(body: CreateBidRequest) -> tuple[CreatedBidOut, int]:
     who = caller(router)
     bid, warnings = logic.create_snipe(
@@ -51,7 +51,7 @@ def create_bid(body: CreateBidRequest) -> tuple[CreatedBidOut, int]:
     return CreatedBidOut(**bid_out(bid).model_dump(), warnings=warnings), 201
 
 
-@router.get("/bids", tags=["bids"], responses=ERROR_RESPONSES)
+@router.get("/bids", tags=["bids"], responses=documented())
 def list_bids(
     status: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[Limit, Query()] = 20,
@@ -69,14 +69,14 @@ def list_bids(
     return BidPageOut(items=[bid_out(b) for b in page], nextCursor=next_cursor)
 
 
-@router.get("/bids/<bidId>", tags=["bids"], responses=ERROR_RESPONSES)
-def get_bid(bidId: str) -> BidOut:
+@router.get("/bids/<bidId>", tags=["bids"], responses=documented())
+def get_bid(bidId: Annotated[BidIdParam, Path()]) -> BidOut:
     who = caller(router)
     return bid_out(deps.bids_repo().require(who.user_id, bidId))
 
 
-@router.put("/bids/<bidId>", tags=["bids"], responses=ERROR_RESPONSES)
-def update_bid(bidId: str, body: UpdateBidRequest) -> BidOut:
+@router.put("/bids/<bidId>", tags=["bids"], responses=documented())
+def update_bid(bidId: Annotated[BidIdParam, Path()], body: UpdateBidRequest) -> BidOut:
     who = caller(router)
     bid = logic.update_snipe(
         who.user_id,
@@ -91,8 +91,8 @@ def update_bid(bidId: str, body: UpdateBidRequest) -> BidOut:
     return bid_out(bid)
 
 
-@router.delete("/bids/<bidId>", tags=["bids"], responses=ERROR_RESPONSES)
-def cancel_bid(bidId: str) -> BidOut:
+@router.delete("/bids/<bidId>", tags=["bids"], responses=documented())
+def cancel_bid(bidId: Annotated[BidIdParam, Path()]) -> BidOut:
     who = caller(router)
     bid = logic.cancel_snipe(
         who.user_id,

@@ -13,7 +13,7 @@ from common.clock import Clock
 from common.handler import settings_validated
 from common.observability import logger, metrics
 from rest import deps
-from rest.app import ERROR_RESPONSES, caller, create_app
+from rest.app import caller, create_app, documented
 from rest.ebay_schemas import AuthCallbackRequest, AuthUrlOut, LinkStatusOut, UnlinkOut
 from rest.logic import ebay_auth as logic
 
@@ -31,14 +31,14 @@ def _status_out(status: logic.LinkStatus) -> LinkStatusOut:
     )
 
 
-@router.get("/ebay/auth/url", tags=["ebay"], responses=ERROR_RESPONSES)
+@router.get("/ebay/auth/url", tags=["ebay"], responses=documented())
 def auth_url() -> AuthUrlOut:
     who = caller(router)
     start = logic.start_linking(who.user_id, deps.ebay_links_repo(), deps.ebay_client(), clock)
     return AuthUrlOut(authUrl=start.auth_url, state=start.state, expiresAt=start.expires_at)
 
 
-@router.post("/ebay/auth/callback", tags=["ebay"], responses=ERROR_RESPONSES)
+@router.post("/ebay/auth/callback", tags=["ebay"], responses=documented())
 def auth_callback(body: AuthCallbackRequest) -> LinkStatusOut:
     who = caller(router)
     status = logic.complete_linking(
@@ -55,13 +55,13 @@ def auth_callback(body: AuthCallbackRequest) -> LinkStatusOut:
     return _status_out(status)
 
 
-@router.get("/ebay/auth/status", tags=["ebay"], responses=ERROR_RESPONSES)
+@router.get("/ebay/auth/status", tags=["ebay"], responses=documented())
 def auth_status() -> LinkStatusOut:
     who = caller(router)
     return _status_out(logic.link_status(who.user_id, deps.ebay_links_repo()))
 
 
-@router.delete("/ebay/auth/unlink", tags=["ebay"], responses=ERROR_RESPONSES)
+@router.delete("/ebay/auth/unlink", tags=["ebay"], responses=documented())
 def auth_unlink() -> UnlinkOut:
     who = caller(router)
     result = logic.unlink(who.user_id, deps.ebay_links_repo(), deps.bids_repo())

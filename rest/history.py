@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -13,16 +13,16 @@ from pydantic import Field
 from common.handler import settings_validated
 from common.observability import logger, metrics
 from rest import deps
-from rest.app import ERROR_RESPONSES, caller, create_app
+from rest.app import caller, create_app, documented
 from rest.logic import history as logic
 from rest.presenters import history_out
-from rest.schemas import Cursor, HistoryPageOut, Limit
+from rest.schemas import BidIdParam, Cursor, HistoryPageOut, Limit
 
 router = APIGatewayHttpRouter()
 EpochMsQuery = Annotated[int, Field(ge=0, le=9_999_999_999_999)]
 
 
-@router.get("/bid-history", tags=["history"], responses=ERROR_RESPONSES)
+@router.get("/bid-history", tags=["history"], responses=documented())
 def list_history(
     action: Annotated[str | None, Query(max_length=200)] = None,
     from_: Annotated[EpochMsQuery | None, Query(alias="from")] = None,
@@ -44,9 +44,9 @@ def list_history(
     return HistoryPageOut(items=[history_out(e) for e in page], nextCursor=next_cursor)
 
 
-@router.get("/bid-history/<bidId>", tags=["history"], responses=ERROR_RESPONSES)
+@router.get("/bid-history/<bidId>", tags=["history"], responses=documented())
 def bid_history(
-    bidId: str,
+    bidId: Annotated[BidIdParam, Path()],
     limit: Annotated[Limit, Query()] = 20,
     cursor: Annotated[Cursor | None, Query()] = None,
 ) -> HistoryPageOut:

@@ -18,6 +18,9 @@ from common.models import (
 
 Limit = Annotated[int, Field(ge=1, le=100)]
 Cursor = Annotated[str, Field(min_length=1, max_length=2048)]
+# Ids are 23 characters (common.clock.new_id); anything far longer is refused before it becomes
+# a DynamoDB sort key, which DynamoDB itself refuses over 1,024 bytes (a 500, not a 404).
+BidIdParam = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class Strict(BaseModel):

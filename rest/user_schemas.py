@@ -4,21 +4,33 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, EmailStr, Field, field_validator
+from pydantic import BaseModel, EmailStr, Field, StrictBool, field_validator
 
 from common.models import LeadSeconds, UserEntity, valid_timezone
 from rest.schemas import Strict
 
+# Free text shown in emails and the dashboard: any script and emoji, but no control characters
+# (NUL, C0, DEL, C1) and no bidirectional overrides or isolates, which can disguise the text.
+DisplayName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=80,
+        pattern=r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+$",
+    ),
+]
+
 
 class ProfileUpdateRequest(Strict):
-    displayName: Annotated[str, Field(min_length=1, max_length=80)] | None = None
+    displayName: DisplayName | None = None
     email: EmailStr | None = None
 
 
 class PreferencesRequest(Strict):
-    emailNotifications: bool = True
-    bidWinNotifications: bool = True
-    bidLossNotifications: bool = True
+    # Strict: a JSON 0 or "false" is not a yes/no answer, and pydantic's lax mode would take it.
+    emailNotifications: StrictBool = True
+    bidWinNotifications: StrictBool = True
+    bidLossNotifications: StrictBool = True
     timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
     defaultLeadSeconds: LeadSeconds | None = None
 

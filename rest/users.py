@@ -13,7 +13,7 @@ from common.handler import settings_validated
 from common.models import Preferences
 from common.observability import logger, metrics
 from rest import deps
-from rest.app import ERROR_RESPONSES, caller, create_app
+from rest.app import caller, create_app, documented
 from rest.logic import users as logic
 from rest.user_schemas import (
     AccountDeletedOut,
@@ -27,14 +27,14 @@ from rest.user_schemas import (
 router = APIGatewayHttpRouter()
 
 
-@router.get("/users/profile", tags=["users"], responses=ERROR_RESPONSES)
+@router.get("/users/profile", tags=["users"], responses=documented())
 def get_profile() -> ProfileOut:
     who = caller(router)
     user = logic.get_or_create_profile(who.user_id, who.email, deps.users_repo(), time.time)
     return profile_out(user)
 
 
-@router.put("/users/profile", tags=["users"], responses=ERROR_RESPONSES)
+@router.put("/users/profile", tags=["users"], responses=documented())
 def put_profile(body: ProfileUpdateRequest) -> ProfileOut:
     who = caller(router)
     user = logic.update_profile(
@@ -43,7 +43,7 @@ def put_profile(body: ProfileUpdateRequest) -> ProfileOut:
     return profile_out(user)
 
 
-@router.put("/users/preferences", tags=["users"], responses=ERROR_RESPONSES)
+@router.put("/users/preferences", tags=["users"], responses=documented())
 def put_preferences(body: PreferencesRequest) -> ProfileOut:
     who = caller(router)
     prefs = Preferences(**body.model_dump())
@@ -51,7 +51,7 @@ def put_preferences(body: PreferencesRequest) -> ProfileOut:
     return profile_out(user)
 
 
-@router.delete("/users/account", tags=["users"], responses=ERROR_RESPONSES)
+@router.delete("/users/account", tags=["users"], responses=documented())
 def delete_account() -> AccountDeletedOut:
     who = caller(router)
     counts = logic.delete_account(

@@ -15,7 +15,7 @@ from common.clock import Clock
 from common.handler import settings_validated
 from common.observability import logger, metrics
 from rest import deps
-from rest.app import ERROR_RESPONSES, ErrorBody, caller, create_app
+from rest.app import ERROR_RESPONSES, ErrorBody, caller, create_app, documented
 from rest.ebay_schemas import (
     ItemIdParam,
     PriceOut,
@@ -40,7 +40,10 @@ def _error(description: str) -> OpenAPIResponse:
 
 EBAY_RESPONSES: dict[int, OpenAPIResponse] = {
     **ERROR_RESPONSES,
-    401: _error("No caller identity, or no eBay account linked (code EBAY_NOT_LINKED)"),
+    401: {
+        **ERROR_RESPONSES[401],
+        "description": "No caller identity, or no eBay account linked (code EBAY_NOT_LINKED)",
+    },
     403: _error("eBay's call limit is reached (code EBAY_RATE_LIMITED)"),
     503: _error("eBay could not be reached (code EBAY_UNAVAILABLE)"),
 }
@@ -64,7 +67,7 @@ def _item_out(item: logic.WishlistItem) -> dict[str, Any]:
     }
 
 
-@router.get("/wishlist/items", tags=["wishlist"], responses=EBAY_RESPONSES)
+@router.get("/wishlist/items", tags=["wishlist"], responses=documented(EBAY_RESPONSES))
 def list_items(
     limit: Annotated[Limit, Query()] = 20,
     cursor: Annotated[Cursor | None, Query()] = None,
@@ -86,7 +89,7 @@ def list_items(
     )
 
 
-@router.get("/wishlist/items/<itemId>", tags=["wishlist"], responses=EBAY_RESPONSES)
+@router.get("/wishlist/items/<itemId>", tags=["wishlist"], responses=documented(EBAY_RESPONSES))
 def get_item(itemId: Annotated[ItemIdParam, Path()]) -> WishlistItemDetailOut:
     who = caller(router)
     detail = logic.live_item(who.user_id, itemId, deps.ebay_client(), deps.bids_repo(), clock)

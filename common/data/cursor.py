@@ -36,7 +36,8 @@ class CursorCodec:
             return None
         try:
             body, signature = cursor.rsplit(".", 1)
-            if not hmac.compare_digest(signature, self._sign(body)):
+            # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+            if not hmac.compare_digest(signature.encode(), self._sign(body).encode()):
                 raise ValueError("signature")
             padded = body + "=" * (-len(body) % 4)
             data = json.loads(base64.urlsafe_b64decode(padded.encode()))

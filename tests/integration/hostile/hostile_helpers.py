@@ -1,0 +1,100 @@
+"""Users, auctions and clients for the hostile-input tests, on a running local stack."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import jwt
+
+from local.aws import client
+from local.testing import RunningStack
+
+PASSWORD = "Hostile-Pass-123"
+
+
+@dataclass(frozen=True)
+class User:
+    email: str
+    sub: str
+    id_token: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.id_token}"}
+
+
+def sign_up(running: RunningStack, prefix: str) -> User:
+    email = f"{prefix}-{uuid.uuid4().hex[:8]}@example.com"
+    base = running.base_url
+    httpx.post(f"{base}/local/signup", json={"email": email, "password": PASSWORD}, timeout=30)
+    tokens = httpx.post(
+        f"{base}/local/login", json={"username": email, "password": PASSWORD}, timeout=30
+    ).json()
+    claims = jwt.decode(tokens["idToken"], options={"verify_signature": False})
+    return User(
+        email=email,
+        sub=claims["sub"],
+        id_token=tokens["idToken"],
+        access_token=tokens["accessToken"],
+        refresh_token=tokens["refreshToken"],
+    )
+
+
+def new_auction(running: RunningStack, **fields: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "title": "Hasselblad 500C/M",
+        "startPrice": 1500,
+        "endsInSeconds": 3600,
+    }
+    payload.update(fields)
+    response = httpx.post(f"{running.sim_url}/_sim/auctions", json=payload, timeout=10)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def api(running: RunningStack) -> httpx.Client:
+    return httpx.Client(base_url=running.base_url, timeout=30)
+
+
+def _items(running: RunningStack, table: str, user_id: str) -> list[dict[str, Any]]:
+    from common.data.dynamo import from_item
+
+    provisioned = running.stack.provisioned
+    assert provisioned is not None
+    dynamodb = client("dynamodb", provisioned.endpoint_url)
+    pages = dynamodb.get_paginator("query").paginate(
+        TableName=provisioned.tables[table].name,
+        KeyConditionExpression="userId = :u",
+        ExpressionAttributeValues={":u": {"S": user_id}},
+        ConsistentRead=True,
+    )
+    return [from_item(item) for page in pages for item in page["Items"]]
+
+
+def footprint(running: RunningStack, user: User) -> dict[str, Any]:
+    """What a request of the user could have written: the profile's user-controlled fields,
+    each snipe's changeable fields and status, and the ids of every history entry. Fields that
+    background workers own (prices, token refresh) are left out, so the comparison is stable."""
+    users = _items(running, "UsersTable", user.sub)
+    profile = (
+        {
+            key: users[0].get(key)
+            for key in ("email", "displayName", "preferences", "ebayAccountId", "isActive")
+        }
+        if users
+        else None
+    )
+    bids = {
+        bid["bidId"]: {
+            key: bid.get(key)
+            for key in ("maxBidAmount", "leadSeconds", "groupId", "status", "fireAt", "currency")
+        }
+        for bid in _items(running, "BidsTable", user.sub)
+    }
+    history = sorted(entry["historyId"] for entry in _items(running, "BidHistoryTable", user.sub))
+    return {"profile": profile, "bids": bids, "history": history}
