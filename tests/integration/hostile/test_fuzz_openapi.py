@@ -1,0 +1,75 @@
+"""Schemathesis against /openapi.json on the local stack: every operation, positive and
+negative data, a fixed seed, a small budget (bench/fuzz_api.py runs a large one).
+
+Nothing answers a 5xx, and every response matches the document: status code, content type,
+headers and body schema; invalid data gets a 4xx. See fuzzing.py for what is checked and why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local.testing import RunningStack, link_ebay_account
+from rest.openapi import build_openapi
+from tests.integration.hostile.fuzzing import fuzz_operation, load_schema, operation_order
+from tests.integration.hostile.hostile_helpers import User, api, new_auction, sign_up
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLES_PER_MODE = 12
+# The document the gateway serves is rest.openapi's; collecting from it means a new route gets
+# fuzzed without anyone adding it here (tests/unit/test_architecture.py checks that the document
+# has every HTTP route of template.yaml).
+OPERATIONS = operation_order(build_openapi())
+
+
+@pytest.fixture(scope="module")
+def fuzzer(running: RunningStack) -> dict[str, Any]:
+    """A user with a linked eBay account, a watch list and two snipes, so the fuzzer meets
+    real ids and full responses, not only 404s."""
+    user: User = sign_up(running, "fuzz")
+    ebay_user = f"fuzz_{user.sub[:8]}"
+    auctions = [new_auction(running, watchedBy=[ebay_user], bots=False) for _ in range(2)]
+    with api(running) as http:
+        link_ebay_account(http, user.headers, ebay_user)
+        bid_ids = [
+            http.post(
+                "/bids",
+                headers=user.headers,
+                json={"ebayItemId": auction["legacyItemId"], "maxBidAmount": 5000},
+            ).json()["bidId"]
+            for auction in auctions
+        ]
+    return {
+        "schema": load_schema(running.base_url),
+        "user": user,
+        "known": {
+            "bidId": bid_ids,
+            "itemId": [a["legacyItemId"] for a in auctions] + [a["itemId"] for a in auctions],
+        },
+    }
+
+
+@pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
+def test_operation_answers_as_documented(
+    running: RunningStack, fuzzer: dict[str, Any], method: str, path: str
+) -> None:
+    # Given a signed-in user with real snipes and watched items
+    # When schemathesis sends valid and invalid requests to the operation
+    result = fuzz_operation(
+        fuzzer["schema"],
+        method,
+        path,
+        base_url=running.base_url,
+        headers=fuzzer["user"].headers,
+        max_examples=EXAMPLES_PER_MODE,
+        known_path_values=fuzzer["known"],
+    )
+    # Then every response was a documented, well-formed, non-5xx answer
+    assert result.examples > 0
+    assert not result.failures, "\n\n".join(
+        f"[{mode}] {title}\n{report}" for (mode, title), report in result.failures.items()
+    )
+    assert all(status < 500 for status in result.statuses)
