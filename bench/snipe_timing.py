@@ -7,13 +7,16 @@ every eBay endpoint gets 40 +/- 20 ms of added latency. Ground truth is the simu
 ``receivedAt`` (ms, its clock) of each accepted bid; the target is ``end - lead``.
 
 The simulator (``python -m local.ebay_sim``) and moto run in processes of their own, as eBay and
-DynamoDB are not in a Lambda's process: only the stack (gateway, Lambda runtime, executors)
-shares this one. ``--in-process`` runs them inside the stack instead, as ``sniper up`` does.
+DynamoDB are not in a Lambda's process: only the stack (gateway, Lambda runtime) shares this
+one. ``--in-process`` runs them inside the stack instead, as ``sniper up`` does. Each executor
+runs in a container process of its own (``--isolation process``), as each concurrent invocation
+has an execution environment of its own on Lambda; ``--isolation thread`` runs them all in this
+process's threads, sharing one GIL.
 
 Prints p50, p99 and max of |error| in ms, how many bids arrived after the end (must be 0) and
 how many auctions got our bid twice (must be 0). Goal: p99 |error| <= 50 ms.
 
-    .venv/bin/python bench/snipe_timing.py [-n 200] [--skew-ms 3700] [--lead 1]
+    .venv/bin/python bench/snipe_timing.py [-n 200] [--skew-ms 3700] [--lead 1] [--isolation]
 """
 
 from __future__ import annotations
@@ -121,6 +124,12 @@ def main() -> int:
     parser.add_argument(
         "--in-process", action="store_true", help="simulator and moto inside the stack"
     )
+    parser.add_argument(
+        "--isolation",
+        choices=["process", "thread"],
+        default="process",
+        help="each executor in a container process of its own (as on Lambda), or all in threads",
+    )
     args = parser.parse_args()
     # Creating the snipes must end well before the freeze window (10 s before the fire time).
     ahead = args.ahead or 30 + args.n // 4
@@ -134,7 +143,12 @@ def main() -> int:
             )
             options["aws_endpoint_url"] = outside.enter_context(_process(["-c", _MOTO]))
         running = outside.enter_context(
-            running_stack(demo=False, lambda_concurrency=args.n + 64, **options)
+            running_stack(
+                demo=False,
+                lambda_concurrency=args.n + 64,
+                lambda_isolation=args.isolation,
+                **options,
+            )
         )
         sim = running.sim_url
         http = httpx.Client(base_url=running.base_url, timeout=30)
@@ -203,7 +217,10 @@ def main() -> int:
             time.sleep(1)
 
         errors: list[float] = []
+        by_end: dict[int, list[float]] = {}
+        eb_side: list[float] = []
         late = twice = missing = 0
+        placed_at = {}
         for auction in auctions:
             state = admin.get(f"/_sim/auctions/{auction['legacyItemId']}").json()
             ours = [b for b in state["bids"] if b["bidder"] == EBAY_USER and b["accepted"]]
@@ -214,8 +231,19 @@ def main() -> int:
             target = state.get("endTimeMs", auction["endTimeMs"]) - args.lead * 1000
             received = ours[0]["receivedAt"]
             errors.append(received - target)
+            by_end.setdefault(state.get("endTimeMs", auction["endTimeMs"]), []).append(
+                received - target
+            )
+            placed_at[auction["legacyItemId"]] = (target, received)
             late += received >= auction["endTimeMs"]
         listing = _listing(http, headers)
+        client_side: list[float] = []
+        for snipe in listing:
+            # placedAt: the executor's send instant converted to eBay's clock by its estimate.
+            pair = placed_at.get(snipe.get("ebayItemId", ""))
+            if pair and snipe.get("placedAt"):
+                client_side.append(snipe["placedAt"] - pair[0])
+                eb_side.append(pair[1] - snipe["placedAt"])
         outcome = {
             s: sum(1 for b in listing if b["status"] == s) for s in {b["status"] for b in listing}
         }
@@ -228,7 +256,8 @@ def main() -> int:
     absolute = [abs(e) for e in errors]
     print(
         f"snipes: {args.n}, lead {args.lead} s, sim clock skew {args.skew_ms} ms, "
-        f"added latency {args.latency_ms}-{args.latency_ms + args.jitter_ms} ms"
+        f"added latency {args.latency_ms}-{args.latency_ms + args.jitter_ms} ms, "
+        f"executors in {args.isolation} isolation"
     )
     if absolute:
         p50, p99 = _percentile(absolute, 50), _percentile(absolute, 99)
@@ -238,6 +267,19 @@ def main() -> int:
         )
         ordered = sorted(errors)
         print(f"signed, 5 earliest {ordered[:5]}, 5 latest {ordered[-5:]}")
+        for end, group in sorted(by_end.items()):
+            group_abs = [abs(e) for e in group]
+            print(
+                f"  auctions ending at {end}: {len(group)}, |error| p50 "
+                f"{_percentile(group_abs, 50):.0f} ms, p99 {_percentile(group_abs, 99):.0f} ms"
+            )
+        if client_side:
+            print(
+                "  split of the signed error: our send vs its target (by our clock estimate) "
+                f"p50 {_percentile(client_side, 50):+.0f}, p99 {_percentile(client_side, 99):+.0f}"
+                f" ms; eBay's receipt vs our send p50 {_percentile(eb_side, 50):+.0f}, "
+                f"p99 {_percentile(eb_side, 99):+.0f} ms"
+            )
     print(f"arrived after the end: {late}; placed twice: {twice}; no bid: {missing}")
     print(f"recorded statuses: {outcome}")
     reasons = {b.get("failureReason") for b in listing if b["status"] == "FAILED"}
