@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import SecretStr
 
@@ -44,6 +44,9 @@ from common.models import BidEntity, BidStatus, HistoryAction, HistoryEntity
 from common.observability import logger
 from common.scheduling import ScheduleError, SnipeScheduler, needs_immediate_invoke
 from workers.snipe_timing import ClockEstimate, ClockProbe, wait_until
+
+if TYPE_CHECKING:
+    from common.ebay.client import PreparedBid
 
 # A run older than this is dead: Lambda stops a run at the function's Timeout (template.yaml).
 CLAIM_LEASE_SECONDS = 300
@@ -82,7 +85,16 @@ class EbayBidding(Protocol):
         *,
         retry_on_timeout: bool = False,
         read_timeout: float | None = None,
+        prepared: PreparedBid | None = None,
     ) -> ProxyBidResult: ...
+
+    def prepare_proxy_bid(
+        self,
+        access_token: str | SecretStr,
+        item_id: str,
+        max_amount: Money,
+        adult_only: bool = False,
+    ) -> PreparedBid: ...
 
     def get_bidding(
         self, access_token: str | SecretStr, item_id: str, *, deadline: float | None = None
@@ -253,7 +265,8 @@ class SnipeEngine:
         end_ms = bid.auctionEndTime * 1000
         send_at = estimate.send_at_s(bid.fire_at * 1000)
         deadline = estimate.send_at_s(end_ms - END_SAFETY_MS)
-        # Logged before the wait: after it, nothing but the bid request itself.
+        # Built and logged before the wait: after it, nothing but sending the bid request.
+        prepared = self.ebay.prepare_proxy_bid(token, bid.itemId, amount)
         logger.info(
             "firing",
             bid_id=bid.bidId,
@@ -278,6 +291,7 @@ class SnipeEngine:
                     deadline=deadline,
                     retry_on_timeout=False,
                     read_timeout=min(2.0, max(0.25, remaining / 3)),
+                    prepared=prepared,
                 )
             except EbayUnavailable as exc:
                 # 5xx, timeout, or 429/503 retried by the client until the deadline.
@@ -309,6 +323,7 @@ class SnipeEngine:
                     token = self.tokens(bid.userId, bid.auctionEndTime + 120, True)
                 except (EbayNotLinkedError, EbayError):
                     return self._fail(bid, NOT_LINKED_REASON)
+                prepared = self.ebay.prepare_proxy_bid(token, bid.itemId, amount)
                 continue
             except EbayError as exc:
                 if (

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -163,6 +163,18 @@ class _Request:
     json: Any = None
     form: Mapping[str, str] | None = None
     content: bytes | None = None
+    built: httpx.Request | None = None  # built ahead: sent as is
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBid:
+    """A proxy bid built ahead of its instant (``EbayClient.prepare_proxy_bid``): firing it is
+    one send on a warm connection, with no URL, header or JSON work on the critical path."""
+
+    item_id: str
+    max_amount: Money
+    adult_only: bool
+    built: httpx.Request
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,6 +413,17 @@ class EbayClient:
 
     # --- Buy Offer -----------------------------------------------------------------------
 
+    def prepare_proxy_bid(
+        self,
+        access_token: str | SecretStr,
+        item_id: str,
+        max_amount: Money,
+        adult_only: bool = False,
+    ) -> PreparedBid:
+        """Build the bid request now, to send it later with ``place_proxy_bid(prepared=...)``."""
+        request = self._proxy_bid_request(access_token, item_id, max_amount, adult_only)
+        return PreparedBid(item_id, max_amount, adult_only, self._build(request))
+
     def place_proxy_bid(
         self,
         access_token: str | SecretStr,
@@ -411,22 +434,26 @@ class EbayClient:
         *,
         retry_on_timeout: bool = False,
         read_timeout: float | None = None,
+        prepared: PreparedBid | None = None,
     ) -> ProxyBidResult:
         """Place (or raise) the user's proxy bid.
 
         ``retry_on_timeout`` also covers 500/502/504 and dropped connections: after those eBay
         may have accepted the bid, so by default the caller gets :class:`EbayUnavailable` with
         ``maybe_processed=True`` and decides (e.g. by calling :meth:`get_bidding`).
+        ``prepared``, from :meth:`prepare_proxy_bid` for the same item, amount and token, is
+        sent as built.
         """
         rest_id = rest_item_id(item_id)
-        bidding_url = f"{self._config.api_base_url}{OFFER_PATH}/{quote(rest_id, safe='')}"
-        request = _Request(
-            operation="place_proxy_bid",
-            method="POST",
-            url=f"{bidding_url}/place_proxy_bid",
-            headers=self._user_headers(access_token, json_body=True),
-            json={"maxAmount": max_amount.to_ebay(), "userConsent": {"adultOnlyItem": adult_only}},
-        )
+        request = self._proxy_bid_request(access_token, item_id, max_amount, adult_only)
+        if prepared is not None:
+            if (prepared.item_id, prepared.max_amount, prepared.adult_only) != (
+                item_id,
+                max_amount,
+                adult_only,
+            ):
+                raise ValueError("the prepared bid is for another item or amount")
+            request = replace(request, built=prepared.built)
         exchange = self._send(
             request,
             deadline=deadline,
@@ -446,6 +473,19 @@ class EbayClient:
             received_ms=exchange.received_ms,
         )
         return ProxyBidResult(proxy_bid_id=str(proxy_bid_id), timing=exchange.sample)
+
+    def _proxy_bid_request(
+        self, access_token: str | SecretStr, item_id: str, max_amount: Money, adult_only: bool
+    ) -> _Request:
+        rest_id = rest_item_id(item_id)
+        bidding_url = f"{self._config.api_base_url}{OFFER_PATH}/{quote(rest_id, safe='')}"
+        return _Request(
+            operation="place_proxy_bid",
+            method="POST",
+            url=f"{bidding_url}/place_proxy_bid",
+            headers=self._user_headers(access_token, json_body=True),
+            json={"maxAmount": max_amount.to_ebay(), "userConsent": {"adultOnlyItem": adult_only}},
+        )
 
     def get_bidding(
         self, access_token: str | SecretStr, item_id: str, *, deadline: float | None = None
@@ -629,9 +669,8 @@ class EbayClient:
         connect, read, write, pool = values
         return httpx.Timeout(connect=connect, read=read, write=write, pool=pool)
 
-    def _attempt(self, request: _Request, timeout: httpx.Timeout) -> _Exchange:
-        sent_ms = round(self._clock() * 1000)
-        response = self._http.request(
+    def _build(self, request: _Request, timeout: httpx.Timeout | None = None) -> httpx.Request:
+        return self._http.build_request(
             request.method,
             request.url,
             headers=dict(request.headers),
@@ -639,8 +678,17 @@ class EbayClient:
             json=request.json,
             data=dict(request.form) if request.form is not None else None,
             content=request.content,
-            timeout=timeout,
+            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
         )
+
+    def _attempt(self, request: _Request, timeout: httpx.Timeout) -> _Exchange:
+        if request.built is not None:
+            built = request.built
+            built.extensions["timeout"] = timeout.as_dict()
+        else:
+            built = self._build(request, timeout)
+        sent_ms = round(self._clock() * 1000)
+        response = self._http.send(built)
         received_ms = round(self._clock() * 1000)
         server_date = _server_date_seconds(response)
         sample: ClockSample | None = None

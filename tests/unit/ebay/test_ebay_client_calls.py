@@ -318,6 +318,50 @@ def test_place_proxy_bid_sends_the_amount_and_consent(
     assert result.timing.sent_ms == int(clock.now * 1000)
 
 
+def test_a_prepared_bid_is_sent_as_built_and_resent_on_a_retry(
+    client: EbayClient, ebay: respx.MockRouter, clock: FakeClock
+) -> None:
+    # Given a bid built ahead of its instant, and eBay busy (429) once before accepting it
+    amount = Money(amount=2500, currency="USD")
+    prepared = client.prepare_proxy_bid(SecretStr("user-token"), "123", amount)
+    route = ebay.post(url__regex=r".*/bidding/v1%7C123%7C0/place_proxy_bid$").mock(
+        side_effect=[
+            httpx.Response(429, json={"errors": [{"errorId": 2001}]}, headers={"Retry-After": "0"}),
+            httpx.Response(
+                200,
+                json={"proxyBidId": "pb-2"},
+                headers={"Date": formatdate(clock.now, usegmt=True)},
+            ),
+        ]
+    )
+
+    # When it is placed
+    result = client.place_proxy_bid(
+        SecretStr("user-token"), "123", amount, deadline=clock.now + 30, prepared=prepared
+    )
+
+    # Then eBay got the prepared request twice: the amount, the consent and the token
+    assert result.proxy_bid_id == "pb-2"
+    assert len(route.calls) == 2
+    for call in route.calls:
+        assert call.request.content == prepared.built.content
+        assert json.loads(call.request.content) == {
+            "maxAmount": {"currency": "USD", "value": "25.00"},
+            "userConsent": {"adultOnlyItem": False},
+        }
+        assert call.request.headers["Authorization"] == "Bearer user-token"
+
+
+def test_a_prepared_bid_for_another_amount_is_refused(client: EbayClient) -> None:
+    prepared = client.prepare_proxy_bid(
+        SecretStr("user-token"), "123", Money(amount=2500, currency="USD")
+    )
+    with pytest.raises(ValueError, match="another item or amount"):
+        client.place_proxy_bid(
+            SecretStr("user-token"), "123", Money(amount=2600, currency="USD"), prepared=prepared
+        )
+
+
 def test_a_rejected_bid_raises_the_typed_error_with_timing(
     client: EbayClient, ebay: respx.MockRouter, clock: FakeClock
 ) -> None:
