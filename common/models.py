@@ -175,7 +175,7 @@ class BidEntity(BaseModel):
 
 
 class ConnectionEntity(BaseModel):
-    """A Connections row (PK connectionId): one open WebSocket of one user."""
+    """A Connections row (PK userId, SK connectionId): one open WebSocket of one user."""
 
     model_config = ConfigDict(extra="ignore")
 

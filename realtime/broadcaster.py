@@ -2,11 +2,16 @@
 
 A ``BatchProcessor(EventType.DynamoDBStreams)`` with partial batch responses: every record is
 turned into zero or more messages (``realtime.changes``); a record that cannot be read fails
-alone. The batch's messages are then delivered by ``realtime.fanout`` (one index query per
-user per batch, bounded concurrency, gone connections deleted, throttling retried); a record
-whose delivery fails is reported as a batch item failure with every later record of its user,
-so Lambda's retry (bisect, MaximumRetryAttempts, then the on-failure queue) replays them in
-order. Redelivered records carry the same eventIds, which clients use to drop duplicates.
+alone. The batch's messages are then delivered by ``realtime.fanout`` (the connections of all
+the batch's users in one BatchGetItem, posts with bounded concurrency, gone connections
+deleted, throttling retried); a record whose delivery fails is reported as a batch item failure
+with every later record of its user, so Lambda's retry (bisect, MaximumRetryAttempts, then the
+on-failure queue) replays them in order. Redelivered records carry the same eventIds, which
+clients use to drop duplicates.
+
+A processor holds one batch's state, so each invocation gets its own: a Lambda container runs
+one invocation at a time, but the local stack's thread isolation runs concurrent batches
+(ParallelizationFactor) in one process. The fan-out and its clients are per container.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from common.handler import settings_validated
 from common.observability import logger
 from realtime import deps
 from realtime.changes import Change, messages_for
-from realtime.fanout import Delivery, Fanout, Lane
+from realtime.fanout import Delivery, Fanout, FanoutResult, Lane
 from realtime.protocol import encode
 
 
@@ -67,8 +72,10 @@ class BroadcastProcessor(BatchProcessor):
 
     def process(self) -> list[tuple[Any, ...]]:
         results = super().process()
-        fanout = self.fanout or default_fanout()
-        outcome = fanout.deliver(list(self.lanes.values()))
+        outcome = FanoutResult()
+        if self.lanes:
+            fanout = self.fanout or default_fanout()
+            outcome = fanout.deliver(list(self.lanes.values()))
         for record, exc in outcome.failed:
             self.success_messages = [r for r in self.success_messages if r is not record]
             self.failure_handler(record, (type(exc), exc, exc.__traceback__))
@@ -89,14 +96,8 @@ def default_fanout() -> Fanout:
     return Fanout(deps.fanout_connections_repo, deps.pusher, max_workers=deps.FANOUT_WORKERS)
 
 
-processor = BroadcastProcessor()
-
-
-def record_handler(record: DynamoDBRecord) -> None:
-    processor.plan(record)
-
-
 @settings_validated
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event, record_handler, processor, context)
+    processor = BroadcastProcessor()
+    return process_partial_response(event, processor.plan, processor, context)

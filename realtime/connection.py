@@ -41,7 +41,12 @@ def on_connect(event: dict[str, Any], repo: ConnectionsRepository) -> dict[str, 
 
 def on_disconnect(event: dict[str, Any], repo: ConnectionsRepository) -> dict[str, Any]:
     context = event["requestContext"]
-    repo.delete(context["connectionId"])
+    # API Gateway hands every event of a connection the context its $connect authorizer gave.
+    user_id = (context.get("authorizer") or {}).get("userId")
+    if user_id:
+        repo.delete(str(user_id), context["connectionId"])
+    else:  # never authorised, so never stored
+        logger.warning("disconnect without a user", connection_id=context["connectionId"])
     logger.info(
         "websocket disconnected",
         connection_id=context["connectionId"],

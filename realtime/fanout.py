@@ -1,16 +1,17 @@
 """Deliver a batch's messages to their owners' connections: concurrently across users, in
 order for each user (so in order for each snipe).
 
-Each user of a batch gets one lane: its connections are read once from the userId index, then
-its messages are posted in stream order. Lanes run on a bounded thread pool. A gone connection
-(410) is deleted and skipped; throttling is retried inside the pusher. When a lane cannot send
-a record's message, that record and every later record of the lane fail, so the stream's retry
-replays them in order.
+Each user of a batch gets one lane. The connections of every user of the batch are read first,
+in one call (a BatchGetItem of their index items, ``common.data.connections``); then each lane
+posts its messages in stream order. Lanes run on a bounded thread pool. A gone connection (410)
+is deleted and skipped; throttling is retried inside the pusher. When a lane cannot send a
+record's message, that record and every later record of the lane fail, so the stream's retry
+replays them in order; when the connections cannot be read, every record fails.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -19,9 +20,9 @@ from common.observability import logger
 
 
 class Connections(Protocol):
-    def connection_ids(self, user_id: str) -> list[str]: ...
+    def connection_ids_by_user(self, user_ids: Sequence[str]) -> dict[str, list[str]]: ...
 
-    def delete(self, connection_id: str) -> None: ...
+    def delete(self, user_id: str, connection_id: str) -> None: ...
 
 
 class Pusher(Protocol):
@@ -60,7 +61,18 @@ class Fanout:
 
     def deliver(self, lanes: list[Lane]) -> FanoutResult:
         result = FanoutResult()
-        futures = [self._pool.submit(self._run_lane, lane) for lane in lanes]
+        if not lanes:
+            return result
+        try:
+            targets = self._connections().connection_ids_by_user([lane.user_id for lane in lanes])
+        except Exception as exc:  # every record goes back to the stream, in order
+            result.failed = [(d.record, exc) for lane in lanes for d in lane.deliveries]
+            return result
+        futures = [
+            self._pool.submit(self._run_lane, lane, list(targets[lane.user_id]))
+            for lane in lanes
+            if targets.get(lane.user_id)
+        ]
         wait(futures)
         for future in futures:
             lane_result = future.result()
@@ -69,13 +81,8 @@ class Fanout:
             result.failed += lane_result.failed
         return result
 
-    def _run_lane(self, lane: Lane) -> FanoutResult:
+    def _run_lane(self, lane: Lane, targets: list[str]) -> FanoutResult:
         result = FanoutResult()
-        try:
-            targets = self._connections().connection_ids(lane.user_id)
-        except Exception as exc:  # the lane's records go back to the stream, in order
-            result.failed = [(d.record, exc) for d in lane.deliveries]
-            return result
         pusher = self._pusher()
         for index, delivery in enumerate(lane.deliveries):
             try:
@@ -86,7 +93,7 @@ class Fanout:
                             continue
                         result.gone += 1
                         targets.remove(connection_id)
-                        self._connections().delete(connection_id)
+                        self._connections().delete(lane.user_id, connection_id)
                         logger.info("gone connection removed", connection_id=connection_id)
             except Exception as exc:  # the rest of the lane goes back to the stream, in order
                 result.failed = [(d.record, exc) for d in lane.deliveries[index:]]

@@ -1,19 +1,39 @@
-"""Connections table: one row per open WebSocket, found by user through an index."""
+"""Connections table: each user's open WebSockets, in that user's partition (userId, connectionId).
+
+Every open socket is a row: connectionId, connectedAt, ttl, sourceIp, userAgent. Beside its rows,
+a user has one *index item* (connectionId ``#index``) whose string set ``connectionIds`` names
+the open sockets, so the broadcaster finds the sockets of up to 100 users with one BatchGetItem
+(one read of a small item per user) instead of one Query per user.
+
+The index item follows the rows: ``$connect`` adds the id before the row is written, so a socket
+that has a row is always in the set; ``$disconnect`` and a 410 from the management API remove
+it. A socket whose ``$disconnect`` never came stays in the set until a post to it answers 410
+(the broadcaster then removes it) or the item expires: its ``ttl`` is set by every connect to
+that connection's expiry (connect + API Gateway's 2-hour limit + a margin), so once it has
+passed, every socket in the set has been closed by API Gateway, whether or not the set says so.
+"""
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from common.data.dynamo import batch_delete, default_client, query_items, to_item, translate_errors
+from common.errors import RetryableError
 from common.models import ConnectionEntity
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-BY_USER_INDEX = "ByUserId"
+# The sort key of a user's index item. API Gateway's connection ids are base64: never '#'.
+INDEX_ITEM = "#index"
+BATCH_GET_LIMIT = 100  # DynamoDB's most keys in one BatchGetItem
 
 
 def pooled_client(max_connections: int) -> DynamoDBClient:
@@ -23,34 +43,115 @@ def pooled_client(max_connections: int) -> DynamoDBClient:
 
 
 class ConnectionsRepository:
-    def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
+    def __init__(
+        self,
+        table: str,
+        client: DynamoDBClient | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.table = table
         self.client = client or default_client()
+        self.clock = clock
+        self.sleep = sleep
 
     def put(self, connection: ConnectionEntity) -> None:
+        """Record an open socket: first in its user's index item, then its row."""
         with translate_errors():
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._index_key(connection.userId),
+                UpdateExpression="ADD connectionIds :id SET #ttl = :ttl",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues={
+                    ":id": {"SS": [connection.connectionId]},
+                    ":ttl": {"N": str(connection.ttl)},
+                },
+            )
             self.client.put_item(
                 TableName=self.table, Item=to_item(connection.model_dump(exclude_none=True))
             )
 
-    def delete(self, connection_id: str) -> None:
-        """Forget one connection; deleting one that is already gone is not an error."""
+    def delete(self, user_id: str, connection_id: str) -> None:
+        """Forget one socket; forgetting one that is already gone is not an error."""
         with translate_errors():
+            try:
+                # DELETE on a missing item would create one (without a ttl): only if it exists.
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=self._index_key(user_id),
+                    UpdateExpression="DELETE connectionIds :id",
+                    ConditionExpression="attribute_exists(userId)",
+                    ExpressionAttributeValues={":id": {"SS": [connection_id]}},
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
             self.client.delete_item(
-                TableName=self.table, Key={"connectionId": {"S": connection_id}}
+                TableName=self.table,
+                Key={"userId": {"S": user_id}, "connectionId": {"S": connection_id}},
             )
 
     def connection_ids(self, user_id: str) -> list[str]:
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": BY_USER_INDEX,
-            "KeyConditionExpression": "userId = :u",
-            "ExpressionAttributeValues": {":u": {"S": user_id}},
-            "ProjectionExpression": "connectionId",
-        }
-        return [i["connectionId"]["S"] for i in query_items(self.client, **kwargs)]
+        """The user's sockets, from their rows."""
+        return [i["connectionId"]["S"] for i in self._partition(user_id) if not _is_index(i)]
+
+    def connection_ids_by_user(self, user_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Each user's open sockets, from their index items: one BatchGetItem per 100 users.
+        A user without sockets maps to an empty list."""
+        found: dict[str, list[str]] = {user_id: [] for user_id in user_ids}
+        now = self.clock()
+        users = list(found)
+        for start in range(0, len(users), BATCH_GET_LIMIT):
+            keys = [self._index_key(u) for u in users[start : start + BATCH_GET_LIMIT]]
+            for item in self._batch_get(keys):
+                if "ttl" in item and int(item["ttl"]["N"]) < now:
+                    continue  # expired, not yet deleted: every socket it names is closed
+                ids = item.get("connectionIds", {}).get("SS", [])
+                found[item["userId"]["S"]] = sorted(ids)
+        return found
 
     def delete_user_connections(self, user_id: str) -> int:
-        ids = self.connection_ids(user_id)
-        batch_delete(self.client, self.table, [{"connectionId": {"S": c}} for c in ids])
-        return len(ids)
+        """Remove the user's rows and index item; answers how many sockets they had."""
+        items = list(self._partition(user_id))
+        keys = [{"userId": i["userId"], "connectionId": i["connectionId"]} for i in items]
+        batch_delete(self.client, self.table, keys)
+        return sum(1 for i in items if not _is_index(i))
+
+    def _partition(self, user_id: str) -> Any:
+        return query_items(
+            self.client,
+            TableName=self.table,
+            KeyConditionExpression="userId = :u",
+            ExpressionAttributeValues={":u": {"S": user_id}},
+            ProjectionExpression="userId, connectionId",
+        )
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Every item of ``keys``, retrying (with backoff) what DynamoDB leaves unprocessed."""
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            self.table: {
+                "Keys": keys,
+                "ProjectionExpression": "userId, connectionIds, #ttl",
+                "ExpressionAttributeNames": {"#ttl": "ttl"},
+            }
+        }
+        for attempt in range(8):
+            with translate_errors():
+                result = self.client.batch_get_item(RequestItems=request)
+            items += result.get("Responses", {}).get(self.table, [])
+            request = dict(result.get("UnprocessedKeys") or {})
+            if not request.get(self.table):
+                return items
+            self.sleep(0.025 * 2**attempt * (0.5 + random.random()))
+        raise RetryableError("The database was busy; try again")
+
+    @staticmethod
+    def _index_key(user_id: str) -> dict[str, Any]:
+        return {"userId": {"S": user_id}, "connectionId": {"S": INDEX_ITEM}}
+
+
+def _is_index(item: dict[str, Any]) -> bool:
+    return bool(item["connectionId"]["S"] == INDEX_ITEM)

@@ -115,10 +115,15 @@ def test_every_variable_the_code_reads_is_set_for_the_function(name: str):
 def test_the_analysis_sees_the_calls_it_must():
     # Given handlers whose calls are known from reading them
     # Then the analysis finds them, through ports, factories, transactions and libraries
-    assert {"dynamodb:PutItem"} == _reach("WsConnectFunction").actions()
+    assert {"dynamodb:PutItem", "dynamodb:UpdateItem"} == _reach("WsConnectFunction").actions()
     assert _reach("WsAuthorizerFunction").actions() == set()
     broadcaster = _reach("BroadcasterFunction").actions()
-    assert broadcaster == {"dynamodb:Query", "dynamodb:DeleteItem", "execute-api:ManageConnections"}
+    assert broadcaster == {
+        "dynamodb:BatchGetItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:UpdateItem",
+        "execute-api:ManageConnections",
+    }
     assert "secretsmanager:GetSecretValue" in _reach("HistoryFunction").actions()  # Powertools
     assert {"scheduler:CreateSchedule", "iam:PassRole"} <= _reach("BidsFunction").actions()
     assert ("lambda", "Invoke") in IAM_ACTIONS

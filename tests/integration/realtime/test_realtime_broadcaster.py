@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +16,7 @@ from common.data.connections import ConnectionsRepository
 from common.data.push import ConnectionPusher
 from common.models import ConnectionEntity
 from common.settings import get_settings
-from realtime.broadcaster import BroadcastProcessor, record_handler
+from realtime.broadcaster import BroadcastProcessor
 from realtime.fanout import Fanout
 from tests.events import FakeLambdaContext
 from tests.realtime_events import record, sam_dynamodb_event, snipe, stream_event
@@ -48,7 +49,10 @@ def connections(clean_tables) -> Iterator[ConnectionsRepository]:
     reset()
     repo = ConnectionsRepository(get_settings().connections_table)
     for connection_id, user in (("a1=", "user-a"), ("a2=", "user-a"), ("b1=", "user-b")):
-        repo.put(ConnectionEntity(connectionId=connection_id, userId=user, connectedAt=1, ttl=9))
+        expires = int(time.time()) + 7200
+        repo.put(
+            ConnectionEntity(connectionId=connection_id, userId=user, connectedAt=1, ttl=expires)
+        )
     yield repo
     reset()
 
@@ -80,10 +84,31 @@ def test_each_user_receives_only_their_own_events_on_every_connection(connection
 
 
 def test_a_gone_connection_is_removed_and_the_others_still_receive(connections):
+    # Given one of user A's two sockets is gone
     api = FakeManagementApi(gone={"a1="})
+    # When A's snipe changes
     _run(stream_event(record(None, snipe("user-a"))), connections, api)
-    assert connections.connection_ids("user-a") == ["a2="]
+    # Then the other socket receives it, and the gone one is removed: row and index
     assert len(api.to("a2=")) == 1
+    assert connections.connection_ids("user-a") == ["a2="]
+    assert connections.connection_ids_by_user(["user-a"]) == {"user-a": ["a2="]}
+
+
+def test_the_connections_of_a_whole_batch_are_read_with_one_call(connections):
+    # Given a batch touching three users (one without sockets)
+    calls = CountingClient(connections.client)
+    repo = ConnectionsRepository(connections.table, calls)  # type: ignore[arg-type]
+    event = stream_event(
+        record(None, snipe("user-a")),
+        record(None, snipe("user-b", bid="b-1")),
+        record(None, snipe("user-c", bid="c-1")),
+    )
+    api = FakeManagementApi()
+    # When it is broadcast
+    _run(event, repo, api)
+    # Then one BatchGetItem found every socket, and nothing else was read
+    assert calls.operations == ["batch_get_item"]
+    assert {c for c, _m in api.sent} == {"a1=", "a2=", "b1="}
 
 
 def test_a_poison_record_fails_alone_and_the_rest_are_delivered(connections):
@@ -162,16 +187,26 @@ class RetryableErrorForTest(Exception):
 
 def test_the_event_sam_local_generate_event_produces_is_accepted(connections):
     # Given `sam local generate-event dynamodb update` (images that are not snipes)
-    api = FakeManagementApi()
-    # When the real handler gets it
-    from realtime.broadcaster import handler, processor
+    from realtime.broadcaster import handler
 
-    processor.fanout = Fanout(lambda: connections, lambda: ConnectionPusher(api))
-    try:
-        response = handler(sam_dynamodb_event(), FakeLambdaContext())
-    finally:
-        processor.fanout = None
-    # Then nothing fails and nothing is sent
+    # When the real handler gets it
+    response = handler(sam_dynamodb_event(), FakeLambdaContext())
+    # Then nothing fails (and, with nothing to show, nothing is read or sent)
     assert response == {"batchItemFailures": []}
-    assert api.sent == []
-    assert callable(record_handler)
+
+
+class CountingClient:
+    """A DynamoDB client that records which operations were called, then makes them."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.operations: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        operation = getattr(self._client, name)
+
+        def call(**kwargs: Any) -> Any:
+            self.operations.append(name)
+            return operation(**kwargs)
+
+        return call
