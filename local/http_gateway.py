@@ -153,12 +153,12 @@ class JwtAuthorizer:
             )
         except jwt.PyJWTError as exc:
             raise Unauthorized(str(exc)) from exc
-        audiences = claims.get("aud", [])
-        audiences = [audiences] if isinstance(audiences, str) else list(audiences)
-        if claims.get("client_id"):
-            audiences.append(claims["client_id"])
+        # As API Gateway: aud when the token has one; client_id only when it has none. A token
+        # with a foreign aud is refused even if its client_id is ours.
+        audience = claims["aud"] if "aud" in claims else claims.get("client_id")
+        audiences = audience if isinstance(audience, list) else [audience]
         if not set(audiences) & set(self.config.audience):
-            raise Unauthorized("neither aud nor client_id is an allowed audience")
+            raise Unauthorized("the aud (or, without one, client_id) is not an allowed audience")
         if claims.get("token_use") not in ("id", "access"):
             raise Unauthorized("token_use is neither id nor access")
         token_scopes = str(claims.get("scope", "")).split()

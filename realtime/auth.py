@@ -1,7 +1,8 @@
 """Verify a Cognito token the way API Gateway's JWT authorizer does, for the WebSocket $connect.
 
 RS256 against the pool's JWKS (fetched once and cached across invocations of a container),
-the issuer, ``aud`` (id tokens) or ``client_id`` (access tokens), expiry and ``token_use``.
+the issuer, ``aud`` (or ``client_id`` when there is no ``aud``: Cognito's access tokens),
+expiry, not-before, issued-at and ``token_use``.
 The JWKS URL and issuer are configuration, so the same code verifies the local stack's tokens.
 """
 
@@ -58,7 +59,8 @@ class TokenVerifier:
         token_use = claims.get("token_use")
         if token_use not in TOKEN_USES:
             raise InvalidToken("token_use is neither id nor access")
-        audience = claims.get("aud") if token_use == "id" else claims.get("client_id")
+        # As API Gateway's JWT authorizer: aud when present, client_id only without one.
+        audience = claims["aud"] if "aud" in claims else claims.get("client_id")
         audiences = audience if isinstance(audience, list) else [audience]
         if self.client_id not in audiences:
             raise InvalidToken("the token was issued to another client")
