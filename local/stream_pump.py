@@ -2,12 +2,18 @@
 
 For every function event of type ``DynamoDB`` a pump polls the table's stream through moto
 (``describe_stream``, ``get_shard_iterator``, ``get_records``) at Lambda's rate (4 polls a
-second per shard while idle; the next batch right away while records wait) and invokes the
+second per shard while idle; reading on right away while records arrive) and invokes the
 function with Lambda's event shape. It honours ``BatchSize``, ``StartingPosition``,
-``FunctionResponseTypes: [ReportBatchItemFailures]`` (the batch resumes from the lowest failed
-sequence number), ``MaximumRetryAttempts``, ``BisectBatchOnFunctionError`` (a failing batch is
-halved until the failing record is alone), ``MaximumRecordAgeInSeconds`` and an SQS
-``DestinationConfig.OnFailure``, which receives Lambda's invocation record for what was given up.
+``ParallelizationFactor``, ``FunctionResponseTypes: [ReportBatchItemFailures]`` (the batch
+resumes from the lowest failed sequence number), ``MaximumRetryAttempts``,
+``BisectBatchOnFunctionError`` (a failing batch is halved until the failing record is alone),
+``MaximumRecordAgeInSeconds`` and an SQS ``DestinationConfig.OnFailure``, which receives
+Lambda's invocation record for what was given up.
+
+``ParallelizationFactor`` N: as Lambda does, up to N batches of one shard are processed at once
+and records of one partition key stay in order. Each shard's records are dealt to N lanes by a
+hash of the item's partition key; a lane is what a shard is with a factor of 1 (its batches one
+at a time, its own retries, bisection and failures), so a failing key holds up its lane only.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import json
 import logging
 import time
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +36,7 @@ from local.template import SQS_QUEUE_TYPE, Template
 log = logging.getLogger("local.streams")
 
 POLL_INTERVAL_SECONDS = 0.25  # Lambda polls each shard four times a second
+GET_RECORDS_LIMIT = 1000  # DynamoDB Streams' most records per GetRecords
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,7 @@ class StreamMapping:
     stream_arn: str
     batch_size: int = 100
     starting_position: str = "LATEST"
+    parallelization_factor: int = 1
     max_retry_attempts: int = -1  # -1: until the record expires, as Lambda's default
     max_record_age_seconds: int = -1
     bisect_on_error: bool = False
@@ -62,6 +71,7 @@ def stream_mappings(template: Template) -> list[StreamMapping]:
                     stream_arn=str(p["Stream"]),
                     batch_size=int(p.get("BatchSize", 100)),
                     starting_position=str(p.get("StartingPosition", "LATEST")),
+                    parallelization_factor=int(p.get("ParallelizationFactor", 1)),
                     max_retry_attempts=int(p.get("MaximumRetryAttempts", -1)),
                     max_record_age_seconds=int(p.get("MaximumRecordAgeInSeconds", -1)),
                     bisect_on_error=str(p.get("BisectBatchOnFunctionError", False)).lower()
@@ -81,6 +91,12 @@ class PumpStats:
     failed_invocations: int = 0
     partial_failures: int = 0
     discarded: int = 0
+    # Wall time during which at least one invocation ran (concurrent ones counted once), and
+    # the most invocations that ran at once.
+    busy_seconds: float = 0.0
+    peak_concurrency: int = 0
+    in_flight: int = 0
+    _busy_since: float = 0.0
 
 
 def lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
@@ -101,12 +117,26 @@ def lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[
 
 
 @dataclass
-class _Shard:
-    shard_id: str
-    iterator: str | None
+class _Lane:
+    """Records of some partition keys of one shard, processed one batch at a time."""
+
     pending: list[dict[str, Any]] = field(default_factory=list)
     window: int = 0  # bisection: the next batch's size limit
     attempts: int = 0  # retries of the batch starting at pending[0]
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class _Shard:
+    shard_id: str
+    iterator: str | None
+    partition_key: str | None  # the table's HASH attribute, which orders records
+    lanes: list[_Lane]
+    drained: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def buffered(self) -> int:
+        return sum(len(lane.pending) for lane in self.lanes)
 
 
 class StreamPump:
@@ -129,25 +159,38 @@ class StreamPump:
         self.stats: dict[str, PumpStats] = {m.function_id: PumpStats() for m in self.mappings}
         self._streams = client("dynamodbstreams", endpoint_url)
         self._sqs = client("sqs", endpoint_url)
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
         for mapping in self.mappings:
-            shards = await asyncio.to_thread(self._open_shards, mapping)
-            self._tasks.append(asyncio.create_task(self._run(mapping, shards)))
+            for shard in await asyncio.to_thread(self._open_shards, mapping):
+                self._spawn(self._poll(mapping, shard))
 
     async def stop(self) -> None:
         self._stopping.set()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks = []
+        while self._tasks:
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            self._tasks.difference_update(tasks)
+
+    def _spawn(self, coroutine: Any) -> asyncio.Task[None]:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     def _open_shards(self, mapping: StreamMapping) -> list[_Shard]:
         description = self._streams.describe_stream(StreamArn=mapping.stream_arn)
+        stream = description["StreamDescription"]
+        partition_key = next(
+            (k["AttributeName"] for k in stream.get("KeySchema", []) if k["KeyType"] == "HASH"),
+            None,
+        )
         iterator_type = "TRIM_HORIZON" if mapping.starting_position == "TRIM_HORIZON" else "LATEST"
         return [
             _Shard(
@@ -157,56 +200,99 @@ class StreamPump:
                     ShardId=shard["ShardId"],
                     ShardIteratorType=iterator_type,
                 )["ShardIterator"],
+                partition_key=partition_key,
+                lanes=[_Lane() for _ in range(max(1, mapping.parallelization_factor))],
             )
-            for shard in description["StreamDescription"]["Shards"]
+            for shard in stream["Shards"]
         ]
 
-    async def _run(self, mapping: StreamMapping, shards: list[_Shard]) -> None:
+    # ---- reading the shard
+
+    async def _poll(self, mapping: StreamMapping, shard: _Shard) -> None:
+        """Read the shard into its lanes while they have room; start a lane that has records."""
+        room = mapping.batch_size * len(shard.lanes)
         while not self._stopping.is_set():
-            busy = False
-            for shard in shards:
+            fetched = 0
+            if shard.iterator and shard.buffered < room:
                 try:
-                    busy = await self._step(mapping, shard) or busy
+                    fetched = await self._fetch(mapping, shard)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # the pump outlives a moto hiccup, as Lambda's poller does
                     log.exception("stream poll of %s failed", mapping.function_id)
-            if not busy:
+            for lane in shard.lanes:
+                if lane.pending and (lane.task is None or lane.task.done()):
+                    lane.task = self._spawn(self._drain(mapping, shard, lane))
+            if fetched and shard.buffered < room:
+                continue  # records are arriving: read on without waiting for the next poll
+            if shard.buffered >= room:
+                shard.drained.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(shard.drained.wait(), self.poll_interval)
+            else:
                 await asyncio.sleep(self.poll_interval)
 
-    async def _step(self, mapping: StreamMapping, shard: _Shard) -> bool:
-        """Fetch if needed, invoke with one batch; True when records are still waiting."""
-        if len(shard.pending) < mapping.batch_size and shard.iterator:
-            response = await asyncio.to_thread(
-                self._streams.get_records,
-                ShardIterator=shard.iterator,
-                Limit=1000,
-            )
-            shard.iterator = response.get("NextShardIterator")
-            shard.pending += [
-                lambda_record(r, mapping.stream_arn, self.template.region)
-                for r in response.get("Records", [])
-            ]
-        self._expire(mapping, shard)
-        if not shard.pending:
-            return False
-        size = mapping.batch_size if not shard.window else min(shard.window, mapping.batch_size)
-        batch = shard.pending[:size]
+    async def _fetch(self, mapping: StreamMapping, shard: _Shard) -> int:
+        assert shard.iterator is not None
+        response = await asyncio.to_thread(
+            self._streams.get_records, ShardIterator=shard.iterator, Limit=GET_RECORDS_LIMIT
+        )
+        shard.iterator = response.get("NextShardIterator")
+        records = response.get("Records", [])
+        for record in records:
+            lane = shard.lanes[self._lane_of(shard, record)]
+            lane.pending.append(lambda_record(record, mapping.stream_arn, self.template.region))
+        return len(records)
+
+    @staticmethod
+    def _lane_of(shard: _Shard, record: dict[str, Any]) -> int:
+        if len(shard.lanes) == 1:
+            return 0
+        keys = record["dynamodb"].get("Keys") or {}
+        key = keys.get(shard.partition_key) if shard.partition_key else keys
+        return zlib.crc32(json.dumps(key, sort_keys=True).encode()) % len(shard.lanes)
+
+    # ---- invoking, one lane at a time
+
+    async def _drain(self, mapping: StreamMapping, shard: _Shard, lane: _Lane) -> None:
+        try:
+            while lane.pending and not self._stopping.is_set():
+                try:
+                    await self._step(mapping, shard, lane)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("stream batch of %s failed", mapping.function_id)
+                    await asyncio.sleep(self.poll_interval)
+                shard.drained.set()
+        finally:
+            shard.drained.set()
+
+    async def _step(self, mapping: StreamMapping, shard: _Shard, lane: _Lane) -> None:
+        """Invoke with the lane's next batch and settle it: checkpoint, retry or give up."""
+        self._expire(mapping, shard, lane)
+        if not lane.pending:
+            return
+        size = mapping.batch_size if not lane.window else min(lane.window, mapping.batch_size)
+        batch = lane.pending[:size]
         stats = self.stats[mapping.function_id]
         stats.batches += 1
         stats.records += len(batch)
+        self._started(stats)
         try:
             result = await self.runtime.invoke_async(mapping.function_id, {"Records": batch})
         except InvocationError as exc:
             stats.failed_invocations += 1
-            await self._retry(mapping, shard, batch, f"{type(exc).__name__}: {exc}", whole=True)
-            return True
+            await self._retry(mapping, shard, lane, batch, f"{type(exc).__name__}: {exc}", True)
+            return
+        finally:
+            self._ended(stats)
         failed = _failed_sequence(result) if mapping.report_item_failures else None
         if failed is None:
-            del shard.pending[: len(batch)]
-            shard.attempts = 0
-            shard.window = max(0, shard.window - len(batch)) if shard.window else 0
-            return bool(shard.pending)
+            del lane.pending[: len(batch)]
+            lane.attempts = 0
+            lane.window = max(0, lane.window - len(batch)) if lane.window else 0
+            return
         stats.partial_failures += 1
         index = next(
             (i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] == failed),
@@ -214,48 +300,60 @@ class StreamPump:
         )
         # Records before the lowest failure are checkpointed; the batch resumes there.
         if index:
-            del shard.pending[:index]
-            shard.attempts = 0
-        await self._retry(mapping, shard, batch[index:], "ReportedBatchItemFailures")
-        return True
+            del lane.pending[:index]
+            lane.attempts = 0
+        await self._retry(mapping, shard, lane, batch[index:], "ReportedBatchItemFailures")
+
+    @staticmethod
+    def _started(stats: PumpStats) -> None:
+        if not stats.in_flight:
+            stats._busy_since = time.perf_counter()
+        stats.in_flight += 1
+        stats.peak_concurrency = max(stats.peak_concurrency, stats.in_flight)
+
+    @staticmethod
+    def _ended(stats: PumpStats) -> None:
+        stats.in_flight -= 1
+        if not stats.in_flight:
+            stats.busy_seconds += time.perf_counter() - stats._busy_since
 
     async def _retry(
         self,
         mapping: StreamMapping,
         shard: _Shard,
+        lane: _Lane,
         batch: list[dict[str, Any]],
         reason: str,
-        *,
         whole: bool = False,
     ) -> None:
         if mapping.bisect_on_error and len(batch) > 1:
-            shard.window = max(1, len(batch) // 2)  # halving is not a retry attempt
+            lane.window = max(1, len(batch) // 2)  # halving is not a retry attempt
             return
-        shard.attempts += 1
-        exhausted = 0 <= mapping.max_retry_attempts < shard.attempts
+        lane.attempts += 1
+        exhausted = 0 <= mapping.max_retry_attempts < lane.attempts
         if not exhausted:
-            await asyncio.sleep(min(1.0, 0.05 * 2**shard.attempts))
+            await asyncio.sleep(min(1.0, 0.05 * 2**lane.attempts))
             return
         # Given up: the batch (one record once bisected) goes to the on-failure destination.
         given_up = batch if (whole and not mapping.bisect_on_error) else batch[:1]
-        del shard.pending[: len(given_up)]
-        shard.attempts = 0
-        shard.window = 0
+        del lane.pending[: len(given_up)]
+        lane.attempts = 0
+        lane.window = 0
         self.stats[mapping.function_id].discarded += len(given_up)
         await asyncio.to_thread(self._send_failure, mapping, shard, given_up, reason)
 
-    def _expire(self, mapping: StreamMapping, shard: _Shard) -> None:
-        if mapping.max_record_age_seconds < 0 or not shard.pending:
+    def _expire(self, mapping: StreamMapping, shard: _Shard, lane: _Lane) -> None:
+        if mapping.max_record_age_seconds < 0 or not lane.pending:
             return
         oldest = time.time() - mapping.max_record_age_seconds
         expired = 0
-        for record in shard.pending:
+        for record in lane.pending:
             if record["dynamodb"].get("ApproximateCreationDateTime", time.time()) >= oldest:
                 break
             expired += 1
         if expired:
-            given_up = shard.pending[:expired]
-            del shard.pending[:expired]
+            given_up = lane.pending[:expired]
+            del lane.pending[:expired]
             self.stats[mapping.function_id].discarded += expired
             self._send_failure(mapping, shard, given_up, "RecordAgeExceeded")
 
