@@ -141,6 +141,23 @@ def test_a_write_reaches_its_owner_only_and_gone_connections_are_removed(running
     assert repo.connection_ids(user_a) == []
 
 
+def test_frames_are_not_compressed_as_api_gateway_negotiates_no_extension(running: RunningStack):
+    token, _user = _login(running, "dave@example.com")
+
+    async def handshake() -> tuple[str | None, dict[str, Any]]:
+        # Given a client offering permessage-deflate (websockets does by default, as browsers)
+        async with websockets.connect(f"{_ws_url(running)}?token={token}") as ws:
+            await ws.send(json.dumps({"action": "ping"}))
+            answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert ws.response is not None
+            return ws.response.headers.get("Sec-WebSocket-Extensions"), answer
+
+    # When it connects, then no extension is agreed, and messages still flow
+    extensions, answer = asyncio.run(handshake())
+    assert extensions is None
+    assert answer["type"] == "pong"
+
+
 def test_the_management_api_answers_410_for_a_gone_connection(running: RunningStack):
     response = httpx.post(
         f"{running.stack.websocket_management_url}/@connections/nope%3D", content=b"{}"
