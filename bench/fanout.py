@@ -1,15 +1,21 @@
 """Realtime fan-out on the local stack: DynamoDB write -> stream pump -> broadcaster -> sockets.
 
-USERS users with CONNS WebSocket clients each; CHANGES snipe price changes written in BURSTS.
-The stack (moto, stream pump at Lambda's 4 polls/s, broadcaster posting through boto3's
-``apigatewaymanagementapi`` client, WebSocket gateway) runs in this process; the clients run
-in a separate process, as browsers would, so they do not compete with the stack for its GIL.
+USERS users with CONNS WebSocket clients each; CHANGES snipe price changes written in BURSTS
+(BatchWriteItem of 25, PAUSE seconds between bursts). What runs where, as on AWS where none of
+these share a process with the broadcaster:
+
+- this process: the stack (WebSocket gateway and its management API, stream pump at Lambda's 4
+  polls/s, the runtime), and with ``--isolation thread`` the functions too;
+- with ``--isolation process`` (the default) each function invocation runs in a Lambda
+  container process of its own (``local.lambda_containers``);
+- moto (DynamoDB and its stream), the clients and the writer each in a process of their own.
 
 Prints delivered/expected (and messages that reached a wrong user), the latency from the
-DynamoDB write (taken just before each BatchWriteItem of 25) to the client's receipt (p50,
-p99), and the broadcaster's own figures: processing time per record and messages delivered per
-second of broadcaster wall time (the summed duration of its invocations, which run one at a
-time: ParallelizationFactor 1), next to the end-to-end rate from first write to last receipt.
+DynamoDB write (taken just before each BatchWriteItem) to the client's receipt (p50, p99), the
+broadcaster's figures (invocation time per record; messages delivered per second of the time at
+least one of its invocations ran, so concurrent batches count once), and the CPU each process
+spent per message delivered: CPU time does not depend on what else the machine runs, so it says
+what the stack costs where wall-clock figures are noisy.
 
     .venv/bin/python bench/fanout.py [--users 500] [--conns 2] [--changes 10000] [--bursts 20]
 """
@@ -23,6 +29,7 @@ import gzip
 import json
 import logging
 import multiprocessing
+import os
 import statistics
 import sys
 import time
@@ -35,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 # (bidId, price, receipt epoch seconds) of every price.changed a client received.
 Receipt = tuple[str, int, float]
+CORES = os.cpu_count() or 1
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -55,12 +63,55 @@ def _token(issuer: str, audience: str, user: str, key: Any) -> str:
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "dummy"})
 
 
+# ---------------------------------------------------------------- CPU time per process (Linux)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
+                found += [int(child), *_descendants(int(child))]
+    return found
+
+
+def _cpu_snapshot(roles: dict[str, int]) -> dict[int, tuple[str, float]]:
+    """CPU seconds of this process, the given processes, and every other descendant of this
+    process (the Lambda containers), by pid."""
+    named = {pid: role for role, pid in roles.items()}
+    snapshot = {}
+    for pid in [os.getpid(), *_descendants(os.getpid())]:
+        seconds = _cpu_seconds(pid)
+        if seconds is not None:
+            role = "stack" if pid == os.getpid() else named.get(pid, "lambda containers")
+            snapshot[pid] = (role, seconds)
+    return snapshot
+
+
+def _cpu_spent(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+) -> dict[str, float]:
+    spent: dict[str, float] = {}
+    for pid, (role, seconds) in after.items():
+        spent[role] = spent.get(role, 0.0) + seconds - before.get(pid, (role, 0.0))[1]
+    return spent
+
+
 # ---------------------------------------------------------------- the clients' process
 
 
 def clients_process(url: str, tokens: list[tuple[str, str]], conns: int, pipe: Connection) -> None:
     """Open every client, say "ready", collect until told the expected count is reached or
-    the deadline passes, then send back (receipts, wrong)."""
+    the deadline passes, send back (receipts, wrong), then wait for the stack to close the
+    sockets (a stack shutting down runs no $disconnect, so 1,000 of them do not outlive it)."""
     asyncio.run(_clients(url, tokens, conns, pipe))
 
 
@@ -88,7 +139,7 @@ async def _clients(url: str, tokens: list[tuple[str, str]], conns: int, pipe: Co
     for start in range(0, len(tokens), 50):
         opened = await asyncio.gather(
             *(
-                websockets.connect(f"{url}?token={token}", max_size=2**20)
+                websockets.connect(f"{url}?token={token}", max_size=2**20, open_timeout=120)
                 for user, token in tokens[start : start + 50]
                 for _ in range(conns)
             )
@@ -103,11 +154,9 @@ async def _clients(url: str, tokens: list[tuple[str, str]], conns: int, pipe: Co
     while len(receipts) < expected and time.time() < deadline:
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.5)  # anything late (or misdirected) still counts
-    for ws in sockets:
-        await ws.close()
-    for task in readers:
-        task.cancel()
     pipe.send((receipts, wrong))
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.gather(*readers, return_exceptions=True), 120)
 
 
 # ---------------------------------------------------------------- moto's process
@@ -124,6 +173,64 @@ def moto_process(pipe: Connection) -> None:
         pipe.recv()
 
 
+# ---------------------------------------------------------------- the writer's process
+
+
+def _snipe_item(user: str, price: int, end: int) -> dict[str, Any]:
+    return {
+        "userId": {"S": user},
+        "bidId": {"S": f"{user}#b"},
+        "ebayItemId": {"S": "123456789012"},
+        "itemId": {"S": "v1|123456789012|0"},
+        "maxBidAmount": {"N": "100000"},
+        "currency": {"S": "USD"},
+        "leadSeconds": {"N": "6"},
+        "status": {"S": "PENDING"},
+        "auctionEndTime": {"N": str(end)},
+        "itemTitle": {"S": "bench"},
+        "currentPrice": {"N": str(price)},
+        "createdAt": {"N": "1"},
+        "updatedAt": {"N": "1"},
+    }
+
+
+def writer_process(endpoint: str, table: str, users: list[str], pipe: Connection) -> None:
+    """The writes, as the product's other functions make them on AWS (not in the broadcaster's
+    process). "prime" writes each user's snipe once (its INSERT gives bid.created); ("go",
+    size, bursts, pause) writes the bursts and sends back when each change was written."""
+    from local.aws import client
+
+    dynamodb = client("dynamodb", endpoint)
+    end = int(time.time()) + 7200
+    while True:
+        try:
+            command = pipe.recv()
+        except EOFError:
+            return
+        if command == "prime":
+            for user in users:
+                dynamodb.put_item(TableName=table, Item=_snipe_item(user, 999, end))
+            pipe.send("primed")
+            continue
+        _go, size, bursts, pause = command
+        written: dict[tuple[str, int], float] = {}
+        for burst in range(bursts):
+            requests = []
+            for n in range(size):
+                user = users[(burst * size + n) % len(users)]
+                item = _snipe_item(user, 1000 + burst * size + n, end)
+                requests.append({"PutRequest": {"Item": item}})
+            for start in range(0, len(requests), 25):
+                chunk = requests[start : start + 25]
+                now = time.time()
+                for r in chunk:
+                    i = r["PutRequest"]["Item"]
+                    written[(i["bidId"]["S"], int(i["currentPrice"]["N"]))] = now
+                dynamodb.batch_write_item(RequestItems={table: chunk})
+            time.sleep(pause)
+        pipe.send(written)
+
+
 # ---------------------------------------------------------------- the stack's process
 
 
@@ -131,7 +238,6 @@ def main(args: argparse.Namespace) -> None:
     import jwt
     import moto
 
-    from local.aws import client
     from local.testing import running_stack
 
     key_path = Path(moto.__file__).parent / "cognitoidp" / "resources" / "jwks-private.json.gz"
@@ -143,10 +249,15 @@ def main(args: argparse.Namespace) -> None:
     if not moto_pipe.poll(60):
         raise SystemExit("moto did not start within 60 s")
     endpoint = moto_pipe.recv()
-    with running_stack(demo=False, aws_endpoint_url=endpoint) as running:
-        # The handlers' INFO lines (one per connect and disconnect, none per message) would
-        # bury the figures; they fall outside the measured bursts either way.
-        logging.getLogger("ebay-sniper").setLevel(logging.WARNING)
+    print(
+        f"processes: stack (gateway, stream pump, runtime); functions in "
+        f"{'Lambda container processes' if args.isolation == 'process' else 'the stack'}; "
+        f"moto, {args.users * args.conns} clients and the writer each in their own",
+        flush=True,
+    )
+    with running_stack(
+        demo=False, aws_endpoint_url=endpoint, lambda_isolation=args.isolation
+    ) as running:
         stack = running.stack
         assert stack.provisioned is not None
         assert stack.runtime is not None
@@ -155,74 +266,56 @@ def main(args: argparse.Namespace) -> None:
         issuer, audience = stack.provisioned.issuer, stack.provisioned.user_pool_client_id
         users = [f"user-{i:04d}" for i in range(args.users)]
         tokens = [(u, _token(issuer, audience, u, key)) for u in users]
+        table = stack.provisioned.tables["BidsTable"].name
 
         pipe, child_pipe = context.Pipe()
         clients = context.Process(
             target=clients_process, args=(url, tokens, args.conns, child_pipe), daemon=True
         )
         clients.start()
-        if not pipe.poll(120):
-            raise SystemExit("the clients did not connect within 120 s")
+        if not pipe.poll(180):
+            raise SystemExit("the clients did not connect within 180 s")
         print(f"{pipe.recv()} clients connected ({args.users} users x {args.conns})", flush=True)
+        # Powertools set the handlers' level from the template at their import (the connects
+        # above); their INFO lines, one per connect and disconnect, would bury the figures.
+        logging.getLogger("ebay-sniper").setLevel(logging.WARNING)
 
-        dynamodb = client("dynamodb", stack.provisioned.endpoint_url)
-        table = stack.provisioned.tables["BidsTable"].name
-        end = int(time.time()) + 7200
-        written: dict[tuple[str, int], float] = {}
-
-        def item(user: str, price: int) -> dict[str, Any]:
-            return {
-                "userId": {"S": user},
-                "bidId": {"S": f"{user}#b"},
-                "ebayItemId": {"S": "123456789012"},
-                "itemId": {"S": "v1|123456789012|0"},
-                "maxBidAmount": {"N": "100000"},
-                "currency": {"S": "USD"},
-                "leadSeconds": {"N": "6"},
-                "status": {"S": "PENDING"},
-                "auctionEndTime": {"N": str(end)},
-                "itemTitle": {"S": "bench"},
-                "currentPrice": {"N": str(price)},
-                "createdAt": {"N": "1"},
-                "updatedAt": {"N": "1"},
-            }
-
-        def write_burst(burst: int, size: int) -> None:
-            requests = []
-            for n in range(size):
-                user = users[(burst * size + n) % len(users)]
-                price = 1000 + burst * size + n
-                requests.append({"PutRequest": {"Item": item(user, price)}})
-            for start in range(0, len(requests), 25):
-                chunk = requests[start : start + 25]
-                now = time.time()
-                for r in chunk:
-                    i = r["PutRequest"]["Item"]
-                    written[(i["bidId"]["S"], int(i["currentPrice"]["N"]))] = now
-                dynamodb.batch_write_item(RequestItems={table: chunk})
-
-        # The first write of each user's snipe is an INSERT (bid.created); prime them.
-        for u in users:
-            dynamodb.put_item(TableName=table, Item=item(u, 999))
+        writer_pipe, writer_child_pipe = context.Pipe()
+        writer = context.Process(
+            target=writer_process,
+            args=(stack.provisioned.endpoint_url, table, users, writer_child_pipe),
+            daemon=True,
+        )
+        writer.start()
+        writer_pipe.send("prime")  # the first write of each snipe is an INSERT (bid.created)
+        writer_pipe.recv()
         time.sleep(3)
         stats = stack.runtime.stats["BroadcasterFunction"]
         pump = stack.stream_pump.stats["BroadcasterFunction"]
         base_ms, base_records, base_batches = stats.total_duration_ms, pump.records, pump.batches
-        base_invocations = stats.invocations
+        base_invocations, base_busy = stats.invocations, pump.busy_seconds
+        roles = {"moto": moto_server.pid or 0, "clients": clients.pid or 0}
+        roles["writer"] = writer.pid or 0
+        cpu_before = _cpu_snapshot(roles)
         size = args.changes // args.bursts
         expected = size * args.bursts * args.conns
         started = time.time()
         pipe.send((expected, started + args.timeout))
-        for burst in range(args.bursts):
-            write_burst(burst, size)
-            time.sleep(args.pause)
+        writer_pipe.send(("go", size, args.bursts, args.pause))
         if not pipe.poll(args.timeout + 60):
             raise SystemExit("the clients never reported back")
+        cpu_after = _cpu_snapshot(roles)
         receipts, wrong = pipe.recv()
-        clients.join(10)
+        written = writer_pipe.recv()
+        writer_pipe.close()
         records = pump.records - base_records
         batches = pump.batches - base_batches
+        invocations = stats.invocations - base_invocations
         busy_ms = stats.total_duration_ms - base_ms
+        busy_seconds = pump.busy_seconds - base_busy
+        peak = pump.peak_concurrency
+        writer.join(10)
+    clients.join(30)  # the stack closed its sockets on the way out
     moto_pipe.send("stop")
     moto_server.join(10)
 
@@ -242,15 +335,22 @@ def main(args: argparse.Namespace) -> None:
         f"p99 {_pct(latencies, 99):.0f} ms, max {max(latencies or [0]):.0f} ms, "
         f"stdev {statistics.pstdev(latencies or [0]):.0f} ms"
     )
-    if records and busy_ms:
+    if records and busy_ms and busy_seconds:
         print(
-            f"broadcaster: {records} records in {stats.invocations - base_invocations} "
-            f"invocations (mean batch {records / max(1, batches):.0f}), "
-            f"{busy_ms:.0f} ms of invocation wall time = {busy_ms / records:.2f} ms/record, "
-            f"{received / (busy_ms / 1000):.0f} messages/s delivered per second of "
-            f"broadcaster wall time"
+            f"broadcaster: {records} records in {invocations} invocations (mean batch "
+            f"{records / max(1, batches):.0f}, up to {peak} at once), {busy_ms / records:.2f} ms "
+            f"of invocation time per record; {received / busy_seconds:.0f} messages/s "
+            f"delivered per second during which an invocation ran ({busy_seconds:.1f} s)"
         )
     print(f"end to end: {received / max(0.001, last - started):.0f} messages/s delivered")
+    spent = _cpu_spent(cpu_before, cpu_after)
+    if received and spent:
+        total = sum(spent.values())
+        parts = ", ".join(f"{role} {1000 * s / received:.2f}" for role, s in sorted(spent.items()))
+        print(
+            f"CPU per message delivered (ms): {parts}; all {1000 * total / received:.2f}, "
+            f"i.e. at most {received * CORES / total:.0f} messages/s on {CORES} idle cores"
+        )
 
 
 if __name__ == "__main__":
@@ -261,4 +361,10 @@ if __name__ == "__main__":
     parser.add_argument("--bursts", type=int, default=20)
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between bursts")
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for all")
+    parser.add_argument(
+        "--isolation",
+        choices=("thread", "process"),
+        default="process",
+        help="run the functions in the stack's process or in Lambda container processes",
+    )
     main(parser.parse_args())
