@@ -8,13 +8,15 @@ from __future__ import annotations
 import asyncio
 import html
 import itertools
+import random
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 from urllib.parse import parse_qs, urljoin, urlparse
 
 import httpx
@@ -147,3 +149,474 @@ def link_ebay_account(http: httpx.Client, headers: dict[str, str], ebay_user: st
         json={"code": query["code"][0], "state": query["state"][0]},
         headers=headers,
     ).raise_for_status()
+
+
+# ------------------------------------------------------------------------------ chaos (#8)
+# What bench/chaos.py and tests/integration/chaos/ share: the executor killed at a chosen point,
+# the stream pump crashed and restarted, a snipe workload under all of it, and the audit of every
+# snipe against the simulator's ground truth.
+
+KILL_POINTS = ("before-claim", "after-claim", "after-accept")
+FINAL_STATUSES = frozenset({"WON", "LOST", "FAILED", "CANCELLED"})
+
+
+class RunKilled(BaseException):
+    """A run stopped dead where Lambda would have lost its container. A BaseException, so that
+    nothing in the product (whose outermost edges catch Exception) stops it on its way out."""
+
+
+class ExecutorKiller:
+    """Kills a share of bid executor runs at a point drawn from ``points``.
+
+    Threads cannot be killed, so a chosen run's collaborators raise :class:`RunKilled` at its
+    point: just before its claim's conditional write, just after it, or just after eBay
+    accepted its bid (before PLACED is recorded). A run that never reaches its point (a
+    duplicate that finds the snipe claimed) is not killed. With ``at_each_point`` the draw is
+    made at every point a run reaches instead (so every point sees kills even in a small run).
+    ``installed()`` wraps ``workers.bid_executor.engine`` while the context lasts.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        seed: int = 0,
+        points: tuple[str, ...] = KILL_POINTS,
+        *,
+        at_each_point: bool = False,
+    ) -> None:
+        self.rate = rate
+        self.points = points
+        self.at_each_point = at_each_point
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self.runs = 0
+        self.planned: Counter[str] = Counter()
+        self.killed: Counter[str] = Counter()
+
+    def draw(self) -> str | None:
+        """The point this run dies at (``"*"``: decided at each point), or None."""
+        with self._lock:
+            self.runs += 1
+            if self.at_each_point:
+                return "*"
+            if self._rng.random() >= self.rate:
+                return None
+            point = self._rng.choice(self.points)
+            self.planned[point] += 1
+            return point
+
+    def reached(self, planned: str, point: str) -> None:
+        """A run planned to die at ``planned`` reached ``point``: kill it there if it is due."""
+        if planned == "*":
+            with self._lock:
+                due = point in self.points and self._rng.random() < self.rate
+                self.planned[point] += due
+        else:
+            due = planned == point
+        if due:
+            with self._lock:
+                self.killed[point] += 1
+            raise RunKilled(point)
+
+    @contextmanager
+    def installed(self) -> Iterator[ExecutorKiller]:
+        from workers import bid_executor
+
+        original = bid_executor.engine
+
+        def engine(context: Any) -> Any:
+            built = original(context)
+            point = self.draw()
+            if point is not None:
+                built.bids = cast(Any, _KillingBids(built.bids, self, point))
+                built.ebay = _KillingEbay(built.ebay, self, point)
+            return built
+
+        bid_executor.engine = engine
+        try:
+            yield self
+        finally:
+            bid_executor.engine = original
+
+
+class _KillingBids:
+    """The executor's repository, dying around the claim (the one write that arms a snipe)."""
+
+    def __init__(self, inner: Any, killer: ExecutorKiller, point: str) -> None:
+        self._inner, self._killer, self._point = inner, killer, point
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def replace(self, before: Any, after: Any, *args: Any, **kwargs: Any) -> Any:
+        from workers.snipe_engine import PHASE_ARMED
+
+        claim = after.status.value == "ARMED" and after.countdownPhase == PHASE_ARMED
+        if claim:
+            self._killer.reached(self._point, "before-claim")
+        result = self._inner.replace(before, after, *args, **kwargs)
+        if claim:
+            self._killer.reached(self._point, "after-claim")
+        return result
+
+
+class _KillingEbay:
+    """The executor's eBay client, dying once eBay has accepted the bid."""
+
+    def __init__(self, inner: Any, killer: ExecutorKiller, point: str) -> None:
+        self._inner, self._killer, self._point = inner, killer, point
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def place_proxy_bid(self, *args: Any, **kwargs: Any) -> Any:
+        result = self._inner.place_proxy_bid(*args, **kwargs)
+        self._killer.reached(self._point, "after-accept")
+        return result
+
+
+def restart_stream_pump(running: RunningStack, down_seconds: float = 1.0) -> dict[str, Any]:
+    """Crash the stack's stream pump and start a new one ``down_seconds`` later, through the
+    pump's public API; returns the stopped pump's stats per function."""
+    from local.stream_pump import StreamPump
+
+    stack = running.stack
+
+    async def restart() -> dict[str, Any]:
+        old = stack.stream_pump
+        assert old is not None
+        assert stack.template is not None
+        assert stack.runtime is not None
+        await old.stop()
+        await asyncio.sleep(down_seconds)
+        new = StreamPump(stack.template, stack.runtime, stack.aws_endpoint_url)
+        await new.start()
+        stack.stream_pump = new
+        return {name: vars(stats) for name, stats in old.stats.items()}
+
+    timeout = down_seconds + _START_TIMEOUT_SECONDS
+    return asyncio.run_coroutine_threadsafe(restart(), running.loop).result(timeout)
+
+
+@dataclass
+class SnipeAudit:
+    """Every snipe against the simulator's ground truth."""
+
+    snipes: int = 0
+    placed_twice: int = 0
+    no_final_state: int = 0
+    disagreements: int = 0
+    placed_before_end: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    failure_reasons: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)  # one line per snipe that is wrong
+
+    @property
+    def placed_share(self) -> float:
+        return self.placed_before_end / self.snipes if self.snipes else 0.0
+
+
+def audit_snipes(
+    snipes: list[tuple[str, dict[str, Any]]], auctions: dict[str, dict[str, Any]]
+) -> SnipeAudit:
+    """``snipes``: (owner's eBay username, the snipe as ``GET /bids`` lists it); ``auctions``:
+    the simulator's ``GET /_sim/auctions/{legacyItemId}`` by legacy id, after every end.
+
+    A recorded state agrees with eBay when: WON and eBay's winner is the owner at eBay's final
+    price; LOST and eBay holds the owner's bid, someone else won, at eBay's final price;
+    FAILED or CANCELLED and eBay holds no bid of the owner. PENDING, ARMED or PLACED after the
+    end is no final state."""
+    audit = SnipeAudit(snipes=len(snipes))
+    for owner, snipe in snipes:
+        state = auctions[snipe["ebayItemId"]]
+        ours = [b for b in state["bids"] if b["bidder"] == owner and b["accepted"]]
+        status = snipe["status"]
+        audit.statuses[status] += 1
+        if status == "FAILED":
+            audit.failure_reasons[str(snipe.get("failureReason"))] += 1
+        audit.placed_twice += len(ours) > 1
+        audit.placed_before_end += bool(ours) and ours[0]["receivedAt"] < state["endTimeMs"]
+        final_price = state.get("finalPrice", state.get("currentPrice"))
+        if status not in FINAL_STATUSES:
+            audit.no_final_state += 1
+            wrong = f"no final state ({status})"
+        elif status == "WON":
+            ok = state.get("winner") == owner and snipe.get("finalPrice") == final_price
+            wrong = "" if ok else "WON, but eBay says otherwise"
+        elif status == "LOST":
+            ok = bool(ours) and state.get("winner") != owner
+            ok = ok and snipe.get("finalPrice") == final_price
+            wrong = "" if ok else "LOST, but eBay says otherwise"
+        else:
+            wrong = f"{status}, but eBay holds the bid" if ours else ""
+        if wrong:
+            audit.disagreements += status in FINAL_STATUSES
+            audit.problems.append(
+                f"{snipe['bidId']} item {snipe['ebayItemId']}: {wrong}; recorded "
+                f"{status} {snipe.get('finalPrice')}, eBay {state.get('status')} winner "
+                f"{state.get('winner')} at {final_price}, our accepted bids {len(ours)}"
+            )
+    return audit
+
+
+@dataclass
+class ChaosPlan:
+    """A snipe workload and the faults injected while it runs (defaults: bench/chaos.py's)."""
+
+    snipes: int = 1000
+    users: int = 5
+    first_end_in: float = 480.0  # seconds from the start to the first auction's end
+    spread: float = 300.0  # the ends spread evenly over this many seconds
+    leads: tuple[int, ...] = (2, 3, 4, 5, 6)
+    max_bid: int = 5000
+    rival_maxima: tuple[int, ...] = (3000, 8000)  # one rival per auction: we win, or lose
+    deliveries: int = 3
+    duplicate_spread: float = 1.0
+    retry_delays: tuple[float, ...] = (60.0, 120.0)  # Lambda's
+    kill_rate: float = 0.1
+    kill_at_each_point: bool = False  # the draw at every point reached, not once per run
+    fault_rate: float = 0.2  # 500, 503, 429 and timeouts in equal shares
+    hang_ms: int = 10_000
+    pump_restarts: int = 2
+    pump_down_seconds: float = 2.0
+    settle: float = 200.0  # at most this long after the last end for final states
+    poll_seconds: float = 10.0  # how often the snipes are listed after the last end
+    create_threads: int = 8
+    seed: int = 8
+
+
+@dataclass
+class ChaosReport:
+    plan: ChaosPlan
+    audit: SnipeAudit
+    created: int = 0
+    refused: list[str] = field(default_factory=list)
+    create_seconds: float = 0.0
+    run_seconds: float = 0.0
+    scheduler: dict[str, int] = field(default_factory=dict)
+    kills: dict[str, int] = field(default_factory=dict)
+    kills_planned: dict[str, int] = field(default_factory=dict)
+    executor_runs: int = 0
+    ebay_faults: dict[str, Any] = field(default_factory=dict)
+    pump_restarts: int = 0
+    pump_records: list[int] = field(default_factory=list)  # delivered by each pump in turn
+    stream_records: int = 0  # in the Bids stream, from its first record
+    executor: dict[str, Any] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        a, p = self.audit, self.plan
+        faults = {k: v for k, v in self.ebay_faults.items() if k != "byEndpoint"}
+        calls = int(faults.pop("calls", 0))
+        failed = sum(int(v) for v in faults.values())
+        return [
+            f"snipes: {a.snipes} created of {p.snipes} ({p.users} users) in "
+            f"{self.create_seconds:.0f} s; ends over {p.spread:.0f} s; "
+            f"run {self.run_seconds:.0f} s",
+            f"bids placed twice: {a.placed_twice} (must be 0)",
+            f"snipes with no final state: {a.no_final_state} (must be 0)",
+            f"recorded state disagrees with eBay: {a.disagreements} (must be 0)",
+            f"placed before the end: {a.placed_before_end}/{a.snipes} = "
+            f"{100 * a.placed_share:.1f}% (goal >= 99%)",
+            f"statuses: {dict(sorted(a.statuses.items()))}",
+            *(f"  FAILED {n}: {reason}" for reason, n in a.failure_reasons.most_common()),
+            "injected:",
+            f"  schedules fired {self.scheduler.get('fired', 0)}, delivered "
+            f"{self.scheduler.get('deliveries', 0)} times (duplicates "
+            f"{self.scheduler.get('duplicates', 0)})",
+            f"  executor runs {self.executor_runs}; killed {sum(self.kills.values())}: "
+            + ", ".join(f"{k} {self.kills.get(k, 0)}" for k in KILL_POINTS)
+            + f" (drawn {sum(self.kills_planned.values())}; a run that never reaches its point "
+            "lives)",
+            f"  Lambda retries {self.scheduler.get('async_retries', 0)} of "
+            f"{self.scheduler.get('function_errors', 0)} failed runs, given up "
+            f"{self.scheduler.get('async_given_up', 0)}",
+            f"  eBay faults {failed} of {calls} calls "
+            f"({100 * failed / calls if calls else 0:.1f}%): "
+            + ", ".join(f"{k} {v}" for k, v in sorted(faults.items())),
+            f"  stream pump restarts {self.pump_restarts}; records delivered by each pump "
+            f"{self.pump_records} of {self.stream_records} in the stream (not delivered: "
+            f"{max(0, self.stream_records - sum(self.pump_records))})",
+            f"  executor invocations {self.executor.get('invocations', 0)}, errors "
+            f"{self.executor.get('errors', 0)}",
+            *(f"  problem: {line}" for line in a.problems[:20]),
+        ]
+
+
+def run_chaos(
+    running: RunningStack, plan: ChaosPlan, progress: Any = lambda line: None
+) -> ChaosReport:
+    """Create ``plan.snipes`` snipes through the REST API on simulator auctions, then, while
+    they fire: every schedule delivered ``plan.deliveries`` times, ``plan.kill_rate`` of
+    executor runs killed, eBay failing ``plan.fault_rate`` of calls, the stream pump restarted.
+    Waits for every snipe's outcome (or ``plan.settle`` after the last end) and audits them."""
+    import time
+
+    stack = running.stack
+    assert stack.scheduler is not None
+    rng = random.Random(plan.seed)
+    stack.scheduler.deliveries = plan.deliveries
+    stack.scheduler.duplicate_spread_seconds = plan.duplicate_spread
+    stack.scheduler.async_retry_delays = plan.retry_delays
+    report = ChaosReport(plan=plan, audit=SnipeAudit())
+    started = time.time()
+    with (
+        httpx.Client(base_url=running.base_url, timeout=60) as http,
+        httpx.Client(base_url=running.sim_url, timeout=60) as admin,
+    ):
+        users = [_chaos_user(http, u) for u in range(plan.users)]
+        now_s = int(admin.get("/_sim/clock").json()["nowMs"]) // 1000
+        first_end = now_s + int(plan.first_end_in)
+        ends = [first_end + int(i * plan.spread / plan.snipes) for i in range(plan.snipes)]
+        lots = []
+        for i, end in enumerate(ends):
+            created = admin.post(
+                "/_sim/auctions",
+                json={
+                    "title": f"Chaos lot {i}",
+                    "startPrice": 1000,
+                    "endTime": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(end)),
+                    "bots": False,  # one rival only: whether we win is known in advance
+                },
+            )
+            created.raise_for_status()
+            legacy = created.json()["legacyItemId"]
+            admin.post(
+                f"/_sim/auctions/{legacy}/bids",
+                json={"bidder": f"rival_{i % 7}", "maxAmount": rng.choice(plan.rival_maxima)},
+            ).raise_for_status()
+            lots.append((users[i % plan.users], legacy, rng.choice(plan.leads)))
+
+        def snipe(lot: tuple[tuple[str, dict[str, str]], str, int]) -> bool:
+            (_, headers), legacy, lead = lot
+            body = {"ebayItemId": legacy, "maxBidAmount": plan.max_bid, "leadSeconds": lead}
+            answer: httpx.Response | None = None
+            for _ in range(3):
+                answer = http.post("/bids", json=body, headers=headers)
+                if answer.status_code < 500:
+                    break
+                time.sleep(1)
+            assert answer is not None
+            if answer.status_code != 201:
+                report.refused.append(f"{answer.status_code} {answer.text[:160]}")
+            return answer.status_code == 201
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(plan.create_threads) as pool:
+            report.created = sum(pool.map(snipe, lots))
+        report.create_seconds = time.time() - started
+        progress(f"{report.created}/{plan.snipes} snipes created in {report.create_seconds:.0f} s")
+
+        admin.post(
+            "/_sim/faults",
+            json={
+                "endpoint": "*",
+                "errorRate": plan.fault_rate * 0.75,
+                "statuses": [500, 503, 429],
+                "timeoutRate": plan.fault_rate * 0.25,
+                "hangMs": plan.hang_ms,
+                "seed": plan.seed,
+            },
+        ).raise_for_status()
+        killer = ExecutorKiller(
+            plan.kill_rate, seed=plan.seed, at_each_point=plan.kill_at_each_point
+        )
+        last_end = ends[-1]
+        restarts = [
+            time.time() + (last_end - time.time()) * (k + 1) / (plan.pump_restarts + 1)
+            for k in range(plan.pump_restarts)
+        ]
+        listing: list[tuple[str, dict[str, Any]]] = []
+        with killer.installed():
+            while True:
+                now = time.time()
+                if restarts and now >= restarts[0]:
+                    restarts.pop(0)
+                    stopped = restart_stream_pump(running, plan.pump_down_seconds)
+                    report.pump_restarts += 1
+                    report.pump_records.append(sum(s["records"] for s in stopped.values()))
+                    progress(f"stream pump restarted ({report.pump_restarts})")
+                if now >= last_end + 5:
+                    listing = _chaos_listing(http, users)
+                    waiting = sum(s["status"] not in FINAL_STATUSES for _, s in listing)
+                    progress(
+                        f"{waiting} snipes without a final state {now - last_end:.0f} s "
+                        "after the last end"
+                    )
+                    if not waiting or now >= last_end + plan.settle:
+                        break
+                    time.sleep(plan.poll_seconds)
+                else:
+                    time.sleep(1)
+            faults = admin.get("/_sim/faults").json()["faults"]
+            admin.delete("/_sim/faults")
+        report.ebay_faults = faults[0]["counts"] if faults else {}
+        if stack.stream_pump is not None:
+            report.pump_records.append(sum(s.records for s in stack.stream_pump.stats.values()))
+        auctions = {
+            str(a["legacyItemId"]): a for a in admin.get("/_sim/auctions").json()["auctions"]
+        }
+    report.audit = audit_snipes(listing, auctions)
+    report.stream_records = _stream_record_count(stack)
+    report.run_seconds = time.time() - started
+    report.scheduler = dict(vars(stack.scheduler.stats))
+    report.kills = dict(killer.killed)
+    report.kills_planned = dict(killer.planned)
+    report.executor_runs = killer.runs
+    if stack.runtime is not None:
+        report.executor = dict(vars(stack.runtime.stats["BidExecutorFunction"]))
+    return report
+
+
+def _stream_record_count(stack: LocalStack) -> int:
+    """Every record in the stack's streams (the Bids stream), read from the trim horizon."""
+    from local.aws import client
+    from local.stream_pump import stream_mappings
+
+    assert stack.template is not None
+    streams = client("dynamodbstreams", stack.aws_endpoint_url)
+    count = 0
+    for mapping in stream_mappings(stack.template):
+        shards = streams.describe_stream(StreamArn=mapping.stream_arn)["StreamDescription"]
+        for shard in shards["Shards"]:
+            iterator = streams.get_shard_iterator(
+                StreamArn=mapping.stream_arn,
+                ShardId=shard["ShardId"],
+                ShardIteratorType="TRIM_HORIZON",
+            )["ShardIterator"]
+            while iterator:
+                page = streams.get_records(ShardIterator=iterator, Limit=1000)
+                count += len(page["Records"])
+                iterator = page.get("NextShardIterator") if page["Records"] else None
+    return count
+
+
+def _chaos_user(http: httpx.Client, index: int) -> tuple[str, dict[str, str]]:
+    """A signed-up user with a linked simulated eBay account: (eBay username, auth headers)."""
+    email, password, ebay_user = f"chaos{index}@example.com", "Chaos-Sniper-2024", f"chaos_{index}"
+    http.post("/local/signup", json={"email": email, "password": password}).raise_for_status()
+    tokens = http.post("/local/login", json={"username": email, "password": password}).json()
+    headers = {"Authorization": f"Bearer {tokens['idToken']}"}
+    link_ebay_account(http, headers, ebay_user)
+    return ebay_user, headers
+
+
+def _chaos_listing(
+    http: httpx.Client, users: list[tuple[str, dict[str, str]]]
+) -> list[tuple[str, dict[str, Any]]]:
+    import time
+
+    found: list[tuple[str, dict[str, Any]]] = []
+    for ebay_user, headers in users:
+        params: dict[str, Any] = {"limit": 100}
+        while True:
+            answer = http.get("/bids", params=params, headers=headers)
+            if answer.status_code != 200:
+                time.sleep(1)
+                continue
+            page = answer.json()
+            found += [(ebay_user, item) for item in page["items"]]
+            if not page.get("nextCursor"):
+                break
+            params["cursor"] = page["nextCursor"]
+    return found
