@@ -84,12 +84,13 @@ def complete_linking(
 ) -> LinkStatus:
     """Consume the state, trade the code for tokens and store them encrypted with the link.
 
-    The state goes first and alone: a refused state changes nothing at all.
+    The state goes first and alone: a refused state changes nothing at all. A code eBay
+    refuses spends the state and changes nothing else (the profile is made only after).
     """
     if not links.consume_state(state, user_id, int(clock())):
         raise BadRequestError(BAD_STATE, [FieldIssue("state", "invalid, expired or used")])
-    user = get_or_create_profile(user_id, email, users, clock)
     tokens, account = _tokens_and_account(code, ebay)
+    user = get_or_create_profile(user_id, email, users, clock)
     envelope = cipher.encrypt(user_id, tokens)
     new = NewLink(
         account_id=account.user_id,
