@@ -6,6 +6,8 @@ import math
 import xml.etree.ElementTree as ET
 
 from aiohttp import web
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
 
 from local.ebay_sim import engine, views
 from local.ebay_sim.engine import Auction
@@ -81,16 +83,20 @@ def time_left(ms: int) -> str:
 
 
 def parse_request(raw: bytes) -> ET.Element:
-    """The request's root element; a DTD or entity declaration is refused, so nothing expands."""
-    lowered = raw.lower()
-    if b"<!doctype" in lowered or b"<!entity" in lowered:
+    """The request's root element. A DTD, an entity declaration or an external reference is
+    refused by the parser itself, in whatever encoding the document declares (a byte search
+    for ``<!DOCTYPE`` missed UTF-16), so nothing expands and nothing is fetched."""
+    try:
+        root: ET.Element = fromstring(
+            raw, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+    except DefusedXmlException as exc:
         raise TradingFailure(
             5, "XML Parse error.", "XML Error Text: DTDs and entities are refused."
-        )
-    try:
-        return ET.fromstring(raw)  # noqa: S314 - DTDs refused above, so no entity expansion
+        ) from exc
     except ET.ParseError as exc:
         raise TradingFailure(5, "XML Parse error.", f"XML Error Text: {exc}.") from exc
+    return root
 
 
 def _int_field(parent: ET.Element | None, path: str, default: int) -> int:
