@@ -6,7 +6,7 @@ Starts the local stack (its own moto), signs a user up, links a simulated eBay a
 two auctions and snipes them, then runs every operation of /openapi.json with EXAMPLES
 schema-valid and EXAMPLES schema-invalid requests each (tests/integration/hostile/fuzzing.py:
 no 5xx, documented status codes, content types, headers and body schemas, 4xx for invalid
-data). `make test` runs the same with 12 examples per mode
+data). `make test` runs the same with 25 examples per mode
 (tests/integration/hostile/test_fuzz_openapi.py). Prints the operations, the examples run, the
 status codes seen and every distinct failure; exits 1 if there was one.
 """

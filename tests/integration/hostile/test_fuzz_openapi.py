@@ -18,7 +18,7 @@ from tests.integration.hostile.hostile_helpers import User, api, new_auction, si
 
 pytestmark = pytest.mark.e2e
 
-EXAMPLES_PER_MODE = 12
+EXAMPLES_PER_MODE = 25
 # The document the gateway serves is rest.openapi's; collecting from it means a new route gets
 # fuzzed without anyone adding it here (tests/unit/test_architecture.py checks that the document
 # has every HTTP route of template.yaml).
