@@ -234,6 +234,26 @@ def writer_process(endpoint: str, table: str, users: list[str], pipe: Connection
 # ---------------------------------------------------------------- the stack's process
 
 
+def _set_parallelization_factor(running: Any, factor: int) -> None:
+    """Replace the stack's stream pump by one whose mappings have ``factor`` (not the
+    template's), before anything is written."""
+    from dataclasses import replace
+
+    from local.stream_pump import StreamPump
+
+    stack = running.stack
+
+    async def swap() -> None:
+        old = stack.stream_pump
+        await old.stop()
+        mappings = [replace(m, parallelization_factor=factor) for m in old.mappings]
+        new = StreamPump(stack.template, stack.runtime, stack.aws_endpoint_url, mappings=mappings)
+        await new.start()
+        stack.stream_pump = new
+
+    asyncio.run_coroutine_threadsafe(swap(), running.loop).result(30)
+
+
 def main(args: argparse.Namespace) -> None:
     import jwt
     import moto
@@ -262,6 +282,11 @@ def main(args: argparse.Namespace) -> None:
         assert stack.provisioned is not None
         assert stack.runtime is not None
         assert stack.stream_pump is not None
+        if args.parallelization_factor:
+            _set_parallelization_factor(running, args.parallelization_factor)
+        assert stack.stream_pump is not None
+        factor = stack.stream_pump.mappings[0].parallelization_factor
+        print(f"stream mapping: ParallelizationFactor {factor}", flush=True)
         url = stack.websocket_url.replace("localhost", "127.0.0.1")
         issuer, audience = stack.provisioned.issuer, stack.provisioned.user_pool_client_id
         users = [f"user-{i:04d}" for i in range(args.users)]
@@ -361,6 +386,12 @@ if __name__ == "__main__":
     parser.add_argument("--bursts", type=int, default=20)
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between bursts")
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for all")
+    parser.add_argument(
+        "--parallelization-factor",
+        type=int,
+        default=0,
+        help="the stream mapping's ParallelizationFactor (default: template.yaml's)",
+    )
     parser.add_argument(
         "--isolation",
         choices=("thread", "process"),
