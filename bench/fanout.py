@@ -8,7 +8,8 @@ these share a process with the broadcaster:
   polls/s, the runtime), and with ``--isolation thread`` the functions too;
 - with ``--isolation process`` (the default) each function invocation runs in a Lambda
   container process of its own (``local.lambda_containers``);
-- moto (DynamoDB and its stream), the clients and the writer each in a process of their own.
+- moto (DynamoDB and its stream, GetRecords through ``local.moto_streams``), the clients and
+  the writer each in a process of their own.
 
 Prints delivered/expected (and messages that reached a wrong user), the latency from the
 DynamoDB write (taken just before each BatchWriteItem) to the client's receipt (p50, p99), the
@@ -164,9 +165,13 @@ async def _clients(url: str, tokens: list[tuple[str, str]], conns: int, pipe: Co
 
 def moto_process(pipe: Connection) -> None:
     """moto's server (as ``sniper up`` starts it), in a process of its own: on AWS DynamoDB is
-    not in the Lambda's process either. Serves until the pipe closes."""
+    not in the Lambda's process either. Its GetRecords answers at the cost of a json.dumps
+    (``local.moto_streams``: the same JSON; moto's serializer was 80 % of its CPU here). Serves
+    until the pipe closes."""
+    from local import moto_streams
     from local.aws import start_moto
 
+    moto_streams.install()
     handle = start_moto()
     pipe.send(handle.endpoint_url)
     with contextlib.suppress(EOFError):
@@ -272,7 +277,8 @@ def main(args: argparse.Namespace) -> None:
     print(
         f"processes: stack (gateway, stream pump, runtime); functions in "
         f"{'Lambda container processes' if args.isolation == 'process' else 'the stack'}; "
-        f"moto, {args.users * args.conns} clients and the writer each in their own",
+        f"moto (GetRecords by local.moto_streams), {args.users * args.conns} clients and the "
+        f"writer each in their own",
         flush=True,
     )
     with running_stack(
