@@ -166,14 +166,17 @@ class RunKilled(BaseException):
 
 
 class ExecutorKiller:
-    """Kills a share of bid executor runs at a point drawn from ``points``.
+    """Kills a share of the bid executor runs that try to claim a snipe, at a point drawn from
+    ``points``: just before the claim's conditional write, just after it, or just after eBay
+    accepted the bid (before PLACED is recorded).
 
     Threads cannot be killed, so a chosen run's collaborators raise :class:`RunKilled` at its
-    point: just before its claim's conditional write, just after it, or just after eBay
-    accepted its bid (before PLACED is recorded). A run that never reaches its point (a
-    duplicate that finds the snipe claimed) is not killed. With ``at_each_point`` the draw is
-    made at every point a run reaches instead (so every point sees kills even in a small run).
-    ``installed()`` wraps ``workers.bid_executor.engine`` while the context lasts.
+    point. The draw is made when a run first tries to claim: runs that never do (a duplicate
+    delivery finding the snipe claimed, a follow-up finding it finished) only read and leave,
+    and are counted in ``runs`` but not drawn. A run drawn to die after eBay accepted lives if
+    it never bids. With ``at_each_point`` the draw is made at every point a run reaches instead
+    (so every point sees kills even in a small run). ``installed()`` wraps
+    ``workers.bid_executor.engine`` while the context lasts.
     """
 
     def __init__(
@@ -189,34 +192,10 @@ class ExecutorKiller:
         self.at_each_point = at_each_point
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
-        self.runs = 0
+        self.runs = 0  # executor runs
+        self.claiming_runs = 0  # runs that tried to claim (the ones drawn)
         self.planned: Counter[str] = Counter()
         self.killed: Counter[str] = Counter()
-
-    def draw(self) -> str | None:
-        """The point this run dies at (``"*"``: decided at each point), or None."""
-        with self._lock:
-            self.runs += 1
-            if self.at_each_point:
-                return "*"
-            if self._rng.random() >= self.rate:
-                return None
-            point = self._rng.choice(self.points)
-            self.planned[point] += 1
-            return point
-
-    def reached(self, planned: str, point: str) -> None:
-        """A run planned to die at ``planned`` reached ``point``: kill it there if it is due."""
-        if planned == "*":
-            with self._lock:
-                due = point in self.points and self._rng.random() < self.rate
-                self.planned[point] += due
-        else:
-            due = planned == point
-        if due:
-            with self._lock:
-                self.killed[point] += 1
-            raise RunKilled(point)
 
     @contextmanager
     def installed(self) -> Iterator[ExecutorKiller]:
@@ -226,10 +205,11 @@ class ExecutorKiller:
 
         def engine(context: Any) -> Any:
             built = original(context)
-            point = self.draw()
-            if point is not None:
-                built.bids = cast(Any, _KillingBids(built.bids, self, point))
-                built.ebay = _KillingEbay(built.ebay, self, point)
+            with self._lock:
+                self.runs += 1
+            run = _Run(self)
+            built.bids = cast(Any, _KillingBids(built.bids, run))
+            built.ebay = _KillingEbay(built.ebay, run)
             return built
 
         bid_executor.engine = engine
@@ -238,12 +218,51 @@ class ExecutorKiller:
         finally:
             bid_executor.engine = original
 
+    def draw(self) -> str | None:
+        """A claiming run's fate: the point it dies at, or None."""
+        with self._lock:
+            self.claiming_runs += 1
+            if self.at_each_point or self._rng.random() >= self.rate:
+                return None
+            point = self._rng.choice(self.points)
+            self.planned[point] += 1
+            return point
+
+    def due_here(self, point: str) -> bool:
+        """``at_each_point``: whether the run dies at this point."""
+        with self._lock:
+            due = point in self.points and self._rng.random() < self.rate
+            self.planned[point] += due
+            return due
+
+    def kill(self, point: str) -> None:
+        with self._lock:
+            self.killed[point] += 1
+        raise RunKilled(point)
+
+
+class _Run:
+    """One run's fate, drawn when it first tries to claim."""
+
+    def __init__(self, killer: ExecutorKiller) -> None:
+        self.killer = killer
+        self.drawn = False
+        self.point: str | None = None
+
+    def reached(self, point: str) -> None:
+        if not self.drawn:
+            self.drawn = True
+            self.point = self.killer.draw()
+        due = self.killer.due_here(point) if self.killer.at_each_point else self.point == point
+        if due:
+            self.killer.kill(point)
+
 
 class _KillingBids:
     """The executor's repository, dying around the claim (the one write that arms a snipe)."""
 
-    def __init__(self, inner: Any, killer: ExecutorKiller, point: str) -> None:
-        self._inner, self._killer, self._point = inner, killer, point
+    def __init__(self, inner: Any, run: _Run) -> None:
+        self._inner, self._run = inner, run
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -253,25 +272,26 @@ class _KillingBids:
 
         claim = after.status.value == "ARMED" and after.countdownPhase == PHASE_ARMED
         if claim:
-            self._killer.reached(self._point, "before-claim")
+            self._run.reached("before-claim")
         result = self._inner.replace(before, after, *args, **kwargs)
         if claim:
-            self._killer.reached(self._point, "after-claim")
+            self._run.reached("after-claim")
         return result
 
 
 class _KillingEbay:
     """The executor's eBay client, dying once eBay has accepted the bid."""
 
-    def __init__(self, inner: Any, killer: ExecutorKiller, point: str) -> None:
-        self._inner, self._killer, self._point = inner, killer, point
+    def __init__(self, inner: Any, run: _Run) -> None:
+        self._inner, self._run = inner, run
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
     def place_proxy_bid(self, *args: Any, **kwargs: Any) -> Any:
         result = self._inner.place_proxy_bid(*args, **kwargs)
-        self._killer.reached(self._point, "after-accept")
+        if self._run.drawn:
+            self._run.reached("after-accept")
         return result
 
 
@@ -397,6 +417,8 @@ class ChaosReport:
     kills: dict[str, int] = field(default_factory=dict)
     kills_planned: dict[str, int] = field(default_factory=dict)
     executor_runs: int = 0
+    claiming_runs: int = 0
+    pump_stats: list[dict[str, Any]] = field(default_factory=list)  # each pump's, in turn
     ebay_faults: dict[str, Any] = field(default_factory=dict)
     pump_restarts: int = 0
     pump_records: list[int] = field(default_factory=list)  # delivered by each pump in turn
@@ -412,6 +434,7 @@ class ChaosReport:
             f"snipes: {a.snipes} created of {p.snipes} ({p.users} users) in "
             f"{self.create_seconds:.0f} s; ends over {p.spread:.0f} s; "
             f"run {self.run_seconds:.0f} s",
+            *(f"  refused at creation: {answer}" for answer in sorted(set(self.refused))),
             f"bids placed twice: {a.placed_twice} (must be 0)",
             f"snipes with no final state: {a.no_final_state} (must be 0)",
             f"recorded state disagrees with eBay: {a.disagreements} (must be 0)",
@@ -423,10 +446,11 @@ class ChaosReport:
             f"  schedules fired {self.scheduler.get('fired', 0)}, delivered "
             f"{self.scheduler.get('deliveries', 0)} times (duplicates "
             f"{self.scheduler.get('duplicates', 0)})",
-            f"  executor runs {self.executor_runs}; killed {sum(self.kills.values())}: "
+            f"  executor runs {self.executor_runs}, {self.claiming_runs} of them tried to claim; "
+            f"killed {sum(self.kills.values())}: "
             + ", ".join(f"{k} {self.kills.get(k, 0)}" for k in KILL_POINTS)
-            + f" (drawn {sum(self.kills_planned.values())}; a run that never reaches its point "
-            "lives)",
+            + f" (drawn {sum(self.kills_planned.values())}; drawn to die after eBay accepted, a "
+            "run that never bids lives)",
             f"  Lambda retries {self.scheduler.get('async_retries', 0)} of "
             f"{self.scheduler.get('function_errors', 0)} failed runs, given up "
             f"{self.scheduler.get('async_given_up', 0)}",
@@ -506,6 +530,12 @@ def run_chaos(
             report.created = sum(pool.map(snipe, lots))
         report.create_seconds = time.time() - started
         progress(f"{report.created}/{plan.snipes} snipes created in {report.create_seconds:.0f} s")
+        from common import scheduling
+
+        if report.create_seconds > plan.first_end_in - max(plan.leads) - (
+            scheduling.INVOKE_NOW_WITHIN_SECONDS
+        ):
+            progress("(creation ran late: the last snipes were invoked at once, not scheduled)")
 
         admin.post(
             "/_sim/faults",
@@ -535,7 +565,8 @@ def run_chaos(
                     stopped = restart_stream_pump(running, plan.pump_down_seconds)
                     report.pump_restarts += 1
                     report.pump_records.append(sum(s["records"] for s in stopped.values()))
-                    progress(f"stream pump restarted ({report.pump_restarts})")
+                    report.pump_stats.append(stopped)
+                    progress(f"stream pump restarted ({report.pump_restarts}): {stopped}")
                 if now >= last_end + 5:
                     listing = _chaos_listing(http, users)
                     waiting = sum(s["status"] not in FINAL_STATUSES for _, s in listing)
@@ -553,6 +584,9 @@ def run_chaos(
         report.ebay_faults = faults[0]["counts"] if faults else {}
         if stack.stream_pump is not None:
             report.pump_records.append(sum(s.records for s in stack.stream_pump.stats.values()))
+            report.pump_stats.append(
+                {name: vars(stats) for name, stats in stack.stream_pump.stats.items()}
+            )
         auctions = {
             str(a["legacyItemId"]): a for a in admin.get("/_sim/auctions").json()["auctions"]
         }
@@ -563,6 +597,7 @@ def run_chaos(
     report.kills = dict(killer.killed)
     report.kills_planned = dict(killer.planned)
     report.executor_runs = killer.runs
+    report.claiming_runs = killer.claiming_runs
     if stack.runtime is not None:
         report.executor = dict(vars(stack.runtime.stats["BidExecutorFunction"]))
     return report
