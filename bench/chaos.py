@@ -1,0 +1,150 @@
+"""Faults (issue #8): N snipes on the local stack while everything that can go wrong does.
+
+N snipes (default 1,000, several users) are created through the REST API on simulator auctions
+ending over a few minutes (far enough out that every snipe gets its EventBridge schedule; one
+rival per auction, bidding below or above our maximum, so the winner is known). Then, while they
+fire:
+
+- every schedule is delivered three times, the copies up to 1 s apart (some concurrent), as
+  at-least-once delivery may (the local scheduler's ``deliveries``), anywhere in its minute;
+- a tenth of executor runs are killed at a random point: just before the claim, just after it,
+  or just after eBay accepted the bid (before PLACED is recorded). A thread cannot be killed, so
+  the run's collaborators raise a BaseException nothing in the product catches; Lambda retries
+  the failed asynchronous run after 60 s with its request id, once (the executor's
+  EventInvokeConfig), as the local scheduler now does;
+- eBay answers 20% of calls with 500, 503, 429 or no answer (5% each; a hang past the client's
+  timeout);
+- the stream pump crashes and restarts (stopped, and a new one started 2 s later).
+
+It prints bids placed twice (must be 0), snipes with no final state (must be 0), snipes whose
+recorded state disagrees with the simulator's ground truth (must be 0), the share placed before
+the end (goal >= 99%), and what was injected. The simulator and moto run in processes of their
+own (as in bench/snipe_timing.py), so the stack's process holds only what runs in Lambda.
+
+    .venv/bin/python bench/chaos.py [-n 1000] [--users 5] [--spread 300] [--seed 8]
+
+About 15 minutes at the default size: creation, then the first end 8 minutes after the start,
+the ends over 5 minutes, and up to 200 s for the last outcomes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from local.testing import ChaosPlan, run_chaos, running_stack  # noqa: E402
+
+_MOTO = (
+    "import threading; from local.aws import start_moto; "
+    "print(start_moto(0).endpoint_url, flush=True); threading.Event().wait()"
+)
+
+
+@contextmanager
+def _process(args: list[str]) -> Iterator[str]:
+    """A server in its own process; yields the URL on the first line it prints."""
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = re.search(r"https?://\S+", line)
+        if url is None:
+            raise RuntimeError(f"{args}: no URL in {line!r}")
+        yield url.group(0)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=1000, help="snipes")
+    parser.add_argument("--users", type=int, default=5)
+    parser.add_argument("--first-end-in", type=float, help="seconds to the first end")
+    parser.add_argument("--spread", type=float, default=300, help="ends spread over (s)")
+    parser.add_argument("--deliveries", type=int, default=3)
+    parser.add_argument("--kill-rate", type=float, default=0.1)
+    parser.add_argument("--fault-rate", type=float, default=0.2)
+    parser.add_argument("--pump-restarts", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument(
+        "--in-process", action="store_true", help="simulator and moto inside the stack"
+    )
+    args = parser.parse_args()
+    # Creation must end while every fire time is still > 240 s away (a schedule, not an
+    # immediate invoke): about 10 snipes a second here, so 4 minutes plus the creation.
+    first_end_in = args.first_end_in or 300 + args.n / 6
+    plan = ChaosPlan(
+        snipes=args.n,
+        users=args.users,
+        first_end_in=first_end_in,
+        spread=args.spread,
+        deliveries=args.deliveries,
+        kill_rate=args.kill_rate,
+        fault_rate=args.fault_rate,
+        pump_restarts=args.pump_restarts,
+        seed=args.seed,
+    )
+    logging.disable(logging.WARNING)
+    # The functions' metric lines (EMF on stdout) would bury the figures.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    started = time.time()
+    with ExitStack() as outside:
+        options: dict[str, Any] = {}
+        if not args.in_process:
+            options["ebay_api_base_url"] = outside.enter_context(
+                _process(["-m", "local.ebay_sim", "--port", "0", "--no-bots"])
+            )
+            options["aws_endpoint_url"] = outside.enter_context(_process(["-c", _MOTO]))
+        running = outside.enter_context(
+            running_stack(
+                demo=False,
+                lambda_concurrency=2 * args.n + 100,
+                scheduler_jitter=True,
+                **options,
+            )
+        )
+        report = run_chaos(running, plan, progress=lambda line: print(line, flush=True))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print()
+    print(
+        f"chaos: {args.n} snipes, {args.users} users, first end in {first_end_in:.0f} s, ends "
+        f"over {args.spread:.0f} s; deliveries {args.deliveries}, kill rate {args.kill_rate}, "
+        f"eBay fault rate {args.fault_rate}, pump restarts {args.pump_restarts}, seed {args.seed}"
+    )
+    for line in report.lines():
+        print(line)
+    print(
+        f"stack process: {usage.ru_utime + usage.ru_stime:.0f} s CPU in "
+        f"{time.time() - started:.0f} s, peak RSS {usage.ru_maxrss / 1024:.0f} MB"
+    )
+    audit = report.audit
+    met = (
+        audit.placed_twice == 0
+        and audit.no_final_state == 0
+        and audit.disagreements == 0
+        and audit.placed_share >= 0.99
+        and report.created == args.n
+    )
+    print(
+        "goals (none twice, none unfinished, none wrong, >= 99% placed):",
+        "met" if met else "NOT met",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
