@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from schemathesis.checks import positive_data_acceptance
 
 from local.testing import RunningStack, link_ebay_account
 from rest.openapi import build_openapi
@@ -73,3 +74,18 @@ def test_operation_answers_as_documented(
         f"[{mode}] {title}\n{report}" for (mode, title), report in result.failures.items()
     )
     assert all(status < 500 for status in result.statuses)
+
+
+def test_a_created_snipe_answers_as_documented(
+    running: RunningStack, fuzzer: dict[str, Any]
+) -> None:
+    # Given an auction eBay has (random item numbers never exist, so fuzzing never gets a 201)
+    auction = new_auction(running, bots=False)
+    case = fuzzer["schema"]["/bids"]["POST"].Case(
+        body={"ebayItemId": auction["legacyItemId"], "maxBidAmount": 5000, "leadSeconds": 4}
+    )
+    # When the snipe is created
+    response = case.call(base_url=running.base_url, headers=fuzzer["user"].headers, timeout=30)
+    # Then the 201 matches the document
+    assert response.status_code == 201, response.text
+    case.validate_response(response, excluded_checks=[positive_data_acceptance])
