@@ -460,7 +460,10 @@ class HttpGateway:
                 )
             except PermissionError:
                 return _message(403, "Forbidden")
-        body = await request.read()
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _message(413, "Request Entity Too Large")
         peer = request.transport.get_extra_info("peername") if request.transport else None
         event = build_event(
             method=request.method,
@@ -529,7 +532,8 @@ def build_app(
                 return web.FileResponse(static)
         return _message(404, "Not Found")
 
-    app.router.add_route("*", "/{tail:.*}", api_or_static)
+    # Any path, a percent-encoded newline in it too (``.`` would stop at it).
+    app.router.add_route("*", r"/{tail:[\s\S]*}", api_or_static)
     return app
 
 

@@ -275,6 +275,7 @@ def test_unreadable_bodies_are_refused_and_change_nothing(
     huge = b'{"x": "' + b"a" * (10 * 1024 * 1024 + 1) + b'"}'
     response = victim.send(method, path, raw=huge)
     assert response.status_code == 413
+    assert response.json() == {"message": "Request Entity Too Large"}  # API Gateway's body
     # And nothing was written
     assert footprint(running, victim.user) == before
 
