@@ -45,7 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from local.testing import ChaosPlan, run_chaos, running_stack  # noqa: E402
+from local.testing import ChaosPlan, RunKilled, run_chaos, running_stack  # noqa: E402
 
 _MOTO = (
     "import threading; from local.aws import start_moto; "
@@ -99,6 +99,10 @@ def main() -> int:
         seed=args.seed,
     )
     logging.disable(logging.WARNING)
+    # The runs killed on purpose fail with a traceback each: not news.
+    logging.getLogger("local.lambda").addFilter(
+        lambda record: not (record.exc_info and isinstance(record.exc_info[1], RunKilled))
+    )
     # The functions' metric lines (EMF on stdout) would bury the figures.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     started = time.time()

@@ -423,6 +423,7 @@ class ChaosReport:
     pump_restarts: int = 0
     pump_records: list[int] = field(default_factory=list)  # delivered by each pump in turn
     stream_records: int = 0  # in the Bids stream, from its first record
+    stream_at_restarts: list[int] = field(default_factory=list)  # when each pump was stopped
     executor: dict[str, Any] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
@@ -459,7 +460,8 @@ class ChaosReport:
             + ", ".join(f"{k} {v}" for k, v in sorted(faults.items())),
             f"  stream pump restarts {self.pump_restarts}; records delivered by each pump "
             f"{self.pump_records} of {self.stream_records} in the stream (not delivered: "
-            f"{max(0, self.stream_records - sum(self.pump_records))})",
+            f"{max(0, self.stream_records - sum(self.pump_records))}; in the stream when each "
+            f"pump stopped: {self.stream_at_restarts})",
             f"  executor invocations {self.executor.get('invocations', 0)}, errors "
             f"{self.executor.get('errors', 0)}",
             *(f"  problem: {line}" for line in a.problems[:20]),
@@ -562,6 +564,7 @@ def run_chaos(
                 now = time.time()
                 if restarts and now >= restarts[0]:
                     restarts.pop(0)
+                    report.stream_at_restarts.append(_stream_record_count(stack))
                     stopped = restart_stream_pump(running, plan.pump_down_seconds)
                     report.pump_restarts += 1
                     report.pump_records.append(sum(s["records"] for s in stopped.values()))
