@@ -272,6 +272,9 @@ def main(args: argparse.Namespace) -> None:
 
     key_path = Path(moto.__file__).parent / "cognitoidp" / "resources" / "jwks-private.json.gz"
     key = jwt.PyJWK(json.loads(gzip.decompress(key_path.read_bytes()))).key
+    # The deployed layer has no awscrt (deploy/layer/requirements.txt): sign as the functions
+    # do on Lambda, with botocore's own SigV4, not the CRT this environment may have.
+    os.environ["BOTO_DISABLE_CRT"] = "true"
     context = multiprocessing.get_context("spawn")  # never fork a process with threads
     moto_pipe, moto_child_pipe = context.Pipe()
     moto_server = context.Process(target=moto_process, args=(moto_child_pipe,), daemon=True)
