@@ -36,6 +36,7 @@ import re
 import resource
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -53,10 +54,50 @@ _MOTO = (
 )
 
 
+def _cpu_seconds(pid: int | str) -> float:
+    """User + system CPU of a process so far (/proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Sampler:
+    """Every 10 s: the load average, and how long moto takes to answer a DynamoDB call (it
+    serves one at a time, so this is the queue an executor's write waits in)."""
+
+    def __init__(self, aws_endpoint_url: str) -> None:
+        from local.aws import client
+
+        self._dynamodb = client("dynamodb", aws_endpoint_url)
+        self.load: list[float] = []
+        self.dynamodb_ms: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(10):
+            self.load.append(float(Path("/proc/loadavg").read_text().split()[0]))
+            started = time.perf_counter()
+            try:
+                self._dynamodb.list_tables(Limit=1)
+            except Exception:  # a sample lost is a sample lost
+                continue
+            self.dynamodb_ms.append((time.perf_counter() - started) * 1000)
+
+    def stop(self) -> str:
+        self._stop.set()
+        ms = sorted(self.dynamodb_ms) or [0.0]
+        return (
+            f"1-min load average max {max(self.load, default=0):.1f} (2 cores); moto DynamoDB "
+            f"answer p50 {ms[len(ms) // 2]:.0f} ms, max {ms[-1]:.0f} ms ({len(ms)} samples)"
+        )
+
+
 @contextmanager
-def _process(args: list[str]) -> Iterator[str]:
+def _process(args: list[str], pids: dict[str, int], name: str) -> Iterator[str]:
     """A server in its own process; yields the URL on the first line it prints."""
     proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    pids[name] = proc.pid
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -108,11 +149,14 @@ def main() -> int:
     started = time.time()
     with ExitStack() as outside:
         options: dict[str, Any] = {}
+        pids: dict[str, int] = {}
         if not args.in_process:
             options["ebay_api_base_url"] = outside.enter_context(
-                _process(["-m", "local.ebay_sim", "--port", "0", "--no-bots"])
+                _process(["-m", "local.ebay_sim", "--port", "0", "--no-bots"], pids, "simulator")
             )
-            options["aws_endpoint_url"] = outside.enter_context(_process(["-c", _MOTO]))
+            options["aws_endpoint_url"] = outside.enter_context(
+                _process(["-c", _MOTO], pids, "moto")
+            )
         running = outside.enter_context(
             running_stack(
                 demo=False,
@@ -121,7 +165,10 @@ def main() -> int:
                 **options,
             )
         )
+        sampler = Sampler(running.stack.aws_endpoint_url)
         report = run_chaos(running, plan, progress=lambda line: print(line, flush=True))
+        load = sampler.stop()
+        cpu = {name: _cpu_seconds(pid) for name, pid in pids.items()}
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print()
     print(
@@ -133,8 +180,10 @@ def main() -> int:
         print(line)
     print(
         f"stack process: {usage.ru_utime + usage.ru_stime:.0f} s CPU in "
-        f"{time.time() - started:.0f} s, peak RSS {usage.ru_maxrss / 1024:.0f} MB"
+        f"{time.time() - started:.0f} s, peak RSS {usage.ru_maxrss / 1024:.0f} MB; "
+        + ", ".join(f"{name} {seconds:.0f} s CPU" for name, seconds in cpu.items())
     )
+    print(load)
     audit = report.audit
     met = (
         audit.placed_twice == 0

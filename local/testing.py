@@ -11,6 +11,7 @@ import itertools
 import random
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -196,6 +197,12 @@ class ExecutorKiller:
         self.claiming_runs = 0  # runs that tried to claim (the ones drawn)
         self.planned: Counter[str] = Counter()
         self.killed: Counter[str] = Counter()
+        # When runs first touched each snipe (by bidId): "woke", "claimed", "bid" (epoch s).
+        self.trace: dict[str, dict[str, float]] = {}
+
+    def note(self, bid_id: str, what: str) -> None:
+        with self._lock:
+            self.trace.setdefault(bid_id, {}).setdefault(what, time.time())
 
     @contextmanager
     def installed(self) -> Iterator[ExecutorKiller]:
@@ -248,6 +255,7 @@ class _Run:
         self.killer = killer
         self.drawn = False
         self.point: str | None = None
+        self.bid_id = ""
 
     def reached(self, point: str) -> None:
         if not self.drawn:
@@ -267,6 +275,12 @@ class _KillingBids:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
+    def get(self, user_id: str, bid_id: str) -> Any:
+        if not self._run.bid_id:
+            self._run.bid_id = bid_id
+            self._run.killer.note(bid_id, "woke")
+        return self._inner.get(user_id, bid_id)
+
     def replace(self, before: Any, after: Any, *args: Any, **kwargs: Any) -> Any:
         from workers.snipe_engine import PHASE_ARMED
 
@@ -275,6 +289,7 @@ class _KillingBids:
             self._run.reached("before-claim")
         result = self._inner.replace(before, after, *args, **kwargs)
         if claim:
+            self._run.killer.note(after.bidId, "claimed")
             self._run.reached("after-claim")
         return result
 
@@ -289,6 +304,7 @@ class _KillingEbay:
         return getattr(self._inner, name)
 
     def place_proxy_bid(self, *args: Any, **kwargs: Any) -> Any:
+        self._run.killer.note(self._run.bid_id, "bid")
         result = self._inner.place_proxy_bid(*args, **kwargs)
         if self._run.drawn:
             self._run.reached("after-accept")
@@ -424,6 +440,7 @@ class ChaosReport:
     pump_records: list[int] = field(default_factory=list)  # delivered by each pump in turn
     stream_records: int = 0  # in the Bids stream, from its first record
     stream_at_restarts: list[int] = field(default_factory=list)  # when each pump was stopped
+    timeline: list[str] = field(default_factory=list)  # when runs woke, claimed, bid
     executor: dict[str, Any] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
@@ -464,6 +481,7 @@ class ChaosReport:
             f"pump stopped: {self.stream_at_restarts})",
             f"  executor invocations {self.executor.get('invocations', 0)}, errors "
             f"{self.executor.get('errors', 0)}",
+            *self.timeline,
             *(f"  problem: {line}" for line in a.problems[:20]),
         ]
 
@@ -475,8 +493,6 @@ def run_chaos(
     they fire: every schedule delivered ``plan.deliveries`` times, ``plan.kill_rate`` of
     executor runs killed, eBay failing ``plan.fault_rate`` of calls, the stream pump restarted.
     Waits for every snipe's outcome (or ``plan.settle`` after the last end) and audits them."""
-    import time
-
     stack = running.stack
     assert stack.scheduler is not None
     rng = random.Random(plan.seed)
@@ -516,12 +532,16 @@ def run_chaos(
             (_, headers), legacy, lead = lot
             body = {"ebayItemId": legacy, "maxBidAmount": plan.max_bid, "leadSeconds": lead}
             answer: httpx.Response | None = None
+            retried = False
             for _ in range(3):
                 answer = http.post("/bids", json=body, headers=headers)
                 if answer.status_code < 500:
                     break
+                retried = True
                 time.sleep(1)
             assert answer is not None
+            if answer.status_code == 409 and retried:
+                return True  # an earlier attempt timed out at the gateway but got through
             if answer.status_code != 201:
                 report.refused.append(f"{answer.status_code} {answer.text[:160]}")
             return answer.status_code == 201
@@ -601,9 +621,38 @@ def run_chaos(
     report.kills_planned = dict(killer.planned)
     report.executor_runs = killer.runs
     report.claiming_runs = killer.claiming_runs
+    report.timeline = _timeline(listing, killer.trace)
     if stack.runtime is not None:
         report.executor = dict(vars(stack.runtime.stats["BidExecutorFunction"]))
     return report
+
+
+def _timeline(
+    listing: list[tuple[str, dict[str, Any]]], trace: dict[str, dict[str, float]]
+) -> list[str]:
+    """When the first run of each snipe woke, claimed it and sent its bid, against its fire
+    time (seconds; negative is before): for all snipes, and for those that missed the end."""
+
+    def spread(values: list[float]) -> str:
+        if not values:
+            return "none"
+        ordered = sorted(values)
+        pick = [
+            ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] for q in (0, 0.5, 0.99)
+        ]
+        return f"min {pick[0]:+.1f}, p50 {pick[1]:+.1f}, p99 {pick[2]:+.1f}, max {ordered[-1]:+.1f}"
+
+    lines = ["when the first run of a snipe woke / claimed / sent its bid, s from the fire time:"]
+    missed = {s["bidId"] for _, s in listing if s["status"] == "FAILED"}
+    for label, chosen in (("all", None), ("FAILED", missed)):
+        for what in ("woke", "claimed", "bid"):
+            values = [
+                trace[s["bidId"]][what] - s["fireAt"]
+                for _, s in listing
+                if what in trace.get(s["bidId"], {}) and (chosen is None or s["bidId"] in chosen)
+            ]
+            lines.append(f"  {label} {what} ({len(values)}): {spread(values)}")
+    return lines
 
 
 def _stream_record_count(stack: LocalStack) -> int:
@@ -642,8 +691,6 @@ def _chaos_user(http: httpx.Client, index: int) -> tuple[str, dict[str, str]]:
 def _chaos_listing(
     http: httpx.Client, users: list[tuple[str, dict[str, str]]]
 ) -> list[tuple[str, dict[str, Any]]]:
-    import time
-
     found: list[tuple[str, dict[str, Any]]] = []
     for ebay_user, headers in users:
         params: dict[str, Any] = {"limit": 100}
