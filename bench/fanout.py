@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import gzip
 import json
-import logging
 import multiprocessing
 import os
 import statistics
@@ -301,6 +300,9 @@ def main(args: argparse.Namespace) -> None:
         assert stack.stream_pump is not None
         factor = stack.stream_pump.mappings[0].parallelization_factor
         print(f"stream mapping: ParallelizationFactor {factor}", flush=True)
+        # The template's LogLevel (INFO) for the functions to come, in the stack's process or
+        # their containers: one line per connect would bury the figures.
+        os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
         url = stack.websocket_url.replace("localhost", "127.0.0.1")
         issuer, audience = stack.provisioned.issuer, stack.provisioned.user_pool_client_id
         users = [f"user-{i:04d}" for i in range(args.users)]
@@ -315,9 +317,6 @@ def main(args: argparse.Namespace) -> None:
         if not pipe.poll(180):
             raise SystemExit("the clients did not connect within 180 s")
         print(f"{pipe.recv()} clients connected ({args.users} users x {args.conns})", flush=True)
-        # Powertools set the handlers' level from the template at their import (the connects
-        # above); their INFO lines, one per connect and disconnect, would bury the figures.
-        logging.getLogger("ebay-sniper").setLevel(logging.WARNING)
 
         writer_pipe, writer_child_pipe = context.Pipe()
         writer = context.Process(
