@@ -21,7 +21,7 @@ import boto3
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from local import moto_speedups
+from local import moto_speedups, moto_streams
 from local.template import (
     KMS_KEY_TYPE,
     REGION,
@@ -153,11 +153,13 @@ def start_moto(port: int = 0, host: str = "127.0.0.1") -> MotoHandle:
     """Start moto's server on ``host:port`` (0 = a free port) in a daemon thread.
 
     Raises ``OSError`` when the port is taken. Request logs are silenced. Connections are kept
-    alive and index queries read only their partition (``local.moto_speedups``).
+    alive and index queries read only their partition (``local.moto_speedups``); stream pages
+    are written without moto's generic serializer (``local.moto_streams``).
     """
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     _serialise_dynamodb()
     moto_speedups.install()
+    moto_streams.install()
     server = _MotoServer(host, port)
     server.start()
     bound_host, bound_port = server.get_host_and_port()

@@ -218,10 +218,11 @@ class LambdaRuntime:
     def _runner(self) -> Callable[[str, Any, LambdaContext], Any]:
         return self._run_in_container if self.isolation == "process" else self._run
 
-    def _wait_seconds(self, context: LambdaContext) -> float:
-        # A container enforces the Timeout itself (and kills the process): the caller's wait
-        # only needs to outlast it. A thread cannot be stopped: the caller stops waiting.
-        return context.timeout_seconds + (5 if self.isolation == "process" else 0)
+    def _wait_seconds(self, context: LambdaContext) -> float | None:
+        # A container enforces the Timeout itself, from the moment its handler starts (a queued
+        # invocation has not started), and kills the process: the caller waits for it. A thread
+        # cannot be stopped: the caller stops waiting.
+        return None if self.isolation == "process" else context.timeout_seconds
 
     def _container_pool(self, logical_id: str) -> ContainerPool:
         with self._import_lock:
@@ -233,6 +234,7 @@ class LambdaRuntime:
 
     def _run_in_container(self, logical_id: str, event: Any, context: LambdaContext) -> Any:
         started = time.perf_counter()
+        context._deadline = time.monotonic() + context.timeout_seconds  # the run starts now
         failed = True
         try:
             outcome = self._container_pool(logical_id).invoke(
@@ -274,6 +276,7 @@ class LambdaRuntime:
 
     def _run(self, logical_id: str, event: Any, context: LambdaContext) -> Any:
         started = time.perf_counter()
+        context._deadline = time.monotonic() + context.timeout_seconds  # the run starts now
         failed = False
         try:
             handler = self.handler(logical_id)

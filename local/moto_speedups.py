@@ -11,10 +11,11 @@ requests and ``Connection: close`` still close. Idle connections close after a m
 
 **Index queries.** moto answers a Query on a secondary index by sorting *every* item of the
 table (Python-level ``DynamoType`` comparisons), then checking each against the key condition.
-The broadcaster queries the Connections table's ``ByUserId`` index once per user per batch, so with
-1,000 open connections that sort was about half of the local stack's CPU in the fan-out
-benchmark (bench/fanout.py), where DynamoDB answers such a query in milliseconds whatever the
-table's size.
+When the broadcaster queried the Connections table's (since removed) userId index once per user
+per batch, with 1,000 open connections that sort was about half of the local stack's CPU in the
+fan-out benchmark (bench/fanout.py), where DynamoDB answers such a query in milliseconds
+whatever the table's size. Every other index Query
+(ByEbayItemId, ActiveByEndTime, ByOwner...) is served the same way.
 
 While an index Query runs, ``Table.all_items`` hands moto only the items whose string or binary
 partition-key attributes equal the query's (the exact test moto applies next: same type, same

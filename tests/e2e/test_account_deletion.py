@@ -20,6 +20,7 @@ from common.data.prices import PriceHistory
 from local.aws import client
 from local.template import TABLE_TYPE
 from local.testing import RunningStack, link_ebay_account, running_stack
+from tests import aio
 
 pytestmark = pytest.mark.e2e
 
@@ -161,7 +162,7 @@ def test_a_deleted_account_leaves_nothing_of_the_user(running: RunningStack) -> 
             answer = await _answer(bob_ws, "pong")
             return alice_ws.close_code, answer["type"]
 
-    close_code, bob_answer = asyncio.run(scenario())
+    close_code, bob_answer = aio.run(scenario())
     assert close_code is not None
     assert bob_answer == "pong"
     # and no item of any table mentions A's id or email address

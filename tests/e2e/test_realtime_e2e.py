@@ -24,6 +24,7 @@ from common.container import reset
 from local.aws import client
 from local.testing import RunningStack, running_stack
 from realtime import deps
+from tests import aio
 from tests.realtime_events import snipe
 
 pytestmark = pytest.mark.e2e
@@ -84,7 +85,7 @@ def test_missing_forged_expired_and_foreign_tokens_are_refused(running: RunningS
     expired = _signed({**good, "exp": int(time.time()) - 60})
     foreign = _signed({**good, "aud": "another-client"})
     url = _ws_url(running)
-    statuses = asyncio.run(
+    statuses = aio.run(
         _all(
             _handshake_status(url),
             _handshake_status(f"{url}?token=not-a-jwt"),
@@ -129,7 +130,7 @@ def test_a_write_reaches_its_owner_only_and_gone_connections_are_removed(running
             got_b = [json.loads(await asyncio.wait_for(ws_b.recv(), 10))]
             return got_a, got_b
 
-    got_a, got_b = asyncio.run(scenario())
+    got_a, got_b = aio.run(scenario())
     # Then A sees both changes in order, B sees none of them
     assert [m["type"] for m in got_a] == ["bid.created", "price.changed"]
     assert [m["type"] for m in got_b] == ["pong"]
@@ -153,7 +154,7 @@ def test_frames_are_not_compressed_as_api_gateway_negotiates_no_extension(runnin
             return ws.response.headers.get("Sec-WebSocket-Extensions"), answer
 
     # When it connects, then no extension is agreed, and messages still flow
-    extensions, answer = asyncio.run(handshake())
+    extensions, answer = aio.run(handshake())
     assert extensions is None
     assert answer["type"] == "pong"
 

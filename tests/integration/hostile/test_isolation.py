@@ -26,6 +26,7 @@ import websockets
 from local.template import load_yaml
 from local.testing import RunningStack, link_ebay_account
 from rest.openapi import build_openapi
+from tests import aio
 from tests.integration.hostile.hostile_helpers import User, api, footprint, new_auction, sign_up
 
 pytestmark = pytest.mark.e2e
@@ -288,7 +289,7 @@ def _ws_messages(running: RunningStack, a: Tenant, b: Tenant) -> tuple[list[Any]
             b_got += await _until(ws_b, "pong")
         return a_got, b_got
 
-    return asyncio.run(scenario())
+    return aio.run(scenario())
 
 
 def test_b_gets_nothing_of_a_over_the_websocket(

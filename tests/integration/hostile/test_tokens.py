@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from local.testing import RunningStack
 from rest.openapi import build_openapi
+from tests import aio
 from tests.integration.hostile.hostile_helpers import User, api, footprint, new_auction, sign_up
 
 pytestmark = pytest.mark.e2e
@@ -231,7 +232,7 @@ def _ws_statuses(running: RunningStack, tokens: list[str]) -> list[int]:
             )
         )
 
-    return asyncio.run(all_of())
+    return aio.run(all_of())
 
 
 def test_the_websocket_connect_refuses_every_bad_token(running: RunningStack, forge: Forge) -> None:

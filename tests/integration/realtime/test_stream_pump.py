@@ -15,6 +15,7 @@ from common.data.dynamo import to_item
 from common.settings import get_settings
 from local.stream_pump import StreamMapping, StreamPump
 from local.template import Template
+from tests import aio
 from tests.realtime_events import snipe
 
 pytestmark = pytest.mark.integration
@@ -79,7 +80,7 @@ def _run(
         await pump.stop()
         return pump
 
-    return asyncio.run(scenario())
+    return aio.run(scenario())
 
 
 def _write_changes() -> None:
