@@ -9,6 +9,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +45,18 @@ def _scheduler(world: dict[str, Any], **options: Any) -> LocalScheduler:
     )
 
 
-def _schedule(world: dict[str, Any], name: str, event: dict[str, Any], **target: Any) -> None:
+def _schedule(
+    world: dict[str, Any],
+    name: str,
+    event: dict[str, Any],
+    ScheduleExpression: str = "at(2020-01-01T00:00:00)",  # boto3 spelling
+    **target: Any,
+) -> None:
     template = world["template"]
     boto3.client("scheduler").create_schedule(
         Name=name,
         GroupName=template.refs["Group"],
-        ScheduleExpression="at(2020-01-01T00:00:00)",
+        ScheduleExpression=ScheduleExpression,
         ScheduleExpressionTimezone="UTC",
         FlexibleTimeWindow={"Mode": "OFF"},
         ActionAfterCompletion="DELETE",
@@ -170,3 +177,32 @@ def test_an_undeliverable_schedule_is_retried_then_dead_lettered(delivery):
     [message] = _messages(delivery, "DeadLetterQueue")
     assert json.loads(message["Body"]) == {"key": "refused"}
     assert "no capacity" in message["MessageAttributes"]["ERROR_MESSAGE"]["StringValue"]
+
+
+def test_between_listings_a_deleted_or_moved_schedule_does_not_fire(delivery):
+    # Given two schedules due in a minute, listed by the scheduler
+    scheduler = _scheduler(delivery)
+    group = delivery["template"].refs["Group"]
+    client = boto3.client("scheduler")
+    at = int(time.time()) + 60
+    expression = f"at({datetime.fromtimestamp(at, UTC):%Y-%m-%dT%H:%M:%S})"
+    for name in ("cancelled", "moved"):
+        _schedule(delivery, name, {"key": name}, ScheduleExpression=expression)
+    scheduler.tick(now=at - 30)
+    # When one is deleted and the other moved an hour later, before the next listing
+    client.delete_schedule(Name="cancelled", GroupName=group)
+    moved = client.get_schedule(Name="moved", GroupName=group)
+    later = f"at({datetime.fromtimestamp(at + 3600, UTC):%Y-%m-%dT%H:%M:%S})"
+    client.update_schedule(
+        Name="moved",
+        GroupName=group,
+        ScheduleExpression=later,
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target=moved["Target"],
+    )
+    # Then at the old time neither fires, from memory or after listing again
+    assert scheduler.fire_known(now=at + 1) == 0
+    assert scheduler.tick(now=at + 1) == 0
+    assert scheduler.stats.fired == 0
+    # And the moved one fires at its new time
+    assert scheduler.tick(now=at + 3601) == 1
