@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib
 import json
 import logging
@@ -312,6 +313,9 @@ def _zygote_main(argv: list[str] | None = None) -> None:
         control.sendall(f"init failed: {type(exc).__name__}".encode()[:64])
         return
     _warm_sdk()
+    # What the zygote built stays shared with its containers: the collector would otherwise
+    # write to every object's header on its first pass in each container, copying the pages.
+    gc.freeze()
     control.sendall(b"ready")
     while control.recv(1) == b"F":
         ours, theirs = socket.socketpair()

@@ -12,6 +12,7 @@ from local.ebay_sim import engine, views
 from local.ebay_sim.engine import MAX_BID_CENTS, BidRejected
 from local.ebay_sim.http_common import (
     SUPPORTED_MARKETPLACES,
+    arrival_ms,
     authenticate,
     authenticate_bidder,
     error_response,
@@ -197,7 +198,8 @@ async def place_proxy_bid(request: web.Request) -> web.Response:
             auction = sim.auction(legacy_id or "")
         except ItemNotFound:
             return _item_not_found(item_id)
-        if currency != auction.currency and not engine.is_ended(auction, sim.now_ms()):
+        arrived = arrival_ms(request)
+        if currency != auction.currency and not engine.is_ended(auction, arrived):
             return _offer_error(
                 409,
                 120009,
@@ -206,7 +208,11 @@ async def place_proxy_bid(request: web.Request) -> web.Response:
             )
         try:
             record = sim.place_bid(
-                auction.legacy_id, caller.username, cents, adult_consent=adult_consent
+                auction.legacy_id,
+                caller.username,
+                cents,
+                adult_consent=adult_consent,
+                at_ms=arrived,
             )
         except BidRejected as exc:
             return _rejection(exc, auction.currency)

@@ -18,6 +18,17 @@ def sim_of(request: web.Request) -> Simulator:
     return request.app[SIM_KEY]
 
 
+# When a request reached "eBay" (simulator clock, ms): the moment the simulator took it up, plus
+# the latency injected for it. eBay's fleet handles requests as they come; this one process
+# handles them one after another, and its own queue is not eBay's time (docs: README).
+ARRIVED = web.RequestKey("sim_arrived_ms", int)
+
+
+def arrival_ms(request: web.Request) -> int:
+    arrived = request.get(ARRIVED)
+    return int(arrived) if arrived is not None else sim_of(request).now_ms()
+
+
 def origin_of(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from local.ebay_sim import admin, buy_api, identity, oauth, trading, views
 from local.ebay_sim.faults import Outcome
-from local.ebay_sim.http_common import SIM_KEY, error_response, sim_of
+from local.ebay_sim.http_common import ARRIVED, SIM_KEY, arrival_ms, error_response, sim_of
 from local.ebay_sim.simulator import ItemNotFound, Simulator
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -27,19 +27,21 @@ _INTERNAL_ERRORS = {
 }
 
 
-def _date_header(sim: Simulator) -> str:
-    return formatdate(sim.now_ms() / 1000, usegmt=True)
+def _date_header(request: web.Request) -> str:
+    return formatdate(arrival_ms(request) / 1000, usegmt=True)
 
 
 @web.middleware
 async def clock_date(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every answer carries a ``Date`` from the simulator clock, as eBay's carry eBay's time."""
+    """Every answer carries a ``Date`` from the simulator clock, as eBay's carry eBay's time:
+    the request's arrival (``http_common.arrival_ms``), as if handling it took no time."""
+    request[ARRIVED] = sim_of(request).now_ms()
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        exc.headers["Date"] = _date_header(sim_of(request))
+        exc.headers["Date"] = _date_header(request)
         raise
-    response.headers["Date"] = _date_header(sim_of(request))
+    response.headers["Date"] = _date_header(request)
     return response
 
 
@@ -127,6 +129,8 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
     if endpoint is None or outcome is None:
         return await handler(request)
     if outcome.delay_ms:
+        # The request reaches "eBay" that much later: its arrival moves with it.
+        request[ARRIVED] = arrival_ms(request) + outcome.delay_ms
         await asyncio.sleep(outcome.delay_ms / 1000)
     if outcome.hang_ms is not None:
         return await _hang(request, outcome)

@@ -343,19 +343,29 @@ class Simulator:
             return [self.auction_json(legacy_id) for legacy_id in self._auctions]
 
     def place_bid(
-        self, legacy_id: str, bidder: str, max_amount: int, *, adult_consent: bool = True
+        self,
+        legacy_id: str,
+        bidder: str,
+        max_amount: int,
+        *,
+        adult_consent: bool = True,
+        at_ms: int | None = None,
     ) -> BidRecord:
-        """Run one proxy bid through the engine; raises ``ItemNotFound`` or ``BidRejected``."""
+        """Run one proxy bid through the engine, received at ``at_ms`` (default now), but never
+        before a bid already on the auction; raises ``ItemNotFound`` or ``BidRejected``."""
         with self.lock:
             auction = self.auction(legacy_id)
             self.ensure_account(bidder)
             self._next_proxy += 1
             proxy_bid_id = str(4_100_000_000 + self._next_proxy)
+            received = self.now_ms() if at_ms is None else at_ms
+            if auction.bids:
+                received = max(received, auction.bids[-1].received_at)
             return engine.place_bid(
                 auction,
                 bidder,
                 max_amount,
-                self.now_ms(),
+                received,
                 proxy_bid_id,
                 adult_consent=adult_consent,
             )

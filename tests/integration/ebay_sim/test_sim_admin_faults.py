@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from email.utils import parsedate_to_datetime
 
 import httpx
 import pytest
@@ -186,3 +187,30 @@ def test_timeouts_hang_then_drop_the_connection(sim_env: SimEnv) -> None:
     # and no bid was placed
     sim_env.client.delete("/_sim/faults")
     assert sim_env.sim.auction_json(item_id.split("|")[1])["bids"] == []
+
+
+def test_a_bid_is_received_when_it_arrives_latency_included(sim_env: SimEnv) -> None:
+    # Given 300 ms of latency on every eBay endpoint
+    token = sim_env.user_token("arrival_bidder")
+    auction = sim_env.create_auction()
+    sim_env.client.post(
+        "/_sim/faults", json={"endpoint": "*", "latencyMs": 300, "jitterMs": 0}
+    ).raise_for_status()
+    try:
+        # When a bid is sent
+        sent_ms = sim_env.sim.now_ms()
+        answer = sim_env.bid(token, auction["itemId"], "25.00")
+        answered_ms = sim_env.sim.now_ms()
+    finally:
+        sim_env.client.delete("/_sim/faults")
+    assert answer.status_code == 200, answer.text
+    # Then eBay received it 300 ms after it was sent, not before, and answered after that
+    ours = [
+        b
+        for b in sim_env.client.get(f"/_sim/auctions/{auction['legacyItemId']}").json()["bids"]
+        if b["bidder"] == "arrival_bidder"
+    ]
+    received = ours[0]["receivedAt"]
+    assert sent_ms + 300 <= received <= answered_ms
+    # And its Date is that same instant (eBay's clock when it handled the request)
+    assert parsedate_to_datetime(answer.headers["Date"]).timestamp() == received // 1000
