@@ -7,6 +7,10 @@ function's ``Timeout``. Invocations run on a thread pool so the event loop stays
 Two isolation modes:
 
 ``thread`` (the default): every handler runs in this process. Cheap, and tests can look inside.
+The invocations of a function behind an HTTP API route run one at a time, as in one warm
+container: such handlers (Powertools' resolvers) keep the current event on a module-level
+object, and two at once would answer each other's requests. The others (scheduled, stream,
+asynchronous) run concurrently; a waiting bid executor must not hold up the next one.
 Environment variables are process-wide, so the union of every function's environment is put
 into ``os.environ`` once; two functions wanting different values for one variable is an error.
 A thread cannot be killed: a handler that exceeds its Timeout is *reported* as timed out (the
@@ -140,6 +144,11 @@ class LambdaRuntime:
         self._stats_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
         self._containers: dict[str, ContainerPool] = {}
+        self._one_at_a_time: dict[str, threading.Lock] = {
+            logical_id: threading.Lock()
+            for logical_id, spec in self.functions.items()
+            if spec.events_of_type("HttpApi")
+        }
 
     # ---- environment
 
@@ -275,6 +284,13 @@ class LambdaRuntime:
         return self.context(logical_id)
 
     def _run(self, logical_id: str, event: Any, context: LambdaContext) -> Any:
+        lock = self._one_at_a_time.get(logical_id)
+        if lock is None:
+            return self._run_in_thread(logical_id, event, context)
+        with lock:
+            return self._run_in_thread(logical_id, event, context)
+
+    def _run_in_thread(self, logical_id: str, event: Any, context: LambdaContext) -> Any:
         started = time.perf_counter()
         context._deadline = time.monotonic() + context.timeout_seconds  # the run starts now
         failed = False

@@ -91,3 +91,17 @@ def test_an_event_invocation_runs_in_a_container(runtime: LambdaRuntime) -> None
 
     # Then a container served it
     assert answer["pid"] != os.getpid()
+
+
+def test_in_threads_an_api_function_serves_one_request_at_a_time() -> None:
+    # Given the thread isolation, and a function behind an HTTP API route
+    template = Template.load(GATEWAY_TEMPLATE, name_prefix="th-")
+    runtime = LambdaRuntime(template, max_workers=8)
+    try:
+        # When three requests reach it at once
+        with ThreadPoolExecutor(3) as pool:
+            answers = list(pool.map(lambda _: runtime.invoke("CountedFunction", {}), range(3)))
+    finally:
+        runtime.shutdown()
+    # Then they ran one after another, as in one container: never two handlers on one event
+    assert max(int(a["body"]) for a in answers) == 1

@@ -64,3 +64,17 @@ def whoami(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def unmarshalable(event: dict[str, Any], context: Any) -> Any:
     return {"a", "set"}
+
+
+_in_flight = 0
+_most_in_flight = 0
+
+
+def counted(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """How many invocations of this function were running at once, at most."""
+    global _in_flight, _most_in_flight
+    _in_flight += 1
+    _most_in_flight = max(_most_in_flight, _in_flight)
+    time.sleep(0.2)
+    _in_flight -= 1
+    return {"statusCode": 200, "body": str(_most_in_flight)}
