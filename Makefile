@@ -52,6 +52,9 @@ bench: install
 	$(BIN)/python bench/cost.py
 	$(BIN)/python bench/snipe_timing.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/load.py
+	$(BIN)/python bench/fuzz_api.py
+	$(BIN)/python bench/chaos.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .aws-sam
