@@ -416,7 +416,6 @@ class LocalScheduler:
                 delay, lambda: self._deliver(name, target, logical_id, event, due, attempt + 1)
             )
             return
-        self._count("dead_lettered")
         log.warning("schedule %s not delivered after %d attempts: %s", name, attempt + 1, error)
         queue = (target.get("DeadLetterConfig") or {}).get("Arn")
         if queue:
@@ -425,6 +424,7 @@ class LocalScheduler:
                 target.get("Input") or "{}",
                 {"ERROR_CODE": "InvocationFailed", "ERROR_MESSAGE": error, "SCHEDULE": name},
             )
+        self._count("dead_lettered")  # once it is in the queue: a reader of the count may look
 
     def _invoke(self, invocation: _Invocation) -> None:
         """Lambda's ``Event`` invocation: queued on the runtime; a failed run is retried."""
