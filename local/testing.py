@@ -200,9 +200,12 @@ class ExecutorKiller:
         # When runs first touched each snipe (by bidId): "woke", "claimed", "bid" (epoch s).
         self.trace: dict[str, dict[str, float]] = {}
 
-    def note(self, bid_id: str, what: str) -> None:
+    def note(self, bid_id: str, what: str, *, last: bool = False) -> None:
+        """The first time ``what`` happened to the snipe (or the latest, with ``last``)."""
         with self._lock:
-            self.trace.setdefault(bid_id, {}).setdefault(what, time.time())
+            times = self.trace.setdefault(bid_id, {})
+            if last or what not in times:
+                times[what] = time.time()
 
     @contextmanager
     def installed(self) -> Iterator[ExecutorKiller]:
@@ -302,6 +305,12 @@ class _KillingEbay:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+    def probe_clock(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self._inner.probe_clock(*args, **kwargs)
+        finally:
+            self._run.killer.note(self._run.bid_id, "last probe back", last=True)
 
     def place_proxy_bid(self, *args: Any, **kwargs: Any) -> Any:
         self._run.killer.note(self._run.bid_id, "bid")
@@ -642,10 +651,13 @@ def _timeline(
         ]
         return f"min {pick[0]:+.1f}, p50 {pick[1]:+.1f}, p99 {pick[2]:+.1f}, max {ordered[-1]:+.1f}"
 
-    lines = ["when the first run of a snipe woke / claimed / sent its bid, s from the fire time:"]
+    lines = [
+        "when a snipe's first run woke / claimed it, its runs' last clock probe came back, its "
+        "first bid left, s from the fire time:"
+    ]
     missed = {s["bidId"] for _, s in listing if s["status"] == "FAILED"}
     for label, chosen in (("all", None), ("FAILED", missed)):
-        for what in ("woke", "claimed", "bid"):
+        for what in ("woke", "claimed", "last probe back", "bid"):
             values = [
                 trace[s["bidId"]][what] - s["fireAt"]
                 for _, s in listing
