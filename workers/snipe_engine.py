@@ -57,6 +57,8 @@ MEASURE_FROM_SECONDS = 10
 EDGE_PROBES = 8
 # Stop measuring this long before firing: the last answers must be in before the fine wait.
 MEASURE_UNTIL_SECONDS = 1.0
+# Every clock probe is answered, or given up, this long before the fire instant.
+PROBE_DEADLINE_SECONDS = 0.5
 # A bid must reach eBay this much before the end at the latest (latency jitter).
 END_SAFETY_MS = 30
 # After the end, eBay reports the outcome; wait this long, retry for a few seconds.
@@ -235,12 +237,21 @@ class SnipeEngine:
 
         # eBay's clock may differ from ours by seconds: every wait below is in eBay's time,
         # converted with the latest estimate.
-        probe = ClockProbe(lambda n: self.ebay.probe_clock(n), self.clock, self.sleep)
+        # A probe eBay leaves unanswered must not hold the run past the fire instant (the
+        # client's read timeout is seconds): each has a deadline PROBE_DEADLINE_SECONDS before
+        # it, on our clock until eBay's is known.
+        probe_deadline = bid.fire_at - PROBE_DEADLINE_SECONDS
+
+        def probe_clock(n: int) -> list[ClockSample]:
+            return self.ebay.probe_clock(n, deadline=probe_deadline)
+
+        probe = ClockProbe(probe_clock, self.clock, self.sleep)
         local_clock = ClockEstimate(x_ms=0.0, offset_ms=0.0, round_trip_ms=0.0, samples=0)
         try:
             rough = probe.measure(0)
         except EbayUnavailable:
             rough = local_clock
+        probe_deadline = rough.send_at_s((bid.fire_at - PROBE_DEADLINE_SECONDS) * 1000)
         wait_until(
             rough.send_at_s((bid.fire_at - MEASURE_FROM_SECONDS) * 1000), self.clock, self.sleep
         )

@@ -262,6 +262,22 @@ def test_retries_stop_before_the_end(world, fault):
     assert world["notified"] == [("FAILED", bid.bidId)]
 
 
+def test_unanswered_clock_probes_do_not_hold_the_bid_past_its_instant(world):
+    # Given eBay that never answers a clock probe (the token-less Browse call) and holds each
+    # one far past the client's read timeout, while bids work
+    lot = auction(world, ends_in=4.0)
+    bid = snipe(world, lot)
+    world["sim"].set_fault(
+        FaultConfig.from_json({"endpoint": "browse", "timeoutRate": 1.0, "hangMs": 20_000})
+    )
+    # When the snipe fires
+    result = engine(world).run(USER, bid.bidId)
+    # Then the probes were given up before the fire instant and the bid went in before the end
+    assert result == "won"
+    [accepted] = our_bids(world, lot)
+    assert accepted["receivedAt"] < lot.end_ms
+
+
 def test_an_auction_ended_by_buy_it_now(world):
     # Given an auction the seller sold with Buy It Now before the snipe fired
     lot = auction(world, buy_it_now_price=20000)
