@@ -325,8 +325,9 @@ class SnipeEngine:
                 self.sleep(0.2)
                 continue
             except CannotLowerProxyBid as exc:
-                # After an unanswered attempt, this is our own earlier bid eBay already holds.
-                if uncertain and self._already_bid(bid, token, amount):
+                # Our own earlier bid, if eBay holds exactly this amount: after an unanswered
+                # attempt, or from an earlier run whose check of getBidding failed.
+                if self._already_bid(bid, token, amount):
                     return self._placed_then_outcome(bid, None, estimate)
                 return self._fail(bid, exc.user_message)
             except EbayAuthError:

@@ -18,6 +18,7 @@ from common.clock import new_id
 from common.data.bids import BidsRepository
 from common.ebay import AppCredentials, EbayClient, EbayConfig
 from common.ebay.config import DEFAULT_USER_SCOPES, RetryPolicy
+from common.ebay.errors import EbayUnavailable
 from common.errors import EbayNotLinkedError
 from common.models import BidEntity, BidStatus, HistoryAction, HistoryEntity
 from common.settings import get_settings
@@ -191,6 +192,42 @@ def test_a_run_killed_after_ebay_accepted_is_recorded_without_bidding_again(worl
     # When the retry runs
     result = engine(world).run(USER, bid.bidId)
     # Then it recorded PLACED (then the outcome) from getBidding, without a second bid
+    assert result == "won"
+    assert len(our_bids(world, lot)) == 1
+    assert history_actions(world, bid) == ["CREATE", "PLACE", "WIN"]
+
+
+class GetBiddingFailsOnce:
+    """eBay's client, whose first getBidding answer is lost."""
+
+    def __init__(self, inner: EbayClient) -> None:
+        self.inner = inner
+        self.failed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def get_bidding(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.failed:
+            self.failed = True
+            raise EbayUnavailable("getBidding lost", maybe_processed=False)
+        return self.inner.get_bidding(*args, **kwargs)
+
+
+def test_a_retry_whose_first_check_failed_still_finds_its_earlier_bid(world):
+    # Given a run that got its bid accepted and died, and a retry whose first getBidding fails
+    lot = auction(world, ends_in=3)
+    bid = snipe(world, lot)
+    dead_claim = bid.model_copy(
+        update={"status": BidStatus.ARMED, "executionId": "dead-run", "updatedAt": 1}
+    )
+    world["bids"].replace(bid, dead_claim, [BidStatus.PENDING])
+    world["sim"].place_bid(lot.legacy_id, EBAY_USER, 5000)
+    retry = engine(world)
+    retry.ebay = GetBiddingFailsOnce(world["ebay"])  # type: ignore[assignment]
+    # When the retry bids again and eBay says it cannot lower our own bid
+    result = retry.run(USER, bid.bidId)
+    # Then it is recognised as ours: PLACED then the outcome, with one bid at eBay
     assert result == "won"
     assert len(our_bids(world, lot)) == 1
     assert history_actions(world, bid) == ["CREATE", "PLACE", "WIN"]
