@@ -9,8 +9,9 @@ fire:
   at-least-once delivery may (the local scheduler's ``deliveries``), anywhere in its minute;
 - a tenth of the executor runs that try to claim a snipe are killed at a random point: just
   before the claim, just after it, or just after eBay accepted the bid (before PLACED is
-  recorded); the duplicates that find the snipe claimed only read and leave. A thread cannot be killed, so
-  the run's collaborators raise a BaseException nothing in the product catches; Lambda retries
+  recorded); the duplicates that find the snipe claimed only read and leave. A thread cannot
+  be killed, so the run's collaborators raise a BaseException nothing in the product catches;
+  Lambda retries
   the failed asynchronous run after 60 s with its request id, once (the executor's
   EventInvokeConfig), as the local scheduler now does;
 - eBay answers 20% of calls with 500, 503, 429 or no answer (5% each; a hang past the client's
