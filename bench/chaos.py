@@ -36,21 +36,24 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import resource
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from local.testing import ChaosPlan, RunKilled, run_chaos, running_stack  # noqa: E402
+from local.testing import (  # noqa: E402
+    ChaosPlan,
+    RunKilled,
+    run_chaos,
+    running_stack,
+    server_process,
+)
 
 _MOTO = "import sys; sys.path.insert(0, 'bench'); import chaos; chaos.serve_moto()"
 
@@ -202,23 +205,6 @@ class Sampler:
         )
 
 
-@contextmanager
-def _process(args: list[str], pids: dict[str, int], name: str) -> Iterator[str]:
-    """A server in its own process; yields the URL on the first line it prints."""
-    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    pids[name] = proc.pid
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        url = re.search(r"https?://\S+", line)
-        if url is None:
-            raise RuntimeError(f"{args}: no URL in {line!r}")
-        yield url.group(0)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=1000, help="snipes")
@@ -260,12 +246,11 @@ def main() -> int:
         options: dict[str, Any] = {}
         pids: dict[str, int] = {}
         if not args.in_process:
-            options["ebay_api_base_url"] = outside.enter_context(
-                _process(["-m", "local.ebay_sim", "--port", "0", "--no-bots"], pids, "simulator")
+            sim_url, pids["simulator"] = outside.enter_context(
+                server_process(["-m", "local.ebay_sim", "--port", "0", "--no-bots"])
             )
-            options["aws_endpoint_url"] = outside.enter_context(
-                _process(["-c", _MOTO], pids, "moto")
-            )
+            moto_url, pids["moto"] = outside.enter_context(server_process(["-c", _MOTO]))
+            options.update(ebay_api_base_url=sim_url, aws_endpoint_url=moto_url)
         running = outside.enter_context(
             running_stack(
                 demo=False,

@@ -43,15 +43,12 @@ import logging
 import multiprocessing
 import os
 import random
-import re
-import subprocess
 import sys
 import time
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -342,27 +339,6 @@ def _other(rng: random.Random, current: int, low: int, high: int, step: int) -> 
 
 # ---------------------------------------------------------------- servers of their own
 
-_MOTO = (
-    "import threading; from local.aws import start_moto; "
-    "print(start_moto(0).endpoint_url, flush=True); threading.Event().wait()"
-)
-
-
-@contextmanager
-def _process(args: list[str]) -> Iterator[str]:
-    """A server in its own process; yields the URL on the first line it prints."""
-    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        url = re.search(r"https?://\S+", line)
-        if url is None:
-            raise RuntimeError(f"{args}: no URL in {line!r}")
-        yield url.group(0)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
 
 def _signing_key() -> Any:
     import jwt
@@ -422,12 +398,12 @@ def main() -> int:
 
     import httpx
 
-    from local.testing import link_ebay_account, running_stack
+    from local.testing import MOTO_SERVER, link_ebay_account, running_stack, server_process
 
     context = multiprocessing.get_context("spawn")  # never fork a process with threads
     with ExitStack() as outside:
-        sim = outside.enter_context(_process(["-m", "local.ebay_sim", "--port", "0"]))
-        moto = outside.enter_context(_process(["-c", _MOTO]))
+        sim = outside.enter_context(server_process(["-m", "local.ebay_sim", "--port", "0"]))[0]
+        moto = outside.enter_context(server_process(["-c", MOTO_SERVER]))[0]
         running = outside.enter_context(
             running_stack(
                 demo=False,

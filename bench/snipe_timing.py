@@ -22,70 +22,32 @@ how many auctions got our bid twice (must be 0). Goal: p99 |error| <= 50 ms.
 from __future__ import annotations
 
 import argparse
-import html
 import logging
 import re
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlparse
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from local.testing import running_stack  # noqa: E402
+from local.testing import (  # noqa: E402
+    MOTO_SERVER,
+    link_ebay_account,
+    running_stack,
+    server_process,
+)
 
 EMAIL = "bench@example.com"
 PASSWORD = "Bench-Sniper-2024"
 EBAY_USER = "bench_sniper"
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
-
-
-def _link_ebay(http: httpx.Client, headers: dict[str, str]) -> None:
-    start = http.get("/ebay/auth/url", headers=headers)
-    start.raise_for_status()
-    auth_url = start.json()["authUrl"]
-    page = httpx.get(auth_url, timeout=10)
-    form = {name: html.unescape(value) for name, value in _HIDDEN.findall(page.text)}
-    form.update(username=EBAY_USER, password="anything", approve="yes")
-    answer = httpx.post(urljoin(auth_url, "/oauth2/authorize"), data=form, timeout=10)
-    query = parse_qs(urlparse(answer.headers["Location"]).query)
-    done = http.post(
-        "/ebay/auth/callback",
-        json={"code": query["code"][0], "state": query["state"][0]},
-        headers=headers,
-    )
-    done.raise_for_status()
-
-
-_MOTO = (
-    "import threading; from local.aws import start_moto; "
-    "print(start_moto(0).endpoint_url, flush=True); threading.Event().wait()"
-)
-
-
-@contextmanager
-def _process(args: list[str]) -> Iterator[str]:
-    """A server in its own process; yields the URL on the first line it prints."""
-    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        url = re.search(r"https?://\S+", line)
-        if url is None:
-            raise RuntimeError(f"{args}: no URL in {line!r}")
-        yield url.group(0)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _listing(http: httpx.Client, headers: dict[str, str]) -> list[dict[str, Any]]:
@@ -139,9 +101,11 @@ def main() -> int:
         options: dict[str, Any] = {}
         if not args.in_process:
             options["ebay_api_base_url"] = outside.enter_context(
-                _process(["-m", "local.ebay_sim", "--port", "0"])
-            )
-            options["aws_endpoint_url"] = outside.enter_context(_process(["-c", _MOTO]))
+                server_process(["-m", "local.ebay_sim", "--port", "0"])
+            )[0]
+            options["aws_endpoint_url"] = outside.enter_context(
+                server_process(["-c", MOTO_SERVER])
+            )[0]
         running = outside.enter_context(
             running_stack(
                 demo=False,
@@ -155,7 +119,7 @@ def main() -> int:
         http.post("/local/signup", json={"email": EMAIL, "password": PASSWORD}).raise_for_status()
         token = http.post("/local/login", json={"username": EMAIL, "password": PASSWORD}).json()
         headers = {"Authorization": f"Bearer {token['idToken']}"}
-        _link_ebay(http, headers)
+        link_ebay_account(http, headers, EBAY_USER)
 
         # One client for the simulator's admin API: a client per call builds an SSL context each.
         admin = outside.enter_context(httpx.Client(base_url=sim, timeout=30))

@@ -10,6 +10,8 @@ import html
 import itertools
 import random
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -17,6 +19,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, urljoin, urlparse
 
@@ -129,6 +132,32 @@ def serving_app(app: web.Application, host: str = "127.0.0.1") -> Iterator[str]:
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(_START_TIMEOUT_SECONDS)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=_START_TIMEOUT_SECONDS)
+
+
+# ``python -c`` for a moto server in a process of its own: prints its URL, then serves.
+MOTO_SERVER = (
+    "import threading; from local.aws import start_moto; "
+    "print(start_moto(0).endpoint_url, flush=True); threading.Event().wait()"
+)
+
+
+@contextmanager
+def server_process(args: list[str]) -> Iterator[tuple[str, int]]:
+    """A server (``python <args>``) in a process of its own, as eBay and DynamoDB are not in a
+    Lambda's; yields the URL on the first line it prints, and its pid. Stopped on exit."""
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, *args]
+    proc = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, text=True)  # noqa: S603
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = re.search(r"https?://\S+", line)
+        if url is None:
+            raise RuntimeError(f"{args}: no URL in {line!r}")
+        yield url.group(0), proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 _HIDDEN_INPUT = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
