@@ -29,7 +29,6 @@ from pydantic import SecretStr
 from common.clock import Clock, new_id, now_ms
 from common.data.bids import BidsRepository
 from common.ebay.errors import (
-    AuctionClosed,
     CannotLowerProxyBid,
     DeadlineExceeded,
     EbayAuthError,
@@ -65,6 +64,10 @@ END_SAFETY_MS = 30
 OUTCOME_AFTER_END_SECONDS = 1.5
 OUTCOME_POLL_SECONDS = 6.0
 OUTCOME_RETRY_DELAY_SECONDS = 60
+# Between attempts at the bid that were not confirmed: after a refusal to serve (429, 503), and
+# after an answer that never came (a timeout or a 5xx, sent again at once).
+RESEND_PAUSE_S = 0.1
+RESEND_PAUSE_AFTER_UNANSWERED_S = 0.02
 PHASE_ARMED = "ARMED"
 PHASE_FIRING = "FIRING"
 GROUP_WON = "GROUP_WON"
@@ -288,12 +291,15 @@ class SnipeEngine:
             send_at=round(send_at, 3),
         )
         wait_until(send_at, self.clock, self.sleep)
+        # True once an attempt may have reached eBay unanswered (a timeout, a 5xx).
         uncertain = False
+        attempts = 0
         while True:
             sent_ms = self.clock() * 1000
             remaining = deadline - self.clock()
             if remaining <= 0:
-                return self._fail(bid, NO_ANSWER_REASON if uncertain else MISSED_REASON)
+                return self._out_of_time(bid, token, amount, estimate, attempts, uncertain)
+            attempts += 1
             try:
                 result = self.ebay.place_proxy_bid(
                     token,
@@ -304,30 +310,32 @@ class SnipeEngine:
                     read_timeout=min(2.0, max(0.25, remaining / 3)),
                     prepared=prepared,
                 )
-            except EbayUnavailable as exc:
-                # 5xx, timeout, or 429/503 retried by the client until the deadline.
+            except (EbayUnavailable, EbayRateLimited) as exc:
+                # A 5xx or a timeout (maybe processed), or a 429/503 the client could not wait
+                # out (its Retry-After or back-off outlasts the time left). The bid is sent
+                # again at once rather than checked first: the same maximum cannot be taken
+                # twice, since eBay refuses a bidder's repeat of its own maximum ("cannot
+                # lower") and, once outbid, a maximum below the price ("too low"), and either
+                # refusal is checked against getBidding below. A check first would cost a round
+                # trip the last seconds may not have.
+                maybe = bool(getattr(exc, "maybe_processed", False))
+                uncertain = uncertain or maybe
                 logger.warning(
                     "bid not confirmed",
                     bid_id=bid.bidId,
-                    maybe_processed=exc.maybe_processed,
+                    http_status=exc.http_status,
+                    maybe_processed=maybe,
                     deadline=isinstance(exc, DeadlineExceeded),
                 )
-                if exc.maybe_processed:
-                    uncertain = True
-                    if self._already_bid(bid, token, amount, deadline=deadline + 5):
-                        return self._placed_then_outcome(bid, None, estimate)
-                if isinstance(exc, DeadlineExceeded):
-                    return self._fail(bid, NO_ANSWER_REASON)
-                continue
-            except EbayRateLimited:
-                if self.clock() + 0.2 >= deadline:
-                    return self._fail(bid, NO_ANSWER_REASON)
-                self.sleep(0.2)
+                self._pause_before_resend(deadline, maybe)
                 continue
             except CannotLowerProxyBid as exc:
-                # Our own earlier bid, if eBay holds exactly this amount: after an unanswered
-                # attempt, or from an earlier run whose check of getBidding failed.
-                if self._already_bid(bid, token, amount):
+                # eBay holds a bid of this user's at or above this maximum: our own, after an
+                # unanswered attempt or from an earlier run cut short, if it holds exactly this
+                # amount. With getBidding unable to say, it is taken for ours: eBay does hold
+                # the user's bid, and the outcome is learnt from getBidding later.
+                held = self._holds_bid(bid, token, amount)
+                if held or held is None:
                     return self._placed_then_outcome(bid, None, estimate)
                 return self._fail(bid, exc.user_message)
             except EbayAuthError:
@@ -338,11 +346,9 @@ class SnipeEngine:
                 prepared = self.ebay.prepare_proxy_bid(token, bid.itemId, amount)
                 continue
             except EbayError as exc:
-                if (
-                    uncertain
-                    and isinstance(exc, AuctionClosed)
-                    and self._already_bid(bid, token, amount)
-                ):
+                # After an unanswered attempt, a refusal (too low once our own bid raised the
+                # price and a rival's beat it, or ended) may be about a bid eBay took.
+                if uncertain and self._already_bid(bid, token, amount):
                     return self._placed_then_outcome(bid, None, estimate)
                 return self._fail(bid, exc.user_message)
             sample = result.timing
@@ -350,17 +356,48 @@ class SnipeEngine:
                 bid, estimate.ebay_time_ms(sample.sent_ms if sample else sent_ms), estimate
             )
 
+    def _pause_before_resend(self, deadline: float, maybe_processed: bool) -> None:
+        """A short pause before the next attempt, shorter than the time left: eBay's
+        Retry-After is honoured by the client while there is time; in the last second, one
+        more attempt is worth more than the politeness."""
+        pause = RESEND_PAUSE_AFTER_UNANSWERED_S if maybe_processed else RESEND_PAUSE_S
+        left = deadline - self.clock()
+        if left > 0:
+            self.sleep(min(pause, left / 3))
+
+    def _out_of_time(
+        self,
+        bid: BidEntity,
+        token: SecretStr,
+        amount: Money,
+        estimate: ClockEstimate,
+        attempts: int,
+        uncertain: bool,
+    ) -> str:
+        """No attempt was confirmed before the end. One that went unanswered may still have
+        been taken: eBay's getBidding says (after the end, with seconds to answer)."""
+        if uncertain and self._already_bid(bid, token, amount, deadline=self.clock() + 5):
+            return self._placed_then_outcome(bid, None, estimate)
+        return self._fail(bid, NO_ANSWER_REASON if attempts else MISSED_REASON)
+
     def _already_bid(
         self, bid: BidEntity, token: SecretStr, amount: Money, deadline: float | None = None
     ) -> bool:
-        """Whether eBay holds our proxy bid of exactly this amount (getBidding)."""
+        """Whether eBay is known to hold our proxy bid of exactly this amount (getBidding)."""
+        return bool(self._holds_bid(bid, token, amount, deadline))
+
+    def _holds_bid(
+        self, bid: BidEntity, token: SecretStr, amount: Money, deadline: float | None = None
+    ) -> bool | None:
+        """Whether eBay holds our proxy bid of exactly this amount; None when getBidding
+        cannot say (it failed)."""
         try:
             status = self.ebay.get_bidding(token, bid.itemId, deadline=deadline)
         except NoBiddingActivity:
             return False
         except EbayError as exc:
             logger.warning("could not check for an earlier bid", bid_id=bid.bidId, error=repr(exc))
-            return False
+            return None
         return status.current_proxy_bid == amount
 
     def _placed_then_outcome(

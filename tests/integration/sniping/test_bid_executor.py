@@ -6,6 +6,7 @@ tests assert what happened, never how precisely it was timed.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from common.clock import new_id
 from common.data.bids import BidsRepository
 from common.ebay import AppCredentials, EbayClient, EbayConfig
 from common.ebay.config import DEFAULT_USER_SCOPES, RetryPolicy
-from common.ebay.errors import EbayUnavailable
+from common.ebay.errors import EbayError, EbayUnavailable
 from common.errors import EbayNotLinkedError
 from common.models import BidEntity, BidStatus, HistoryAction, HistoryEntity
 from common.settings import get_settings
@@ -297,6 +298,116 @@ def test_retries_stop_before_the_end(world, fault):
     assert "eBay" in (stored.failureReason or "")
     assert our_bids(world, lot) == []
     assert world["notified"] == [("FAILED", bid.bidId)]
+
+
+class FirstBidFaulted:
+    """eBay's client, whose first bid request meets a fault set on the simulator for that one
+    request (the fault is cleared once it has been answered or timed out)."""
+
+    def __init__(self, inner: EbayClient, sim: Simulator, fault: dict[str, Any]) -> None:
+        self.inner = inner
+        self.sim = sim
+        self.fault = fault
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def place_proxy_bid(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls > 1:
+            return self.inner.place_proxy_bid(*args, **kwargs)
+        self.sim.set_fault(
+            FaultConfig.from_json({"endpoint": "place_proxy_bid", "errorRate": 1.0, **self.fault})
+        )
+        try:
+            return self.inner.place_proxy_bid(*args, **kwargs)
+        finally:
+            self.sim.clear_faults()
+
+
+def test_a_429_whose_retry_after_outlasts_the_auction_is_retried_before_the_end(world):
+    # Given eBay answering the first bid request 429 with a Retry-After (1 s) longer than the
+    # 1 s lead leaves
+    lot = auction(world)
+    bid = snipe(world, lot)
+    run = engine(world)
+    faulted = FirstBidFaulted(world["ebay"], world["sim"], {"statuses": [429]})
+    run.ebay = faulted  # type: ignore[assignment]
+    # When the snipe fires
+    result = run.run(USER, bid.bidId)
+    # Then it bid again sooner than eBay asked, in time, once
+    assert result == "won"
+    assert faulted.calls == 2
+    [accepted] = our_bids(world, lot)
+    assert accepted["receivedAt"] < lot.end_ms
+
+
+class BidTakenButUnanswered:
+    """eBay's client whose first bid is taken by eBay but its answer is lost, and whose
+    getBidding never answers (eBay's read side down)."""
+
+    def __init__(self, inner: EbayClient) -> None:
+        self.inner = inner
+        self.bids = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def place_proxy_bid(self, *args: Any, **kwargs: Any) -> Any:
+        self.bids += 1
+        result = self.inner.place_proxy_bid(*args, **kwargs)
+        if self.bids == 1:
+            raise EbayUnavailable("answer lost", maybe_processed=True)
+        return result
+
+    def get_bidding(self, *args: Any, **kwargs: Any) -> Any:
+        raise EbayUnavailable("getBidding down", maybe_processed=False)
+
+
+def test_an_unanswered_bid_is_sent_again_not_checked_first(world):
+    # Given a first bid eBay takes without its answer arriving, and getBidding down
+    lot = auction(world)
+    bid = snipe(world, lot)
+    run = engine(world)
+    flaky = BidTakenButUnanswered(world["ebay"])
+    run.ebay = flaky  # type: ignore[assignment]
+    # When the snipe fires
+    result = run.run(USER, bid.bidId)
+    # Then the second attempt, sent at once, met eBay's "cannot lower": with getBidding unable
+    # to say, the bid eBay holds is taken for ours. PLACED, with the outcome left to the
+    # follow-up (getBidding is down); eBay holds one bid, placed before the end
+    assert flaky.bids == 2
+    [accepted] = our_bids(world, lot)
+    assert accepted["receivedAt"] < lot.end_ms
+    assert result == "outcome-pending"
+    assert world["bids"].require(USER, bid.bidId).status is BidStatus.PLACED
+    # (one follow-up set before the claim, one when the outcome was not known)
+    assert world["scheduler"].outcome_checks == [bid.bidId, bid.bidId]
+
+
+def test_an_attempt_unanswered_at_the_end_is_checked_before_failing(world):
+    # Given eBay that takes the snipe's bid but whose every bid answer is lost
+    lot = auction(world)
+    bid = snipe(world, lot)
+    run = engine(world)
+
+    class EveryAnswerLost:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(world["ebay"], name)
+
+        def place_proxy_bid(self, *args: Any, **kwargs: Any) -> Any:
+            with contextlib.suppress(EbayError):
+                world["ebay"].place_proxy_bid(*args, **kwargs)
+            raise EbayUnavailable("answer lost", maybe_processed=True)
+
+    run.ebay = EveryAnswerLost()  # type: ignore[assignment]
+    # When the snipe fires and no attempt is confirmed before the end
+    result = run.run(USER, bid.bidId)
+    # Then getBidding shows eBay holds the bid: PLACED, then WON, not FAILED
+    assert result == "won"
+    assert len(our_bids(world, lot)) == 1
+    assert history_actions(world, bid) == ["CREATE", "PLACE", "WIN"]
 
 
 def test_unanswered_clock_probes_do_not_hold_the_bid_past_its_instant(world):
