@@ -26,9 +26,10 @@ own (as in bench/snipe_timing.py), so the stack's process holds only what runs i
     .venv/bin/python bench/chaos.py [-n 1000] [--users 5] [--spread 600] [--seed 8]
 
 About 20 minutes at the default size: creation (~20 s), the first end 9 minutes after the
-start, the ends over 10 minutes, up to a minute for the last outcomes. Its moto checks a
-transaction's conditions before writing instead of deep-copying the tables (see
-``fast_transactions``): with moto's own transactions the 1,000-snipe run did not survive.
+start, the ends over 10 minutes, up to a minute for the last outcomes. Its moto is the local
+stack's (``local.testing.MOTO_SERVER``), whose transactions check their conditions before
+writing instead of deep-copying the tables (``local/moto_speedups.py``): with moto's own
+transactions the 1,000-snipe run did not survive.
 """
 
 from __future__ import annotations
@@ -48,122 +49,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from local.testing import (  # noqa: E402
+    MOTO_SERVER,
     ChaosPlan,
     RunKilled,
     run_chaos,
     running_stack,
     server_process,
 )
-
-_MOTO = "import sys; sys.path.insert(0, 'bench'); import chaos; chaos.serve_moto()"
-
-
-def serve_moto() -> None:
-    """moto's server for this bench, in its own process, with transactions that cost what they
-    touch (``fast_transactions``); prints its URL and serves until killed."""
-    from local.aws import start_moto
-
-    fast_transactions()
-    print(start_moto(0).endpoint_url, flush=True)
-    threading.Event().wait()
-
-
-def fast_transactions() -> None:
-    """moto's TransactWriteItems deep-copies every table it touches, stream records included,
-    before writing, and on a cancelled transaction puts the copies in the tables' place. At
-    1,000 snipes that is ~0.4 s per transaction and growing, the moto process reached 15 GB
-    (killed by the kernel), and a stream reader holding an iterator keeps reading the replaced
-    table's stream, which no longer receives records.
-
-    Here the conditions are checked first, against the state before the transaction (as
-    DynamoDB does; the items are distinct, moto checks that too): if one fails, the transaction
-    is cancelled with moto's reasons and nothing was written, so nothing needs undoing; if all
-    hold, moto's own code writes without the copies. Anything unusual (more than 100 items, one
-    item twice, an expression moto rejects) takes moto's own path unchanged. What a client sees
-    is what moto answers, less the copies (local/moto_speedups.py is where this belongs).
-    """
-    import copy
-
-    from moto.dynamodb import models
-    from moto.dynamodb.comparisons import get_filter_expression
-    from moto.dynamodb.exceptions import ConditionalCheckFailed, TransactionCanceledException
-    from moto.dynamodb.models.table import Table
-
-    backend = models.DynamoDBBackend
-    original = backend.transact_write_items
-    if getattr(original, "fast", False):
-        return
-    writing = threading.local()
-
-    class _Copy:
-        """``copy`` as moto's models module sees it: a table is not copied while a checked
-        transaction writes."""
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(copy, name)
-
-        @staticmethod
-        def deepcopy(value: Any, memo: Any = None) -> Any:
-            if getattr(writing, "on", False) and isinstance(value, Table):
-                return value
-            return copy.deepcopy(value, memo)
-
-    models.copy = _Copy()  # type: ignore[assignment]
-
-    def reasons(self: Any, items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any]] | None:
-        """moto's cancellation reasons, or None to leave the transaction to moto."""
-        if len(items) > 100:
-            return None
-        seen: set[tuple[str, str]] = set()
-        found: list[tuple[Any, Any, Any]] = []
-        for item in items:
-            if len(item) != 1:
-                return None
-            kind, op = next(iter(item.items()))
-            if kind not in {"ConditionCheck", "Put", "Delete", "Update"}:
-                return None
-            table_name = op["TableName"]
-            if kind == "Put":
-                table = self.get_table(table_name)
-                key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
-                if table.range_key_attr is not None:
-                    key[table.range_key_attr] = op["Item"][table.range_key_attr]
-            else:
-                key = op["Key"]
-            unique = (str(table_name), str(dict(sorted(key.items()))))
-            if unique in seen:
-                return None
-            seen.add(unique)
-            current = self.get_item(table_name, key)
-            condition = op.get("ConditionExpression")
-            if condition is None or get_filter_expression(
-                condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
-            ).expr(current):
-                found.append((None, None, None))
-                continue
-            old = None
-            if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
-                old = current.to_json()["Attributes"]
-            found.append(("ConditionalCheckFailed", ConditionalCheckFailed().message, old))
-        return found
-
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        try:
-            found = reasons(self, transact_items)
-        except Exception:  # moto's own path raises it as moto does
-            found = None
-        if found is None:
-            return original(self, transact_items)
-        if any(code is not None for code, _, _ in found):
-            raise TransactionCanceledException(found)
-        writing.on = True
-        try:
-            return original(self, transact_items)
-        finally:
-            writing.on = False
-
-    transact_write_items.fast = True  # type: ignore[attr-defined]
-    backend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 def _cpu_seconds(pid: int | str) -> float:
@@ -249,7 +141,7 @@ def main() -> int:
             sim_url, pids["simulator"] = outside.enter_context(
                 server_process(["-m", "local.ebay_sim", "--port", "0", "--no-bots"])
             )
-            moto_url, pids["moto"] = outside.enter_context(server_process(["-c", _MOTO]))
+            moto_url, pids["moto"] = outside.enter_context(server_process(["-c", MOTO_SERVER]))
             options.update(ebay_api_base_url=sim_url, aws_endpoint_url=moto_url)
         running = outside.enter_context(
             running_stack(

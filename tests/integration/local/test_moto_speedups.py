@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import socket
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import httpx
+import pytest
+from botocore.exceptions import ClientError
 
 
 def _table(client: Any) -> str:
@@ -106,3 +109,154 @@ def test_a_body_the_app_did_not_read_does_not_become_the_next_request(aws_endpoi
 
     # Then two answers came back
     assert received.count(b"HTTP/1.1 200") == 2
+
+
+def _streamed_table(client: Any) -> tuple[str, str]:
+    """A new table with a stream: (name, stream ARN)."""
+    name = f"transactions-{uuid.uuid4().hex[:8]}"
+    table = client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    return name, table["TableDescription"]["LatestStreamArn"]
+
+
+def _reader(streams: Any, stream_arn: str) -> Iterator[list[dict[str, Any]]]:
+    """A stream reader holding one iterator from the trim horizon: each next() is one page."""
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
+    iterator = streams.get_shard_iterator(
+        StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    while True:
+        page = streams.get_records(ShardIterator=iterator)
+        iterator = page["NextShardIterator"]
+        yield page["Records"]
+
+
+def _keys(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in records]
+
+
+def test_a_cancelled_transaction_writes_nothing_and_the_stream_reader_reads_on(
+    aws_endpoint: str,
+) -> None:
+    # Given a table with one item, and a stream reader that has read its record
+    client = boto3.client("dynamodb", endpoint_url=aws_endpoint)
+    streams = boto3.client("dynamodbstreams", endpoint_url=aws_endpoint)
+    table, stream_arn = _streamed_table(client)
+    client.put_item(TableName=table, Item={"pk": {"S": "held"}, "n": {"N": "1"}})
+    reader = _reader(streams, stream_arn)
+    assert _keys(next(reader)) == [("INSERT", "held")]
+
+    # When a transaction's second condition fails
+    with pytest.raises(ClientError) as cancelled:
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}}}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "held"}},
+                        "UpdateExpression": "SET n = :two",
+                        "ConditionExpression": "n = :zero",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}, ":zero": {"N": "0"}},
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+            ]
+        )
+
+    # Then it is cancelled with moto's reasons, and nothing was written
+    assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert cancelled.value.response["CancellationReasons"] == [
+        {"Code": "None"},
+        {
+            "Code": "ConditionalCheckFailed",
+            "Message": "The conditional request failed",
+            "Item": {"pk": {"S": "held"}, "n": {"N": "1"}},
+        },
+    ]
+    assert client.scan(TableName=table)["Items"] == [{"pk": {"S": "held"}, "n": {"N": "1"}}]
+    assert next(reader) == []
+    # And the reader still receives what is written afterwards (moto's own transactions put a
+    # copy of the table in its place, whose stream the reader's iterator does not see)
+    client.put_item(TableName=table, Item={"pk": {"S": "after"}})
+    assert _keys(next(reader)) == [("INSERT", "after")]
+
+
+def test_a_transaction_writes_every_item_and_its_stream_records(aws_endpoint: str) -> None:
+    # Given a table with two items and a stream reader that has read their records
+    client = boto3.client("dynamodb", endpoint_url=aws_endpoint)
+    streams = boto3.client("dynamodbstreams", endpoint_url=aws_endpoint)
+    table, stream_arn = _streamed_table(client)
+    for key in ("kept", "gone"):
+        client.put_item(TableName=table, Item={"pk": {"S": key}, "n": {"N": "1"}})
+    reader = _reader(streams, stream_arn)
+    assert len(next(reader)) == 2
+
+    # When a transaction whose conditions hold puts, updates and deletes
+    client.transact_write_items(
+        TransactItems=[
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": {"pk": {"S": "new"}},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": {"pk": {"S": "kept"}},
+                    "UpdateExpression": "SET n = n + :one",
+                    "ConditionExpression": "n = :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+            {"Delete": {"TableName": table, "Key": {"pk": {"S": "gone"}}}},
+        ]
+    )
+
+    # Then every item is written, and each write is in the stream, in order
+    items = sorted(client.scan(TableName=table)["Items"], key=lambda i: i["pk"]["S"])
+    assert items == [{"pk": {"S": "kept"}, "n": {"N": "2"}}, {"pk": {"S": "new"}}]
+    assert _keys(next(reader)) == [("INSERT", "new"), ("MODIFY", "kept"), ("REMOVE", "gone")]
+
+
+def test_a_transaction_whose_write_fails_after_its_checks_leaves_nothing_behind(
+    aws_endpoint: str,
+) -> None:
+    # Given a table with an item, and a stream reader that has read its record
+    client = boto3.client("dynamodb", endpoint_url=aws_endpoint)
+    streams = boto3.client("dynamodbstreams", endpoint_url=aws_endpoint)
+    table, stream_arn = _streamed_table(client)
+    client.put_item(TableName=table, Item={"pk": {"S": "held"}, "n": {"N": "1"}})
+    reader = _reader(streams, stream_arn)
+    next(reader)
+
+    # When a transaction's conditions hold but its second write is invalid (a number plus a
+    # string), after the first was made
+    with pytest.raises(ClientError) as refused:
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}}}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "held"}},
+                        "UpdateExpression": "SET n = n + :text",
+                        "ExpressionAttributeValues": {":text": {"S": "x"}},
+                    }
+                },
+            ]
+        )
+
+    # Then moto's error comes back, and neither the table nor its stream kept the first write
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert client.scan(TableName=table)["Items"] == [{"pk": {"S": "held"}, "n": {"N": "1"}}]
+    assert next(reader) == []
+    client.put_item(TableName=table, Item={"pk": {"S": "after"}})
+    assert _keys(next(reader)) == [("INSERT", "after")]
