@@ -18,9 +18,10 @@ def sim_of(request: web.Request) -> Simulator:
     return request.app[SIM_KEY]
 
 
-# When a request reached "eBay" (simulator clock, ms): the moment the simulator took it up, plus
-# the latency injected for it. eBay's fleet handles requests as they come; this one process
-# handles them one after another, and its own queue is not eBay's time (docs: README).
+# When a request reached "eBay" (simulator clock, ms): the moment its bytes reached the
+# simulator (server.ArrivalStampingServer), plus the latency injected for it. eBay's fleet
+# handles requests as they come; this one process handles them one after another, and its own
+# queue is not eBay's time (docs: README).
 ARRIVED = web.RequestKey("sim_arrived_ms", int)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from email.utils import formatdate
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from local.ebay_sim import admin, buy_api, identity, oauth, trading, views
 from local.ebay_sim.faults import Outcome
@@ -31,11 +33,43 @@ def _date_header(request: web.Request) -> str:
     return formatdate(arrival_ms(request) / 1000, usegmt=True)
 
 
+class _StampingRequestHandler(RequestHandler):
+    """aiohttp's connection, noting when (time.time_ns) its latest bytes arrived."""
+
+    __slots__ = ("bytes_at_ns",)
+
+    def data_received(self, data: bytes) -> None:
+        self.bytes_at_ns = time.time_ns()
+        super().data_received(data)
+
+
+class ArrivalStampingServer(web.Server):
+    """aiohttp's server, whose connections note when their bytes arrive.
+
+    When many requests arrive at once (a hundred snipes firing in the same millisecond), the
+    event loop first reads every ready socket (``data_received``), then runs the handlers one
+    after another. The moment the bytes were read is when the request reached "eBay"; the
+    moment its handler starts also counts the handlers queued before it, which eBay's fleet,
+    handling requests in parallel, does not have."""
+
+    def __call__(self) -> RequestHandler:
+        return _StampingRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+def _taken_up_ms(request: web.Request) -> int:
+    """The simulator clock when the request's bytes arrived (now, if unknown)."""
+    now = sim_of(request).now_ms()
+    bytes_at = getattr(request.protocol, "bytes_at_ns", None)
+    if bytes_at is None:
+        return now
+    return now - max(0, (time.time_ns() - bytes_at) // 1_000_000)
+
+
 @web.middleware
 async def clock_date(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every answer carries a ``Date`` from the simulator clock, as eBay's carry eBay's time:
     the request's arrival (``http_common.arrival_ms``), as if handling it took no time."""
-    request[ARRIVED] = sim_of(request).now_ms()
+    request[ARRIVED] = _taken_up_ms(request)
     try:
         response = await handler(request)
     except web.HTTPException as exc:
@@ -204,6 +238,9 @@ async def start_simulator(
     (``await runner.cleanup()`` to stop) and the base URL."""
     runner = web.AppRunner(create_app(sim), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
+    # aiohttp has no hook on a connection's reads; its Server makes the connections.
+    assert runner.server is not None
+    runner.server.__class__ = ArrivalStampingServer
     site = web.TCPSite(runner, host, port)
     await site.start()
     bound_port = runner.addresses[0][1]
