@@ -28,7 +28,7 @@ from local.http_gateway import STATIC_DIR, HttpGateway, build_app, openapi_docum
 from local.lambda_api import RuntimeInvoker, lambda_routes
 from local.lambda_runtime import LambdaRuntime
 from local.scheduler import LocalScheduler
-from local.stream_pump import StreamPump
+from local.stream_pump import Checkpoints, StreamPump
 from local.template import REPO_ROOT, TEMPLATE_PATH, Template
 from local.websocket_gateway import WebSocketGateway, build_websocket_app, websocket_api
 
@@ -158,6 +158,8 @@ class LocalStack:
         self._runner: web.AppRunner | None = None
         self.websocket: WebSocketGateway | None = None
         self.stream_pump: StreamPump | None = None
+        # The event source mappings' checkpoints: a pump that replaces another resumes there.
+        self.stream_checkpoints: Checkpoints = {}
         self._ws_runner: web.AppRunner | None = None
         self.ws_port = 0
         self._saved_environ: dict[str, str] | None = None
@@ -359,7 +361,12 @@ class LocalStack:
             )
             await self._ws_runner.setup()
             await web.SockSite(self._ws_runner, ws_sock).start()
-        self.stream_pump = StreamPump(self.template, self.runtime, self.aws_endpoint_url)
+        self.stream_pump = StreamPump(
+            self.template,
+            self.runtime,
+            self.aws_endpoint_url,
+            checkpoints=self.stream_checkpoints,
+        )
         await self.stream_pump.start()
 
     def _provision(self) -> None:

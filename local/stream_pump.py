@@ -14,6 +14,15 @@ Lambda's invocation record for what was given up.
 and records of one partition key stay in order. Each shard's records are dealt to N lanes by a
 hash of the item's partition key; a lane is what a shard is with a factor of 1 (its batches one
 at a time, its own retries, bisection and failures), so a failing key holds up its lane only.
+
+Checkpoints: as Lambda's event source mapping does, the pump remembers in each shard the last
+record it is done with (delivered, or given up per the failure policy; with several lanes, the
+last before which every record is done), and a pump started again, or a new pump given the same
+``checkpoints``, resumes right after it (``AFTER_SEQUENCE_NUMBER``); before any record is done,
+at the first record read (``AT_SEQUENCE_NUMBER``). Records written while no pump ran are
+delivered, and none that was done is delivered again. ``StartingPosition`` applies to a shard
+the mapping has read nothing from. A batch in flight when the pump stops is not done: it is
+delivered again, at least once, as Lambda may.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import logging
 import time
 import uuid
 import zlib
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +47,11 @@ log = logging.getLogger("local.streams")
 
 POLL_INTERVAL_SECONDS = 0.25  # Lambda polls each shard four times a second
 GET_RECORDS_LIMIT = 1000  # DynamoDB Streams' most records per GetRecords
+
+# Where each event source mapping is in each shard: (function, stream ARN, shard id) ->
+# (ShardIteratorType, SequenceNumber), AFTER the last record it is done with or AT the first it
+# read. It outlives a pump, as the mapping's state outlives Lambda's pollers.
+Checkpoints = dict[tuple[str, str, str], tuple[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +148,10 @@ class _Shard:
     partition_key: str | None  # the table's HASH attribute, which orders records
     lanes: list[_Lane]
     drained: asyncio.Event = field(default_factory=asyncio.Event)
+    # Sequence numbers read and not yet checkpointed, in the shard's order; those done with
+    # (in any lane) wait in ``done`` until every record before them is done too.
+    unsettled: deque[str] = field(default_factory=deque)
+    done: set[str] = field(default_factory=set)
 
     @property
     def buffered(self) -> int:
@@ -140,7 +159,9 @@ class _Shard:
 
 
 class StreamPump:
-    """Start with ``start()`` on the event loop; ``stop()`` ends every poller quietly."""
+    """Start with ``start()`` on the event loop; ``stop()`` ends every poller quietly, and
+    ``start()`` again resumes from the checkpoints. ``checkpoints`` (default: the pump's own)
+    may be shared with the pump that replaces this one."""
 
     def __init__(
         self,
@@ -150,6 +171,7 @@ class StreamPump:
         *,
         poll_interval: float = POLL_INTERVAL_SECONDS,
         mappings: list[StreamMapping] | None = None,
+        checkpoints: Checkpoints | None = None,
     ) -> None:
         self.template = template
         self.runtime = runtime
@@ -157,12 +179,16 @@ class StreamPump:
         self.poll_interval = poll_interval
         self.mappings = stream_mappings(template) if mappings is None else mappings
         self.stats: dict[str, PumpStats] = {m.function_id: PumpStats() for m in self.mappings}
+        self.checkpoints: Checkpoints = {} if checkpoints is None else checkpoints
         self._streams = client("dynamodbstreams", endpoint_url)
         self._sqs = client("sqs", endpoint_url)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
+        if self._tasks:
+            raise RuntimeError("the stream pump is running; stop() it first")
+        self._stopping.clear()
         for mapping in self.mappings:
             for shard in await asyncio.to_thread(self._open_shards, mapping):
                 self._spawn(self._poll(mapping, shard))
@@ -191,20 +217,32 @@ class StreamPump:
             (k["AttributeName"] for k in stream.get("KeySchema", []) if k["KeyType"] == "HASH"),
             None,
         )
-        iterator_type = "TRIM_HORIZON" if mapping.starting_position == "TRIM_HORIZON" else "LATEST"
         return [
             _Shard(
                 shard_id=shard["ShardId"],
-                iterator=self._streams.get_shard_iterator(
-                    StreamArn=mapping.stream_arn,
-                    ShardId=shard["ShardId"],
-                    ShardIteratorType=iterator_type,
-                )["ShardIterator"],
+                iterator=self._iterator(mapping, shard["ShardId"]),
                 partition_key=partition_key,
                 lanes=[_Lane() for _ in range(max(1, mapping.parallelization_factor))],
             )
             for shard in stream["Shards"]
         ]
+
+    def _iterator(self, mapping: StreamMapping, shard_id: str) -> str:
+        """At the shard's checkpoint; at the StartingPosition when it has none."""
+        position: dict[str, str]
+        checkpoint = self.checkpoints.get(_checkpoint_key(mapping, shard_id))
+        if checkpoint is not None:
+            kind, sequence = checkpoint
+            position = {"ShardIteratorType": kind, "SequenceNumber": sequence}
+        elif mapping.starting_position == "TRIM_HORIZON":
+            position = {"ShardIteratorType": "TRIM_HORIZON"}
+        else:
+            position = {"ShardIteratorType": "LATEST"}
+        return str(
+            self._streams.get_shard_iterator(
+                StreamArn=mapping.stream_arn, ShardId=shard_id, **position
+            )["ShardIterator"]
+        )
 
     # ---- reading the shard
 
@@ -239,9 +277,13 @@ class StreamPump:
         )
         shard.iterator = response.get("NextShardIterator")
         records = response.get("Records", [])
+        if records:
+            first = ("AT_SEQUENCE_NUMBER", records[0]["dynamodb"]["SequenceNumber"])
+            self.checkpoints.setdefault(_checkpoint_key(mapping, shard.shard_id), first)
         for record in records:
             lane = shard.lanes[self._lane_of(shard, record)]
             lane.pending.append(lambda_record(record, mapping.stream_arn, self.template.region))
+            shard.unsettled.append(record["dynamodb"]["SequenceNumber"])
         return len(records)
 
     @staticmethod
@@ -289,7 +331,7 @@ class StreamPump:
             self._ended(stats)
         failed = _failed_sequence(result) if mapping.report_item_failures else None
         if failed is None:
-            del lane.pending[: len(batch)]
+            self._settle(mapping, shard, lane, len(batch))
             lane.attempts = 0
             lane.window = max(0, lane.window - len(batch)) if lane.window else 0
             return
@@ -300,7 +342,7 @@ class StreamPump:
         )
         # Records before the lowest failure are checkpointed; the batch resumes there.
         if index:
-            del lane.pending[:index]
+            self._settle(mapping, shard, lane, index)
             lane.attempts = 0
         await self._retry(mapping, shard, lane, batch[index:], "ReportedBatchItemFailures")
 
@@ -336,11 +378,11 @@ class StreamPump:
             return
         # Given up: the batch (one record once bisected) goes to the on-failure destination.
         given_up = batch if (whole and not mapping.bisect_on_error) else batch[:1]
-        del lane.pending[: len(given_up)]
+        await asyncio.to_thread(self._send_failure, mapping, shard, given_up, reason)
+        self._settle(mapping, shard, lane, len(given_up))
         lane.attempts = 0
         lane.window = 0
         self.stats[mapping.function_id].discarded += len(given_up)
-        await asyncio.to_thread(self._send_failure, mapping, shard, given_up, reason)
 
     def _expire(self, mapping: StreamMapping, shard: _Shard, lane: _Lane) -> None:
         if mapping.max_record_age_seconds < 0 or not lane.pending:
@@ -352,10 +394,23 @@ class StreamPump:
                 break
             expired += 1
         if expired:
-            given_up = lane.pending[:expired]
-            del lane.pending[:expired]
+            self._send_failure(mapping, shard, lane.pending[:expired], "RecordAgeExceeded")
+            self._settle(mapping, shard, lane, expired)
             self.stats[mapping.function_id].discarded += expired
-            self._send_failure(mapping, shard, given_up, "RecordAgeExceeded")
+
+    def _settle(self, mapping: StreamMapping, shard: _Shard, lane: _Lane, count: int) -> None:
+        """The lane's first ``count`` records are done with: the shard's checkpoint moves to
+        the last record before which every record read is done."""
+        for record in lane.pending[:count]:
+            shard.done.add(record["dynamodb"]["SequenceNumber"])
+        del lane.pending[:count]
+        checkpoint = None
+        while shard.unsettled and shard.unsettled[0] in shard.done:
+            checkpoint = shard.unsettled.popleft()
+            shard.done.discard(checkpoint)
+        if checkpoint is not None:
+            key = _checkpoint_key(mapping, shard.shard_id)
+            self.checkpoints[key] = ("AFTER_SEQUENCE_NUMBER", checkpoint)
 
     def _send_failure(
         self,
@@ -401,6 +456,10 @@ class StreamPump:
             },
         }
         self._sqs.send_message(QueueUrl=mapping.on_failure_queue_url, MessageBody=json.dumps(body))
+
+
+def _checkpoint_key(mapping: StreamMapping, shard_id: str) -> tuple[str, str, str]:
+    return (mapping.function_id, mapping.stream_arn, shard_id)
 
 
 def _failed_sequence(result: Any) -> str | None:

@@ -351,7 +351,8 @@ class _KillingEbay:
 
 def restart_stream_pump(running: RunningStack, down_seconds: float = 1.0) -> dict[str, Any]:
     """Crash the stack's stream pump and start a new one ``down_seconds`` later, through the
-    pump's public API; returns the stopped pump's stats per function."""
+    pump's public API; the new one resumes from the stack's checkpoints, as Lambda's event
+    source mapping does after its poller fails. Returns the stopped pump's stats per function."""
     from local.stream_pump import StreamPump
 
     stack = running.stack
@@ -363,7 +364,12 @@ def restart_stream_pump(running: RunningStack, down_seconds: float = 1.0) -> dic
         assert stack.runtime is not None
         await old.stop()
         await asyncio.sleep(down_seconds)
-        new = StreamPump(stack.template, stack.runtime, stack.aws_endpoint_url)
+        new = StreamPump(
+            stack.template,
+            stack.runtime,
+            stack.aws_endpoint_url,
+            checkpoints=stack.stream_checkpoints,
+        )
         await new.start()
         stack.stream_pump = new
         return {name: vars(stats) for name, stats in old.stats.items()}
