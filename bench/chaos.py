@@ -11,9 +11,9 @@ fire:
   before the claim, just after it, or just after eBay accepted the bid (before PLACED is
   recorded); the duplicates that find the snipe claimed only read and leave. A thread cannot
   be killed, so the run's collaborators raise a BaseException nothing in the product catches;
-  Lambda retries
-  the failed asynchronous run after 60 s with its request id, once (the executor's
-  EventInvokeConfig), as the local scheduler now does;
+  Lambda retries the failed asynchronous run after 60 s with its request id, once (the
+  executor's EventInvokeConfig), as the local stack does for scheduled runs and Event
+  invocations alike;
 - eBay answers 20% of calls with 500, 503, 429 or no answer (5% each; a hang past the client's
   timeout);
 - the stream pump crashes and restarts (stopped, and a new one started 2 s later).

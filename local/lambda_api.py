@@ -4,7 +4,9 @@ template's functions in-process: product code has no local branch.
 
 ``X-Amz-Invocation-Type``: ``RequestResponse`` (default) answers 200 with the handler's result,
 or with ``X-Amz-Function-Error: Unhandled`` and Lambda's error document; ``Event`` queues the
-invocation and answers 202 at once; ``DryRun`` answers 204. An unknown function is 404
+invocation and answers 202 at once, and a run that fails gets Lambda's asynchronous retries (same
+request id, the function's ``EventInvokeConfig``, then its on-failure destination: see
+:class:`~local.lambda_runtime.EventInvoker`); ``DryRun`` answers 204. An unknown function is 404
 ``ResourceNotFoundException``. The function may be named by name, ARN or partial ARN, with or
 without a ``:qualifier``.
 
@@ -21,7 +23,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from local.lambda_runtime import FunctionError, FunctionTimeoutError, LambdaRuntime
+from local.lambda_runtime import EventInvoker, FunctionError, FunctionTimeoutError, LambdaRuntime
 from local.template import Template
 
 INVOKE_PATH = "/2015-03-31/functions/{function_name}/invocations"
@@ -57,11 +59,16 @@ def _not_found(function_name: str) -> web.Response:
 
 
 class RuntimeInvoker:
-    """Runs the invocation on the stack's :class:`LambdaRuntime`."""
+    """Runs the invocation on the stack's :class:`LambdaRuntime`; ``Event`` invocations through
+    ``events`` (the stack's, shared with its scheduler; by default one without an SQS client,
+    which logs what it would send to an on-failure destination)."""
 
-    def __init__(self, template: Template, runtime: LambdaRuntime) -> None:
+    def __init__(
+        self, template: Template, runtime: LambdaRuntime, events: EventInvoker | None = None
+    ) -> None:
         self.template = template
         self.runtime = runtime
+        self.events = events or EventInvoker(template, runtime)
 
     async def invoke(self, function_name: str, invocation_type: str, payload: Any) -> web.Response:
         logical_id = function_logical_id(self.template, function_name)
@@ -70,7 +77,7 @@ class RuntimeInvoker:
         if invocation_type == "DryRun":
             return web.Response(status=204)
         if invocation_type == "Event":
-            self.runtime.submit(logical_id, payload)
+            self.events.invoke(logical_id, payload)
             return web.Response(status=202)
         try:
             result = await self.runtime.invoke_async(logical_id, payload)

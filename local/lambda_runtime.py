@@ -21,12 +21,20 @@ caller gets :class:`FunctionTimeoutError`, as from Lambda) while its thread runs
 Lambda's are: module state is per container, concurrent invocations do not share a GIL, the
 event and the result cross as JSON (a result JSON cannot carry fails, as on Lambda), and a
 handler past its Timeout is killed with its container.
+
+:class:`EventInvoker` is Lambda's asynchronous (``Event``) invocation on top of a runtime: a run
+that fails is retried with the same request id, up to the function's
+``EventInvokeConfig.MaximumRetryAttempts`` (default 2) and within its
+``MaximumEventAgeInSeconds``, then Lambda's invocation record goes to its
+``DestinationConfig.OnFailure`` SQS queue. The Invoke API's ``Event`` type and the scheduler
+both invoke through it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import logging
 import os
 import threading
@@ -40,7 +48,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from local.lambda_containers import ContainerPool
-from local.template import FunctionSpec, Template
+from local.template import SQS_QUEUE_TYPE, FunctionSpec, Template
 
 log = logging.getLogger("local.lambda")
 
@@ -48,6 +56,11 @@ Handler = Callable[[Any, Any], Any]
 
 # Variables the local runtime itself needs in the shared environment: X-Ray has no daemon here.
 RUNTIME_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true"}
+# Lambda's asynchronous retries: 1 minute before the first, 2 before the second.
+LAMBDA_RETRY_DELAYS = (60.0, 120.0)
+# Lambda's defaults when a function has no EventInvokeConfig.
+DEFAULT_ASYNC_RETRIES = 2
+DEFAULT_EVENT_AGE_SECONDS = 21_600
 
 
 class InvocationError(Exception):
@@ -208,9 +221,11 @@ class LambdaRuntime:
         except TimeoutError:
             raise self._timed_out(logical_id, context) from None
 
-    def submit(self, logical_id: str, event: Any) -> Future[Any]:
-        """Invoke asynchronously (Event invocation type): errors are logged, not raised."""
-        context = self._new_context(logical_id)
+    def submit(self, logical_id: str, event: Any, *, request_id: str | None = None) -> Future[Any]:
+        """Queue one run and return its future (errors are logged, and raised by the future);
+        ``request_id``: a retry's, which keeps the first run's. Lambda's retries of an
+        ``Event`` invocation are :class:`EventInvoker`'s."""
+        context = self._new_context(logical_id, request_id)
         return self._pool.submit(self._runner, logical_id, event, context)
 
     def containers(self, logical_id: str) -> int:
@@ -278,10 +293,10 @@ class LambdaRuntime:
         finally:
             self._record(logical_id, (time.perf_counter() - started) * 1000, failed)
 
-    def _new_context(self, logical_id: str) -> LambdaContext:
+    def _new_context(self, logical_id: str, request_id: str | None = None) -> LambdaContext:
         if logical_id not in self.functions:
             raise KeyError(f"no function {logical_id} in the template")
-        return self.context(logical_id)
+        return self.context(logical_id, request_id)
 
     def _run(self, logical_id: str, event: Any, context: LambdaContext) -> Any:
         lock = self._one_at_a_time.get(logical_id)
@@ -320,3 +335,197 @@ class LambdaRuntime:
         message = f"Task timed out after {context.timeout_seconds:.2f} seconds"
         log.error("%s %s (request %s)", context.function_name, message, context.aws_request_id)
         return FunctionTimeoutError(logical_id, context.aws_request_id, message)
+
+
+# ------------------------------------------------------------------ asynchronous invocation
+
+
+@dataclass
+class AsyncStats:
+    """What Lambda did with asynchronous runs that failed."""
+
+    function_errors: int = 0  # runs that failed, retries included
+    async_retries: int = 0  # Lambda's retries of those (same request id)
+    async_given_up: int = 0  # failed after the last retry (to the OnFailure queue, if any)
+
+
+@dataclass
+class _Event:
+    """One asynchronous event: its retries keep the request id, as Lambda's do."""
+
+    logical_id: str
+    event: Any
+    first_at: float
+    counts: tuple[AsyncStats, ...]
+    request_id: str | None = None  # the runtime draws it for the first run
+    attempt: int = 0
+
+
+class Timers:
+    """Actions run ``delay`` seconds later on daemon threads; ``cancel()`` drops the pending."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._timers: set[threading.Timer] = set()
+
+    def later(self, delay: float, action: Callable[[], None]) -> None:
+        if delay <= 0:
+            action()
+            return
+
+        def run() -> None:
+            with self._lock:
+                self._timers.discard(timer)
+            try:
+                action()
+            except Exception:  # a timer thread has no caller to report to
+                log.exception("delayed action failed")
+
+        timer = threading.Timer(delay, run)
+        timer.daemon = True
+        with self._lock:
+            self._timers.add(timer)
+        timer.start()
+
+    def cancel(self) -> None:
+        with self._lock:
+            timers, self._timers = self._timers, set()
+        for timer in timers:
+            timer.cancel()
+
+
+class EventInvoker:
+    """Lambda's ``Event`` invocation of the runtime's functions, with Lambda's retries.
+
+    ``invoke`` queues the run and returns (it raises only if the runtime cannot take it). A run
+    that fails is retried with its request id after ``retry_delays`` (the last one repeats;
+    Lambda waits 1 then 2 minutes, tests shorten them), at most the function's
+    ``EventInvokeConfig.MaximumRetryAttempts`` times and not past its
+    ``MaximumEventAgeInSeconds``; then the invocation record goes to its
+    ``DestinationConfig.OnFailure`` queue through ``sqs_client``. ``stats`` counts every
+    event's failures; ``invoke(stats=...)`` counts an event's in a caller's stats as well.
+    """
+
+    def __init__(
+        self,
+        template: Template,
+        runtime: LambdaRuntime,
+        sqs_client: Any = None,
+        *,
+        retry_delays: tuple[float, ...] = LAMBDA_RETRY_DELAYS,
+    ) -> None:
+        self.template = template
+        self.runtime = runtime
+        self.sqs = sqs_client
+        self.retry_delays = retry_delays
+        self.stats = AsyncStats()
+        self._lock = threading.Lock()
+        self._timers = Timers()
+
+    def invoke(self, logical_id: str, event: Any, *, stats: AsyncStats | None = None) -> None:
+        counts = (self.stats,) if stats is None else (self.stats, stats)
+        self._run(_Event(logical_id, event, time.time(), counts))
+
+    def shutdown(self) -> None:
+        """Drop the retries not yet made."""
+        self._timers.cancel()
+
+    def _run(self, event: _Event) -> None:
+        if event.request_id is None:
+            future: Any = self.runtime.submit(event.logical_id, event.event)
+        else:
+            future = self.runtime.submit(event.logical_id, event.event, request_id=event.request_id)
+        if isinstance(future, Future):
+            future.add_done_callback(lambda done: self._settled(event, done))
+
+    def _count(self, event: _Event, name: str) -> None:
+        with self._lock:
+            for stats in event.counts:
+                setattr(stats, name, getattr(stats, name) + 1)
+
+    def _settled(self, event: _Event, done: Future[Any]) -> None:
+        error = None if done.cancelled() else done.exception()
+        if not isinstance(error, InvocationError):
+            return
+        self._count(event, "function_errors")
+        event.request_id = error.request_id
+        config = self.template.functions[event.logical_id].properties.get("EventInvokeConfig") or {}
+        retries = int(config.get("MaximumRetryAttempts", DEFAULT_ASYNC_RETRIES))
+        max_age = int(config.get("MaximumEventAgeInSeconds", DEFAULT_EVENT_AGE_SECONDS))
+        delays = self.retry_delays or LAMBDA_RETRY_DELAYS
+        delay = delays[min(event.attempt, len(delays) - 1)]
+        too_old = time.time() + delay - event.first_at > max_age
+        if event.attempt < retries and not too_old:
+            self._count(event, "async_retries")
+            event.attempt += 1
+            log.info(
+                "%s failed (request %s); retry %d in %.0f s",
+                event.logical_id,
+                event.request_id,
+                event.attempt,
+                delay,
+            )
+            self._timers.later(delay, lambda: self._run(event))
+            return
+        log.warning(
+            "%s failed after %d attempt(s) (request %s)",
+            event.logical_id,
+            event.attempt + 1,
+            event.request_id,
+        )
+        destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
+            "Destination"
+        )
+        if destination:
+            condition = "EventAgeExceeded" if event.attempt < retries else "RetriesExhausted"
+            record = self._failure_record(event, error, condition)
+            send_to_queue(self.template, self.sqs, destination, json.dumps(record))
+        self._count(event, "async_given_up")  # once it is in the queue: a reader may look
+
+    def _failure_record(
+        self, event: _Event, error: InvocationError, condition: str
+    ) -> dict[str, Any]:
+        """Lambda's invocation record for an asynchronous invocation given up."""
+        return {
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "requestContext": {
+                "requestId": event.request_id,
+                "functionArn": self.template.attributes[(event.logical_id, "Arn")],
+                "condition": condition,
+                "approximateInvokeCount": event.attempt + 1,
+            },
+            "requestPayload": event.event,
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "responsePayload": {"errorMessage": str(error), "errorType": type(error).__name__},
+        }
+
+
+def send_to_queue(
+    template: Template,
+    sqs_client: Any,
+    queue_arn: str,
+    body: str,
+    attributes: dict[str, str] | None = None,
+) -> None:
+    """Send to the template's SQS queue with this ARN (a destination or dead-letter queue)."""
+    queues = {
+        template.attributes.get((q, "Arn")): template.refs.get(q)
+        for q in template.resources(SQS_QUEUE_TYPE)
+    }
+    url = queues.get(queue_arn)
+    if not url or sqs_client is None:
+        why = "no SQS client" if url else "no such queue in the template"
+        log.warning("message for %s dropped: %s", queue_arn, why)
+        return
+    sqs_client.send_message(
+        QueueUrl=url,
+        MessageBody=body,
+        MessageAttributes={
+            k: {"DataType": "String", "StringValue": v} for k, v in (attributes or {}).items()
+        },
+    )

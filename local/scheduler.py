@@ -13,11 +13,12 @@ The target's ``Input`` is the event; the target ARN names a function of the temp
 Delivery is what AWS does, at least once:
 - ``deliveries=N`` delivers each one-time schedule N times, the copies ``duplicate_spread_seconds``
   apart at most (drawn uniformly, so some run concurrently), as at-least-once delivery may.
-- Every invocation is asynchronous (Lambda's ``Event`` type) and gets Lambda's retries: a run that
-  fails is retried with the *same request id* after ``async_retry_delays`` (Lambda waits 1 then 2
-  minutes), at most the function's ``EventInvokeConfig.MaximumRetryAttempts`` times (default 2)
-  and not past its ``MaximumEventAgeInSeconds``; then the invocation record goes to its
-  ``DestinationConfig.OnFailure`` SQS queue.
+- Every invocation is asynchronous (Lambda's ``Event`` type, through the stack's
+  :class:`~local.lambda_runtime.EventInvoker`, as the Invoke API's are) and gets Lambda's
+  retries: a run that fails is retried with the *same request id* after ``async_retry_delays``
+  (Lambda waits 1 then 2 minutes), at most the function's ``EventInvokeConfig.MaximumRetryAttempts``
+  times (default 2) and not past its ``MaximumEventAgeInSeconds``; then the invocation record goes
+  to its ``DestinationConfig.OnFailure`` SQS queue.
 - A delivery the runtime refuses (it cannot even queue it) is retried per the schedule's
   ``RetryPolicy`` (backoff 1, 2, 4... s, at most 60), then sent to its ``DeadLetterConfig`` queue.
 ``stats`` counts all of it. moto is listed every ``list_seconds`` (2 s); in between, the
@@ -34,17 +35,21 @@ import random
 import re
 import threading
 import time
-import uuid
-from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from local.aws import client
 from local.lambda_api import function_logical_id
-from local.lambda_runtime import InvocationError, LambdaRuntime
-from local.template import SCHEDULE_GROUP_TYPE, SQS_QUEUE_TYPE, Template
+from local.lambda_runtime import (
+    LAMBDA_RETRY_DELAYS,
+    AsyncStats,
+    EventInvoker,
+    LambdaRuntime,
+    Timers,
+    send_to_queue,
+)
+from local.template import SCHEDULE_GROUP_TYPE, Template
 
 log = logging.getLogger("local.scheduler")
 
@@ -58,11 +63,6 @@ _MONTHS = {
     )
 }
 _DAYS = {d: i + 1 for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
-# Lambda's asynchronous retries: 1 minute before the first, 2 before the second.
-LAMBDA_RETRY_DELAYS = (60.0, 120.0)
-# Lambda's defaults when a function has no EventInvokeConfig.
-DEFAULT_ASYNC_RETRIES = 2
-DEFAULT_EVENT_AGE_SECONDS = 21_600
 # EventBridge Scheduler's defaults when a target has no RetryPolicy.
 DEFAULT_DELIVERY_RETRIES = 185
 DEFAULT_DELIVERY_AGE_SECONDS = 86_400
@@ -148,28 +148,15 @@ def scheduled_event(logical_id: str, template: Template) -> dict[str, Any]:
 
 
 @dataclass
-class SchedulerStats:
-    """What the scheduler did, for a chaos run's report."""
+class SchedulerStats(AsyncStats):
+    """What the scheduler did, for a chaos run's report; with :class:`AsyncStats`, what Lambda
+    did with the runs it invoked that failed."""
 
     fired: int = 0  # one-time schedules that came due
     deliveries: int = 0  # invocations made for them, duplicates included
     duplicates: int = 0  # deliveries beyond the first
-    function_errors: int = 0  # asynchronous runs that failed
-    async_retries: int = 0  # Lambda's retries of those (same request id)
-    async_given_up: int = 0  # failed after the last retry (to the OnFailure queue, if any)
     delivery_retries: int = 0  # deliveries the runtime refused, tried again
     dead_lettered: int = 0  # deliveries given up (to the schedule's dead-letter queue, if any)
-
-
-@dataclass
-class _Invocation:
-    """One asynchronous event: its retries keep the request id, as Lambda's do."""
-
-    logical_id: str
-    event: Any
-    request_id: str
-    first_at: float
-    attempt: int = 0
 
 
 @dataclass
@@ -181,7 +168,10 @@ class _Recurring:
 
 
 class LocalScheduler:
-    """Polls moto's schedules and the template's recurring ones; start with ``await start()``."""
+    """Polls moto's schedules and the template's recurring ones; start with ``await start()``.
+
+    ``events``: the Lambda service's asynchronous invocation, shared with the Invoke API; without
+    it the scheduler has one of its own, with ``async_retry_delays``."""
 
     def __init__(
         self,
@@ -196,6 +186,7 @@ class LocalScheduler:
         deliveries: int = 1,
         duplicate_spread_seconds: float = 1.0,
         async_retry_delays: tuple[float, ...] = LAMBDA_RETRY_DELAYS,
+        events: EventInvoker | None = None,
     ) -> None:
         self.template = template
         self.runtime = runtime
@@ -210,18 +201,29 @@ class LocalScheduler:
         # At-least-once: each one-time schedule is delivered this many times.
         self.deliveries = deliveries
         self.duplicate_spread_seconds = duplicate_spread_seconds
-        # Seconds before each Lambda retry (the last one repeats); tests shorten them.
-        self.async_retry_delays = async_retry_delays
+        self._sqs = client("sqs", scheduler_client.meta.endpoint_url)
+        self._owns_events = events is None
+        self.events = events or EventInvoker(
+            template, runtime, self._sqs, retry_delays=async_retry_delays
+        )
         self.stats = SchedulerStats()
-        self._timers: set[threading.Timer] = set()
+        self._timers = Timers()
         self._lock = threading.Lock()
-        self._sqs: Any = None
         self.fired: list[tuple[str, float]] = []  # (schedule or function, when)
         self._due: dict[tuple[str, str, Any], float] = {}
         self._done: set[tuple[str, str, Any]] = set()
         self._recurring = self._template_schedules()
         self._task: asyncio.Task[None] | None = None
         self._last_cron_minute: int | None = None
+
+    @property
+    def async_retry_delays(self) -> tuple[float, ...]:
+        """Seconds before each Lambda retry (the last one repeats); tests shorten them."""
+        return self.events.retry_delays
+
+    @async_retry_delays.setter
+    def async_retry_delays(self, delays: tuple[float, ...]) -> None:
+        self.events.retry_delays = delays
 
     @property
     def groups(self) -> list[str]:
@@ -263,10 +265,9 @@ class LocalScheduler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        with self._lock:
-            timers, self._timers = self._timers, set()
-        for timer in timers:
-            timer.cancel()
+        self._timers.cancel()
+        if self._owns_events:
+            self.events.shutdown()
 
     async def _loop(self) -> None:
         while True:
@@ -338,7 +339,7 @@ class LocalScheduler:
             delay = self.rng.uniform(0, self.duplicate_spread_seconds) if copy else 0.0
             if copy:
                 self._count("duplicates")
-            self._later(delay, lambda: self._deliver(name, target, logical_id, event, now))
+            self._timers.later(delay, lambda: self._deliver(name, target, logical_id, event, now))
         self.fired.append((name, now))
         log.info("schedule %s fired %s", name, logical_id)
         if detail.get("ActionAfterCompletion") == "DELETE":
@@ -364,30 +365,11 @@ class LocalScheduler:
         return fired
 
     def _fire_recurring(self, item: _Recurring, now: float) -> int:
-        self._invoke(_Invocation(item.logical_id, item.event, str(uuid.uuid4()), now))
+        self.events.invoke(item.logical_id, item.event, stats=self.stats)
         self.fired.append((item.logical_id, now))
         return 1
 
     # ---- delivery
-
-    def _later(self, delay: float, action: Callable[[], None]) -> None:
-        if delay <= 0:
-            action()
-            return
-
-        def run() -> None:
-            with self._lock:
-                self._timers.discard(timer)
-            try:
-                action()
-            except Exception:  # a timer thread has no caller to report to
-                log.exception("local scheduler: delayed delivery failed")
-
-        timer = threading.Timer(delay, run)
-        timer.daemon = True
-        with self._lock:
-            self._timers.add(timer)
-        timer.start()
 
     def _deliver(
         self,
@@ -403,7 +385,7 @@ class LocalScheduler:
         if attempt == 0:
             self._count("deliveries")
         try:
-            self._invoke(_Invocation(logical_id, event, str(uuid.uuid4()), time.time()))
+            self.events.invoke(logical_id, event, stats=self.stats)
             return
         except Exception as exc:  # the runtime refused the event (shut down, unknown function)
             error = f"{type(exc).__name__}: {exc}"
@@ -413,7 +395,7 @@ class LocalScheduler:
         delay = min(60.0, 2.0**attempt)
         if attempt < retries and time.time() + delay - due <= max_age:
             self._count("delivery_retries")
-            self._later(
+            self._timers.later(
                 delay, lambda: self._deliver(name, target, logical_id, event, due, attempt + 1)
             )
             return
@@ -427,102 +409,9 @@ class LocalScheduler:
             )
         self._count("dead_lettered")  # once it is in the queue: a reader of the count may look
 
-    def _invoke(self, invocation: _Invocation) -> None:
-        """Lambda's ``Event`` invocation: queued on the runtime; a failed run is retried."""
-        if invocation.attempt == 0:
-            future: Any = self.runtime.submit(invocation.logical_id, invocation.event)
-        else:
-            # LambdaRuntime.submit draws a new request id; Lambda's retries keep the first one.
-            runtime = self.runtime
-            context = runtime.context(invocation.logical_id, invocation.request_id)
-            future = runtime._pool.submit(
-                runtime._runner, invocation.logical_id, invocation.event, context
-            )
-        if isinstance(future, Future):
-            future.add_done_callback(lambda done: self._settled(invocation, done))
-
-    def _settled(self, invocation: _Invocation, done: Future[Any]) -> None:
-        error = None if done.cancelled() else done.exception()
-        if not isinstance(error, InvocationError):
-            return
-        self._count("function_errors")
-        invocation.request_id = error.request_id
-        config = (
-            self.template.functions[invocation.logical_id].properties.get("EventInvokeConfig") or {}
-        )
-        retries = int(config.get("MaximumRetryAttempts", DEFAULT_ASYNC_RETRIES))
-        max_age = int(config.get("MaximumEventAgeInSeconds", DEFAULT_EVENT_AGE_SECONDS))
-        delays = self.async_retry_delays or LAMBDA_RETRY_DELAYS
-        delay = delays[min(invocation.attempt, len(delays) - 1)]
-        too_old = time.time() + delay - invocation.first_at > max_age
-        if invocation.attempt < retries and not too_old:
-            self._count("async_retries")
-            invocation.attempt += 1
-            log.info(
-                "%s failed (request %s); retry %d in %.0f s",
-                invocation.logical_id,
-                invocation.request_id,
-                invocation.attempt,
-                delay,
-            )
-            self._later(delay, lambda: self._invoke(invocation))
-            return
-        self._count("async_given_up")
-        destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
-            "Destination"
-        )
-        log.warning(
-            "%s failed after %d attempt(s) (request %s)",
-            invocation.logical_id,
-            invocation.attempt + 1,
-            invocation.request_id,
-        )
-        if destination:
-            condition = "EventAgeExceeded" if invocation.attempt < retries else "RetriesExhausted"
-            record = self._failure_record(invocation, error, condition)
-            self._send(destination, json.dumps(record))
-
     def _count(self, name: str) -> None:
         with self._lock:
             setattr(self.stats, name, getattr(self.stats, name) + 1)
 
-    def _failure_record(
-        self, invocation: _Invocation, error: InvocationError, condition: str
-    ) -> dict[str, Any]:
-        """Lambda's invocation record for an asynchronous invocation given up."""
-        return {
-            "version": "1.0",
-            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            "requestContext": {
-                "requestId": invocation.request_id,
-                "functionArn": self.template.attributes[(invocation.logical_id, "Arn")],
-                "condition": condition,
-                "approximateInvokeCount": invocation.attempt + 1,
-            },
-            "requestPayload": invocation.event,
-            "responseContext": {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                "functionError": "Unhandled",
-            },
-            "responsePayload": {"errorMessage": str(error), "errorType": type(error).__name__},
-        }
-
     def _send(self, queue_arn: str, body: str, attributes: dict[str, str] | None = None) -> None:
-        queues = {
-            self.template.attributes.get((q, "Arn")): self.template.refs.get(q)
-            for q in self.template.resources(SQS_QUEUE_TYPE)
-        }
-        url = queues.get(queue_arn)
-        if not url:
-            log.warning("no queue %s in the template; message dropped", queue_arn)
-            return
-        if self._sqs is None:
-            self._sqs = client("sqs", self.client.meta.endpoint_url)
-        self._sqs.send_message(
-            QueueUrl=url,
-            MessageBody=body,
-            MessageAttributes={
-                k: {"DataType": "String", "StringValue": v} for k, v in (attributes or {}).items()
-            },
-        )
+        send_to_queue(self.template, self._sqs, queue_arn, body, attributes)

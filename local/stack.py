@@ -26,7 +26,7 @@ from local.ebay_sim import SimConfig, Simulator, start_simulator
 from local.email_sink import LOCAL_SERVER_TOKEN, POSTMARK_PREFIX, EmailSink
 from local.http_gateway import STATIC_DIR, HttpGateway, build_app, openapi_document
 from local.lambda_api import RuntimeInvoker, lambda_routes
-from local.lambda_runtime import LambdaRuntime
+from local.lambda_runtime import EventInvoker, LambdaRuntime
 from local.scheduler import LocalScheduler
 from local.stream_pump import Checkpoints, StreamPump
 from local.template import REPO_ROOT, TEMPLATE_PATH, Template
@@ -153,6 +153,9 @@ class LocalStack:
         self.template: Template | None = None
         self.provisioned: Provisioned | None = None
         self.runtime: LambdaRuntime | None = None
+        # Lambda's asynchronous invocation (retries, on-failure destinations), for the Invoke
+        # API's Event type and the scheduler alike.
+        self.events: EventInvoker | None = None
         self.gateway: HttpGateway | None = None
         self._sim_runner: web.AppRunner | None = None
         self._runner: web.AppRunner | None = None
@@ -286,6 +289,9 @@ class LocalStack:
         self.runtime = LambdaRuntime(
             self.template, max_workers=self.lambda_concurrency, isolation=self.lambda_isolation
         )
+        self.events = EventInvoker(
+            self.template, self.runtime, client("sqs", self.aws_endpoint_url)
+        )
         self._saved_environ = dict(os.environ)
         os.environ.update(FAKE_CREDENTIALS)
         os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint_url
@@ -303,7 +309,7 @@ class LocalStack:
             local_routes=[
                 *LocalEndpoints(self).routes(),
                 *self.email_sink.routes(),
-                *lambda_routes(RuntimeInvoker(self.template, self.runtime)),
+                *lambda_routes(RuntimeInvoker(self.template, self.runtime, self.events)),
             ],
             dashboard_dir=DASHBOARD_DIR,
         )
@@ -315,6 +321,7 @@ class LocalStack:
             self.runtime,
             client("scheduler", self.aws_endpoint_url),
             minute_jitter=self.scheduler_jitter,
+            events=self.events,
         )
         await self.scheduler.start()
         log.info("local stack listening on %s", self.base_url)
@@ -444,6 +451,9 @@ class LocalStack:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.events is not None:
+            self.events.shutdown()
+            self.events = None
         if self.runtime is not None:
             self.runtime.shutdown()
         if self._saved_environ is not None:

@@ -474,6 +474,8 @@ class ChaosReport:
     create_seconds: float = 0.0
     run_seconds: float = 0.0
     scheduler: dict[str, int] = field(default_factory=dict)
+    # Lambda's handling of failed asynchronous runs, scheduled or invoked at once (AsyncStats)
+    lambda_async: dict[str, int] = field(default_factory=dict)
     kills: dict[str, int] = field(default_factory=dict)
     kills_planned: dict[str, int] = field(default_factory=dict)
     executor_runs: int = 0
@@ -513,9 +515,9 @@ class ChaosReport:
             + ", ".join(f"{k} {self.kills.get(k, 0)}" for k in KILL_POINTS)
             + f" (drawn {sum(self.kills_planned.values())}; drawn to die after eBay accepted, a "
             "run that never bids lives)",
-            f"  Lambda retries {self.scheduler.get('async_retries', 0)} of "
-            f"{self.scheduler.get('function_errors', 0)} failed runs, given up "
-            f"{self.scheduler.get('async_given_up', 0)}",
+            f"  Lambda retries {self.lambda_async.get('async_retries', 0)} of "
+            f"{self.lambda_async.get('function_errors', 0)} failed asynchronous runs (scheduled "
+            f"or invoked at once), given up {self.lambda_async.get('async_given_up', 0)}",
             f"  eBay faults {failed} of {calls} calls "
             f"({100 * failed / calls if calls else 0:.1f}%): "
             + ", ".join(f"{k} {v}" for k, v in sorted(faults.items())),
@@ -661,6 +663,8 @@ def run_chaos(
     report.stream_records = _stream_record_count(stack)
     report.run_seconds = time.time() - started
     report.scheduler = dict(vars(stack.scheduler.stats))
+    if stack.events is not None:
+        report.lambda_async = dict(vars(stack.events.stats))
     report.kills = dict(killer.killed)
     report.kills_planned = dict(killer.planned)
     report.executor_runs = killer.runs
