@@ -52,6 +52,14 @@ class UnauthorizedError(DomainError):
 
 
 @dataclass
+class AccountDeletedError(UnauthorizedError):
+    """The token is still within its validity, but its account was deleted (or is being
+    deleted): API Gateway's JWT authorizer cannot know, so the API refuses it itself."""
+
+    code: str = "ACCOUNT_DELETED"
+
+
+@dataclass
 class EbayNotLinkedError(DomainError):
     code: str = "EBAY_NOT_LINKED"
 

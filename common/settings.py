@@ -52,6 +52,8 @@ class Settings(BaseModel):
     cognito_issuer: str = Field(default="", alias="COGNITO_ISSUER")
     cognito_jwks_url: str = Field(default="", alias="COGNITO_JWKS_URL")
     cognito_client_id: str = Field(default="", alias="COGNITO_CLIENT_ID")
+    # The pool whose users an account deletion deletes (the users function only).
+    cognito_user_pool_id: str = Field(default="", alias="COGNITO_USER_POOL_ID")
     # Email (the notifier).
     postmark_api_url: str = Field(default="https://api.postmarkapp.com", alias="POSTMARK_API_URL")
     postmark_secret_name: str = Field(default="", alias="POSTMARK_SECRET_NAME")

@@ -101,6 +101,9 @@ def documented(
 class Caller:
     user_id: str
     email: str | None
+    # The Cognito username: ``cognito:username`` in an ID token, ``username`` in an access token
+    # (with email as the pool's username attribute, a UUID equal to ``sub``).
+    username: str = ""
 
 
 def error_response(status: int, code: str, message: str, details: list[FieldIssue]) -> Response:
@@ -203,4 +206,9 @@ def caller(app: APIGatewayHttpResolver | APIGatewayHttpRouter) -> Caller:
     if not isinstance(sub, str) or not sub:
         raise UnauthorizedError("Sign in first: the request carries no verified identity")
     email = claims.get("email")
-    return Caller(user_id=sub, email=email if isinstance(email, str) else None)
+    username = claims.get("cognito:username") or claims.get("username")
+    return Caller(
+        user_id=sub,
+        email=email if isinstance(email, str) else None,
+        username=username if isinstance(username, str) and username else sub,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from common.container import per_container
 from common.data.cursor import CursorCodec, default_codec
+from common.data.identities import CognitoIdentities
 from common.data.push import ConnectionPusher, management_client
 from common.settings import get_settings
 from common.wiring import (
@@ -19,6 +20,7 @@ from common.wiring import (
 
 __all__ = [
     "bids_repo",
+    "cognito_identities",
     "connections_repo",
     "cursor_codec",
     "ebay_client",
@@ -39,3 +41,9 @@ def cursor_codec() -> CursorCodec:
 def socket_closer() -> ConnectionPusher:
     """Closes WebSockets through the WebSocket API (a deleted account's)."""
     return ConnectionPusher(management_client(get_settings().websocket_management_url, 2))
+
+
+@per_container
+def cognito_identities() -> CognitoIdentities:
+    """Deletes a deleted account's Cognito user."""
+    return CognitoIdentities(get_settings().cognito_user_pool_id)

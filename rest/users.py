@@ -62,6 +62,8 @@ def delete_account() -> AccountDeletedOut:
         deps.connections_repo(),
         deps.snipe_scheduler(),
         deps.socket_closer(),
+        deps.cognito_identities(),
+        username=who.username,
     )
     logger.info("account deleted", bids=counts.bids, history=counts.history)
     return AccountDeletedOut(

@@ -27,7 +27,7 @@ from common.data.dynamo import (
     to_value,
     translate_errors,
 )
-from common.data.users import ebay_account_guard_key
+from common.data.users import NOT_DELETED, ebay_account_guard_key
 from common.errors import ConflictError, FieldIssue
 from common.models import EBAY_LINKED
 
@@ -161,7 +161,8 @@ class EbayLinksRepository:
                         "ebayAccessExpiresAt = :aexp, ebayRefreshExpiresAt = :rexp, "
                         "ebayLinkState = :linked REMOVE relinkWarnedFor"
                     ),
-                    "ConditionExpression": "attribute_exists(userId)",
+                    # Not onto a deleted account's profile or tombstone.
+                    "ConditionExpression": f"attribute_exists(userId) AND {NOT_DELETED}",
                     "ExpressionAttributeValues": {
                         ":env": to_value(new.envelope),
                         ":acct": to_value(new.account_id),

@@ -8,6 +8,13 @@ Guard items share the table under prefixed keys, so uniqueness is one conditiona
 - ``NOTIFY#...``: at most one email each (common/data/notifications.py).
 
 Every guard names its user in ``ownerId``; the sparse index ``ByOwner`` finds them all.
+
+A deleted account leaves a tombstone at its profile's key: ``{userId, deletedAt, ttl}`` and
+nothing else (no email, no token), so the profile's own ``attribute_not_exists(userId)`` write
+refuses to recreate it while a token of the account may still be valid; TTL removes it after.
+``deletedAt`` is set on the live profile first (the account is being deleted) and the profile is
+then replaced by the bare tombstone. Readers see no profile either way (``get`` is None);
+``get_live`` says the account was deleted.
 """
 
 from __future__ import annotations
@@ -26,13 +33,16 @@ from common.data.dynamo import (
     to_value,
     translate_errors,
 )
-from common.errors import ConflictError, FieldIssue, NotFoundError
+from common.errors import AccountDeletedError, ConflictError, FieldIssue, NotFoundError
 from common.models import Preferences, UserEntity
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BY_OWNER_INDEX = "ByOwner"
+DELETED_AT = "deletedAt"
+NOT_DELETED = f"attribute_not_exists({DELETED_AT})"
+ACCOUNT_DELETED = "This account has been deleted; if deleting it failed, delete it again"
 
 
 def email_guard_key(email: str) -> str:
@@ -53,10 +63,26 @@ class UsersRepository:
         self.client = client or default_client()
 
     def get(self, user_id: str) -> UserEntity | None:
-        item = self.client.get_item(
-            TableName=self.table, Key={"userId": {"S": user_id}}, ConsistentRead=True
-        ).get("Item")
+        """The profile; None if there is none, or its account was deleted."""
+        item = self._read(user_id)
+        if item is None or DELETED_AT in item:
+            return None
+        return UserEntity.model_validate(from_item(item))
+
+    def get_live(self, user_id: str) -> UserEntity | None:
+        """The profile, or None if there is none; AccountDeletedError if the account was (or is
+        being) deleted, for a caller whose token outlives its account."""
+        item = self._read(user_id)
+        if item is not None and DELETED_AT in item:
+            raise AccountDeletedError(ACCOUNT_DELETED)
         return UserEntity.model_validate(from_item(item)) if item else None
+
+    def _read(self, user_id: str) -> dict[str, Any] | None:
+        with translate_errors():
+            item = self.client.get_item(
+                TableName=self.table, Key={"userId": {"S": user_id}}, ConsistentRead=True
+            ).get("Item")
+        return item
 
     def require(self, user_id: str) -> UserEntity:
         user = self.get(user_id)
@@ -141,7 +167,7 @@ class UsersRepository:
                     "TableName": self.table,
                     "Key": {"userId": {"S": user.userId}},
                     "UpdateExpression": "SET " + ", ".join(sets),
-                    "ConditionExpression": "updatedAt = :prev",
+                    "ConditionExpression": f"updatedAt = :prev AND {NOT_DELETED}",
                     "ExpressionAttributeNames": names,
                     "ExpressionAttributeValues": values,
                 }
@@ -166,7 +192,7 @@ class UsersRepository:
                 TableName=self.table,
                 Key={"userId": {"S": user_id}},
                 UpdateExpression="SET preferences = :p, updatedAt = :now",
-                ConditionExpression="attribute_exists(userId)",
+                ConditionExpression=f"attribute_exists(userId) AND {NOT_DELETED}",
                 ExpressionAttributeValues={
                     ":p": to_value(preferences.model_dump(mode="json")),
                     ":now": to_value(now),
@@ -189,3 +215,42 @@ class UsersRepository:
     def delete_keys(self, keys: list[str]) -> None:
         """Delete profile and guard items by key (missing ones are fine)."""
         batch_delete(self.client, self.table, [{"userId": {"S": key}} for key in keys])
+
+    # ------------------------------------------------------------------ account deletion
+    def mark_deleted(self, user_id: str, now: int) -> int:
+        """Set ``deletedAt`` on the profile (creating a bare tombstone if there is none): from
+        here on the profile is not recreated, nor changed, nor read as a live profile. A retry
+        keeps the first mark; returns it."""
+        with translate_errors():
+            result = self.client.update_item(
+                TableName=self.table,
+                Key={"userId": {"S": user_id}},
+                UpdateExpression="SET #d = if_not_exists(#d, :now)",
+                ExpressionAttributeNames={"#d": DELETED_AT},
+                ExpressionAttributeValues={":now": to_value(now)},
+                ReturnValues="ALL_NEW",
+            )
+        return int(from_item(result["Attributes"])[DELETED_AT])
+
+    def deletion_keys(self, user_id: str) -> list[str]:
+        """Every guard item of the user: those the index finds, and the email and eBay account
+        guards named by the profile itself (a marked one too), which a fresh write may not yet
+        have put in the eventually consistent index."""
+        keys = set(self.owned_keys(user_id))
+        item = self._read(user_id)
+        profile = from_item(item) if item else {}
+        if profile.get("email"):
+            keys.add(email_guard_key(str(profile["email"])))
+        if profile.get("ebayAccountId"):
+            keys.add(ebay_account_guard_key(str(profile["ebayAccountId"])))
+        keys.discard(user_id)
+        return sorted(keys)
+
+    def leave_tombstone(self, user_id: str, deleted_at: int, expires_at: int) -> None:
+        """Replace the profile with ``{userId, deletedAt, ttl}``: every other attribute (email,
+        name, eBay tokens) is gone, and TTL removes the rest some time after ``expires_at``."""
+        with translate_errors():
+            self.client.put_item(
+                TableName=self.table,
+                Item=to_item({"userId": user_id, DELETED_AT: deleted_at, "ttl": expires_at}),
+            )

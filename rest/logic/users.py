@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -9,17 +10,29 @@ from common.clock import Clock, now_ms
 from common.data.bids import BidsRepository
 from common.data.connections import ConnectionsRepository
 from common.data.history import HistoryRepository
-from common.data.users import UsersRepository, ebay_account_guard_key, email_guard_key
-from common.errors import BadRequestError, FieldIssue, RetryableError
+from common.data.users import UsersRepository
+from common.errors import BadRequestError, FieldIssue, NotFoundError, RetryableError
 from common.models import Preferences, UserEntity
 from common.observability import logger
 from common.scheduling import SnipeScheduler
+
+# The longest an ID or access token lives: template.yaml's UserPoolClient gives both 60
+# minutes (tests/unit/test_account_deletion.py holds the two together). A deleted account's
+# tombstone outlives the last token Cognito could issue, with room for clock skew.
+LONGEST_TOKEN_SECONDS = 60 * 60
+TOMBSTONE_SECONDS = LONGEST_TOKEN_SECONDS + 5 * 60
 
 
 class SocketCloser(Protocol):
     """Closes an open WebSocket (the WebSocket API's ``DELETE @connections/{id}``)."""
 
     def disconnect(self, connection_id: str) -> None: ...
+
+
+class Identities(Protocol):
+    """The user pool's users (Cognito's ``AdminDeleteUser``)."""
+
+    def delete(self, username: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -32,8 +45,9 @@ class DeletedCounts:
 def get_or_create_profile(
     user_id: str, email: str | None, users: UsersRepository, clock: Clock
 ) -> UserEntity:
-    """The caller's profile, created on the first call from the token's email."""
-    existing = users.get(user_id)
+    """The caller's profile, created on the first call from the token's email; never for a
+    deleted account (AccountDeletedError), whose token may outlive it by up to an hour."""
+    existing = users.get_live(user_id)
     if existing is not None:
         return existing
     if not email:
@@ -45,8 +59,12 @@ def get_or_create_profile(
     user = UserEntity(userId=user_id, email=email, createdAt=now, updatedAt=now)
     if users.create(user):
         return user
-    # A concurrent first call created it between our read and our conditional write.
-    return users.require(user_id)
+    # The key was taken between our read and our conditional write: by a concurrent first
+    # call, or by a deletion's tombstone, which get_live refuses.
+    existing = users.get_live(user_id)
+    if existing is None:
+        raise NotFoundError("No profile exists for this user")
+    return existing
 
 
 def update_profile(
@@ -80,15 +98,29 @@ def delete_account(
     connections: ConnectionsRepository,
     scheduler: SnipeScheduler | None = None,
     sockets: SocketCloser | None = None,
+    identities: Identities | None = None,
+    *,
+    username: str | None = None,
+    clock: Clock = time.time,
 ) -> DeletedCounts:
     """Remove the user and everything of theirs: snipes and their schedules, history, open
-    WebSockets, the profile with its eBay tokens, and every guard item they own (email, snipe,
-    eBay account, pending OAuth states, notification guards).
+    WebSockets, the profile with its eBay tokens, every guard item they own (email, snipe, eBay
+    account, pending OAuth states, notification guards), and their Cognito user.
 
-    Schedules go first: if deleting them fails the request fails with nothing else deleted, and
-    a retry still finds the snipes whose schedules it must delete. The sockets are closed and
-    forgotten before the snipes go, so they are not told about each deletion.
+    The order makes any failure safe to retry (the request fails; the user sends it again):
+    1. The profile is marked deleted first. From then on the account's tokens create no
+       profile and change none, and the mark stays until a deletion completes.
+    2. Schedules go before their snipes: a retry still finds the snipes whose schedules it must
+       delete. The sockets are closed and forgotten before the snipes go, so they are not told
+       about each deletion. Then snipes and history.
+    3. The guard items, then the profile is replaced by a tombstone holding only the user id,
+       when deletion began and a TTL: TOMBSTONE_SECONDS, past the last token Cognito can issue
+       before step 4.
+    4. The Cognito user goes last: until then the user can still sign in and retry; after it,
+       no new token can be issued, and the tombstone refuses the ones still valid. A user
+       already gone (a retry after a lost answer) is fine.
     """
+    deleted_at = users.mark_deleted(user_id, now_ms(clock))
     if scheduler is not None:
         scheduler.cancel(b.bidId for b in bids.all_keys(user_id))
     if sockets is not None:
@@ -97,13 +129,10 @@ def delete_account(
     connection_count = connections.delete_user_connections(user_id)
     deleted_bids = bids.delete_user_bids(user_id)
     history_count = history.delete_user_history(user_id)
-    user = users.get(user_id)
-    keys = {user_id, *users.owned_keys(user_id)}
-    if user is not None:
-        keys.add(email_guard_key(user.email))
-        if user.ebayAccountId:
-            keys.add(ebay_account_guard_key(user.ebayAccountId))
-    users.delete_keys(sorted(keys))
+    users.delete_keys(users.deletion_keys(user_id))
+    users.leave_tombstone(user_id, deleted_at, int(clock()) + TOMBSTONE_SECONDS)
+    if identities is not None:
+        identities.delete(username or user_id)
     return DeletedCounts(len(deleted_bids), history_count, connection_count)
 
 

@@ -1,5 +1,7 @@
-"""Deleting an account on the local stack leaves nothing of the user in any table, schedule or
-connection, and nothing of anyone else's is touched."""
+"""Deleting an account on the local stack leaves nothing of the user in any table, schedule,
+connection or the Cognito user pool (but a tombstone that expires an hour after the account's
+last token), nothing of anyone else's is touched, and the account's still valid token can no
+longer recreate anything."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from common.data.prices import PriceHistory
 from local.aws import client
 from local.template import TABLE_TYPE
 from local.testing import RunningStack, link_ebay_account, running_stack
+from rest.logic.users import TOMBSTONE_SECONDS
 from tests import aio
 
 pytestmark = pytest.mark.e2e
@@ -87,6 +90,16 @@ def _mentioning(everything: dict[str, list[dict[str, Any]]], *needles: str) -> l
         for item in items
         if any(n.lower() in json.dumps(item).lower() for n in needles)
     ]
+
+
+def _assert_only_a_tombstone(found: list[Any], user_id: str) -> None:
+    """What may mention a deleted user: their tombstone, holding no more than the id, when the
+    deletion began and a TTL within the tokens' validity (with its margin) from now."""
+    assert [table for table, _ in found] == ["UsersTable"], found
+    ((_, item),) = found
+    assert set(item) == {"userId", "deletedAt", "ttl"}
+    assert item["userId"] == {"S": user_id}
+    assert time.time() < int(item["ttl"]["N"]) <= time.time() + TOMBSTONE_SECONDS
 
 
 def _schedules(running: RunningStack) -> dict[str, str]:
@@ -165,9 +178,9 @@ def test_a_deleted_account_leaves_nothing_of_the_user(running: RunningStack) -> 
     close_code, bob_answer = aio.run(scenario())
     assert close_code is not None
     assert bob_answer == "pong"
-    # and no item of any table mentions A's id or email address
+    # and no item of any table mentions A's id or email address, but A's tombstone
     after = _everything(running)
-    assert _mentioning(after, alice.id, alice.email) == []
+    _assert_only_a_tombstone(_mentioning(after, alice.id, alice.email), alice.id)
     # and no schedule names one of A's snipes or carries A's id
     schedules = _schedules(running)
     assert [n for n in schedules if any(b in n for b in alice_bids)] == []
@@ -178,3 +191,38 @@ def test_a_deleted_account_leaves_nothing_of_the_user(running: RunningStack) -> 
     assert bob.http.get("/bid-history", headers=bob.headers).json()["items"]
     assert bob.http.get("/users/profile", headers=bob.headers).status_code == 200
     assert any(i["userId"]["S"] == f"PRICES#{shared}" for i in after["UsersTable"])
+
+
+def test_a_deleted_accounts_cognito_user_is_gone_and_its_token_recreates_nothing(
+    running: RunningStack,
+) -> None:
+    # Given a signed-up user with a profile, and their token (valid for an hour)
+    provisioned = running.stack.provisioned
+    assert provisioned is not None
+    carol = User(running, "carol.gone@example.com", "gone_carol")
+    cognito = client("cognito-idp", provisioned.endpoint_url)
+    pool = provisioned.user_pool_id
+    assert cognito.admin_get_user(UserPoolId=pool, Username=carol.email)["Username"]
+    # When she deletes her account
+    deleted = carol.http.delete("/users/account", headers=carol.headers)
+    assert deleted.status_code == 200, deleted.text
+    # Then her Cognito user is gone: she cannot sign in, the pool does not know her
+    login = {"username": carol.email, "password": "Deletion-Pass-123"}
+    assert carol.http.post("/local/login", json=login).status_code == 401
+    with pytest.raises(cognito.exceptions.UserNotFoundException):
+        cognito.admin_get_user(UserPoolId=pool, Username=carol.email)
+    # and her still valid token no longer creates or changes a profile
+    for method, path, body in [
+        ("GET", "/users/profile", None),
+        ("PUT", "/users/profile", {"displayName": "Carol"}),
+        ("PUT", "/users/preferences", {"timezone": "Europe/Rome"}),
+    ]:
+        answer = carol.http.request(method, path, json=body, headers=carol.headers)
+        assert answer.status_code == 401, f"{method} {path}: {answer.text}"
+        assert answer.json()["error"]["code"] == "ACCOUNT_DELETED"
+    # and deleting again still answers (nothing left to delete)
+    again = carol.http.delete("/users/account", headers=carol.headers)
+    assert again.status_code == 200, again.text
+    assert again.json()["deleted"] == {"bids": 0, "history": 0, "connections": 0}
+    # and all that mentions her is her tombstone: no email, no profile
+    _assert_only_a_tombstone(_mentioning(_everything(running), carol.id, carol.email), carol.id)

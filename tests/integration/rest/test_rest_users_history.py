@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import ExitStack
 from typing import Any
 
@@ -9,9 +10,11 @@ import boto3
 import pytest
 from aiohttp import web
 
+from common.errors import RetryableError
 from common.settings import get_settings
 from local.testing import serving_app
-from rest import bids, history, users
+from rest import bids, deps, history, users
+from rest.logic.users import TOMBSTONE_SECONDS, delete_account
 from tests.integration.rest.conftest import make_call
 
 call_users = make_call(users.handler)
@@ -157,14 +160,26 @@ def test_another_users_history_is_404_and_their_cursor_400(rest_env, new_auction
 
 
 def _everything_of(user_id: str) -> list[dict[str, Any]]:
+    """Every item mentioning the user, but their tombstone, which holds nothing else (no
+    email, no profile) and expires within the tokens' validity."""
     client = boto3.client("dynamodb")
     s = get_settings()
     found = []
     for table in (s.users_table, s.bids_table, s.bid_history_table, s.connections_table):
         for item in client.scan(TableName=table)["Items"]:
+            if _is_tombstone(item, user_id):
+                continue
             if user_id in str(item) or "a@example.com" in str(item):
                 found.append(item)
     return found
+
+
+def _is_tombstone(item: dict[str, Any], user_id: str) -> bool:
+    return (
+        item.get("userId") == {"S": user_id}
+        and set(item) == {"userId", "deletedAt", "ttl"}
+        and time.time() < int(item["ttl"]["N"]) <= time.time() + TOMBSTONE_SECONDS
+    )
 
 
 def test_deleting_the_account_leaves_nothing_behind(rest_env, new_auction, monkeypatch):
@@ -205,3 +220,67 @@ def test_deleting_the_account_leaves_nothing_behind(rest_env, new_auction, monke
     assert closed == ["conn-1"]
     assert _everything_of("user-a") == []
     assert call_bids("GET", "/bids", user="user-b")[1]["items"]
+
+
+class FlakyIdentities:
+    """The Cognito port: fails its first deletions, as a throttled Cognito would."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.deleted: list[str] = []
+
+    def delete(self, username: str) -> bool:
+        if self.failures:
+            self.failures -= 1
+            raise RetryableError("The sign-in service was busy; try again")
+        self.deleted.append(username)
+        return True
+
+
+def _delete_with(identities: FlakyIdentities) -> None:
+    delete_account(
+        "user-a",
+        deps.users_repo(),
+        deps.bids_repo(),
+        deps.history_repo(),
+        deps.connections_repo(),
+        identities=identities,
+        username="cognito-user-a",
+    )
+
+
+def test_a_deleted_accounts_token_neither_recreates_nor_changes_the_profile(rest_env):
+    # Given a user who deleted their account
+    call_users("GET", "/users/profile")
+    assert call_users("DELETE", "/users/account")[0] == 200
+    # When their still valid token reads, updates or sets preferences of the profile
+    answers = [
+        call_users("GET", "/users/profile"),
+        call_users("PUT", "/users/profile", body={"displayName": "Ann"}),
+        call_users("PUT", "/users/preferences", body={"timezone": "Europe/Rome"}),
+    ]
+    # Then each is refused with 401 ACCOUNT_DELETED, and no profile is made again
+    assert [status for status, _ in answers] == [401, 401, 401]
+    assert {body["error"]["code"] for _, body in answers} == {"ACCOUNT_DELETED"}
+    assert _everything_of("user-a") == []
+    # while another user, and the same email under a new account, still get a profile
+    assert call_users("GET", "/users/profile", user="user-new")[0] == 200
+
+
+def test_a_deletion_failing_at_cognito_can_be_retried_and_leaves_nothing(rest_env, new_auction):
+    # Given a user with a profile and a snipe, and Cognito refusing the first deletion
+    call_users("GET", "/users/profile")
+    _snipe(new_auction()["legacyItemId"])
+    identities = FlakyIdentities(failures=1)
+    # When they delete their account and it fails at the last step
+    with pytest.raises(RetryableError):
+        _delete_with(identities)
+    # Then their data is gone already, the account refuses its token, the user still exists
+    assert _everything_of("user-a") == []
+    assert call_users("GET", "/users/profile")[0] == 401
+    assert identities.deleted == []
+    # When they try again
+    _delete_with(identities)
+    # Then their Cognito user is deleted, by its username, and nothing else remains
+    assert identities.deleted == ["cognito-user-a"]
+    assert _everything_of("user-a") == []
