@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -51,9 +52,13 @@ if TYPE_CHECKING:
 CLAIM_LEASE_SECONDS = 300
 # Seconds the run needs besides waiting: token, clock measurement, bid, outcome.
 RUN_OVERHEAD_SECONDS = 20
-# Start measuring eBay's clock this long before the fire instant (about one probe a second).
-MEASURE_FROM_SECONDS = 10
-EDGE_PROBES = 8
+# Start measuring eBay's clock this long before the fire instant, about one probe a second
+# (the answers are eBay's free 401s): more probes, a finer estimate (docs/sniping-engine.md).
+MEASURE_FROM_SECONDS = 20
+EDGE_PROBES = 18
+# Read the snipe this long after its freeze instant (FREEZE_WINDOW_SECONDS before the fire
+# time, when the API stops taking changes): clocks of two Lambdas differ by milliseconds.
+FROZEN_MARGIN_SECONDS = 0.5
 # Stop measuring this long before firing: the last answers must be in before the fine wait.
 MEASURE_UNTIL_SECONDS = 1.0
 # Every clock probe is answered, or given up, this long before the fire instant.
@@ -261,7 +266,21 @@ class SnipeEngine:
         firing = self._set_phase(bid, PHASE_FIRING)
         if firing is None:
             return "claimed-elsewhere"
-        bid = firing
+        # The user may still change the maximum, the lead time or cancel until the freeze
+        # instant (our clock, as the API's); measure until then, then read what will be bid.
+        frozen_at = min(
+            bid.freeze_at + FROZEN_MARGIN_SECONDS,
+            rough.send_at_s((bid.fire_at - MEASURE_UNTIL_SECONDS) * 1000),
+        )
+        with suppress(EbayUnavailable):
+            probe.measure(self.edge_probes, until_ebay_ms=rough.ebay_time_ms(frozen_at * 1000))
+        wait_until(frozen_at, self.clock, self.sleep)
+        final = self.bids.get(bid.userId, bid.bidId)
+        if final is None or not self._still_mine(final):
+            logger.info("snipe changed hands or ended before firing", bid_id=bid.bidId)
+            return "claimed-elsewhere"
+        bid = final
+        amount = Money(amount=bid.maxBidAmount, currency=bid.currency)
         try:
             estimate = probe.measure(
                 self.edge_probes, until_ebay_ms=(bid.fire_at - MEASURE_UNTIL_SECONDS) * 1000
