@@ -179,6 +179,14 @@ def main() -> int:
             ):
                 break
             time.sleep(1)
+        # And the outcome emails they asked for (asynchronous invocations of the notifier).
+        sent = -1
+        for _ in range(30):
+            notifier = runtime.stats.get("NotifierFunction") if runtime else None
+            if notifier is None or notifier.invocations == sent:
+                break
+            sent = notifier.invocations
+            time.sleep(2)
 
         errors: list[float] = []
         by_end: dict[int, list[float]] = {}
