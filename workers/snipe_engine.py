@@ -69,6 +69,9 @@ END_SAFETY_MS = 30
 OUTCOME_AFTER_END_SECONDS = 1.5
 OUTCOME_POLL_SECONDS = 6.0
 OUTCOME_RETRY_DELAY_SECONDS = 60
+# After the end, a run that cannot learn from getBidding whether an earlier run's bid went in
+# asks again later, for this long; then it records FAILED.
+UNKNOWN_GIVE_UP_SECONDS = 3600
 # Between attempts at the bid that were not confirmed: after a refusal to serve (429, 503), and
 # after an answer that never came (a timeout or a 5xx, sent again at once).
 RESEND_PAUSE_S = 0.1
@@ -237,10 +240,20 @@ class SnipeEngine:
             return self._fail(bid, exc.user_message)
         amount = Money(amount=bid.maxBidAmount, currency=bid.currency)
         # A previous run may have been cut short after eBay accepted its bid.
-        if self._already_bid(bid, token, amount):
+        held = self._holds_bid(bid, token, amount)
+        if held:
             local_clock = ClockEstimate(x_ms=0.0, offset_ms=0.0, round_trip_ms=0.0, samples=0)
             return self._placed_then_outcome(bid, None, local_clock, recovered=True)
         if self.clock() >= bid.auctionEndTime:
+            if held is None and self.clock() < bid.auctionEndTime + UNKNOWN_GIVE_UP_SECONDS:
+                # getBidding failed: an earlier run's bid may be at eBay. FAILED now could
+                # contradict eBay; the snipe stays claimed and a later run asks again.
+                at = int(self.clock()) + OUTCOME_RETRY_DELAY_SECONDS
+                self.scheduler.check_outcome_at(bid.userId, bid.bidId, at)
+                logger.warning(
+                    "whether eBay holds the bid is unknown; asking later", bid_id=bid.bidId
+                )
+                return "check-pending"
             return self._fail(bid, MISSED_REASON)
 
         # eBay's clock may differ from ours by seconds: every wait below is in eBay's time,

@@ -269,6 +269,31 @@ def test_a_maximum_changed_before_the_freeze_is_the_one_bid(world):
     assert world["bids"].require(USER, bid.bidId).maxBidAmount == 7000
 
 
+def test_a_takeover_after_the_end_that_cannot_ask_ebay_records_nothing_yet(world):
+    # Given a run that got its bid accepted and died, an auction that has ended since, and a
+    # takeover whose getBidding fails (found by bench/chaos.py: it recorded FAILED while eBay
+    # held the bid)
+    lot = auction(world, ends_in=0.5)
+    bid = snipe(world, lot)
+    dead_claim = bid.model_copy(
+        update={"status": BidStatus.ARMED, "executionId": "dead-run", "updatedAt": 1}
+    )
+    world["bids"].replace(bid, dead_claim, [BidStatus.PENDING])
+    world["sim"].place_bid(lot.legacy_id, EBAY_USER, 5000)
+    time.sleep(max(0.0, lot.end_ms / 1000 - time.time()) + 0.2)
+    takeover = engine(world)
+    takeover.ebay = GetBiddingFailsOnce(world["ebay"])  # type: ignore[assignment]
+    # When it runs
+    result = takeover.run(USER, bid.bidId)
+    # Then nothing is recorded yet and a later run is set to ask again
+    assert result == "check-pending"
+    assert world["bids"].require(USER, bid.bidId).status is BidStatus.ARMED
+    assert world["scheduler"].outcome_checks[-1] == bid.bidId
+    # And that later run, with getBidding answering, records PLACED then WON
+    assert engine(world).run(USER, bid.bidId) == "won"
+    assert history_actions(world, bid) == ["CREATE", "PLACE", "WIN"]
+
+
 def test_a_live_claim_is_left_alone(world):
     # Given a snipe another run claimed a moment ago
     lot = auction(world, ends_in=30)
