@@ -8,6 +8,7 @@ from common.data.push import ConnectionPusher, management_client
 from common.settings import get_settings
 from common.wiring import bids_repo as bids_repo
 from common.wiring import connections_repo as connections_repo
+from common.wiring import users_repo as users_repo
 from realtime.auth import TokenVerifier
 
 # The broadcaster's send concurrency: its lanes' threads, and the connections each of its

@@ -34,7 +34,9 @@ def _status_out(status: logic.LinkStatus) -> LinkStatusOut:
 @router.get("/ebay/auth/url", tags=["ebay"], responses=documented())
 def auth_url() -> AuthUrlOut:
     who = caller(router)
-    start = logic.start_linking(who.user_id, deps.ebay_links_repo(), deps.ebay_client(), clock)
+    start = logic.start_linking(
+        who.user_id, deps.users_repo(), deps.ebay_links_repo(), deps.ebay_client(), clock
+    )
     return AuthUrlOut(authUrl=start.auth_url, state=start.state, expiresAt=start.expires_at)
 
 

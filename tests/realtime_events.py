@@ -1,5 +1,6 @@
 """Builders for the realtime functions' events: Bids stream records (Lambda's shape, as
-`sam local generate-event dynamodb update` produces them) and snipe images."""
+`sam local generate-event dynamodb update` produces them), snipe images, and the $connect
+REQUEST authorizer's event."""
 
 from __future__ import annotations
 
@@ -70,3 +71,30 @@ def record(
 
 def stream_event(*records: dict[str, Any]) -> dict[str, Any]:
     return {"Records": list(records)}
+
+
+def connect_authorizer_event(token: str, connection_id: str = "conn-1=") -> dict[str, Any]:
+    """What API Gateway hands the $connect REQUEST authorizer for ``wss://...?token=...``."""
+    now = time.time()
+    return {
+        "type": "REQUEST",
+        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:api-id/test/$connect",
+        "headers": {"Host": "api-id.execute-api.us-east-1.amazonaws.com"},
+        "multiValueHeaders": {"Host": ["api-id.execute-api.us-east-1.amazonaws.com"]},
+        "queryStringParameters": {"token": token},
+        "multiValueQueryStringParameters": {"token": [token]},
+        "stageVariables": None,
+        "requestContext": {
+            "routeKey": "$connect",
+            "eventType": "CONNECT",
+            "messageDirection": "IN",
+            "stage": "test",
+            "connectedAt": int(now * 1000),
+            "requestTimeEpoch": int(now * 1000),
+            "requestId": "req-1=",
+            "domainName": "api-id.execute-api.us-east-1.amazonaws.com",
+            "connectionId": connection_id,
+            "apiId": "api-id",
+            "identity": {"sourceIp": "192.0.2.1", "userAgent": "pytest"},
+        },
+    }

@@ -103,7 +103,14 @@ def create_snipe(
     history_ttl_days: int,
     scheduler: SnipeScheduler | None = None,
 ) -> tuple[BidEntity, list[str]]:
-    user = users.get(user_id)
+    """Schedule a snipe on an eBay auction; never for a deleted account (AccountDeletedError),
+    whose token may outlive it by up to an hour."""
+    # The profile is read anyway (its default lead time), so the tombstone is checked here,
+    # before eBay is asked or anything is written. A read, not a ConditionCheck on the profile
+    # in the create's transaction (common/data/bids.py), so one race stays open: a request
+    # that reads before a concurrent deletion marks the profile and writes after that
+    # deletion's sweep of the user's snipes leaves its snipe behind.
+    user = users.get_live(user_id)
     lead = request.lead_seconds
     if lead is None:
         lead = (user.preferences.defaultLeadSeconds if user else None) or DEFAULT_LEAD_SECONDS

@@ -61,9 +61,19 @@ class Unlinked:
 
 
 def start_linking(
-    user_id: str, links: EbayLinksRepository, ebay: EbayOAuth, clock: Clock
+    user_id: str,
+    users: UsersRepository,
+    links: EbayLinksRepository,
+    ebay: EbayOAuth,
+    clock: Clock,
 ) -> AuthStart:
-    """A fresh single-use state bound to the caller, and eBay's consent URL carrying it."""
+    """A fresh single-use state bound to the caller, and eBay's consent URL carrying it; never
+    for a deleted account (AccountDeletedError), whose token may outlive it by up to an hour."""
+    # A read, not a condition on the state's write: the state is an item of its own, and a
+    # condition on the profile would make its one PutItem a transaction. A state that slips in
+    # while the account is being deleted is inert: the callback refuses a deleted account, and
+    # the state expires in STATE_TTL_SECONDS, long before the tombstone does.
+    users.get_live(user_id)
     state = secrets.token_urlsafe(32)
     expires_at = int(clock()) + STATE_TTL_SECONDS
     url = ebay.authorization_url(state)

@@ -1,7 +1,7 @@
 """Deleting an account on the local stack leaves nothing of the user in any table, schedule,
 connection or the Cognito user pool (but a tombstone that expires an hour after the account's
 last token), nothing of anyone else's is touched, and the account's still valid token can no
-longer recreate anything."""
+longer create anything: no profile, snipe, OAuth state or WebSocket connection."""
 
 from __future__ import annotations
 
@@ -115,6 +115,14 @@ def _schedules(running: RunningStack) -> dict[str, str]:
     }
 
 
+async def _handshake_status(url: str) -> int:
+    try:
+        async with websockets.connect(url):
+            return 101
+    except websockets.InvalidStatus as exc:
+        return exc.response.status_code
+
+
 async def _answer(ws: Any, kind: str) -> dict[str, Any]:
     """The next message of that type (snipe events of earlier writes may come first)."""
     while True:
@@ -196,13 +204,18 @@ def test_a_deleted_account_leaves_nothing_of_the_user(running: RunningStack) -> 
 def test_a_deleted_accounts_cognito_user_is_gone_and_its_token_recreates_nothing(
     running: RunningStack,
 ) -> None:
-    # Given a signed-up user with a profile, and their token (valid for an hour)
+    # Given a signed-up user with a profile, and their token (valid for an hour), which opens
+    # a WebSocket; and an auction
     provisioned = running.stack.provisioned
     assert provisioned is not None
     carol = User(running, "carol.gone@example.com", "gone_carol")
     cognito = client("cognito-idp", provisioned.endpoint_url)
     pool = provisioned.user_pool_id
     assert cognito.admin_get_user(UserPoolId=pool, Username=carol.email)["Username"]
+    socket_url = running.stack.websocket_url.replace("localhost", "127.0.0.1")
+    socket_url += f"?token={carol.token}"
+    assert aio.run(_handshake_status(socket_url)) == 101
+    lot = _auction(running, 3600)
     # When she deletes her account
     deleted = carol.http.delete("/users/account", headers=carol.headers)
     assert deleted.status_code == 200, deleted.text
@@ -211,15 +224,24 @@ def test_a_deleted_accounts_cognito_user_is_gone_and_its_token_recreates_nothing
     assert carol.http.post("/local/login", json=login).status_code == 401
     with pytest.raises(cognito.exceptions.UserNotFoundException):
         cognito.admin_get_user(UserPoolId=pool, Username=carol.email)
-    # and her still valid token no longer creates or changes a profile
+    # and her still valid token no longer creates or changes a profile, creates no snipe and
+    # starts no eBay link
     for method, path, body in [
         ("GET", "/users/profile", None),
         ("PUT", "/users/profile", {"displayName": "Carol"}),
         ("PUT", "/users/preferences", {"timezone": "Europe/Rome"}),
+        ("POST", "/bids", {"ebayItemId": lot, "maxBidAmount": 5000}),
+        ("GET", "/ebay/auth/url", None),
     ]:
         answer = carol.http.request(method, path, json=body, headers=carol.headers)
         assert answer.status_code == 401, f"{method} {path}: {answer.text}"
         assert answer.json()["error"]["code"] == "ACCOUNT_DELETED"
+    # and opens no WebSocket: the $connect authorizer refuses it as it refuses a bad token
+    assert aio.run(_handshake_status(socket_url)) == 401
+    # and none of them wrote anything: all that mentions her is her tombstone (no snipe, OAuth
+    # state or connection), and no schedule carries her id
+    _assert_only_a_tombstone(_mentioning(_everything(running), carol.id, carol.email), carol.id)
+    assert [name for name, target in _schedules(running).items() if carol.id in target] == []
     # and deleting again still answers (nothing left to delete)
     again = carol.http.delete("/users/account", headers=carol.headers)
     assert again.status_code == 200, again.text

@@ -13,13 +13,16 @@ from aiohttp import web
 from common.errors import RetryableError
 from common.settings import get_settings
 from local.testing import serving_app
-from rest import bids, deps, history, users
+from realtime.authorizer import Unauthorized, authorize
+from rest import bids, deps, ebay_auth, history, users
 from rest.logic.users import TOMBSTONE_SECONDS, delete_account
 from tests.integration.rest.conftest import make_call
+from tests.realtime_events import connect_authorizer_event
 
 call_users = make_call(users.handler)
 call_bids = make_call(bids.handler)
 call_history = make_call(history.handler)
+call_ebay_auth = make_call(ebay_auth.handler)
 pytestmark = pytest.mark.integration
 
 
@@ -265,6 +268,55 @@ def test_a_deleted_accounts_token_neither_recreates_nor_changes_the_profile(rest
     assert _everything_of("user-a") == []
     # while another user, and the same email under a new account, still get a profile
     assert call_users("GET", "/users/profile", user="user-new")[0] == 200
+
+
+class PassingVerifier:
+    """The $connect authorizer's token check, passing a token as the user it names: what these
+    tests vary is the account, not the token."""
+
+    def verify(self, token: str | None) -> dict[str, Any]:
+        return {"sub": token, "token_use": "id"}
+
+
+def _connect(user: str) -> dict[str, Any]:
+    return authorize(connect_authorizer_event(user), PassingVerifier(), deps.users_repo())
+
+
+def _schedule_names() -> set[str]:
+    scheduler = boto3.client("scheduler")
+    group = get_settings().schedule_group_name
+    return {s["Name"] for s in scheduler.list_schedules(GroupName=group)["Schedules"]}
+
+
+def test_a_deleted_accounts_token_creates_no_snipe_no_oauth_state_and_opens_no_socket(
+    rest_env, new_auction
+):
+    # Given a user who deleted their account, an auction they could snipe, and the schedules
+    # that exist (earlier tests' snipes keep theirs)
+    call_users("GET", "/users/profile")
+    assert call_users("DELETE", "/users/account")[0] == 200
+    lot = new_auction()["legacyItemId"]
+    schedules = _schedule_names()
+    # When their still valid token creates a snipe or starts linking an eBay account
+    answers = [
+        call_bids("POST", "/bids", body={"ebayItemId": lot, "maxBidAmount": 5000}),
+        call_ebay_auth("GET", "/ebay/auth/url"),
+    ]
+    # Then each is refused with 401 ACCOUNT_DELETED
+    assert [status for status, _ in answers] == [401, 401]
+    assert {body["error"]["code"] for _, body in answers} == {"ACCOUNT_DELETED"}
+    # When it opens a WebSocket
+    # Then the $connect authorizer refuses it, as it refuses a bad token (a 401 handshake)
+    with pytest.raises(Unauthorized):
+        _connect("user-a")
+    # and nothing was written: no snipe, guard, history entry, OAuth state, connection or
+    # schedule, only the tombstone remains
+    assert _everything_of("user-a") == []
+    assert _schedule_names() == schedules
+    # while another user's token still does all three
+    assert _snipe(lot, user="user-b")["status"] == "PENDING"
+    assert call_ebay_auth("GET", "/ebay/auth/url", user="user-b")[0] == 200
+    assert _connect("user-b")["context"] == {"userId": "user-b"}
 
 
 def test_a_deletion_failing_at_cognito_can_be_retried_and_leaves_nothing(rest_env, new_auction):
