@@ -60,6 +60,11 @@ class Settings(BaseModel):
     email_from: str = Field(default="eBay Sniper <sniper@example.com>", alias="EMAIL_FROM")
     # The price updater's eBay calls per UTC day.
     ebay_daily_call_budget: int = Field(default=5000, ge=0, alias="EBAY_DAILY_CALL_BUDGET")
+    # How many of those calls a price updater run makes at once. At most the eBay client's 20
+    # pooled connections: a worker waiting for a connection would time out at the pool.
+    price_updater_concurrency: int = Field(
+        default=8, ge=1, le=20, alias="PRICE_UPDATER_CONCURRENCY"
+    )
 
 
 @per_container

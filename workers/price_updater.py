@@ -34,6 +34,7 @@ def process(context: LambdaContext | None) -> dict[str, Any]:
     deadline = None
     if context is not None:
         deadline = clock() + max(0, context.get_remaining_time_in_millis() - SAFETY_MS) / 1000
+    settings = get_settings()
     result = logic.run(
         wiring.bids_repo(),
         snipe_updates(),
@@ -41,9 +42,10 @@ def process(context: LambdaContext | None) -> dict[str, Any]:
         wiring.call_budget(),
         wiring.ebay_client(),
         wiring.notifier(),
-        get_settings().ebay_daily_call_budget,
+        settings.ebay_daily_call_budget,
         clock,
         deadline,
+        settings.price_updater_concurrency,
     )
     for name, value in result.as_dict().items():
         unit = MetricUnit.Milliseconds if name == "executionTime" else MetricUnit.Count

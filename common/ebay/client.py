@@ -219,6 +219,10 @@ class EbayClient:
         self._rng = rng if rng is not None else random.Random()
         self._on_clock_sample = on_clock_sample
         self._samples: deque[ClockSample] = deque(maxlen=_CLOCK_SAMPLES_KEPT)
+        # One client is shared by threads (the price updater polls from a pool). Copying the
+        # deque while another thread appends is safe only because CPython's list() holds the
+        # GIL throughout; the lock does not rely on that. The cached app token has its own.
+        self._samples_lock = threading.Lock()
         self._app_token: _CachedToken | None = None
         self._app_token_lock = threading.Lock()
 
@@ -230,11 +234,13 @@ class EbayClient:
 
     @property
     def last_clock_sample(self) -> ClockSample | None:
-        return self._samples[-1] if self._samples else None
+        with self._samples_lock:
+            return self._samples[-1] if self._samples else None
 
     def recent_clock_samples(self) -> list[ClockSample]:
         """The latest responses' send/receive instants and ``Date`` headers, oldest first."""
-        return list(self._samples)
+        with self._samples_lock:
+            return list(self._samples)
 
     def probe_clock(
         self, n: int = 5, *, interval_s: float = 0.0, deadline: float | None = None
@@ -700,7 +706,8 @@ class EbayClient:
                 server_date_seconds=server_date,
                 http_status=response.status_code,
             )
-            self._samples.append(sample)
+            with self._samples_lock:
+                self._samples.append(sample)
             if self._on_clock_sample is not None:
                 self._on_clock_sample(sample)
         logger.debug(

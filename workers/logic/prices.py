@@ -15,6 +15,14 @@ evenly over the interval instead of all polling on the hour. Due items are serve
 first; items more than an hour away may only use ``FAR_SHARE`` of the day's budget, so the final
 hour of every auction keeps its polls.
 
+The calls are reserved from the budget first, then made on a small thread pool (``concurrency``
+at a time, ``PRICE_UPDATER_CONCURRENCY``): one call per item, so a slow or hanging eBay call
+holds up only its own worker, never the items behind it. Each call is bounded by the run's
+deadline; an item whose call has not started by then is counted in ``itemsNotPolled``, apart
+from ``failures`` (eBay refused or failed the call; a write or the notifier failed). The workers
+only poll and return what they found: the run's counts and every write happen afterwards, in
+the calling thread.
+
 Smart alerts: alert when the price first exceeds the snipe's maximum; no repeat for further
 rises at the same maximum (``lastAlertBidAmount == maxBidAmount``); a changed maximum re-arms it.
 """
@@ -24,6 +32,7 @@ from __future__ import annotations
 import time
 import zlib
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -41,6 +50,7 @@ FAR_SHARE = 0.8
 PHASES = ("1h", "10m", "1m")
 # The executor's phases come after ours; a phase only ever moves forward.
 PHASE_ORDER = {"1h": 1, "10m": 2, "1m": 3, "ARMED": 4, "FIRING": 5}
+DEFAULT_CONCURRENCY = 8
 
 
 class ActiveBids(Protocol):
@@ -69,17 +79,29 @@ class ItemSource(Protocol):
 class RunResult:
     bidsProcessed: int = 0
     itemsDue: int = 0
-    ebayCalls: int = 0
+    ebayCalls: int = 0  # reserved from the budget (itemsNotPolled of them were not made)
     itemsOverBudget: int = 0
     priceUpdates: int = 0
     alertsSent: int = 0
     phaseUpdates: int = 0
     conflicts: int = 0
     failures: int = 0
+    itemsNotPolled: int = 0  # reserved, but not started before the run's deadline
     executionTime: int = 0  # ms
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """One item's poll, as a worker returns it. ``price`` is None when the call did not start,
+    failed, or gave no usable price."""
+
+    item_id: str
+    started: bool = True
+    failed: bool = False
+    price: int | None = None
 
 
 def poll_interval_minutes(seconds_left: float) -> int:
@@ -126,6 +148,7 @@ def run(
     daily_budget: int,
     clock: Clock = time.time,
     deadline: float | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> RunResult:
     started = clock()
     now = int(started)
@@ -152,13 +175,12 @@ def run(
     result.ebayCalls = len(polled)
 
     fresh: dict[str, int] = {}
-    for item_id in polled:
-        if deadline is not None and clock() > deadline:
-            result.failures += 1
+    for poll in _poll_all(polled, by_item, ebay, clock, deadline, concurrency):
+        result.itemsNotPolled += not poll.started
+        result.failures += poll.failed
+        if poll.price is None:
             continue
-        price = _poll(item_id, by_item[item_id], ebay, deadline, result)
-        if price is None:
-            continue
+        item_id, price = poll.item_id, poll.price
         fresh[item_id] = price
         if any(b.currentPrice != price for b in by_item[item_id]):
             try:
@@ -175,27 +197,48 @@ def run(
     return result
 
 
+def _poll_all(
+    items: list[str],
+    by_item: dict[str, list[BidEntity]],
+    ebay: ItemSource,
+    clock: Clock,
+    deadline: float | None,
+    concurrency: int,
+) -> list[Poll]:
+    """Every item's poll, in the order given. Leaving the pool waits for the calls in flight,
+    which the deadline bounds."""
+    if not items:
+        return []
+    workers = max(1, min(concurrency, len(items)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="price-poll") as pool:
+        return list(
+            pool.map(lambda item_id: _poll(item_id, by_item[item_id], ebay, clock, deadline), items)
+        )
+
+
 def _poll(
     item_id: str,
     group: list[BidEntity],
     ebay: ItemSource,
+    clock: Clock,
     deadline: float | None,
-    result: RunResult,
-) -> int | None:
+) -> Poll:
+    """Runs on a worker thread: reads shared state, returns its findings, changes nothing."""
+    if deadline is not None and clock() > deadline:
+        return Poll(item_id, started=False)
     try:
         item = ebay.get_item(group[0].itemId, deadline=deadline)
     except EbayError as exc:
-        result.failures += 1
         logger.warning("price poll failed", ebay_item_id=item_id, error=type(exc).__name__)
-        return None
+        return Poll(item_id, failed=True)
     money = item.current_bid_price or item.minimum_price_to_bid
     if money is None:
-        return None
+        return Poll(item_id)
     if money.currency != group[0].currency:
         # A price in another currency cannot be compared with the maximum.
         logger.warning("price in another currency", ebay_item_id=item_id, currency=money.currency)
-        return None
-    return money.amount
+        return Poll(item_id)
+    return Poll(item_id, price=money.amount)
 
 
 def _update_bid(

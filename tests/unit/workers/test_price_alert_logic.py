@@ -1,7 +1,10 @@
-"""The price updater's rules with fakes: smart alerts, cadence, budget, countdown phases."""
+"""The price updater's rules with fakes: smart alerts, cadence, budget, countdown phases, and
+polling on a thread pool (a blocked call, exact counts, the deadline)."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,15 +72,26 @@ class FakeBudget:
 
 @dataclass
 class FakeEbay:
+    """Prices by legacy id. Called from the updater's worker threads: ``on_call`` (given the
+    legacy id) lets a test hold a call or make calls meet."""
+
     prices: dict[str, int] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     fail: bool = False
+    failing: set[str] = field(default_factory=set)
+    on_call: Callable[[str], object] | None = None
+    threads: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get_item(self, item_id: str, *, deadline: float | None = None) -> EbayItem:
-        self.calls.append(item_id)
-        if self.fail:
-            raise EbayUnavailable("down")
         legacy = item_id.split("|")[1]
+        with self.lock:
+            self.calls.append(item_id)
+            self.threads.add(threading.current_thread().name)
+        if self.on_call is not None:
+            self.on_call(legacy)
+        if self.fail or legacy in self.failing:
+            raise EbayUnavailable("down")
         return EbayItem(
             item_id=item_id,
             legacy_item_id=legacy,
@@ -103,10 +117,44 @@ class FakeNotifier:
         self.calls.append((kind, user_id, bid_id))
 
 
-def _run(store, ebay, notifier, budget=None, now=NOW):
+@dataclass
+class FakeClock:
+    now: float
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _run(store, ebay, notifier, budget=None, now=NOW, clock=None, deadline=None, concurrency=8):
     return logic.run(
-        store, store, store, budget or FakeBudget(), ebay, notifier, 5000, lambda: float(now)
+        store,
+        store,
+        store,
+        budget or FakeBudget(),
+        ebay,
+        notifier,
+        5000,
+        clock or (lambda: float(now)),
+        deadline,
+        concurrency,
     )
+
+
+def _items(n: int, price: int) -> tuple[FakeStore, dict[str, int]]:
+    """n snipes on n items ending within 10 minutes (polled every run), soonest first; eBay's
+    price for each."""
+    store, prices = FakeStore(), {}
+    for i in range(n):
+        legacy = str(120000000000 + i)
+        store.bids[f"b{i}"] = _bid(
+            userId=f"u{i}",
+            bidId=f"b{i}",
+            ebayItemId=legacy,
+            itemId=f"v1|{legacy}|0",
+            auctionEndTime=NOW + 100 + i,
+        )
+        prices[legacy] = price
+    return store, prices
 
 
 def test_alert_rule_first_crossing_no_repeat_reset_on_a_changed_maximum():
@@ -219,3 +267,68 @@ def test_nothing_is_written_once_the_snipe_is_frozen():
     result = _run(store, FakeEbay({"110000000001": 9999}), FakeNotifier())
     assert store.bids["b1"].version == 1
     assert result.alertsSent == 0
+
+
+def test_a_hanging_call_does_not_hold_up_the_other_items():
+    # Given 10 items, and eBay holding the call for the soonest-ending one (polled first) until
+    # every other item has been polled: a poller that waits for it never gets there
+    store, prices = _items(10, price=4500)
+    held = "120000000000"
+    others_polled = threading.Event()
+    answered: list[str] = []
+
+    def hold(legacy: str) -> None:
+        if legacy == held:
+            # Bounded only so that a serial poller fails this test instead of hanging it.
+            if not others_polled.wait(timeout=10):
+                raise EbayUnavailable("held until the read timeout")
+            return
+        answered.append(legacy)
+        if len(answered) == len(prices) - 1:
+            others_polled.set()
+
+    ebay = FakeEbay(prices, on_call=hold)
+    # When a run polls them four at a time
+    result = _run(store, ebay, FakeNotifier(), concurrency=4)
+    # Then the other items were polled while it was held, and every price is written this run
+    assert others_polled.is_set()
+    assert {b.currentPrice for b in store.bids.values()} == {4500}
+    assert (result.ebayCalls, result.priceUpdates, result.failures) == (10, 10, 0)
+
+
+def test_the_run_counts_are_exact_when_items_are_polled_concurrently():
+    # Given 50 items over their maximum, eBay failing 10 of them, and every call waiting until
+    # five are in flight together
+    store, prices = _items(50, price=5100)
+    failing = set(list(prices)[::5])
+    five_at_once = threading.Barrier(5, timeout=10)
+    ebay = FakeEbay(prices, failing=failing, on_call=lambda _: five_at_once.wait())
+    notifier = FakeNotifier()
+    # When a run polls them five at a time
+    result = _run(store, ebay, notifier, concurrency=5)
+    # Then no count is lost: 40 prices and alerts, 10 failures, a phase for every snipe
+    assert len(ebay.calls) == 50
+    assert len(ebay.threads) == 5
+    assert (result.ebayCalls, result.failures, result.itemsNotPolled) == (50, 10, 0)
+    assert (result.priceUpdates, result.alertsSent, result.phaseUpdates) == (40, 40, 50)
+    assert len(notifier.calls) == 40
+    assert len(store.points) == 40
+    unpriced = {b.ebayItemId for b in store.bids.values() if b.currentPrice is None}
+    assert unpriced == failing
+
+
+def test_items_not_started_by_the_deadline_are_not_polled_rather_than_failed():
+    # Given 5 items, the run's deadline 30 s away, eBay failing the second item, and the
+    # first two calls taking until after the deadline
+    store, prices = _items(5, price=4500)
+    first, second = list(prices)[:2]
+    clock = FakeClock(float(NOW))
+    past_the_deadline = threading.Barrier(2, action=lambda: setattr(clock, "now", NOW + 60.0))
+    ebay = FakeEbay(prices, failing={second}, on_call=lambda _: past_the_deadline.wait(10))
+    # When a run polls them two at a time
+    result = _run(store, ebay, FakeNotifier(), clock=clock, deadline=NOW + 30, concurrency=2)
+    # Then the three items not started are counted apart from eBay's one failure
+    assert sorted(ebay.calls) == [f"v1|{first}|0", f"v1|{second}|0"]
+    assert (result.ebayCalls, result.itemsNotPolled, result.failures) == (5, 3, 1)
+    assert result.priceUpdates == 1
+    assert [b.currentPrice for b in store.bids.values()] == [4500, None, None, None, None]
