@@ -17,7 +17,7 @@ from common.observability import logger
 from common.scheduling import SnipeScheduler
 
 # The longest an ID or access token lives: template.yaml's UserPoolClient gives both 60
-# minutes (tests/unit/test_account_deletion.py holds the two together). A deleted account's
+# minutes (tests/unit/test_account_tombstone.py holds the two together). A deleted account's
 # tombstone outlives the last token Cognito could issue, with room for clock skew.
 LONGEST_TOKEN_SECONDS = 60 * 60
 TOMBSTONE_SECONDS = LONGEST_TOKEN_SECONDS + 5 * 60

@@ -79,13 +79,18 @@ def test_operation_answers_as_documented(
 def test_a_created_snipe_answers_as_documented(
     running: RunningStack, fuzzer: dict[str, Any]
 ) -> None:
-    # Given an auction eBay has (random item numbers never exist, so fuzzing never gets a 201)
+    # Given a user of its own with a linked eBay account (the fuzzed DELETE /users/account has
+    # deleted the fuzzer's user), and an auction eBay has (random item numbers never exist, so
+    # fuzzing never gets a 201)
+    user = sign_up(running, "fuzz-create")
+    with api(running) as http:
+        link_ebay_account(http, user.headers, f"fuzzc_{user.sub[:8]}")
     auction = new_auction(running, bots=False)
     case = fuzzer["schema"]["/bids"]["POST"].Case(
         body={"ebayItemId": auction["legacyItemId"], "maxBidAmount": 5000, "leadSeconds": 4}
     )
     # When the snipe is created
-    response = case.call(base_url=running.base_url, headers=fuzzer["user"].headers, timeout=30)
+    response = case.call(base_url=running.base_url, headers=user.headers, timeout=30)
     # Then the 201 matches the document
     assert response.status_code == 201, response.text
     case.validate_response(response, excluded_checks=[positive_data_acceptance])
