@@ -27,8 +27,8 @@ from common.data.dynamo import (
     to_value,
     translate_errors,
 )
-from common.data.users import NOT_DELETED, ebay_account_guard_key
-from common.errors import ConflictError, FieldIssue
+from common.data.users import ACCOUNT_DELETED, NOT_DELETED, ebay_account_guard_key
+from common.errors import AccountDeletedError, ConflictError, FieldIssue
 from common.models import EBAY_LINKED
 
 if TYPE_CHECKING:
@@ -89,20 +89,41 @@ class EbayLinksRepository:
 
     # ------------------------------------------------------------------ OAuth states
     def put_state(self, state: str, owner_id: str, expires_at: int) -> None:
-        """Store a new single-use state; DynamoDB's TTL removes it some time after expiry."""
-        with translate_errors("This state already exists"):
-            self.client.put_item(
-                TableName=self.table,
-                Item=to_item(
-                    {
-                        "userId": oauth_state_key(state),
-                        "ownerId": owner_id,
-                        "expiresAt": expires_at,
-                        "ttl": expires_at,
-                    }
-                ),
-                ConditionExpression="attribute_not_exists(userId)",
-            )
+        """Store a new single-use state, unless the owner's account is being deleted (a
+        deletion marks the profile before it sweeps the user's states, so a state either lands
+        before the mark and is swept, or is refused). DynamoDB's TTL removes it some time after
+        expiry."""
+        items: list[Any] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item(
+                        {
+                            "userId": oauth_state_key(state),
+                            "ownerId": owner_id,
+                            "expiresAt": expires_at,
+                            "ttl": expires_at,
+                        }
+                    ),
+                    "ConditionExpression": "attribute_not_exists(userId)",
+                }
+            },
+            {
+                "ConditionCheck": {
+                    "TableName": self.table,
+                    "Key": {"userId": {"S": owner_id}},
+                    "ConditionExpression": NOT_DELETED,
+                }
+            },
+        ]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            codes = cancellation_codes(exc)
+            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                raise AccountDeletedError(ACCOUNT_DELETED) from exc
+            with translate_errors("This state already exists"):
+                raise
 
     def consume_state(self, state: str, owner_id: str, now: int) -> bool:
         """Delete the state if it is the caller's and unexpired. False (and nothing changed) else.

@@ -19,6 +19,7 @@ from common.ebay.errors import (
 )
 from common.ebay.models import EbayItem
 from common.errors import (
+    AccountDeletedError,
     BadRequestError,
     ConflictError,
     FieldIssue,
@@ -106,10 +107,9 @@ def create_snipe(
     """Schedule a snipe on an eBay auction; never for a deleted account (AccountDeletedError),
     whose token may outlive it by up to an hour."""
     # The profile is read anyway (its default lead time), so the tombstone is checked here,
-    # before eBay is asked or anything is written. A read, not a ConditionCheck on the profile
-    # in the create's transaction (common/data/bids.py), so one race stays open: a request
-    # that reads before a concurrent deletion marks the profile and writes after that
-    # deletion's sweep of the user's snipes leaves its snipe behind.
+    # before eBay is asked. A deletion that begins after this read is caught by the create's
+    # ConditionCheck on the profile (common/data/bids.py) and, for the schedule, by
+    # _unless_deleted below.
     user = users.get_live(user_id)
     lead = request.lead_seconds
     if lead is None:
@@ -148,6 +148,7 @@ def create_snipe(
     )
     if scheduler is not None:
         _wake_or_withdraw(bid, scheduler, bids, clock, history_ttl_days)
+        _unless_deleted(bid, users, scheduler)
     warnings = []
     if user is None or not user.ebayAccountId:
         warnings.append("Link your eBay account before the auction ends, or the snipe cannot fire")
@@ -184,6 +185,21 @@ def _wake_or_withdraw(
         logger.warning("snipe withdrawn: no schedule", bid_id=bid.bidId)
         raise RetryableError("The snipe could not be scheduled; please try again") from exc
     logger.info("snipe wake-up arranged", bid_id=bid.bidId, how=how, fire_at=bid.fire_at)
+
+
+def _unless_deleted(bid: BidEntity, users: UsersRepository, scheduler: SnipeScheduler) -> None:
+    """Take the new snipe's schedule back if the account's deletion began meanwhile.
+
+    A deletion marks the profile, then deletes the schedules of the snipes it finds, then the
+    snipes. Our snipe was stored before the mark (the create's ConditionCheck saw none), so
+    the deletion finds and sweeps it; but our schedule may have been made after the deletion
+    deleted schedules. If so, the mark was set before, and this strongly consistent read sees
+    it: the schedule goes, and the request fails as any call on a deleted account does."""
+    try:
+        users.get_live(bid.userId)
+    except AccountDeletedError:
+        scheduler.cancel([bid.bidId])
+        raise
 
 
 def _check_biddable(item: EbayItem, request: NewSnipe, lead: int, now_s: int) -> None:

@@ -69,10 +69,8 @@ def start_linking(
 ) -> AuthStart:
     """A fresh single-use state bound to the caller, and eBay's consent URL carrying it; never
     for a deleted account (AccountDeletedError), whose token may outlive it by up to an hour."""
-    # A read, not a condition on the state's write: the state is an item of its own, and a
-    # condition on the profile would make its one PutItem a transaction. A state that slips in
-    # while the account is being deleted is inert: the callback refuses a deleted account, and
-    # the state expires in STATE_TTL_SECONDS, long before the tombstone does.
+    # Refused before eBay's URL is built; a deletion that begins after this read is caught by
+    # the state's write, which checks the profile in the same transaction.
     users.get_live(user_id)
     state = secrets.token_urlsafe(32)
     expires_at = int(clock()) + STATE_TTL_SECONDS

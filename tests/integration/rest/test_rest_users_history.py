@@ -10,11 +10,14 @@ import boto3
 import pytest
 from aiohttp import web
 
-from common.errors import RetryableError
+from common.data.users import UsersRepository
+from common.errors import AccountDeletedError, RetryableError
 from common.settings import get_settings
 from local.testing import serving_app
 from realtime.authorizer import Unauthorized, authorize
 from rest import bids, deps, ebay_auth, history, users
+from rest.logic.bids import NewSnipe, create_snipe
+from rest.logic.ebay_auth import start_linking
 from rest.logic.users import TOMBSTONE_SECONDS, delete_account
 from tests.integration.rest.conftest import make_call
 from tests.realtime_events import connect_authorizer_event
@@ -336,3 +339,106 @@ def test_a_deletion_failing_at_cognito_can_be_retried_and_leaves_nothing(rest_en
     # Then their Cognito user is deleted, by its username, and nothing else remains
     assert identities.deleted == ["cognito-user-a"]
     assert _everything_of("user-a") == []
+
+
+class DeletedWhileReading:
+    """The users repository, with the account's deletion beginning right after the request's
+    profile read: the request saw a live account, the deletion's mark lands before its write."""
+
+    def __init__(self, users: UsersRepository) -> None:
+        self.users = users
+        self.reads = 0
+
+    def get_live(self, user_id: str) -> Any:
+        profile = self.users.get_live(user_id)
+        self.reads += 1
+        if self.reads == 1:
+            self.users.mark_deleted(user_id, int(time.time() * 1000))
+        return profile
+
+
+def _create(users: Any, scheduler: Any, item: str) -> None:
+    create_snipe(
+        "user-a",
+        NewSnipe(item, 5000, None, None, None),
+        users,
+        deps.bids_repo(),
+        deps.ebay_client(),
+        time.time,
+        get_settings().history_ttl_days,
+        scheduler,
+    )
+
+
+def test_a_snipe_whose_owner_begins_deleting_the_account_meanwhile_is_not_written(
+    rest_env, new_auction
+):
+    # Given a user whose account deletion begins after POST /bids read their live profile
+    call_users("GET", "/users/profile")
+    lot = new_auction()["legacyItemId"]
+    schedules = _schedule_names()
+    users = DeletedWhileReading(deps.users_repo())
+    # When the request goes on to store the snipe
+    # Then it is refused as any call on a deleted account is
+    with pytest.raises(AccountDeletedError):
+        _create(users, deps.snipe_scheduler(), lot)
+    # and nothing was written that the deletion's sweep could miss: no snipe, guard or history,
+    # and no schedule
+    assert call_bids("GET", "/bids")[0] == 200
+    assert deps.bids_repo().all_keys("user-a") == []
+    assert not [k for k in deps.users_repo().owned_keys("user-a") if k.startswith("SNIPE#")]
+    assert _schedule_names() == schedules
+
+
+class DeletingBeforeWaking:
+    """The snipe scheduler, with the whole account deletion running after the snipe was stored
+    and before its schedule is made: the deletion sweeps the snipe but finds no schedule yet."""
+
+    def __init__(self, scheduler: Any) -> None:
+        self.scheduler = scheduler
+        self.deletions = 0
+
+    def wake(self, user_id: str, bid_id: str, fire_at: int, now: float) -> str:
+        if not self.deletions:
+            self.deletions += 1
+            delete_account(
+                user_id,
+                deps.users_repo(),
+                deps.bids_repo(),
+                deps.history_repo(),
+                deps.connections_repo(),
+                self.scheduler,
+            )
+        return str(self.scheduler.wake(user_id, bid_id, fire_at, now))
+
+    def cancel(self, bid_ids: Any) -> None:
+        self.scheduler.cancel(bid_ids)
+
+
+def test_a_schedule_made_after_the_accounts_deletion_swept_is_taken_back(rest_env, new_auction):
+    # Given a user whose snipe is stored, then their account deleted before its schedule is made
+    call_users("GET", "/users/profile")
+    lot = new_auction()["legacyItemId"]
+    schedules = _schedule_names()
+    scheduler = DeletingBeforeWaking(deps.snipe_scheduler())
+    # When the request makes the schedule
+    # Then it finds the account deleted and the request is refused
+    with pytest.raises(AccountDeletedError):
+        _create(deps.users_repo(), scheduler, lot)
+    # and the deletion left nothing: no snipe, history or guard, and no schedule
+    assert scheduler.deletions == 1
+    assert _everything_of("user-a") == []
+    assert _schedule_names() == schedules
+
+
+def test_an_oauth_state_whose_owner_begins_deleting_the_account_meanwhile_is_not_written(
+    rest_env,
+):
+    # Given a user whose account deletion begins after GET /ebay/auth/url read their profile
+    call_users("GET", "/users/profile")
+    users = DeletedWhileReading(deps.users_repo())
+    # When the request goes on to store its OAuth state
+    # Then it is refused, and no state of theirs exists for the deletion's sweep to miss
+    with pytest.raises(AccountDeletedError):
+        start_linking("user-a", users, deps.ebay_links_repo(), deps.ebay_client(), time.time)
+    assert not [k for k in deps.users_repo().owned_keys("user-a") if k.startswith("OAUTHSTATE#")]
