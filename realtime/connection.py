@@ -8,9 +8,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common.data.connections import ConnectionsRepository
+from common.errors import AccountDeletedError
 from common.handler import settings_validated
 from common.models import ConnectionEntity
 from common.observability import logger
+from common.settings import get_settings
 from realtime import deps
 
 # API Gateway closes every connection after 2 hours; the margin covers a late $disconnect.
@@ -18,23 +20,30 @@ MAX_CONNECTION_SECONDS = 2 * 3600
 TTL_MARGIN_SECONDS = 15 * 60
 
 
-def on_connect(event: dict[str, Any], repo: ConnectionsRepository) -> dict[str, Any]:
+def on_connect(
+    event: dict[str, Any], repo: ConnectionsRepository, users_table: str
+) -> dict[str, Any]:
     context = event["requestContext"]
     user_id = (context.get("authorizer") or {}).get("userId")
     if not user_id:
         return {"statusCode": 403}
     connected_at = int(context.get("connectedAt") or time.time() * 1000)
     identity = context.get("identity") or {}
-    repo.put(
-        ConnectionEntity(
-            connectionId=context["connectionId"],
-            userId=str(user_id),
-            connectedAt=connected_at,
-            ttl=connected_at // 1000 + MAX_CONNECTION_SECONDS + TTL_MARGIN_SECONDS,
-            sourceIp=identity.get("sourceIp"),
-            userAgent=(identity.get("userAgent") or "")[:256] or None,
-        )
+    connection = ConnectionEntity(
+        connectionId=context["connectionId"],
+        userId=str(user_id),
+        connectedAt=connected_at,
+        ttl=connected_at // 1000 + MAX_CONNECTION_SECONDS + TTL_MARGIN_SECONDS,
+        sourceIp=identity.get("sourceIp"),
+        userAgent=(identity.get("userAgent") or "")[:256] or None,
     )
+    try:
+        # The authorizer read the profile; an account deletion that began since is caught here,
+        # in the write (the handshake is refused as the authorizer refuses a deleted account).
+        repo.put(connection, users_table=users_table)
+    except AccountDeletedError:
+        logger.info("websocket refused: account deleted", connection_id=context["connectionId"])
+        return {"statusCode": 401}
     logger.info("websocket connected", connection_id=context["connectionId"], user_id=user_id)
     return {"statusCode": 200}
 
@@ -59,7 +68,7 @@ def on_disconnect(event: dict[str, Any], repo: ConnectionsRepository) -> dict[st
 @settings_validated
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 def connect_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return on_connect(event, deps.connections_repo())
+    return on_connect(event, deps.connections_repo(), get_settings().users_table)
 
 
 @settings_validated

@@ -5,12 +5,13 @@ a user has one *index item* (connectionId ``#index``) whose string set ``connect
 the open sockets, so the broadcaster finds the sockets of up to 100 users with one BatchGetItem
 (one read of a small item per user) instead of one Query per user.
 
-The index item follows the rows: ``$connect`` adds the id before the row is written, so a socket
-that has a row is always in the set; ``$disconnect`` and a 410 from the management API remove
-it. A socket whose ``$disconnect`` never came stays in the set until a post to it answers 410
-(the broadcaster then removes it) or the item expires: its ``ttl`` is set by every connect to
-that connection's expiry (connect + API Gateway's 2-hour limit + a margin), so once it has
-passed, every socket in the set has been closed by API Gateway, whether or not the set says so.
+The index item follows the rows: ``$connect`` adds the id and writes the row in one transaction,
+so a socket that has a row is always in the set; ``$disconnect`` and a 410 from the management
+API remove it. A socket whose ``$disconnect`` never came stays in the set until a post to it
+answers 410 (the broadcaster then removes it) or the item expires: its ``ttl`` is set by every
+connect to that connection's expiry (connect + API Gateway's 2-hour limit + a margin), so once
+it has passed, every socket in the set has been closed by API Gateway, whether or not the set
+says so.
 """
 
 from __future__ import annotations
@@ -24,8 +25,16 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from common.data.dynamo import batch_delete, default_client, query_items, to_item, translate_errors
-from common.errors import RetryableError
+from common.data.dynamo import (
+    batch_delete,
+    cancellation_codes,
+    default_client,
+    query_items,
+    to_item,
+    translate_errors,
+)
+from common.data.users import ACCOUNT_DELETED, NOT_DELETED
+from common.errors import AccountDeletedError, RetryableError
 from common.models import ConnectionEntity
 
 if TYPE_CHECKING:
@@ -56,22 +65,51 @@ class ConnectionsRepository:
         self.clock = clock
         self.sleep = sleep
 
-    def put(self, connection: ConnectionEntity) -> None:
-        """Record an open socket: first in its user's index item, then its row."""
-        with translate_errors():
-            self.client.update_item(
-                TableName=self.table,
-                Key=self._index_key(connection.userId),
-                UpdateExpression="ADD connectionIds :id SET #ttl = :ttl",
-                ExpressionAttributeNames={"#ttl": "ttl"},
-                ExpressionAttributeValues={
-                    ":id": {"SS": [connection.connectionId]},
-                    ":ttl": {"N": str(connection.ttl)},
-                },
+    def put(self, connection: ConnectionEntity, *, users_table: str | None = None) -> None:
+        """Record an open socket: its user's index item and its row, in one transaction.
+
+        With ``users_table``, only if the user's profile there carries no deletion mark
+        (AccountDeletedError otherwise): an account deletion marks the profile before it closes
+        and forgets the user's sockets, so a socket either is recorded before the mark (and
+        closed) or not at all."""
+        items: list[Any] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": self._index_key(connection.userId),
+                    "UpdateExpression": "ADD connectionIds :id SET #ttl = :ttl",
+                    "ExpressionAttributeNames": {"#ttl": "ttl"},
+                    "ExpressionAttributeValues": {
+                        ":id": {"SS": [connection.connectionId]},
+                        ":ttl": {"N": str(connection.ttl)},
+                    },
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item(connection.model_dump(exclude_none=True)),
+                }
+            },
+        ]
+        if users_table is not None:
+            items.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": users_table,
+                        "Key": {"userId": {"S": connection.userId}},
+                        "ConditionExpression": NOT_DELETED,
+                    }
+                }
             )
-            self.client.put_item(
-                TableName=self.table, Item=to_item(connection.model_dump(exclude_none=True))
-            )
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            codes = cancellation_codes(exc)
+            if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
+                raise AccountDeletedError(ACCOUNT_DELETED) from exc
+            with translate_errors():
+                raise
 
     def delete(self, user_id: str, connection_id: str) -> None:
         """Forget one socket; forgetting one that is already gone is not an error."""

@@ -115,7 +115,8 @@ def test_every_variable_the_code_reads_is_set_for_the_function(name: str):
 def test_the_analysis_sees_the_calls_it_must():
     # Given handlers whose calls are known from reading them
     # Then the analysis finds them, through ports, factories, transactions and libraries
-    assert {"dynamodb:PutItem", "dynamodb:UpdateItem"} == _reach("WsConnectFunction").actions()
+    connect = {"dynamodb:ConditionCheckItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert connect == _reach("WsConnectFunction").actions()
     assert _reach("WsAuthorizerFunction").actions() == {"dynamodb:GetItem"}  # the tombstone
     broadcaster = _reach("BroadcasterFunction").actions()
     assert broadcaster == {

@@ -12,6 +12,7 @@ import pytest
 
 from common.container import reset
 from common.data.connections import INDEX_ITEM, ConnectionsRepository
+from common.data.users import UsersRepository
 from common.models import ConnectionEntity
 from common.settings import get_settings
 from realtime.connection import on_connect, on_disconnect
@@ -19,6 +20,10 @@ from realtime.connection import on_connect, on_disconnect
 pytestmark = pytest.mark.integration
 
 HOUR = 3600
+
+
+def _users_table() -> str:
+    return get_settings().users_table
 
 
 @pytest.fixture
@@ -56,7 +61,9 @@ def _items(table: str) -> list[dict[str, Any]]:
 def test_connect_and_disconnect_keep_rows_and_index_in_step(repo):
     # Given two sockets of user A and one of user B, opened through $connect
     for connection_id, user in (("a1=", "user-a"), ("a2=", "user-a"), ("b1=", "user-b")):
-        assert on_connect(_event("$connect", connection_id, user), repo) == {"statusCode": 200}
+        assert on_connect(_event("$connect", connection_id, user), repo, _users_table()) == {
+            "statusCode": 200
+        }
     # Then each user's sockets are found, by rows and by index, and a stranger has none
     assert sorted(repo.connection_ids("user-a")) == ["a1=", "a2="]
     found = repo.connection_ids_by_user(["user-a", "user-b", "user-c"])
@@ -69,7 +76,7 @@ def test_connect_and_disconnect_keep_rows_and_index_in_step(repo):
 
 
 def test_a_row_stores_what_connect_knows(repo):
-    on_connect(_event("$connect", "a1=", "user-a"), repo)
+    on_connect(_event("$connect", "a1=", "user-a"), repo, _users_table())
     (row,) = [i for i in _items(repo.table) if i["connectionId"]["S"] == "a1="]
     assert row["userId"] == {"S": "user-a"}
     assert row["sourceIp"] == {"S": "127.0.0.1"}
@@ -142,3 +149,19 @@ class UnprocessedOnce:
         if self.calls == 1:
             return {"Responses": {}, "UnprocessedKeys": RequestItems}
         return self._client.batch_get_item(RequestItems=RequestItems)
+
+
+def test_a_socket_of_an_account_whose_deletion_began_after_the_authorizer_is_not_recorded(repo):
+    # Given a user whose account deletion marked the profile after the $connect authorizer let
+    # the handshake through
+    UsersRepository(_users_table()).mark_deleted("user-a", int(time.time() * 1000))
+    # When $connect records the socket
+    answer = on_connect(_event("$connect", "a1=", "user-a"), repo, _users_table())
+    # Then the handshake is refused and nothing of the socket is stored, for the deletion's
+    # sweep to miss; another user's socket is recorded
+    assert answer == {"statusCode": 401}
+    assert repo.connection_ids("user-a") == []
+    assert repo.connection_ids_by_user(["user-a"]) == {"user-a": []}
+    assert on_connect(_event("$connect", "b1=", "user-b"), repo, _users_table()) == {
+        "statusCode": 200
+    }
