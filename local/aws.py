@@ -85,6 +85,7 @@ _POOL_FIELDS = (
     "AdminCreateUserConfig",
     "UsernameConfiguration",
     "AccountRecoverySetting",
+    "UserAttributeUpdateSettings",
     "DeletionProtection",
 )
 

@@ -76,7 +76,23 @@ def update_profile(
     clock: Clock,
 ) -> UserEntity:
     user = get_or_create_profile(user_id, email_claim, users, clock)
+    if email is not None and email.strip().lower() != user.email.lower():
+        _require_sign_in_email(email, email_claim)
     return users.update_profile(user, display_name, email, now_ms(clock))
+
+
+def _require_sign_in_email(email: str, email_claim: str | None) -> None:
+    """A profile's email is the address Cognito verified, never one typed in: emails about
+    snipes go to it, and it holds the address's one-profile guard, so an unverified address
+    would let anyone mail a stranger, or take their address before they sign up. A user who
+    changed their email in Cognito (which keeps the old one until the new one is verified,
+    template.yaml) signs in again and saves it here."""
+    if email_claim is None or email.strip().lower() != email_claim.strip().lower():
+        raise BadRequestError(
+            "Your email must be the verified address you sign in with: change that first, "
+            "then sign in again and save it here",
+            [FieldIssue("email", "not your verified sign-in email")],
+        )
 
 
 def update_preferences(

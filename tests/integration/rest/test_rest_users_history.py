@@ -61,10 +61,16 @@ def test_an_email_belongs_to_one_profile(rest_env):
 
 
 def test_profile_update_moves_the_email_guard(rest_env):
+    # Given a user who changed their sign-in email in Cognito and signed in again
     call_users("GET", "/users/profile")
+    # When they save the new address in their profile
     status, body = call_users(
-        "PUT", "/users/profile", body={"displayName": "Ann", "email": "ann@example.com"}
+        "PUT",
+        "/users/profile",
+        body={"displayName": "Ann", "email": "ann@example.com"},
+        email="ann@example.com",
     )
+    # Then the profile has it
     assert status == 200
     assert body["displayName"] == "Ann"
     assert body["email"] == "ann@example.com"
@@ -72,6 +78,26 @@ def test_profile_update_moves_the_email_guard(rest_env):
     assert call_users("GET", "/users/profile", user="user-c", email="a@example.com")[0] == 200
     status, _ = call_users("GET", "/users/profile", user="user-d", email="ann@example.com")
     assert status == 409
+
+
+def test_an_email_other_than_the_verified_sign_in_email_is_refused(rest_env):
+    # Given user A's profile, and a stranger's address nobody has signed up with yet
+    call_users("GET", "/users/profile")
+    # When A sets their profile email to the stranger's address
+    status, body = call_users(
+        "PUT", "/users/profile", body={"displayName": "Ann", "email": "stranger@example.com"}
+    )
+    # Then it is refused, naming the field, and nothing changed
+    assert status == 400
+    assert [d["field"] for d in body["error"]["details"]] == ["email"]
+    profile = call_users("GET", "/users/profile")[1]
+    assert (profile["email"], profile["displayName"]) == ("a@example.com", None)
+    # and the stranger can still sign up with their address
+    status, _ = call_users("GET", "/users/profile", user="user-s", email="stranger@example.com")
+    assert status == 200
+    # while saving the address A already has, in any case, is accepted
+    status, body = call_users("PUT", "/users/profile", body={"email": "A@example.com"})
+    assert (status, body["email"]) == (200, "a@example.com")
 
 
 def test_preferences_are_validated(rest_env):
