@@ -14,6 +14,7 @@ from common.data.bids import BidsRepository
 from common.data.connections import ConnectionsRepository
 from common.data.ebay_links import EbayLinksRepository
 from common.data.history import HistoryRepository
+from common.data.prices import PriceHistory
 from common.data.users import UsersRepository
 from common.settings import get_settings
 
@@ -37,6 +38,11 @@ def bids_repo() -> BidsRepository:
 @per_container
 def history_repo() -> HistoryRepository:
     return HistoryRepository(get_settings().bid_history_table)
+
+
+@per_container
+def price_history() -> PriceHistory:
+    return PriceHistory(get_settings().users_table)
 
 
 @per_container

@@ -18,6 +18,7 @@ from rest.app import caller, create_app, documented
 from rest.logic import bids as logic
 from rest.presenters import bid_out
 from rest.schemas import (
+    BidDetailOut,
     BidIdParam,
     BidOut,
     BidPageOut,
@@ -70,9 +71,12 @@ def list_bids(
 
 
 @router.get("/bids/<bidId>", tags=["bids"], responses=documented())
-def get_bid(bidId: Annotated[BidIdParam, Path()]) -> BidOut:
+def get_bid(bidId: Annotated[BidIdParam, Path()]) -> BidDetailOut:
     who = caller(router)
-    return bid_out(deps.bids_repo().require(who.user_id, bidId))
+    bid, prices = logic.snipe_with_prices(
+        who.user_id, bidId, deps.bids_repo(), deps.price_history()
+    )
+    return BidDetailOut(**bid_out(bid).model_dump(), priceHistory=prices)
 
 
 @router.put("/bids/<bidId>", tags=["bids"], responses=documented())

@@ -66,6 +66,12 @@ class BidOut(BaseModel):
     updatedAt: int
 
 
+class BidDetailOut(BidOut):
+    # The listing's prices as the price updater saw them change: [epochSeconds, cents], oldest
+    # first, at most 200 (shared by every snipe of the listing; eBay's public data).
+    priceHistory: list[tuple[int, int]]
+
+
 class CreatedBidOut(BidOut):
     warnings: list[str] = Field(default_factory=list)
 

@@ -12,12 +12,12 @@ from common.container import per_container
 from common.data.budget import CallBudget
 from common.data.ebay_links import EbayLinksRepository
 from common.data.notifications import NotificationGuards
-from common.data.prices import PriceHistory
 from common.notify import LambdaNotifier
 from common.settings import get_settings
 from common.wiring import bids_repo as bids_repo
 from common.wiring import ebay_client as ebay_client
 from common.wiring import ebay_links_repo as ebay_links_repo
+from common.wiring import price_history as price_history
 from common.wiring import token_cipher as token_cipher
 from common.wiring import users_repo as users_repo
 
@@ -41,11 +41,6 @@ def notification_guards() -> NotificationGuards:
 @per_container
 def call_budget() -> CallBudget:
     return CallBudget(get_settings().users_table)
-
-
-@per_container
-def price_history() -> PriceHistory:
-    return PriceHistory(get_settings().users_table)
 
 
 @per_container

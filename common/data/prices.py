@@ -30,7 +30,7 @@ class PriceHistory:
         self.table = table
         self.client = client or default_client()
 
-    def append(
+    def add_point(
         self, ebay_item_id: str, at: int, cents: int, currency: str, auction_end: int
     ) -> int:
         """Add a point (an atomic list_append); trim the oldest beyond MAX_POINTS. Returns size."""
@@ -74,11 +74,13 @@ class PriceHistory:
         return size
 
     def points(self, ebay_item_id: str) -> list[tuple[int, int]]:
-        item = self.client.get_item(
-            TableName=self.table,
-            Key={"userId": {"S": price_history_key(ebay_item_id)}},
-            ConsistentRead=True,
-        ).get("Item")
+        """[epochSeconds, cents] of the listing, oldest first; [] if none was seen."""
+        with translate_errors():
+            item = self.client.get_item(
+                TableName=self.table,
+                Key={"userId": {"S": price_history_key(ebay_item_id)}},
+                ConsistentRead=True,
+            ).get("Item")
         if not item:
             return []
         return [(int(at), int(cents)) for at, cents in from_item(item).get("points", [])]

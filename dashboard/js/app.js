@@ -136,7 +136,8 @@ async function refreshProfile() {
   return ctx.profile;
 }
 
-/** Every snipe (all statuses) from GET /bids, a few pages at most. */
+/** Every snipe (all statuses) from GET /bids, a few pages at most; then each active snipe's
+ * price history (GET /bids/{bidId} carries it), for the price charts, without waiting. */
 async function loadSnipes() {
   let cursor = null;
   for (let page = 0; page < 5; page += 1) {
@@ -144,6 +145,13 @@ async function loadSnipes() {
     for (const snipe of result.items || []) store.upsert(snipe.bidId, snipe);
     cursor = result.nextCursor;
     if (!cursor) break;
+  }
+  for (const snipe of store.active()) {
+    api
+      .get(`/bids/${encodeURIComponent(snipe.bidId)}`)
+      .then((detail) => store.seedPrices(snipe.bidId, detail.priceHistory || []))
+      .then(() => store.emit(snipe.bidId, {}))
+      .catch(() => {});
   }
 }
 

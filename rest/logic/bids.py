@@ -187,6 +187,18 @@ def _wake_or_withdraw(
     logger.info("snipe wake-up arranged", bid_id=bid.bidId, how=how, fire_at=bid.fire_at)
 
 
+class PriceReader(Protocol):
+    def points(self, ebay_item_id: str) -> list[tuple[int, int]]: ...
+
+
+def snipe_with_prices(
+    user_id: str, bid_id: str, bids: BidsRepository, prices: PriceReader
+) -> tuple[BidEntity, list[tuple[int, int]]]:
+    """The caller's snipe (NotFoundError for anyone else's) and its listing's price history."""
+    bid = bids.require(user_id, bid_id)
+    return bid, prices.points(bid.ebayItemId)
+
+
 def _unless_deleted(bid: BidEntity, users: UsersRepository, scheduler: SnipeScheduler) -> None:
     """Take the new snipe's schedule back if the account's deletion began meanwhile.
 

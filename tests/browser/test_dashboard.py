@@ -7,9 +7,11 @@ import re
 import time
 from typing import Any
 
+import boto3
 import httpx
 import pytest
 
+from common.data.prices import PriceHistory
 from local.scheduler import scheduled_event
 from local.stack import DEMO_EBAY_USER, DEMO_EMAIL, DEMO_PASSWORD
 from local.testing import RunningStack
@@ -219,6 +221,38 @@ def test_cancel_a_snipe(page: Any, stack: RunningStack) -> None:
     expect(card.get_by_test_id("status")).to_have_text("Cancelled")
     listed = httpx.get(f"{stack.base_url}/bids", headers=_api_headers(stack)).json()["items"]
     assert [b["status"] for b in listed if b["ebayItemId"] == item] == ["CANCELLED"]
+
+
+def test_a_snipes_price_history_is_charted_after_a_reload(page: Any, stack: RunningStack) -> None:
+    # Given a snipe whose listing's price the price updater saw at three prices
+    _sign_in(page, stack)
+    _link_ebay(page)
+    item = _auction(stack, ends_in=900, title="Rolleiflex 2.8F Planar")
+    page.get_by_role("link", name="Snipes", exact=True).click()
+    page.get_by_label("eBay item number").fill(item)
+    page.get_by_label("Your maximum (USD)").fill("300.00")
+    page.get_by_role("button", name="Set snipe").click()
+    expect(_card(page, "Rolleiflex 2.8F Planar").get_by_test_id("status")).to_have_text("Scheduled")
+    provisioned = stack.stack.provisioned
+    assert provisioned is not None
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=provisioned.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    prices = PriceHistory(provisioned.tables["UsersTable"].name, dynamodb)
+    ends = int(time.time()) + 900
+    for minutes_ago, cents in ((30, 1000), (20, 1400), (10, 2100)):
+        prices.add_point(item, int(time.time()) - 60 * minutes_ago, cents, "USD", ends)
+    # When the user comes back to the dashboard later
+    page.reload()
+    # Then the snipe's card charts every price seen, not only the latest
+    chart = _card(page, "Rolleiflex 2.8F Planar").get_by_role(
+        "img", name=re.compile("Price history")
+    )
+    expect(chart).to_have_attribute("aria-label", re.compile(r": [34] prices, now"))
 
 
 def test_api_validation_errors_show_beside_their_fields(page: Any, stack: RunningStack) -> None:

@@ -150,7 +150,7 @@ def test_a_deleted_account_leaves_nothing_of_the_user(running: RunningStack) -> 
     users_table = provisioned.tables["UsersTable"].name
     now_ms = int(time.time() * 1000)
     for lot in (shared, second):  # what the price updater records, per listing
-        PriceHistory(users_table).append(lot, now_ms // 1000, 1200, "USD", now_ms // 1000 + 3600)
+        PriceHistory(users_table).add_point(lot, now_ms // 1000, 1200, "USD", now_ms // 1000 + 3600)
     guards = NotificationGuards(users_table)
     guards.claim(notification_key(alice_bids[0], "PRICE_ALERT", 5000), alice.id, now_ms)
     guards.claim(notification_key(alice.id, "RELINK_NEEDED", 2_000_000_000), alice.id, now_ms)

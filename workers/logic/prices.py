@@ -62,7 +62,7 @@ class SnipeWriter(Protocol):
 
 
 class PricePoints(Protocol):
-    def append(
+    def add_point(
         self, ebay_item_id: str, at: int, cents: int, currency: str, auction_end: int
     ) -> int: ...
 
@@ -184,7 +184,7 @@ def run(
         fresh[item_id] = price
         if any(b.currentPrice != price for b in by_item[item_id]):
             try:
-                prices.append(item_id, now, price, by_item[item_id][0].currency, ends[item_id])
+                prices.add_point(item_id, now, price, by_item[item_id][0].currency, ends[item_id])
             except DomainError:
                 logger.warning("price point not stored", ebay_item_id=item_id)
 

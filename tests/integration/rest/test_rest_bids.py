@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from common.data.bids import BidsRepository
+from common.data.prices import PriceHistory
 from common.settings import get_settings
 from rest import bids
 from rest.logic import bids as logic
@@ -174,6 +175,26 @@ def test_another_users_snipe_is_404(rest_env, new_auction):
     )
     assert status == 404
     assert _get(created["bidId"])[1]["status"] == "PENDING"
+
+
+def test_a_snipe_read_alone_carries_its_listings_price_history(rest_env, new_auction):
+    # Given a snipe whose listing's price the price updater saw change twice, and a snipe on
+    # a listing it has not polled yet
+    auction, quiet = new_auction(), new_auction()
+    _, created = _create(auction["legacyItemId"])
+    _, other = _create(quiet["legacyItemId"])
+    prices = PriceHistory(get_settings().users_table)
+    ends = int(time.time()) + 3600
+    prices.add_point(auction["legacyItemId"], 1_800_000_000, 1200, "USD", ends)
+    prices.add_point(auction["legacyItemId"], 1_800_000_060, 1350, "USD", ends)
+    # When the user reads each snipe
+    status, body = _get(created["bidId"])
+    # Then the first carries the points, oldest first, and the second none
+    assert status == 200
+    assert body["priceHistory"] == [[1_800_000_000, 1200], [1_800_000_060, 1350]]
+    assert _get(other["bidId"])[1]["priceHistory"] == []
+    # and another user reading the snipe gets a 404, prices or not
+    assert _get(created["bidId"], user="user-b")[0] == 404
 
 
 def test_update_amount_resets_the_alert_and_writes_history(rest_env, new_auction):

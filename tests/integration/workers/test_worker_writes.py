@@ -44,7 +44,7 @@ def test_a_snipe_update_loses_to_a_concurrent_change_and_bumps_the_version():
 def test_price_points_are_capped():
     history = PriceHistory(get_settings().users_table)
     for i in range(MAX_POINTS + 3):
-        history.append("110000000001", NOW + i, 100 + i, "USD", NOW + 9999)
+        history.add_point("110000000001", NOW + i, 100 + i, "USD", NOW + 9999)
     points = history.points("110000000001")
     assert len(points) == MAX_POINTS
     assert points[0] == (NOW + 3, 103)

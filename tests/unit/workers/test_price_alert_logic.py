@@ -53,7 +53,7 @@ class FakeStore:
         self.bids[bid.bidId] = stored.model_copy(update={**changes, "version": bid.version + 1})
         return True
 
-    def append(self, ebay_item_id: str, at: int, cents: int, currency: str, end: int) -> int:
+    def add_point(self, ebay_item_id: str, at: int, cents: int, currency: str, end: int) -> int:
         self.points.append((ebay_item_id, at, cents))
         return len(self.points)
 
