@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,7 +25,8 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from common.container import per_container
-from common.errors import RetryableError
+from common.data.users import ACCOUNT_DELETED
+from common.errors import AccountDeletedError, RetryableError
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -89,6 +90,38 @@ class SnipeScheduler(Protocol):
     def check_outcome_at(self, user_id: str, bid_id: str, at: int) -> None: ...
 
     def cancel(self, bid_ids: Iterable[str]) -> None: ...
+
+
+@dataclass(frozen=True)
+class UnlessOwnerDeleted:
+    """A :class:`SnipeScheduler` whose new schedules are taken back if their owner's account
+    deletion began meanwhile (AccountDeletedError then).
+
+    An account deletion marks the profile, then deletes the schedules of the snipes it finds,
+    then the snipes. A schedule made after that sweep (by POST /bids, or by an executor that
+    read the snipe just before) would outlive the account until it fired. The mark is set
+    before the sweep, so whenever a schedule came too late, ``owner_deleted`` (a strongly
+    consistent read of the profile) sees the mark after it, and the schedule goes."""
+
+    inner: SnipeScheduler
+    owner_deleted: Callable[[str], bool]
+
+    def wake(self, user_id: str, bid_id: str, fire_at: int, now: float) -> str:
+        how = self.inner.wake(user_id, bid_id, fire_at, now)
+        self._unless_deleted(user_id, bid_id)
+        return how
+
+    def check_outcome_at(self, user_id: str, bid_id: str, at: int) -> None:
+        self.inner.check_outcome_at(user_id, bid_id, at)
+        self._unless_deleted(user_id, bid_id)
+
+    def cancel(self, bid_ids: Iterable[str]) -> None:
+        self.inner.cancel(bid_ids)
+
+    def _unless_deleted(self, user_id: str, bid_id: str) -> None:
+        if self.owner_deleted(user_id):
+            self.inner.cancel([bid_id])
+            raise AccountDeletedError(ACCOUNT_DELETED)
 
 
 @dataclass(frozen=True)

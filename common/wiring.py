@@ -20,7 +20,7 @@ from common.settings import get_settings
 
 if TYPE_CHECKING:
     from common.ebay.client import EbayClient
-    from common.scheduling import EventBridgeSnipeScheduler
+    from common.scheduling import UnlessOwnerDeleted
     from common.token_crypto import TokenCipher
 
 
@@ -79,13 +79,14 @@ def ebay_client() -> EbayClient:
     return EbayClient(config, secret_credentials(s.ebay_app_secret_name))
 
 
-def snipe_scheduler() -> EventBridgeSnipeScheduler:
-    # Not cached: a few strings over the clients common.scheduling caches; it follows the
-    # settings when a test process runs several stacks.
-    from common.scheduling import EventBridgeSnipeScheduler, SchedulerTarget
+def snipe_scheduler() -> UnlessOwnerDeleted:
+    """EventBridge Scheduler for snipes, taking back a schedule made for an account whose
+    deletion began meanwhile. Not cached: a few strings over the clients common.scheduling
+    caches; it follows the settings when a test process runs several stacks."""
+    from common.scheduling import EventBridgeSnipeScheduler, SchedulerTarget, UnlessOwnerDeleted
 
     s = get_settings()
-    return EventBridgeSnipeScheduler(
+    scheduler = EventBridgeSnipeScheduler(
         SchedulerTarget(
             group_name=s.schedule_group_name,
             executor_arn=s.bid_executor_arn,
@@ -93,3 +94,4 @@ def snipe_scheduler() -> EventBridgeSnipeScheduler:
             dead_letter_arn=s.snipe_dlq_arn or None,
         )
     )
+    return UnlessOwnerDeleted(scheduler, users_repo().is_deleted)

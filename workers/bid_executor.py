@@ -20,11 +20,13 @@ from pydantic import SecretStr
 from common.container import per_container
 from common.data.bids import BidsRepository
 from common.data.ebay_links import EbayLinksRepository
+from common.data.users import UsersRepository
 from common.handler import settings_validated
 from common.observability import logger, metrics
 from common.scheduling import (
     EventBridgeSnipeScheduler,
     SchedulerTarget,
+    UnlessOwnerDeleted,
     default_lambda_client,
     invoke_event,
 )
@@ -65,9 +67,11 @@ def token_cipher() -> TokenCipher:
     return TokenCipher(key_id=get_settings().token_kms_key_id)
 
 
-def scheduler() -> EventBridgeSnipeScheduler:
+def scheduler() -> UnlessOwnerDeleted:
+    """The snipe's schedules; one made while its owner's account is being deleted is taken
+    back (the run then ends: common.scheduling.UnlessOwnerDeleted)."""
     s = get_settings()
-    return EventBridgeSnipeScheduler(
+    inner = EventBridgeSnipeScheduler(
         SchedulerTarget(
             group_name=s.schedule_group_name,
             executor_arn=s.bid_executor_arn,
@@ -75,6 +79,12 @@ def scheduler() -> EventBridgeSnipeScheduler:
             dead_letter_arn=s.snipe_dlq_arn or None,
         )
     )
+    return UnlessOwnerDeleted(inner, _users_repo(s.users_table).is_deleted)
+
+
+@per_container
+def _users_repo(users: str) -> UsersRepository:
+    return UsersRepository(users)
 
 
 def ebay_client() -> EbayClient:

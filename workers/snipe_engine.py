@@ -39,7 +39,7 @@ from common.ebay.errors import (
     NoBiddingActivity,
 )
 from common.ebay.models import BiddingStatus, ClockSample, Money, ProxyBidResult
-from common.errors import ConflictError, EbayNotLinkedError
+from common.errors import AccountDeletedError, ConflictError, EbayNotLinkedError
 from common.models import BidEntity, BidStatus, HistoryAction, HistoryEntity
 from common.observability import logger
 from common.scheduling import ScheduleError, SnipeScheduler, needs_immediate_invoke
@@ -144,6 +144,15 @@ class SnipeEngine:
 
     def run(self, user_id: str, bid_id: str) -> str:
         """Do whatever the snipe needs now; returns what happened, for logs and tests."""
+        try:
+            return self._run(user_id, bid_id)
+        except AccountDeletedError:
+            # A schedule this run made found its owner's account being deleted, and was taken
+            # back; the deletion removes the snipe.
+            logger.info("account being deleted; run ends", bid_id=bid_id)
+            return "account-deleted"
+
+    def _run(self, user_id: str, bid_id: str) -> str:
         bid = self.bids.get(user_id, bid_id)
         if bid is None:
             return "gone"

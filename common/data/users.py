@@ -77,6 +77,11 @@ class UsersRepository:
             raise AccountDeletedError(ACCOUNT_DELETED)
         return UserEntity.model_validate(from_item(item)) if item else None
 
+    def is_deleted(self, user_id: str) -> bool:
+        """Whether the account's deletion began (its profile is marked, or a tombstone)."""
+        item = self._read(user_id)
+        return item is not None and DELETED_AT in item
+
     def _read(self, user_id: str) -> dict[str, Any] | None:
         with translate_errors():
             item = self.client.get_item(

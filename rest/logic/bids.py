@@ -19,7 +19,6 @@ from common.ebay.errors import (
 )
 from common.ebay.models import EbayItem
 from common.errors import (
-    AccountDeletedError,
     BadRequestError,
     ConflictError,
     FieldIssue,
@@ -108,8 +107,8 @@ def create_snipe(
     whose token may outlive it by up to an hour."""
     # The profile is read anyway (its default lead time), so the tombstone is checked here,
     # before eBay is asked. A deletion that begins after this read is caught by the create's
-    # ConditionCheck on the profile (common/data/bids.py) and, for the schedule, by
-    # _unless_deleted below.
+    # ConditionCheck on the profile (common/data/bids.py) and, for the schedule, by the
+    # scheduler (common.scheduling.UnlessOwnerDeleted).
     user = users.get_live(user_id)
     lead = request.lead_seconds
     if lead is None:
@@ -148,7 +147,6 @@ def create_snipe(
     )
     if scheduler is not None:
         _wake_or_withdraw(bid, scheduler, bids, clock, history_ttl_days)
-        _unless_deleted(bid, users, scheduler)
     warnings = []
     if user is None or not user.ebayAccountId:
         warnings.append("Link your eBay account before the auction ends, or the snipe cannot fire")
@@ -197,21 +195,6 @@ def snipe_with_prices(
     """The caller's snipe (NotFoundError for anyone else's) and its listing's price history."""
     bid = bids.require(user_id, bid_id)
     return bid, prices.points(bid.ebayItemId)
-
-
-def _unless_deleted(bid: BidEntity, users: UsersRepository, scheduler: SnipeScheduler) -> None:
-    """Take the new snipe's schedule back if the account's deletion began meanwhile.
-
-    A deletion marks the profile, then deletes the schedules of the snipes it finds, then the
-    snipes. Our snipe was stored before the mark (the create's ConditionCheck saw none), so
-    the deletion finds and sweeps it; but our schedule may have been made after the deletion
-    deleted schedules. If so, the mark was set before, and this strongly consistent read sees
-    it: the schedule goes, and the request fails as any call on a deleted account does."""
-    try:
-        users.get_live(bid.userId)
-    except AccountDeletedError:
-        scheduler.cancel([bid.bidId])
-        raise
 
 
 def _check_biddable(item: EbayItem, request: NewSnipe, lead: int, now_s: int) -> None:

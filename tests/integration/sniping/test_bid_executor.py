@@ -17,11 +17,13 @@ from pydantic import SecretStr
 
 from common.clock import new_id
 from common.data.bids import BidsRepository
+from common.data.users import UsersRepository
 from common.ebay import AppCredentials, EbayClient, EbayConfig
 from common.ebay.config import DEFAULT_USER_SCOPES, RetryPolicy
 from common.ebay.errors import EbayError, EbayUnavailable
 from common.errors import EbayNotLinkedError
 from common.models import BidEntity, BidStatus, HistoryAction, HistoryEntity
+from common.scheduling import UnlessOwnerDeleted
 from common.settings import get_settings
 from local.ebay_sim.faults import FaultConfig
 from local.ebay_sim.simulator import Simulator
@@ -179,6 +181,26 @@ def test_three_deliveries_of_one_schedule_bid_once(world):
     assert world["notified"] == [("WON", bid.bidId)]
     # And a later, fourth delivery changes nothing
     assert engine(world).run(USER, bid.bidId) == "already-won"
+
+
+def test_a_run_whose_owner_began_deleting_the_account_leaves_no_schedule_and_no_bid(world):
+    # Given a snipe whose owner's account deletion has marked the profile but not yet swept the
+    # snipes, and the executor's scheduler guarded as in production
+    lot = auction(world)
+    bid = snipe(world, lot)
+    users = UsersRepository(get_settings().users_table)
+    users.mark_deleted(USER, int(time.time() * 1000))
+    fake = world["scheduler"]
+    world["scheduler"] = UnlessOwnerDeleted(fake, users.is_deleted)
+    # When its schedule's run comes
+    result = engine(world).run(USER, bid.bidId)
+    # Then the follow-up schedule it set first is taken back, and it neither claims nor bids
+    assert result == "account-deleted"
+    assert fake.outcome_checks == [bid.bidId]
+    assert fake.cancelled == [bid.bidId]
+    assert our_bids(world, lot) == []
+    assert world["bids"].require(USER, bid.bidId).status is BidStatus.PENDING
+    assert world["notified"] == []
 
 
 def test_a_run_killed_after_ebay_accepted_is_recorded_without_bidding_again(world):
