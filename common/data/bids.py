@@ -17,8 +17,8 @@ from common.data.dynamo import (
     to_value,
     translate_errors,
 )
-from common.data.users import ACCOUNT_DELETED, NOT_DELETED, snipe_guard_key
-from common.errors import AccountDeletedError, ConflictError, FieldIssue, NotFoundError
+from common.data.users import account_not_deleted, raise_if_account_deleted, snipe_guard_key
+from common.errors import ConflictError, FieldIssue, NotFoundError
 from common.models import ACTIVE_SHARD, BidEntity, BidStatus, HistoryEntity
 
 if TYPE_CHECKING:
@@ -141,23 +141,13 @@ class BidsRepository:
                 }
             },
             self._history_put(history),
-            # The owner's account is not being deleted: a deletion marks the profile before it
-            # sweeps the user's snipes, so a snipe either lands before the mark (and is swept)
-            # or is refused here. A user without a profile yet passes.
-            {
-                "ConditionCheck": {
-                    "TableName": self.users_table,
-                    "Key": {"userId": {"S": bid.userId}},
-                    "ConditionExpression": NOT_DELETED,
-                }
-            },
+            account_not_deleted(self.users_table, bid.userId),
         ]
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
+            raise_if_account_deleted(exc, len(items) - 1)
             codes = cancellation_codes(exc)
-            if len(codes) > 3 and codes[3] == "ConditionalCheckFailed":
-                raise AccountDeletedError(ACCOUNT_DELETED) from exc
             if codes and codes[0] == "ConditionalCheckFailed":
                 raise ConflictError(
                     "You already have an active snipe on this item",

@@ -27,14 +27,13 @@ from botocore.exceptions import ClientError
 
 from common.data.dynamo import (
     batch_delete,
-    cancellation_codes,
     default_client,
     query_items,
     to_item,
     translate_errors,
 )
-from common.data.users import ACCOUNT_DELETED, NOT_DELETED
-from common.errors import AccountDeletedError, RetryableError
+from common.data.users import account_not_deleted, raise_if_account_deleted
+from common.errors import RetryableError
 from common.models import ConnectionEntity
 
 if TYPE_CHECKING:
@@ -93,21 +92,12 @@ class ConnectionsRepository:
             },
         ]
         if users_table is not None:
-            items.append(
-                {
-                    "ConditionCheck": {
-                        "TableName": users_table,
-                        "Key": {"userId": {"S": connection.userId}},
-                        "ConditionExpression": NOT_DELETED,
-                    }
-                }
-            )
+            items.append(account_not_deleted(users_table, connection.userId))
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            codes = cancellation_codes(exc)
-            if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
-                raise AccountDeletedError(ACCOUNT_DELETED) from exc
+            if users_table is not None:
+                raise_if_account_deleted(exc, len(items) - 1)
             with translate_errors():
                 raise
 

@@ -27,8 +27,13 @@ from common.data.dynamo import (
     to_value,
     translate_errors,
 )
-from common.data.users import ACCOUNT_DELETED, NOT_DELETED, ebay_account_guard_key
-from common.errors import AccountDeletedError, ConflictError, FieldIssue
+from common.data.users import (
+    NOT_DELETED,
+    account_not_deleted,
+    ebay_account_guard_key,
+    raise_if_account_deleted,
+)
+from common.errors import ConflictError, FieldIssue
 from common.models import EBAY_LINKED
 
 if TYPE_CHECKING:
@@ -108,20 +113,12 @@ class EbayLinksRepository:
                     "ConditionExpression": "attribute_not_exists(userId)",
                 }
             },
-            {
-                "ConditionCheck": {
-                    "TableName": self.table,
-                    "Key": {"userId": {"S": owner_id}},
-                    "ConditionExpression": NOT_DELETED,
-                }
-            },
+            account_not_deleted(self.table, owner_id),
         ]
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            codes = cancellation_codes(exc)
-            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                raise AccountDeletedError(ACCOUNT_DELETED) from exc
+            raise_if_account_deleted(exc, len(items) - 1)
             with translate_errors("This state already exists"):
                 raise
 

@@ -57,6 +57,27 @@ def ebay_account_guard_key(account_id: str) -> str:
     return f"EBAYACCOUNT#{account_id}"
 
 
+def account_not_deleted(users_table: str, user_id: str) -> dict[str, Any]:
+    """A transaction item: the user's account is not being deleted. A deletion marks the
+    profile before it sweeps what the user owns, so a write carrying this either lands before
+    the mark (and is swept) or is refused. A user without a profile yet passes."""
+    return {
+        "ConditionCheck": {
+            "TableName": users_table,
+            "Key": {"userId": {"S": user_id}},
+            "ConditionExpression": NOT_DELETED,
+        }
+    }
+
+
+def raise_if_account_deleted(exc: ClientError, index: int) -> None:
+    """AccountDeletedError if ``exc`` cancelled a transaction on its account_not_deleted item,
+    which was at ``index``."""
+    codes = cancellation_codes(exc)
+    if len(codes) > index and codes[index] == "ConditionalCheckFailed":
+        raise AccountDeletedError(ACCOUNT_DELETED) from exc
+
+
 class UsersRepository:
     def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
         self.table = table

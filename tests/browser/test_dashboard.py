@@ -99,6 +99,23 @@ def _card(page: Any, title: str) -> Any:
     return page.locator("article.snipe").filter(has=page.get_by_role("heading", name=title))
 
 
+def _snipe_by_item_number(
+    page: Any, running: RunningStack, title: str, maximum: str, ends_in: int
+) -> tuple[str, Any]:
+    """Signed in and linked, a new auction sniped from the form by its item number: the item
+    number and its card, once it shows Scheduled."""
+    _sign_in(page, running)
+    _link_ebay(page)
+    item = _auction(running, ends_in=ends_in, title=title)
+    page.get_by_role("link", name="Snipes", exact=True).click()
+    page.get_by_label("eBay item number").fill(item)
+    page.get_by_label("Your maximum (USD)").fill(maximum)
+    page.get_by_role("button", name="Set snipe").click()
+    card = _card(page, title)
+    expect(card.get_by_test_id("status")).to_have_text("Scheduled")
+    return item, card
+
+
 def _seconds(text: str) -> int:
     minutes, seconds = text.split(":")[-2:]
     return int(minutes) * 60 + int(seconds)
@@ -204,15 +221,7 @@ def test_snipe_arms_fires_and_lands_live(page: Any, stack: RunningStack) -> None
 
 def test_cancel_a_snipe(page: Any, stack: RunningStack) -> None:
     # Given a snipe set by item number
-    _sign_in(page, stack)
-    _link_ebay(page)
-    item = _auction(stack, ends_in=600, title="Hasselblad 500C/M Kit")
-    page.get_by_role("link", name="Snipes", exact=True).click()
-    page.get_by_label("eBay item number").fill(item)
-    page.get_by_label("Your maximum (USD)").fill("120.00")
-    page.get_by_role("button", name="Set snipe").click()
-    card = _card(page, "Hasselblad 500C/M Kit")
-    expect(card.get_by_test_id("status")).to_have_text("Scheduled")
+    item, card = _snipe_by_item_number(page, stack, "Hasselblad 500C/M Kit", "120.00", 600)
     # When the user cancels it and confirms
     card.get_by_role("button", name="Cancel snipe").click()
     page.get_by_role("dialog").get_by_role("button", name="Cancel snipe").click()
@@ -225,14 +234,7 @@ def test_cancel_a_snipe(page: Any, stack: RunningStack) -> None:
 
 def test_a_snipes_price_history_is_charted_after_a_reload(page: Any, stack: RunningStack) -> None:
     # Given a snipe whose listing's price the price updater saw at three prices
-    _sign_in(page, stack)
-    _link_ebay(page)
-    item = _auction(stack, ends_in=900, title="Rolleiflex 2.8F Planar")
-    page.get_by_role("link", name="Snipes", exact=True).click()
-    page.get_by_label("eBay item number").fill(item)
-    page.get_by_label("Your maximum (USD)").fill("300.00")
-    page.get_by_role("button", name="Set snipe").click()
-    expect(_card(page, "Rolleiflex 2.8F Planar").get_by_test_id("status")).to_have_text("Scheduled")
+    item, _ = _snipe_by_item_number(page, stack, "Rolleiflex 2.8F Planar", "300.00", 900)
     provisioned = stack.stack.provisioned
     assert provisioned is not None
     dynamodb = boto3.client(
