@@ -79,10 +79,11 @@ def ebay_client() -> EbayClient:
     return EbayClient(config, secret_credentials(s.ebay_app_secret_name))
 
 
-def snipe_scheduler() -> UnlessOwnerDeleted:
+def snipe_scheduler(users: UsersRepository | None = None) -> UnlessOwnerDeleted:
     """EventBridge Scheduler for snipes, taking back a schedule made for an account whose
-    deletion began meanwhile. Not cached: a few strings over the clients common.scheduling
-    caches; it follows the settings when a test process runs several stacks."""
+    deletion began meanwhile (read through ``users``, by default this container's). Not
+    cached: a few strings over the clients common.scheduling caches; it follows the settings
+    when a test process runs several stacks."""
     from common.scheduling import EventBridgeSnipeScheduler, SchedulerTarget, UnlessOwnerDeleted
 
     s = get_settings()
@@ -94,4 +95,4 @@ def snipe_scheduler() -> UnlessOwnerDeleted:
             dead_letter_arn=s.snipe_dlq_arn or None,
         )
     )
-    return UnlessOwnerDeleted(scheduler, users_repo().is_deleted)
+    return UnlessOwnerDeleted(scheduler, (users or users_repo()).is_deleted)

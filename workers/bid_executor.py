@@ -23,14 +23,9 @@ from common.data.ebay_links import EbayLinksRepository
 from common.data.users import UsersRepository
 from common.handler import settings_validated
 from common.observability import logger, metrics
-from common.scheduling import (
-    EventBridgeSnipeScheduler,
-    SchedulerTarget,
-    UnlessOwnerDeleted,
-    default_lambda_client,
-    invoke_event,
-)
+from common.scheduling import UnlessOwnerDeleted, default_lambda_client, invoke_event
 from common.settings import get_settings
+from common.wiring import snipe_scheduler
 from workers.snipe_engine import SnipeEngine
 
 if TYPE_CHECKING:
@@ -70,16 +65,7 @@ def token_cipher() -> TokenCipher:
 def scheduler() -> UnlessOwnerDeleted:
     """The snipe's schedules; one made while its owner's account is being deleted is taken
     back (the run then ends: common.scheduling.UnlessOwnerDeleted)."""
-    s = get_settings()
-    inner = EventBridgeSnipeScheduler(
-        SchedulerTarget(
-            group_name=s.schedule_group_name,
-            executor_arn=s.bid_executor_arn,
-            role_arn=s.scheduler_role_arn,
-            dead_letter_arn=s.snipe_dlq_arn or None,
-        )
-    )
-    return UnlessOwnerDeleted(inner, _users_repo(s.users_table).is_deleted)
+    return snipe_scheduler(_users_repo(get_settings().users_table))
 
 
 @per_container

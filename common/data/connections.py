@@ -25,13 +25,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from common.data.dynamo import (
-    batch_delete,
-    default_client,
-    query_items,
-    to_item,
-    translate_errors,
-)
+from common.data.dynamo import batch_delete, default_client, query_items, to_item, translate_errors
 from common.data.users import account_not_deleted, raise_if_account_deleted
 from common.errors import RetryableError
 from common.models import ConnectionEntity
