@@ -35,6 +35,14 @@ class ConflictError(DomainError):
 
 
 @dataclass
+class SnipeSealedError(ConflictError):
+    """The executor has sealed the snipe: its bid is being placed with what was sealed, and
+    nothing about it may change any more (docs/sniping-engine.md, "One seal")."""
+
+    code: str = "SNIPE_SEALED"
+
+
+@dataclass
 class BadRequestError(DomainError):
     """The request is well-formed JSON but cannot be acted on (a stale cursor, a used state)."""
 

@@ -155,11 +155,32 @@ class BidEntity(BaseModel):
     cancelReason: str | None = None
     executionId: str | None = None
     countdownPhase: str | None = None
+    # eBay's end instant with its milliseconds (auctionEndTime is its whole second, for the
+    # index and the schedules); None on snipes stored before it was kept.
+    auctionEndMs: EpochMillis | None = None
+    # The seal (docs/sniping-engine.md, "One seal"): set by the executor's conditional write at
+    # the freeze instant; from then on no API change, cancel, group cancel, unlink or account
+    # deletion may touch the snipe, and the executor bids exactly what it sealed.
+    sealedAt: EpochMillis | None = None
 
     @property
     def fire_at(self) -> int:
         """Epoch second at which the bid should reach eBay."""
         return self.auctionEndTime - self.leadSeconds
+
+    @property
+    def end_ms(self) -> int:
+        """The auction's end, epoch milliseconds (eBay's own where it was kept)."""
+        return self.auctionEndMs if self.auctionEndMs is not None else self.auctionEndTime * 1000
+
+    @property
+    def fire_at_ms(self) -> int:
+        """Epoch millisecond at which the bid should reach eBay."""
+        return self.end_ms - self.leadSeconds * 1000
+
+    @property
+    def sealed(self) -> bool:
+        return self.sealedAt is not None
 
     @property
     def freeze_at(self) -> int:
