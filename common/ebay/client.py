@@ -46,7 +46,7 @@ from common.ebay.models import (
     ProxyBidResult,
     UserTokens,
     WatchListPage,
-    ebay_datetime_to_epoch,
+    ebay_datetime_to_epoch_ms,
 )
 from common.ebay.trading import parse_watch_list, watch_list_request
 
@@ -859,8 +859,8 @@ def _money(raw: Any) -> Money | None:
     return Money.from_ebay_amount(raw)
 
 
-def _epoch(raw: Any) -> int | None:
-    return ebay_datetime_to_epoch(raw) if isinstance(raw, str) and raw else None
+def _epoch_ms(raw: Any) -> int | None:
+    return ebay_datetime_to_epoch_ms(raw) if isinstance(raw, str) and raw else None
 
 
 def _optional_bool(raw: Any) -> bool | None:
@@ -886,7 +886,7 @@ def _item_from(body: Mapping[str, Any]) -> EbayItem:
         current_bid_price=_money(body.get("currentBidPrice")),
         minimum_price_to_bid=_money(body.get("minimumPriceToBid")),
         bid_count=int(body.get("bidCount") or 0),
-        end_time=_epoch(body.get("itemEndDate")),
+        end_time_ms=_epoch_ms(body.get("itemEndDate")),
         image_url=image.get("imageUrl") if isinstance(image, Mapping) else None,
         condition=body.get("condition"),
         seller_username=seller.get("username") if isinstance(seller, Mapping) else None,
@@ -906,7 +906,7 @@ def _bidding_from(body: Mapping[str, Any]) -> BiddingStatus:
         bid_count=int(body.get("bidCount") or 0),
         current_proxy_bid=_money(proxy_map.get("maxAmount")),
         proxy_bid_id=proxy_map.get("proxyBidId"),
-        auction_end_time=_epoch(body.get("auctionEndDate")),
+        auction_end_ms=_epoch_ms(body.get("auctionEndDate")),
         reserve_price_met=_optional_bool(body.get("reservePriceMet")),
         suggested_bid_amounts=tuple(m for m in (_money(s) for s in suggested) if m is not None),
     )

@@ -1,4 +1,5 @@
-"""Typed views of what eBay returns, in the product's units (cents, epoch seconds)."""
+"""Typed views of what eBay returns, in the product's units: cents, and epoch milliseconds for
+eBay's instants (an auction's end keeps eBay's milliseconds; ``end_time`` is its whole second)."""
 
 from __future__ import annotations
 
@@ -81,8 +82,18 @@ def parse_ebay_datetime(value: str) -> datetime:
 
 
 def ebay_datetime_to_epoch(value: str) -> int:
-    """Epoch seconds, rounded down: the product stores end times as whole seconds."""
-    return int(parse_ebay_datetime(value).timestamp() // 1)
+    """Epoch seconds, rounded down (the whole second of ``ebay_datetime_to_epoch_ms``)."""
+    return ebay_datetime_to_epoch_ms(value) // 1000
+
+
+def ebay_datetime_to_epoch_ms(value: str) -> int:
+    """Epoch milliseconds, exactly (eBay's ``.250`` stays 250 ms; finer digits are dropped).
+
+    Integer arithmetic on the parsed fields: ``timestamp() * 1000`` is a float and can land a
+    millisecond short."""
+    parsed = parse_ebay_datetime(value)
+    delta = parsed - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
 class ClockSample(_Frozen):
@@ -109,11 +120,16 @@ class EbayItem(_Frozen):
     current_bid_price: Money | None
     minimum_price_to_bid: Money | None
     bid_count: int
-    end_time: int | None
+    end_time_ms: int | None  # eBay's itemEndDate, epoch milliseconds
     image_url: str | None
     condition: str | None
     seller_username: str | None
     reserve_price_met: bool | None
+
+    @property
+    def end_time(self) -> int | None:
+        """The end's whole epoch second (what the Bids table's index and schedules use)."""
+        return None if self.end_time_ms is None else self.end_time_ms // 1000
 
 
 class BiddingStatus(_Frozen):
@@ -124,13 +140,17 @@ class BiddingStatus(_Frozen):
     bid_count: int
     current_proxy_bid: Money | None
     proxy_bid_id: str | None
-    auction_end_time: int | None
+    auction_end_ms: int | None  # eBay's auctionEndDate, epoch milliseconds
     reserve_price_met: bool | None
     suggested_bid_amounts: tuple[Money, ...] = ()
 
     @property
     def is_active(self) -> bool:
         return self.auction_status == "ACTIVE"
+
+    @property
+    def auction_end_time(self) -> int | None:
+        return None if self.auction_end_ms is None else self.auction_end_ms // 1000
 
 
 class ProxyBidResult(_Frozen):
@@ -158,9 +178,13 @@ class WatchItem(_Frozen):
     title: str
     current_price: Money | None
     bid_count: int
-    end_time: int | None
+    end_time_ms: int | None  # ListingDetails/EndTime, epoch milliseconds
     image_url: str | None
     listing_type: str | None
+
+    @property
+    def end_time(self) -> int | None:
+        return None if self.end_time_ms is None else self.end_time_ms // 1000
 
     @property
     def is_auction(self) -> bool:

@@ -16,7 +16,13 @@ from common.ebay.errors import (
     EbayRateLimited,
     EbayUnavailable,
 )
-from common.ebay.models import ClockSample, Money, WatchItem, WatchListPage, ebay_datetime_to_epoch
+from common.ebay.models import (
+    ClockSample,
+    Money,
+    WatchItem,
+    WatchListPage,
+    ebay_datetime_to_epoch_ms,
+)
 
 NAMESPACE = "urn:ebay:apis:eBLBaseComponents"
 MAX_ENTRIES_PER_PAGE = 200
@@ -111,7 +117,7 @@ def _watch_item(item: ET.Element) -> WatchItem:
         title=_text(item, "{*}Title") or "",
         current_price=price,
         bid_count=_int(item, bid_count_path),
-        end_time=ebay_datetime_to_epoch(end) if end else None,
+        end_time_ms=ebay_datetime_to_epoch_ms(end) if end else None,
         image_url=_text(item, "{*}PictureDetails/{*}GalleryURL"),
         listing_type=_text(item, "{*}ListingType"),
     )

@@ -43,7 +43,7 @@ ITEM_JSON: dict[str, Any] = {
     "currentBidPrice": {"value": "12.50", "currency": "USD"},
     "minimumPriceToBid": {"value": "13.00", "currency": "USD"},
     "bidCount": 3,
-    "itemEndDate": "2023-11-15T22:13:20.000Z",
+    "itemEndDate": "2023-11-15T22:13:20.250Z",
     "image": {"imageUrl": "https://i.ebayimg.com/x.jpg"},
     "condition": "Used",
     "seller": {"username": "camera_shop", "feedbackScore": 10},
@@ -247,6 +247,7 @@ def test_item_by_legacy_id_is_read_into_the_products_units(
     assert item.is_auction is True
     assert item.current_bid_price == Money(amount=1250, currency="USD")
     assert item.minimum_price_to_bid == Money(amount=1300, currency="USD")
+    assert item.end_time_ms == 1_700_086_400_250  # eBay's milliseconds kept
     assert item.end_time == 1_700_086_400
     assert item.image_url == "https://i.ebayimg.com/x.jpg"
     assert item.seller_username == "camera_shop"

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from common.ebay import Money
-from common.ebay.models import ebay_datetime_to_epoch
+from common.ebay.models import ebay_datetime_to_epoch, ebay_datetime_to_epoch_ms
 
 
 @given(cents=st.integers(min_value=0, max_value=10**12), currency=st.sampled_from(["USD", "GBP"]))
@@ -66,3 +66,14 @@ def test_display_for_users() -> None:
 def test_ebay_timestamps_become_epoch_seconds() -> None:
     assert ebay_datetime_to_epoch("2023-11-14T22:13:20.000Z") == 1_700_000_000
     assert ebay_datetime_to_epoch("2023-11-14T22:13:20.999Z") == 1_700_000_000
+
+
+def test_ebay_timestamps_keep_their_milliseconds() -> None:
+    # Given eBay's end instants with milliseconds / Then every one is kept, exactly (a float
+    # timestamp * 1000 loses one for some of them)
+    assert ebay_datetime_to_epoch_ms("2023-11-14T22:13:07.250Z") == 1_699_999_987_250
+    assert ebay_datetime_to_epoch_ms("2023-11-14T22:13:20.999Z") == 1_700_000_000_999
+    assert ebay_datetime_to_epoch_ms("2023-11-14T22:13:20Z") == 1_700_000_000_000
+    for ms in range(1000):
+        text = f"2031-05-17T09:41:07.{ms:03d}Z"
+        assert ebay_datetime_to_epoch_ms(text) % 1000 == ms

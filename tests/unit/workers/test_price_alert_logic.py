@@ -101,7 +101,7 @@ class FakeEbay:
             current_bid_price=Money(amount=self.prices[legacy], currency="USD"),
             minimum_price_to_bid=None,
             bid_count=3,
-            end_time=None,
+            end_time_ms=None,
             image_url=None,
             condition=None,
             seller_username=None,
