@@ -57,6 +57,7 @@ class WishlistItemOut(BaseModel):
     currentPrice: PriceOut | None
     bidCount: int
     auctionEndTime: int | None
+    auctionEndMs: int | None = Field(description="eBay's end, epoch milliseconds")
     imageUrl: str | None
     hasActiveSnipe: bool
     activeBidId: str | None

@@ -9,7 +9,8 @@ from rest.schemas import BidOut, HistoryOut
 def bid_out(bid: BidEntity) -> BidOut:
     return BidOut(
         fireAt=bid.fire_at,
-        **bid.model_dump(include=set(BidOut.model_fields) - {"fireAt"}),
+        auctionEndMs=bid.end_ms,
+        **bid.model_dump(include=set(BidOut.model_fields) - {"fireAt", "auctionEndMs"}),
     )
 
 

@@ -53,6 +53,9 @@ class BidOut(BaseModel):
     groupId: str | None
     status: BidStatus
     auctionEndTime: int
+    # eBay's end with its milliseconds (auctionEndTime is its whole second, kept for clients
+    # that read seconds); a snipe stored before milliseconds were kept gives that second * 1000.
+    auctionEndMs: int
     fireAt: int
     currentPrice: int | None
     lastAlertSent: int | None

@@ -61,6 +61,7 @@ def _item_out(item: logic.WishlistItem) -> dict[str, Any]:
         "currentPrice": _price(item.current_price),
         "bidCount": item.bid_count,
         "auctionEndTime": item.auction_end_time,
+        "auctionEndMs": item.auction_end_ms,
         "imageUrl": item.image_url,
         "hasActiveSnipe": item.active_bid_id is not None,
         "activeBidId": item.active_bid_id,

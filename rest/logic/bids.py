@@ -129,6 +129,7 @@ def create_snipe(
         groupId=request.group_id,
         status=BidStatus.PENDING,
         auctionEndTime=item.end_time or 0,
+        auctionEndMs=item.end_time_ms,
         itemTitle=item.title,
         itemImageUrl=item.image_url,
         currentPrice=price.amount if price else None,

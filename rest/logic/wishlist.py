@@ -67,6 +67,7 @@ class WishlistItem:
     current_price: Money | None
     bid_count: int
     auction_end_time: int | None
+    auction_end_ms: int | None
     image_url: str | None
     active_bid_id: str | None
 
@@ -141,6 +142,7 @@ def live_item(
         current_price=price,
         bid_count=found.bid_count,
         auction_end_time=found.end_time,
+        auction_end_ms=found.end_time_ms,
         image_url=found.image_url,
         active_bid_id=snipe,
     )
@@ -209,6 +211,7 @@ def _from_watch(entry: WatchItem, active_bid_id: str | None) -> WishlistItem:
         current_price=entry.current_price,
         bid_count=entry.bid_count,
         auction_end_time=entry.end_time,
+        auction_end_ms=entry.end_time_ms,
         image_url=entry.image_url,
         active_bid_id=active_bid_id,
     )
