@@ -189,7 +189,9 @@ class BidEntity(BaseModel):
 
     def to_item(self) -> dict[str, Any]:
         item = self.model_dump(exclude_none=True, mode="json")
-        if self.status in ACTIVE_STATUSES:
+        # A placed snipe whose outcome eBay never reported leaves the active index (the
+        # engine's PHASE_OUTCOME_UNKNOWN): nothing is left to do for it.
+        if self.status in ACTIVE_STATUSES and self.countdownPhase != "OUTCOME_UNKNOWN":
             item["activeShard"] = ACTIVE_SHARD
         item["freezeAt"] = self.freeze_at
         return item

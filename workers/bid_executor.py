@@ -20,6 +20,8 @@ from pydantic import SecretStr
 from common.container import per_container
 from common.data.bids import BidsRepository
 from common.data.ebay_links import EbayLinksRepository
+from common.data.group_slots import GroupSlots
+from common.data.groups import GroupsRepository
 from common.data.users import UsersRepository
 from common.handler import settings_validated
 from common.observability import logger, metrics
@@ -66,6 +68,24 @@ def scheduler() -> UnlessOwnerDeleted:
     """The snipe's schedules; one made while its owner's account is being deleted is taken
     back (the run then ends: common.scheduling.UnlessOwnerDeleted)."""
     return snipe_scheduler(_users_repo(get_settings().users_table))
+
+
+def groups_repo() -> GroupsRepository:
+    return _groups_repo(get_settings().users_table)
+
+
+@per_container
+def _groups_repo(users: str) -> GroupsRepository:
+    return GroupsRepository(users)
+
+
+def group_slots() -> GroupSlots:
+    return _group_slots(get_settings().users_table)
+
+
+@per_container
+def _group_slots(users: str) -> GroupSlots:
+    return GroupSlots(users)
 
 
 @per_container
@@ -137,6 +157,8 @@ def engine(context: LambdaContext) -> SnipeEngine:
         scheduler=scheduler(),
         notify=notify,
         history_ttl_days=get_settings().history_ttl_days,
+        groups=groups_repo(),
+        slots=group_slots(),
         remaining_ms=context.get_remaining_time_in_millis,
         execution_id=context.aws_request_id,
     )

@@ -29,6 +29,7 @@ from pydantic import SecretStr
 
 from common.clock import Clock, new_id, now_ms
 from common.data.bids import BidsRepository
+from common.data.group_slots import Ledger
 from common.ebay.errors import (
     CannotLowerProxyBid,
     DeadlineExceeded,
@@ -76,13 +77,46 @@ UNKNOWN_GIVE_UP_SECONDS = 3600
 # after an answer that never came (a timeout or a 5xx, sent again at once).
 RESEND_PAUSE_S = 0.1
 RESEND_PAUSE_AFTER_UNANSWERED_S = 0.02
+# Before the seal, the run reads the snipe again at least this often: a lead time changed
+# meanwhile moves the seal (instants are always the stored snipe's, never a stale copy's).
+SEAL_RECHECK_SECONDS = 2.0
+WAIT_RECHECK_SECONDS = 10.0
+# A seal refused this many times by changes of others (the user, the price updater) gives up.
+MAX_SEAL_ATTEMPTS = 20
+# A failed token refresh is retried this often, until this long before the fire instant.
+TOKEN_RETRY_SECONDS = 5.0
+TOKEN_LAST_TRY_BEFORE_FIRE_SECONDS = 3.0
+# A placed snipe whose outcome eBay has not reported this long after the end stops asking.
+OUTCOME_GIVE_UP_SECONDS = 3600
 PHASE_ARMED = "ARMED"
 PHASE_FIRING = "FIRING"
+PHASE_SEALED = "SEALED"
+PHASE_OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
 GROUP_WON = "GROUP_WON"
+GROUP_STOPPED = "GROUP_STOPPED"
+WIN_UP_TO = "WIN_UP_TO"
+CONTINGENCY = "CONTINGENCY"
 
 NOT_LINKED_REASON = "Your eBay account is not linked: link it so snipes can bid for you."
 MISSED_REASON = "The sniper could not bid before the auction ended."
 NO_ANSWER_REASON = "eBay did not accept the bid in time (it was unavailable or too slow)."
+NOT_SEALED_REASON = "The snipe kept changing until its last moment, so it was not placed."
+GROUP_UNKNOWN_REASON = (
+    "Not placed: whether another snipe of its group won could not be learnt from eBay in time,"
+    " and bidding could have won more than the group's limit."
+)
+GROUP_ORDER_REASON = (
+    "Not placed: an earlier auction of this contingency group had not been decided yet."
+)
+OUTCOME_UNKNOWN_REASON = (
+    "The bid was placed, but eBay had not reported the outcome an hour after the end:"
+    " see the auction on eBay."
+)
+
+
+def _aimed(probe: ClockProbe) -> int:
+    """Aimed probes made so far (the first two samples are plain ones)."""
+    return max(0, len(probe.samples) - 2)
 
 
 class EbayBidding(Protocol):
@@ -125,6 +159,31 @@ class TokenSource(Protocol):
 Notify = Callable[[str, str, str], None]  # (kind WON|LOST|FAILED, userId, bidId)
 
 
+class GroupRuleView(Protocol):
+    @property
+    def mode(self) -> str: ...
+
+    @property
+    def limit(self) -> int: ...
+
+
+class GroupRules(Protocol):
+    """A group's rule: WIN_UP_TO ``limit`` of its snipes, or CONTINGENCY (in order of their
+    ends, stop at the first loss); WIN_UP_TO 1 when none was set."""
+
+    def rule(self, user_id: str, group_id: str) -> GroupRuleView: ...
+
+
+class GroupSlotLedger(Protocol):
+    def read(self, user_id: str, group_id: str) -> Ledger: ...
+
+    def take(
+        self, user_id: str, group_id: str, bid_id: str, limit: int, *, contingency: bool
+    ) -> bool: ...
+
+    def settle(self, user_id: str, group_id: str, bid_id: str, *, won: bool) -> bool: ...
+
+
 @dataclass
 class SnipeEngine:
     bids: BidsRepository
@@ -133,6 +192,8 @@ class SnipeEngine:
     scheduler: SnipeScheduler
     notify: Notify
     history_ttl_days: int
+    groups: GroupRules
+    slots: GroupSlotLedger
     clock: Clock = time.time
     sleep: Callable[[float], None] = time.sleep
     # Milliseconds left in this invocation (Lambda's context.get_remaining_time_in_millis).
@@ -239,10 +300,10 @@ class SnipeEngine:
     # ------------------------------------------------------------------ firing
 
     def _fire(self, bid: BidEntity) -> str:
-        if winner := self._group_winner(bid):
-            return self._cancel_for_group(bid, winner)
+        if closed := self._group_closed(bid):
+            return self._cancel_for_group(bid, closed)
         try:
-            token = self.tokens(bid.userId, bid.auctionEndTime + 120)
+            token = self._token_for(bid)
         except EbayNotLinkedError:
             return self._fail(bid, NOT_LINKED_REASON)
         except EbayError as exc:
@@ -270,7 +331,7 @@ class SnipeEngine:
         # A probe eBay leaves unanswered must not hold the run past the fire instant (the
         # client's read timeout is seconds): each has a deadline PROBE_DEADLINE_SECONDS before
         # it, on our clock until eBay's is known.
-        probe_deadline = bid.fire_at - PROBE_DEADLINE_SECONDS
+        probe_deadline = bid.fire_at_ms / 1000 - PROBE_DEADLINE_SECONDS
 
         def probe_clock(n: int) -> list[ClockSample]:
             return self.ebay.probe_clock(n, deadline=probe_deadline)
@@ -281,31 +342,27 @@ class SnipeEngine:
             rough = probe.measure(0)
         except EbayUnavailable:
             rough = local_clock
-        probe_deadline = rough.send_at_s((bid.fire_at - PROBE_DEADLINE_SECONDS) * 1000)
-        wait_until(
-            rough.send_at_s((bid.fire_at - MEASURE_FROM_SECONDS) * 1000), self.clock, self.sleep
-        )
-        firing = self._set_phase(bid, PHASE_FIRING)
+        probe_deadline = rough.send_at_s(bid.fire_at_ms - PROBE_DEADLINE_SECONDS * 1000)
+        current = self._wait_to_measure(bid, rough)
+        if current is None:
+            return "claimed-elsewhere"
+        firing = self._set_phase(current, PHASE_FIRING)
         if firing is None:
             return "claimed-elsewhere"
-        # The user may still change the maximum, the lead time or cancel until the freeze
-        # instant (our clock, as the API's); measure until then, then read what will be bid.
-        frozen_at = min(
-            bid.freeze_at + FROZEN_MARGIN_SECONDS,
-            rough.send_at_s((bid.fire_at - MEASURE_UNTIL_SECONDS) * 1000),
-        )
-        with suppress(EbayUnavailable):
-            probe.measure(self.edge_probes, until_ebay_ms=rough.ebay_time_ms(frozen_at * 1000))
-        wait_until(frozen_at, self.clock, self.sleep)
-        final = self.bids.get(bid.userId, bid.bidId)
-        if final is None or not self._still_mine(final):
-            logger.info("snipe changed hands or ended before firing", bid_id=bid.bidId)
-            return "claimed-elsewhere"
-        bid = final
+        sealed = self._seal_when_frozen(firing, probe, rough)
+        if isinstance(sealed, str):
+            return sealed
+        bid = sealed
+        # From here the maximum and the instants are the sealed snipe's, and nobody else may
+        # change it: the user's changes and a group's cancel are conditional on no seal.
+        probe_deadline = rough.send_at_s(bid.fire_at_ms - PROBE_DEADLINE_SECONDS * 1000)
+        if bid.groupId and (refused := self._group_slot(bid, token)):
+            return refused
         amount = Money(amount=bid.maxBidAmount, currency=bid.currency)
         try:
             estimate = probe.measure(
-                self.edge_probes, until_ebay_ms=(bid.fire_at - MEASURE_UNTIL_SECONDS) * 1000
+                max(0, self.edge_probes - _aimed(probe)),
+                until_ebay_ms=bid.fire_at_ms - MEASURE_UNTIL_SECONDS * 1000,
             )
         except EbayUnavailable:
             if not probe.samples:
@@ -314,11 +371,87 @@ class SnipeEngine:
             estimate = probe.estimate() if probe.samples else local_clock
         return self._place(bid, token, amount, estimate)
 
+    def _token_for(self, bid: BidEntity) -> SecretStr:
+        """The user's token for the bid. A failed refresh does not fail the snipe while the
+        token in hand is still valid at the end; otherwise the refresh is retried until
+        shortly before the fire instant (EbayError then)."""
+        last_try = bid.fire_at_ms / 1000 - TOKEN_LAST_TRY_BEFORE_FIRE_SECONDS
+        while True:
+            try:
+                return self.tokens(bid.userId, bid.auctionEndTime + 120)
+            except EbayNotLinkedError:
+                raise
+            except EbayError as exc:
+                logger.warning("token refresh failed", bid_id=bid.bidId, error=repr(exc))
+                failure = exc
+            try:
+                # Valid through the end without a refresh: enough for this bid.
+                return self.tokens(bid.userId, bid.auctionEndTime + 1)
+            except EbayNotLinkedError:
+                raise
+            except EbayError as exc:
+                failure = exc
+            if self.clock() + TOKEN_RETRY_SECONDS > last_try:
+                raise failure
+            self.sleep(TOKEN_RETRY_SECONDS)
+
+    def _wait_to_measure(self, bid: BidEntity, rough: ClockEstimate) -> BidEntity | None:
+        """Sleep until MEASURE_FROM_SECONDS before the fire instant of the snipe as stored,
+        reading it again every WAIT_RECHECK_SECONDS: a lead time lengthened meanwhile brings
+        the fire instant nearer. None once the snipe is no longer this run's."""
+        while True:
+            current = self.bids.get(bid.userId, bid.bidId)
+            if current is None or not self._still_mine(current):
+                return None
+            start = rough.send_at_s(current.fire_at_ms - MEASURE_FROM_SECONDS * 1000)
+            now = self.clock()
+            if now >= start:
+                return current
+            wait_until(min(start, now + WAIT_RECHECK_SECONDS), self.clock, self.sleep)
+
+    def _seal_when_frozen(
+        self, bid: BidEntity, probe: ClockProbe, rough: ClockEstimate
+    ) -> BidEntity | str:
+        """Measure eBay's clock until the stored snipe's freeze instant, then seal it: one
+        conditional write that either wins over every change of the user (who can no longer
+        change or cancel it) or loses to one (and the snipe is read again). Returns the sealed
+        snipe, or what happened instead."""
+        attempts = 0
+        while True:
+            current = self.bids.get(bid.userId, bid.bidId)
+            if current is None or not self._still_mine(current):
+                logger.info("snipe changed hands or ended before its seal", bid_id=bid.bidId)
+                return "claimed-elsewhere"
+            if current.sealed:
+                # Sealed by an earlier attempt of this very invocation (Lambda's retry).
+                return current
+            now = self.clock()
+            if now * 1000 >= current.end_ms:
+                return self._fail(current, MISSED_REASON)
+            if now >= current.freeze_at:
+                attempts += 1
+                try:
+                    sealed = self.bids.seal(current, self.execution_id, now_ms(self.clock))
+                except ConflictError:
+                    if attempts >= MAX_SEAL_ATTEMPTS:
+                        return self._fail(current, NOT_SEALED_REASON)
+                    continue
+                except EbayNotLinkedError:
+                    return self._fail(current, NOT_LINKED_REASON)
+                logger.info("snipe sealed", bid_id=bid.bidId, max_bid=sealed.maxBidAmount)
+                return sealed
+            until = min(float(current.freeze_at), now + SEAL_RECHECK_SECONDS)
+            left = self.edge_probes - _aimed(probe)
+            if left > 0:
+                with suppress(EbayUnavailable):
+                    probe.measure(min(2, left), until_ebay_ms=rough.ebay_time_ms(until * 1000))
+            wait_until(until, self.clock, self.sleep)
+
     def _place(
         self, bid: BidEntity, token: SecretStr, amount: Money, estimate: ClockEstimate
     ) -> str:
-        end_ms = bid.auctionEndTime * 1000
-        send_at = estimate.send_at_s(bid.fire_at * 1000)
+        end_ms = bid.end_ms
+        send_at = estimate.send_at_s(bid.fire_at_ms)
         deadline = estimate.send_at_s(end_ms - END_SAFETY_MS)
         # Built and logged before the wait: after it, nothing but sending the bid request.
         prepared = self.ebay.prepare_proxy_bid(token, bid.itemId, amount)
@@ -451,7 +584,7 @@ class SnipeEngine:
         placed = self._record_placed(bid, placed_at, recovered)
         if placed is None:
             return "claimed-elsewhere"
-        end_local = estimate.send_at_s(bid.auctionEndTime * 1000) + estimate.round_trip_ms / 2000
+        end_local = estimate.send_at_s(bid.end_ms) + estimate.round_trip_ms / 2000
         wait_for = end_local + OUTCOME_AFTER_END_SECONDS - self.clock()
         if wait_for + OUTCOME_POLL_SECONDS + 5 > self.remaining_ms() / 1000:
             self.scheduler.check_outcome_at(
@@ -465,7 +598,8 @@ class SnipeEngine:
     # ------------------------------------------------------------------ outcome
 
     def _learn_outcome(self, bid: BidEntity, poll_seconds: float = 0.0) -> str:
-        """WON or LOST from getBidding once eBay has ended the auction; else try again later."""
+        """WON or LOST from getBidding once eBay has ended the auction; else try again later,
+        for up to OUTCOME_GIVE_UP_SECONDS after the end, then say so and stop (I5)."""
         give_up_at = self.clock() + poll_seconds
         while True:
             try:
@@ -476,30 +610,55 @@ class SnipeEngine:
                 status = None
             if status is not None and not status.is_active:
                 return self._record_outcome(bid, status)
+            if self.clock() * 1000 >= bid.end_ms + OUTCOME_GIVE_UP_SECONDS * 1000:
+                return self._outcome_unknown(bid)
             if self.clock() + 1 > give_up_at:
                 at = max(int(self.clock()) + OUTCOME_RETRY_DELAY_SECONDS, bid.auctionEndTime)
                 self.scheduler.check_outcome_at(bid.userId, bid.bidId, at)
                 return "outcome-pending"
             self.sleep(1.0)
 
+    def _outcome_unknown(self, bid: BidEntity) -> str:
+        """eBay holds our bid but has not said how the auction ended: the snipe stays PLACED
+        (it did bid) with the reason in words, leaves the active index, and the user is told."""
+        done = self._transition(
+            bid,
+            {"failureReason": OUTCOME_UNKNOWN_REASON, "countdownPhase": PHASE_OUTCOME_UNKNOWN},
+            HistoryAction.FAIL,
+            {"reason": OUTCOME_UNKNOWN_REASON},
+            allowed=[BidStatus.PLACED],
+        )
+        if done is None:
+            return "already-recorded"
+        logger.warning("outcome unknown an hour after the end; stopped asking", bid_id=bid.bidId)
+        self._notify(BidStatus.FAILED.value, done)
+        return "outcome-unknown"
+
     def _record_outcome(self, bid: BidEntity, status: BiddingStatus) -> str:
-        won = status.high_bidder
+        # eBay sells only when the reserve is met: a high bidder below it has not won. The
+        # field is absent for auctions without a reserve (buy-offer-v1_beta.yml, Bidding).
+        won = status.high_bidder and status.reserve_price_met is not False
         price = status.current_price.amount if status.current_price else None
         action = HistoryAction.WIN if won else HistoryAction.LOSE
         new_status = BidStatus.WON if won else BidStatus.LOST
+        details: dict[str, Any] = {"finalPrice": price}
+        if status.high_bidder and not won:
+            details["reason"] = "The reserve price was not met"
         recorded = self._transition(
             bid,
             {"status": new_status, "finalPrice": price, "countdownPhase": None},
             action,
-            {"finalPrice": price},
+            details,
             allowed=[BidStatus.PLACED],
         )
         if recorded is None:
             return "already-recorded"
         logger.info("snipe outcome", bid_id=bid.bidId, status=new_status.value, final_price=price)
         self._notify(new_status.value, recorded)
-        if won and bid.groupId:
-            self._cancel_group(recorded)
+        if bid.groupId:
+            self.slots.settle(bid.userId, bid.groupId, bid.bidId, won=won)
+            if closed := self._group_closed(recorded):
+                self._cancel_group(recorded, closed)
         return new_status.value.lower()
 
     # ------------------------------------------------------------------ groups
@@ -513,29 +672,95 @@ class SnipeEngine:
             if not start:
                 return members
 
-    def _group_winner(self, bid: BidEntity) -> BidEntity | None:
+    def _group_closed(self, bid: BidEntity) -> str | None:
+        """GROUP_WON once the group has won its limit, GROUP_STOPPED once a contingency group
+        has lost one: then its other snipes have nothing left to do."""
         if not bid.groupId:
             return None
-        won = self._group_members(bid, [BidStatus.WON])
-        return won[0] if won else None
+        rule = self.groups.rule(bid.userId, bid.groupId)
+        ledger = self.slots.read(bid.userId, bid.groupId)
+        if rule.mode == CONTINGENCY and ledger.lost:
+            return GROUP_STOPPED
+        return GROUP_WON if ledger.held - ledger.pending >= rule.limit else None
 
-    def _cancel_group(self, winner: BidEntity) -> None:
+    def _group_slot(self, bid: BidEntity, token: SecretStr) -> str | None:
+        """Take one of the group's slots for this sealed snipe: None when it may bid, else what
+        was recorded instead. A full ledger is first settled where eBay can say (siblings whose
+        auctions have ended); when it still cannot be known in time, no bid (I4)."""
+        assert bid.groupId
+        rule = self.groups.rule(bid.userId, bid.groupId)
+        contingency = rule.mode == CONTINGENCY
+        if contingency and self._earlier_undecided(bid):
+            return self._fail(bid, GROUP_ORDER_REASON)
+        for _ in range(3):
+            if self.slots.take(
+                bid.userId, bid.groupId, bid.bidId, rule.limit, contingency=contingency
+            ):
+                return None
+            if not self._settle_siblings(bid, token):
+                break
+        if closed := self._group_closed(bid):
+            return self._cancel_for_group(bid, closed, sealed=True)
+        return self._fail(bid, GROUP_UNKNOWN_REASON)
+
+    def _earlier_undecided(self, bid: BidEntity) -> bool:
+        """A contingency group bids in the order its auctions end: a sibling ending earlier
+        that has not bid yet must be decided first."""
+        return any(
+            other.end_ms < bid.end_ms
+            for other in self._group_members(bid, [BidStatus.PENDING, BidStatus.ARMED])
+        )
+
+    def _settle_siblings(self, bid: BidEntity, token: SecretStr) -> bool:
+        """Settle the ledger's holders whose outcome can be known now: from their records, or
+        from eBay (getBidding) for those whose auction has ended. True if any was settled."""
+        assert bid.groupId
+        settled = False
+        ledger = self.slots.read(bid.userId, bid.groupId)
+        for other_id in sorted(ledger.unsettled - {bid.bidId}):
+            other = self.bids.get(bid.userId, other_id)
+            if other is None or other.status in (BidStatus.FAILED, BidStatus.CANCELLED):
+                settled |= self.slots.settle(bid.userId, bid.groupId, other_id, won=False)
+            elif other.status in (BidStatus.WON, BidStatus.LOST):
+                won = other.status is BidStatus.WON
+                settled |= self.slots.settle(bid.userId, bid.groupId, other_id, won=won)
+            elif other.status is BidStatus.PLACED and self.clock() * 1000 >= other.end_ms:
+                deadline = min(self.clock() + 2.0, bid.fire_at_ms / 1000 - MEASURE_UNTIL_SECONDS)
+                try:
+                    status = self.ebay.get_bidding(token, other.itemId, deadline=deadline)
+                except EbayError as exc:
+                    logger.info("sibling's outcome unknown", bid_id=other_id, error=repr(exc))
+                    continue
+                if not status.is_active:
+                    self._record_outcome(other, status)
+                    settled = True
+        return settled
+
+    def _cancel_group(self, decided: BidEntity, reason: str) -> None:
         cancelled = []
-        for other in self._group_members(winner, [BidStatus.PENDING, BidStatus.ARMED]):
-            if self._cancel_for_group(other, winner) == "cancelled":
+        for other in self._group_members(decided, [BidStatus.PENDING, BidStatus.ARMED]):
+            if self._cancel_for_group(other, reason, decided_by=decided.bidId) == "cancelled":
                 cancelled.append(other.bidId)
         if cancelled:
             self.scheduler.cancel(cancelled)
-            logger.info("group snipes cancelled", won_bid_id=winner.bidId, cancelled=cancelled)
+            logger.info("group snipes cancelled", by_bid_id=decided.bidId, cancelled=cancelled)
 
-    def _cancel_for_group(self, bid: BidEntity, winner: BidEntity) -> str:
+    def _cancel_for_group(
+        self, bid: BidEntity, reason: str, decided_by: str | None = None, *, sealed: bool = False
+    ) -> str:
+        """CANCELLED because its group is decided. Another snipe's run may do this only while
+        the snipe is unsealed; a sealed one's own run does it (``sealed``)."""
+        details: dict[str, Any] = {"reason": reason}
+        if decided_by:
+            details["decidedBy"] = decided_by
         done = self._transition(
             bid,
-            {"status": BidStatus.CANCELLED, "cancelReason": GROUP_WON, "countdownPhase": None},
+            {"status": BidStatus.CANCELLED, "cancelReason": reason, "countdownPhase": None},
             HistoryAction.CANCEL,
-            {"reason": GROUP_WON, "wonBidId": winner.bidId},
+            details,
             allowed=[BidStatus.PENDING, BidStatus.ARMED],
-            mine_only=False,
+            mine_only=sealed,
+            unsealed=not sealed,
         )
         return "cancelled" if done else "claimed-elsewhere"
 
@@ -569,7 +794,7 @@ class SnipeEngine:
         details: dict[str, Any] = {"maxBidAmount": bid.maxBidAmount}
         if placed_at is not None:
             changes["placedAt"] = round(placed_at)
-            changes["msBeforeEnd"] = bid.auctionEndTime * 1000 - round(placed_at)
+            changes["msBeforeEnd"] = bid.end_ms - round(placed_at)
             details.update(placedAt=changes["placedAt"], msBeforeEnd=changes["msBeforeEnd"])
         if recovered:
             details["recovered"] = "eBay already held this bid (an earlier run was cut short)"
@@ -597,6 +822,9 @@ class SnipeEngine:
         if failed is None:
             return "claimed-elsewhere"
         logger.info("snipe failed", bid_id=bid.bidId, reason=reason)
+        if bid.groupId:
+            # FAILED claims no bid: a slot it took goes back (a contingency group stops here).
+            self.slots.settle(bid.userId, bid.groupId, bid.bidId, won=False)
         self._notify(BidStatus.FAILED.value, failed)
         return "failed"
 
@@ -608,6 +836,7 @@ class SnipeEngine:
         details: dict[str, Any],
         allowed: Sequence[BidStatus],
         mine_only: bool = True,
+        unsealed: bool = False,
     ) -> BidEntity | None:
         """One conditional write with its history; on a version race (the price updater, a
         countdown phase) reread and retry while the snipe is still ours in an allowed status."""
@@ -626,10 +855,12 @@ class SnipeEngine:
                 ttl=now // 1000 + self.history_ttl_days * 86_400,
             )
             try:
-                return self.bids.transition(bid, after, entry, allowed=allowed)
+                return self.bids.transition(bid, after, entry, allowed=allowed, unsealed=unsealed)
             except ConflictError:
                 current = self.bids.get(bid.userId, bid.bidId)
                 if current is None or current.status not in allowed:
+                    return None
+                if unsealed and current.sealed:
                     return None
                 if (
                     mine_only

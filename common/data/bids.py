@@ -17,8 +17,21 @@ from common.data.dynamo import (
     to_value,
     translate_errors,
 )
-from common.data.users import account_not_deleted, raise_if_account_deleted, snipe_guard_key
-from common.errors import ConflictError, FieldIssue, NotFoundError
+from common.data.users import (
+    ACCOUNT_DELETED,
+    DELETED_AT,
+    NOT_DELETED,
+    account_not_deleted,
+    raise_if_account_deleted,
+    snipe_guard_key,
+)
+from common.errors import (
+    AccountDeletedError,
+    ConflictError,
+    EbayNotLinkedError,
+    FieldIssue,
+    NotFoundError,
+)
 from common.models import ACTIVE_SHARD, BidEntity, BidStatus, HistoryEntity
 
 if TYPE_CHECKING:
@@ -26,6 +39,10 @@ if TYPE_CHECKING:
 
 ACTIVE_INDEX = "ActiveByEndTime"
 ITEM_INDEX = "ByEbayItemId"
+# A sealed snipe keeps its owner's unlink and account deletion waiting until this long after the
+# auction's end: by then its bid has reached eBay or never will.
+SEAL_AFTER_END_MS = 5_000
+NOT_LINKED_FOR_SEAL = "Your eBay account was unlinked before the bid: link it so snipes can bid."
 
 
 class BidsRepository:
@@ -164,10 +181,14 @@ class BidsRepository:
         allowed: Iterable[BidStatus],
         freeze_before: int | None = None,
         conflict_message: str = "The snipe changed meanwhile; reload and try again",
+        *,
+        unsealed: bool = False,
     ) -> BidEntity:
         """Replace ``before`` with ``after`` if nobody changed it and its status is ``allowed``.
 
         ``freeze_before``: an epoch second; the write fails if the stored freezeAt is not after it.
+        ``unsealed``: the write fails if the executor has sealed the snipe (every change that is
+        not the sealing executor's own: the user's, a group's cancel).
         Leaving an active status releases the one-active-snipe guard in the same transaction.
         """
         after = after.model_copy(update={"version": before.version + 1})
@@ -179,6 +200,8 @@ class BidsRepository:
         if freeze_before is not None:
             condition += " AND freezeAt > :frz"
             values[":frz"] = to_value(freeze_before)
+        if unsealed:
+            condition += " AND attribute_not_exists(sealedAt)"
         items: list[Any] = [
             {
                 "Put": {
@@ -231,6 +254,86 @@ class BidsRepository:
                 ExpressionAttributeValues=values,
             )
         return after
+
+    def seal(self, bid: BidEntity, execution_id: str, now_ms: int) -> BidEntity:
+        """The executor's seal: one transaction that sets ``sealedAt`` on the snipe as this run
+        read it (its version, ARMED, claimed by ``execution_id``, not yet sealed) and, on the
+        owner's profile, that the account is linked, not being deleted, and busy with a bid
+        until the auction's end (``sealedUntil``, which unlink and account deletion check).
+
+        Every change by the user or a group is conditional on the snipe being unsealed, so
+        exactly one of them and the seal wins, whatever the clocks. Raises ConflictError when
+        the snipe changed (reread it), EbayNotLinkedError when the account is unlinked and
+        AccountDeletedError when its deletion began: then nothing was written and no bid may go.
+        """
+        after = bid.model_copy(update={"sealedAt": now_ms, "version": bid.version + 1})
+        until = bid.end_ms + SEAL_AFTER_END_MS
+        snipe_put: dict[str, Any] = {
+            "Put": {
+                "TableName": self.table,
+                "Item": to_item(after.to_item()),
+                "ConditionExpression": (
+                    "version = :v AND #st = :armed AND executionId = :x"
+                    " AND attribute_not_exists(sealedAt)"
+                ),
+                "ExpressionAttributeNames": {"#st": "status"},
+                "ExpressionAttributeValues": {
+                    ":v": to_value(bid.version),
+                    ":armed": {"S": BidStatus.ARMED.value},
+                    ":x": {"S": execution_id},
+                },
+            }
+        }
+        profile_ok = f"attribute_exists(ebayAccountId) AND {NOT_DELETED}"
+        key = {"userId": {"S": bid.userId}}
+        # The profile's sealedUntil only grows: a later snipe's seal is kept, not shortened.
+        raise_until: dict[str, Any] = {
+            "Update": {
+                "TableName": self.users_table,
+                "Key": key,
+                "UpdateExpression": "SET sealedUntil = :until",
+                "ConditionExpression": (
+                    f"{profile_ok} AND (attribute_not_exists(sealedUntil) OR sealedUntil <= :until)"
+                ),
+                "ExpressionAttributeValues": {":until": to_value(until)},
+            }
+        }
+        keep_until: dict[str, Any] = {
+            "ConditionCheck": {
+                "TableName": self.users_table,
+                "Key": key,
+                "ConditionExpression": f"{profile_ok} AND sealedUntil > :until",
+                "ExpressionAttributeValues": {":until": to_value(until)},
+            }
+        }
+        for profile_item in (raise_until, keep_until):
+            try:
+                items: list[Any] = [snipe_put, profile_item]
+                self.client.transact_write_items(TransactItems=items)
+            except ClientError as exc:
+                codes = cancellation_codes(exc)
+                if codes and codes[0] == "ConditionalCheckFailed":
+                    raise ConflictError("The snipe changed before it was sealed") from exc
+                if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                    self._raise_if_profile_refuses(bid.userId)
+                    continue
+                with translate_errors("The snipe changed before it was sealed"):
+                    raise
+            return after
+        # The profile changed between the two attempts (a seal of another snipe): try again.
+        raise ConflictError("The owner's profile changed while sealing")
+
+    def _raise_if_profile_refuses(self, user_id: str) -> None:
+        item = self.client.get_item(
+            TableName=self.users_table,
+            Key={"userId": {"S": user_id}},
+            ConsistentRead=True,
+            ProjectionExpression="deletedAt, ebayAccountId",
+        ).get("Item")
+        if item is None or DELETED_AT in item:
+            raise AccountDeletedError(ACCOUNT_DELETED)
+        if "ebayAccountId" not in item:
+            raise EbayNotLinkedError(NOT_LINKED_FOR_SEAL)
 
     def delete_user_bids(self, user_id: str) -> list[BidEntity]:
         """Delete every snipe of a user and their guards; returns what was deleted."""

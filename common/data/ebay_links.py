@@ -29,9 +29,11 @@ from common.data.dynamo import (
 )
 from common.data.users import (
     NOT_DELETED,
+    NOT_SEALED,
     account_not_deleted,
     ebay_account_guard_key,
     raise_if_account_deleted,
+    raise_if_sealed,
 )
 from common.errors import ConflictError, FieldIssue
 from common.models import EBAY_LINKED
@@ -214,16 +216,23 @@ class EbayLinksRepository:
             with translate_errors("The profile changed meanwhile; try linking again"):
                 raise
 
-    def unlink(self, user_id: str, account_id: str) -> bool:
-        """Remove the tokens and the account guard together. False if that link was gone."""
+    def unlink(self, user_id: str, account_id: str, now_ms: int) -> bool:
+        """Remove the tokens and the account guard together. False if that link was gone.
+
+        Refused (SnipeSealedError) while a sealed snipe of the user is placing its bid: the
+        executor's seal checks the link in the same transaction, so the two are exclusive
+        (common.data.bids.BidsRepository.seal)."""
         items: list[Any] = [
             {
                 "Update": {
                     "TableName": self.table,
                     "Key": {"userId": {"S": user_id}},
                     "UpdateExpression": "REMOVE " + ", ".join(LINK_ATTRIBUTES),
-                    "ConditionExpression": "ebayAccountId = :acct",
-                    "ExpressionAttributeValues": {":acct": to_value(account_id)},
+                    "ConditionExpression": f"ebayAccountId = :acct AND {NOT_SEALED}",
+                    "ExpressionAttributeValues": {
+                        ":acct": to_value(account_id),
+                        ":now": to_value(now_ms),
+                    },
                 }
             },
             self._guard_delete(account_id, user_id),
@@ -233,6 +242,7 @@ class EbayLinksRepository:
         except ClientError as exc:
             codes = cancellation_codes(exc)
             if codes and codes[0] == "ConditionalCheckFailed":
+                raise_if_sealed(self.client, self.table, user_id, now_ms)
                 return False
             with translate_errors("The eBay link changed meanwhile; try again"):
                 raise

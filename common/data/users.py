@@ -33,7 +33,13 @@ from common.data.dynamo import (
     to_value,
     translate_errors,
 )
-from common.errors import AccountDeletedError, ConflictError, FieldIssue, NotFoundError
+from common.errors import (
+    AccountDeletedError,
+    ConflictError,
+    FieldIssue,
+    NotFoundError,
+    SnipeSealedError,
+)
 from common.models import Preferences, UserEntity
 
 if TYPE_CHECKING:
@@ -68,6 +74,31 @@ def account_not_deleted(users_table: str, user_id: str) -> dict[str, Any]:
             "ConditionExpression": NOT_DELETED,
         }
     }
+
+
+# No snipe of the user is sealed and placing its bid (BidsRepository.seal sets sealedUntil).
+NOT_SEALED = "(attribute_not_exists(sealedUntil) OR sealedUntil < :now)"
+SEALED_MESSAGE = (
+    "A bid is being placed for one of your snipes right now; try again after its auction ends"
+)
+
+
+def raise_if_sealed(client: DynamoDBClient, table: str, user_id: str, now_ms: int) -> None:
+    """SnipeSealedError if the user's profile carries a seal still running (read after a
+    write conditional on NOT_SEALED was refused, to say which condition refused it)."""
+    item = (
+        client.get_item(
+            TableName=table,
+            Key={"userId": {"S": user_id}},
+            ConsistentRead=True,
+            ProjectionExpression="sealedUntil",
+        ).get("Item")
+        or {}
+    )
+    until = int(item.get("sealedUntil", {}).get("N", "0"))
+    if until >= now_ms:
+        retry_after = max(1, -(-(until - now_ms) // 1000))
+        raise SnipeSealedError(SEALED_MESSAGE, [FieldIssue("retryAfter", f"{retry_after} s")])
 
 
 def raise_if_account_deleted(exc: ClientError, index: int) -> None:
@@ -247,15 +278,22 @@ class UsersRepository:
         """Set ``deletedAt`` on the profile (creating a bare tombstone if there is none): from
         here on the profile is not recreated, nor changed, nor read as a live profile. A retry
         keeps the first mark; returns it."""
-        with translate_errors():
+        try:
             result = self.client.update_item(
                 TableName=self.table,
                 Key={"userId": {"S": user_id}},
                 UpdateExpression="SET #d = if_not_exists(#d, :now)",
+                # A deletion already begun goes on; a new one waits for a sealed snipe's bid.
+                ConditionExpression=f"attribute_exists(#d) OR {NOT_SEALED}",
                 ExpressionAttributeNames={"#d": DELETED_AT},
                 ExpressionAttributeValues={":now": to_value(now)},
                 ReturnValues="ALL_NEW",
             )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise_if_sealed(self.client, self.table, user_id, now)
+            with translate_errors():
+                raise
         return int(from_item(result["Attributes"])[DELETED_AT])
 
     def deletion_keys(self, user_id: str) -> list[str]:

@@ -23,6 +23,7 @@ from common.errors import (
     ConflictError,
     FieldIssue,
     RetryableError,
+    SnipeSealedError,
     UpstreamRateLimited,
     UpstreamUnavailable,
     ValidationFailed,
@@ -331,6 +332,11 @@ def cancel_snipe(
 
 
 def _check_changeable(bid: BidEntity, now_s: int) -> None:
+    if bid.sealed and bid.status in CHANGEABLE_STATUSES:
+        raise SnipeSealedError(
+            "The bid is being placed: this snipe was sealed for bidding and can no longer change",
+            [FieldIssue("bidId", "sealed: the bid is being placed")],
+        )
     if bid.status not in CHANGEABLE_STATUSES:
         raise ConflictError(
             f"This snipe is {bid.status.value} and can no longer change",
@@ -355,7 +361,12 @@ def _transition(
     entry = history_entry(after, action, now, history_ttl_days, details)
     try:
         return bids.transition(
-            before, after, entry, allowed=CHANGEABLE_STATUSES, freeze_before=now // 1000
+            before,
+            after,
+            entry,
+            allowed=CHANGEABLE_STATUSES,
+            freeze_before=now // 1000,
+            unsealed=True,
         )
     except ConflictError:
         current = bids.require(before.userId, before.bidId)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -119,13 +120,16 @@ def link_status(user_id: str, links: EbayLinksRepository) -> LinkStatus:
     return LinkStatus(True, link.account_id, link.linked_at, link.refresh_expires_at)
 
 
-def unlink(user_id: str, links: EbayLinksRepository, bids: BidsRepository) -> Unlinked:
+def unlink(
+    user_id: str, links: EbayLinksRepository, bids: BidsRepository, clock: Clock = time.time
+) -> Unlinked:
     """Forget the tokens and release the account. Snipes stay, but cannot fire until re-linked.
+    While a sealed snipe is placing its bid the unlink is refused (SnipeSealedError, 409).
 
     Not linked is not an error: the answer says ``unlinked: false`` (DELETE stays idempotent).
     """
     link = links.get(user_id)
-    removed = link is not None and links.unlink(user_id, link.account_id)
+    removed = link is not None and links.unlink(user_id, link.account_id, now_ms(clock))
     pending = count_active_snipes(user_id, bids)
     if removed:
         logger.info("ebay account unlinked", pending_snipes=pending)

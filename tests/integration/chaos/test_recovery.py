@@ -21,6 +21,7 @@ from common.settings import get_settings
 from local.ebay_sim.simulator import Simulator
 from local.ebay_sim.testing import TEST_CONFIG, running_simulator
 from local.testing import RunKilled
+from tests.engine_support import group_ports, linked_profile
 from workers.snipe_engine import MISSED_REASON, OUTCOME_RETRY_DELAY_SECONDS, SnipeEngine
 
 USER = "user-recovery"
@@ -80,6 +81,7 @@ def sim() -> Iterator[tuple[Simulator, str]]:
 @pytest.fixture
 def world(clean_tables, sim) -> dict[str, Any]:
     simulator, base_url = sim
+    linked_profile(USER, EBAY_USER)
     code = simulator.issue_code(EBAY_USER, frozenset(DEFAULT_USER_SCOPES))
     access, _ = simulator.exchange_code(code, TEST_CONFIG.ru_name)
     s = get_settings()
@@ -112,6 +114,7 @@ def engine(
         scheduler=world["scheduler"],
         notify=lambda kind, user, bid: None,
         history_ttl_days=30,
+        **group_ports(),
         execution_id=execution_id,
         edge_probes=2,
     )

@@ -28,6 +28,7 @@ from common.settings import get_settings
 from local.ebay_sim.faults import FaultConfig
 from local.ebay_sim.simulator import Simulator
 from local.ebay_sim.testing import TEST_CONFIG, running_simulator
+from tests.engine_support import group_ports, linked_profile
 from workers.snipe_engine import NOT_LINKED_REASON, SnipeEngine
 
 USER = "user-snipe"
@@ -61,6 +62,7 @@ def sim() -> Iterator[tuple[Simulator, str]]:
 def world(clean_tables, sim) -> Iterator[dict[str, Any]]:
     simulator, base_url = sim
     simulator.clear_faults()
+    linked_profile(USER, EBAY_USER)
     code = simulator.issue_code(EBAY_USER, frozenset(DEFAULT_USER_SCOPES))
     access, _refresh = simulator.exchange_code(code, TEST_CONFIG.ru_name)
     s = get_settings()
@@ -98,6 +100,7 @@ def engine(world: dict[str, Any], *, linked: bool = True) -> SnipeEngine:
         scheduler=world["scheduler"],
         notify=lambda kind, user, bid: world["notified"].append((kind, bid)),
         history_ttl_days=30,
+        **group_ports(),
         edge_probes=2,
     )
 

@@ -1,0 +1,133 @@
+"""A snipe group's slot ledger: how many of its snipes may hold a bid at eBay at once.
+
+A group snipe takes a slot after it is sealed and before it bids (``take``); the slot is kept
+while its outcome is unknown and when it wins, and given back when it loses or ends without a
+bid (``settle``). The take is one conditional write on the group's item, so two snipes of one
+group deciding in the same millisecond cannot both exceed the limit: I4 in
+docs/sniping-engine.md.
+
+The item is the group's own, in the Users table at ``group#<userId>#<groupId>`` (its rule,
+``groupMode`` and ``groupLimit``, lives there too: common/data/groups.py). Attributes:
+- ``holders``: the bids that took a slot (a string set; taking twice is harmless);
+- ``settled``: the holders whose outcome is known;
+- ``held``: slots in use (holders that did not lose), ``pending``: holders not yet settled,
+  ``lost``: holders that lost or ended without a bid (contingency groups stop at the first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from common.data.dynamo import default_client, from_item, to_value, translate_errors
+from common.data.groups import group_key
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+@dataclass(frozen=True)
+class Ledger:
+    holders: frozenset[str]
+    settled: frozenset[str]
+    held: int
+    pending: int
+    lost: int
+
+    @property
+    def unsettled(self) -> frozenset[str]:
+        return self.holders - self.settled
+
+
+class GroupSlots:
+    def __init__(self, users_table: str, client: DynamoDBClient | None = None) -> None:
+        self.table = users_table
+        self.client = client or default_client()
+
+    def read(self, user_id: str, group_id: str) -> Ledger:
+        item = self.client.get_item(
+            TableName=self.table,
+            Key={"userId": {"S": group_key(user_id, group_id)}},
+            ConsistentRead=True,
+        ).get("Item")
+        data = from_item(item) if item else {}
+        return Ledger(
+            holders=frozenset(data.get("holders", ())),
+            settled=frozenset(data.get("settled", ())),
+            held=int(data.get("held", 0)),
+            pending=int(data.get("pending", 0)),
+            lost=int(data.get("lost", 0)),
+        )
+
+    def take(
+        self, user_id: str, group_id: str, bid_id: str, limit: int, *, contingency: bool
+    ) -> bool:
+        """Take a slot for ``bid_id`` if fewer than ``limit`` are held (and, for a contingency
+        group, no holder's outcome is pending and none has lost). True if ``bid_id`` holds one
+        (a repeat after a lost answer finds it a holder already)."""
+        condition = "NOT contains(holders, :b) AND (attribute_not_exists(held) OR held < :limit)"
+        if contingency:
+            condition += (
+                " AND (attribute_not_exists(pending) OR pending = :zero)"
+                " AND (attribute_not_exists(lost) OR lost = :zero)"
+            )
+        values: dict[str, Any] = {
+            ":b": {"S": bid_id},
+            ":bs": {"SS": [bid_id]},
+            ":limit": to_value(limit),
+            ":one": to_value(1),
+            ":owner": {"S": user_id},
+            ":group": {"S": group_id},
+        }
+        if contingency:
+            values[":zero"] = to_value(0)
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"userId": {"S": group_key(user_id, group_id)}},
+                UpdateExpression=(
+                    "ADD holders :bs, held :one, pending :one"
+                    " SET ownerId = if_not_exists(ownerId, :owner),"
+                    " groupId = if_not_exists(groupId, :group)"
+                ),
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != CONDITION_FAILED:
+                with translate_errors():
+                    raise
+            return bid_id in self.read(user_id, group_id).holders
+        return True
+
+    def settle(self, user_id: str, group_id: str, bid_id: str, *, won: bool) -> bool:
+        """Record a holder's outcome once: a win keeps its slot, a loss (or no bid) gives it
+        back. False when ``bid_id`` holds no slot or was settled already."""
+        update = "ADD settled :bs, pending :minus"
+        if not won:
+            update += ", held :minus, lost :one"
+        values: dict[str, Any] = {
+            ":b": {"S": bid_id},
+            ":bs": {"SS": [bid_id]},
+            ":minus": to_value(-1),
+        }
+        if not won:
+            values[":one"] = to_value(1)
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"userId": {"S": group_key(user_id, group_id)}},
+                UpdateExpression=update,
+                ConditionExpression="contains(holders, :b) AND NOT contains(settled, :b)",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != CONDITION_FAILED:
+                with translate_errors():
+                    raise
+            return False
+        return True
