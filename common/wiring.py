@@ -13,6 +13,7 @@ from common.container import per_container
 from common.data.bids import BidsRepository
 from common.data.connections import ConnectionsRepository
 from common.data.ebay_links import EbayLinksRepository
+from common.data.groups import GroupsRepository
 from common.data.history import HistoryRepository
 from common.data.prices import PriceHistory
 from common.data.users import UsersRepository
@@ -43,6 +44,11 @@ def history_repo() -> HistoryRepository:
 @per_container
 def price_history() -> PriceHistory:
     return PriceHistory(get_settings().users_table)
+
+
+@per_container
+def groups_repo() -> GroupsRepository:
+    return GroupsRepository(get_settings().users_table)
 
 
 @per_container

@@ -1,4 +1,4 @@
-"""HTTP API: /bids (snipes)."""
+"""HTTP API: /bids (snipes), and /groups (rest/groups.py), which run in the same function."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.handler import settings_validated
 from common.observability import logger, metrics
 from common.settings import get_settings
-from rest import deps
+from rest import deps, groups
 from rest.app import caller, create_app, documented
 from rest.logic import bids as logic
 from rest.presenters import bid_out
@@ -112,6 +112,7 @@ def cancel_bid(bidId: Annotated[BidIdParam, Path()]) -> BidOut:
 
 app = create_app()
 app.include_router(router)
+app.include_router(groups.router)
 
 
 @settings_validated

@@ -9,7 +9,14 @@ from typing import Any
 from rest.app import create_app
 
 # Every REST module that exposes a `router`; a test checks this matches template.yaml.
-REST_MODULES = ("rest.users", "rest.bids", "rest.history", "rest.ebay_auth", "rest.wishlist")
+REST_MODULES = (
+    "rest.users",
+    "rest.bids",
+    "rest.groups",
+    "rest.history",
+    "rest.ebay_auth",
+    "rest.wishlist",
+)
 
 
 def build_openapi() -> dict[str, Any]:
@@ -20,7 +27,7 @@ def build_openapi() -> dict[str, Any]:
         app.get_openapi_json_schema(
             title="eBay Sniper API",
             version="1.0.0",
-            description="Snipes, history, profile and eBay linking. Amounts are integer cents.",
+            description="Snipes, groups, history, profile and eBay linking. Amounts are cents.",
         )
     )
     document.setdefault("components", {})["securitySchemes"] = {

@@ -63,6 +63,7 @@ def delete_account() -> AccountDeletedOut:
         deps.snipe_scheduler(),
         deps.socket_closer(),
         deps.cognito_identities(),
+        groups=deps.groups_repo(),
         username=who.username,
     )
     logger.info("account deleted", bids=counts.bids, history=counts.history)

@@ -9,6 +9,7 @@ from typing import Protocol
 from common.clock import Clock, now_ms
 from common.data.bids import BidsRepository
 from common.data.connections import ConnectionsRepository
+from common.data.groups import GroupsRepository
 from common.data.history import HistoryRepository
 from common.data.users import UsersRepository
 from common.errors import BadRequestError, FieldIssue, NotFoundError, RetryableError
@@ -116,12 +117,14 @@ def delete_account(
     sockets: SocketCloser | None = None,
     identities: Identities | None = None,
     *,
+    groups: GroupsRepository,
     username: str | None = None,
     clock: Clock = time.time,
 ) -> DeletedCounts:
     """Remove the user and everything of theirs: snipes and their schedules, history, open
     WebSockets, the profile with its eBay tokens, every guard item they own (email, snipe, eBay
-    account, pending OAuth states, notification guards), and their Cognito user.
+    account, pending OAuth states, notification guards), their groups' rules and slot ledgers,
+    and their Cognito user.
 
     The order makes any failure safe to retry (the request fails; the user sends it again):
     1. The profile is marked deleted first. From then on the account's tokens create no
@@ -129,9 +132,10 @@ def delete_account(
     2. Schedules go before their snipes: a retry still finds the snipes whose schedules it must
        delete. The sockets are closed and forgotten before the snipes go, so they are not told
        about each deletion. Then snipes and history.
-    3. The guard items, then the profile is replaced by a tombstone holding only the user id,
-       when deletion began and a TTL: TOMBSTONE_SECONDS, past the last token Cognito can issue
-       before step 4.
+    3. The groups (those the index finds, and those the deleted snipes name, which a fresh
+       write may not yet have put in the index), the guard items, then the profile is
+       replaced by a tombstone holding only the user id, when deletion began and a TTL:
+       TOMBSTONE_SECONDS, past the last token Cognito can issue before step 4.
     4. The Cognito user goes last: until then the user can still sign in and retry; after it,
        no new token can be issued, and the tombstone refuses the ones still valid. A user
        already gone (a retry after a lost answer) is fine.
@@ -145,6 +149,7 @@ def delete_account(
     connection_count = connections.delete_user_connections(user_id)
     deleted_bids = bids.delete_user_bids(user_id)
     history_count = history.delete_user_history(user_id)
+    groups.delete_user_groups(user_id, {b.groupId for b in deleted_bids if b.groupId})
     users.delete_keys(users.deletion_keys(user_id))
     users.leave_tombstone(user_id, deleted_at, int(clock()) + TOMBSTONE_SECONDS)
     if identities is not None:

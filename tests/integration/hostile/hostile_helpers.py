@@ -76,10 +76,28 @@ def _items(running: RunningStack, table: str, user_id: str) -> list[dict[str, An
     return [from_item(item) for page in pages for item in page["Items"]]
 
 
+def _group_rules(running: RunningStack, user_id: str) -> dict[str, Any]:
+    """The user's group rules (common/data/groups.py), by group id."""
+    from common.data.dynamo import from_item
+
+    provisioned = running.stack.provisioned
+    assert provisioned is not None
+    dynamodb = client("dynamodb", provisioned.endpoint_url)
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=provisioned.tables["UsersTable"].name,
+        FilterExpression="begins_with(userId, :p)",
+        ExpressionAttributeValues={":p": {"S": f"group#{user_id}#"}},
+        ConsistentRead=True,
+    )
+    items = [from_item(item) for page in pages for item in page["Items"]]
+    return {i["groupId"]: (i.get("groupMode"), i.get("groupLimit")) for i in items}
+
+
 def footprint(running: RunningStack, user: User) -> dict[str, Any]:
     """What a request of the user could have written: the profile's user-controlled fields,
-    each snipe's changeable fields and status, and the ids of every history entry. Fields that
-    background workers own (prices, token refresh) are left out, so the comparison is stable."""
+    each snipe's changeable fields and status, the ids of every history entry and the group
+    rules. Fields that background workers own (prices, token refresh, group slots) are left
+    out, so the comparison is stable."""
     users = _items(running, "UsersTable", user.sub)
     profile = (
         {
@@ -97,4 +115,5 @@ def footprint(running: RunningStack, user: User) -> dict[str, Any]:
         for bid in _items(running, "BidsTable", user.sub)
     }
     history = sorted(entry["historyId"] for entry in _items(running, "BidHistoryTable", user.sub))
-    return {"profile": profile, "bids": bids, "history": history}
+    groups = _group_rules(running, user.sub)
+    return {"profile": profile, "bids": bids, "history": history, "groups": groups}

@@ -114,6 +114,10 @@ def _tenant(running: RunningStack, http: httpx.Client, name: str, amount: int) -
         assert created.status_code == 201, created.text
         tenant.bid_ids.append(created.json()["bidId"])
     http.put(f"/bids/{tenant.bid_ids[0]}", headers=headers, json={"leadSeconds": 3})
+    ruled = http.put(
+        f"/groups/{tenant.group}", headers=headers, json={"mode": "WIN_UP_TO", "limit": 2}
+    )
+    assert ruled.status_code == 200, ruled.text
     for listing in (
         "/bids",
         "/bid-history",
@@ -164,6 +168,8 @@ CALLS: dict[tuple[str, str], Call] = {
         path=lambda a, b: {"itemId": a.items[0]["legacyItemId"]},
         public=frozenset({"item", "title"}),
     ),
+    # B's groups: none yet (B's own snipe in a group of A's group's name comes next).
+    ("GET", "/groups"): Call(200),
     # B may snipe the item A snipes, in a group of the same name: B's own snipe.
     ("POST", "/bids"): Call(
         201,
@@ -173,6 +179,13 @@ CALLS: dict[tuple[str, str], Call] = {
             "groupId": a.group,
         },
         public=frozenset({"item", "title", "group"}),
+    ),
+    # B's rule for a group of the name A uses (B named it): B's own group, A's rule unchanged.
+    ("PUT", "/groups/{groupId}"): Call(
+        200,
+        path=lambda a, b: {"groupId": a.group},
+        body=lambda a: {"mode": "CONTINGENCY", "limit": 7},
+        public=frozenset({"group"}),
     ),
     ("POST", "/ebay/auth/callback"): Call(
         400, "state", body=lambda a: {"code": "anything", "state": a.state}
@@ -319,7 +332,13 @@ def test_b_gets_404_for_a_ids_400_for_a_cursors_and_nothing_of_a(
     with api(running) as http:
         own = "".join(
             http.get(listing, headers=a.user.headers).text
-            for listing in ("/users/profile", "/bids", "/bid-history", "/ebay/auth/status")
+            for listing in (
+                "/users/profile",
+                "/bids",
+                "/bid-history",
+                "/ebay/auth/status",
+                "/groups",
+            )
         )
     assert set(_leaks(own, a.secrets())) >= {"sub", "email", "display name", "group", "amount"}
     with api(running) as http:

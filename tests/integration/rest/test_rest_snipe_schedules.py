@@ -49,6 +49,7 @@ def test_an_account_deleted_with_pending_snipes_leaves_no_schedule(rest_env, new
         HistoryRepository(s.bid_history_table),
         ConnectionsRepository(s.connections_table),
         sched,
+        groups=deps.groups_repo(),
     )
     # Then no schedule of theirs is left
     assert not {schedule_name(i) for i in ids} & _names(s.schedule_group_name)

@@ -277,6 +277,7 @@ def _delete_with(identities: FlakyIdentities) -> None:
         deps.history_repo(),
         deps.connections_repo(),
         identities=identities,
+        groups=deps.groups_repo(),
         username="cognito-user-a",
     )
 
@@ -434,6 +435,7 @@ class DeletingBeforeWaking:
                 deps.history_repo(),
                 deps.connections_repo(),
                 self.scheduler,
+                groups=deps.groups_repo(),
             )
         return str(self.scheduler.wake(user_id, bid_id, fire_at, now))
 
