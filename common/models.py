@@ -28,7 +28,7 @@ EpochSeconds = Annotated[int, Field(ge=0)]
 EpochMillis = Annotated[int, Field(ge=0)]
 
 DEFAULT_LEAD_SECONDS = 6  # what Gixen, eSnipe and AuctionSniper default to
-FREEZE_WINDOW_SECONDS = 10  # no change this close to the fire time
+FREEZE_WINDOW_SECONDS = 5  # no change this close to the fire time: the executor seals it then
 ACTIVE_SHARD = "ACTIVE"
 EBAY_LINKED = "LINKED"
 

@@ -132,7 +132,8 @@ def test_currency_must_match_the_auction(rest_env, new_auction):
 
 
 def test_an_auction_ending_too_soon_is_refused(rest_env, new_auction):
-    auction = new_auction(endsInSeconds=12)
+    # Given an auction whose default 6 s lead and 5 s freeze leave no time before the seal
+    auction = new_auction(endsInSeconds=10)
     status, body = _create(auction["legacyItemId"])
     assert status == 422
     assert "too soon" in body["error"]["message"]
@@ -260,8 +261,8 @@ def test_no_change_inside_the_freeze_window(rest_env, new_auction):
     repo = BidsRepository(
         get_settings().bids_table, get_settings().users_table, get_settings().bid_history_table
     )
-    # When a change arrives 55 s later (5 s before firing)
-    later = lambda: time.time() + 55  # noqa: E731
+    # When a change arrives 57 s later (3 s before firing)
+    later = lambda: time.time() + 57  # noqa: E731
     # Then it is refused, and so is a cancel
     with pytest.raises(Exception) as update_error:
         logic.update_snipe("user-a", created["bidId"], 9000, None, repo, later, 30)
