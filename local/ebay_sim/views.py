@@ -72,6 +72,8 @@ def item_json(
     }
     if not engine.is_ended(auction, now_ms):
         item["minimumPriceToBid"] = amount(engine.minimum_to_bid(auction), currency)
+    # buy-browse-v1.yml, Item.reservePriceMet: "returned only for auctions that have a reserve
+    # price"; active or ended, it says whether the leading maximum reached the reserve.
     if auction.reserve_price is not None:
         item["reservePriceMet"] = engine.reserve_met(auction)
     return item
@@ -83,6 +85,10 @@ def bidding_json(auction: Auction, bidder: str, now_ms: int) -> dict[str, Any]:
     proxy = auction.proxies[bidder]
     ended = engine.is_ended(auction, now_ms)
     top = engine.leader(auction)
+    # buy-offer-v1_beta.yml, Bidding.highBidder: true while ACTIVE means "winning", and with
+    # auctionStatus ENDED it means "won". Bidding.reservePriceMet: below the reserve at the end
+    # "the item is not sold", so then nobody won and nobody is the high bidder: the leader is
+    # highBidder until the end, and after it only the winner (engine.winner needs the reserve).
     high = (
         engine.winner(auction, now_ms) == bidder
         if ended
@@ -100,6 +106,7 @@ def bidding_json(auction: Auction, bidder: str, now_ms: int) -> dict[str, Any]:
         },
         "highBidder": high,
     }
+    # Bidding.reservePriceMet: "returned only for auctions that have a reserve price".
     if auction.reserve_price is not None:
         body["reservePriceMet"] = engine.reserve_met(auction)
     if not ended:

@@ -122,6 +122,37 @@ def test_an_item_and_a_winning_bid(sim: Any, client: EbayClient, tokens: UserTok
     assert status.is_active
 
 
+def test_reserve_price_met_reaches_the_item_and_the_bidding_status(
+    sim: Any, client: EbayClient, tokens: UserTokens
+) -> None:
+    # Given a $50 reserve auction bid to $30, one bid to $60, and one without a reserve
+    below = auction(sim, reserve_price=5000)
+    met = auction(sim, reserve_price=5000)
+    plain = auction(sim)
+    for item, cents in ((below, 3000), (met, 6000), (plain, 3000)):
+        _bid(client, tokens, item.legacy_id, cents)
+    # When they are read while active
+    items = [client.get_item_by_legacy_id(i.legacy_id) for i in (below, met, plain)]
+    active = [client.get_bidding(tokens.access_token, i.legacy_id) for i in (below, met, plain)]
+    # Then reservePriceMet is read as it was sent, and None where eBay leaves it out
+    assert [i.reserve_price_met for i in items] == [False, True, None]
+    assert [(b.is_active, b.high_bidder, b.reserve_price_met) for b in active] == [
+        (True, True, False),
+        (True, True, True),
+        (True, True, None),
+    ]
+    # When they have ended
+    sim.set_skew(3_700_000)
+    ended = [client.get_bidding(tokens.access_token, i.legacy_id) for i in (below, met, plain)]
+    # Then the buyer won the two that sold, and is not the high bidder of the one whose
+    # reserve was not met (not sold)
+    assert [(b.auction_status, b.high_bidder, b.reserve_price_met) for b in ended] == [
+        ("ENDED", False, False),
+        ("ENDED", True, True),
+        ("ENDED", True, None),
+    ]
+
+
 def _bid(client: EbayClient, tokens: UserTokens, legacy_id: str, cents: int, **kw: Any) -> None:
     client.place_proxy_bid(tokens.access_token, legacy_id, usd(cents), **kw)
 

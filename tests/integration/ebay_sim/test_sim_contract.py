@@ -85,6 +85,7 @@ def test_offer_answers_match_the_contract(
     }
     created = sim_env.create_auction(reservePrice=3_000)
     item_id = created["itemId"]
+    unmet = sim_env.create_auction(reservePrice=9_000)["itemId"]
     adult = sim_env.create_auction(adultOnly=True)["itemId"]
     token = sim_env.user_token("alice")
     seller = sim_env.user_token(sim_env.sim.auction(created["legacyItemId"]).seller)
@@ -96,6 +97,7 @@ def test_offer_answers_match_the_contract(
         ("Bidding", sim_env.bidding(token, item_id)),
         ("PlaceProxyBidResponse", sim_env.bid(token, item_id, "40.00")),
         ("Bidding", sim_env.bidding(token, item_id)),
+        ("PlaceProxyBidResponse", sim_env.bid(token, unmet, "12.00")),
     ]
     failures = [
         ("place", sim_env.bid(token, item_id, "20.00")),
@@ -108,6 +110,7 @@ def test_offer_answers_match_the_contract(
     ]
     sim_env.sim.set_skew(3_600_000)
     successes.append(("Bidding", sim_env.bidding(token, item_id)))
+    successes.append(("Bidding", sim_env.bidding(token, unmet)))  # ended below its reserve
     failures.append(("place", sim_env.bid(seller, item_id, "90.00")))
     # Then each body validates against its schema
     for schema, response in successes:

@@ -48,6 +48,7 @@ VALID_BODIES: dict[tuple[str, str], Valid] = {
         "defaultLeadSeconds": 8,
     },
     ("POST", "/ebay/auth/callback"): lambda v: {"code": "sim-code", "state": v.fresh_state()},
+    ("PUT", "/groups/{groupId}"): lambda v: {"mode": "CONTINGENCY", "limit": 3},
 }
 
 MEGABYTE = "x" * 1_048_576
@@ -92,7 +93,7 @@ def _schema(ref_or_schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _type(prop: dict[str, Any]) -> str:
-    options = prop.get("anyOf", [prop])
+    options = [_schema(o) for o in prop.get("anyOf", [prop])]
     return next(str(o["type"]) for o in options if o.get("type") not in (None, "null"))
 
 
@@ -149,7 +150,7 @@ class Victim:
     def send(
         self, method: str, path: str, *, raw: bytes | None = None, **kwargs: Any
     ) -> httpx.Response:
-        url = path.replace("{bidId}", self.bid_id)
+        url = path.replace("{bidId}", self.bid_id).replace("{groupId}", "cameras")
         if raw is None:
             return self.http.request(method, url, headers=self.user.headers, **kwargs)
         headers = {**self.user.headers, "content-type": "application/json"}
