@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from common import aws
 from common.container import per_container
 from common.errors import RetryableError
 
@@ -30,6 +31,8 @@ class NotificationKind(StrEnum):
     WON = "WON"
     LOST = "LOST"
     FAILED = "FAILED"
+    # The bid was placed, but eBay had not reported the outcome an hour after the end.
+    OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
     PRICE_ALERT = "PRICE_ALERT"
     RELINK_NEEDED = "RELINK_NEEDED"
 
@@ -54,7 +57,7 @@ def notification_event(
 @per_container
 def default_lambda_client() -> LambdaClient:
     """One client per container; locally AWS_ENDPOINT_URL(_LAMBDA) points it at the stack."""
-    return boto3.client("lambda")
+    return boto3.client("lambda", config=aws.CONFIG)
 
 
 class LambdaNotifier:

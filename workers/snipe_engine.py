@@ -92,6 +92,7 @@ PHASE_ARMED = "ARMED"
 PHASE_FIRING = "FIRING"
 PHASE_SEALED = "SEALED"
 PHASE_OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
+OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"  # the notifier's kind (common.notify.NotificationKind)
 GROUP_WON = "GROUP_WON"
 GROUP_STOPPED = "GROUP_STOPPED"
 WIN_UP_TO = "WIN_UP_TO"
@@ -156,7 +157,8 @@ class TokenSource(Protocol):
     ) -> SecretStr: ...
 
 
-Notify = Callable[[str, str, str], None]  # (kind WON|LOST|FAILED, userId, bidId)
+# (kind WON|LOST|FAILED|OUTCOME_UNKNOWN, userId, bidId)
+Notify = Callable[[str, str, str], None]
 
 
 class GroupRuleView(Protocol):
@@ -631,7 +633,7 @@ class SnipeEngine:
         if done is None:
             return "already-recorded"
         logger.warning("outcome unknown an hour after the end; stopped asking", bid_id=bid.bidId)
-        self._notify(BidStatus.FAILED.value, done)
+        self._notify(OUTCOME_UNKNOWN, done)
         return "outcome-unknown"
 
     def _record_outcome(self, bid: BidEntity, status: BiddingStatus) -> str:

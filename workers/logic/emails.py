@@ -96,6 +96,14 @@ def render(
             f"Your snipe of {your_max} on “{title}” could not be placed.",
             f"Reason: {reason}",
         ]
+    elif kind is NotificationKind.OUTCOME_UNKNOWN:
+        subject = f"Outcome unknown: {title}"
+        lines = [
+            f"Hi {name},",
+            f"Your snipe of {your_max} on “{title}” was placed, but eBay had not reported how"
+            " the auction ended an hour later.",
+            f"The auction ended {ends}. See the auction on eBay for the result.",
+        ]
     else:
         price = money(bid.currentPrice, cur)
         subject = f"Price alert: {title} is now {price}"

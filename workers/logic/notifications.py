@@ -72,6 +72,7 @@ STATUS_FOR_KIND = {
     NotificationKind.WON: BidStatus.WON,
     NotificationKind.LOST: BidStatus.LOST,
     NotificationKind.FAILED: BidStatus.FAILED,
+    NotificationKind.OUTCOME_UNKNOWN: BidStatus.PLACED,
 }
 
 
