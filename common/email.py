@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from aws_lambda_powertools.utilities import parameters
-
+from common import aws
 from common.container import per_container
 
 DEFAULT_API_URL = "https://api.postmarkapp.com"
@@ -66,7 +65,7 @@ class Mailer(Protocol):
 
 def load_server_token(secret_name: str, *, max_age: int = 300) -> str:
     """The Postmark server token from Secrets Manager: ``{"serverToken": "..."}`` or plain."""
-    raw: Any = parameters.get_secret(secret_name, max_age=max_age)
+    raw: Any = aws.get_secret(secret_name, max_age=max_age)
     text = raw.decode() if isinstance(raw, bytes) else str(raw)
     if text.lstrip().startswith("{"):
         import json

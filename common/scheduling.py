@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from common import aws
 from common.container import per_container
 from common.data.users import ACCOUNT_DELETED
 from common.errors import AccountDeletedError, RetryableError
@@ -134,7 +135,7 @@ class SchedulerTarget:
 
 @per_container
 def default_scheduler_client() -> EventBridgeSchedulerClient:
-    return boto3.client("scheduler")
+    return boto3.client("scheduler", config=aws.CONFIG)
 
 
 def default_lambda_client() -> LambdaClient:
@@ -145,7 +146,7 @@ def default_lambda_client() -> LambdaClient:
 
 @per_container
 def _lambda_client(endpoint: str | None) -> LambdaClient:
-    return boto3.client("lambda")
+    return boto3.client("lambda", config=aws.CONFIG)
 
 
 class EventBridgeSnipeScheduler:

@@ -18,6 +18,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import ValidationError
 
+from common import aws
 from common.ebay.models import UserTokens
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def _kms() -> KMSClient:
     global _default_kms
     with _default_kms_lock:
         if _default_kms is None:
-            _default_kms = boto3.client("kms")
+            _default_kms = boto3.client("kms", config=aws.CONFIG)
         return _default_kms
 
 

@@ -22,9 +22,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from common import aws
 from common.data.dynamo import batch_delete, default_client, query_items, to_item, translate_errors
 from common.data.users import account_not_deleted, raise_if_account_deleted
 from common.errors import RetryableError
@@ -41,7 +41,7 @@ BATCH_GET_LIMIT = 100  # DynamoDB's most keys in one BatchGetItem
 def pooled_client(max_connections: int) -> DynamoDBClient:
     """A DynamoDB client for ``max_connections`` threads at once. botocore keeps 10 connections
     per client; the broadcaster's lanes on more threads would open and drop one per call."""
-    return boto3.client("dynamodb", config=Config(max_pool_connections=max_connections))
+    return boto3.client("dynamodb", config=aws.config(max_pool_connections=max_connections))
 
 
 class ConnectionsRepository:

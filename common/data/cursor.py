@@ -57,10 +57,9 @@ class CursorCodec:
 
 def default_codec() -> CursorCodec:
     """The deployed key lives in Secrets Manager (CURSOR_SECRET_NAME), cached for an hour."""
-    from aws_lambda_powertools.utilities import parameters
-
+    from common import aws
     from common.settings import get_settings
 
-    secret = parameters.get_secret(get_settings().cursor_secret_name, max_age=3600)
+    secret = aws.get_secret(get_settings().cursor_secret_name, max_age=3600)
     value = secret if isinstance(secret, str) else bytes(secret).decode()
     return CursorCodec(value.encode())

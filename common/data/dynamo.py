@@ -11,6 +11,7 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from common import aws
 from common.container import per_container
 from common.errors import ConflictError, RetryableError
 
@@ -33,7 +34,7 @@ THROTTLING_CODES = frozenset(
 @per_container
 def default_client() -> DynamoDBClient:
     """One client per container, created on first use (never at import time)."""
-    return boto3.client("dynamodb")
+    return boto3.client("dynamodb", config=aws.CONFIG)
 
 
 def to_item(data: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.exceptions import ClientError
 
+from common import aws
 from common.container import per_container
 from common.errors import RetryableError
 
@@ -22,7 +23,7 @@ RETRYABLE_CODES = frozenset({"TooManyRequestsException", "InternalErrorException
 
 @per_container
 def default_cognito_client() -> mypy_boto3_cognito_idp.CognitoIdentityProviderClient:
-    return boto3.client("cognito-idp")
+    return boto3.client("cognito-idp", config=aws.CONFIG)
 
 
 class CognitoIdentities:

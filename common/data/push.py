@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from common import aws
 from common.errors import RetryableError
 
 if TYPE_CHECKING:
@@ -32,10 +32,11 @@ def management_client(endpoint_url: str, max_connections: int = 32) -> Any:
     return boto3.client(
         "apigatewaymanagementapi",
         endpoint_url=endpoint_url,
-        config=Config(
+        config=aws.config(
             max_pool_connections=max_connections,
-            # Our own backoff below; botocore's would hide throttling from it.
-            retries={"max_attempts": 1, "mode": "standard"},
+            # Our own backoff below; botocore's would hide throttling from it. One attempt:
+            # botocore's "max_attempts" counts retries (1 was a second attempt, 2 x 7 s).
+            retries={"total_max_attempts": 1, "mode": "standard"},
             # Per post, botocore checks the parameters against the model and assembles its
             # User-Agent from a dozen sanitised parts: ~10 and ~100 us of CPU (~5% and ~1/3 of
             # its work before the HTTP send) spent again on every one of thousands of posts of

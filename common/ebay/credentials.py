@@ -9,6 +9,8 @@ from typing import Any
 from aws_lambda_powertools.utilities import parameters
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from common import aws
+
 
 class AppCredentials(BaseModel):
     """The keyset of the eBay developer application and its RuName (the OAuth redirect_uri)."""
@@ -30,7 +32,7 @@ def load_app_credentials(
     """
     raw: Any
     if provider is None:
-        raw = parameters.get_secret(secret_name, transform="json", max_age=max_age)
+        raw = aws.get_secret(secret_name, transform="json", max_age=max_age)
     else:
         raw = provider.get(secret_name, transform="json", max_age=max_age)
     return AppCredentials.model_validate(raw)
