@@ -1,4 +1,4 @@
-// The dashboard: sign-in, then the snipes, history and account pages over the REST API, kept
+// The dashboard: sign-in, then the snipes, groups, history and account pages over the REST API, kept
 // live by the WebSocket API.
 
 import config from "../config.js";
@@ -8,6 +8,7 @@ import { brandMark, h } from "./format.js";
 import { Realtime } from "./realtime.js";
 import { Store } from "./store.js";
 import { renderAccount } from "./views/account.js";
+import { renderGroups } from "./views/groups.js";
 import { renderHistory } from "./views/history.js";
 import { renderSignIn } from "./views/signin.js";
 import { renderSnipes } from "./views/snipes.js";
@@ -15,6 +16,7 @@ import { renderSnipes } from "./views/snipes.js";
 const EBAY_CALLBACK_KEY = "sniper.ebayCallback";
 const ROUTES = {
   "#/snipes": { title: "Snipes", render: renderSnipes },
+  "#/groups": { title: "Groups", render: renderGroups },
   "#/history": { title: "History", render: renderHistory },
   "#/account": { title: "Account", render: renderAccount },
 };

@@ -334,3 +334,78 @@ def test_connection_indicator_reconnects_and_resyncs(page: Any, stack: RunningSt
     # Then the page reconnects, syncs, and shows what it missed
     expect(indicator).to_have_attribute("data-state", "live", timeout=20_000)
     expect(_card(page, "Rolleiflex 2.8F Planar")).to_be_visible()
+
+
+def _group_card(page: Any, group: str) -> Any:
+    return page.locator("article.group").filter(has=page.get_by_role("heading", name=group))
+
+
+def test_a_groups_rule_limit_and_totals(page: Any, stack: RunningStack) -> None:
+    _require_realtime(stack)
+    _require_price_updater(stack)
+    # Given a linked user who snipes two auctions in the group "cameras" from the form
+    _sign_in(page, stack)
+    _link_ebay(page)
+    nikon = _auction(stack, ends_in=500, title="Nikon F3 HP", start=1000)
+    canon = _auction(stack, ends_in=500, title="Canon New F-1", start=2500)
+    page.get_by_role("link", name="Snipes", exact=True).click()
+    for item, title, maximum in ((nikon, "Nikon F3 HP", "80"), (canon, "Canon New F-1", "120")):
+        page.get_by_label("eBay item number").fill(item)
+        page.get_by_label("Your maximum (USD)").fill(maximum)
+        page.get_by_label("Group", exact=True).fill("cameras")
+        page.get_by_role("button", name="Set snipe").click()
+        expect(_card(page, title).get_by_test_id("status")).to_have_text("Scheduled")
+    # When they open the groups page
+    page.get_by_role("link", name="Groups", exact=True).click()
+    card = _group_card(page, "cameras")
+    # Then the group shows the default rule, nothing won of its one, and its totals
+    expect(card.get_by_test_id("group-rule")).to_have_text("Win up to 1 (default)")
+    expect(card.get_by_test_id("group-won")).to_have_text("0 of 1")
+    expect(card.get_by_test_id("group-active")).to_have_text("2")
+    expect(card.get_by_test_id("group-total-price")).to_have_text("$35.00")
+    expect(card.get_by_test_id("group-total-max")).to_have_text("$200.00")
+
+    # When they make it a contingency group of two
+    card.get_by_label("Mode").select_option("CONTINGENCY")
+    card.get_by_label("Limit").fill("2")
+    card.get_by_role("button", name="Save rule").click()
+    # Then the card shows the rule, and the API agrees
+    expect(card.get_by_test_id("group-rule")).to_have_text("Contingency, up to 2")
+    expect(card.get_by_test_id("group-won")).to_have_text("0 of 2")
+    groups = httpx.get(f"{stack.base_url}/groups", headers=_api_headers(stack)).json()["items"]
+    assert [(g["groupId"], g["mode"], g["limit"]) for g in groups] == [
+        ("cameras", "CONTINGENCY", 2)
+    ]
+
+    # When they try a limit the API refuses
+    card.get_by_label("Limit").fill("101")
+    card.get_by_role("button", name="Save rule").click()
+    # Then the API's message shows beside the limit, and the rule stays
+    limit = card.get_by_label("Limit")
+    expect(limit).to_have_attribute("aria-invalid", "true")
+    expect(card.locator(".field-error[data-field='limit']")).not_to_be_empty()
+    expect(card.get_by_test_id("group-rule")).to_have_text("Contingency, up to 2")
+
+    # When competitors raise one auction's price and the price updater's schedule runs
+    _competitor_bids(stack, nikon, "rival_one", 1500)
+    _competitor_bids(stack, nikon, "rival_two", 2500)
+    assert stack.stack.template is not None
+    assert stack.stack.runtime is not None
+    event = scheduled_event("PriceUpdaterFunction", stack.stack.template)
+    stack.stack.runtime.invoke("PriceUpdaterFunction", event)
+    # Then the group's total of current prices follows, without a reload
+    expect(card.get_by_test_id("group-total-price")).to_have_text("$40.50", timeout=20_000)
+
+    # When they set a rule for a group that has no snipe yet
+    page.get_by_label("Group", exact=True).fill("lenses")
+    page.locator("#new-group-limit").fill("3")
+    page.get_by_role("button", name="Set rule").click()
+    # Then it is listed, empty, and both groups are still there after a reload
+    lenses = _group_card(page, "lenses")
+    expect(lenses.get_by_test_id("group-rule")).to_have_text("Win up to 3")
+    expect(lenses.get_by_test_id("group-total-max")).to_have_text("$0.00")
+    page.reload()
+    expect(_group_card(page, "lenses").get_by_test_id("group-won")).to_have_text("0 of 3")
+    expect(_group_card(page, "cameras").get_by_test_id("group-rule")).to_have_text(
+        "Contingency, up to 2"
+    )

@@ -362,7 +362,7 @@ function newSnipeForm(ctx, { onCreated }) {
     "Bid this long before the end (1–30).",
   );
   if (defaultLead) lead.input.value = String(defaultLead);
-  const group = field("new", "groupId", "Group", h("input", { autocomplete: "off", placeholder: "e.g. cameras" }), "Optional: a win cancels the rest of its group.");
+  const group = field("new", "groupId", "Group", h("input", { autocomplete: "off", placeholder: "e.g. cameras" }), "Optional: its rule (Groups) says how many of the group to win.");
   const formError = h("p", { class: "form-error", role: "alert" });
   const errors = new FieldErrors({ ebayItemId: item, maxBidAmount: amount, leadSeconds: lead, groupId: group }, formError);
   const selected = h("div", { class: "selected-item", hidden: true });
