@@ -411,6 +411,17 @@ class SnipeEngine:
                 return current
             wait_until(min(start, now + WAIT_RECHECK_SECONDS), self.clock, self.sleep)
 
+    def _token_for_call(self, bid: BidEntity) -> SecretStr:
+        """A token for one call now: refreshed when due, or the one in hand while the refresh
+        fails and it is still valid."""
+        try:
+            return self.tokens(bid.userId, int(self.clock()) + 120)
+        except EbayNotLinkedError:
+            raise
+        except EbayError as exc:
+            logger.warning("token refresh failed", bid_id=bid.bidId, error=repr(exc))
+            return self.tokens(bid.userId, int(self.clock()) + 10)
+
     def _seal_when_frozen(
         self, bid: BidEntity, probe: ClockProbe, rough: ClockEstimate
     ) -> BidEntity | str:
@@ -605,7 +616,7 @@ class SnipeEngine:
         give_up_at = self.clock() + poll_seconds
         while True:
             try:
-                token = self.tokens(bid.userId, int(self.clock()) + 120)
+                token = self._token_for_call(bid)
                 status = self.ebay.get_bidding(token, bid.itemId, deadline=self.clock() + 10)
             except (EbayError, EbayNotLinkedError) as exc:
                 logger.warning("outcome not known yet", bid_id=bid.bidId, error=repr(exc))

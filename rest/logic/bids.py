@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -40,6 +41,7 @@ from common.models import (
 )
 from common.observability import logger
 from common.scheduling import ScheduleError, SnipeScheduler
+from rest.logic import caps
 from rest.logic.filters import parse_enum_list
 
 # After an auction ends the executor needs a few seconds to learn the outcome; a group's other
@@ -103,9 +105,12 @@ def create_snipe(
     clock: Clock,
     history_ttl_days: int,
     scheduler: SnipeScheduler | None = None,
+    cap: caps.ActiveSnipeCap | None = None,
 ) -> tuple[BidEntity, list[str]]:
     """Schedule a snipe on an eBay auction; never for a deleted account (AccountDeletedError),
-    whose token may outlive it by up to an hour."""
+    whose token may outlive it by up to an hour, nor beyond the owner's ``cap`` on active
+    snipes (TooManyActiveSnipes, 429). ``auctions`` looks the item up: in the API, metered
+    from the snipe-creation share of the day's eBay calls (rest.logic.lookups)."""
     # The profile is read anyway (its default lead time), so the tombstone is checked here,
     # before eBay is asked. A deletion that begins after this read is caught by the create's
     # ConditionCheck on the profile (common/data/bids.py) and, for the schedule, by the
@@ -114,6 +119,8 @@ def create_snipe(
     lead = request.lead_seconds
     if lead is None:
         lead = (user.preferences.defaultLeadSeconds if user else None) or DEFAULT_LEAD_SECONDS
+    if cap is not None:
+        caps.check_room(user_id, cap, clock)  # before an eBay call is spent on it
     item = fetch_auction(auctions, request.ebay_item_id)
     now = now_ms(clock)
     _check_biddable(item, request, lead, now // 1000)
@@ -137,7 +144,8 @@ def create_snipe(
         createdAt=now,
         updatedAt=now,
     )
-    bids.create(
+    caps.create_counted(
+        bids,
         bid,
         history_entry(
             bid,
@@ -146,6 +154,8 @@ def create_snipe(
             history_ttl_days,
             {"maxBidAmount": bid.maxBidAmount, "leadSeconds": lead, "groupId": bid.groupId},
         ),
+        cap,
+        clock,
     )
     if scheduler is not None:
         _wake_or_withdraw(bid, scheduler, bids, clock, history_ttl_days)
@@ -277,24 +287,27 @@ def update_snipe(
         raise ValidationFailed(
             "Nothing to change", [FieldIssue("body", "give maxBidAmount and/or leadSeconds")]
         )
-    before = bids.require(user_id, bid_id)
-    now = now_ms(clock)
-    _check_changeable(before, now // 1000)
-    changes: dict[str, Any] = {"updatedAt": now}
-    details: dict[str, Any] = {}
-    if max_bid_amount is not None and max_bid_amount != before.maxBidAmount:
-        changes.update(maxBidAmount=max_bid_amount, lastAlertSent=None, lastAlertBidAmount=None)
-        details["maxBidAmount"] = {"from": before.maxBidAmount, "to": max_bid_amount}
-    if lead_seconds is not None and lead_seconds != before.leadSeconds:
-        changes["leadSeconds"] = lead_seconds
-        details["leadSeconds"] = {"from": before.leadSeconds, "to": lead_seconds}
-    after = before.model_copy(update=changes)
-    if after.freeze_at <= now // 1000:
-        raise ConflictError(
-            "With this lead time the snipe would already be inside its freeze window",
-            [FieldIssue("leadSeconds", "too large this close to the end")],
-        )
-    changed = _transition(before, after, HistoryAction.UPDATE, details, bids, now, history_ttl_days)
+
+    def change(before: BidEntity, now: int) -> tuple[BidEntity, dict[str, Any]]:
+        changes: dict[str, Any] = {"updatedAt": now}
+        details: dict[str, Any] = {}
+        if max_bid_amount is not None and max_bid_amount != before.maxBidAmount:
+            changes.update(maxBidAmount=max_bid_amount, lastAlertSent=None, lastAlertBidAmount=None)
+            details["maxBidAmount"] = {"from": before.maxBidAmount, "to": max_bid_amount}
+        if lead_seconds is not None and lead_seconds != before.leadSeconds:
+            changes["leadSeconds"] = lead_seconds
+            details["leadSeconds"] = {"from": before.leadSeconds, "to": lead_seconds}
+        after = before.model_copy(update=changes)
+        if after.freeze_at <= now // 1000:
+            raise ConflictError(
+                "With this lead time the snipe would already be inside its freeze window",
+                [FieldIssue("leadSeconds", "too large this close to the end")],
+            )
+        return after, details
+
+    before, changed = _apply(
+        user_id, bid_id, change, HistoryAction.UPDATE, bids, clock, history_ttl_days
+    )
     if scheduler is not None and changed.fire_at != before.fire_at:
         try:
             scheduler.wake(changed.userId, changed.bidId, changed.fire_at, clock())
@@ -313,14 +326,12 @@ def cancel_snipe(
     history_ttl_days: int,
     scheduler: SnipeScheduler | None = None,
 ) -> BidEntity:
-    before = bids.require(user_id, bid_id)
-    now = now_ms(clock)
-    _check_changeable(before, now // 1000)
-    after = before.model_copy(
-        update={"status": BidStatus.CANCELLED, "cancelReason": "USER", "updatedAt": now}
-    )
-    cancelled = _transition(
-        before, after, HistoryAction.CANCEL, {"reason": "USER"}, bids, now, history_ttl_days
+    def cancel(before: BidEntity, now: int) -> tuple[BidEntity, dict[str, Any]]:
+        update = {"status": BidStatus.CANCELLED, "cancelReason": "USER", "updatedAt": now}
+        return before.model_copy(update=update), {"reason": "USER"}
+
+    _, cancelled = _apply(
+        user_id, bid_id, cancel, HistoryAction.CANCEL, bids, clock, history_ttl_days
     )
     if scheduler is not None:
         try:
@@ -329,6 +340,48 @@ def cancel_snipe(
             # Harmless: the executor finds the snipe CANCELLED, and the schedule deletes itself.
             logger.warning("cancelled snipe's schedule not deleted", bid_id=bid_id)
     return cancelled
+
+
+# A user's change that lost a race to another writer's version bump (the executor's claim or
+# countdown phase, the price updater) is applied again to the snipe as it now is, while the
+# snipe is still unsealed and changeable.
+CHANGE_ATTEMPTS = 4
+
+
+def _apply(
+    user_id: str,
+    bid_id: str,
+    change: Callable[[BidEntity, int], tuple[BidEntity, dict[str, Any]]],
+    action: HistoryAction,
+    bids: BidsRepository,
+    clock: Clock,
+    history_ttl_days: int,
+) -> tuple[BidEntity, BidEntity]:
+    """(before, after) of a user's change, written conditionally on the version read, a freeze
+    instant still ahead and no seal: the seal and the change are exclusive (docs/sniping-engine.md,
+    "One seal")."""
+    for attempt in range(CHANGE_ATTEMPTS):
+        before = bids.require(user_id, bid_id)
+        now = now_ms(clock)
+        _check_changeable(before, now // 1000)
+        after, details = change(before, now)
+        entry = history_entry(after, action, now, history_ttl_days, details)
+        try:
+            written = bids.transition(
+                before,
+                after,
+                entry,
+                allowed=CHANGEABLE_STATUSES,
+                freeze_before=now // 1000,
+                unsealed=True,
+            )
+        except ConflictError:
+            if attempt == CHANGE_ATTEMPTS - 1:
+                _check_changeable(bids.require(user_id, bid_id), now_ms(clock) // 1000)
+                raise
+            continue
+        return before, written
+    raise AssertionError("unreachable")
 
 
 def _check_changeable(bid: BidEntity, now_s: int) -> None:
@@ -347,28 +400,3 @@ def _check_changeable(bid: BidEntity, now_s: int) -> None:
             f"This snipe fires within {FREEZE_WINDOW_SECONDS} s and can no longer change",
             [FieldIssue("bidId", "inside the freeze window")],
         )
-
-
-def _transition(
-    before: BidEntity,
-    after: BidEntity,
-    action: HistoryAction,
-    details: dict[str, Any],
-    bids: BidsRepository,
-    now: int,
-    history_ttl_days: int,
-) -> BidEntity:
-    entry = history_entry(after, action, now, history_ttl_days, details)
-    try:
-        return bids.transition(
-            before,
-            after,
-            entry,
-            allowed=CHANGEABLE_STATUSES,
-            freeze_before=now // 1000,
-            unsealed=True,
-        )
-    except ConflictError:
-        current = bids.require(before.userId, before.bidId)
-        _check_changeable(current, now // 1000)
-        raise

@@ -126,7 +126,8 @@ def _win_one_group_ending_close(user: Shopper, scenario: Scenario) -> None:
     second = user.auction(ends_in=34)
     scenario.auctions.update(first=first, second=second)
     ids = {
-        name: user.snipe(lot["legacyItemId"], 5000, lead=2, group="one-camera")
+        # The default 6 s lead: the second fires 2 s before the first auction ends.
+        name: user.snipe(lot["legacyItemId"], 5000, lead=6, group="one-camera")
         for name, lot in (("first", first), ("second", second))
     }
     final = {"WON", "LOST", "FAILED", "CANCELLED"}
