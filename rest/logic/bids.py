@@ -238,7 +238,8 @@ def _check_biddable(item: EbayItem, request: NewSnipe, lead: int, now_s: int) ->
 
 
 def group_overlap_warnings(bid: BidEntity, bids: BidsRepository) -> list[str]:
-    """Snipes of one group whose fire times fall before the other's outcome is known."""
+    """Snipes of one group whose fire times fall before the other's outcome is known: the
+    group's limit holds (the executor's slot ledger), so the later one may not bid at all."""
     warnings = []
     start: dict[str, Any] | None = None
     while True:
@@ -250,7 +251,8 @@ def group_overlap_warnings(bid: BidEntity, bids: BidsRepository) -> list[str]:
             if second.fire_at <= first.auctionEndTime + OUTCOME_DELAY_SECONDS:
                 warnings.append(
                     f"Snipe {other.bidId} in group '{bid.groupId}' ends within "
-                    f"{second.auctionEndTime - first.auctionEndTime} s of this one: both may fire"
+                    f"{second.auctionEndTime - first.auctionEndTime} s of this one: the later one bids"
+                    " only if the earlier one's outcome is known in time"
                 )
         if not start:
             return warnings

@@ -224,3 +224,43 @@ class _NoOutcome:
 
     def get_bidding(self, *args: Any, **kwargs: Any) -> Any:
         raise EbayUnavailable("getBidding down", maybe_processed=False)
+
+
+def _rule(mode: str, limit: int) -> None:
+    from common.data.groups import GroupMode, GroupRule, GroupsRepository
+
+    GroupsRepository(get_settings().users_table).put_rule(
+        USER, "lenses", GroupRule(mode=GroupMode(mode), limit=limit), int(time.time() * 1000)
+    )
+
+
+def test_a_contingency_group_stops_at_its_first_loss(world):
+    # Given a contingency group: the first auction will be lost to a rival, the second ends later
+    _rule("CONTINGENCY", 3)
+    first_lot = auction(world, ends_in=3)
+    world["sim"].place_bid(first_lot.legacy_id, "rival", 9000)
+    later_lot = auction(world, ends_in=600)
+    first = snipe(world, first_lot, group="lenses")
+    later = snipe(world, later_lot, group="lenses")
+    # When the first is lost
+    assert engine(world).run(USER, first.bidId) == "lost"
+    # Then the rest of the group is cancelled (GROUP_STOPPED) and never bids
+    stored = world["bids"].require(USER, later.bidId)
+    assert (stored.status, stored.cancelReason) == (BidStatus.CANCELLED, "GROUP_STOPPED")
+    assert engine(world).run(USER, later.bidId) == "already-cancelled"
+    assert our_bids(world, later_lot) == []
+
+
+def test_a_win_up_to_two_group_wins_two_then_cancels_the_third(world):
+    # Given a group that may win two of its three auctions
+    _rule("WIN_UP_TO", 2)
+    lots = [auction(world, ends_in=3), auction(world, ends_in=4), auction(world, ends_in=600)]
+    bids = [snipe(world, lot, group="lenses") for lot in lots]
+    # When the first two come to their end, their runs side by side
+    runs = [run_in_background(world, bid) for bid in bids[:2]]
+    for thread, _ in runs:
+        thread.join()
+    assert [results for _, results in runs] == [["won"], ["won"]]
+    # Then both were won, and the third is cancelled: the group reached its limit
+    third = world["bids"].require(USER, bids[2].bidId)
+    assert (third.status, third.cancelReason) == (BidStatus.CANCELLED, "GROUP_WON")
