@@ -302,7 +302,9 @@ class SnipeEngine:
     # ------------------------------------------------------------------ firing
 
     def _fire(self, bid: BidEntity) -> str:
-        if closed := self._group_closed(bid):
+        # A sealed snipe taken over (its run died after sealing) may have bid: it is settled
+        # by eBay's word below, never cancelled for its group.
+        if not bid.sealed and (closed := self._group_closed(bid)):
             return self._cancel_for_group(bid, closed)
         try:
             token = self._token_for(bid)
