@@ -264,3 +264,25 @@ def test_a_win_up_to_two_group_wins_two_then_cancels_the_third(world):
     # Then both were won, and the third is cancelled: the group reached its limit
     third = world["bids"].require(USER, bids[2].bidId)
     assert (third.status, third.cancelReason) == (BidStatus.CANCELLED, "GROUP_WON")
+
+
+def test_a_sealed_snipe_whose_run_died_is_settled_not_left_armed(world):
+    # Given a group whose limit was won, and a sibling sealed by a run that died before bidding
+    from common.data.group_slots import GroupSlots
+
+    slots = GroupSlots(get_settings().users_table)
+    assert slots.take(USER, "lenses", "winner", 1, contingency=False)
+    assert slots.settle(USER, "lenses", "winner", won=True)
+    lot = auction(world, ends_in=1)
+    bid = snipe(world, lot, group="lenses")
+    dead = bid.model_copy(
+        update={"status": BidStatus.ARMED, "executionId": "dead-run", "sealedAt": 1, "updatedAt": 1}
+    )
+    world["bids"].replace(bid, dead, [BidStatus.PENDING])
+    time.sleep(2.5)  # a real wait, on purpose: the auction must have ended for the takeover
+    # When the follow-up after the end takes it over
+    result = engine(world).run(USER, bid.bidId)
+    # Then eBay holds no bid of ours, so it is FAILED in words, not left ARMED
+    assert result == "failed"
+    assert world["bids"].require(USER, bid.bidId).status is BidStatus.FAILED
+    assert our_bids(world, lot) == []
