@@ -26,6 +26,16 @@ from urllib.parse import parse_qs, urljoin, urlparse
 import httpx
 from aiohttp import web
 
+from local.chaos_users import (
+    ChangeSummary,
+    InvariantAudit,
+    RacedSnipe,
+    RacePlan,
+    Users,
+    audit_invariants,
+    summarize,
+    timeline,
+)
 from local.stack import LocalStack
 
 _START_TIMEOUT_SECONDS = 30
@@ -386,14 +396,16 @@ class SnipeAudit:
     placed_twice: int = 0
     no_final_state: int = 0
     disagreements: int = 0
-    placed_before_end: int = 0
+    # Snipes meant to reach eBay: all but those their users cancelled and a group's.
+    should_bid: int = 0
+    placed_before_end: int = 0  # of those
     statuses: Counter[str] = field(default_factory=Counter)
     failure_reasons: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)  # one line per snipe that is wrong
 
     @property
     def placed_share(self) -> float:
-        return self.placed_before_end / self.snipes if self.snipes else 0.0
+        return self.placed_before_end / self.should_bid if self.should_bid else 0.0
 
 
 def audit_snipes(
@@ -405,7 +417,8 @@ def audit_snipes(
     A recorded state agrees with eBay when: WON and eBay's winner is the owner at eBay's final
     price; LOST and eBay holds the owner's bid, someone else won, at eBay's final price;
     FAILED or CANCELLED and eBay holds no bid of the owner. PENDING, ARMED or PLACED after the
-    end is no final state."""
+    end is no final state. A snipe its user cancelled, or one of a group (whose rule lets only
+    some bid), is not counted in the share placed before the end."""
     audit = SnipeAudit(snipes=len(snipes))
     for owner, snipe in snipes:
         state = auctions[snipe["ebayItemId"]]
@@ -415,7 +428,9 @@ def audit_snipes(
         if status == "FAILED":
             audit.failure_reasons[str(snipe.get("failureReason"))] += 1
         audit.placed_twice += len(ours) > 1
-        audit.placed_before_end += bool(ours) and ours[0]["receivedAt"] < state["endTimeMs"]
+        if not snipe.get("groupId") and snipe.get("cancelReason") != "USER":
+            audit.should_bid += 1
+            audit.placed_before_end += bool(ours) and ours[0]["receivedAt"] < state["endTimeMs"]
         final_price = state.get("finalPrice", state.get("currentPrice"))
         if status not in FINAL_STATUSES:
             audit.no_final_state += 1
@@ -463,6 +478,14 @@ class ChaosPlan:
     poll_seconds: float = 10.0  # how often the snipes are listed after the last end
     create_threads: int = 8
     seed: int = 8
+    # Users changing and cancelling their snipes up to and across the seal (local.chaos_users).
+    racing: RacePlan = field(default_factory=RacePlan)
+    # Win-one groups (the default rule), each of one user's snipes on auctions ending
+    # group_gap s apart, every rival below our maximum: only the rule keeps all from winning.
+    # Counted among ``snipes``.
+    groups: int = 0
+    group_size: int = 3
+    group_gap: int = 1
 
 
 @dataclass
@@ -488,6 +511,8 @@ class ChaosReport:
     stream_at_restarts: list[int] = field(default_factory=list)  # when each pump was stopped
     timeline: list[str] = field(default_factory=list)  # when runs woke, claimed, bid
     executor: dict[str, Any] = field(default_factory=dict)
+    changes: ChangeSummary = field(default_factory=ChangeSummary)
+    invariants: InvariantAudit = field(default_factory=InvariantAudit)
 
     def lines(self) -> list[str]:
         a, p = self.audit, self.plan
@@ -502,10 +527,17 @@ class ChaosReport:
             f"bids placed twice: {a.placed_twice} (must be 0)",
             f"snipes with no final state: {a.no_final_state} (must be 0)",
             f"recorded state disagrees with eBay: {a.disagreements} (must be 0)",
-            f"placed before the end: {a.placed_before_end}/{a.snipes} = "
-            f"{100 * a.placed_share:.1f}% (goal >= 99%)",
+            f"placed before the end: {a.placed_before_end}/{a.should_bid} = "
+            f"{100 * a.placed_share:.1f}% (goal >= 99%)"
+            + (
+                ""
+                if a.should_bid == a.snipes
+                else " (not counting snipes their users cancelled, nor groups')"
+            ),
             f"statuses: {dict(sorted(a.statuses.items()))}",
             *(f"  FAILED {n}: {reason}" for reason, n in a.failure_reasons.most_common()),
+            *(self.changes.lines() if self.changes.snipes else []),
+            *self.invariants.lines(),
             "injected:",
             f"  schedules fired {self.scheduler.get('fired', 0)}, delivered "
             f"{self.scheduler.get('deliveries', 0)} times (duplicates "
@@ -554,9 +586,20 @@ def run_chaos(
         users = [_chaos_user(http, u) for u in range(plan.users)]
         now_s = int(admin.get("/_sim/clock").json()["nowMs"]) // 1000
         first_end = now_s + int(plan.first_end_in)
-        ends = [first_end + int(i * plan.spread / plan.snipes) for i in range(plan.snipes)]
-        lots = []
-        for i, end in enumerate(ends):
+        regular = plan.snipes - plan.groups * plan.group_size
+        # (end, group, owner's index)
+        ends: list[tuple[int, str | None, int]] = [
+            (first_end + int(i * plan.spread / regular), None, i % plan.users)
+            for i in range(regular)
+        ]
+        for g in range(plan.groups):
+            start = first_end + int(plan.spread * (g + 0.5) / plan.groups)
+            ends += [
+                (start + k * plan.group_gap, f"chaos-group-{g}", g % plan.users)
+                for k in range(plan.group_size)
+            ]
+        lots: list[_Lot] = []
+        for i, (end, group, owner) in enumerate(ends):
             created = admin.post(
                 "/_sim/auctions",
                 json={
@@ -568,34 +611,61 @@ def run_chaos(
             )
             created.raise_for_status()
             legacy = created.json()["legacyItemId"]
+            # A group's rivals bid below our maximum: without the rule we would win them all.
+            rival = rng.choice(plan.rival_maxima) if group is None else min(plan.rival_maxima)
             admin.post(
                 f"/_sim/auctions/{legacy}/bids",
-                json={"bidder": f"rival_{i % 7}", "maxAmount": rng.choice(plan.rival_maxima)},
+                json={"bidder": f"rival_{i % 7}", "maxAmount": rival},
             ).raise_for_status()
-            lots.append((users[i % plan.users], legacy, rng.choice(plan.leads)))
+            lots.append(_Lot(users[owner], legacy, rng.choice(plan.leads), group))
 
-        def snipe(lot: tuple[tuple[str, dict[str, str]], str, int]) -> bool:
-            (_, headers), legacy, lead = lot
-            body = {"ebayItemId": legacy, "maxBidAmount": plan.max_bid, "leadSeconds": lead}
+        def snipe(lot: _Lot) -> tuple[bool, dict[str, Any] | None]:
+            """Whether the snipe was created, and the 201's body (None if not, or unknown)."""
+            body: dict[str, Any] = {
+                "ebayItemId": lot.legacy,
+                "maxBidAmount": plan.max_bid,
+                "leadSeconds": lot.lead,
+            }
+            if lot.group:
+                body["groupId"] = lot.group
             answer: httpx.Response | None = None
             retried = False
             for _ in range(3):
-                answer = http.post("/bids", json=body, headers=headers)
+                answer = http.post("/bids", json=body, headers=lot.user[1])
                 if answer.status_code < 500:
                     break
                 retried = True
                 time.sleep(1)
             assert answer is not None
             if answer.status_code == 409 and retried:
-                return True  # an earlier attempt timed out at the gateway but got through
+                # An earlier attempt timed out at the gateway but got through.
+                return True, None
             if answer.status_code != 201:
                 report.refused.append(f"{answer.status_code} {answer.text[:160]}")
-            return answer.status_code == 201
+                return False, None
+            return True, answer.json()
 
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(plan.create_threads) as pool:
-            report.created = sum(pool.map(snipe, lots))
+            made = list(pool.map(snipe, lots))
+        report.created = sum(ok for ok, _ in made)
+        choose = random.Random(plan.seed + 1)
+        raced = [
+            RacedSnipe(
+                bid_id=str(created["bidId"]),
+                ebay_item_id=lot.legacy,
+                owner=lot.user[0],
+                headers=lot.user[1],
+                created_max=int(created["maxBidAmount"]),
+                lead=int(created["leadSeconds"]),
+                maximum=int(created["maxBidAmount"]),
+                end_s=int(created["auctionEndTime"]),
+                aims=plan.racing.aims(choose),
+            )
+            for lot, (_, created) in zip(lots, made, strict=True)
+            if created is not None and choose.random() < plan.racing.share
+        ]
         report.create_seconds = time.time() - started
         progress(f"{report.created}/{plan.snipes} snipes created in {report.create_seconds:.0f} s")
         from common import scheduling
@@ -619,7 +689,9 @@ def run_chaos(
         killer = ExecutorKiller(
             plan.kill_rate, seed=plan.seed, at_each_point=plan.kill_at_each_point
         )
-        last_end = ends[-1]
+        last_end = max(end for end, _, _ in ends)
+        racing = Users(raced, running.base_url, plan.racing, plan.leads, plan.seed)
+        racing.start()
         restarts = [
             time.time() + (last_end - time.time()) * (k + 1) / (plan.pump_restarts + 1)
             for k in range(plan.pump_restarts)
@@ -650,6 +722,7 @@ def run_chaos(
                     time.sleep(1)
             faults = admin.get("/_sim/faults").json()["faults"]
             admin.delete("/_sim/faults")
+        racing.join(timeout=60)
         report.ebay_faults = faults[0]["counts"] if faults else {}
         if stack.stream_pump is not None:
             report.pump_records.append(sum(s.records for s in stack.stream_pump.stats.values()))
@@ -659,6 +732,17 @@ def run_chaos(
         auctions = {
             str(a["legacyItemId"]): a for a in admin.get("/_sim/auctions").json()["auctions"]
         }
+        _read_seals(stack, raced)
+        report.changes = summarize(raced)
+        by_id = {snipe.bid_id: snipe for snipe in raced}
+        report.invariants = audit_invariants(listing, auctions, by_id, plan.max_bid)
+        headers = dict(users)
+        for ebay_user, listed in listing:
+            if listed["bidId"] in report.invariants.violating:
+                history = _history(http, listed["bidId"], headers[ebay_user])
+                report.invariants.timelines += timeline(
+                    listed, auctions[listed["ebayItemId"]], history, by_id.get(listed["bidId"])
+                )
     report.audit = audit_snipes(listing, auctions)
     report.stream_records = _stream_record_count(stack)
     report.run_seconds = time.time() - started
@@ -704,6 +788,50 @@ def _timeline(
             ]
             lines.append(f"  {label} {what} ({len(values)}): {spread(values)}")
     return lines
+
+
+@dataclass(frozen=True)
+class _Lot:
+    """An auction of the run and the snipe to be made on it."""
+
+    user: tuple[str, dict[str, str]]  # eBay username, auth headers
+    legacy: str
+    lead: int
+    group: str | None
+
+
+def _read_seals(stack: LocalStack, snipes: list[RacedSnipe]) -> None:
+    """Each raced snipe's ``sealedAt``, which the API does not show: from the Bids table."""
+    from local.aws import client
+
+    assert stack.runtime is not None
+    table = stack.runtime.environment()["BIDS_TABLE"]
+    dynamodb = client("dynamodb", stack.aws_endpoint_url)
+    for snipe in snipes:
+        items = dynamodb.query(
+            TableName=table,
+            IndexName="ByEbayItemId",
+            KeyConditionExpression="ebayItemId = :item",
+            ExpressionAttributeValues={":item": {"S": snipe.ebay_item_id}},
+        )["Items"]
+        for item in items:
+            sealed = item.get("sealedAt", {}).get("N")
+            if item["bidId"]["S"] == snipe.bid_id and sealed is not None:
+                snipe.sealed_ms = int(sealed)
+
+
+def _history(http: httpx.Client, bid_id: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """A snipe's BidHistory entries, as its owner reads them."""
+    found: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 100}
+    while True:
+        answer = http.get(f"/bid-history/{bid_id}", params=params, headers=headers)
+        answer.raise_for_status()
+        page = answer.json()
+        found += page["items"]
+        if not page.get("nextCursor"):
+            return found
+        params["cursor"] = page["nextCursor"]
 
 
 def _stream_record_count(stack: LocalStack) -> int:

@@ -4,9 +4,9 @@ Snipes created through the REST API fire on the local stack while every schedule
 three times, executor runs are killed before their claim, after it and after eBay accepted their
 bid (and retried by Lambda with their request id), eBay fails a fifth of its calls with 500, 503,
 429 or no answer, and the stream pump crashes and restarts. The scheduling constants are
-compressed (wake 9 s before the fire time instead of 150-210 s, Lambda's retry after 1 s instead
-of 60 s, the outcome follow-up after 5 s instead of 60 s) so the run takes about a minute; the
-rules are the product's.
+compressed (conftest.py: wake 9 s before the fire time instead of 150-210 s, the outcome follow-up
+after 5 s instead of 60 s; Lambda's retry after 1 s instead of 60 s) so the run takes about a
+minute; the rules are the product's.
 """
 
 from __future__ import annotations
@@ -39,18 +39,6 @@ PLAN = ChaosPlan(
     create_threads=4,
     seed=11,
 )
-
-
-@pytest.fixture(scope="module")
-def compressed_time() -> Iterator[None]:
-    """EventBridge Scheduler at one-second precision, waking 9 s before the fire time; the
-    outcome follow-up 5 s later. Every rule is unchanged, only the durations shrink."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("common.scheduling.SCHEDULER_PRECISION_SECONDS", 1)
-        patch.setattr("common.scheduling.WAKE_LEAD_SECONDS", 8)
-        patch.setattr("common.scheduling.INVOKE_NOW_WITHIN_SECONDS", 12)
-        patch.setattr("workers.snipe_engine.OUTCOME_RETRY_DELAY_SECONDS", 5)
-        yield
 
 
 @pytest.fixture(scope="module")
