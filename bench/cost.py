@@ -19,8 +19,8 @@ Three figures cannot come from a local run, and are modelled (each printed besid
   becomes one message to it (the broadcaster's fan-out);
 - a Scheduler invocation and a Secrets Manager read per snipe (upper bounds: schedules are
   not needed for auctions this close, and Powertools' own boto3 session is not hooked);
-- fixed monthly work: the price updater every minute and token refresh every hour, shared by
-  all users; measured durations, scaled to a month.
+- fixed monthly work: the price updater and the snipe reconciler every minute and token refresh
+  every hour, shared by all users; measured durations, scaled to a month.
 """
 
 from __future__ import annotations
@@ -78,6 +78,12 @@ WAKE_LEAD_SECONDS = statistics.fmean(
 OUTCOME_AFTER_END_SECONDS = 1.5
 EXECUTOR_AWAKE_SECONDS = WAKE_LEAD_SECONDS + DEFAULT_LEAD_SECONDS + OUTCOME_AFTER_END_SECONDS + 1
 DASHBOARD_MINUTES_PER_DAY = 30
+# The template's scheduled functions: fixed monthly work, not per snipe.
+RUNS_PER_MONTH = {
+    "PriceUpdaterFunction": 43_200,
+    "SnipeReconcilerFunction": 43_200,
+    "TokenRefreshFunction": 720,
+}
 SNIPES_PER_USER_MONTH = 10
 LOG_BYTES_PER_INVOCATION = 1500  # ~4 structured lines (JSON) plus Lambda's START/END/REPORT
 REST_FUNCTIONS = {"UsersFunction", "BidsFunction", "HistoryFunction", "EbayAuthFunction",
@@ -197,8 +203,8 @@ def main() -> int:
     for name, stats in sorted(result["stats"].items()):
         mb = memory[name]
         avg = stats.billed_duration_ms / stats.invocations if stats.invocations else 0.0
-        if name in ("PriceUpdaterFunction", "TokenRefreshFunction"):
-            per_month = 43_200 if name == "PriceUpdaterFunction" else 720
+        if name in RUNS_PER_MONTH:
+            per_month = RUNS_PER_MONTH[name]
             fixed_month_gbs += per_month * avg / 1000 * mb / 1024
             lines.append(f"{name:<22} {stats.invocations:>11} {avg:>8.0f} {mb:>5} {'(fixed)':>11}")
             continue
