@@ -83,6 +83,33 @@ class UpstreamUnavailable(DomainError):
 
 
 @dataclass
+class RateLimited(DomainError):
+    """An allowance is used up: a per-user cap or a share of the app's daily eBay calls.
+    ``retry_after``: seconds until trying again makes sense (the API's Retry-After)."""
+
+    code: str = "RATE_LIMITED"
+    retry_after: int = 60
+
+
+@dataclass
+class BrowseShareExhausted(RateLimited):
+    """Today's share of eBay Browse calls for this kind of look-up (or this user's part of it)
+    is spent (common/data/budget.py); the details name the share."""
+
+    code: str = "EBAY_SHARE_EXHAUSTED"
+
+
+@dataclass
+class TooManyActiveSnipes(RateLimited):
+    code: str = "TOO_MANY_ACTIVE_SNIPES"
+
+
+@dataclass
+class TooManyConnections(RateLimited):
+    code: str = "TOO_MANY_CONNECTIONS"
+
+
+@dataclass
 class RetryableError(DomainError):
     """Throttling or a passing fault of AWS; the caller may try again."""
 

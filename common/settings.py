@@ -58,8 +58,13 @@ class Settings(BaseModel):
     postmark_api_url: str = Field(default="https://api.postmarkapp.com", alias="POSTMARK_API_URL")
     postmark_secret_name: str = Field(default="", alias="POSTMARK_SECRET_NAME")
     email_from: str = Field(default="eBay Sniper <sniper@example.com>", alias="EMAIL_FROM")
-    # The price updater's eBay calls per UTC day.
+    # The app's eBay Browse calls per UTC day, in shares: the price updater's polls and the REST
+    # item look-ups (common/data/budget.py).
     ebay_daily_call_budget: int = Field(default=5000, ge=0, alias="EBAY_DAILY_CALL_BUDGET")
+    # Per-user caps: active snipes (POST /bids answers 429 beyond) and open WebSockets ($connect
+    # refuses the handshake with 429 beyond).
+    max_active_snipes_per_user: int = Field(default=200, ge=1, alias="MAX_ACTIVE_SNIPES_PER_USER")
+    max_connections_per_user: int = Field(default=10, ge=1, alias="MAX_CONNECTIONS_PER_USER")
     # How many of those calls a price updater run makes at once. At most the eBay client's 20
     # pooled connections: a worker waiting for a connection would time out at the pool.
     price_updater_concurrency: int = Field(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from common.container import per_container
 from common.data.bids import BidsRepository
+from common.data.budget import CallBudget
 from common.data.connections import ConnectionsRepository
 from common.data.ebay_links import EbayLinksRepository
 from common.data.groups import GroupsRepository
@@ -49,6 +50,13 @@ def price_history() -> PriceHistory:
 @per_container
 def groups_repo() -> GroupsRepository:
     return GroupsRepository(get_settings().users_table)
+
+
+@per_container
+def call_budget() -> CallBudget:
+    """The app's daily eBay Browse calls, shared by the price updater and the REST look-ups."""
+    s = get_settings()
+    return CallBudget(s.users_table, s.ebay_daily_call_budget)
 
 
 @per_container

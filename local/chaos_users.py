@@ -236,7 +236,10 @@ def play(
             change.code = type(exc).__name__
         else:
             change.status = answer.status_code
-            payload = answer.json() if answer.content else {}
+            try:
+                payload = answer.json()
+            except ValueError:  # a gateway's error page: the status says enough
+                payload = {}
             if change.ok:
                 change.answer = payload
                 snipe.lead = int(payload["leadSeconds"])

@@ -23,7 +23,9 @@ from common.errors import (
     DomainError,
     EbayNotLinkedError,
     FieldIssue,
+    NoticeRejected,
     NotFoundError,
+    RateLimited,
     RetryableError,
     UnauthorizedError,
     UpstreamRateLimited,
@@ -39,7 +41,9 @@ STATUS_BY_ERROR: Sequence[tuple[type[DomainError], int]] = (
     (UpstreamRateLimited, 403),
     (NotFoundError, 404),
     (ConflictError, 409),
+    (NoticeRejected, 412),
     (ValidationFailed, 422),
+    (RateLimited, 429),
     (UpstreamUnavailable, 503),
     (RetryableError, 503),
 )
@@ -84,6 +88,13 @@ ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
     422: _error_response("A field failed validation"),
     503: _error_response("AWS throttled the request or eBay is unavailable; try again"),
 }
+# Only on the routes that have a per-user cap or spend eBay calls (common/data/budget.py).
+RATE_LIMITED_RESPONSE: OpenAPIResponse = {
+    "description": "An allowance is used up (a per-user cap, or today's share of eBay calls, "
+    "named in the details); the Retry-After header says in how many seconds to try again",
+    "headers": {"Retry-After": {"description": "Seconds", "schema": {"type": "integer"}}},
+    "content": {"application/json": {"model": ErrorBody}},
+}
 
 
 def documented(
@@ -106,9 +117,17 @@ class Caller:
     username: str = ""
 
 
-def error_response(status: int, code: str, message: str, details: list[FieldIssue]) -> Response:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: list[FieldIssue],
+    headers: dict[str, str] | None = None,
+) -> Response:
     body = {"error": {"code": code, "message": message, "details": [d.as_dict() for d in details]}}
-    return Response(status_code=status, content_type="application/json", body=json.dumps(body))
+    return Response(
+        status_code=status, content_type="application/json", body=json.dumps(body), headers=headers
+    )
 
 
 def _field_name(loc: Sequence[Any]) -> str:
@@ -184,7 +203,10 @@ def create_app() -> APIGatewayHttpResolver:
     def _domain(exc: DomainError) -> Response:
         for error_type, status in STATUS_BY_ERROR:
             if isinstance(exc, error_type):
-                return error_response(status, exc.code, exc.message, exc.details)
+                headers = None
+                if isinstance(exc, RateLimited):
+                    headers = {"Retry-After": str(max(1, exc.retry_after))}
+                return error_response(status, exc.code, exc.message, exc.details, headers)
         return _internal(exc)
 
     @app.exception_handler(Exception)

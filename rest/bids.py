@@ -10,12 +10,14 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from common.data.budget import SNIPE_CREATION
 from common.handler import settings_validated
 from common.observability import logger, metrics
 from common.settings import get_settings
 from rest import deps, groups
-from rest.app import caller, create_app, documented
+from rest.app import ERROR_RESPONSES, RATE_LIMITED_RESPONSE, caller, create_app, documented
 from rest.logic import bids as logic
+from rest.logic.caps import ActiveSnipeCap
 from rest.presenters import bid_out
 from rest.schemas import (
     BidDetailOut,
@@ -30,12 +32,17 @@ from rest.schemas import (
 )
 
 router = APIGatewayHttpRouter()
-CREATED = documented(status=201, description="The snipe was scheduled")
+CREATED = documented(
+    {**ERROR_RESPONSES, 429: RATE_LIMITED_RESPONSE},
+    status=201,
+    description="The snipe was scheduled",
+)
 
 
 @router.post("/bids", tags=["bids"], responses=CREATED)
 def create_bid(body: CreateBidRequest) -> tuple[CreatedBidOut, int]:
     who = caller(router)
+    settings = get_settings()
     bid, warnings = logic.create_snipe(
         who.user_id,
         logic.NewSnipe(
@@ -43,10 +50,11 @@ def create_bid(body: CreateBidRequest) -> tuple[CreatedBidOut, int]:
         ),
         deps.users_repo(),
         deps.bids_repo(),
-        deps.ebay_client(),
+        deps.metered_items(SNIPE_CREATION, who.user_id, time.time),
         time.time,
-        get_settings().history_ttl_days,
+        settings.history_ttl_days,
         deps.snipe_scheduler(),
+        ActiveSnipeCap(deps.active_snipes(), settings.max_active_snipes_per_user),
     )
     logger.info("snipe created", bid_id=bid.bidId, ebay_item_id=bid.ebayItemId)
     return CreatedBidOut(**bid_out(bid).model_dump(), warnings=warnings), 201

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from common.clock import Clock
 from common.container import per_container
+from common.data.active_snipes import ActiveSnipes
+from common.data.budget import Share
 from common.data.cursor import CursorCodec, default_codec
 from common.data.identities import CognitoIdentities
+from common.data.item_cache import ItemCache
 from common.data.push import ConnectionPusher, management_client
 from common.settings import get_settings
 from common.wiring import (
     bids_repo,
+    call_budget,
     connections_repo,
     ebay_client,
     ebay_links_repo,
@@ -19,9 +24,12 @@ from common.wiring import (
     token_cipher,
     users_repo,
 )
+from rest.logic.lookups import MeteredItems
 
 __all__ = [
+    "active_snipes",
     "bids_repo",
+    "call_budget",
     "cognito_identities",
     "connections_repo",
     "cursor_codec",
@@ -29,6 +37,8 @@ __all__ = [
     "ebay_links_repo",
     "groups_repo",
     "history_repo",
+    "item_cache",
+    "metered_items",
     "price_history",
     "snipe_scheduler",
     "socket_closer",
@@ -39,6 +49,23 @@ __all__ = [
 
 def cursor_codec() -> CursorCodec:
     return default_codec()
+
+
+@per_container
+def item_cache() -> ItemCache:
+    return ItemCache(get_settings().users_table)
+
+
+@per_container
+def active_snipes() -> ActiveSnipes:
+    s = get_settings()
+    return ActiveSnipes(s.users_table, s.bids_table)
+
+
+def metered_items(share: Share, user_id: str, clock: Clock) -> MeteredItems:
+    """eBay item look-ups for ``user_id``, cached briefly and paid from ``share`` of the day's
+    Browse calls (per request: it names the caller)."""
+    return MeteredItems(ebay_client(), item_cache(), call_budget(), share, user_id, clock)
 
 
 @per_container

@@ -12,10 +12,18 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common.clock import Clock
+from common.data.budget import ITEM_LOOKUPS
 from common.handler import settings_validated
 from common.observability import logger, metrics
 from rest import deps
-from rest.app import ERROR_RESPONSES, ErrorBody, caller, create_app, documented
+from rest.app import (
+    ERROR_RESPONSES,
+    RATE_LIMITED_RESPONSE,
+    ErrorBody,
+    caller,
+    create_app,
+    documented,
+)
 from rest.ebay_schemas import (
     ItemIdParam,
     PriceOut,
@@ -90,10 +98,15 @@ def list_items(
     )
 
 
-@router.get("/wishlist/items/<itemId>", tags=["wishlist"], responses=documented(EBAY_RESPONSES))
+LOOKUP_RESPONSES = documented({**EBAY_RESPONSES, 429: RATE_LIMITED_RESPONSE})
+
+
+@router.get("/wishlist/items/<itemId>", tags=["wishlist"], responses=LOOKUP_RESPONSES)
 def get_item(itemId: Annotated[ItemIdParam, Path()]) -> WishlistItemDetailOut:
     who = caller(router)
-    detail = logic.live_item(who.user_id, itemId, deps.ebay_client(), deps.bids_repo(), clock)
+    # Cached briefly and paid from the item-lookups share of the day's eBay calls.
+    lookups = deps.metered_items(ITEM_LOOKUPS, who.user_id, clock)
+    detail = logic.live_item(who.user_id, itemId, lookups, deps.bids_repo(), clock)
     return WishlistItemDetailOut(
         **_item_out(detail.item),
         isAuction=detail.is_auction,

@@ -42,7 +42,6 @@ def process(context: LambdaContext | None) -> dict[str, Any]:
         wiring.call_budget(),
         wiring.ebay_client(),
         wiring.notifier(),
-        settings.ebay_daily_call_budget,
         clock,
         deadline,
         settings.price_updater_concurrency,

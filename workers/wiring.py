@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.container import per_container
-from common.data.budget import CallBudget
 from common.data.ebay_links import EbayLinksRepository
 from common.data.notifications import NotificationGuards
 from common.notify import LambdaNotifier
 from common.settings import get_settings
 from common.wiring import bids_repo as bids_repo
+from common.wiring import call_budget as call_budget
 from common.wiring import ebay_client as ebay_client
 from common.wiring import ebay_links_repo as ebay_links_repo
 from common.wiring import price_history as price_history
@@ -36,11 +36,6 @@ class LinkExpiryReader:
 @per_container
 def notification_guards() -> NotificationGuards:
     return NotificationGuards(get_settings().users_table)
-
-
-@per_container
-def call_budget() -> CallBudget:
-    return CallBudget(get_settings().users_table)
 
 
 @per_container

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from common.data.active_snipes import raise_if_no_slot, release_slot, take_slot
 from common.data.dynamo import (
     batch_delete,
     cancellation_codes,
@@ -134,8 +135,10 @@ class BidsRepository:
         return [BidEntity.model_validate(from_item(i)) for i in query_items(self.client, **kwargs)]
 
     # ------------------------------------------------------------------ writes
-    def create(self, bid: BidEntity, history: HistoryEntity) -> None:
-        """Store a new snipe, its history entry and the one-active-snipe-per-item guard."""
+    def create(self, bid: BidEntity, history: HistoryEntity, max_active: int | None = None) -> None:
+        """Store a new snipe, its history entry and the one-active-snipe-per-item guard, and
+        count it among its owner's active snipes: with ``max_active``, only if they have fewer
+        (TooManyActiveSnipes otherwise; common/data/active_snipes.py)."""
         items: list[Any] = [
             {
                 "Put": {
@@ -158,6 +161,7 @@ class BidsRepository:
                 }
             },
             self._history_put(history),
+            take_slot(self.users_table, bid.userId, bid.bidId, max_active),
             account_not_deleted(self.users_table, bid.userId),
         ]
         try:
@@ -170,6 +174,7 @@ class BidsRepository:
                     "You already have an active snipe on this item",
                     [FieldIssue("ebayItemId", "an active snipe exists for this item")],
                 ) from exc
+            raise_if_no_slot(exc, len(items) - 2, max_active)
             with translate_errors():
                 raise
 
@@ -225,6 +230,7 @@ class BidsRepository:
                     }
                 }
             )
+            items.append(release_slot(self.users_table, before.userId, before.bidId))
         with translate_errors(conflict_message):
             self.client.transact_write_items(TransactItems=items)
         return after

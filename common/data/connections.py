@@ -25,9 +25,16 @@ import boto3
 from botocore.exceptions import ClientError
 
 from common import aws
-from common.data.dynamo import batch_delete, default_client, query_items, to_item, translate_errors
+from common.data.dynamo import (
+    batch_delete,
+    cancellation_codes,
+    default_client,
+    query_items,
+    to_item,
+    translate_errors,
+)
 from common.data.users import account_not_deleted, raise_if_account_deleted
-from common.errors import RetryableError
+from common.errors import FieldIssue, RetryableError, TooManyConnections
 from common.models import ConnectionEntity
 
 if TYPE_CHECKING:
@@ -36,6 +43,8 @@ if TYPE_CHECKING:
 # The sort key of a user's index item. API Gateway's connection ids are base64: never '#'.
 INDEX_ITEM = "#index"
 BATCH_GET_LIMIT = 100  # DynamoDB's most keys in one BatchGetItem
+# API Gateway closes every connection after 2 hours: a socket connected longer ago is closed.
+MAX_CONNECTION_MS = 2 * 3600 * 1000
 
 
 def pooled_client(max_connections: int) -> DynamoDBClient:
@@ -58,26 +67,55 @@ class ConnectionsRepository:
         self.clock = clock
         self.sleep = sleep
 
-    def put(self, connection: ConnectionEntity, *, users_table: str | None = None) -> None:
+    def put(
+        self,
+        connection: ConnectionEntity,
+        *,
+        users_table: str | None = None,
+        max_connections: int | None = None,
+    ) -> None:
         """Record an open socket: its user's index item and its row, in one transaction.
 
         With ``users_table``, only if the user's profile there carries no deletion mark
         (AccountDeletedError otherwise): an account deletion marks the profile before it closes
         and forgets the user's sockets, so a socket either is recorded before the mark (and
-        closed) or not at all."""
-        items: list[Any] = [
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": self._index_key(connection.userId),
-                    "UpdateExpression": "ADD connectionIds :id SET #ttl = :ttl",
-                    "ExpressionAttributeNames": {"#ttl": "ttl"},
-                    "ExpressionAttributeValues": {
-                        ":id": {"SS": [connection.connectionId]},
-                        ":ttl": {"N": str(connection.ttl)},
-                    },
-                }
+        closed) or not at all.
+
+        With ``max_connections``, only if the index names fewer of the user's sockets
+        (TooManyConnections otherwise), so concurrent connects cannot pass the cap together.
+        The set may still name sockets whose ``$disconnect`` never came: when it is full, those
+        that cannot be open any more (no row, or connected more than API Gateway's 2 hours ago)
+        are removed and the write is tried once more."""
+        try:
+            self._record(connection, users_table, max_connections)
+        except TooManyConnections:
+            if not self._forget_closed(connection.userId):
+                raise
+            self._record(connection, users_table, max_connections)
+
+    def _record(
+        self, connection: ConnectionEntity, users_table: str | None, max_connections: int | None
+    ) -> None:
+        index: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": self._index_key(connection.userId),
+            "UpdateExpression": "ADD connectionIds :id SET #ttl = :ttl",
+            "ExpressionAttributeNames": {"#ttl": "ttl"},
+            "ExpressionAttributeValues": {
+                ":id": {"SS": [connection.connectionId]},
+                ":ttl": {"N": str(connection.ttl)},
             },
+        }
+        if max_connections is not None:
+            # A retried $connect of a socket already counted passes.
+            index["ConditionExpression"] = (
+                "attribute_not_exists(connectionIds) OR size(connectionIds) < :max"
+                " OR contains(connectionIds, :self)"
+            )
+            index["ExpressionAttributeValues"][":max"] = {"N": str(max_connections)}
+            index["ExpressionAttributeValues"][":self"] = {"S": connection.connectionId}
+        items: list[Any] = [
+            {"Update": index},
             {
                 "Put": {
                     "TableName": self.table,
@@ -92,8 +130,50 @@ class ConnectionsRepository:
         except ClientError as exc:
             if users_table is not None:
                 raise_if_account_deleted(exc, len(items) - 1)
+            codes = cancellation_codes(exc)
+            if max_connections is not None and codes and codes[0] == "ConditionalCheckFailed":
+                raise TooManyConnections(
+                    f"You have {max_connections} live connections open, the most one account "
+                    "may have; close one (another tab or terminal) and connect again",
+                    [FieldIssue("connection", f"at most {max_connections} per user")],
+                ) from exc
             with translate_errors():
                 raise
+
+    def _forget_closed(self, user_id: str) -> bool:
+        """Remove from the user's index the sockets that cannot be open any more; whether any
+        were."""
+        items = query_items(
+            self.client,
+            TableName=self.table,
+            KeyConditionExpression="userId = :u",
+            ExpressionAttributeValues={":u": {"S": user_id}},
+            ProjectionExpression="connectionId, connectedAt, connectionIds",
+        )
+        rows = {i["connectionId"]["S"]: i for i in items}
+        listed = rows.pop(INDEX_ITEM, {}).get("connectionIds", {}).get("SS", [])
+        opened_after = int(self.clock() * 1000) - MAX_CONNECTION_MS
+        closed = [
+            connection_id
+            for connection_id in listed
+            if connection_id not in rows
+            or int(rows[connection_id].get("connectedAt", {}).get("N", "0")) < opened_after
+        ]
+        if not closed:
+            return False
+        with translate_errors():
+            try:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=self._index_key(user_id),
+                    UpdateExpression="DELETE connectionIds :ids",
+                    ConditionExpression="attribute_exists(userId)",
+                    ExpressionAttributeValues={":ids": {"SS": sorted(closed)}},
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+        return True
 
     def delete(self, user_id: str, connection_id: str) -> None:
         """Forget one socket; forgetting one that is already gone is not an error."""

@@ -1,5 +1,10 @@
 """The user's eBay watch list (active auctions, live prices) and one live item from Browse.
 
+The item look-up goes through ``rest.logic.lookups.MeteredItems`` in the API: cached for 45 s
+and counted in the ``item-lookups`` share of the app's daily Browse calls, with a per-user part
+(common/data/budget.py), so one account cannot spend the calls everyone's snipes live on; a
+spent share answers 429 with Retry-After.
+
 Paging: eBay's GetMyeBayBuying pages hold every watched listing (ended ones and fixed-price ones
 too), and only active auctions are shown, so one of our pages does not match one of eBay's. The
 cursor holds a position in eBay's list, ``(page, index)`` at a fixed eBay page size; a request

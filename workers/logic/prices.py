@@ -12,8 +12,10 @@ Polling cadence by time to the auction's end (the function runs every minute):
 
 An item is due when ``(minute + crc32(itemId)) % interval == 0``: stateless, and items spread
 evenly over the interval instead of all polling on the hour. Due items are served soonest-ending
-first; items more than an hour away may only use ``FAR_SHARE`` of the day's budget, so the final
-hour of every auction keeps its polls.
+first, each from its share of the app's daily Browse calls (common/data/budget.py), which the
+REST look-ups draw from too: items ending within 10 minutes from ``final-polls``, which keeps a
+reserve nobody else may spend, so the last minutes of every auction keep their polls; within the
+hour from ``hour-polls``; later ones from ``far-polls``, capped so they cannot crowd the rest out.
 
 The calls are reserved from the budget first, then made on a small thread pool (``concurrency``
 at a time, ``PRICE_UPDATER_CONCURRENCY``): one call per item, so a slow or hanging eBay call
@@ -37,7 +39,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from common.clock import Clock
-from common.data.budget import utc_day
+from common.data.budget import FAR_POLLS, FINAL_POLLS, HOUR_POLLS, Share
 from common.ebay.errors import EbayError
 from common.ebay.models import EbayItem
 from common.errors import DomainError
@@ -46,7 +48,7 @@ from common.notify import NotificationKind, Notifier
 from common.observability import logger
 
 HORIZON_SECONDS = 400 * 86400
-FAR_SHARE = 0.8
+FINAL_SECONDS = 600  # the last minutes, polled every run from a reserved share
 PHASES = ("1h", "10m", "1m")
 # The executor's phases come after ours; a phase only ever moves forward.
 PHASE_ORDER = {"1h": 1, "10m": 2, "1m": 3, "ARMED": 4, "FIRING": 5}
@@ -68,7 +70,9 @@ class PricePoints(Protocol):
 
 
 class Budget(Protocol):
-    def reserve(self, day: str, wanted: int, limit: int, now: int) -> int: ...
+    """The day's shared Browse calls (common.data.budget.CallBudget)."""
+
+    def reserve(self, share: Share, wanted: int, now: int) -> int: ...
 
 
 class ItemSource(Protocol):
@@ -119,6 +123,15 @@ def is_due(ebay_item_id: str, seconds_left: float, minute: int) -> bool:
     return (minute + zlib.crc32(ebay_item_id.encode())) % interval == 0
 
 
+def poll_share(seconds_left: float) -> Share:
+    """Which share of the day's Browse calls pays for polling an item ending this soon."""
+    if seconds_left <= FINAL_SECONDS:
+        return FINAL_POLLS
+    if seconds_left <= 3600:
+        return HOUR_POLLS
+    return FAR_POLLS
+
+
 def countdown_phase(seconds_left: float) -> str | None:
     if seconds_left <= 60:
         return "1m"
@@ -145,7 +158,6 @@ def run(
     budget: Budget,
     ebay: ItemSource,
     notifier: Notifier,
-    daily_budget: int,
     clock: Clock = time.time,
     deadline: float | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
@@ -165,12 +177,11 @@ def run(
         (item for item in by_item if is_due(item, ends[item] - now, minute)), key=ends.__getitem__
     )
     result.itemsDue = len(due)
-    near = [item for item in due if ends[item] - now <= 3600]
-    far = [item for item in due if ends[item] - now > 3600]
-    day = utc_day(now)
-    granted = budget.reserve(day, len(near), daily_budget, now)
-    granted_far = budget.reserve(day, len(far), int(daily_budget * FAR_SHARE), now)
-    polled = near[:granted] + far[:granted_far]
+    polled: list[str] = []
+    for share in (FINAL_POLLS, HOUR_POLLS, FAR_POLLS):
+        items = [item for item in due if poll_share(ends[item] - now) is share]
+        if items:
+            polled += items[: budget.reserve(share, len(items), now)]
     result.itemsOverBudget = len(due) - len(polled)
     result.ebayCalls = len(polled)
 

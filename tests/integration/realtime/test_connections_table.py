@@ -61,7 +61,7 @@ def _items(table: str) -> list[dict[str, Any]]:
 def test_connect_and_disconnect_keep_rows_and_index_in_step(repo):
     # Given two sockets of user A and one of user B, opened through $connect
     for connection_id, user in (("a1=", "user-a"), ("a2=", "user-a"), ("b1=", "user-b")):
-        assert on_connect(_event("$connect", connection_id, user), repo, _users_table()) == {
+        assert on_connect(_event("$connect", connection_id, user), repo, _users_table(), 10) == {
             "statusCode": 200
         }
     # Then each user's sockets are found, by rows and by index, and a stranger has none
@@ -76,7 +76,7 @@ def test_connect_and_disconnect_keep_rows_and_index_in_step(repo):
 
 
 def test_a_row_stores_what_connect_knows(repo):
-    on_connect(_event("$connect", "a1=", "user-a"), repo, _users_table())
+    on_connect(_event("$connect", "a1=", "user-a"), repo, _users_table(), 10)
     (row,) = [i for i in _items(repo.table) if i["connectionId"]["S"] == "a1="]
     assert row["userId"] == {"S": "user-a"}
     assert row["sourceIp"] == {"S": "127.0.0.1"}
@@ -156,12 +156,12 @@ def test_a_socket_of_an_account_whose_deletion_began_after_the_authorizer_is_not
     # the handshake through
     UsersRepository(_users_table()).mark_deleted("user-a", int(time.time() * 1000))
     # When $connect records the socket
-    answer = on_connect(_event("$connect", "a1=", "user-a"), repo, _users_table())
+    answer = on_connect(_event("$connect", "a1=", "user-a"), repo, _users_table(), 10)
     # Then the handshake is refused and nothing of the socket is stored, for the deletion's
     # sweep to miss; another user's socket is recorded
     assert answer == {"statusCode": 401}
     assert repo.connection_ids("user-a") == []
     assert repo.connection_ids_by_user(["user-a"]) == {"user-a": []}
-    assert on_connect(_event("$connect", "b1=", "user-b"), repo, _users_table()) == {
+    assert on_connect(_event("$connect", "b1=", "user-b"), repo, _users_table(), 10) == {
         "statusCode": 200
     }

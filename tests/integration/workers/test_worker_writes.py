@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from common.data.budget import CallBudget
+from common.data.budget import FINAL_POLLS, CallBudget, utc_day
 from common.data.dynamo import to_item
 from common.data.prices import MAX_POINTS, PriceHistory
 from common.data.relink_warnings import RelinkWarnings
@@ -20,12 +20,16 @@ pytestmark = pytest.mark.usefixtures("workers_env")
 
 
 def test_the_daily_budget_is_never_exceeded():
-    budget = CallBudget(get_settings().users_table)
-    assert budget.reserve("2030-01-01", 7, 10, NOW) == 7
-    assert budget.reserve("2030-01-01", 7, 10, NOW) == 3  # what is left
-    assert budget.reserve("2030-01-01", 1, 10, NOW) == 0
-    assert budget.spent("2030-01-01") == 10
-    assert budget.reserve("2030-01-02", 1, 10, NOW) == 1  # a new UTC day
+    # Given 10 calls a day: 1 reserved for snipe creation, 2 for the final minutes, 7 shared
+    budget = CallBudget(get_settings().users_table, 10)
+    day = utc_day(NOW)
+    # When the final minutes' polls ask for more than there is / Then they get the shared 7 and
+    # their own 2, never snipe creation's
+    assert budget.reserve(FINAL_POLLS, 7, NOW) == 7
+    assert budget.reserve(FINAL_POLLS, 7, NOW) == 2  # what is left to them
+    assert budget.reserve(FINAL_POLLS, 1, NOW) == 0
+    assert budget.spent(day) == 9
+    assert budget.reserve(FINAL_POLLS, 1, NOW + 86_400) == 1  # a new UTC day
 
 
 def test_a_snipe_update_loses_to_a_concurrent_change_and_bumps_the_version():

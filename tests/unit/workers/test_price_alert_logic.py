@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.data.budget import Share
 from common.ebay.errors import EbayUnavailable
 from common.ebay.models import EbayItem, Money
 from common.models import BidEntity, BidStatus
@@ -60,13 +61,19 @@ class FakeStore:
 
 @dataclass
 class FakeBudget:
-    limit_left: int = 10_000
-    asked: list[int] = field(default_factory=list)
+    """CallBudget's interface: ``limit_left`` calls in all, or ``per_share`` for some shares."""
 
-    def reserve(self, day: str, wanted: int, limit: int, now: int) -> int:
-        self.asked.append(wanted)
-        grant = max(0, min(wanted, self.limit_left, limit))
+    limit_left: int = 10_000
+    per_share: dict[str, int] = field(default_factory=dict)
+    asked: list[tuple[str, int]] = field(default_factory=list)
+
+    def reserve(self, share: Share, wanted: int, now: int) -> int:
+        self.asked.append((share.name, wanted))
+        left = min(self.limit_left, self.per_share.get(share.name, self.limit_left))
+        grant = max(0, min(wanted, left))
         self.limit_left -= grant
+        if share.name in self.per_share:
+            self.per_share[share.name] -= grant
         return grant
 
 
@@ -133,7 +140,6 @@ def _run(store, ebay, notifier, budget=None, now=NOW, clock=None, deadline=None,
         budget or FakeBudget(),
         ebay,
         notifier,
-        5000,
         clock or (lambda: float(now)),
         deadline,
         concurrency,
@@ -244,6 +250,37 @@ def test_the_budget_limits_calls_and_serves_the_soonest_ending_first():
     result = _run(store, ebay, FakeNotifier(), budget=FakeBudget(limit_left=1))
     assert ebay.calls == ["v1|110000000002|0"]
     assert (result.ebayCalls, result.itemsOverBudget) == (1, 1)
+
+
+def test_each_item_is_polled_from_the_share_for_its_time_left():
+    # Given items ending in 5 minutes, 30 minutes and 2 hours (each due this minute), and a
+    # budget whose far-off share is spent while the final minutes still have their reserve
+    minute = NOW // 60
+    ends = {}
+    for seconds_left in (300, 1800, 7200):
+        item = next(
+            str(number)
+            for number in range(110_000_000_001, 110_000_001_000)
+            if str(number) not in ends and logic.is_due(str(number), seconds_left, minute)
+        )
+        ends[item] = NOW + seconds_left
+    final, hour, _far = ends
+    store = FakeStore(
+        {
+            f"b{i}": _bid(
+                bidId=f"b{i}", ebayItemId=item, itemId=f"v1|{item}|0", auctionEndTime=ends[item]
+            )
+            for i, item in enumerate(ends)
+        }
+    )
+    ebay = FakeEbay(dict.fromkeys(ends, 100))
+    budget = FakeBudget(per_share={"far-polls": 0})
+    # When the updater runs
+    result = _run(store, ebay, FakeNotifier(), budget=budget)
+    # Then each item asked its own share, the final minutes first, and only the far one waits
+    assert budget.asked == [("final-polls", 1), ("hour-polls", 1), ("far-polls", 1)]
+    assert sorted(ebay.calls) == sorted([f"v1|{final}|0", f"v1|{hour}|0"])
+    assert (result.ebayCalls, result.itemsOverBudget) == (2, 1)
 
 
 def test_countdown_phases_move_forward_only():

@@ -1,0 +1,155 @@
+"""Each user's active snipes, counted exactly, for the per-user cap (MAX_ACTIVE_SNIPES_PER_USER).
+
+``ACTIVESNIPES#<userId>`` on the Users table (``ownerId`` names the user, so account deletion
+finds it through the ByOwner index) holds ``bidIds``, the string set of the user's active
+snipes:
+
+- ``BidsRepository.create`` adds the new snipe's id in its transaction, on the condition that
+  the set holds fewer than the cap, so two creates racing for the last slot cannot both win;
+- the ``transition`` that takes a snipe out of the active statuses removes its id in its
+  transaction, beside the one-active-snipe guard.
+
+A set rather than a number: adding an id twice or removing an absent one changes nothing, so
+the count cannot drift, and a snipe stored before the set existed (not in it) is simply not
+counted until it ends. A user has at most the cap of ids, 23 characters each (200: ~5 KB).
+
+``retryAt`` (epoch seconds) remembers when the soonest of the user's active snipes ends, as the
+last refusal found it, so a client retrying against the cap costs one read, not a read of every
+active snipe.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from common.data.dynamo import cancellation_codes, default_client, to_value, translate_errors
+from common.errors import FieldIssue, TooManyActiveSnipes
+from common.models import BidStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+BATCH_GET_LIMIT = 100
+
+
+def active_snipes_key(user_id: str) -> str:
+    return f"ACTIVESNIPES#{user_id}"
+
+
+def take_slot(
+    users_table: str, user_id: str, bid_id: str, max_active: int | None
+) -> dict[str, Any]:
+    """A transaction item adding ``bid_id`` to the user's active snipes; with ``max_active``,
+    only if they hold fewer (the transaction is then cancelled on this item)."""
+    update: dict[str, Any] = {
+        "TableName": users_table,
+        "Key": {"userId": {"S": active_snipes_key(user_id)}},
+        "UpdateExpression": "ADD bidIds :id SET ownerId = :owner",
+        "ExpressionAttributeValues": {":id": {"SS": [bid_id]}, ":owner": {"S": user_id}},
+    }
+    if max_active is not None:
+        update["ConditionExpression"] = "attribute_not_exists(bidIds) OR size(bidIds) < :max"
+        update["ExpressionAttributeValues"][":max"] = to_value(max_active)
+    return {"Update": update}
+
+
+def raise_if_no_slot(exc: ClientError, index: int, max_active: int | None) -> None:
+    """TooManyActiveSnipes if ``exc`` cancelled a transaction on its take_slot item, at
+    ``index``. Its Retry-After is a placeholder: when a slot frees is the caller's to find."""
+    codes = cancellation_codes(exc)
+    if len(codes) > index and codes[index] == "ConditionalCheckFailed":
+        raise TooManyActiveSnipes(
+            f"You have {max_active} active snipes, the most one account may have; "
+            "cancel one or wait until one of their auctions ends",
+            [FieldIssue("ebayItemId", f"at most {max_active} active snipes")],
+        ) from exc
+
+
+def release_slot(users_table: str, user_id: str, bid_id: str) -> dict[str, Any]:
+    """A transaction item removing ``bid_id`` from the user's active snipes. Unconditional: a
+    snipe that was never counted (stored before the count existed) must still end."""
+    return {
+        "Update": {
+            "TableName": users_table,
+            "Key": {"userId": {"S": active_snipes_key(user_id)}},
+            "UpdateExpression": "DELETE bidIds :id SET ownerId = :owner",
+            "ExpressionAttributeValues": {":id": {"SS": [bid_id]}, ":owner": {"S": user_id}},
+        }
+    }
+
+
+class ActiveSnipes:
+    """Reads of the count; the writes are the transaction items above."""
+
+    def __init__(
+        self, users_table: str, bids_table: str, client: DynamoDBClient | None = None
+    ) -> None:
+        self.users_table = users_table
+        self.bids_table = bids_table
+        self.client = client or default_client()
+
+    def count(self, user_id: str) -> int:
+        return len(self._bid_ids(self._read(user_id)))
+
+    def soonest_end(self, user_id: str, now: int) -> int | None:
+        """Epoch second at which the soonest-ending of the user's active snipes ends (None if
+        they have none): the remembered ``retryAt`` while it is still ahead, else read from the
+        snipes themselves and remembered."""
+        item = self._read(user_id)
+        remembered = int(item.get("retryAt", {}).get("N", "0"))
+        if remembered > now:
+            return remembered
+        ids = sorted(self._bid_ids(item))
+        ends = [
+            int(bid["auctionEndTime"]["N"])
+            for start in range(0, len(ids), BATCH_GET_LIMIT)
+            for bid in self._snipes(user_id, ids[start : start + BATCH_GET_LIMIT])
+            if BidStatus(bid["status"]["S"]).is_active
+        ]
+        if not ends:
+            return None
+        soonest = min(ends)
+        with translate_errors():
+            self.client.update_item(
+                TableName=self.users_table,
+                Key={"userId": {"S": active_snipes_key(user_id)}},
+                UpdateExpression="SET retryAt = :at, ownerId = :owner",
+                ExpressionAttributeValues={":at": to_value(soonest), ":owner": {"S": user_id}},
+            )
+        return soonest
+
+    def _read(self, user_id: str) -> dict[str, Any]:
+        with translate_errors():
+            return (
+                self.client.get_item(
+                    TableName=self.users_table,
+                    Key={"userId": {"S": active_snipes_key(user_id)}},
+                    ConsistentRead=True,
+                ).get("Item")
+                or {}
+            )
+
+    @staticmethod
+    def _bid_ids(item: dict[str, Any]) -> list[str]:
+        return list(item.get("bidIds", {}).get("SS", []))
+
+    def _snipes(self, user_id: str, bid_ids: list[str]) -> list[dict[str, Any]]:
+        request: dict[str, Any] = {
+            self.bids_table: {
+                "Keys": [{"userId": {"S": user_id}, "bidId": {"S": b}} for b in bid_ids],
+                "ProjectionExpression": "auctionEndTime, #st",
+                "ExpressionAttributeNames": {"#st": "status"},
+            }
+        }
+        found: list[dict[str, Any]] = []
+        # Unprocessed keys are asked again at once: this runs only when a user is at the cap.
+        for _attempt in range(5):
+            with translate_errors():
+                result = self.client.batch_get_item(RequestItems=request)
+            found += result.get("Responses", {}).get(self.bids_table, [])
+            request = dict(result.get("UnprocessedKeys") or {})
+            if not request:
+                break
+        return found

@@ -1,0 +1,279 @@
+"""Fair shares with fakes: the shares' arithmetic, metered item look-ups (cache first, then one
+call of the share), and the active-snipe cap's Retry-After."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+
+from common.data.budget import (
+    FAR_POLLS,
+    FINAL_POLLS,
+    ITEM_LOOKUPS,
+    SHARES,
+    SNIPE_CREATION,
+    Limits,
+    Share,
+    seconds_to_next_day,
+)
+from common.data.item_cache import CachedLookup
+from common.ebay.errors import ItemNotFound
+from common.ebay.models import EbayItem
+from common.errors import BrowseShareExhausted, FieldIssue, RetryableError, TooManyActiveSnipes
+from common.models import BidEntity, BidStatus, HistoryAction, HistoryEntity
+from rest.logic import caps
+from rest.logic.lookups import MeteredItems
+
+NOW = 1_900_000_000
+
+
+# ---------------------------------------------------------------- the shares
+
+
+def test_the_shares_reserve_at_most_the_whole_day_and_never_more_than_they_may_use():
+    assert sum(share.reserved for share in SHARES) <= 1
+    assert all(0 <= share.reserved <= share.cap <= 1 for share in SHARES)
+    assert len({share.key for share in SHARES}) == len(SHARES)
+
+
+def test_a_days_budget_becomes_whole_calls_per_share():
+    # Given eBay's default 5,000 Browse calls a day
+    # Then snipe creation keeps 500 and the final minutes 1,000; 3,500 are shared
+    assert Limits.of(SNIPE_CREATION, 5000) == Limits(
+        reserved=500, cap=5000, pool=3500, per_user=500
+    )
+    assert Limits.of(FINAL_POLLS, 5000) == Limits(reserved=1000, cap=5000, pool=3500, per_user=None)
+    # the far-off polls may use 3,000, the wishlist 1,000 of which one user 100
+    assert Limits.of(FAR_POLLS, 5000).cap == 3000
+    assert Limits.of(ITEM_LOOKUPS, 5000) == Limits(reserved=0, cap=1000, pool=3500, per_user=100)
+    # and a tiny budget still lets a user make one call, a budget of 0 none
+    assert Limits.of(ITEM_LOOKUPS, 10).per_user == 1
+    assert Limits.of(ITEM_LOOKUPS, 0).per_user == 0
+
+
+@pytest.mark.parametrize(
+    ("moment", "seconds"),
+    [
+        (datetime(2030, 5, 17, 23, 59, 30, tzinfo=UTC), 30),
+        (datetime(2030, 5, 17, 0, 0, 0, tzinfo=UTC), 86_400),
+        (datetime(2030, 5, 17, 12, 0, 0, 250_000, tzinfo=UTC), 43_200),
+    ],
+)
+def test_a_spent_share_is_retried_after_midnight_utc(moment: datetime, seconds: int):
+    assert seconds_to_next_day(moment.timestamp()) == seconds
+
+
+# ---------------------------------------------------------------- metered look-ups
+
+
+def _item(legacy: str = "110000000001") -> EbayItem:
+    return EbayItem(
+        item_id=f"v1|{legacy}|0",
+        legacy_item_id=legacy,
+        title="Leica M3",
+        is_auction=True,
+        buying_options=("AUCTION",),
+        current_bid_price=None,
+        minimum_price_to_bid=None,
+        bid_count=0,
+        end_time_ms=(NOW + 3600) * 1000 + 250,
+        image_url=None,
+        condition=None,
+        seller_username=None,
+        reserve_price_met=None,
+    )
+
+
+@dataclass
+class FakeEbay:
+    known: dict[str, EbayItem] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    def get_item_by_legacy_id(self, legacy_id: str | int) -> EbayItem:
+        self.calls.append(str(legacy_id))
+        if str(legacy_id) not in self.known:
+            raise ItemNotFound(f"no item {legacy_id}")
+        return self.known[str(legacy_id)]
+
+    def get_item(self, item_id: str) -> EbayItem:
+        return self.get_item_by_legacy_id(item_id.split("|")[1])
+
+
+@dataclass
+class FakeCache:
+    """ItemCache's interface in memory; ``failing`` makes put() fail as throttled DynamoDB."""
+
+    seconds: int = 45
+    entries: dict[str, tuple[EbayItem | None, int]] = field(default_factory=dict)
+    failing: bool = False
+
+    def get(self, item_id: str, now_ms: int) -> CachedLookup | None:
+        found = self.entries.get(item_id)
+        if found is None or found[1] <= now_ms:
+            return None
+        return CachedLookup(found[0])
+
+    def put(self, item_id: str, found: EbayItem | None, now_ms: int) -> None:
+        if self.failing:
+            raise RetryableError("throttled")
+        self.entries[item_id] = (found, now_ms + self.seconds * 1000)
+
+
+@dataclass
+class FakeBudget:
+    """CallBudget.take_one's interface: ``left`` calls for anyone."""
+
+    left: int = 10
+    taken: list[tuple[str, str]] = field(default_factory=list)
+
+    def take_one(self, share: Share, user_id: str, now: int) -> None:
+        if self.left <= 0:
+            raise BrowseShareExhausted("spent", [FieldIssue("share", share.name)], retry_after=9)
+        self.left -= 1
+        self.taken.append((share.name, user_id))
+
+
+@dataclass
+class Clock:
+    now: float = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _metered(ebay, cache, budget, clock=None) -> MeteredItems:
+    return MeteredItems(ebay, cache, budget, ITEM_LOOKUPS, "user-a", clock or Clock())
+
+
+def test_a_lookup_the_cache_answers_costs_no_call_until_it_expires():
+    # Given an item on eBay, looked up once
+    ebay, cache, budget, clock = (
+        FakeEbay({"110000000001": _item()}),
+        FakeCache(),
+        FakeBudget(),
+        Clock(),
+    )
+    metered = _metered(ebay, cache, budget, clock)
+    assert metered.get_item_by_legacy_id("110000000001") == _item()
+    # When it is looked up again within 45 s / Then eBay is not asked and no call is taken
+    clock.now += 44
+    assert metered.get_item_by_legacy_id("110000000001") == _item()
+    assert (ebay.calls, budget.taken) == (["110000000001"], [("item-lookups", "user-a")])
+    # When the cached answer is older / Then eBay is asked again, and the call counted
+    clock.now += 2
+    metered.get_item_by_legacy_id("110000000001")
+    assert len(ebay.calls) == len(budget.taken) == 2
+
+
+def test_no_such_item_is_cached_as_such():
+    ebay, cache, budget = FakeEbay(), FakeCache(), FakeBudget()
+    metered = _metered(ebay, cache, budget)
+    for _ in range(3):
+        with pytest.raises(ItemNotFound):
+            metered.get_item_by_legacy_id("110000000009")
+    assert len(ebay.calls) == len(budget.taken) == 1
+
+
+def test_a_spent_share_refuses_before_ebay_is_asked():
+    ebay, cache, budget = FakeEbay({"110000000001": _item()}), FakeCache(), FakeBudget(left=0)
+    with pytest.raises(BrowseShareExhausted) as refused:
+        _metered(ebay, cache, budget).get_item_by_legacy_id("110000000001")
+    assert refused.value.retry_after == 9
+    assert ebay.calls == []
+
+
+def test_a_cache_that_cannot_be_written_does_not_fail_the_lookup():
+    ebay, cache, budget = FakeEbay({"110000000001": _item()}), FakeCache(failing=True), FakeBudget()
+    assert _metered(ebay, cache, budget).get_item_by_legacy_id("110000000001") == _item()
+
+
+# ---------------------------------------------------------------- the active-snipe cap
+
+
+@dataclass
+class FakeActive:
+    active: int
+    soonest: int | None
+    reads: int = 0
+
+    def count(self, user_id: str) -> int:
+        return self.active
+
+    def soonest_end(self, user_id: str, now: int) -> int | None:
+        self.reads += 1
+        return self.soonest
+
+
+def test_a_user_below_the_cap_passes_and_one_at_it_is_told_when_a_slot_frees():
+    caps.check_room("user-a", caps.ActiveSnipeCap(FakeActive(199, NOW + 600), 200), Clock())
+    with pytest.raises(TooManyActiveSnipes) as refused:
+        caps.check_room("user-a", caps.ActiveSnipeCap(FakeActive(200, NOW + 600), 200), Clock())
+    # the soonest auction's end, plus a minute for its outcome to be recorded
+    assert refused.value.retry_after == 600 + caps.OUTCOME_SECONDS
+    assert refused.value.code == "TOO_MANY_ACTIVE_SNIPES"
+
+
+@pytest.mark.parametrize(
+    ("soonest", "retry_after"),
+    [(NOW - 300, caps.MIN_RETRY_AFTER), (None, caps.UNKNOWN_RETRY_AFTER)],
+)
+def test_a_late_outcome_or_no_active_snipe_still_gives_a_sensible_retry_after(soonest, retry_after):
+    refused = caps.at_cap("user-a", caps.ActiveSnipeCap(FakeActive(200, soonest), 200), Clock())
+    assert refused.retry_after == retry_after
+
+
+@dataclass
+class FakeStore:
+    """BidsRepository.create's interface: refuses as the transaction does at the cap."""
+
+    stored: list[str] = field(default_factory=list)
+    full: bool = False
+    caps_seen: list[int | None] = field(default_factory=list)
+
+    def create(self, bid: BidEntity, history: HistoryEntity, max_active: int | None = None) -> None:
+        self.caps_seen.append(max_active)
+        if self.full:
+            raise TooManyActiveSnipes("full")
+        self.stored.append(bid.bidId)
+
+
+def _bid() -> BidEntity:
+    return BidEntity(
+        userId="user-a",
+        bidId="b1",
+        ebayItemId="110000000001",
+        itemId="v1|110000000001|0",
+        maxBidAmount=5000,
+        currency="USD",
+        leadSeconds=6,
+        status=BidStatus.PENDING,
+        auctionEndTime=NOW + 3600,
+        itemTitle="Leica",
+        createdAt=NOW * 1000,
+        updatedAt=NOW * 1000,
+    )
+
+
+def _history() -> HistoryEntity:
+    return HistoryEntity(
+        userId="user-a",
+        historyId="h1",
+        originalBidId="b1",
+        action=HistoryAction.CREATE,
+        timestamp=NOW * 1000,
+        ebayItemId="110000000001",
+        status=BidStatus.PENDING,
+    )
+
+
+def test_a_create_that_loses_the_last_slot_in_a_race_gets_the_retry_after_too():
+    # Given a user who passed the check, but whose last slot another create took meanwhile
+    store = FakeStore(full=True)
+    cap = caps.ActiveSnipeCap(FakeActive(200, NOW + 120), 200)
+    # When the snipe is stored / Then the transaction's refusal carries when a slot frees
+    with pytest.raises(TooManyActiveSnipes) as refused:
+        caps.create_counted(store, _bid(), _history(), cap, Clock())
+    assert refused.value.retry_after == 120 + caps.OUTCOME_SECONDS
+    assert store.caps_seen == [200]
