@@ -110,6 +110,14 @@ class TooManyConnections(RateLimited):
 
 
 @dataclass
+class NoticeRejected(DomainError):
+    """A notification that does not prove it came from eBay (its signature, its key, its age):
+    eBay's SDKs answer such a notice 412 Precondition Failed."""
+
+    code: str = "NOTICE_REJECTED"
+
+
+@dataclass
 class RetryableError(DomainError):
     """Throttling or a passing fault of AWS; the caller may try again."""
 
