@@ -122,6 +122,9 @@ class UserEntity(BaseModel):
     ebayRefreshExpiresAt: EpochSeconds | None = None
     ebayLinkState: str | None = None  # "LINKED" while linked: key of the sparse index
     relinkWarnedFor: EpochSeconds | None = None
+    # When eBay's Marketplace Account Deletion notice removed the link (rest/logic/
+    # marketplace_deletion.py): the notifier's email about it, once per removal.
+    ebayDeletedAt: EpochMillis | None = None
 
 
 class BidEntity(BaseModel):

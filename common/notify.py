@@ -2,12 +2,14 @@
 
 The contract every caller (bid executor, price updater, token worker) uses:
 
-    {"kind": "WON" | "LOST" | "FAILED" | "PRICE_ALERT" | "RELINK_NEEDED",
-     "userId": "...", "bidId": "..."}        # bidId absent for RELINK_NEEDED
+    {"kind": "WON" | "LOST" | "FAILED" | "OUTCOME_UNKNOWN" | "PRICE_ALERT" | "RELINK_NEEDED"
+             | "EBAY_ACCOUNT_DELETED",
+     "userId": "...", "bidId": "..."}        # bidId absent for the account's kinds
 
 The notifier reads the snipe, the user and their link itself; nothing else in the event is
 trusted. Sending twice is harmless: the notifier sends at most one email per (snipe, kind[,
-maximum]) and per (user, RELINK_NEEDED, refresh-token expiry).
+maximum]), per (user, RELINK_NEEDED, refresh-token expiry) and per (user,
+EBAY_ACCOUNT_DELETED, the link's removal).
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ class NotificationKind(StrEnum):
     OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
     PRICE_ALERT = "PRICE_ALERT"
     RELINK_NEEDED = "RELINK_NEEDED"
+    # eBay's Marketplace Account Deletion notice removed the user's eBay link.
+    EBAY_ACCOUNT_DELETED = "EBAY_ACCOUNT_DELETED"
+
+
+# Kinds about the account, not a snipe: their events carry no bidId.
+ACCOUNT_KINDS = frozenset({NotificationKind.RELINK_NEEDED, NotificationKind.EBAY_ACCOUNT_DELETED})
 
 
 class Notifier(Protocol):
@@ -47,7 +55,7 @@ def notification_event(
     kind: NotificationKind, user_id: str, bid_id: str | None = None
 ) -> dict[str, Any]:
     event: dict[str, Any] = {"kind": kind.value, "userId": user_id}
-    if kind is not NotificationKind.RELINK_NEEDED:
+    if kind not in ACCOUNT_KINDS:
         if not bid_id:
             raise ValueError(f"{kind.value} needs a bidId")
         event["bidId"] = bid_id

@@ -54,6 +54,13 @@ class Settings(BaseModel):
     cognito_client_id: str = Field(default="", alias="COGNITO_CLIENT_ID")
     # The pool whose users an account deletion deletes (the users function only).
     cognito_user_pool_id: str = Field(default="", alias="COGNITO_USER_POOL_ID")
+    # eBay's Marketplace Account Deletion notifications (the account deletion function): the
+    # secret holding the verification token registered with eBay, and the endpoint URL
+    # registered beside it ('' = the URL eBay called, which is the stack's own execute-api URL).
+    ebay_verification_token_secret_name: str = Field(
+        default="", alias="EBAY_VERIFICATION_TOKEN_SECRET_NAME"
+    )
+    account_deletion_endpoint_url: str = Field(default="", alias="ACCOUNT_DELETION_ENDPOINT_URL")
     # Email (the notifier).
     postmark_api_url: str = Field(default="https://api.postmarkapp.com", alias="POSTMARK_API_URL")
     postmark_secret_name: str = Field(default="", alias="POSTMARK_SECRET_NAME")

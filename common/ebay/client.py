@@ -43,6 +43,7 @@ from common.ebay.models import (
     EbayItem,
     EbayUser,
     Money,
+    NotificationPublicKey,
     ProxyBidResult,
     UserTokens,
     WatchListPage,
@@ -55,6 +56,7 @@ logger = Logger(child=True)
 BROWSE_PATH = "/buy/browse/v1/item"
 OFFER_PATH = "/buy/offer/v1_beta/bidding"
 IDENTITY_PATH = "/commerce/identity/v1/user/"
+PUBLIC_KEY_PATH = "/commerce/notification/v1/public_key"
 
 # Statuses worth another attempt. 503 and 429 mean eBay did not act on the request; after a
 # 500/502/504 it may have, which matters for a bid.
@@ -557,6 +559,33 @@ class EbayClient:
         self, access_token: str | SecretStr, *, deadline: float | None = None
     ) -> str:
         return self.get_user(access_token, deadline=deadline).user_id
+
+    # --- Notification API -----------------------------------------------------------------
+
+    def get_public_key(
+        self, public_key_id: str, *, deadline: float | None = None
+    ) -> NotificationPublicKey:
+        """getPublicKey: the key a notification's ``X-EBAY-SIGNATURE`` names by ``kid``, with
+        an application token (client credentials). eBay asks callers to cache it (an hour)."""
+        path = f"{PUBLIC_KEY_PATH}/{quote(public_key_id, safe='')}"
+        for attempt in range(2):
+            token = self.application_token(deadline=deadline)
+            request = _Request(
+                operation="get_public_key",
+                method="GET",
+                url=f"{self._config.api_base_url}{path}",
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            )
+            exchange = self._send(request, deadline=deadline, retry_on_timeout=True)
+            if exchange.response.status_code == 401 and attempt == 0:
+                self.forget_application_token()
+                continue
+            body = self._rest_result(exchange)
+            try:
+                return NotificationPublicKey.model_validate(body)
+            except ValidationError as exc:
+                raise EbayProtocolError("unreadable public key response") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # --- internals -----------------------------------------------------------------------
 

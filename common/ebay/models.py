@@ -173,6 +173,18 @@ class EbayUser(_Frozen):
     username: str
 
 
+class NotificationPublicKey(BaseModel):
+    """eBay's Notification API ``PublicKey``: the key that verifies a notification's
+    ``X-EBAY-SIGNATURE`` (``algorithm`` "ECDSA", ``digest`` "SHA1", ``key`` a PEM public key,
+    as eBay sends it without line breaks). Fields eBay may add later are ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    algorithm: str
+    digest: str
+    key: str
+
+
 class WatchItem(_Frozen):
     legacy_item_id: str
     title: str

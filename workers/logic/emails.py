@@ -66,6 +66,17 @@ def render(
             "Snipes ending after that cannot be placed until you link your eBay account again.",
         ]
         return _compose(subject, lines, link, "Link eBay again")
+    if kind is NotificationKind.EBAY_ACCOUNT_DELETED:
+        subject = "Your eBay account was closed: sniping stopped"
+        lines = [
+            f"Hi {name},",
+            "eBay told us that the eBay account linked to eBay Sniper has been closed and its"
+            " data deleted at the owner's request.",
+            "We have deleted what we held for it: the link and eBay's permission to bid for you."
+            " Your snipes that had not started bidding were cancelled.",
+            "To snipe again, link another eBay account.",
+        ]
+        return _compose(subject, lines, account_link(dashboard_url), "Open eBay Sniper")
     assert bid is not None
     title = bid.itemTitle
     cur = bid.currency

@@ -1,7 +1,8 @@
 """The notifier's logic: decide, guard, send, record. Ports are passed in.
 
-At most once per (snipe, kind[, maximum]) and per (user, RELINK_NEEDED, refresh expiry):
-the guard is claimed with a conditional put before sending. Outcomes:
+At most once per (snipe, kind[, maximum]), per (user, RELINK_NEEDED, refresh expiry) and per
+(user, EBAY_ACCOUNT_DELETED, the link's removal: ``ebayDeletedAt`` on the profile): the guard is
+claimed with a conditional put before sending. Outcomes:
 
 - SENT: Postmark took it (guard SENT with the MessageID);
 - DUPLICATE: a guard existed (sent, rejected, unknown, or another invocation is sending);
@@ -129,6 +130,10 @@ def notify(
         if refresh_expires_at is None:
             return NotifyResult("SKIPPED", "not linked")
         key = notification_key(event.userId, event.kind.value, refresh_expires_at)
+    elif event.kind is NotificationKind.EBAY_ACCOUNT_DELETED:
+        if user.ebayDeletedAt is None:
+            return NotifyResult("SKIPPED", "no eBay account deletion recorded")
+        key = notification_key(event.userId, event.kind.value, user.ebayDeletedAt)
     else:
         if not event.bidId:
             return NotifyResult("SKIPPED", "bidId missing")
