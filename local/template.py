@@ -40,6 +40,8 @@ SQS_QUEUE_TYPE = "AWS::SQS::Queue"
 SCHEDULE_GROUP_TYPE = "AWS::Scheduler::ScheduleGroup"
 IAM_ROLE_TYPE = "AWS::IAM::Role"
 LAYER_TYPE = "AWS::Serverless::LayerVersion"
+USER_POOL_DOMAIN_TYPE = "AWS::Cognito::UserPoolDomain"
+BUCKET_TYPE = "AWS::S3::Bucket"
 
 # SAM resource types whose properties a `Globals` section may default.
 _GLOBALS_SECTIONS = {
@@ -335,6 +337,32 @@ class Template:
                 name = self.resolve(name) if name else self.physical_name(logical_id)
                 arn = f"arn:aws:iam::{self.account_id}:role/{name}"
                 self.bind(logical_id, arn, Arn=arn, RoleId=name)
+            elif kind == USER_POOL_DOMAIN_TYPE:
+                # The Hosted UI's prefix; local/hosted_ui.py answers for the domain.
+                domain = self.resolve(resource.get("Properties", {}).get("Domain"))
+                self.bind(logical_id, str(domain))
+            elif kind == BUCKET_TYPE:
+                # The dashboard's bucket: local/hosted_dashboard.py serves what it would hold.
+                name = self.physical_name(logical_id).lower()
+                self.bind(
+                    logical_id,
+                    name,
+                    Arn=f"arn:aws:s3:::{name}",
+                    DomainName=f"{name}.s3.amazonaws.com",
+                    RegionalDomainName=f"{name}.s3.{self.region}.amazonaws.com",
+                )
+            elif kind.startswith("AWS::CloudFront::"):
+                # The dashboard's distribution, its policies and function: ids of their shape.
+                ident = "E" + _api_id(self.stage, logical_id).upper()[:13]
+                arn = f"arn:aws:cloudfront::{self.account_id}:{logical_id.lower()}/{ident}"
+                self.bind(
+                    logical_id,
+                    ident,
+                    Id=ident,
+                    Arn=arn,
+                    FunctionARN=arn,
+                    DomainName=f"{_api_id(self.stage, logical_id)[:13]}.cloudfront.net",
+                )
             elif kind == TABLE_TYPE:
                 # Table names are known before creation, so Refs to tables resolve early.
                 name = resource.get("Properties", {}).get("TableName")
