@@ -12,7 +12,7 @@ from email.utils import formatdate
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from local.ebay_sim import admin, buy_api, identity, oauth, trading, views
+from local.ebay_sim import admin, buy_api, identity, notifications, oauth, trading, views
 from local.ebay_sim.faults import Outcome
 from local.ebay_sim.http_common import ARRIVED, SIM_KEY, arrival_ms, error_response, sim_of
 from local.ebay_sim.simulator import ItemNotFound, Simulator
@@ -26,6 +26,7 @@ _INTERNAL_ERRORS = {
     "get_bidding": (120000, "API_OFFER"),
     "browse": (11000, "API_BROWSE"),
     "identity": (50000, "API_IDENTITY"),
+    "notification": (195000, "API_NOTIFICATION"),
 }
 
 
@@ -91,6 +92,8 @@ def fault_endpoint(request: web.Request) -> str | None:
         return "trading"
     if path.startswith("/commerce/identity/"):
         return "identity"
+    if path.startswith("/commerce/notification/"):
+        return "notification"
     return None
 
 
@@ -225,6 +228,7 @@ def create_app(sim: Simulator) -> web.Application:
     app.add_routes(identity.routes)
     app.add_routes(trading.routes)
     app.add_routes(admin.routes)
+    app.add_routes(notifications.routes)
     app.router.add_get("/itm/{legacy_id}", _item_page)
     app.router.add_get("/images/{legacy_id}.svg", _image)
     app.cleanup_ctx.append(_run_bots)

@@ -19,6 +19,7 @@ from local.ebay_sim import engine, views
 from local.ebay_sim.config import API_SCOPE, AUTH_CODE_TTL_SECONDS, SimConfig
 from local.ebay_sim.engine import Auction, BidRecord
 from local.ebay_sim.faults import FaultConfig, Outcome
+from local.ebay_sim.notification_center import NotificationCenter
 
 T = TypeVar("T")
 
@@ -125,6 +126,8 @@ class Simulator:
         self._faults: dict[str, FaultConfig] = {}
         self._next_legacy = 326_000_000_000 + (config.seed % 1000) * 1_000_000
         self._next_proxy = 0
+        # eBay's push notifications: the signing key, the subscribed endpoint, deliveries.
+        self.notifications = NotificationCenter()
 
     # -- clock ---------------------------------------------------------------------------
 
