@@ -52,6 +52,8 @@ class Settings(BaseModel):
     cognito_issuer: str = Field(default="", alias="COGNITO_ISSUER")
     cognito_jwks_url: str = Field(default="", alias="COGNITO_JWKS_URL")
     cognito_client_id: str = Field(default="", alias="COGNITO_CLIENT_ID")
+    # The Hosted UI's userInfo endpoint: an access token's user's email (rest.app.sign_in_email).
+    cognito_userinfo_url: str = Field(default="", alias="COGNITO_USERINFO_URL")
     # The pool whose users an account deletion deletes (the users function only).
     cognito_user_pool_id: str = Field(default="", alias="COGNITO_USER_POOL_ID")
     # eBay's Marketplace Account Deletion notifications (the account deletion function): the

@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from re import Match
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -115,6 +115,27 @@ class Caller:
     # The Cognito username: ``cognito:username`` in an ID token, ``username`` in an access token
     # (with email as the pool's username attribute, a UUID equal to ``sub``).
     username: str = ""
+    # The bearer token when it is an access token, which has no email claim: what Cognito is
+    # asked for its user's email when a profile needs one (sign_in_email). Never logged.
+    access_token: str | None = field(default=None, repr=False)
+    scopes: frozenset[str] = frozenset()
+
+
+class EmailLookup(Protocol):
+    """Cognito's answer for an access token: its user's email (common.data.identities)."""
+
+    def email(self, access_token: str, scopes: frozenset[str]) -> str | None: ...
+
+
+def sign_in_email(who: Caller, lookup: EmailLookup) -> Callable[[], str | None]:
+    """The caller's sign-in email, for logic to ask when a profile needs it (the first request
+    makes the profile; a change of its email is checked against it): an ID token's email claim,
+    or, for an access token, which has none, what Cognito answers for the token. Every route
+    takes either token; only a request that needs the email, which most do not, asks Cognito."""
+    token = who.access_token
+    if who.email is not None or token is None:
+        return lambda: who.email
+    return lambda: lookup.email(token, who.scopes)
 
 
 def error_response(
@@ -229,8 +250,18 @@ def caller(app: APIGatewayHttpResolver | APIGatewayHttpRouter) -> Caller:
         raise UnauthorizedError("Sign in first: the request carries no verified identity")
     email = claims.get("email")
     username = claims.get("cognito:username") or claims.get("username")
+    access_token = None
+    if claims.get("token_use") == "access":
+        headers = app.current_event.headers or {}
+        authorization = next(
+            (value for name, value in headers.items() if name.lower() == "authorization"), ""
+        )
+        scheme, _, token = authorization.strip().partition(" ")
+        access_token = token.strip() if scheme.lower() == "bearer" else authorization.strip()
     return Caller(
         user_id=sub,
         email=email if isinstance(email, str) else None,
         username=username if isinstance(username, str) and username else sub,
+        access_token=access_token or None,
+        scopes=frozenset(str(claims.get("scope") or "").split()),
     )

@@ -7,7 +7,7 @@ from common.container import per_container
 from common.data.active_snipes import ActiveSnipes
 from common.data.budget import Share
 from common.data.cursor import CursorCodec, default_codec
-from common.data.identities import CognitoIdentities
+from common.data.identities import CognitoIdentities, CognitoUserInfo
 from common.data.item_cache import ItemCache
 from common.data.push import ConnectionPusher, management_client
 from common.settings import get_settings
@@ -43,6 +43,7 @@ __all__ = [
     "snipe_scheduler",
     "socket_closer",
     "token_cipher",
+    "user_info",
     "users_repo",
 ]
 
@@ -78,3 +79,9 @@ def socket_closer() -> ConnectionPusher:
 def cognito_identities() -> CognitoIdentities:
     """Deletes a deleted account's Cognito user."""
     return CognitoIdentities(get_settings().cognito_user_pool_id)
+
+
+@per_container
+def user_info() -> CognitoUserInfo:
+    """Asks Cognito for the email of an access token's user (rest.app.sign_in_email)."""
+    return CognitoUserInfo(get_settings().cognito_userinfo_url)

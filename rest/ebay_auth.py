@@ -13,7 +13,7 @@ from common.clock import Clock
 from common.handler import settings_validated
 from common.observability import logger, metrics
 from rest import deps
-from rest.app import caller, create_app, documented
+from rest.app import caller, create_app, documented, sign_in_email
 from rest.ebay_schemas import AuthCallbackRequest, AuthUrlOut, LinkStatusOut, UnlinkOut
 from rest.logic import ebay_auth as logic
 
@@ -45,7 +45,7 @@ def auth_callback(body: AuthCallbackRequest) -> LinkStatusOut:
     who = caller(router)
     status = logic.complete_linking(
         who.user_id,
-        who.email,
+        sign_in_email(who, deps.user_info()),
         body.code.get_secret_value(),
         body.state,
         deps.users_repo(),

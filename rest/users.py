@@ -13,7 +13,7 @@ from common.handler import settings_validated
 from common.models import Preferences
 from common.observability import logger, metrics
 from rest import deps
-from rest.app import caller, create_app, documented
+from rest.app import caller, create_app, documented, sign_in_email
 from rest.logic import users as logic
 from rest.user_schemas import (
     AccountDeletedOut,
@@ -30,7 +30,9 @@ router = APIGatewayHttpRouter()
 @router.get("/users/profile", tags=["users"], responses=documented())
 def get_profile() -> ProfileOut:
     who = caller(router)
-    user = logic.get_or_create_profile(who.user_id, who.email, deps.users_repo(), time.time)
+    user = logic.get_or_create_profile(
+        who.user_id, sign_in_email(who, deps.user_info()), deps.users_repo(), time.time
+    )
     return profile_out(user)
 
 
@@ -38,7 +40,12 @@ def get_profile() -> ProfileOut:
 def put_profile(body: ProfileUpdateRequest) -> ProfileOut:
     who = caller(router)
     user = logic.update_profile(
-        who.user_id, who.email, body.displayName, body.email, deps.users_repo(), time.time
+        who.user_id,
+        sign_in_email(who, deps.user_info()),
+        body.displayName,
+        body.email,
+        deps.users_repo(),
+        time.time,
     )
     return profile_out(user)
 
@@ -47,7 +54,8 @@ def put_profile(body: ProfileUpdateRequest) -> ProfileOut:
 def put_preferences(body: PreferencesRequest) -> ProfileOut:
     who = caller(router)
     prefs = Preferences(**body.model_dump())
-    user = logic.update_preferences(who.user_id, who.email, prefs, deps.users_repo(), time.time)
+    email = sign_in_email(who, deps.user_info())
+    user = logic.update_preferences(who.user_id, email, prefs, deps.users_repo(), time.time)
     return profile_out(user)
 
 

@@ -19,7 +19,7 @@ from common.errors import (
 )
 from common.models import ACTIVE_STATUSES
 from common.observability import logger
-from rest.logic.users import get_or_create_profile
+from rest.logic.users import SignInEmail, get_or_create_profile
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -82,7 +82,7 @@ def start_linking(
 
 def complete_linking(
     user_id: str,
-    email: str | None,
+    email: SignInEmail,
     code: str,
     state: str,
     users: UsersRepository,

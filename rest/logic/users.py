@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,6 +23,11 @@ from common.scheduling import SnipeScheduler
 # tombstone outlives the last token Cognito could issue, with room for clock skew.
 LONGEST_TOKEN_SECONDS = 60 * 60
 TOMBSTONE_SECONDS = LONGEST_TOKEN_SECONDS + 5 * 60
+
+
+# The caller's verified sign-in email, asked for only when a profile needs it: an ID token's
+# claim, or what Cognito answers for an access token, which has none (rest.app.sign_in_email).
+SignInEmail = Callable[[], str | None]
 
 
 class SocketCloser(Protocol):
@@ -44,20 +50,22 @@ class DeletedCounts:
 
 
 def get_or_create_profile(
-    user_id: str, email: str | None, users: UsersRepository, clock: Clock
+    user_id: str, email: SignInEmail, users: UsersRepository, clock: Clock
 ) -> UserEntity:
-    """The caller's profile, created on the first call from the token's email; never for a
-    deleted account (AccountDeletedError), whose token may outlive it by up to an hour."""
+    """The caller's profile, created on the first call with the sign-in email (an ID token's or
+    an access token's alike); never for a deleted account (AccountDeletedError), whose token
+    may outlive it by up to an hour."""
     existing = users.get_live(user_id)
     if existing is not None:
         return existing
-    if not email:
+    address = email()
+    if not address:
         raise BadRequestError(
-            "The token carries no email claim; sign in with the ID token",
-            [FieldIssue("Authorization", "no email claim")],
+            "Cognito knows no email for this sign-in; sign in again",
+            [FieldIssue("Authorization", "no email for this user")],
         )
     now = now_ms(clock)
-    user = UserEntity(userId=user_id, email=email, createdAt=now, updatedAt=now)
+    user = UserEntity(userId=user_id, email=address, createdAt=now, updatedAt=now)
     if users.create(user):
         return user
     # The key was taken between our read and our conditional write: by a concurrent first
@@ -70,7 +78,7 @@ def get_or_create_profile(
 
 def update_profile(
     user_id: str,
-    email_claim: str | None,
+    email_claim: SignInEmail,
     display_name: str | None,
     email: str | None,
     users: UsersRepository,
@@ -78,7 +86,7 @@ def update_profile(
 ) -> UserEntity:
     user = get_or_create_profile(user_id, email_claim, users, clock)
     if email is not None and email.strip().lower() != user.email.lower():
-        _require_sign_in_email(email, email_claim)
+        _require_sign_in_email(email, email_claim())
     return users.update_profile(user, display_name, email, now_ms(clock))
 
 
@@ -98,7 +106,7 @@ def _require_sign_in_email(email: str, email_claim: str | None) -> None:
 
 def update_preferences(
     user_id: str,
-    email_claim: str | None,
+    email_claim: SignInEmail,
     preferences: Preferences,
     users: UsersRepository,
     clock: Clock,

@@ -65,6 +65,8 @@ IAM_ACTIONS: dict[tuple[str, str], set[str]] = {
     ("apigatewaymanagementapi", "PostToConnection"): {"execute-api:ManageConnections"},
     ("apigatewaymanagementapi", "DeleteConnection"): {"execute-api:ManageConnections"},
     ("apigatewaymanagementapi", "GetConnection"): {"execute-api:ManageConnections"},
+    # Authorised by the access token it is given, not by IAM.
+    ("cognito-idp", "GetUser"): set(),
 }
 TRANSACTION_ITEM_ACTIONS = {
     "Put": "dynamodb:PutItem",
