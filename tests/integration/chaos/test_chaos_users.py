@@ -1,5 +1,5 @@
-"""Issue 13 item 8, chaos with users in it, small enough for `make test` (bench/chaos.py --racing
-is the full size).
+"""Issue 13 item 8, chaos with users in it, small enough for `make test` (bench/chaos.py is the
+full size).
 
 Besides the chaos run's faults (every schedule delivered three times, executor runs killed and
 retried, eBay failing a fifth of its calls, the stream pump restarted), users change and cancel
