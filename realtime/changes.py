@@ -23,6 +23,7 @@ UPDATE_FIELDS = (
     "itemTitle",
     "itemImageUrl",
     "auctionEndTime",
+    "auctionEndMs",
 )
 OUTCOMES = {BidStatus.WON.value, BidStatus.LOST.value}
 STATUSES = frozenset(status.value for status in BidStatus)
@@ -91,12 +92,15 @@ def messages_for(change: Change, now_ms: int) -> list[dict[str, Any]]:
     phase = new.get("countdownPhase")
     if phase is not None and phase != old.get("countdownPhase"):
         end = int(new["auctionEndTime"])
+        # eBay's end with its milliseconds; a snipe stored before they were kept has its second.
+        end_ms = int(new.get("auctionEndMs") or end * 1000)
         messages.append(
             message(
                 "countdown",
                 {
                     "phase": phase,
                     "auctionEndTime": end,
+                    "auctionEndMs": end_ms,
                     "secondsRemaining": max(0, end - now_ms // 1000),
                     "serverTime": now_ms,
                 },

@@ -27,6 +27,7 @@ SNIPE_FIELDS = (
     "leadSeconds",
     "groupId",
     "auctionEndTime",
+    "auctionEndMs",
     "countdownPhase",
     "placedAt",
     "msBeforeEnd",

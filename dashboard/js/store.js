@@ -148,6 +148,7 @@ export class Store {
         this.upsert(bidId, {
           ...base,
           auctionEndTime: data.auctionEndTime,
+          ...(data.auctionEndMs ? { auctionEndMs: data.auctionEndMs } : {}),
           countdownPhase: data.phase,
           ...(data.phase === "ARMED" && this.snipes.get(bidId)?.status === "PENDING"
             ? { status: "ARMED" }

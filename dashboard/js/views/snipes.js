@@ -250,7 +250,8 @@ function snipeCard(ctx, bidId) {
 
   function tick(now) {
     if (!current) return;
-    const remaining = current.auctionEndTime * 1000 - now;
+    // eBay's end with its milliseconds where the API gives them (auctionEndMs).
+    const remaining = (current.auctionEndMs ?? current.auctionEndTime * 1000) - now;
     clock.textContent = countdown(remaining);
     const urgent = ACTIVE.has(current.status) && remaining > 0 && remaining < URGENT_MS;
     clock.classList.toggle("urgent", urgent);
@@ -475,7 +476,7 @@ function watchList(ctx, onPick) {
 
   function row(watched) {
     const clock = h("span", { class: "countdown small" });
-    clocks.push({ clock, end: watched.auctionEndTime });
+    clocks.push({ clock, endMs: watched.auctionEndMs ?? (watched.auctionEndTime ? watched.auctionEndTime * 1000 : null) });
     const price = watched.currentPrice ? money(watched.currentPrice.amount, watched.currentPrice.currency) : "—";
     const action = watched.hasActiveSnipe
       ? h("span", { class: "badge status-pending" }, "Sniping")
@@ -499,8 +500,8 @@ function watchList(ctx, onPick) {
   }
 
   function tick(now) {
-    for (const { clock, end } of clocks) {
-      const remaining = end ? end * 1000 - now : 0;
+    for (const { clock, endMs } of clocks) {
+      const remaining = endMs ? endMs - now : 0;
       clock.textContent = end ? (remaining > 0 ? `ends in ${countdown(remaining)}` : "ended") : "";
       clock.classList.toggle("urgent", remaining > 0 && remaining < URGENT_MS);
     }

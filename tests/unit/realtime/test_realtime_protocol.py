@@ -88,6 +88,28 @@ def test_each_change_gives_its_messages_and_they_match_the_schema(old, new, expe
     assert _types(old, new) == expected
 
 
+def test_ebays_milliseconds_reach_the_socket_where_an_end_is_shown():
+    # Given a snipe on an auction ending at :07.250
+    end_ms = 1_800_003_607_250
+    old = snipe(auctionEndTime=end_ms // 1000, auctionEndMs=end_ms)
+    new = {**old, "countdownPhase": "10m"}
+    # When it is created, and when it enters a countdown phase
+    created = messages_for(Change("e1", "INSERT", None, old), NOW)
+    (countdown,) = messages_for(Change("e2", "MODIFY", old, new), NOW)
+    # Then both carry the end in ms beside its second, as the schemas say
+    for message in (*created, countdown):
+        _validate(message)
+    assert created[0]["data"]["auctionEndMs"] == end_ms
+    assert (countdown["data"]["auctionEndMs"], countdown["data"]["auctionEndTime"]) == (
+        end_ms,
+        end_ms // 1000,
+    )
+    # and a snipe stored before milliseconds were kept counts down to its whole second
+    legacy = snipe(auctionEndTime=end_ms // 1000)
+    (tick,) = messages_for(Change("e3", "MODIFY", legacy, {**legacy, "countdownPhase": "1m"}), NOW)
+    assert tick["data"]["auctionEndMs"] == end_ms // 1000 * 1000
+
+
 def test_a_change_nobody_can_see_sends_nothing():
     # Given only bookkeeping attributes change
     old, new = snipe(), snipe(updatedAt=2, version=2, executionId="x", lastAlertSent=5)
