@@ -72,7 +72,14 @@ async function boot() {
   auth.onChange((signedIn) => (signedIn ? start() : stop()));
   window.addEventListener("hashchange", route);
   if (auth.signedIn) await start();
-  else stop();
+  else if (auth.mode === "cognito" && !ctx.signInError) {
+    // Deployed: the Hosted UI is the sign-in page. After a failed return the page stays, with
+    // the reason and a button, rather than going round again.
+    await auth.startHostedLogin().catch((error) => {
+      ctx.signInError = error.message;
+      stop();
+    });
+  } else stop();
 }
 
 function socketBase() {

@@ -4,6 +4,8 @@
 
 const SESSION_KEY = "sniper.session";
 const PKCE_KEY = "sniper.pkce";
+// Where /auth/callback/ (js/return.js) leaves the Hosted UI's answer: {code, state, error}.
+const CALLBACK_KEY = "sniper.cognitoCallback";
 const REFRESH_MARGIN_MS = 60_000;
 
 export class AuthError extends Error {}
@@ -71,7 +73,7 @@ export class Auth {
       await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)),
     );
     const c = this.config.cognito;
-    const url = new URL(`https://${c.domain}/oauth2/authorize`);
+    const url = this.hostedUi("/oauth2/authorize");
     url.search = new URLSearchParams({
       response_type: "code",
       client_id: c.clientId,
@@ -84,21 +86,22 @@ export class Auth {
     location.assign(url.toString());
   }
 
-  /** Finish a Hosted UI sign-in when this page is its redirect; true when it was. */
+  /** Finish a Hosted UI sign-in when the browser is back from it (its /auth/callback/ page left
+   * the answer in sessionStorage); true when it was. */
   async completeHostedLogin() {
     if (this.mode !== "cognito") return false;
-    const query = new URLSearchParams(location.search);
-    const code = query.get("code");
+    const answer = JSON.parse(sessionStorage.getItem(CALLBACK_KEY) || "null");
+    if (!answer) return false;
+    sessionStorage.removeItem(CALLBACK_KEY);
     const pending = JSON.parse(sessionStorage.getItem(PKCE_KEY) || "null");
-    if (!code || !pending) return false;
     sessionStorage.removeItem(PKCE_KEY);
-    // The code leaves the address bar before anything else happens.
-    history.replaceState(null, "", location.pathname + location.hash);
-    if (query.get("state") !== pending.state) throw new AuthError("Sign-in state mismatch.");
+    if (answer.error) throw new AuthError(`Sign-in did not finish (${answer.error}).`);
+    if (!answer.code || !pending) return false;
+    if (answer.state !== pending.state) throw new AuthError("Sign-in state mismatch.");
     this.store(
       await this.tokenRequest({
         grant_type: "authorization_code",
-        code,
+        code: answer.code,
         redirect_uri: this.redirectUri(),
         code_verifier: pending.verifier,
       }),
@@ -106,12 +109,25 @@ export class Auth {
     return true;
   }
 
+  /** A Hosted UI URL: the domain is "<prefix>.auth.<region>.amazoncognito.com", or a whole
+   * origin and path (the local stack's stand-in, "http://localhost:8000/local/cognito"). */
+  hostedUi(path) {
+    const domain = this.config.cognito.domain.replace(/\/+$/, "");
+    return new URL(`${/^https?:\/\//.test(domain) ? domain : `https://${domain}`}${path}`);
+  }
+
+  /** The app client's callback URL (the stack's output CognitoCallbackUrl). */
   redirectUri() {
-    return this.config.cognito.redirectUri || `${location.origin}${location.pathname}`;
+    return this.config.cognito.redirectUri || `${location.origin}/auth/callback/`;
+  }
+
+  /** The app client's sign-out URL (the stack's output CognitoSignOutUrl). */
+  logoutUri() {
+    return this.config.cognito.logoutUri || `${location.origin}/`;
   }
 
   async tokenRequest(fields) {
-    const response = await fetch(`https://${this.config.cognito.domain}/oauth2/token`, {
+    const response = await fetch(this.hostedUi("/oauth2/token"), {
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded" },
       body: new URLSearchParams({ client_id: this.config.cognito.clientId, ...fields }),
@@ -195,10 +211,10 @@ export class Auth {
     sessionStorage.removeItem(SESSION_KEY);
     if (wasSignedIn) this.emit();
     if (wasSignedIn && this.mode === "cognito" && this.config.cognito.domain) {
-      const url = new URL(`https://${this.config.cognito.domain}/logout`);
+      const url = this.hostedUi("/logout");
       url.search = new URLSearchParams({
         client_id: this.config.cognito.clientId,
-        logout_uri: this.redirectUri(),
+        logout_uri: this.logoutUri(),
       }).toString();
       location.assign(url.toString());
     }
