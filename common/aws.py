@@ -17,7 +17,7 @@ trickling in; AWS's answers here are small. The ``x-amz-retry-after`` hint a ser
 (botocore honours at most 5 s more) is not counted: none of the services used sends it.
 
 Clients that need more (a connection pool for threads, no retries) pass overrides through
-:func:`config`, which keeps the rest. Powertools' secret reads go through a client made here
+:func:`config`, which keeps the rest. Powertools' parameter reads go through a client made here
 too (:func:`get_secret`): its default provider would make one with botocore's defaults.
 """
 
@@ -31,7 +31,7 @@ from botocore.config import Config
 from common.container import per_container
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
 
 CONNECT_TIMEOUT_SECONDS = 0.5
 READ_TIMEOUT_SECONDS = 1.0
@@ -74,11 +74,16 @@ def worst_case_seconds(of: Config) -> float:
 
 
 @per_container
-def secrets_provider() -> SecretsProvider:
-    """Powertools' Secrets Manager provider (it caches values per ``max_age``) on our client."""
+def secrets_provider() -> SSMProvider:
+    """Powertools' SSM Parameter Store provider (it caches values per ``max_age``) on our client.
+
+    The stack's secrets are SecureString parameters (template.yaml, ``Metadata``), free where
+    Secrets Manager charges $0.40 a secret a month; GetParameter at the standard throughput is
+    free too.
+    """
     from aws_lambda_powertools.utilities import parameters
 
-    return parameters.SecretsProvider(boto3_client=boto3.client("secretsmanager", config=CONFIG))
+    return parameters.SSMProvider(boto3_client=boto3.client("ssm", config=CONFIG))
 
 
 @overload
@@ -92,8 +97,9 @@ def get_secret(name: str, *, max_age: int, transform: Literal["json"]) -> dict[s
 def get_secret(
     name: str, *, max_age: int, transform: Literal["json"] | None = None
 ) -> str | bytes | dict[str, Any]:
-    """A secret's value (parsed JSON with ``transform="json"``), cached for ``max_age`` s."""
-    value = secrets_provider().get(name, max_age=max_age, transform=transform)
+    """A SecureString parameter's value, decrypted (parsed JSON with ``transform="json"``),
+    cached for ``max_age`` s."""
+    value = secrets_provider().get(name, max_age=max_age, transform=transform, decrypt=True)
     if value is None:
         raise LookupError(f"secret {name} has no value")
     return value

@@ -64,7 +64,7 @@ class Mailer(Protocol):
 
 
 def load_server_token(secret_name: str, *, max_age: int = 300) -> str:
-    """The Postmark server token from Secrets Manager: ``{"serverToken": "..."}`` or plain."""
+    """The Postmark server token from its SSM SecureString: ``{"serverToken": "..."}`` or plain."""
     raw: Any = aws.get_secret(secret_name, max_age=max_age)
     text = raw.decode() if isinstance(raw, bytes) else str(raw)
     if text.lstrip().startswith("{"):

@@ -7,7 +7,7 @@ a handler's init. The function name and cold-start flag are on every log line th
 ``logger.inject_lambda_context``.
 
 botocore's DEBUG lines are whole AWS requests and responses: users' items with their email
-addresses, Secrets Manager's secret values. A function put at DEBUG (Lambda's application log
+addresses, SSM parameters' decrypted values. A function put at DEBUG (Lambda's application log
 level sets the root logger's) must not write them, so botocore logs from INFO up whatever the
 root logger's level.
 """

@@ -35,7 +35,10 @@ class Settings(BaseModel):
     )
     ebay_marketplace_id: str = Field(default="EBAY_US", alias="EBAY_MARKETPLACE_ID")
     ebay_app_secret_name: str = Field(default="", alias="EBAY_APP_SECRET_NAME")
+    # Users' eBay tokens: KMS key (production profile) and the SSM parameter holding the key of
+    # the personal profile (common/token_crypto.py).
     token_kms_key_id: str = Field(default="", alias="TOKEN_KMS_KEY_ID")
+    token_key_parameter: str = Field(default="", alias="TOKEN_KEY_PARAMETER")
     cursor_secret_name: str = Field(default="", alias="CURSOR_SECRET_NAME")
     dashboard_url: str = Field(default="http://localhost:8000", alias="DASHBOARD_URL")
     history_ttl_days: int = Field(default=730, ge=1, alias="HISTORY_TTL_DAYS")

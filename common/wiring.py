@@ -71,9 +71,9 @@ def ebay_links_repo() -> EbayLinksRepository:
 
 @per_container
 def token_cipher() -> TokenCipher:
-    from common.token_crypto import TokenCipher
+    from common.token_crypto import cipher_for
 
-    return TokenCipher(key_id=get_settings().token_kms_key_id)
+    return cipher_for(get_settings())
 
 
 @per_container

@@ -32,6 +32,7 @@ from local.template import (
     USER_POOL_CLIENT_TYPE,
     USER_POOL_TYPE,
     Template,
+    secure_parameters,
 )
 
 if TYPE_CHECKING:
@@ -213,6 +214,8 @@ class Provisioned:
     tables: dict[str, TableInfo] = field(default_factory=dict)
     kms_keys: dict[str, str] = field(default_factory=dict)  # logical id -> key id
     secrets: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
+    # Metadata's SecureParameters: suffix -> the SSM parameter's name (/<stack name>/<suffix>).
+    parameters: dict[str, str] = field(default_factory=dict)
     user_pools: dict[str, str] = field(default_factory=dict)  # logical id -> pool id
     user_pool_clients: dict[str, str] = field(default_factory=dict)  # logical id -> client id
     queues: dict[str, str] = field(default_factory=dict)  # logical id -> queue URL
@@ -278,6 +281,18 @@ def provision(
         result.secrets[logical_id] = _create_secret(
             secretsmanager, template, logical_id, properties
         )
+
+    ssm = client("ssm", endpoint_url)
+    for parameter in secure_parameters(template.raw):
+        name = parameter.name(template.stack_name)
+        ssm.put_parameter(
+            Name=name,
+            Description=parameter.description[:1024],
+            Type="SecureString",
+            Value=parameter.initial_value(),
+            Overwrite=True,
+        )
+        result.parameters[parameter.suffix] = name
 
     sqs = client("sqs", endpoint_url)
     for logical_id in template.resources(SQS_QUEUE_TYPE):

@@ -280,7 +280,7 @@ class ContainerPool:
 # clients (``common.container``), from its own copy of the session. httpx too is imported here:
 # the product imports it on first use (``common.ebay``), and in a dev install it drags in its
 # command line's rich and click, ~0.1 s a container.
-WARM_SERVICES = ("dynamodb", "lambda", "scheduler", "kms", "secretsmanager", "sqs")
+WARM_SERVICES = ("dynamodb", "lambda", "scheduler", "kms", "ssm", "sqs")
 
 
 def _warm_sdk() -> None:

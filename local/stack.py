@@ -59,6 +59,15 @@ class Credentials:
     password: str
 
 
+# What Cognito counts as a symbol (its password policy's RequireSymbols); a space counts too,
+# except at either end.
+COGNITO_SYMBOLS = frozenset("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+-")
+
+
+def _has_symbol(password: str) -> bool:
+    return any(c in COGNITO_SYMBOLS for c in password) or " " in password.strip()
+
+
 def password_problem(policy: dict[str, Any], password: str) -> str | None:
     """Cognito's message for the first rule of ``PasswordPolicy`` the password breaks."""
     checks = [
@@ -76,7 +85,7 @@ def password_problem(policy: dict[str, Any], password: str) -> str | None:
             "Password must have numeric characters",
         ),
         (
-            not policy.get("RequireSymbols") or any(not c.isalnum() for c in password),
+            not policy.get("RequireSymbols") or _has_symbol(password),
             "Password must have symbol characters",
         ),
     ]
@@ -390,15 +399,19 @@ class LocalStack:
         }
         self.template = Template.load(self.template_path, overrides, name_prefix=self.name_prefix)
         self.provisioned = provision(self.template, self.aws_endpoint_url)
-        secrets = client("secretsmanager", self.aws_endpoint_url)
-        secrets.put_secret_value(
-            SecretId=self.provisioned.secrets["EbayAppSecret"],
-            SecretString=json.dumps(self.app_keyset),
+        ssm = client("ssm", self.aws_endpoint_url)
+        ssm.put_parameter(
+            Name=self.provisioned.parameters["ebay-app"],
+            Type="SecureString",
+            Value=json.dumps(self.app_keyset),
+            Overwrite=True,
         )
-        if "PostmarkSecret" in self.provisioned.secrets:
-            secrets.put_secret_value(
-                SecretId=self.provisioned.secrets["PostmarkSecret"],
-                SecretString=json.dumps({"serverToken": LOCAL_SERVER_TOKEN}),
+        if "postmark" in self.provisioned.parameters:
+            ssm.put_parameter(
+                Name=self.provisioned.parameters["postmark"],
+                Type="SecureString",
+                Value=json.dumps({"serverToken": LOCAL_SERVER_TOKEN}),
+                Overwrite=True,
             )
         if self.demo_enabled:
             self.create_user(self.demo.username, self.demo.password)
@@ -410,9 +423,10 @@ class LocalStack:
         if problem:
             raise ValueError(problem)
         cognito = client("cognito-idp", self.provisioned.endpoint_url)
+        username = self.username(email)
         user = cognito.admin_create_user(
             UserPoolId=self.provisioned.user_pool_id,
-            Username=email,
+            Username=username,
             UserAttributes=[
                 {"Name": "email", "Value": email},
                 {"Name": "email_verified", "Value": "true"},
@@ -421,12 +435,22 @@ class LocalStack:
         )["User"]
         cognito.admin_set_user_password(
             UserPoolId=self.provisioned.user_pool_id,
-            Username=email,
+            Username=username,
             Password=password,
             Permanent=True,
         )
         attributes = {a["Name"]: a["Value"] for a in user.get("Attributes", [])}
         return str(attributes.get("sub", user["Username"]))
+
+    def username(self, typed: str) -> str:
+        """The pool's username for what a user typed: folded to lower case when the template's
+        pool is case-insensitive (``UsernameConfiguration``), which moto does not do itself."""
+        assert self.template is not None
+        assert self.provisioned is not None
+        logical_id = next(iter(self.provisioned.user_pools))
+        props = self.template.properties(logical_id)
+        sensitive = props.get("UsernameConfiguration", {}).get("CaseSensitive", True)
+        return typed if sensitive else typed.lower()
 
     def _password_policy(self) -> dict[str, Any]:
         assert self.template is not None
@@ -520,7 +544,11 @@ class LocalEndpoints:
         username, password = body.get("username"), body.get("password")
         if not isinstance(username, str) or not isinstance(password, str):
             return _error(400, "username and password are required")
-        return await self._auth("USER_PASSWORD_AUTH", {"USERNAME": username, "PASSWORD": password})
+        # USER_PASSWORD_AUTH here only: the template's app client allows SRP and the Hosted UI.
+        return await self._auth(
+            "USER_PASSWORD_AUTH",
+            {"USERNAME": self.stack.username(username), "PASSWORD": password},
+        )
 
     async def refresh(self, request: web.Request) -> web.Response:
         body = await _json_body(request)

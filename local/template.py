@@ -14,6 +14,7 @@ import copy
 import hashlib
 import json
 import re
+import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ IAM_ROLE_TYPE = "AWS::IAM::Role"
 LAYER_TYPE = "AWS::Serverless::LayerVersion"
 USER_POOL_DOMAIN_TYPE = "AWS::Cognito::UserPoolDomain"
 BUCKET_TYPE = "AWS::S3::Bucket"
+LOG_GROUP_TYPE = "AWS::Logs::LogGroup"
 
 # SAM resource types whose properties a `Globals` section may default.
 _GLOBALS_SECTIONS = {
@@ -57,6 +59,40 @@ _NO_VALUE = object()
 
 class TemplateError(Exception):
     """The template cannot be read or resolved."""
+
+
+@dataclass(frozen=True, slots=True)
+class SecureParameter:
+    """An SSM SecureString the stack reads (template ``Metadata: SecureParameters``): declared
+    there because CloudFormation cannot create one; ``deploy/stack.py`` and the local stack do.
+    """
+
+    suffix: str
+    description: str
+    value: str | None  # the initial value, or None: ``generate_bytes`` random bytes, base64
+    generate_bytes: int | None
+
+    def name(self, stack_name: str) -> str:
+        return f"/{stack_name}/{self.suffix}"
+
+    def initial_value(self) -> str:
+        if self.value is not None:
+            return self.value
+        return base64.b64encode(secrets.token_bytes(self.generate_bytes or 32)).decode()
+
+
+def secure_parameters(raw: Mapping[str, Any]) -> list[SecureParameter]:
+    """The template's SecureParameters, in the order it declares them."""
+    declared = (raw.get("Metadata") or {}).get("SecureParameters") or {}
+    return [
+        SecureParameter(
+            suffix=str(suffix),
+            description=" ".join(str(spec.get("Description", "")).split()),
+            value=spec.get("Value"),
+            generate_bytes=spec.get("GenerateBytes"),
+        )
+        for suffix, spec in declared.items()
+    ]
 
 
 class UnresolvedReferenceError(TemplateError):
@@ -337,6 +373,16 @@ class Template:
                 name = self.resolve(name) if name else self.physical_name(logical_id)
                 arn = f"arn:aws:iam::{self.account_id}:role/{name}"
                 self.bind(logical_id, arn, Arn=arn, RoleId=name)
+            elif kind == LOG_GROUP_TYPE:
+                # Log groups are not created locally (logs go to the console); access-log
+                # settings name their ARNs.
+                name = resource.get("Properties", {}).get("LogGroupName")
+                try:
+                    name = self.resolve(name) if name else self.physical_name(logical_id)
+                except UnresolvedReferenceError:
+                    continue  # a function's group, named after the function: bound below
+                arn = f"arn:aws:logs:{self.region}:{self.account_id}:log-group:{name}"
+                self.bind(logical_id, str(name), Arn=f"{arn}:*")
             elif kind == USER_POOL_DOMAIN_TYPE:
                 # The Hosted UI's prefix; local/hosted_ui.py answers for the domain.
                 domain = self.resolve(resource.get("Properties", {}).get("Domain"))

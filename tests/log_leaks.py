@@ -183,19 +183,19 @@ class LogLeakCheck:
         self._undo.append(lambda: setattr(logging.Handler, "format", original))
 
     def _wrap_secrets_provider(self) -> None:
-        from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
+        from aws_lambda_powertools.utilities.parameters.ssm import SSMProvider
 
-        original = SecretsProvider._get
+        original = SSMProvider._get
         check = self
 
-        def _get(self: SecretsProvider, name: str, **options: Any) -> str | bytes:
+        def _get(self: SSMProvider, name: str, **options: Any) -> str | bytes:
             value = original(self, name, **options)
             with check._lock:
                 check.secrets |= secret_values(value)
             return value
 
-        SecretsProvider._get = _get  # type: ignore[method-assign]
-        self._undo.append(lambda: setattr(SecretsProvider, "_get", original))
+        SSMProvider._get = _get  # type: ignore[method-assign]
+        self._undo.append(lambda: setattr(SSMProvider, "_get", original))
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         self._current = nodeid

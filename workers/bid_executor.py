@@ -59,9 +59,9 @@ def _links_repo(users: str) -> EbayLinksRepository:
 
 @per_container
 def token_cipher() -> TokenCipher:
-    from common.token_crypto import TokenCipher
+    from common.token_crypto import cipher_for
 
-    return TokenCipher(key_id=get_settings().token_kms_key_id)
+    return cipher_for(get_settings())
 
 
 def scheduler() -> UnlessOwnerDeleted:

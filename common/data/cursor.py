@@ -56,7 +56,7 @@ class CursorCodec:
 
 
 def default_codec() -> CursorCodec:
-    """The deployed key lives in Secrets Manager (CURSOR_SECRET_NAME), cached for an hour."""
+    """The deployed key is an SSM SecureString (CURSOR_SECRET_NAME), cached for an hour."""
     from common import aws
     from common.settings import get_settings
 

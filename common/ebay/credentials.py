@@ -1,4 +1,4 @@
-"""The eBay application's keys, from Secrets Manager."""
+"""The eBay application's keys, from an SSM SecureString parameter."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ class AppCredentials(BaseModel):
 
 
 def load_app_credentials(
-    secret_name: str, *, max_age: int = 300, provider: parameters.SecretsProvider | None = None
+    secret_name: str, *, max_age: int = 300, provider: parameters.SSMProvider | None = None
 ) -> AppCredentials:
-    """Read ``{"clientId", "clientSecret", "ruName"}`` from the secret.
+    """Read ``{"clientId", "clientSecret", "ruName"}`` from the parameter.
 
     Powertools caches the value for ``max_age`` seconds, so a rotated secret is picked up
     within five minutes without a call per request.
@@ -34,12 +34,12 @@ def load_app_credentials(
     if provider is None:
         raw = aws.get_secret(secret_name, transform="json", max_age=max_age)
     else:
-        raw = provider.get(secret_name, transform="json", max_age=max_age)
+        raw = provider.get(secret_name, transform="json", max_age=max_age, decrypt=True)
     return AppCredentials.model_validate(raw)
 
 
 def secret_credentials(
-    secret_name: str, *, max_age: int = 300, provider: parameters.SecretsProvider | None = None
+    secret_name: str, *, max_age: int = 300, provider: parameters.SSMProvider | None = None
 ) -> Callable[[], AppCredentials]:
-    """A provider for :class:`~common.ebay.client.EbayClient` that reads the secret lazily."""
+    """A provider for :class:`~common.ebay.client.EbayClient` that reads the parameter lazily."""
     return functools.partial(load_app_credentials, secret_name, max_age=max_age, provider=provider)

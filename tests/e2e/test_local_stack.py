@@ -72,6 +72,33 @@ def test_signup_refuses_duplicates_and_weak_passwords(running: RunningStack) -> 
         "Password did not conform with policy: Password not long enough",
     )
     assert no_digit.json()["message"].endswith("Password must have numeric characters")
+    # (the template's policy requires one of Cognito's symbols; a letter outside ASCII is none)
+    no_symbol = httpx.post(
+        f"{base}/local/signup", json={"email": "w@example.com", "password": "NoSymbolsHere12é"}
+    )
+    assert no_symbol.json()["message"].endswith("Password must have symbol characters")
+
+
+def test_usernames_are_case_insensitive(running: RunningStack) -> None:
+    # Given a user who signed up with capitals in their address
+    base = running.base_url
+    signup = httpx.post(
+        f"{base}/local/signup",
+        json={"email": "Mixed.Case@Example.com", "password": "Mixed-Case-2024"},
+    )
+    assert signup.status_code == 201
+    # When they sign in typing it in lower case / Then it is the same user
+    login = httpx.post(
+        f"{base}/local/login",
+        json={"username": "mixed.case@example.com", "password": "Mixed-Case-2024"},
+    )
+    assert login.status_code == 200
+    # And signing up again with other capitals is refused as a duplicate
+    again = httpx.post(
+        f"{base}/local/signup",
+        json={"email": "MIXED.CASE@example.com", "password": "Mixed-Case-2024"},
+    )
+    assert again.status_code == 409
 
 
 def test_wrong_password_is_401(running: RunningStack) -> None:

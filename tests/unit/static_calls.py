@@ -19,8 +19,8 @@ operation (botocore's model, ``xform_name``) of a service the same module create
 for (``boto3.client("kms")``) or types one with (``mypy_boto3_kms``). What it cannot see, and
 what covers it:
 
-- calls made inside libraries: ``LIBRARY_CALLS`` (Powertools' ``parameters.get_secret``, and its
-  ``SecretsProvider``, which ``common.aws.get_secret`` reads through);
+- calls made inside libraries: ``LIBRARY_CALLS`` (Powertools' ``SSMProvider``, which
+  ``common.aws.get_secret`` reads the stack's SecureString parameters through);
 - IAM names that are not the operation's: ``IAM_ACTIONS`` (``Invoke`` is
   ``lambda:InvokeFunction``; a transaction is authorised per item as ``PutItem``,
   ``UpdateItem``, ``DeleteItem``, ``ConditionCheckItem``: taken from the item kinds the module
@@ -48,11 +48,10 @@ PRODUCT = ("common", "rest", "workers", "realtime")
 
 # Calls whose AWS request a library makes: (module imported, function called) -> actions.
 LIBRARY_CALLS: dict[tuple[str, str], set[str]] = {
-    ("aws_lambda_powertools.utilities.parameters", "get_secret"): {"secretsmanager:GetSecretValue"},
-    # common.aws.get_secret: Powertools' provider on a client with the product's timeouts.
-    ("aws_lambda_powertools.utilities.parameters", "SecretsProvider"): {
-        "secretsmanager:GetSecretValue"
-    },
+    # common.aws.get_secret, every product read of a parameter: Powertools' SSM provider on a
+    # client with the product's timeouts (GetParameter with decryption; the AWS-managed aws/ssm
+    # key needs no kms:Decrypt grant). Powertools' own get_secret and get_parameter are unused.
+    ("aws_lambda_powertools.utilities.parameters", "SSMProvider"): {"ssm:GetParameter"},
 }
 
 # botocore service name -> IAM prefix, where they differ.

@@ -155,7 +155,7 @@ def test_the_search_finds_the_clients_it_must():
         ("common.data.push", "client"),
         ("common.data.connections", "client"),
         ("common.aws", "client"),
-        ("common.aws", "SecretsProvider"),
+        ("common.aws", "SSMProvider"),
     } <= found
 
 
@@ -219,7 +219,7 @@ def test_the_factories_build_clients_with_these_settings(fresh: Any):
         "scheduler": default_scheduler_client(),
         "lambda": default_lambda_client(),
         "cognito-idp": identities.default_cognito_client(),
-        "secretsmanager": aws.secrets_provider().client,
+        "ssm": aws.secrets_provider().client,
     }
     pusher = push.management_client("https://example.com/dev").meta.config
     # Then botocore holds the timeouts and attempts the call sites asked for

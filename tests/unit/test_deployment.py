@@ -15,7 +15,7 @@ import pytest
 from static_calls import IAM_ACTIONS, LIBRARY_CALLS, reach
 
 from common.settings import Settings
-from local.template import load_yaml
+from local.template import load_yaml, secure_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_yaml(ROOT / "template.yaml")
@@ -38,20 +38,32 @@ def _reach(name: str):
     return reach(handler, siblings)
 
 
+def _own_environment(name: str) -> dict[str, Any]:
+    return (FUNCTIONS[name].get("Environment") or {}).get("Variables") or {}
+
+
 def _environment(name: str) -> set[str]:
     shared = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
-    own = (FUNCTIONS[name].get("Environment") or {}).get("Variables") or {}
-    return set(shared) | set(own)
+    return set(shared) | set(_own_environment(name))
 
 
 def _statements(name: str) -> list[dict[str, Any]]:
+    """Every statement, a conditional one (``!If [Condition, statement, NoValue]``: the KMS
+    key's, in the production profile) counted as granted: the code calls KMS only when the
+    key's id is set, which is exactly where the statement is."""
     statements = []
     for policy in FUNCTIONS[name].get("Policies") or []:
         assert set(policy) == {"Statement"}, (
             f"{name}: SAM policy templates grant actions the code may not call; "
             f"write the statement out: {policy}"
         )
-        statements.extend(policy["Statement"])
+        for statement in policy["Statement"]:
+            if "Fn::If" in statement:
+                condition, granted, otherwise = statement["Fn::If"]
+                assert condition in TEMPLATE["Conditions"]
+                assert otherwise == {"Ref": "AWS::NoValue"}
+                statement = granted
+            statements.append(statement)
     return statements
 
 
@@ -131,7 +143,7 @@ def test_the_analysis_sees_the_calls_it_must():
         "dynamodb:UpdateItem",
         "execute-api:ManageConnections",
     }
-    assert "secretsmanager:GetSecretValue" in _reach("HistoryFunction").actions()  # Powertools
+    assert "ssm:GetParameter" in _reach("HistoryFunction").actions()  # Powertools
     assert {"scheduler:CreateSchedule", "iam:PassRole"} <= _reach("BidsFunction").actions()
     assert ("lambda", "Invoke") in IAM_ACTIONS
     assert LIBRARY_CALLS
@@ -151,36 +163,92 @@ def test_every_function_builds_from_the_product_packages_with_the_layer(name: st
     assert FUNCTIONS[name].get("CodeUri") is None  # Globals' deploy/function
 
 
-@pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_every_function_has_error_and_throttle_alarms_traces_and_log_retention(name: str):
-    alarmed = {
-        (r["Properties"]["MetricName"], r["Properties"]["Dimensions"][0]["Value"].get("Ref"))
-        for r in RESOURCES.values()
-        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["Namespace"] == "AWS/Lambda"
+def _alarms(condition: str | None) -> dict[str, dict[str, Any]]:
+    return {
+        n: r["Properties"]
+        for n, r in RESOURCES.items()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r.get("Condition") == condition
     }
-    assert {("Errors", name), ("Throttles", name)} <= alarmed
-    assert TEMPLATE["Globals"]["Function"]["Tracing"] == "Active"
+
+
+def _watched(alarm: dict[str, Any]) -> set[tuple[str, str, str | None]]:
+    """(namespace, metric, the function or queue it names) of every metric an alarm reads."""
+    stats = (
+        [alarm]
+        if "MetricName" in alarm
+        else [{**m["MetricStat"]["Metric"]} for m in alarm["Metrics"] if "MetricStat" in m]
+    )
+    found = set()
+    for stat in stats:
+        dimensions = stat.get("Dimensions") or [{}]
+        value = dimensions[0].get("Value")
+        named = None
+        if isinstance(value, dict):
+            named = value.get("Ref") or value.get("Fn::GetAtt", [None])[0]
+        found.add((stat["Namespace"], stat["MetricName"], named))
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_function_is_watched_in_both_profiles_with_log_retention(name: str):
+    # Given the alarms of each profile (template.yaml's Profile parameter)
+    production = set().union(*map(_watched, _alarms("IsProduction").values()))
+    personal = set().union(*map(_watched, _alarms("IsPersonal").values()))
+    # Then production watches this function's errors by name, and the personal profile every
+    # function's errors and throttles through Lambda's account-wide metrics
+    assert ("AWS/Lambda", "Errors", name) in production
+    assert {("AWS/Lambda", "Errors", None), ("AWS/Lambda", "Throttles", None)} <= personal
+    # And traces are production's, retention everyone's
+    assert TEMPLATE["Globals"]["Function"]["Tracing"] == {
+        "Fn::If": ["IsProduction", "Active", "PassThrough"]
+    }
     logs = RESOURCES[f"{name}Logs"]["Properties"]
     assert logs["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{name}}}"}
     assert "RetentionInDays" in logs
 
 
-def test_every_failure_queue_has_an_alarm():
+def test_the_executors_throttles_and_the_broadcasters_backlog_alarm_in_production():
+    production = set().union(*map(_watched, _alarms("IsProduction").values()))
+    assert ("AWS/Lambda", "Throttles", "BidExecutorFunction") in production
+    assert ("AWS/Lambda", "IteratorAge", "BroadcasterFunction") in production
+
+
+def test_every_asynchronous_failure_goes_to_the_one_alarmed_queue():
     queues = {n for n, r in RESOURCES.items() if r["Type"] == "AWS::SQS::Queue"}
-    alarmed = {
-        r["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
-        for r in RESOURCES.values()
-        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["Namespace"] == "AWS/SQS"
-    }
-    assert queues == alarmed
+    assert queues == {"FailureQueue"}
+    # Then its alarm is in both profiles
+    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "FailureQueue") in _watched(
+        _alarms(None)["FailureQueueAlarm"]
+    )
+    queue = {"Fn::GetAtt": ["FailureQueue", "Arn"]}
     executor = FUNCTIONS["BidExecutorFunction"]["EventInvokeConfig"]["DestinationConfig"]
     notifier = FUNCTIONS["NotifierFunction"]["EventInvokeConfig"]["DestinationConfig"]
     stream = FUNCTIONS["BroadcasterFunction"]["Events"]["BidsStream"]["Properties"]
-    assert executor["OnFailure"]["Destination"] == {
-        "Fn::GetAtt": ["BidExecutorFailureQueue", "Arn"]
+    assert executor["OnFailure"]["Destination"] == queue
+    assert notifier["OnFailure"]["Destination"] == queue
+    assert stream["DestinationConfig"]["OnFailure"]["Destination"] == queue
+    assert TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["SNIPE_DLQ_ARN"] == queue
+
+
+def test_every_parameter_a_function_may_read_is_declared_and_named_in_its_environment():
+    # Given the SecureStrings the template declares (CloudFormation cannot create them)
+    declared = {p.suffix for p in secure_parameters(TEMPLATE)}
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    named = {
+        v["Fn::Sub"].rpartition("/")[2]
+        for f in FUNCTIONS
+        for k, v in {**variables, **_own_environment(f)}.items()
+        if isinstance(v, dict) and str(v.get("Fn::Sub", "")).startswith("/${AWS::StackName}/")
     }
-    assert notifier["OnFailure"]["Destination"] == {"Fn::GetAtt": ["NotifierFailureQueue", "Arn"]}
-    assert stream["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
+    granted = {
+        r["Fn::Sub"].rpartition("/")[2]
+        for f in FUNCTIONS
+        for s in _statements(f)
+        if "ssm:GetParameter" in _as_list(s["Action"])
+        for r in _as_list(s["Resource"])
+    }
+    # Then every one is named to the functions, and granted by name, and nothing else is
+    assert declared == named == granted
 
 
 def test_the_executor_emits_the_failed_metric_the_alarm_watches():

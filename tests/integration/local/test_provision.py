@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.request
 
@@ -73,15 +74,24 @@ def test_refs_in_function_environments_resolve_to_created_resources(
 
     # Then every Ref names something that exists in moto
     assert env["BIDS_TABLE"] == stack_resources.table_name("BidsTable")
-    kms = boto3.client("kms")
-    assert kms.describe_key(KeyId=env["TOKEN_KMS_KEY_ID"])["KeyMetadata"]["Enabled"]
-    secret = boto3.client("secretsmanager").get_secret_value(SecretId=env["EBAY_APP_SECRET_NAME"])
-    assert json.loads(secret["SecretString"]) == {"clientId": "", "clientSecret": "", "ruName": ""}
+    # (the personal profile: no KMS key; the tokens' key and the keyset are SecureStrings)
+    assert env["TOKEN_KMS_KEY_ID"] == ""
+    ssm = boto3.client("ssm")
+    keyset = ssm.get_parameter(Name=env["EBAY_APP_SECRET_NAME"], WithDecryption=True)
+    assert keyset["Parameter"]["Type"] == "SecureString"
+    assert json.loads(keyset["Parameter"]["Value"]) == {
+        "clientId": "",
+        "clientSecret": "",
+        "ruName": "",
+    }
+    token_key = ssm.get_parameter(Name=env["TOKEN_KEY_PARAMETER"], WithDecryption=True)
+    assert len(base64.b64decode(token_key["Parameter"]["Value"])) == 32
 
 
 def test_user_pool_and_client_follow_the_template(stack_resources: Provisioned) -> None:
     # Given the user pool the template declares
     declared = next(iter(_declared("AWS::Cognito::UserPool").values()))["Properties"]
+    declared_client = next(iter(_declared("AWS::Cognito::UserPoolClient").values()))["Properties"]
     cognito = boto3.client("cognito-idp")
 
     # When moto describes the created pool and client
@@ -96,7 +106,10 @@ def test_user_pool_and_client_follow_the_template(stack_resources: Provisioned) 
         == (declared["Policies"]["PasswordPolicy"]["MinimumLength"])
     )
     assert pool["UsernameAttributes"] == declared["UsernameAttributes"]
-    assert "ALLOW_USER_PASSWORD_AUTH" in app["ExplicitAuthFlows"]
+    assert app["ExplicitAuthFlows"] == declared_client["ExplicitAuthFlows"]
+    # No password flow outside the local stack (whose /local/login moto serves regardless)
+    assert "ALLOW_USER_PASSWORD_AUTH" not in app["ExplicitAuthFlows"]
+    assert pool["UsernameConfiguration"] == {"CaseSensitive": False}
 
 
 def test_pool_tokens_verify_against_the_served_jwks(stack_resources: Provisioned) -> None:

@@ -23,16 +23,18 @@ def _clear_caches() -> None:
 
 @pytest.fixture(scope="session")
 def ebay_sim(stack_resources: Provisioned) -> Iterator[str]:
-    """The simulator, a secret holding its keyset, and EBAY_* pointing at both.
+    """The simulator, a SecureString parameter holding its keyset, and EBAY_* pointing at both.
 
-    The keyset goes into a secret of its own so the template's secret stays as provisioned.
+    The keyset goes into a parameter of its own so the template's stays as provisioned.
     """
     with running_simulator() as (_sim, base_url), pytest.MonkeyPatch.context() as env:
         env.setenv("EBAY_API_BASE_URL", base_url)
         env.setenv("EBAY_AUTH_URL", f"{base_url}/oauth2/authorize")
-        secret = boto3.client("secretsmanager").create_secret(
-            Name=f"rest-tests-ebay-keyset-{uuid.uuid4().hex[:8]}",
-            SecretString=json.dumps(
+        name = f"/rest-tests/ebay-keyset-{uuid.uuid4().hex[:8]}"
+        boto3.client("ssm").put_parameter(
+            Name=name,
+            Type="SecureString",
+            Value=json.dumps(
                 {
                     "clientId": TEST_CONFIG.client_id,
                     "clientSecret": TEST_CONFIG.client_secret,
@@ -40,7 +42,7 @@ def ebay_sim(stack_resources: Provisioned) -> Iterator[str]:
                 }
             ),
         )
-        env.setenv("EBAY_APP_SECRET_NAME", secret["ARN"])
+        env.setenv("EBAY_APP_SECRET_NAME", name)
         _clear_caches()
         yield base_url
     _clear_caches()
