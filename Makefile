@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format unit integration browser bench clean
+.PHONY: install run test lint format unit integration browser bench clean deploy destroy invite keyset
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,26 @@ bench: install
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/fuzz_api.py
 	$(BIN)/python bench/chaos.py
+
+## Your own stack (AWS credentials needed; docs/deployment.md). The first `make deploy` asks
+## (sam deploy --guided: region, stack, Stage, Profile, AlarmEmail; then the eBay keyset), saves
+## the answers in samconfig.toml, uploads the dashboard and prints its URL. CONFIG_ENV=prod for
+## samconfig.toml's production environment; GUIDED=1 to answer again.
+CONFIG_ENV ?= default
+deploy: install
+	$(BIN)/python deploy/stack.py deploy --config-env $(CONFIG_ENV) $(if $(GUIDED),--guided)
+
+## Deletes the stack (its dashboard bucket emptied first) and its SSM parameters; keeps the tables.
+destroy: install
+	$(BIN)/python deploy/stack.py destroy --config-env $(CONFIG_ENV)
+
+## Invite a user to an invite-only stack: make invite EMAIL=you@example.com
+invite: install
+	$(BIN)/python deploy/stack.py invite $(EMAIL) --config-env $(CONFIG_ENV)
+
+## Set the eBay keyset and the Postmark token again.
+keyset: install
+	$(BIN)/python deploy/stack.py keyset --config-env $(CONFIG_ENV)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .aws-sam
