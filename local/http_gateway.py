@@ -27,6 +27,9 @@ from urllib.parse import parse_qsl, unquote
 
 import jwt
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 from multidict import CIMultiDict
 
 from local.lambda_runtime import FunctionError, FunctionTimeoutError, LambdaRuntime
@@ -45,6 +48,51 @@ _TEXT_TYPES = re.compile(
 
 def _message(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
     return web.json_response({"message": message}, status=status, headers=headers)
+
+
+# ------------------------------------------------------------------------------ unparseable
+
+
+class _GatewayRequestHandler(RequestHandler):
+    """aiohttp's connection handler, answering a request it cannot parse as API Gateway does
+    (its JSON ``{"message"}``) instead of aiohttp's plain text and a logged traceback."""
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if not isinstance(exc, BadHttpMessage):
+            return super().handle_error(request, status, exc, message)
+        if isinstance(exc, LineTooLong):
+            # The request line (its target, starting with "/") or a header over the limit:
+            # API Gateway's is 10,240 bytes for both together, aiohttp's 8,190 for each.
+            line = exc.args[0] if exc.args else b""
+            if isinstance(line, bytes | bytearray) and line.startswith(b"/"):
+                response = _message(414, "Request-URI Too Long")
+            else:
+                response = _message(431, "Request Header Fields Too Large")
+        else:
+            response = _message(400, "Bad Request")
+        log.info("%s refused before routing: %s", response.status, type(exc).__name__)
+        response.force_close()
+        return response
+
+
+class GatewayServer(web.Server):
+    """aiohttp's server with :class:`_GatewayRequestHandler` connections."""
+
+    def __call__(self) -> RequestHandler:
+        return _GatewayRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+def answer_parse_errors_as_api_gateway(runner: web.AppRunner) -> None:
+    """Call after ``runner.setup()``: aiohttp has no hook on its connection handler, and its
+    runner makes the server."""
+    assert runner.server is not None
+    runner.server.__class__ = GatewayServer
 
 
 # ------------------------------------------------------------------------------ routing
@@ -511,6 +559,16 @@ class HttpGateway:
 
 Extra = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
 
+# The local stand-in for the hosted dashboard's CloudFront response-headers policy: its pages
+# are not to be framed or sniffed, and leave only their origin as a referrer. No HSTS: the local
+# stack serves plain HTTP (browsers ignore it there); CloudFront sets it where TLS terminates.
+DASHBOARD_HEADERS: Mapping[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
+
 
 def build_app(
     gateway: HttpGateway,
@@ -529,7 +587,7 @@ def build_app(
         if request.method in ("GET", "HEAD") and dashboard_dir is not None:
             static = _static_file(dashboard_dir, request.path)
             if static is not None:
-                return web.FileResponse(static)
+                return web.FileResponse(static, headers=DASHBOARD_HEADERS)
         return _message(404, "Not Found")
 
     # Any path, a percent-encoded newline in it too (``.`` would stop at it).

@@ -24,7 +24,13 @@ from common.container import reset as reset_containers
 from local.aws import FAKE_CREDENTIALS, MotoHandle, Provisioned, client, provision, start_moto
 from local.ebay_sim import SimConfig, Simulator, start_simulator
 from local.email_sink import LOCAL_SERVER_TOKEN, POSTMARK_PREFIX, EmailSink
-from local.http_gateway import STATIC_DIR, HttpGateway, build_app, openapi_document
+from local.http_gateway import (
+    STATIC_DIR,
+    HttpGateway,
+    answer_parse_errors_as_api_gateway,
+    build_app,
+    openapi_document,
+)
 from local.lambda_api import RuntimeInvoker, lambda_routes
 from local.lambda_runtime import EventInvoker, LambdaRuntime
 from local.scheduler import LocalScheduler
@@ -324,6 +330,7 @@ class LocalStack:
         )
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
+        answer_parse_errors_as_api_gateway(self._runner)
         await web.SockSite(self._runner, sock).start()
         self.scheduler = LocalScheduler(
             self.template,

@@ -12,7 +12,13 @@ from typing import Any, Protocol
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+)
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, Field
@@ -156,11 +162,65 @@ def _field_name(loc: Sequence[Any]) -> str:
     return ".".join(parts) or (str(loc[0]) if loc else "body")
 
 
+# The one media type of request bodies. A body sent without a Content-Type is read as JSON too
+# (Powertools' default, and what scripts posting JSON without the header expect); any other type
+# (text/plain, forms, multipart, XML) gets 415 before the body is read, so nothing a browser may
+# send cross-origin without a CORS preflight reaches a route.
+JSON_MEDIA_TYPE = "application/json"
+
+# On every answer of every REST function. API Gateway terminates TLS and passes a function's
+# headers through, so HSTS is set here; nothing the API answers is a page to frame, sniff or
+# cache, or a place to leak a referrer from.
+SECURITY_HEADERS: Mapping[str, str] = {
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def media_type(content_type: str) -> str:
+    """``application/json`` of ``Application/JSON; charset=utf-8``."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+class _JsonBodiesOnly(OpenAPIRequestValidationMiddleware):
+    """Powertools' request validation, reading a route's body only when it is JSON: Powertools
+    also parses forms and multipart (a multipart type without a boundary raised a ValueError,
+    a 500) and raises RequestUnsupportedContentType for the rest."""
+
+    def _get_body(self, app: Any) -> dict[str, Any]:
+        sent = media_type(app.current_event.headers.get("content-type", ""))
+        if sent not in ("", JSON_MEDIA_TYPE):
+            raise RequestUnsupportedContentType(
+                "Unsupported content type",
+                errors=[{"type": "unsupported_content_type", "loc": ("body",), "msg": sent}],
+            )
+        body: dict[str, Any] = self._parse_json_data(app)
+        return body
+
+
 class _Resolver(APIGatewayHttpResolver):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._request_validation_middleware = _JsonBodiesOnly()
+
     def _convert_matches_into_route_keys(self, match: Match[str]) -> dict[str, str]:
         # Routes match API Gateway's rawPath, which keeps the client's percent-encoding: an id
         # such as v1|123|0 arrives as v1%7C123%7C0 and must reach the route decoded.
         return {name: unquote(value) for name, value in match.groupdict().items()}
+
+    def allowed_methods(self, path: str) -> list[str]:
+        """The methods this function routes for ``path`` (empty: no route has the path)."""
+        routes = self._static_routes + self._dynamic_routes
+        return sorted({route.method for route in routes if route.rule.match(path)})
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        response: dict[str, Any] = super().resolve(event, context)
+        response["headers"] = {**SECURITY_HEADERS, **(response.get("headers") or {})}
+        return response
 
 
 def body_problem(event: Mapping[str, Any]) -> str | None:
@@ -187,7 +247,7 @@ def body_problem(event: Mapping[str, Any]) -> str | None:
     return None
 
 
-def create_app() -> APIGatewayHttpResolver:
+def create_app() -> _Resolver:
     app = _Resolver(enable_validation=True)
 
     @app.exception_handler(RequestValidationError)
@@ -216,8 +276,28 @@ def create_app() -> APIGatewayHttpResolver:
             [FieldIssue("body", problem)],
         )
 
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported_media_type(exc: RequestUnsupportedContentType) -> Response:
+        return error_response(
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "Send the request body as application/json",
+            [FieldIssue("Content-Type", f"must be {JSON_MEDIA_TYPE}")],
+        )
+
+    # A path's undeclared methods reach its function through the path's ANY route
+    # (template.yaml); API Gateway answers 404 only for paths no route has.
     @app.not_found
     def _no_route(exc: Exception) -> Response:
+        allowed = app.allowed_methods(app.current_event.path)
+        if allowed:
+            return error_response(
+                405,
+                "METHOD_NOT_ALLOWED",
+                f"{app.current_event.http_method} is not a method of this path",
+                [],
+                {"Allow": ", ".join(allowed)},
+            )
         return error_response(404, "NOT_FOUND", "No such route", [])
 
     @app.exception_handler(DomainError)

@@ -28,6 +28,7 @@ from rest.schemas import (
     CreatedBidOut,
     Cursor,
     Limit,
+    StatusFilter,
     UpdateBidRequest,
 )
 
@@ -62,7 +63,7 @@ def create_bid(body: CreateBidRequest) -> tuple[CreatedBidOut, int]:
 
 @router.get("/bids", tags=["bids"], responses=documented())
 def list_bids(
-    status: Annotated[str | None, Query(max_length=200)] = None,
+    status: Annotated[StatusFilter | None, Query()] = None,
     limit: Annotated[Limit, Query()] = 20,
     cursor: Annotated[Cursor | None, Query()] = None,
 ) -> BidPageOut:

@@ -16,7 +16,7 @@ from rest import deps
 from rest.app import caller, create_app, documented
 from rest.logic import history as logic
 from rest.presenters import history_out
-from rest.schemas import BidIdParam, Cursor, HistoryPageOut, Limit
+from rest.schemas import ActionFilter, BidIdParam, Cursor, HistoryPageOut, Limit
 
 router = APIGatewayHttpRouter()
 EpochMsQuery = Annotated[int, Field(ge=0, le=9_999_999_999_999)]
@@ -24,7 +24,7 @@ EpochMsQuery = Annotated[int, Field(ge=0, le=9_999_999_999_999)]
 
 @router.get("/bid-history", tags=["history"], responses=documented())
 def list_history(
-    action: Annotated[str | None, Query(max_length=200)] = None,
+    action: Annotated[ActionFilter | None, Query()] = None,
     from_: Annotated[EpochMsQuery | None, Query(alias="from")] = None,
     to: Annotated[EpochMsQuery | None, Query()] = None,
     limit: Annotated[Limit, Query()] = 20,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from enum import StrEnum
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,7 +18,26 @@ from common.models import (
 )
 
 Limit = Annotated[int, Field(ge=1, le=100)]
-Cursor = Annotated[str, Field(min_length=1, max_length=2048)]
+# common.data.cursor's shape: base64url of the position, a dot, base64url of 18 signature bytes.
+# Only this function can tell whether one is signed and still valid (400 when not).
+Cursor = Annotated[
+    str, Field(min_length=1, max_length=2048, pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{24}$")
+]
+
+
+def enum_list_pattern(kind: type[StrEnum]) -> str:
+    """A comma-separated list of ``kind``'s values, as rest.logic.filters reads it."""
+    one = "|".join(member.value for member in kind)
+    return rf"^({one})(,({one}))*$"
+
+
+StatusFilter = Annotated[
+    str, Field(max_length=200, pattern=enum_list_pattern(BidStatus), description="e.g. WON,LOST")
+]
+ActionFilter = Annotated[
+    str,
+    Field(max_length=200, pattern=enum_list_pattern(HistoryAction), description="e.g. CREATE"),
+]
 # Ids are 23 characters (common.clock.new_id); anything far longer is refused before it becomes
 # a DynamoDB sort key, which DynamoDB itself refuses over 1,024 bytes (a 500, not a 404).
 BidIdParam = Annotated[str, Field(min_length=1, max_length=64)]
@@ -36,7 +56,19 @@ class CreateBidRequest(Strict):
     groupId: GroupId | None = None
 
 
+def _one_of_given(*names: str) -> dict[str, Any]:
+    """JSON Schema for "at least one of these, not null" (a request changing nothing is 422)."""
+    return {
+        "anyOf": [
+            {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+            for name in names
+        ]
+    }
+
+
 class UpdateBidRequest(Strict):
+    model_config = ConfigDict(json_schema_extra=_one_of_given("maxBidAmount", "leadSeconds"))
+
     maxBidAmount: Cents | None = None
     leadSeconds: LeadSeconds | None = None
 

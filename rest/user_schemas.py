@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from zoneinfo import available_timezones
 
 from pydantic import BaseModel, EmailStr, Field, StrictBool, field_validator
 
@@ -31,7 +32,15 @@ class PreferencesRequest(Strict):
     emailNotifications: StrictBool = True
     bidWinNotifications: StrictBool = True
     bidLossNotifications: StrictBool = True
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+    timezone: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=64,
+            description="An IANA time zone name",
+            json_schema_extra={"enum": sorted(available_timezones())},
+        ),
+    ] = "UTC"
     defaultLeadSeconds: LeadSeconds | None = None
 
     @field_validator("timezone")

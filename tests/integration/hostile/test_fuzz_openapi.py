@@ -1,8 +1,10 @@
-"""Schemathesis against /openapi.json on the local stack: every operation, positive and
-negative data, a fixed seed, a small budget (bench/fuzz_api.py runs a large one).
+"""Schemathesis against /openapi.json on the local stack: every operation, its coverage phase
+(undeclared methods and content types among it), positive and negative data, a fixed seed, a
+small budget (bench/fuzz_api.py runs a large one).
 
-Nothing answers a 5xx, and every response matches the document: status code, content type,
-headers and body schema; invalid data gets a 4xx. See fuzzing.py for what is checked and why.
+Every check schemathesis has judges every answer: nothing answers a 5xx, every response matches
+the document (status code, content type, headers, body schema), invalid data gets a 4xx, valid
+data is accepted. See fuzzing.py for what is checked and why.
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from schemathesis.checks import positive_data_acceptance
 
 from local.testing import RunningStack, link_ebay_account
 from rest.openapi import build_openapi
-from tests.integration.hostile.fuzzing import fuzz_operation, load_schema, operation_order
+from tests.integration.hostile.fuzzing import (
+    all_checks,
+    fuzz_operation,
+    load_schema,
+    operation_order,
+)
 from tests.integration.hostile.hostile_helpers import User, api, new_auction, sign_up
 
 pytestmark = pytest.mark.e2e
@@ -58,7 +64,8 @@ def test_operation_answers_as_documented(
     running: RunningStack, fuzzer: dict[str, Any], method: str, path: str
 ) -> None:
     # Given a signed-in user with real snipes and watched items
-    # When schemathesis sends valid and invalid requests to the operation
+    # When schemathesis sends its coverage phase (boundaries, undeclared methods and content
+    # types) and valid and invalid requests to the operation
     result = fuzz_operation(
         fuzzer["schema"],
         method,
@@ -68,7 +75,8 @@ def test_operation_answers_as_documented(
         max_examples=EXAMPLES_PER_MODE,
         known_path_values=fuzzer["known"],
     )
-    # Then every response was a documented, well-formed, non-5xx answer
+    # Then every response passed every check schemathesis has: a documented, well-formed,
+    # non-5xx answer, valid data accepted (UNSTATABLE apart), invalid data refused
     assert result.examples > 0
     assert not result.failures, "\n\n".join(
         f"[{mode}] {title}\n{report}" for (mode, title), report in result.failures.items()
@@ -93,4 +101,25 @@ def test_a_created_snipe_answers_as_documented(
     response = case.call(base_url=running.base_url, headers=user.headers, timeout=30)
     # Then the 201 matches the document
     assert response.status_code == 201, response.text
-    case.validate_response(response, excluded_checks=[positive_data_acceptance])
+    case.validate_response(response, checks=all_checks())
+
+
+def test_every_check_schemathesis_has_judges_the_fuzzed_answers() -> None:
+    # Given the checks the harness runs
+    names = {check.__name__ for check in all_checks()}
+    # Then none is left out: valid data accepted, undeclared methods and content types, auth
+    assert names >= {
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_headers_conformance",
+        "response_schema_conformance",
+        "negative_data_rejection",
+        "positive_data_acceptance",
+        "missing_required_header",
+        "unsupported_method",
+        "allow_header_conformance",
+        "use_after_free",
+        "ensure_resource_availability",
+        "ignored_auth",
+    }
