@@ -299,8 +299,8 @@ def test_countdown_phases_move_forward_only():
 
 
 def test_nothing_is_written_once_the_snipe_is_frozen():
-    # fire at end - 6 s, frozen 10 s before that: 16 s before the end
-    store = FakeStore({"b1": _bid(auctionEndTime=NOW + 15)})
+    # fire at end - 6 s, frozen 5 s before that: 11 s before the end
+    store = FakeStore({"b1": _bid(auctionEndTime=NOW + 10)})
     result = _run(store, FakeEbay({"110000000001": 9999}), FakeNotifier())
     assert store.bids["b1"].version == 1
     assert result.alertsSent == 0
