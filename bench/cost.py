@@ -1,32 +1,45 @@
-"""What AWS would bill for a snipe workload, counted on the local stack.
+"""What AWS would bill for a stack and a snipe workload: the template priced, the work counted.
 
     .venv/bin/python bench/cost.py [--users 10] [--snipes-per-user 5]
+    .venv/bin/python bench/cost.py --fixed-only      # the template and idle scheduled runs only
 
-USERS users sign up, link eBay and each create SNIPES-PER-USER snipes on auctions ending
-within a minute; the stack's scheduler, executors, broadcaster, notifier and price updater run
-as they would on AWS. Counted while it runs: every Lambda invocation and its billed duration
-(local/lambda_runtime.py), every AWS request the functions make (botocore's
-before-parameter-build hook on the default session: DynamoDB items read and written,
-Scheduler, Secrets Manager, KMS, Lambda
-Invoke, @connections posts). Priced at the template's MemorySize and the unit prices below.
+Fixed per stack and month, for each ``Profile`` of template.yaml (personal, production), read
+from the template so it cannot drift: every resource the profile's conditions keep is priced by
+its type in ``RESOURCE_PRICES`` (alarms by the metrics they read, dashboards, KMS keys, secrets,
+the dashboard's S3 storage; types that bill only per use, or never, say so there; a type missing
+from the table fails ``tests/unit/test_cost_model.py``), plus what the scheduled functions
+(``Schedule`` events, their rates read from the template) cost when nothing is happening: each
+is invoked idle on the local stack and its billed duration, DynamoDB reads, custom metrics
+(EMF, $0.30 a month for every metric published every hour) and log lines are counted, then
+scaled to a month. EventBridge's scheduled rules themselves are free.
 
-Three figures cannot come from a local run, and are modelled (each printed beside the result):
+Per 1,000 snipes: USERS users sign up, link eBay and each create SNIPES-PER-USER snipes on
+auctions ending within a minute; the stack's scheduler, executors, broadcaster, notifier and
+price updater run as they would on AWS. Counted while it runs: every Lambda invocation and its
+billed duration (local/lambda_runtime.py), every AWS request the functions make (botocore's
+before-parameter-build hook on the default session: DynamoDB items read and written, Scheduler,
+SSM, KMS, Lambda Invoke, @connections posts), and every token sealed or opened. Priced at the
+template's MemorySize and the unit prices below; the production profile adds what the local
+stack (personal) does not do: a KMS request per token sealed or opened, an X-Ray trace per
+invocation.
+
+Figures a local run cannot give, modelled (each printed beside the result):
 - the executor's wait: on AWS it is woken 150-210 s before the fire instant (a whole
   Scheduler minute ending >= 90 s early, docs/sniping-engine.md); here auctions end within a
   few minutes, so it is invoked at once and waits less. Billed as EXECUTOR_AWAKE_SECONDS
   (188 s: the mean wake-up lead, the default lead, the outcome);
 - the dashboard: one WebSocket per user, open DASHBOARD_MINUTES_PER_DAY; every Bids write
   becomes one message to it (the broadcaster's fan-out);
-- a Scheduler invocation and a Secrets Manager read per snipe (upper bounds: schedules are
-  not needed for auctions this close, and Powertools' own boto3 session is not hooked);
-- fixed monthly work: the price updater and the snipe reconciler every minute and token refresh
-  every hour, shared by all users; measured durations, scaled to a month.
+- a Scheduler invocation per snipe (an upper bound: schedules are not needed for auctions this
+  close);
+- log bytes: LOG_BYTES_PER_INVOCATION per invocation, ACCESS_LOG_BYTES per API request.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 import statistics
 import sys
 import threading
@@ -44,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 
 from common.models import DEFAULT_LEAD_SECONDS  # noqa: E402
 from common.scheduling import wake_minute  # noqa: E402
-from local.testing import link_ebay_account, running_stack  # noqa: E402
+from local.template import TEMPLATE_PATH, Template, secure_parameters  # noqa: E402
 
 # us-east-1 list prices as I know them on 2024-06-01 (they cannot be fetched from here; check
 # https://aws.amazon.com/pricing before relying on them). Free tiers are left out.
@@ -59,13 +72,63 @@ PRICES = {
     "websocket_message": 1.00 / 1e6,  # per 32 KB
     "websocket_connection_minute": 0.25 / 1e6,
     "scheduler_invocation": 1.00 / 1e6,
-    "secrets_manager_api_call": 0.05 / 1e4,
+    "ssm_standard_parameter_call": 0.0,  # standard throughput; higher throughput is $0.05/10k
     "kms_request": 0.03 / 1e4,
     "sqs_request": 0.40 / 1e6,
     "cloudwatch_logs_gb_ingested": 0.50,
+    "cloudwatch_logs_gb_month_stored": 0.03,
+    "xray_trace_recorded": 5.00 / 1e6,
+    "custom_metric_month": 0.30,  # first 10,000 metrics; prorated by the hours it is published
+    "alarm_metric_month": 0.10,  # a standard-resolution alarm, per metric it reads
+    "composite_alarm_month": 0.50,
+    "dashboard_month": 3.00,  # beyond an account's first three
     "secrets_manager_secret_month": 0.40,
     "kms_key_month": 1.00,
+    "s3_gb_month": 0.023,
 }
+# How every resource type the template may declare is billed: a fixed monthly price (a number,
+# or a function of the resource's properties), or None with the reason it bills only per use
+# (priced in the workload) or never. tests/unit/test_cost_model.py fails on a type not listed.
+PerUse = str
+RESOURCE_PRICES: dict[str, Any] = {
+    "AWS::CloudWatch::Alarm": lambda props: PRICES["alarm_metric_month"] * _alarm_metrics(props),
+    "AWS::CloudWatch::CompositeAlarm": PRICES["composite_alarm_month"],
+    "AWS::CloudWatch::Dashboard": PRICES["dashboard_month"],
+    "AWS::KMS::Key": PRICES["kms_key_month"],
+    "AWS::SecretsManager::Secret": PRICES["secrets_manager_secret_month"],
+    # The dashboard's files (dashboard/), stored once; requests are per use.
+    "AWS::S3::Bucket": lambda props: PRICES["s3_gb_month"] * _dashboard_bytes() / 1e9,
+    "AWS::S3::BucketPolicy": "free",
+    "AWS::CloudFront::Distribution": "per request and GB served (a dashboard's page loads)",
+    "AWS::CloudFront::Function": "per invocation ($0.10 per million page requests)",
+    "AWS::CloudFront::OriginAccessControl": "free",
+    "AWS::CloudFront::ResponseHeadersPolicy": "free",
+    "AWS::Serverless::Function": "per request and GB-second; Schedule events: the idle runs",
+    "AWS::Serverless::LayerVersion": "free (code storage)",
+    "AWS::Serverless::HttpApi": "per request",
+    "AWS::Lambda::Permission": "free",
+    "AWS::Logs::LogGroup": "per GB ingested and stored (retention bounds the storage)",
+    "AWS::DynamoDB::Table": "per request; storage and PITR $0.45/GB-month (MBs here)",
+    "AWS::SQS::Queue": "per request; an empty queue costs nothing",
+    "AWS::SNS::Topic": "per email sent (the first 1,000 a month free)",
+    "AWS::SNS::Subscription": "free",
+    "AWS::IAM::Role": "free",
+    "AWS::Scheduler::ScheduleGroup": "free; each schedule's invocation per use",
+    "AWS::Cognito::UserPool": "per monthly active user beyond 10,000 (Essentials' free tier)",
+    "AWS::Cognito::UserPoolClient": "free",
+    "AWS::Cognito::UserPoolDomain": "free (the Hosted UI's prefix domain)",
+    "AWS::ApiGatewayV2::Api": "per message and connection minute",
+    "AWS::ApiGatewayV2::Authorizer": "free (its function's invocations per use)",
+    "AWS::ApiGatewayV2::Integration": "free",
+    "AWS::ApiGatewayV2::Route": "free",
+    "AWS::ApiGatewayV2::Stage": "free (its access logs per GB)",
+}
+# SSM Parameter Store SecureStrings (template Metadata): the standard tier is free.
+SECURE_PARAMETER_MONTH = 0.0
+PROFILES = ("personal", "production")
+RATE_RUNS_PER_MONTH = {"minute": 43_200, "minutes": 43_200, "hour": 720, "hours": 720, "day": 30}
+IDLE_RUNS = 5  # each scheduled function invoked this many times idle, for its fixed cost
+FULL_VCPU_MB = 1769  # Lambda gives a whole vCPU at this MemorySize, a share below it
 # The executor's time awake on AWS: from its wake-up to the fire instant (common/scheduling.py's
 # minute, averaged over fire times, Scheduler taken to invoke at the minute's start: it may invoke
 # up to a minute later, so this is the longest case), then the default lead, then learning the
@@ -78,16 +141,66 @@ WAKE_LEAD_SECONDS = statistics.fmean(
 OUTCOME_AFTER_END_SECONDS = 1.5
 EXECUTOR_AWAKE_SECONDS = WAKE_LEAD_SECONDS + DEFAULT_LEAD_SECONDS + OUTCOME_AFTER_END_SECONDS + 1
 DASHBOARD_MINUTES_PER_DAY = 30
-# The template's scheduled functions: fixed monthly work, not per snipe.
-RUNS_PER_MONTH = {
-    "PriceUpdaterFunction": 43_200,
-    "SnipeReconcilerFunction": 43_200,
-    "TokenRefreshFunction": 720,
-}
 SNIPES_PER_USER_MONTH = 10
 LOG_BYTES_PER_INVOCATION = 1500  # ~4 structured lines (JSON) plus Lambda's START/END/REPORT
+ACCESS_LOG_BYTES = 300  # one HTTP API access log line (template.yaml's HttpApi format)
 REST_FUNCTIONS = {"UsersFunction", "BidsFunction", "HistoryFunction", "EbayAuthFunction",
                   "WishlistFunction"}  # fmt: skip
+
+
+def _alarm_metrics(props: dict[str, Any]) -> int:
+    """An alarm is billed per metric it reads: one, or each MetricStat of its metric math."""
+    if "Metrics" in props:
+        return sum("MetricStat" in m for m in props["Metrics"])
+    return 1
+
+
+def _dashboard_bytes() -> int:
+    return sum(f.stat().st_size for f in (ROOT / "dashboard").rglob("*") if f.is_file())
+
+
+def load_profile(profile: str, path: Path = TEMPLATE_PATH) -> Template:
+    return Template.load(path, {"Profile": profile})
+
+
+def scheduled_runs(template: Template) -> dict[str, int]:
+    """Runs a month of each function with Schedule events (``rate(N unit)``), from the template."""
+    runs: dict[str, int] = {}
+    for logical_id, resource in template.resources("AWS::Serverless::Function").items():
+        for event in (resource.get("Properties", {}).get("Events") or {}).values():
+            if event.get("Type") != "Schedule":
+                continue
+            rate = re.fullmatch(r"rate\((\d+) (\w+)\)", str(event["Properties"]["Schedule"]))
+            if rate is None:
+                raise ValueError(f"{logical_id}: only rate() schedules are priced")
+            count, unit = int(rate.group(1)), rate.group(2)
+            runs[logical_id] = runs.get(logical_id, 0) + RATE_RUNS_PER_MONTH[unit] // count
+    return runs
+
+
+def resource_fixed_costs(template: Template) -> list[tuple[str, str, float]]:
+    """(logical id, type, $ a month) of every resource with a fixed monthly price; a type not in
+    RESOURCE_PRICES raises KeyError."""
+    lines = []
+    for logical_id, resource in template.resources().items():
+        price = RESOURCE_PRICES[resource["Type"]]
+        if isinstance(price, str):
+            continue
+        dollars = price(resource.get("Properties", {})) if callable(price) else float(price)
+        lines.append((logical_id, resource["Type"], dollars))
+    for parameter in secure_parameters(template.raw):
+        lines.append((parameter.suffix, "SSM SecureString", SECURE_PARAMETER_MONTH))
+    return lines
+
+
+def log_retention_days(template: Template) -> float:
+    """The functions' log groups' retention under this template's parameters (mean, days)."""
+    days = [
+        float(template.resolve(r["Properties"]["RetentionInDays"]))
+        for r in template.resources("AWS::Logs::LogGroup").values()
+        if "RetentionInDays" in r.get("Properties", {})
+    ]
+    return statistics.fmean(days) if days else 30.0
 
 
 class AwsRequests:
@@ -104,6 +217,43 @@ class AwsRequests:
         session = boto3._get_default_session()
         # API parameters (before-call would see the serialised HTTP request instead).
         session.events.register("before-parameter-build", self._before_call)
+        self.metrics: Counter[str] = Counter()  # EMF metric names published
+        self.tokens: Counter[str] = Counter()  # envelopes sealed and opened
+        self._count_emf()
+        self._count_tokens()
+
+    def _count_emf(self) -> None:
+        from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+            AmazonCloudWatchEMFProvider as Provider,
+        )
+
+        original = Provider.serialize_metric_set
+        outer = self
+
+        def serialize(self: Any, metrics: Any = None, *args: Any, **kwargs: Any) -> Any:
+            with outer._lock:
+                outer.metrics.update((metrics if metrics is not None else self.metric_set).keys())
+            return original(self, metrics, *args, **kwargs)
+
+        Provider.serialize_metric_set = serialize  # type: ignore[method-assign]
+
+    def _count_tokens(self) -> None:
+        from common.token_crypto import TokenCipher
+
+        outer = self
+        for name in ("encrypt", "decrypt"):
+            original = getattr(TokenCipher, name)
+
+            def counted(self: Any, *args: Any, _name: str = name, _f: Any = original) -> Any:
+                with outer._lock:
+                    outer.tokens[_name] += 1
+                return _f(self, *args)
+
+            setattr(TokenCipher, name, counted)
+
+    def snapshot(self) -> tuple[float, float, Counter[str]]:
+        with self._lock:
+            return self.read_units, self.write_units, Counter(self.metrics)
 
     def _before_call(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         service = model.service_model.service_name
@@ -132,8 +282,38 @@ class AwsRequests:
             self.read_units += 1.0 if params.get("ConsistentRead") else 0.5
 
 
-def run_workload(users: int, per_user: int, requests: AwsRequests) -> dict[str, Any]:
+def measure_idle(running: Any, scheduled: dict[str, int], requests: AwsRequests) -> dict[str, Any]:
+    """Each scheduled function invoked IDLE_RUNS times on an empty stack: per run, its billed
+    milliseconds, DynamoDB read units, and the custom metrics it published."""
+    runtime = running.stack.runtime
+    idle: dict[str, Any] = {}
+    for name in scheduled:
+        before = runtime.stats[name].billed_duration_ms
+        reads, _, metrics = requests.snapshot()
+        for _ in range(IDLE_RUNS):
+            runtime.invoke(name, {"source": "aws.events", "detail-type": "Scheduled Event"})
+        after_reads, _, after_metrics = requests.snapshot()
+        idle[name] = {
+            "ms": (runtime.stats[name].billed_duration_ms - before) / IDLE_RUNS,
+            "read_units": (after_reads - reads) / IDLE_RUNS,
+            "metrics": sorted(after_metrics - metrics),
+        }
+    return idle
+
+
+def run_workload(
+    users: int, per_user: int, requests: AwsRequests, scheduled: dict[str, int]
+) -> dict[str, Any]:
+    from local.testing import link_ebay_account, running_stack
+
     with running_stack(demo=False, lambda_concurrency=users * per_user + 64) as running:
+        idle = measure_idle(running, scheduled, requests)
+        if not users:
+            assert running.stack.runtime is not None
+            memory = {n: s.memory_size for n, s in running.stack.runtime.functions.items()}
+            return {"snipes": 0, "stats": {}, "memory": memory, "idle": idle}
+        for stats in running.stack.runtime.stats.values():
+            stats.invocations = stats.billed_duration_ms = 0
         sim = running.sim_url
         http = httpx.Client(base_url=running.base_url, timeout=30)
         headers = []
@@ -177,47 +357,66 @@ def run_workload(users: int, per_user: int, requests: AwsRequests) -> dict[str, 
         assert running.stack.runtime is not None
         stats = {name: s for name, s in running.stack.runtime.stats.items()}
         memory = {name: spec.memory_size for name, spec in running.stack.runtime.functions.items()}
-    return {"snipes": created_ok, "stats": stats, "memory": memory}
+    return {"snipes": created_ok, "stats": stats, "memory": memory, "idle": idle}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=10)
-    parser.add_argument("--snipes-per-user", type=int, default=5)
-    args = parser.parse_args()
-    logging.disable(logging.WARNING)
-    requests = AwsRequests()
-    requests.install()
-    result = run_workload(args.users, args.snipes_per_user, requests)
+def fixed_month(
+    template: Template, idle: dict[str, Any], memory: dict[str, int]
+) -> list[tuple[str, float]]:
+    """What a profile's stack costs a month with nothing happening, item by item."""
+    production = template.conditions.get("IsProduction", False)
+    items: list[tuple[str, float]] = []
+    by_type: dict[str, float] = {}
+    for _, kind, dollars in resource_fixed_costs(template):
+        by_type[kind] = by_type.get(kind, 0.0) + dollars
+    for kind, dollars in sorted(by_type.items()):
+        count = sum(1 for _, k, _ in resource_fixed_costs(template) if k == kind)
+        items.append((f"{kind} x{count}", dollars))
+    runs = scheduled_runs(template)
+    retention = log_retention_days(template)
+    for name, per_month in sorted(runs.items()):
+        measured = idle[name]
+        # Measured here at a whole core; on Lambda the run gets MemorySize / 1,769 of a vCPU.
+        # Billed as if it were all CPU (an upper bound: part of it is waiting on moto).
+        lambda_ms = measured["ms"] * max(1.0, FULL_VCPU_MB / memory[name])
+        gbs = per_month * lambda_ms / 1000 * memory[name] / 1024
+        log_gb = per_month * LOG_BYTES_PER_INVOCATION / 1e9
+        parts = {
+            "duration": gbs * PRICES["lambda_gb_second_arm64"],
+            "requests": per_month * PRICES["lambda_request"],
+            "DynamoDB reads": per_month
+            * measured["read_units"]
+            * PRICES["dynamodb_read_request_unit"],
+            "logs": log_gb * PRICES["cloudwatch_logs_gb_ingested"]
+            + log_gb * retention / 30 * PRICES["cloudwatch_logs_gb_month_stored"],
+            # a metric published in every run is published every hour
+            "custom metrics": len(measured["metrics"]) * PRICES["custom_metric_month"],
+            "X-Ray": per_month * PRICES["xray_trace_recorded"] if production else 0.0,
+        }
+        detail = ", ".join(f"{k} ${v:.3f}" for k, v in parts.items() if v)
+        items.append(
+            (
+                f"{name} {per_month:,}/month, {measured['ms']:.0f} ms idle here, "
+                f"{lambda_ms:.0f} ms on Lambda ({detail})",
+                sum(parts.values()),
+            )
+        )
+    return items
+
+
+def per_snipe_quantities(result: dict[str, Any], requests: AwsRequests) -> dict[str, float]:
     snipes = result["snipes"]
     memory: dict[str, int] = result["memory"]
-    if not snipes:
-        print("no snipe was created")
-        return 1
-
-    per_snipe: dict[str, float] = {}
-    lines = []
-    print(f"{snipes} snipes by {args.users} users on the local stack; prices {PRICES_DATE}")
-    print(f"{'function':<22} {'invocations':>11} {'avg ms':>8} {'MB':>5} {'GB-s/snipe':>11}")
-    fixed_month_gbs = 0.0
-    for name, stats in sorted(result["stats"].items()):
-        mb = memory[name]
-        avg = stats.billed_duration_ms / stats.invocations if stats.invocations else 0.0
-        if name in RUNS_PER_MONTH:
-            per_month = RUNS_PER_MONTH[name]
-            fixed_month_gbs += per_month * avg / 1000 * mb / 1024
-            lines.append(f"{name:<22} {stats.invocations:>11} {avg:>8.0f} {mb:>5} {'(fixed)':>11}")
-            continue
+    scheduled = set(result["idle"])
+    per_snipe: dict[str, float] = {"lambda_gb_second_arm64": 0.0, "lambda_request": 0.0}
+    for name, stats in result["stats"].items():
+        if name in scheduled:
+            continue  # fixed monthly work: measured idle above
         billed_ms = stats.billed_duration_ms
         if name == "BidExecutorFunction":
             billed_ms = max(billed_ms, stats.invocations * EXECUTOR_AWAKE_SECONDS * 1000)
-        gbs = billed_ms / 1000 * mb / 1024 / snipes
-        per_snipe["lambda_gb_second_arm64"] = per_snipe.get("lambda_gb_second_arm64", 0) + gbs
-        per_snipe["lambda_request"] = per_snipe.get("lambda_request", 0) + (
-            stats.invocations / snipes
-        )
-        lines.append(f"{name:<22} {stats.invocations:>11} {avg:>8.0f} {mb:>5} {gbs:>11.3f}")
-    print("\n".join(lines))
+        per_snipe["lambda_gb_second_arm64"] += billed_ms / 1000 * memory[name] / 1024 / snipes
+        per_snipe["lambda_request"] += stats.invocations / snipes
     rest_requests = sum(result["stats"][n].invocations for n in REST_FUNCTIONS)
     per_snipe["http_api_request"] = rest_requests / snipes
     per_snipe["dynamodb_write_request_unit"] = requests.write_units / snipes
@@ -227,50 +426,104 @@ def main() -> int:
     per_snipe["scheduler_invocation"] = max(
         1.0, requests.calls["scheduler:CreateSchedule"] / snipes
     )
-    # Powertools reads secrets through its own session (not counted) and caches them 5 min per
-    # container: at most one read per snipe, if every executor ran in a fresh container.
-    per_snipe["secrets_manager_api_call"] = 1.0
-    per_snipe["kms_request"] = (
-        requests.calls["kms:Decrypt"] + requests.calls["kms:GenerateDataKey"]
-    ) / snipes
-    invocations = sum(s.invocations for s in result["stats"].values())
-    per_snipe["cloudwatch_logs_gb_ingested"] = invocations * LOG_BYTES_PER_INVOCATION / 1e9 / snipes
+    per_snipe["ssm_standard_parameter_call"] = requests.calls["ssm:GetParameter"] / snipes
+    invocations = sum(s.invocations for n, s in result["stats"].items() if n not in scheduled)
+    per_snipe["cloudwatch_logs_gb_ingested"] = (
+        (invocations * LOG_BYTES_PER_INVOCATION + rest_requests * ACCESS_LOG_BYTES) / 1e9 / snipes
+    )
+    return per_snipe
 
+
+def production_extras(result: dict[str, Any], requests: AwsRequests) -> dict[str, float]:
+    """Per snipe, what the production profile adds: KMS per token sealed or opened (the local
+    stack runs the personal profile, which seals with the SSM-held key), X-Ray per invocation."""
+    snipes = result["snipes"]
+    scheduled = set(result["idle"])
+    invocations = sum(s.invocations for n, s in result["stats"].items() if n not in scheduled)
+    return {
+        "kms_request": sum(requests.tokens.values()) / snipes,
+        "xray_trace_recorded": invocations / snipes,
+    }
+
+
+def _print_fixed(
+    templates: dict[str, Template], idle: dict[str, Any], memory: dict[str, int]
+) -> dict[str, float]:
+    totals = {}
+    for profile, template in templates.items():
+        items = fixed_month(template, idle, memory)
+        totals[profile] = sum(d for _, d in items)
+        print(f"\nfixed per stack and month, Profile={profile}: ${totals[profile]:.2f}")
+        for label, dollars in items:
+            print(f"  {dollars:>7.3f}  {label}")
+    return totals
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--snipes-per-user", type=int, default=5)
+    parser.add_argument(
+        "--fixed-only", action="store_true", help="the template and idle scheduled runs only"
+    )
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+    templates = {profile: load_profile(profile) for profile in PROFILES}
+    scheduled = scheduled_runs(templates["personal"])
+    requests = AwsRequests()
+    requests.install()
+    users = 0 if args.fixed_only else args.users
+    result = run_workload(users, args.snipes_per_user, requests, scheduled)
+    print(f"prices {PRICES_DATE} (us-east-1, free tiers left out)")
+    fixed = _print_fixed(templates, result["idle"], result["memory"])
+    print(
+        "\ngoal (personal <= $0.50 a month fixed):",
+        "met" if fixed["personal"] <= 0.50 else "NOT met",
+    )
+    if args.fixed_only:
+        return 0
+    snipes = result["snipes"]
+    if not snipes:
+        print("no snipe was created")
+        return 1
+    memory: dict[str, int] = result["memory"]
+    print(f"\n{snipes} snipes by {args.users} users on the local stack (Profile=personal)")
+    print(f"{'function':<24} {'invocations':>11} {'avg ms':>8} {'MB':>5}")
+    for name, stats in sorted(result["stats"].items()):
+        avg = stats.billed_duration_ms / stats.invocations if stats.invocations else 0.0
+        print(f"{name:<24} {stats.invocations:>11} {avg:>8.0f} {memory[name]:>5}")
+    per_snipe = per_snipe_quantities(result, requests)
+    extras = production_extras(result, requests)
     print(f"\n{'per snipe':<30} {'quantity':>10} {'$ per 1,000 snipes':>20}")
     total = 0.0
     for item, quantity in per_snipe.items():
         dollars = quantity * PRICES[item] * 1000
         total += dollars
         print(f"{item:<30} {quantity:>10.4f} {dollars:>20.4f}")
-    print(f"{'total per 1,000 snipes':<30} {'':>10} {total:>20.4f}")
+    print(f"{'total per 1,000 snipes, personal':<41} {total:>20.4f}")
+    extra = 0.0
+    for item, quantity in extras.items():
+        dollars = quantity * PRICES[item] * 1000
+        extra += dollars
+        print(f"{'+ ' + item + ' (production)':<30} {quantity:>10.4f} {dollars:>20.4f}")
+    print(f"{'total per 1,000 snipes, production':<41} {total + extra:>20.4f}")
     executor_mb = memory["BidExecutorFunction"]
     executor = EXECUTOR_AWAKE_SECONDS * executor_mb / 1024 * PRICES["lambda_gb_second_arm64"] * 1000
     print(
         f"of which the executor's wait ({EXECUTOR_AWAKE_SECONDS:.0f} s at {executor_mb} MB): "
-        f"${executor:.4f}; at 128 MB it would be ${executor * 128 / executor_mb:.4f}"
+        f"${executor:.4f}"
     )
-
     users_month_snipe = SNIPES_PER_USER_MONTH * total / 1000
     connection = DASHBOARD_MINUTES_PER_DAY * 30 * PRICES["websocket_connection_minute"]
     print(
         f"\nper active user and month ({SNIPES_PER_USER_MONTH} snipes, dashboard "
-        f"{DASHBOARD_MINUTES_PER_DAY} min/day): ${users_month_snipe + connection:.4f} "
-        f"(snipes ${users_month_snipe:.4f}, WebSocket minutes ${connection:.4f})"
-    )
-    fixed = (
-        fixed_month_gbs * PRICES["lambda_gb_second_arm64"]
-        + 43_920 * PRICES["lambda_request"]
-        + 43_920 * PRICES["scheduler_invocation"]
-        + 3 * PRICES["secrets_manager_secret_month"]
-        + PRICES["kms_key_month"]
-    )
-    print(
-        f"fixed per stack and month (price updater every minute, token refresh hourly, "
-        f"3 secrets, 1 KMS key): ${fixed:.2f}"
+        f"{DASHBOARD_MINUTES_PER_DAY} min/day): ${users_month_snipe + connection:.4f}"
     )
     print(f"AWS calls counted: {dict(sorted(requests.calls.items()))}")
-    goal = total <= 0.50
-    print("goal (<= $0.50 per 1,000 snipes, all-in):", "met" if goal else "NOT met")
+    print(
+        f"tokens sealed/opened: {dict(requests.tokens)}; custom metrics: {dict(requests.metrics)}"
+    )
+    print("goal (<= $0.50 per 1,000 snipes):", "met" if total + extra <= 0.50 else "NOT met")
     return 0
 
 

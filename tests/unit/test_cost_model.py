@@ -1,0 +1,49 @@
+"""bench/cost.py prices the template it reads: every resource type, in both profiles."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import cost
+from local.template import load_yaml
+
+
+def test_every_resource_type_in_the_template_is_priced():
+    # Given every type the template declares, whatever its conditions
+    declared = {r["Type"] for r in load_yaml()["Resources"].values()}
+    # Then the cost model says how each is billed (a price, or why it is per use or free)
+    assert declared - set(cost.RESOURCE_PRICES) == set()
+
+
+@pytest.mark.parametrize("profile", cost.PROFILES)
+def test_each_profile_prices_what_its_conditions_keep(profile: str):
+    template = cost.load_profile(profile)
+    # When its fixed prices are listed (a type missing from the table would raise)
+    lines = cost.resource_fixed_costs(template)
+    kinds = {kind for _, kind, _ in lines}
+    # Then secrets are free SecureStrings in both; KMS and the dashboard are production's
+    assert "AWS::SecretsManager::Secret" not in kinds
+    assert ("AWS::KMS::Key" in kinds) == (profile == "production")
+    assert ("AWS::CloudWatch::Dashboard" in kinds) == (profile == "production")
+
+
+def test_the_personal_profiles_resources_leave_room_under_fifty_cents():
+    # Given the personal profile's fixed resource prices (alarms by the metrics they read)
+    lines = cost.resource_fixed_costs(cost.load_profile("personal"))
+    # Then they leave at least $0.15 of the $0.50 for the scheduled runs (about $0.12 measured)
+    assert sum(dollars for _, _, dollars in lines) <= 0.35
+
+
+def test_alarms_are_priced_by_the_metrics_they_read():
+    assert cost._alarm_metrics({"MetricName": "Errors"}) == 1
+    math = {"Metrics": [{"Expression": "a + b"}, {"MetricStat": {}}, {"MetricStat": {}}]}
+    assert cost._alarm_metrics(math) == 2
+
+
+def test_scheduled_runs_come_from_the_templates_rates():
+    runs = cost.scheduled_runs(cost.load_profile("personal"))
+    assert runs == {
+        "PriceUpdaterFunction": 43_200,
+        "SnipeReconcilerFunction": 43_200,
+        "TokenRefreshFunction": 720,
+    }
