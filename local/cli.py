@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
+from local.smoke import register as register_smoke
 from local.stack import LocalStack, PortInUseError
 from realtime.cli import register as register_ws
 
@@ -44,12 +45,20 @@ def _add_up(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="run Lambda invocations in this process's threads (light), or each concurrent one "
         "in a container process of its own, as Lambda does (heavier, more faithful)",
     )
+    up.add_argument(
+        "--hosted-dashboard",
+        action="store_true",
+        help="also serve the dashboard as the stack deploys it, on port+4: signed in through the "
+        "Cognito Hosted UI stand-in, with the template's security headers; it becomes the "
+        "stack's dashboard URL (eBay's accept URL, CORS, email links)",
+    )
     up.set_defaults(run=_up)
 
 
 COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     _add_up,
     register_ws,
+    register_smoke,
 ]
 
 
@@ -79,6 +88,7 @@ def _up(args: argparse.Namespace) -> int:
         seed=args.seed,
         demo=not args.no_demo,
         lambda_isolation=args.isolation,
+        hosted_dashboard=args.hosted_dashboard,
     )
     try:
         asyncio.run(_serve(stack))

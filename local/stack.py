@@ -24,6 +24,9 @@ from common.container import reset as reset_containers
 from local.aws import FAKE_CREDENTIALS, MotoHandle, Provisioned, client, provision, start_moto
 from local.ebay_sim import SimConfig, Simulator, start_simulator
 from local.email_sink import LOCAL_SERVER_TOKEN, POSTMARK_PREFIX, EmailSink
+from local.hosted_dashboard import HostedDashboard, deploy_script
+from local.hosted_ui import PREFIX as HOSTED_UI_PREFIX
+from local.hosted_ui import HostedUi
 from local.http_gateway import (
     STATIC_DIR,
     HttpGateway,
@@ -135,8 +138,18 @@ class LocalStack:
         lambda_isolation: str = "thread",
         scheduler_jitter: bool = False,
         ebay_api_base_url: str | None = None,
+        hosted_dashboard: bool = False,
     ) -> None:
         self.port = port
+        # The dashboard as deployed (local/hosted_dashboard.py) on port + 4: the Hosted UI's
+        # sign-in, the template's headers, eBay's accept URL on it. The stack's DashboardUrl.
+        self.hosted_dashboard_enabled = hosted_dashboard
+        self.hosted_dashboard: HostedDashboard | None = None
+        self._hosted_runner: web.AppRunner | None = None
+        self._hosted_sock: socket.socket | None = None
+        self.hosted_port = 0
+        # Cognito's Hosted UI for the local pool (local/hosted_ui.py), on the gateway's port.
+        self.hosted_ui: HostedUi | None = None
         # An eBay (simulator) running elsewhere, e.g. ``python -m local.ebay_sim`` in its own
         # process, instead of one in this process; it must accept the stack's app keyset.
         self.external_ebay_url = ebay_api_base_url
@@ -215,6 +228,19 @@ class LocalStack:
         return f"ws://{self.public_host}:{self.ws_port}/{self.websocket.stage}"
 
     @property
+    def hosted_ui_url(self) -> str:
+        """The Hosted UI stand-in, what the deployed dashboard's config calls the domain."""
+        return f"{self.base_url}{HOSTED_UI_PREFIX}"
+
+    @property
+    def dashboard_url(self) -> str:
+        """The stack's DashboardUrl: the deployed-mode dashboard when it runs, else the
+        gateway's (local sign-in)."""
+        if self.hosted_dashboard_enabled:
+            return f"http://{self.public_host}:{self.hosted_port}"
+        return self.base_url
+
+    @property
     def websocket_management_url(self) -> str:
         """The management API (``/@connections``) the product pushes through."""
         if not self.websocket:
@@ -232,6 +258,8 @@ class LocalStack:
             "openapiUrl": f"{self.base_url}/openapi.json",
             "docsUrl": f"{self.base_url}/docs",
             "dashboardUrl": self.base_url,
+            "hostedDashboardUrl": self.dashboard_url if self.hosted_dashboard_enabled else None,
+            "hostedUiUrl": self.hosted_ui_url,
             "demoUser": {"username": self.demo.username, "password": self.demo.password}
             if self.demo_enabled
             else None,
@@ -253,7 +281,12 @@ class LocalStack:
             f"  emails (not sent)     {info['emailSinkUrl']}",
             f"  WebSocket (realtime)  {info['websocketUrl']}?token=<idToken>",
             f"  AWS endpoint (moto)   {info['awsEndpointUrl']}",
+            f"  Cognito Hosted UI     {info['hostedUiUrl']}  (stand-in)",
         ]
+        if info["hostedDashboardUrl"]:
+            lines.append(
+                f"  dashboard as deployed {info['hostedDashboardUrl']}  (Hosted UI sign-in)"
+            )
         if self.demo_enabled:
             lines += [
                 f"  demo user             {self.demo.username} / {self.demo.password}",
@@ -275,6 +308,15 @@ class LocalStack:
     async def start(self) -> None:
         sock = _bind(self.host, self.port, "the REST API")
         self.bound_port = sock.getsockname()[1]
+        if self.hosted_dashboard_enabled:
+            # Bound first: eBay's accept URL and the stack's DashboardUrl name its port.
+            hosted_port = self.bound_port + 4 if self.port != 0 else 0
+            try:
+                self._hosted_sock = _bind(self.host, hosted_port, "the dashboard, --port + 4")
+            except BaseException:
+                sock.close()
+                raise
+            self.hosted_port = self._hosted_sock.getsockname()[1]
         try:
             await self._start_services(sock)
         except BaseException:
@@ -317,12 +359,24 @@ class LocalStack:
         # or endpoints (earlier in this process) may survive into this one.
         reset_containers()
         await self._start_realtime(fixed)
+        self.hosted_ui = HostedUi(
+            base_url=self.hosted_ui_url,
+            endpoint_url=self.provisioned.endpoint_url,
+            user_pool_id=self.provisioned.user_pool_id,
+            issuer=self.provisioned.issuer,
+            username=self.username,
+        )
+        # The functions (in this process) trade access tokens for emails at the stand-in.
+        os.environ["COGNITO_USERINFO_URL"] = (
+            f"{self.lambda_endpoint_url}{HOSTED_UI_PREFIX}/oauth2/userInfo"
+        )
 
         self.gateway = HttpGateway(self.template, self.runtime, jwks_url=self.provisioned.jwks_url)
         app = build_app(
             self.gateway,
             local_routes=[
                 *LocalEndpoints(self).routes(),
+                *self.hosted_ui.routes(),
                 *self.email_sink.routes(),
                 *lambda_routes(RuntimeInvoker(self.template, self.runtime, self.events)),
             ],
@@ -340,17 +394,48 @@ class LocalStack:
             events=self.events,
         )
         await self.scheduler.start()
+        if self._hosted_sock is not None:
+            await self._start_hosted_dashboard(self._hosted_sock)
         log.info("local stack listening on %s", self.base_url)
 
+    async def _start_hosted_dashboard(self, sock: socket.socket) -> None:
+        """The site deploy/dashboard.py would upload, from the template's outputs with the
+        local servers in place of the AWS URLs, served as the distribution serves it."""
+        assert self.template is not None
+        template = self.template
+        deploy = deploy_script()
+        outputs = {
+            name: str(template.resolve(template.raw["Outputs"][name]["Value"]))
+            for name in deploy.REQUIRED_OUTPUTS
+        }
+        aws_websocket = outputs["WebSocketUrl"].rsplit("/", 1)[0]
+        sources = {
+            f"https://*.execute-api.{template.region}.amazonaws.com": self.base_url,
+            aws_websocket: f"ws://{self.public_host}:{self.ws_port}",
+            f"https://{outputs['CognitoDomain']}": f"{self.hosted_ui_url}/",
+        }
+        outputs.update(
+            HttpApiUrl=self.base_url,
+            WebSocketUrl=self.websocket_url,
+            CognitoDomain=self.hosted_ui_url,
+        )
+        self.hosted_dashboard = HostedDashboard(template, outputs, sources)
+        self._hosted_runner = web.AppRunner(
+            self.hosted_dashboard.app(), access_log=None, shutdown_timeout=1.0
+        )
+        await self._hosted_runner.setup()
+        await web.SockSite(self._hosted_runner, sock).start()
+
     async def _start_simulator(self, fixed: bool) -> None:
-        accept_base = f"http://{self.public_host}:{self.bound_port}"
+        accept_base = self.dashboard_url
         self.simulator = Simulator(
             SimConfig(
                 client_id=APP_CLIENT_ID,
                 client_secret=APP_CLIENT_SECRET,
                 ru_name=APP_RU_NAME,
-                accept_url=f"{accept_base}/ebay/callback",
-                decline_url=f"{accept_base}/ebay/declined",
+                # As the stack's outputs EbayAcceptUrl and EbayDeclineUrl name them.
+                accept_url=f"{accept_base}/ebay/callback/",
+                decline_url=f"{accept_base}/ebay/declined/",
                 seed=self.seed,
             )
         )
@@ -398,7 +483,7 @@ class LocalStack:
             "EbayEnvironment": "local",
             "EbayApiBaseUrl": self.sim_url,
             "EbayAuthUrl": f"{self.sim_url}/oauth2/authorize",
-            "DashboardUrl": self.base_url,
+            "DashboardUrl": self.dashboard_url,
             # The functions run in this process: they reach the sink on the loopback address.
             "PostmarkApiUrl": f"http://127.0.0.1:{self.bound_port}{POSTMARK_PREFIX}"
             if self.public_host == "localhost"
@@ -482,6 +567,15 @@ class LocalStack:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._hosted_runner is not None:
+            await self._hosted_runner.cleanup()
+            self._hosted_runner = None
+        if self._hosted_sock is not None:
+            self._hosted_sock.close()
+            self._hosted_sock = None
+        if self.hosted_dashboard is not None:
+            self.hosted_dashboard.close()
+            self.hosted_dashboard = None
         if self.events is not None:
             self.events.shutdown()
             self.events = None
