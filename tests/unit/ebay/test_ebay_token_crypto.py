@@ -70,3 +70,48 @@ def test_a_tampered_ciphertext_is_refused(cipher: TokenCipher) -> None:
     tampered = base64.urlsafe_b64encode(json.dumps(fields).encode()).decode().rstrip("=")
     with pytest.raises(TokenDecryptionError):
         cipher.decrypt("user-1", tampered)
+
+
+# ---- the personal profile: the key in an SSM SecureString (envelope version 2)
+
+KEY = bytes(range(32))
+
+
+@pytest.fixture
+def local_cipher() -> TokenCipher:
+    return TokenCipher(local_key=lambda: KEY)
+
+
+def test_the_parameters_key_seals_to_the_user(local_cipher: TokenCipher) -> None:
+    # Given tokens sealed with the parameter's key (no KMS call: no client at all)
+    envelope = local_cipher.encrypt("user-1", TOKENS)
+    # Then they open for their user only, and show nothing
+    assert local_cipher.decrypt("user-1", envelope) == TOKENS
+    assert "v^1.1" not in envelope
+    with pytest.raises(TokenDecryptionError):
+        local_cipher.decrypt("user-2", envelope)
+    # And another key opens nothing
+    with pytest.raises(TokenDecryptionError):
+        TokenCipher(local_key=lambda: bytes(32)).decrypt("user-1", envelope)
+
+
+def test_a_stack_moved_to_kms_still_opens_its_old_envelopes(
+    kms: Any, local_cipher: TokenCipher
+) -> None:
+    # Given an envelope sealed in the personal profile, and the production cipher (KMS to seal,
+    # the parameter's key kept to open)
+    old = local_cipher.encrypt("user-1", TOKENS)
+    key_id = kms.create_key(Description="user tokens")["KeyMetadata"]["KeyId"]
+    production = TokenCipher(kms, key_id=key_id, local_key=lambda: KEY)
+    # Then it opens the old envelope and seals new ones with KMS (version 1)
+    assert production.decrypt("user-1", old) == TOKENS
+    new = production.encrypt("user-1", TOKENS)
+    assert production.decrypt("user-1", new) == TOKENS
+    # And a personal cipher refuses the KMS envelope rather than calling KMS
+    with pytest.raises(TokenDecryptionError):
+        local_cipher.decrypt("user-1", new)
+
+
+def test_a_cipher_needs_a_key() -> None:
+    with pytest.raises(ValueError, match="key_id or local_key"):
+        TokenCipher()
