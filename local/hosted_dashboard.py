@@ -71,7 +71,8 @@ def security_headers(template: Template, sources: Mapping[str, str]) -> dict[str
         csp = str(security["ContentSecurityPolicy"]["ContentSecurityPolicy"])
         for aws_source, local_source in sources.items():
             csp = csp.replace(aws_source, local_source)
-        leftover = [s for s in csp.split() if "amazonaws.com" in s or "amazoncognito.com" in s]
+        hosts = ("amazonaws.com", "amazoncognito.com", "ebayimg.com", "ebay.com")
+        leftover = [s for s in csp.split() if any(host in s for host in hosts)]
         if leftover:
             raise ValueError(f"the CSP names {leftover}, which no local server stands in for")
         headers["Content-Security-Policy"] = csp

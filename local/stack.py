@@ -413,6 +413,9 @@ class LocalStack:
             f"https://*.execute-api.{template.region}.amazonaws.com": self.base_url,
             aws_websocket: f"ws://{self.public_host}:{self.ws_port}",
             f"https://{outputs['CognitoDomain']}": f"{self.hosted_ui_url}/",
+            # Items' pictures: eBay's picture hosts are the simulator's /images.
+            "https://*.ebayimg.com": self.sim_url,
+            "https://i.ebayimg.sandbox.ebay.com": self.sim_url,
         }
         outputs.update(
             HttpApiUrl=self.base_url,

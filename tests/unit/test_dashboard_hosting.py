@@ -93,6 +93,12 @@ def test_the_security_headers_and_a_csp_built_from_the_stacks_resources():
     assert directives["default-src"] == "'none'"
     assert directives["script-src"] == "'self'"
     assert directives["frame-ancestors"] == "'none'"
+    # Items' pictures come from eBay's picture hosts, nothing else from elsewhere
+    assert directives["img-src"].split() == [
+        "'self'",
+        "https://*.ebayimg.com",
+        "https://i.ebayimg.sandbox.ebay.com",
+    ]
     connect = directives["connect-src"].split()
     # The stack's WebSocket API and Hosted UI exactly; the REST API as this region's
     # execute-api (naming it would be a cycle: the pages' <meta> CSP names it).
