@@ -1,4 +1,5 @@
-"""``python -m local.ebay_sim --port 8001 [--seed N] [--no-bots] [--demo-user NAME]``."""
+"""``python -m local.ebay_sim --port 8001 [--seed N] [--no-bots] [--no-bulk-items]
+[--demo-user NAME]``."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-bots", action="store_true", help="no competing bidders")
+    parser.add_argument(
+        "--no-bulk-items",
+        action="store_true",
+        help="the app keyset is not granted getItems (buy.item.bulk), a Limited Release method",
+    )
     parser.add_argument("--demo-user", help="seed demo auctions in this eBay user's watch list")
     parser.add_argument("--client-id", default="SimSnipe-Sniper-PRD-0a1b2c3d4-e5f6a7b8")
     parser.add_argument("--client-secret", default="PRD-0a1b2c3d4e5f-6a7b-8c9d-0e1f-2a3b")
@@ -35,6 +41,7 @@ async def serve(args: argparse.Namespace) -> None:
         decline_url=args.decline_url,
         seed=args.seed,
         bots=not args.no_bots,
+        bulk_items=not args.no_bulk_items,
     )
     sim = Simulator(config)
     if args.demo_user:

@@ -208,6 +208,13 @@ async def clear_faults(request: web.Request) -> web.Response:
     return web.json_response({"faults": []})
 
 
+@routes.get("/_sim/calls")
+async def calls(request: web.Request) -> web.Response:
+    """The eBay calls answered so far, by operation (``getItem``, ``getItems``...): what eBay's
+    daily quota would have counted."""
+    return web.json_response({"calls": sim_of(request).calls_json()})
+
+
 @routes.get("/_sim/accounts")
 async def accounts(request: web.Request) -> web.Response:
     return web.json_response({"accounts": sim_of(request).accounts_json()})

@@ -1,4 +1,5 @@
-"""eBay's Buy APIs: Browse (getItem, getItemByLegacyId) and Offer (placeProxyBid, getBidding)."""
+"""eBay's Buy APIs: Browse (getItem, getItems, getItemByLegacyId) and Offer (placeProxyBid,
+getBidding)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from typing import Any
 from aiohttp import web
 
 from local.ebay_sim import engine, views
+from local.ebay_sim.config import BULK_ITEMS_SCOPE
 from local.ebay_sim.engine import MAX_BID_CENTS, BidRejected
 from local.ebay_sim.http_common import (
     SUPPORTED_MARKETPLACES,
+    access_denied,
     arrival_ms,
     authenticate,
     authenticate_bidder,
@@ -23,6 +26,8 @@ from local.ebay_sim.money import format_amount, parse_amount
 from local.ebay_sim.simulator import ItemNotFound
 
 _ITEM_ID = re.compile(r"^v1\|(\d{1,19})\|0$")
+# buy-browse-v1.yml, getItems' item_ids: "A comma separated list ... (maximum 20)".
+MAX_ITEM_IDS = 20
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 # Offer errors (409 unless noted) and their spec categories.
@@ -76,6 +81,7 @@ async def get_item_by_legacy_id(request: web.Request) -> web.Response:
     caller = authenticate(request)
     if isinstance(caller, web.Response):
         return caller
+    sim_of(request).count_call("getItemByLegacyId")
     if refused := _browse_marketplace(request):
         return refused
     legacy_id = request.query.get("legacy_item_id", "")
@@ -85,11 +91,89 @@ async def get_item_by_legacy_id(request: web.Request) -> web.Response:
     return found or _browse_error(404, 11003, "The specified legacy item ID was not found.")
 
 
+@routes.get("/buy/browse/v1/item/")
+async def get_items(request: web.Request) -> web.Response:
+    """getItems: up to 20 items in one call, each cut to the method's fields. A Limited Release
+    method: an application token without ``buy.item.bulk`` (the only scope its security names)
+    is refused as any call without its scope is. Items eBay does not have are left out, each
+    with a warning (errorId 11001); when it has none of them, the call fails with 11001."""
+    caller = authenticate(request)
+    if isinstance(caller, web.Response):
+        return caller
+    if BULK_ITEMS_SCOPE not in caller.scopes:
+        return access_denied()
+    sim = sim_of(request)
+    sim.count_call("getItems")
+    if refused := _browse_marketplace(request):
+        return refused
+    item_ids, group_ids = request.query.get("item_ids"), request.query.get("item_group_ids")
+    if item_ids is not None and group_ids is not None:
+        return _browse_error(
+            400,
+            11014,
+            "An item_ids and an item_group_ids list cannot be used at same time. Please use only"
+            " one of these lists.",
+        )
+    if group_ids is not None:
+        # The simulator's auctions have no variations: no item group exists.
+        return _browse_error(400, 11002, "The specified item group was not found.")
+    wanted = [part.strip() for part in (item_ids or "").split(",") if part.strip()]
+    if not wanted:
+        return _browse_error(
+            400,
+            11017,
+            "An item_ids or an item_group_ids list is required. Please use one of these lists.",
+        )
+    if len(wanted) > MAX_ITEM_IDS:
+        return _browse_error(
+            400,
+            11015,
+            "The maximum number of item IDs has been exceeded. Please reduce the number of item"
+            f" IDs to {MAX_ITEM_IDS} or less.",
+        )
+    legacy_ids = [legacy_from_item_id(item_id) for item_id in wanted]
+    if any(legacy is None for legacy in legacy_ids):
+        return _browse_error(
+            400,
+            11012,
+            "The specified item IDs are invalid, or the format of the specified values are"
+            " invalid.",
+        )
+    items: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
+    origin = origin_of(request)
+    with sim.lock:
+        now = sim.now_ms()
+        for item_id, legacy in dict(zip(wanted, legacy_ids, strict=True)).items():
+            try:
+                auction = sim.auction(legacy or "")
+            except ItemNotFound:
+                warnings.append(
+                    {
+                        "errorId": 11001,
+                        "domain": "API_BROWSE",
+                        "category": "REQUEST",
+                        "message": "The specified item ID was not found.",
+                        "parameters": [{"name": "itemId", "value": item_id}],
+                    }
+                )
+                continue
+            feedback = sim.seller_feedback(auction.seller)
+            items.append(views.core_item_json(auction, now, origin, feedback))
+    if not items:
+        return _browse_error(400, 11001, "The specified item ID was not found.")
+    body: dict[str, Any] = {"total": len(items), "items": items}
+    if warnings:
+        body["warnings"] = warnings
+    return web.json_response(body)
+
+
 @routes.get("/buy/browse/v1/item/{item_id}")
 async def get_item(request: web.Request) -> web.Response:
     caller = authenticate(request)
     if isinstance(caller, web.Response):
         return caller
+    sim_of(request).count_call("getItem")
     if refused := _browse_marketplace(request):
         return refused
     legacy_id = legacy_from_item_id(request.match_info["item_id"])

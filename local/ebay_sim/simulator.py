@@ -11,12 +11,13 @@ import random
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from local.ebay_sim import engine, views
-from local.ebay_sim.config import API_SCOPE, AUTH_CODE_TTL_SECONDS, SimConfig
+from local.ebay_sim.config import API_SCOPE, AUTH_CODE_TTL_SECONDS, BULK_ITEMS_SCOPE, SimConfig
 from local.ebay_sim.engine import Auction, BidRecord
 from local.ebay_sim.faults import FaultConfig, Outcome
 from local.ebay_sim.notification_center import NotificationCenter
@@ -124,6 +125,8 @@ class Simulator:
         self._refresh_tokens: dict[str, RefreshToken] = {}
         self._codes: dict[str, AuthCode] = {}
         self._faults: dict[str, FaultConfig] = {}
+        # Calls answered per eBay operation (getItem, getItems...), as eBay's quota counts them.
+        self._calls: Counter[str] = Counter()
         self._next_legacy = 326_000_000_000 + (config.seed % 1000) * 1_000_000
         self._next_proxy = 0
         # eBay's push notifications: the signing key, the subscribed endpoint, deliveries.
@@ -247,7 +250,8 @@ class Simulator:
     def client_credentials(self, scopes: frozenset[str] | None) -> AccessToken:
         with self.lock:
             granted = scopes or frozenset({API_SCOPE})
-            if granted != frozenset({API_SCOPE}):
+            allowed = {API_SCOPE, BULK_ITEMS_SCOPE} if self.config.bulk_items else {API_SCOPE}
+            if not granted <= allowed:
                 raise GrantError(
                     "invalid_scope",
                     "The requested scope is invalid, unknown, malformed, or exceeds the scope"
@@ -398,6 +402,14 @@ class Simulator:
     def faults_json(self) -> list[dict[str, Any]]:
         with self.lock:
             return [f.to_json() for f in self._faults.values()]
+
+    def count_call(self, operation: str) -> None:
+        with self.lock:
+            self._calls[operation] += 1
+
+    def calls_json(self) -> dict[str, int]:
+        with self.lock:
+            return dict(sorted(self._calls.items()))
 
     def draw_fault(self, endpoint: str) -> Outcome | None:
         with self.lock:

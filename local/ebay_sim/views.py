@@ -79,6 +79,34 @@ def item_json(
     return item
 
 
+# buy-browse-v1.yml, getItems (``/item/``): "For this method, only the following fields are
+# returned" (bidCount, currentBidPrice, ..., uniqueBidderCount, and shippingOptions). Of those,
+# the ones an auction here has.
+GET_ITEMS_FIELDS = frozenset(
+    {
+        "bidCount",
+        "currentBidPrice",
+        "itemCreationDate",
+        "itemId",
+        "itemWebUrl",
+        "legacyItemId",
+        "minimumPriceToBid",
+        "price",
+        "reservePriceMet",
+        "uniqueBidderCount",
+    }
+)
+
+
+def core_item_json(
+    auction: Auction, now_ms: int, origin: str, seller_feedback: tuple[int, str]
+) -> dict[str, Any]:
+    """The CoreItem of an auction as getItems returns it: the Item, cut to that method's
+    fields (no title, no itemEndDate, no buyingOptions)."""
+    item = item_json(auction, now_ms, origin, seller_feedback)
+    return {name: value for name, value in item.items() if name in GET_ITEMS_FIELDS}
+
+
 def bidding_json(auction: Auction, bidder: str, now_ms: int) -> dict[str, Any]:
     """The Offer API Bidding for one buyer who has bid on the auction."""
     currency = auction.currency

@@ -59,10 +59,10 @@ class SimEnv:
         assert response.status_code == 200, response.text
         return str(response.json()["access_token"])
 
-    def app_token(self) -> str:
+    def app_token(self, scope: str = API_SCOPE) -> str:
         response = self.client.post(
             "/identity/v1/oauth2/token",
-            data={"grant_type": "client_credentials", "scope": API_SCOPE},
+            data={"grant_type": "client_credentials", "scope": scope},
             headers=self.basic_auth(),
         )
         assert response.status_code == 200, response.text
@@ -96,4 +96,10 @@ class SimEnv:
     def item(self, token: str, item_id: str) -> httpx.Response:
         return self.client.get(
             f"/buy/browse/v1/item/{item_id}", headers={"Authorization": f"Bearer {token}"}
+        )
+
+    def items(self, token: str, **params: str) -> httpx.Response:
+        """getItems: ``item_ids`` (comma separated) and/or ``item_group_ids``."""
+        return self.client.get(
+            "/buy/browse/v1/item/", params=params, headers={"Authorization": f"Bearer {token}"}
         )
