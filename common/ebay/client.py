@@ -23,9 +23,16 @@ from aws_lambda_powertools import Logger
 from pydantic import SecretStr, ValidationError
 
 from common.container import per_container
-from common.ebay.config import APP_SCOPE, DEFAULT_USER_SCOPES, EbayConfig, Timeouts
+from common.ebay.config import (
+    APP_SCOPE,
+    BULK_ITEMS_SCOPE,
+    DEFAULT_USER_SCOPES,
+    EbayConfig,
+    Timeouts,
+)
 from common.ebay.credentials import AppCredentials
 from common.ebay.errors import (
+    BulkItemsDenied,
     DeadlineExceeded,
     EbayAuthError,
     EbayError,
@@ -35,6 +42,8 @@ from common.ebay.errors import (
     EbayUnavailable,
     InvalidGrant,
     InvalidItemId,
+    InvalidScope,
+    ItemNotFound,
     error_from_body,
 )
 from common.ebay.models import (
@@ -42,6 +51,7 @@ from common.ebay.models import (
     ClockSample,
     EbayItem,
     EbayUser,
+    ItemPrice,
     Money,
     NotificationPublicKey,
     ProxyBidResult,
@@ -78,6 +88,12 @@ _UNKNOWN_OUTCOME_ERRORS: tuple[type[Exception], ...] = (
 )
 
 _CLOCK_SAMPLES_KEPT = 64
+# getItems' item_ids: "A comma separated list of the unique identifiers of the items to
+# retrieve (maximum 20)" (buy-browse-v1.yml).
+MAX_ITEMS_PER_CALL = 20
+# After eBay refused getItems (a Limited Release method), ask again this much later: the keyset
+# may be granted it meanwhile, and asking costs one token request, no Browse call.
+BULK_RECHECK_SECONDS = 3600
 
 
 @per_container
@@ -225,8 +241,10 @@ class EbayClient:
         # deque while another thread appends is safe only because CPython's list() holds the
         # GIL throughout; the lock does not rely on that. The cached app token has its own.
         self._samples_lock = threading.Lock()
-        self._app_token: _CachedToken | None = None
+        # Application tokens by scope: the basic one, and buy.item.bulk's for getItems.
+        self._app_tokens: dict[str, _CachedToken] = {}
         self._app_token_lock = threading.Lock()
+        self._bulk_refused_until = 0.0
 
     @property
     def config(self) -> EbayConfig:
@@ -364,15 +382,16 @@ class EbayClient:
         except (KeyError, TypeError, ValueError, ValidationError) as exc:
             raise EbayProtocolError("incomplete token response") from exc
 
-    def application_token(self, *, deadline: float | None = None) -> str:
-        """The application access token, minted once and reused until ~5 minutes before expiry.
+    def application_token(self, *, deadline: float | None = None, scope: str = APP_SCOPE) -> str:
+        """The application access token for ``scope``, minted once and reused until ~5 minutes
+        before expiry.
 
-        eBay allows 1,000 client-credentials grants a day; one per container per two hours
-        stays far below that.
+        eBay allows 1,000 client-credentials grants a day; one per scope per container per two
+        hours stays far below that.
         """
         creds = self._app_credentials()
         with self._app_token_lock:
-            cached = self._app_token
+            cached = self._app_tokens.get(scope)
             margin = self._config.app_token_refresh_margin
             if (
                 cached is not None
@@ -383,7 +402,7 @@ class EbayClient:
             exchange, body = self._token_request(
                 "application_token",
                 creds,
-                {"grant_type": "client_credentials", "scope": APP_SCOPE},
+                {"grant_type": "client_credentials", "scope": scope},
                 deadline=deadline,
                 retry_on_timeout=True,
             )
@@ -392,13 +411,13 @@ class EbayClient:
                 expires_at = exchange.sent_ms / 1000 + int(body["expires_in"])
             except (KeyError, TypeError, ValueError) as exc:
                 raise EbayProtocolError("incomplete token response") from exc
-            self._app_token = _CachedToken(creds.client_id, token, expires_at)
-            logger.info("ebay application token minted", expires_at=int(expires_at))
+            self._app_tokens[scope] = _CachedToken(creds.client_id, token, expires_at)
+            logger.info("ebay application token minted", expires_at=int(expires_at), scope=scope)
             return token.get_secret_value()
 
     def forget_application_token(self) -> None:
         with self._app_token_lock:
-            self._app_token = None
+            self._app_tokens.clear()
 
     # --- Browse --------------------------------------------------------------------------
 
@@ -418,6 +437,73 @@ class EbayClient:
     def get_item(self, item_id: str, *, deadline: float | None = None) -> EbayItem:
         path = f"{BROWSE_PATH}/{quote(rest_item_id(item_id), safe='')}"
         return self._browse("get_item", path, None, deadline)
+
+    @property
+    def items_per_call(self) -> int:
+        """How many items one :meth:`get_items` call may ask for: getItems' 20, or 1 while eBay
+        refuses this app getItems (it then answers with getItem)."""
+        return 1 if self._clock() < self._bulk_refused_until else MAX_ITEMS_PER_CALL
+
+    def get_items(
+        self, item_ids: Sequence[str], *, deadline: float | None = None
+    ) -> list[ItemPrice]:
+        """The prices of up to :attr:`items_per_call` items in one Browse call: getItems, or
+        getItem for a single item while getItems is refused. Items eBay does not have are left
+        out. :class:`BulkItemsDenied` (before any Browse call) when eBay refuses this app
+        getItems and more than one item was asked for: ask again, one at a time."""
+        ids = list(dict.fromkeys(rest_item_id(item_id) for item_id in item_ids))
+        if len(ids) > MAX_ITEMS_PER_CALL:
+            raise ValueError(f"getItems takes at most {MAX_ITEMS_PER_CALL} items")
+        if not ids:
+            return []
+        if self.items_per_call == 1:
+            if len(ids) > 1:
+                raise BulkItemsDenied("getItems is refused to this app: one item per call")
+            try:
+                return [ItemPrice.of(self.get_item(ids[0], deadline=deadline))]
+            except ItemNotFound:
+                return []
+        return self._get_items(ids, deadline)
+
+    def _get_items(self, ids: list[str], deadline: float | None) -> list[ItemPrice]:
+        for attempt in range(2):
+            try:
+                token = self.application_token(deadline=deadline, scope=BULK_ITEMS_SCOPE)
+            except InvalidScope as exc:
+                raise self._bulk_refused("the keyset has no buy.item.bulk") from exc
+            request = _Request(
+                operation="get_items",
+                method="GET",
+                url=f"{self._config.api_base_url}{BROWSE_PATH}/",
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "X-EBAY-C-MARKETPLACE-ID": self._config.marketplace_id,
+                    "Accept": "application/json",
+                },
+                params={"item_ids": ",".join(ids)},
+            )
+            exchange = self._send(request, deadline=deadline, retry_on_timeout=True)
+            status = exchange.response.status_code
+            if status == 401 and attempt == 0:
+                logger.warning("ebay application token refused; minting a new one")
+                self.forget_application_token()
+                continue
+            if status == 403:
+                raise self._bulk_refused("getItems answered 403") from self._rest_error(exchange)
+            try:
+                body = self._rest_result(exchange)
+            except ItemNotFound:
+                return []  # none of them exists (errorId 11001)
+            try:
+                return [_price_from(item) for item in body.get("items") or ()]
+            except (AttributeError, KeyError, TypeError, ValueError, ValidationError) as exc:
+                raise EbayProtocolError("unreadable items response") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _bulk_refused(self, why: str) -> BulkItemsDenied:
+        self._bulk_refused_until = self._clock() + BULK_RECHECK_SECONDS
+        logger.warning("ebay refuses getItems; polling one item per call", reason=why)
+        return BulkItemsDenied(f"getItems is refused to this app: {why}")
 
     # --- Buy Offer -----------------------------------------------------------------------
 
@@ -875,6 +961,8 @@ def _oauth_error(body: Any, status: int, timing: ClockSample | None) -> EbayErro
     kwargs: dict[str, Any] = {"http_status": status, "timing": timing}
     if code == "invalid_grant":
         return InvalidGrant(message, **kwargs)
+    if code == "invalid_scope":
+        return InvalidScope(message, **kwargs)
     if code in {"invalid_client", "unauthorized_client", "invalid_scope"} or status == 401:
         return EbayAuthError(message, **kwargs)
     if status < 400:
@@ -919,6 +1007,23 @@ def _item_from(body: Mapping[str, Any]) -> EbayItem:
         image_url=image.get("imageUrl") if isinstance(image, Mapping) else None,
         condition=body.get("condition"),
         seller_username=seller.get("username") if isinstance(seller, Mapping) else None,
+        reserve_price_met=_optional_bool(body.get("reservePriceMet")),
+    )
+
+
+def _price_from(body: Mapping[str, Any]) -> ItemPrice:
+    """One of getItems' items: a CoreItem with only that method's fields."""
+    item_id = str(body["itemId"])
+    legacy = body.get("legacyItemId")
+    if not legacy:
+        parts = item_id.split("|")
+        legacy = parts[1] if len(parts) == 3 else item_id
+    return ItemPrice(
+        item_id=item_id,
+        legacy_item_id=str(legacy),
+        current_bid_price=_money(body.get("currentBidPrice")),
+        minimum_price_to_bid=_money(body.get("minimumPriceToBid")),
+        bid_count=int(body.get("bidCount") or 0),
         reserve_price_met=_optional_bool(body.get("reservePriceMet")),
     )
 

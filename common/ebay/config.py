@@ -11,6 +11,8 @@ TOKEN_PATH = "/identity/v1/oauth2/token"
 APP_SCOPE = "https://api.ebay.com/oauth/api_scope"
 BID_SCOPE = "https://api.ebay.com/oauth/api_scope/buy.offer.auction"
 IDENTITY_SCOPE = "https://api.ebay.com/oauth/api_scope/commerce.identity.readonly"
+# Browse getItems, a Limited Release method: the only scope its security names.
+BULK_ITEMS_SCOPE = "https://api.ebay.com/oauth/api_scope/buy.item.bulk"
 # What a user grants when linking an account: bidding, reading their identity, and the basic
 # scope the Trading API (watch list) accepts.
 DEFAULT_USER_SCOPES: tuple[str, ...] = (APP_SCOPE, BID_SCOPE, IDENTITY_SCOPE)

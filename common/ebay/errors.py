@@ -251,6 +251,17 @@ class InvalidGrant(EbayAuthError):
     )
 
 
+class InvalidScope(EbayAuthError):
+    """OAuth ``invalid_scope``: the keyset is not granted a scope it asked for."""
+
+
+class BulkItemsDenied(EbayAuthError):
+    """This app may not call getItems, a Limited Release method "available only to select
+    Partners" (its ``buy.item.bulk`` scope was refused): poll one item per call instead."""
+
+    default_user_message = "eBay does not let this app read items in bulk."
+
+
 class EbayRateLimited(EbayError):
     retryable = True
     default_user_message = "eBay is limiting how often we can call it. Please try again later."

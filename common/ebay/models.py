@@ -132,6 +132,29 @@ class EbayItem(_Frozen):
         return None if self.end_time_ms is None else self.end_time_ms // 1000
 
 
+class ItemPrice(_Frozen):
+    """What a price poll reads of an item: getItems returns only some of an Item's fields (no
+    title, end date or buying options), and these are all a poll needs."""
+
+    item_id: str
+    legacy_item_id: str
+    current_bid_price: Money | None
+    minimum_price_to_bid: Money | None
+    bid_count: int
+    reserve_price_met: bool | None
+
+    @classmethod
+    def of(cls, item: EbayItem) -> ItemPrice:
+        return cls(
+            item_id=item.item_id,
+            legacy_item_id=item.legacy_item_id,
+            current_bid_price=item.current_bid_price,
+            minimum_price_to_bid=item.minimum_price_to_bid,
+            bid_count=item.bid_count,
+            reserve_price_met=item.reserve_price_met,
+        )
+
+
 class BiddingStatus(_Frozen):
     item_id: str | None
     auction_status: str

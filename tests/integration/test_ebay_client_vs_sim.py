@@ -122,6 +122,51 @@ def test_an_item_and_a_winning_bid(sim: Any, client: EbayClient, tokens: UserTok
     assert status.is_active
 
 
+def test_get_items_reads_many_prices_in_one_browse_call(sim: Any, client: EbayClient) -> None:
+    # Given three auctions, one with two bidders, and an item eBay does not have
+    items = [auction(sim) for _ in range(3)]
+    sim.place_bid(items[0].legacy_id, "rival_a", 2_000)
+    sim.place_bid(items[0].legacy_id, "rival_b", 3_000)
+    before = sim.calls_json().get("getItems", 0)
+    # When their prices are read with getItems
+    prices = client.get_items([i.legacy_id for i in items] + ["1"])
+    # Then one Browse call answered for all of them, in the product's units
+    assert sim.calls_json().get("getItems", 0) == before + 1
+    assert [p.legacy_item_id for p in prices] == [i.legacy_id for i in items]
+    assert prices[0].current_bid_price == usd(sim.auction_json(items[0].legacy_id)["currentPrice"])
+    assert prices[0].current_bid_price.amount > 2_000
+    assert prices[0].bid_count == 2
+    assert prices[1].minimum_price_to_bid == usd(1_000)
+
+
+def test_an_app_without_get_items_reads_one_price_per_call() -> None:
+    # Given a simulator whose keyset is not granted getItems (a Limited Release method)
+    from dataclasses import replace
+
+    config = replace(sim_testing.TEST_CONFIG, bulk_items=False)
+    with sim_testing.running_simulator(config) as (sim, base_url):
+        client = EbayClient(
+            EbayConfig.for_environment(
+                "local", api_base_url=base_url, auth_base_url=f"{base_url}/oauth2/authorize"
+            ),
+            AppCredentials(
+                clientId=config.client_id,
+                clientSecret=SecretStr(config.client_secret),
+                ruName=config.ru_name,
+            ),
+            http=httpx.Client(),
+        )
+        item = auction(sim)
+        # When two prices are asked for in one call
+        with pytest.raises(e.BulkItemsDenied):
+            client.get_items([item.legacy_id, "1"])
+        # Then the client asks one item per call, with getItem, and no getItems was counted
+        assert client.items_per_call == 1
+        prices = client.get_items([item.legacy_id])
+        assert [p.current_bid_price for p in prices] == [usd(1_000)]
+        assert sim.calls_json() == {"getItem": 1}
+
+
 def test_reserve_price_met_reaches_the_item_and_the_bidding_status(
     sim: Any, client: EbayClient, tokens: UserTokens
 ) -> None:
