@@ -118,6 +118,9 @@ def main() -> int:
     parser.add_argument("--kill-rate", type=float, default=0.1)
     parser.add_argument("--fault-rate", type=float, default=0.2)
     parser.add_argument("--pump-restarts", type=int, default=2)
+    parser.add_argument(
+        "--settle", type=float, default=200, help="at most this long after the last end (s)"
+    )
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument(
         "--racing", type=float, default=0.3, help="share of snipes their users change (0: none)"
@@ -144,6 +147,7 @@ def main() -> int:
         kill_rate=args.kill_rate,
         fault_rate=args.fault_rate,
         pump_restarts=args.pump_restarts,
+        settle=args.settle,
         seed=args.seed,
         racing=RacePlan(
             share=args.racing,
