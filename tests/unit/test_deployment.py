@@ -6,6 +6,7 @@ what it can and cannot see).
 
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
 from pathlib import Path
@@ -86,6 +87,55 @@ def test_policies_allow_exactly_the_actions_the_code_calls(name: str):
     assert not any("*" in action for action in granted)
 
 
+def _table_of(resource: Any) -> tuple[str, bool] | None:
+    """(table, is its indexes) a statement's resource names, or None for another kind."""
+    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+        name, attribute = resource["Fn::GetAtt"]
+        if RESOURCES[name]["Type"] == "AWS::DynamoDB::Table" and attribute == "Arn":
+            return name, False
+    if isinstance(resource, dict) and "Fn::Sub" in resource:
+        found = re.fullmatch(r"\$\{(\w+)\.Arn\}/index/[\w*]+", str(resource["Fn::Sub"]))
+        if found and RESOURCES[found[1]]["Type"] == "AWS::DynamoDB::Table":
+            return found[1], True
+    return None
+
+
+def _granted_on_tables(name: str) -> tuple[dict[str, set[str]], set[str]]:
+    """The DynamoDB actions each table is granted on, and the tables whose indexes are."""
+    actions: dict[str, set[str]] = {}
+    indexes: set[str] = set()
+    for statement in _statements(name):
+        granted = {a for a in _as_list(statement["Action"]) if a.startswith("dynamodb:")}
+        for resource in _as_list(statement["Resource"]):
+            table = _table_of(resource)
+            if granted:
+                assert table is not None, f"{name}: {granted} on {resource}"
+            if table is None:
+                continue
+            actions.setdefault(table[0], set()).update(granted)
+            if table[1]:
+                indexes.add(table[0])
+    return actions, indexes
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_each_table_is_granted_exactly_the_actions_the_code_calls_on_it(name: str):
+    # Given what the code calls on each table (static_calls follows each table's name from the
+    # call to where it is chosen), and what the policies grant on each
+    called = _reach(name).table_actions()
+    granted, indexes = _granted_on_tables(name)
+    # Then every call's table is known
+    assert not called.unresolved, f"{name}: {sorted(called.unresolved)}"
+    # And each table gets exactly what is called on it: no write on a table only read, no
+    # table the function never touches
+    for table in sorted(set(granted) | set(called.actions)):
+        calls, grants = called.actions.get(table, set()), granted.get(table, set())
+        assert calls - grants == set(), f"{name} calls on {table} but may not: {calls - grants}"
+        assert grants - calls == set(), f"{name} may on {table} but never does: {grants - calls}"
+    # And a table's indexes are granted only where one is queried
+    assert indexes == called.indexed, f"{name}: indexes granted {indexes}, queried {called.indexed}"
+
+
 # A statement's resource names this stack's own resources: a Ref/GetAtt of a logical id, or a
 # Sub whose ARN is built from one (or from the stack's name, for the explicitly named functions).
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -147,6 +197,23 @@ def test_the_analysis_sees_the_calls_it_must():
     assert {"scheduler:CreateSchedule", "iam:PassRole"} <= _reach("BidsFunction").actions()
     assert ("lambda", "Invoke") in IAM_ACTIONS
     assert LIBRARY_CALLS
+    # and, per table, through repositories, helpers, transactions and the wiring that picks
+    # each repository's table
+    history = _reach("HistoryFunction").table_actions()
+    assert (history.actions, history.indexed) == (
+        {"BidHistoryTable": {"dynamodb:Query"}},
+        {"BidHistoryTable"},
+    )
+    assert connect == set().union(*_reach("WsConnectFunction").table_actions().actions.values())
+    assert _reach("WsConnectFunction").table_actions().actions["UsersTable"] == {
+        "dynamodb:ConditionCheckItem"  # the account is not being deleted
+    }
+    executor = _reach("BidExecutorFunction").table_actions().actions
+    assert "dynamodb:ConditionCheckItem" in executor["UsersTable"]  # the seal's profile check
+    assert executor["BidHistoryTable"] == {"dynamodb:PutItem"}
+    # (account deletion: reads and batch-deletes the user's snipes, history and sockets)
+    users = _reach("UsersFunction").table_actions().actions
+    assert users["ConnectionsTable"] == {"dynamodb:BatchWriteItem", "dynamodb:Query"}
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -264,3 +331,69 @@ def test_the_layer_requirements_are_the_projects_runtime_dependencies():
     lines = (ROOT / "deploy/layer/requirements.txt").read_text().splitlines()
     requirements = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     assert requirements == pyproject["project"]["dependencies"]
+
+
+def _encryption_context_keys() -> set[str]:
+    """The keys of every EncryptionContext common/token_crypto.py gives KMS."""
+    tree = ast.parse((ROOT / "common/token_crypto.py").read_text())
+    keys: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "EncryptionContext":
+            assert isinstance(node.value, ast.Dict), "a literal context, so it can be checked"
+            keys |= {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
+    return keys
+
+
+def _keys() -> set[str]:
+    return {n for n, r in RESOURCES.items() if r["Type"] == "AWS::KMS::Key"}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_key_grant_is_bound_to_the_encryption_context_the_code_uses(name: str):
+    # Given the context the token cipher seals and opens under
+    context = _encryption_context_keys()
+    assert context == {"userId"}
+    for statement in _statements(name):
+        if not any(a.startswith("kms:") for a in _as_list(statement["Action"])):
+            continue
+        # Then each KMS grant names one of this stack's keys
+        for resource in _as_list(statement["Resource"]):
+            assert resource["Fn::GetAtt"][0] in _keys(), f"{name}: {resource}"
+        # And only for data keys under exactly that context: every key of it present, no other
+        condition = statement.get("Condition") or {}
+        assert condition.get("Null") == {f"kms:EncryptionContext:{k}": "false" for k in context}
+        only = condition.get("ForAllValues:StringEquals") or {}
+        assert sorted(only.get("kms:EncryptionContextKeys", [])) == sorted(context), name
+
+
+def test_every_role_a_service_assumes_is_bound_to_this_stacks_source():
+    roles = {n: r for n, r in RESOURCES.items() if r["Type"] == "AWS::IAM::Role"}
+    assert "SnipeSchedulerRole" in roles
+    for name, role in roles.items():
+        for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+            if "Service" not in statement["Principal"]:
+                continue
+            # Then the service may assume it only for this account and this stack's resource
+            # (EventBridge Scheduler: this stack's schedule group), not as a confused deputy
+            # for another account's or another stack's
+            condition = statement["Condition"]["StringEquals"]
+            assert condition["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}, name
+            source = condition["aws:SourceArn"]["Fn::Sub"]
+            assert not source.endswith("*"), name
+            named = set(re.findall(r"\$\{([^}.:]+)\}", source)) & set(RESOURCES)
+            assert named, f"{name}: {source} names none of this stack's resources"
+    scheduler = roles["SnipeSchedulerRole"]["Properties"]["AssumeRolePolicyDocument"]
+    source = scheduler["Statement"][0]["Condition"]["StringEquals"]["aws:SourceArn"]["Fn::Sub"]
+    assert source.endswith(":schedule-group/${SnipeScheduleGroup}")
+
+
+def test_what_users_data_depends_on_outlives_the_stack_like_the_data():
+    # Given the Users table, retained on deletion and replacement
+    users = RESOURCES["UsersTable"]
+    assert (users["DeletionPolicy"], users["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    # Then so are the pool its keys are the user ids of, and every key its tokens are sealed
+    # under: without them the stored tokens cannot be opened, nor the rows matched to a user
+    for name in ["UserPool", *sorted(_keys())]:
+        resource = RESOURCES[name]
+        assert resource.get("DeletionPolicy") == "Retain", name
+        assert resource.get("UpdateReplacePolicy") == "Retain", name
