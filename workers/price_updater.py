@@ -1,11 +1,14 @@
 """PriceUpdaterFunction (every minute): current prices, smart alerts and countdown phases.
 
-See ``workers.logic.prices`` for the cadence, the budget and the alert rules.
+See ``workers.logic.prices`` for the cadence, the budget and the alert rules. A run that has
+auctions in their final minutes keeps polling them until SAFETY_MS before its Timeout, and
+never past its scheduled minute (the event's ``time``), where the next run takes over.
 """
 
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -21,8 +24,13 @@ from workers import wiring
 from workers.logic import prices as logic
 
 clock: Clock = time.time
-# Stop starting eBay calls this long before the function's timeout.
-SAFETY_MS = 8000
+# Stop starting eBay calls this long before the function's timeout: a round's call is bounded
+# by the deadline, and its writes by logic.WRITE_GRACE_SECONDS after it.
+SAFETY_MS = 5000
+# The schedule's period: a run polls until this long after its scheduled instant at most, less
+# ROUND_SECONDS, so that it is done when the next one starts.
+PERIOD_SECONDS = 60
+ROUND_SECONDS = 2
 # A custom metric costs $0.30 a month for every hour it is published in: all eleven counts a
 # minute were $3.30 a month, more than a personal stack's whole budget (docs/deployment.md,
 # "Cost"). The run's counts are in its "price update run" log line, which the operations
@@ -35,10 +43,24 @@ def snipe_updates() -> SnipeUpdates:
     return SnipeUpdates(get_settings().bids_table)
 
 
-def process(context: LambdaContext | None) -> dict[str, Any]:
-    deadline = None
-    if context is not None:
-        deadline = clock() + max(0, context.get_remaining_time_in_millis() - SAFETY_MS) / 1000
+def deadline_of(event: dict[str, Any], context: LambdaContext | None) -> float | None:
+    """When the run stops starting eBay calls: SAFETY_MS before its Timeout, and before the next
+    scheduled run when the event says when this one was scheduled."""
+    if context is None:
+        return None
+    deadline = clock() + max(0, context.get_remaining_time_in_millis() - SAFETY_MS) / 1000
+    scheduled = event.get("time")
+    if isinstance(scheduled, str):
+        try:
+            at = datetime.fromisoformat(scheduled.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return deadline
+        deadline = min(deadline, at + PERIOD_SECONDS - ROUND_SECONDS)
+    return deadline
+
+
+def process(context: LambdaContext | None, event: dict[str, Any] | None = None) -> dict[str, Any]:
+    deadline = deadline_of(event or {}, context)
     settings = get_settings()
     result = logic.run(
         wiring.bids_repo(),
@@ -50,6 +72,7 @@ def process(context: LambdaContext | None) -> dict[str, Any]:
         clock,
         deadline,
         settings.price_updater_concurrency,
+        time.sleep,
     )
     counts = result.as_dict()
     for name in METRICS:
@@ -62,4 +85,4 @@ def process(context: LambdaContext | None) -> dict[str, Any]:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process(context)
+    return process(context, event)

@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 KEEP_SECONDS = 3 * 86400
+# plan(): the other shares' use of the pool so far is judged over at least this long, so a busy
+# first minute after midnight does not read as a whole day's pace.
+PLAN_MIN_ELAPSED_SECONDS = 3600
 _ATTEMPTS = 5
 
 
@@ -163,6 +166,22 @@ class CallBudget:
         if limits.per_user is not None:
             self._give_back_user(day, user_id, share, 1, now)
         raise spent
+
+    def plan(self, share: Share, now: int) -> int:
+        """How many calls of ``share`` to count on until midnight UTC, for pacing (one read; each
+        call is still granted by :meth:`reserve`): what is left of its reserve, plus the pool
+        left less what the other shares are on course to take from it by midnight at today's
+        rate so far (judged over at least an hour), within its cap."""
+        limits = Limits.of(share, self.daily_budget)
+        seen = self.counters(utc_day(now))
+        used, from_reserve = seen.get(f"u_{share.key}", 0), seen.get(f"r_{share.key}", 0)
+        left_today = seconds_to_next_day(now)
+        others_from_pool = max(0, seen.get("pool", 0) - (used - from_reserve))
+        elapsed = max(PLAN_MIN_ELAPSED_SECONDS, 86_400 - left_today)
+        others_to_come = others_from_pool * left_today / elapsed
+        pool_left = max(0.0, limits.pool - seen.get("pool", 0) - others_to_come)
+        reserve_left = max(0, limits.reserved - from_reserve)
+        return max(0, min(limits.cap - used, reserve_left + int(pool_left)))
 
     # ------------------------------------------------------------------ the day's counters
     def _take_day(self, day: str, share: Share, wanted: int, limits: Limits, now: int) -> int:

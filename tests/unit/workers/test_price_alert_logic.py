@@ -1,5 +1,6 @@
-"""The price updater's rules with fakes: smart alerts, cadence, budget, countdown phases, and
-polling on a thread pool (a blocked call, exact counts, the deadline)."""
+"""The price updater's rules with fakes: smart alerts, cadence, budget, countdown phases,
+polling on a thread pool (a blocked call, exact counts, the deadline), getItems' 20 items a
+call, and the final minutes polled round after round within a run, paced by the budget."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common.data.budget import Share
-from common.ebay.errors import EbayUnavailable
-from common.ebay.models import EbayItem, Money
+from common.ebay.errors import BulkItemsDenied, EbayUnavailable
+from common.ebay.models import ItemPrice, Money
 from common.models import BidEntity, BidStatus
 from common.notify import NotificationKind
 from workers.logic import prices as logic
@@ -47,6 +48,9 @@ class FakeStore:
     def active_ending_between(self, start: int, end: int) -> list[BidEntity]:
         return [b for b in self.bids.values() if start <= b.auctionEndTime <= end]
 
+    def get(self, user_id: str, bid_id: str) -> BidEntity | None:
+        return self.bids.get(bid_id)
+
     def apply(self, bid: BidEntity, changes: dict[str, Any], now: int) -> bool:
         stored = self.bids[bid.bidId]
         if stored.version != bid.version or stored.status != bid.status:
@@ -67,6 +71,9 @@ class FakeBudget:
     per_share: dict[str, int] = field(default_factory=dict)
     asked: list[tuple[str, int]] = field(default_factory=list)
 
+    def plan(self, share: Share, now: int) -> int:
+        return min(self.limit_left, self.per_share.get(share.name, self.limit_left))
+
     def reserve(self, share: Share, wanted: int, now: int) -> int:
         self.asked.append((share.name, wanted))
         left = min(self.limit_left, self.per_share.get(share.name, self.limit_left))
@@ -79,41 +86,53 @@ class FakeBudget:
 
 @dataclass
 class FakeEbay:
-    """Prices by legacy id. Called from the updater's worker threads: ``on_call`` (given the
-    legacy id) lets a test hold a call or make calls meet."""
+    """Prices by legacy id, ``per_call`` items a call (getItems' 20; 1 as without it). Called
+    from the updater's worker threads: ``on_call`` (given the call's first legacy id) lets a
+    test hold a call or make calls meet; ``calls`` lists each call's RESTful ids."""
 
     prices: dict[str, int] = field(default_factory=dict)
-    calls: list[str] = field(default_factory=list)
+    calls: list[list[str]] = field(default_factory=list)
     fail: bool = False
     failing: set[str] = field(default_factory=set)
     on_call: Callable[[str], object] | None = None
     threads: set[str] = field(default_factory=set)
+    per_call: int = 20
+    refuse_bulk: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def get_item(self, item_id: str, *, deadline: float | None = None) -> EbayItem:
-        legacy = item_id.split("|")[1]
+    @property
+    def items_per_call(self) -> int:
+        return self.per_call
+
+    def get_items(self, item_ids: list[str], *, deadline: float | None = None) -> list[ItemPrice]:
+        assert len(item_ids) <= self.per_call
+        if self.refuse_bulk and len(item_ids) > 1:
+            self.per_call = 1  # as the client: one item a call from now on
+            raise BulkItemsDenied("getItems is refused to this app")
+        legacy = [item_id.split("|")[1] for item_id in item_ids]
         with self.lock:
-            self.calls.append(item_id)
+            self.calls.append(list(item_ids))
             self.threads.add(threading.current_thread().name)
         if self.on_call is not None:
-            self.on_call(legacy)
-        if self.fail or legacy in self.failing:
+            self.on_call(legacy[0])
+        if self.fail or self.failing & set(legacy):
             raise EbayUnavailable("down")
-        return EbayItem(
-            item_id=item_id,
-            legacy_item_id=legacy,
-            title="Leica",
-            is_auction=True,
-            buying_options=("AUCTION",),
-            current_bid_price=Money(amount=self.prices[legacy], currency="USD"),
-            minimum_price_to_bid=None,
-            bid_count=3,
-            end_time_ms=None,
-            image_url=None,
-            condition=None,
-            seller_username=None,
-            reserve_price_met=None,
-        )
+        return [
+            ItemPrice(
+                item_id=f"v1|{number}|0",
+                legacy_item_id=number,
+                current_bid_price=Money(amount=self.prices[number], currency="USD"),
+                minimum_price_to_bid=None,
+                bid_count=3,
+                reserve_price_met=None,
+            )
+            for number in legacy
+            if number in self.prices
+        ]
+
+    @property
+    def polled(self) -> list[str]:
+        return [item_id for call in self.calls for item_id in call]
 
 
 @dataclass
@@ -132,7 +151,17 @@ class FakeClock:
         return self.now
 
 
-def _run(store, ebay, notifier, budget=None, now=NOW, clock=None, deadline=None, concurrency=8):
+def _run(
+    store,
+    ebay,
+    notifier,
+    budget=None,
+    now=NOW,
+    clock=None,
+    deadline=None,
+    concurrency=8,
+    sleep=None,
+):
     return logic.run(
         store,
         store,
@@ -143,7 +172,12 @@ def _run(store, ebay, notifier, budget=None, now=NOW, clock=None, deadline=None,
         clock or (lambda: float(now)),
         deadline,
         concurrency,
+        sleep or _no_sleep,
     )
+
+
+def _no_sleep(seconds: float) -> None:
+    raise AssertionError("a run without a deadline has no rounds to wait for")
 
 
 def _items(n: int, price: int) -> tuple[FakeStore, dict[str, int]]:
@@ -218,7 +252,7 @@ def test_one_browse_call_per_item_however_many_users_snipe_it():
     )
     ebay, notifier = FakeEbay({"110000000001": 5100}), FakeNotifier()
     result = _run(store, ebay, notifier)
-    assert ebay.calls == ["v1|110000000001|0"]
+    assert ebay.calls == [["v1|110000000001|0"]]
     assert result.priceUpdates == 3
     assert sorted(c[1] for c in notifier.calls) == ["u1", "u2"]  # u3's maximum is not exceeded
     assert len(store.points) == 1
@@ -246,9 +280,9 @@ def test_the_budget_limits_calls_and_serves_the_soonest_ending_first():
             ),
         }
     )
-    ebay = FakeEbay({"110000000001": 100, "110000000002": 100})
+    ebay = FakeEbay({"110000000001": 100, "110000000002": 100}, per_call=1)
     result = _run(store, ebay, FakeNotifier(), budget=FakeBudget(limit_left=1))
-    assert ebay.calls == ["v1|110000000002|0"]
+    assert ebay.calls == [["v1|110000000002|0"]]
     assert (result.ebayCalls, result.itemsOverBudget) == (1, 1)
 
 
@@ -273,13 +307,13 @@ def test_each_item_is_polled_from_the_share_for_its_time_left():
             for i, item in enumerate(ends)
         }
     )
-    ebay = FakeEbay(dict.fromkeys(ends, 100))
+    ebay = FakeEbay(dict.fromkeys(ends, 100), per_call=1)
     budget = FakeBudget(per_share={"far-polls": 0})
     # When the updater runs
     result = _run(store, ebay, FakeNotifier(), budget=budget)
     # Then each item asked its own share, the final minutes first, and only the far one waits
     assert budget.asked == [("final-polls", 1), ("hour-polls", 1), ("far-polls", 1)]
-    assert sorted(ebay.calls) == sorted([f"v1|{final}|0", f"v1|{hour}|0"])
+    assert sorted(ebay.polled) == sorted([f"v1|{final}|0", f"v1|{hour}|0"])
     assert (result.ebayCalls, result.itemsOverBudget) == (2, 1)
 
 
@@ -324,7 +358,7 @@ def test_a_hanging_call_does_not_hold_up_the_other_items():
         if len(answered) == len(prices) - 1:
             others_polled.set()
 
-    ebay = FakeEbay(prices, on_call=hold)
+    ebay = FakeEbay(prices, on_call=hold, per_call=1)
     # When a run polls them four at a time
     result = _run(store, ebay, FakeNotifier(), concurrency=4)
     # Then the other items were polled while it was held, and every price is written this run
@@ -339,7 +373,7 @@ def test_the_run_counts_are_exact_when_items_are_polled_concurrently():
     store, prices = _items(50, price=5100)
     failing = set(list(prices)[::5])
     five_at_once = threading.Barrier(5, timeout=10)
-    ebay = FakeEbay(prices, failing=failing, on_call=lambda _: five_at_once.wait())
+    ebay = FakeEbay(prices, failing=failing, on_call=lambda _: five_at_once.wait(), per_call=1)
     notifier = FakeNotifier()
     # When a run polls them five at a time
     result = _run(store, ebay, notifier, concurrency=5)
@@ -360,12 +394,229 @@ def test_items_not_started_by_the_deadline_are_not_polled_rather_than_failed():
     store, prices = _items(5, price=4500)
     first, second = list(prices)[:2]
     clock = FakeClock(float(NOW))
-    past_the_deadline = threading.Barrier(2, action=lambda: setattr(clock, "now", NOW + 60.0))
-    ebay = FakeEbay(prices, failing={second}, on_call=lambda _: past_the_deadline.wait(10))
+    past_the_deadline = threading.Barrier(2, action=lambda: setattr(clock, "now", NOW + 31.0))
+    ebay = FakeEbay(
+        prices, failing={second}, on_call=lambda _: past_the_deadline.wait(10), per_call=1
+    )
     # When a run polls them two at a time
     result = _run(store, ebay, FakeNotifier(), clock=clock, deadline=NOW + 30, concurrency=2)
     # Then the three items not started are counted apart from eBay's one failure
-    assert sorted(ebay.calls) == [f"v1|{first}|0", f"v1|{second}|0"]
+    assert sorted(ebay.polled) == [f"v1|{first}|0", f"v1|{second}|0"]
     assert (result.ebayCalls, result.itemsNotPolled, result.failures) == (5, 3, 1)
     assert result.priceUpdates == 1
     assert [b.currentPrice for b in store.bids.values()] == [4500, None, None, None, None]
+
+
+# ---------------------------------------------------------------- getItems and the rounds
+
+
+@dataclass
+class SteppingClock:
+    """A clock whose sleep moves it; ``at`` runs each hook once its instant is reached."""
+
+    now: float
+    sleeps: list[float] = field(default_factory=list)
+    at: list[tuple[float, Callable[[], object]]] = field(default_factory=list)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        for when, hook in [h for h in self.at if h[0] <= self.now]:
+            self.at.remove((when, hook))
+            hook()
+
+
+def _ending(store: FakeStore, prices: dict[str, int], seconds_left: int, n: int = 1) -> list[str]:
+    """n more snipes on items ending ``seconds_left`` from NOW; returns their legacy ids."""
+    made = []
+    for _ in range(n):
+        legacy = str(130000000000 + len(store.bids))
+        bid_id = f"b{len(store.bids)}"
+        store.bids[bid_id] = _bid(
+            userId=f"u{len(store.bids)}",
+            bidId=bid_id,
+            ebayItemId=legacy,
+            itemId=f"v1|{legacy}|0",
+            auctionEndTime=NOW + seconds_left,
+        )
+        prices[legacy] = 4000
+        made.append(legacy)
+    return made
+
+
+def _due_item(seconds_left: int, taken: set[str]) -> str:
+    """A legacy id due in the minute of NOW for an auction ending ``seconds_left`` away."""
+    return next(
+        str(number)
+        for number in range(140_000_000_001, 140_000_010_000)
+        if str(number) not in taken and logic.is_due(str(number), seconds_left, NOW // 60)
+    )
+
+
+def test_twenty_items_are_one_call_soonest_ending_first():
+    # Given 25 items in their final minutes
+    store, prices = _items(25, price=4500)
+    ebay, budget = FakeEbay(prices), FakeBudget()
+    # When a run polls them
+    result = _run(store, ebay, FakeNotifier(), budget=budget)
+    # Then two getItems calls carried them, the 20 soonest-ending first, from the final share
+    assert [len(call) for call in ebay.calls] == [20, 5]
+    assert ebay.calls[0][0] == "v1|120000000000|0"
+    assert budget.asked == [("final-polls", 2)]
+    assert (result.ebayCalls, result.itemPolls, result.priceUpdates) == (2, 25, 25)
+
+
+def test_a_call_for_the_final_minutes_carries_later_items_at_no_cost():
+    # Given an item ending in 5 minutes and two due this minute, ending in 30 min and 2 h
+    taken: set[str] = set()
+    ends = {}
+    for seconds_left in (300, 1800, 7200):
+        item = _due_item(seconds_left, taken)
+        taken.add(item)
+        ends[item] = NOW + seconds_left
+    store = FakeStore(
+        {
+            f"b{i}": _bid(bidId=f"b{i}", ebayItemId=item, itemId=f"v1|{item}|0", auctionEndTime=end)
+            for i, (item, end) in enumerate(ends.items())
+        }
+    )
+    ebay, budget = FakeEbay(dict.fromkeys(ends, 4200)), FakeBudget()
+    # When a run polls them
+    result = _run(store, ebay, FakeNotifier(), budget=budget)
+    # Then one call, paid from the final minutes' share, brought all three prices
+    assert [len(call) for call in ebay.calls] == [3]
+    assert budget.asked == [("final-polls", 1)]
+    assert {b.currentPrice for b in store.bids.values()} == {4200}
+    assert result.ebayCalls == 1
+
+
+def test_a_run_keeps_polling_the_final_minutes_every_few_seconds_until_its_deadline():
+    # Given three auctions in their last 5 minutes, one ending in 30 minutes (due now), a run
+    # whose deadline is 53 s away, and a rival bid at eBay 22 s into the run
+    store, prices = FakeStore(), {}
+    final = _ending(store, prices, 300, n=3)
+    later = _due_item(1800, set(final))
+    store.bids["late"] = _bid(
+        bidId="late", ebayItemId=later, itemId=f"v1|{later}|0", auctionEndTime=NOW + 1800
+    )
+    prices[later] = 4000
+    clock = SteppingClock(float(NOW))
+    clock.at.append((NOW + 22.0, lambda: prices.update({final[0]: 5500})))
+    ebay, budget = FakeEbay(prices), FakeBudget()
+    # When the minute's run runs
+    result = _run(
+        store,
+        ebay,
+        FakeNotifier(),
+        budget=budget,
+        clock=clock,
+        deadline=NOW + 53,
+        sleep=clock.sleep,
+    )
+    # Then after its first round it polled the final minutes' items every 5 s, in one call each
+    assert result.pollInterval == 5000
+    assert result.rounds == 11  # at 0, 5, ..., 50 s
+    assert [len(call) for call in ebay.calls] == [4] + [3] * 10
+    assert f"v1|{later}|0" not in ebay.polled[4:]
+    assert budget.asked == [("final-polls", 1)] * 11
+    # and the rival's price was written in the round after it, 3 s later, with its point
+    changed = next(b for b in store.bids.values() if b.ebayItemId == final[0])
+    assert changed.currentPrice == 5500
+    assert (final[0], NOW + 25, 5500) in store.points
+    # and the run returned before its deadline
+    assert clock.now < NOW + 53
+
+
+def test_the_pace_spreads_the_final_minutes_calls_over_todays_final_minutes():
+    # Given two auctions' final minutes overlapping by 300 s, and 25 items in the overlap
+    two = [(0.0, 600.0), (300.0, 900.0)]
+    crowd = two + [(300.0, 600.0)] * 24
+    # When the call-seconds they need are counted / Then a call serves 20 items at once
+    assert logic.final_demand(two, 20) == 900
+    assert logic.final_demand(crowd, 20) == 300 + 2 * 300 + 300
+    assert logic.final_demand(crowd, 1) == 300 + 26 * 300 + 300
+    # and the rounds are as far apart as the calls left require, within 5 s and 60 s
+    assert logic.pace(two, 90, 20) == 10
+    assert logic.pace(two, 10_000, 20) == logic.MIN_INTERVAL
+    assert logic.pace(two, 1, 20) == logic.MAX_INTERVAL
+    assert logic.pace(two, 0, 20) == logic.MAX_INTERVAL
+
+
+def test_a_run_polls_as_often_as_the_final_minutes_share_of_today_allows():
+    # Given one auction ending in 5 min (writable until its freeze, 289 s away) and 21 calls
+    # of the final minutes' share left for today, one of which the first round takes
+    store, prices = FakeStore(), {}
+    _ending(store, prices, 300)
+    clock = SteppingClock(float(NOW))
+    budget = FakeBudget(per_share={"final-polls": 21})
+    # When the minute's run runs
+    result = _run(
+        store,
+        FakeEbay(prices),
+        FakeNotifier(),
+        budget=budget,
+        clock=clock,
+        deadline=NOW + 53,
+        sleep=clock.sleep,
+    )
+    # Then its rounds are 289 s / 20 calls apart: at 0, 14.45, 28.9 and 43.35 s
+    assert result.pollInterval == 14_450
+    assert result.rounds == 4
+
+
+def test_an_item_stops_being_polled_at_its_freeze_and_the_run_returns():
+    # Given the only auction ending 40 s from now (a 6 s lead: frozen 29 s from now)
+    store, prices = FakeStore(), {}
+    _ending(store, prices, 40)
+    clock = SteppingClock(float(NOW))
+    ebay = FakeEbay(prices)
+    # When the minute's run runs with a deadline 53 s away
+    result = _run(store, ebay, FakeNotifier(), clock=clock, deadline=NOW + 53, sleep=clock.sleep)
+    # Then it polled until the freeze (at 0, 5, ..., 25 s) and returned then, not at 53 s
+    assert result.rounds == 6
+    assert len(ebay.calls) == 6
+    assert clock.now == NOW + 30
+
+
+def test_a_snipe_changed_meanwhile_is_read_again_and_written_on_its_new_version():
+    # Given an auction in its final minutes whose owner raises the maximum 7 s into the run,
+    # and a price over the old maximum at eBay from 12 s on
+    store, prices = FakeStore(), {}
+    (item,) = _ending(store, prices, 300)
+    bid_id = next(iter(store.bids))
+    clock = SteppingClock(float(NOW))
+
+    def raise_maximum() -> None:
+        bid = store.bids[bid_id]
+        store.bids[bid_id] = bid.model_copy(update={"maxBidAmount": 9000, "version": 7})
+
+    clock.at += [(NOW + 7.0, raise_maximum), (NOW + 12.0, lambda: prices.update({item: 6000}))]
+    notifier = FakeNotifier()
+    # When the minute's run runs
+    result = _run(
+        store, FakeEbay(prices), notifier, clock=clock, deadline=NOW + 53, sleep=clock.sleep
+    )
+    # Then the stale write lost once, the snipe was read again, and the new price written on
+    # the owner's version, with no alert (6000 is under the new maximum)
+    assert result.conflicts == 1
+    assert store.bids[bid_id].currentPrice == 6000
+    assert store.bids[bid_id].version == 8
+    assert notifier.calls == []
+
+
+def test_an_app_refused_get_items_polls_one_item_a_call_from_the_next_round():
+    # Given two auctions in their final minutes and eBay refusing this app getItems
+    store, prices = FakeStore(), {}
+    _ending(store, prices, 300, n=2)
+    clock = SteppingClock(float(NOW))
+    ebay = FakeEbay(prices, refuse_bulk=True)
+    # When the minute's run runs
+    result = _run(store, ebay, FakeNotifier(), clock=clock, deadline=NOW + 8, sleep=clock.sleep)
+    # Then the first round's call was refused before it was made (not polled, not failed),
+    # and the next round polled each item in a call of its own
+    assert (result.rounds, result.itemsNotPolled, result.failures) == (2, 2, 0)
+    assert ebay.calls == [[f"v1|{item}|0"] for item in sorted(prices)]
+    assert {b.currentPrice for b in store.bids.values()} == {4000}
