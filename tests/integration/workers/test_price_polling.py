@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from common.data.budget import CallBudget, utc_day
+from common.data.budget import FINAL_POLLS, HOUR_POLLS, CallBudget, utc_day
 from common.data.prices import PriceHistory
 from common.data.snipe_updates import SnipeUpdates
 from common.ebay import AppCredentials, EbayClient, EbayConfig, RetryPolicy
@@ -116,3 +116,20 @@ def test_the_final_minutes_are_polled_in_one_getitems_call_a_round_within_the_bu
     assert snipe is not None
     assert snipe.currentPrice == price > 2_000
     assert history.points(rival)[-1] == (now + 15, price)
+
+
+def test_the_final_minutes_plan_on_their_reserve_and_what_the_others_leave_of_the_pool() -> None:
+    # Given 5,000 calls a day (1,000 reserved for the final minutes, a pool of 3,500) and, by
+    # noon UTC, 100 final-minutes polls and 500 hour polls (from the pool)
+    noon = 1_899_936_000 + 43_200
+    budget = CallBudget(get_settings().users_table, 5000)
+    assert budget.reserve(FINAL_POLLS, 100, noon) == 100
+    assert budget.reserve(HOUR_POLLS, 500, noon) == 500
+    # When the final minutes plan the rest of the day
+    planned = budget.plan(FINAL_POLLS, noon)
+    # Then they count on the 900 left of their reserve and the pool's 3,000 less the 500 the
+    # others are on course to take by midnight
+    assert planned == 900 + 2_500
+    # and once the pool is spent, on their reserve alone
+    budget.reserve(HOUR_POLLS, 3_000, noon)
+    assert budget.plan(FINAL_POLLS, noon) == 900
