@@ -502,7 +502,7 @@ function watchList(ctx, onPick) {
   function tick(now) {
     for (const { clock, endMs } of clocks) {
       const remaining = endMs ? endMs - now : 0;
-      clock.textContent = end ? (remaining > 0 ? `ends in ${countdown(remaining)}` : "ended") : "";
+      clock.textContent = endMs ? (remaining > 0 ? `ends in ${countdown(remaining)}` : "ended") : "";
       clock.classList.toggle("urgent", remaining > 0 && remaining < URGENT_MS);
     }
   }
