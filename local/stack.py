@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from botocore.exceptions import ClientError
 
@@ -51,6 +52,9 @@ DEMO_EBAY_USER = "demo_ebay_buyer"
 APP_CLIENT_ID = "SimSnipe-Sniper-PRD-0a1b2c3d4-e5f6a7b8"
 APP_CLIENT_SECRET = "PRD-0a1b2c3d4e5f-6a7b-8c9d-0e1f-2a3b"
 APP_RU_NAME = "Sim_Sniper-SimSnipe-Sniper-abcdefgh"
+# eBay's Marketplace Account Deletion notifications (rest/marketplace_deletion.py).
+ACCOUNT_DELETION_PATH = "/notifications/marketplace-account-deletion"
+VERIFICATION_TOKEN_PARAMETER = "ebay-verification-token"
 
 
 class PortInUseError(OSError):
@@ -196,6 +200,10 @@ class LocalStack:
         self._saved_environ: dict[str, str] | None = None
         self.bound_port = 0
         self.sim_url = ""
+        # The deletion endpoint's token, and whether eBay (the simulator) subscribed the
+        # endpoint: it sends its challenge first, as eBay's developer portal does.
+        self.verification_token = ""
+        self.account_deletion_subscribed = False
 
     # ---- URLs
 
@@ -219,6 +227,12 @@ class LocalStack:
         if self.external_aws_endpoint_url:
             return self.external_aws_endpoint_url
         return self.moto.endpoint_url if self.moto else ""
+
+    @property
+    def account_deletion_endpoint(self) -> str:
+        """The Marketplace Account Deletion endpoint as registered with eBay (the simulator),
+        on the loopback address the simulator reaches."""
+        return f"{self.lambda_endpoint_url}{ACCOUNT_DELETION_PATH}"
 
     @property
     def websocket_url(self) -> str:
@@ -265,6 +279,13 @@ class LocalStack:
             else None,
             "ebayApp": dict(self.app_keyset),
             "demoEbayUsername": DEMO_EBAY_USER if self.demo_enabled else None,
+            "ebayAccountDeletion": {
+                "endpoint": self.account_deletion_endpoint,
+                "verificationToken": self.verification_token,
+                "subscribed": self.account_deletion_subscribed,
+            }
+            if self.verification_token
+            else None,
             "userPoolId": self.provisioned.user_pool_id if self.provisioned else None,
             "userPoolClientId": self.provisioned.user_pool_client_id if self.provisioned else None,
             "state": "in-memory",
@@ -394,6 +415,7 @@ class LocalStack:
             events=self.events,
         )
         await self.scheduler.start()
+        await self._subscribe_account_deletion()
         if self._hosted_sock is not None:
             await self._start_hosted_dashboard(self._hosted_sock)
         log.info("local stack listening on %s", self.base_url)
@@ -452,6 +474,28 @@ class LocalStack:
         except OSError as exc:
             raise PortInUseError(sim_port, "the eBay simulator, --port + 1") from exc
 
+    async def _subscribe_account_deletion(self) -> None:
+        """Register the deletion endpoint and its token with eBay (the simulator), which sends
+        its challenge first and subscribes the endpoint only if the answer is right."""
+        if not self.verification_token:
+            return
+        body = {
+            "endpoint": self.account_deletion_endpoint,
+            "verificationToken": self.verification_token,
+        }
+        url = f"{self.sim_url}/_sim/notifications/destination"
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
+                session.post(url, json=body) as answer,
+            ):
+                self.account_deletion_subscribed = answer.status == 200
+                detail = await answer.text()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            detail = repr(exc)
+        if not self.account_deletion_subscribed:
+            log.warning("eBay (the simulator) did not subscribe the deletion endpoint: %s", detail)
+
     async def _start_realtime(self, fixed: bool) -> None:
         """The WebSocket API on ``port + 3`` and the stream pump, when the template has them."""
         assert self.template is not None
@@ -486,6 +530,7 @@ class LocalStack:
             "EbayEnvironment": "local",
             "EbayApiBaseUrl": self.sim_url,
             "EbayAuthUrl": f"{self.sim_url}/oauth2/authorize",
+            "AccountDeletionEndpointUrl": self.account_deletion_endpoint,
             "DashboardUrl": self.dashboard_url,
             # The functions run in this process: they reach the sink on the loopback address.
             "PostmarkApiUrl": f"http://127.0.0.1:{self.bound_port}{POSTMARK_PREFIX}"
@@ -501,6 +546,11 @@ class LocalStack:
             Value=json.dumps(self.app_keyset),
             Overwrite=True,
         )
+        if VERIFICATION_TOKEN_PARAMETER in self.provisioned.parameters:
+            self.verification_token = ssm.get_parameter(
+                Name=self.provisioned.parameters[VERIFICATION_TOKEN_PARAMETER],
+                WithDecryption=True,
+            )["Parameter"]["Value"]
         if "postmark" in self.provisioned.parameters:
             ssm.put_parameter(
                 Name=self.provisioned.parameters["postmark"],

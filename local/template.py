@@ -69,8 +69,11 @@ class SecureParameter:
 
     suffix: str
     description: str
-    value: str | None  # the initial value, or None: ``generate_bytes`` random bytes, base64
-    generate_bytes: int | None
+    value: str | None  # the initial value, or None: generated
+    generate_bytes: int | None  # random bytes, base64
+    # Random bytes in URL-safe base64 without padding: letters, digits, - and _ only (eBay's
+    # verification token allows nothing else).
+    generate_token: int | None = None
 
     def name(self, stack_name: str) -> str:
         return f"/{stack_name}/{self.suffix}"
@@ -78,6 +81,8 @@ class SecureParameter:
     def initial_value(self) -> str:
         if self.value is not None:
             return self.value
+        if self.generate_token is not None:
+            return secrets.token_urlsafe(self.generate_token)
         return base64.b64encode(secrets.token_bytes(self.generate_bytes or 32)).decode()
 
 
@@ -90,6 +95,7 @@ def secure_parameters(raw: Mapping[str, Any]) -> list[SecureParameter]:
             description=" ".join(str(spec.get("Description", "")).split()),
             value=spec.get("Value"),
             generate_bytes=spec.get("GenerateBytes"),
+            generate_token=spec.get("GenerateToken"),
         )
         for suffix, spec in declared.items()
     ]

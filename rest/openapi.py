@@ -16,6 +16,7 @@ REST_MODULES = (
     "rest.history",
     "rest.ebay_auth",
     "rest.wishlist",
+    "rest.marketplace_deletion",
 )
 
 
