@@ -251,8 +251,8 @@ def group_overlap_warnings(bid: BidEntity, bids: BidsRepository) -> list[str]:
             if second.fire_at <= first.auctionEndTime + OUTCOME_DELAY_SECONDS:
                 warnings.append(
                     f"Snipe {other.bidId} in group '{bid.groupId}' ends within "
-                    f"{second.auctionEndTime - first.auctionEndTime} s of this one: the later one bids"
-                    " only if the earlier one's outcome is known in time"
+                    f"{second.auctionEndTime - first.auctionEndTime} s of this one: the later"
+                    " one bids only if the earlier one's outcome is known in time"
                 )
         if not start:
             return warnings
