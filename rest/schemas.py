@@ -60,8 +60,7 @@ def _one_of_given(*names: str) -> dict[str, Any]:
     """JSON Schema for "at least one of these, not null" (a request changing nothing is 422)."""
     return {
         "anyOf": [
-            {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
-            for name in names
+            {"required": [name], "properties": {name: {"not": {"type": "null"}}}} for name in names
         ]
     }
 
