@@ -559,14 +559,15 @@ class HttpGateway:
 
 Extra = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
 
-# The local stand-in for the hosted dashboard's CloudFront response-headers policy: its pages
-# are not to be framed or sniffed, and leave only their origin as a referrer. No HSTS: the local
-# stack serves plain HTTP (browsers ignore it there); CloudFront sets it where TLS terminates.
+# The dashboard served from source (the deployed build, with the template's whole response
+# headers policy, is local/hosted_dashboard.py's): that policy's headers but HSTS (plain HTTP
+# here; CloudFront sets it where TLS terminates) and, of its CSP, frame-ancestors only (its
+# sources name AWS's endpoints). tests/unit/test_security_headers.py keeps them equal.
 DASHBOARD_HEADERS: Mapping[str, str] = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "frame-ancestors 'none'",
-    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Referrer-Policy": "no-referrer",
 }
 
 
