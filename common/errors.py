@@ -122,3 +122,11 @@ class RetryableError(DomainError):
     """Throttling or a passing fault of AWS; the caller may try again."""
 
     code: str = "RETRYABLE"
+
+
+@dataclass
+class PushRejected(DomainError):
+    """API Gateway refused a post to a WebSocket for a reason retrying alone cannot fix (a 4xx
+    other than 410 and 429: a refused signature, a payload over 128 KB)."""
+
+    code: str = "PUSH_REJECTED"

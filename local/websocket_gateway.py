@@ -11,7 +11,14 @@ are limited to 128 KB.
 
 The management API is served under the same stage: ``POST``/``GET``/``DELETE``
 ``/{stage}/@connections/{id}``, 410 ``GoneException`` for an unknown connection, so the product
-pushes with boto3's ``apigatewaymanagementapi`` client exactly as on AWS.
+pushes exactly as on AWS. As on AWS (IAM authorization, which moto does not check), every call
+must carry a SigV4 signature for ``execute-api`` by known credentials (the local stack's, of
+``local.aws``): a missing, unknown, expired or wrong one is a 403 (``local.sigv4``).
+
+``management_latency`` adds AWS-like latency to each management call before it acts
+(``ManagementLatency``: lognormal, a median of a few ms with a tail), so that the senders'
+concurrency is measured where it matters; none by default, or ``SNIPER_WS_LATENCY_MS``
+(``median,p99`` in ms, e.g. ``6,40``).
 """
 
 from __future__ import annotations
@@ -21,16 +28,21 @@ import base64
 import contextlib
 import json
 import logging
+import math
 import os
+import random
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from local import sigv4
+from local.aws import FAKE_CREDENTIALS
 from local.lambda_runtime import FunctionError, InvocationError, LambdaRuntime
 from local.template import WEBSOCKET_API_TYPE, Template, TemplateError
 
@@ -40,6 +52,36 @@ MAX_MESSAGE_BYTES = 128 * 1024
 FRAME_BYTES = 32 * 1024
 MAX_CONNECTION_SECONDS = 2 * 3600.0
 IDLE_TIMEOUT_SECONDS = 10 * 60.0
+# The access keys the management API accepts, with their secrets: the local stack's functions
+# sign with these (local.aws sets them in the environment).
+LOCAL_SECRETS = {FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"]: FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+LATENCY_ENV = "SNIPER_WS_LATENCY_MS"
+_Z99 = 2.3263  # the standard normal's 99th percentile
+
+
+@dataclass(frozen=True, slots=True)
+class ManagementLatency:
+    """Latency added to each ``@connections`` call: lognormal with this median and 99th
+    percentile (ms). Lognormal because a network service's latency is bounded below and
+    skewed: most calls near the median, a long thin tail (queueing, a retransmission)."""
+
+    median_ms: float = 6.0
+    p99_ms: float = 40.0
+
+    def sample_seconds(self, rng: random.Random | None = None) -> float:
+        if self.median_ms <= 0:
+            return 0.0
+        sigma = math.log(max(self.p99_ms, self.median_ms) / self.median_ms) / _Z99
+        return self.median_ms * math.exp((rng or random).gauss(0.0, sigma)) / 1000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> ManagementLatency | None:
+        """``SNIPER_WS_LATENCY_MS="median,p99"`` (ms); unset, empty or 0: none."""
+        text = environ.get(LATENCY_ENV, "").strip()
+        if not text or text in ("0", "off"):
+            return None
+        median, _, p99 = text.partition(",")
+        return cls(float(median), float(p99 or median))
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +199,8 @@ class WebSocketGateway:
         domain_name: str = "localhost",
         max_connection_seconds: float = MAX_CONNECTION_SECONDS,
         idle_timeout_seconds: float = IDLE_TIMEOUT_SECONDS,
+        secrets: Mapping[str, str] = LOCAL_SECRETS,
+        management_latency: ManagementLatency | None = None,
     ) -> None:
         spec = websocket_api(template)
         if spec is None:
@@ -167,6 +211,9 @@ class WebSocketGateway:
         self.domain_name = domain_name
         self.max_connection_seconds = max_connection_seconds
         self.idle_timeout_seconds = idle_timeout_seconds
+        self.secrets = dict(secrets)
+        self.management_latency = management_latency or ManagementLatency.from_env()
+        self.management_stats = {"calls": 0, "refused": 0}
         self.connections: dict[str, Connection] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.closing = False  # stack shutdown: no $disconnect into a stopping runtime
@@ -447,9 +494,37 @@ class WebSocketGateway:
             headers={"x-amzn-ErrorType": "GoneException"},
         )
 
+    async def _admit(self, request: web.Request, body: bytes) -> web.Response | None:
+        """What API Gateway does before acting on a management call: check its signature (a
+        403 in AWS's shape when wrong), and take its time (``management_latency``)."""
+        self.management_stats["calls"] += 1
+        refusal = sigv4.check(
+            request.method,
+            request.rel_url.raw_path,
+            request.rel_url.raw_query_string,
+            request.headers,
+            body,
+            secrets=self.secrets,
+            region=self.template.region,
+        )
+        if self.management_latency is not None:
+            await asyncio.sleep(self.management_latency.sample_seconds())
+        if refusal is None:
+            return None
+        self.management_stats["refused"] += 1
+        log.warning("@connections %s refused: %s", request.method, refusal.error_type)
+        return web.json_response(
+            {"message": refusal.message},
+            status=refusal.status,
+            headers={"x-amzn-ErrorType": refusal.error_type},
+        )
+
     async def manage_post(self, request: web.Request) -> web.Response:
-        conn = self.connections.get(request.match_info["connection_id"])
         data = await request.read()
+        refused = await self._admit(request, data)
+        if refused is not None:
+            return refused
+        conn = self.connections.get(request.match_info["connection_id"])
         if len(data) > MAX_MESSAGE_BYTES:
             return web.json_response(
                 {"message": "Request entity too large"},
@@ -467,6 +542,9 @@ class WebSocketGateway:
         return web.Response(status=200)
 
     async def manage_get(self, request: web.Request) -> web.Response:
+        refused = await self._admit(request, await request.read())
+        if refused is not None:
+            return refused
         conn = self.connections.get(request.match_info["connection_id"])
         if conn is None:
             return self._gone(request.match_info["connection_id"])
@@ -479,6 +557,9 @@ class WebSocketGateway:
         )
 
     async def manage_delete(self, request: web.Request) -> web.Response:
+        refused = await self._admit(request, await request.read())
+        if refused is not None:
+            return refused
         conn = self.connections.get(request.match_info["connection_id"])
         if conn is None:
             return self._gone(request.match_info["connection_id"])

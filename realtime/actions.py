@@ -2,6 +2,10 @@
 snipes with the server's clock, anything else (unknown action, invalid JSON, an oversized
 message) -> an ``error`` to that connection, which stays open. Answers go through the
 management API, as the broadcaster's do.
+
+``sync`` reads the active snipes through the set of their ids
+(``BidsRepository.active_snipes``): what it costs follows what is active, not the user's
+history, which only GET /bids and GET /history page through.
 """
 
 from __future__ import annotations
@@ -14,11 +18,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common.data.bids import BidsRepository
-from common.data.push import ConnectionPusher
 from common.handler import settings_validated
-from common.models import ACTIVE_STATUSES, BidEntity
+from common.models import BidEntity
 from common.observability import logger
 from realtime import deps
+from realtime.fanout import Pusher
 from realtime.protocol import (
     MAX_CLIENT_MESSAGE_BYTES,
     encode,
@@ -31,7 +35,7 @@ from realtime.protocol import (
 def respond(
     event: dict[str, Any],
     bids: Callable[[], BidsRepository],
-    pusher: ConnectionPusher,
+    pusher: Pusher,
     now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
 ) -> dict[str, Any]:
     context = event["requestContext"]
@@ -51,7 +55,7 @@ def respond(
     elif action == "ping":
         replies = [envelope("pong", request_id, now_ms(), {"serverTime": now_ms()})]
     elif action == "sync" and user_id:
-        snipes = [_view(b) for b in _active(bids(), str(user_id))]
+        snipes = [_view(b) for b in bids().active_snipes(str(user_id))]
         replies = list(snapshot_messages(request_id, now_ms(), snipes))
     else:
         replies = error("UNKNOWN_ACTION", "actions are ping and sync")
@@ -71,16 +75,6 @@ def _action(body: str) -> object:
     except ValueError:
         return NOT_JSON
     return document.get("action") if isinstance(document, dict) else NOT_JSON
-
-
-def _active(repo: BidsRepository, user_id: str) -> list[BidEntity]:
-    found: list[BidEntity] = []
-    start: dict[str, Any] | None = None
-    while True:
-        page, start = repo.query(user_id, sorted(ACTIVE_STATUSES), 100, start)
-        found += page
-        if not start:
-            return sorted(found, key=lambda bid: bid.auctionEndTime)
 
 
 def _view(bid: BidEntity) -> dict[str, Any]:

@@ -14,13 +14,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import jwt
 import moto
 import pytest
 import websockets
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 
 from common.container import reset
+from common.data.push import SignedPusher
+from common.sigv4 import SigV4Signer
 from local.aws import client
 from local.testing import RunningStack, running_stack
 from realtime import deps
@@ -160,11 +165,53 @@ def test_frames_are_not_compressed_as_api_gateway_negotiates_no_extension(runnin
 
 
 def test_the_management_api_answers_410_for_a_gone_connection(running: RunningStack):
-    response = httpx.post(
-        f"{running.stack.websocket_management_url}/@connections/nope%3D", content=b"{}"
-    )
+    # Given a post signed with the stack's credentials, to a connection that does not exist
+    url = f"{running.stack.websocket_management_url}/@connections/nope%3D"
+    signer = SigV4Signer(Credentials("testing", "testing"), "us-east-1", "execute-api")
+    target = httpx.URL(url)
+    headers = signer.headers("POST", target.netloc.decode(), target.raw_path.decode(), b"{}")
+    # When it is sent
+    response = httpx.post(url, content=b"{}", headers=dict(headers))
+    # Then the connection is gone, as API Gateway says it
     assert response.status_code == 410
     assert response.headers["x-amzn-errortype"] == "GoneException"
+    # And the product's pusher reads that as "gone"
+    assert SignedPusher(running.stack.websocket_management_url).post("nope=", b"{}") is False
+
+
+def test_the_management_api_refuses_a_request_signed_wrongly(running: RunningStack):
+    # Given the management API, which checks SigV4 as AWS does (moto does not)
+    url = running.stack.websocket_management_url
+    wrong_secret = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="not-the-secret",
+    )
+    unknown_key = SigV4Signer(Credentials("AKIDUNKNOWN", "testing"), "us-east-1", "execute-api")
+    right = SigV4Signer(Credentials("testing", "testing"), "us-east-1", "execute-api")
+    host, path = httpx.URL(url).netloc.decode(), httpx.URL(url).path + "/@connections/x%3D"
+    # When a post is signed with a wrong secret (boto3's own client), by an unknown key, for
+    # another body than the one sent, or not at all
+    with pytest.raises(ClientError) as wrong:
+        wrong_secret.post_to_connection(ConnectionId="x=", Data=b"{}")
+    answers = [
+        httpx.post(url + "/@connections/x%3D", content=b"{}", headers=dict(headers))
+        for headers in (
+            unknown_key.headers("POST", host, path, b"{}"),
+            right.headers("POST", host, path, b'{"signed": "this"}'),
+            [],
+        )
+    ]
+    # Then each is refused with 403 and AWS's error type, before the connection is looked up
+    assert wrong.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert wrong.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert [(a.status_code, a.headers["x-amzn-errortype"]) for a in answers] == [
+        (403, "UnrecognizedClientException"),
+        (403, "InvalidSignatureException"),
+        (403, "MissingAuthenticationTokenException"),
+    ]
 
 
 def _sniper(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:

@@ -55,15 +55,16 @@ from botocore import xform_name
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("common", "rest", "workers", "realtime")
 
-# Calls whose AWS request a library makes: (module imported, function called) -> actions.
+# Calls whose AWS request a library, or the product's own signer, makes: (module imported,
+# function called) -> actions.
 LIBRARY_CALLS: dict[tuple[str, str], set[str]] = {
     # common.aws.get_secret, every product read of a parameter: Powertools' SSM provider on a
     # client with the product's timeouts (GetParameter with decryption; the AWS-managed aws/ssm
     # key needs no kms:Decrypt grant). Powertools' own get_secret and get_parameter are unused.
     ("aws_lambda_powertools.utilities.parameters", "SSMProvider"): {"ssm:GetParameter"},
-    # common.data.push.SignedPusher: @connections requests signed with botocore's SigV4 for
-    # execute-api (POST and DELETE on a connection), sent over its own kept-alive pool.
-    ("botocore.auth", "SigV4Auth"): {"execute-api:ManageConnections"},
+    # common.data.push.SignedPusher: @connections requests SigV4-signed for execute-api by
+    # common.sigv4 (POST on a connection), sent over its own kept-alive pool.
+    ("common.sigv4", "SigV4Signer"): {"execute-api:ManageConnections"},
 }
 
 # botocore service name -> IAM prefix, where they differ.
@@ -556,7 +557,7 @@ class Reach:
                 ops = operations(service)
                 for call in unit.client_calls & set(ops):
                     found |= _iam(service, ops[call], module, self)
-            for imported in module.library_imports:
+            for imported in module.library_imports | module.imports:
                 for (library, function), actions in LIBRARY_CALLS.items():
                     if imported.startswith(library) and function in unit.calls:
                         found |= actions

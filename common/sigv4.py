@@ -1,0 +1,86 @@
+"""AWS Signature Version 4 for one kind of request: a body POSTed (or a DELETE/GET) to a path
+without a query, signing ``host``, ``x-amz-date`` and, with temporary credentials,
+``x-amz-security-token`` — what the broadcaster sends to API Gateway's ``@connections``.
+
+botocore's ``SigV4Auth`` computes the same signature (``tests/unit/test_sigv4.py`` checks it
+byte for byte, and the local WebSocket gateway verifies every post with botocore's signer), but
+it costs ~60 us of CPU per request on this machine: its ``AWSRequest`` headers are
+``email.message`` objects, and it derives the signing key again for every request. Here the
+canonical request is one f-string and the key is derived once a day per secret: ~10 us.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from typing import Any
+from urllib.parse import quote
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+
+
+class SigV4Signer:
+    def __init__(self, credentials: Any, region: str, service: str) -> None:
+        """``credentials``: botocore's (``get_frozen_credentials()`` is read for every request,
+        so credentials that refresh are followed)."""
+        self.credentials = credentials
+        self.region = region
+        self.service = service
+        self._key: tuple[str, str, bytes] = ("", "", b"")  # (day, secret, signing key)
+
+    def headers(
+        self, method: str, host: str, path: str, body: bytes, now: float | None = None
+    ) -> list[tuple[str, str]]:
+        """The headers that sign this request: X-Amz-Date, [X-Amz-Security-Token,]
+        Authorization. ``path`` as it is sent (percent-encoded); ``host`` the Host header."""
+        frozen = self.credentials.get_frozen_credentials()
+        access_key, secret, token = frozen.access_key, frozen.secret_key, frozen.token
+        amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+        day = amz_date[:8]
+        scope = f"{day}/{self.region}/{self.service}/aws4_request"
+        if token:
+            canonical_headers = (
+                f"host:{_trim(host)}\nx-amz-date:{amz_date}\nx-amz-security-token:{_trim(token)}\n"
+            )
+            signed = "host;x-amz-date;x-amz-security-token"
+        else:
+            canonical_headers = f"host:{_trim(host)}\nx-amz-date:{amz_date}\n"
+            signed = "host;x-amz-date"
+        # The path's escapes are escaped again (every service but S3 signs it so), and the
+        # empty line is the (empty) query string.
+        canonical = (
+            f"{method}\n{quote(path, safe='/~')}\n\n{canonical_headers}\n{signed}\n"
+            f"{hashlib.sha256(body).hexdigest()}"
+        )
+        string_to_sign = (
+            f"{ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        )
+        signature = hmac.new(
+            self._signing_key(day, secret), string_to_sign.encode(), hashlib.sha256
+        ).hexdigest()
+        headers = [("X-Amz-Date", amz_date)]
+        if token:
+            headers.append(("X-Amz-Security-Token", token))
+        headers.append(
+            (
+                "Authorization",
+                f"{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={signed}, "
+                f"Signature={signature}",
+            )
+        )
+        return headers
+
+    def _signing_key(self, day: str, secret: str) -> bytes:
+        cached_day, cached_secret, key = self._key
+        if cached_day == day and cached_secret == secret:
+            return key
+        key = f"AWS4{secret}".encode()
+        for part in (day, self.region, self.service, "aws4_request"):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        self._key = (day, secret, key)
+        return key
+
+
+def _trim(value: str) -> str:
+    return " ".join(value.split())

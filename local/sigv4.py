@@ -1,0 +1,134 @@
+"""Check a request's AWS Signature Version 4 as an AWS endpoint does (IAM-authorized
+``execute-api``: the WebSocket API's ``@connections``), for the local stand-ins.
+
+moto accepts any signature; API Gateway recomputes it from the request and the caller's secret
+key and answers 403 when it differs. ``check`` does the same with botocore's own signer: it
+rebuilds the canonical request from what arrived (method, path as sent, query, the headers the
+``Authorization`` header names, the body), signs it with the secret of the access key the
+credential scope names, and compares. Its answers are AWS's: the status, ``x-amzn-ErrorType``
+and message for a missing, malformed, unknown-key, out-of-scope, expired or wrong signature.
+A session token is accepted as sent (there is no STS locally).
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+# How far X-Amz-Date may be from the server's clock (AWS: 5 minutes for API Gateway).
+MAX_SKEW_SECONDS = 300
+_AUTHORIZATION = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=(?P<credential>[^,\s]+),\s*"
+    r"SignedHeaders=(?P<signed>[^,\s]+),\s*Signature=(?P<signature>[0-9a-f]{64})$"
+)
+MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. Check your"
+    " AWS Secret Access Key and signing method. Consult the service documentation for details."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    status: int
+    error_type: str
+    message: str
+
+
+def check(
+    method: str,
+    raw_path: str,
+    query_string: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    secrets: Mapping[str, str],
+    region: str,
+    service: str = "execute-api",
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Refusal | None:
+    """None when the signature is right; else what AWS answers. ``headers``: case-insensitive
+    (aiohttp's ``CIMultiDictProxy``; a header sent twice is read as its values joined by ',');
+    ``raw_path``: the path as sent, still percent-encoded; ``secrets``: access key -> secret."""
+    authorization = headers.get("Authorization")
+    if not authorization:
+        return Refusal(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+    match = _AUTHORIZATION.match(authorization.strip())
+    if not match:
+        return Refusal(
+            403,
+            "IncompleteSignatureException",
+            "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' "
+            f"parameters. Authorization={authorization[:40]}",
+        )
+    parts = match["credential"].split("/")
+    if len(parts) != 5 or parts[4] != "aws4_request":
+        return Refusal(403, "IncompleteSignatureException", "Credential is not well-formed.")
+    access_key, day, scope_region, scope_service, _ = parts
+    amz_date = headers.get("X-Amz-Date", "")
+    signed = match["signed"].split(";")
+    if not amz_date or "x-amz-date" not in signed or "host" not in signed:
+        return Refusal(
+            403,
+            "IncompleteSignatureException",
+            "Authorization header requires existence of a signed 'X-Amz-Date' and 'Host' header.",
+        )
+    try:
+        sent_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return Refusal(403, "IncompleteSignatureException", f"Invalid X-Amz-Date {amz_date}")
+    secret = secrets.get(access_key)
+    if secret is None:
+        return Refusal(
+            403,
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        )
+    if scope_service != service:
+        return Refusal(
+            403,
+            "InvalidSignatureException",
+            f"Credential should be scoped to correct service: '{service}'.",
+        )
+    if scope_region != region or day != amz_date[:8]:
+        return Refusal(
+            403, "InvalidSignatureException", "Credential should be scoped to a valid region."
+        )
+    skew = (now() - sent_at).total_seconds()
+    if abs(skew) > MAX_SKEW_SECONDS:
+        return Refusal(
+            403,
+            "InvalidSignatureException",
+            f"Signature expired: {amz_date} is now earlier or later than the server's time "
+            f"(+/- {MAX_SKEW_SECONDS // 60} min.)",
+        )
+    host = headers.get("Host", "")
+    request = AWSRequest(
+        method=method,
+        url=f"http://{host}{raw_path}" + (f"?{query_string}" if query_string else ""),
+        data=body,
+        headers={name: _joined(headers, name) for name in signed if name in headers},
+    )
+    request.context["timestamp"] = amz_date
+    signer = SigV4Auth(
+        Credentials(access_key, secret, headers.get("X-Amz-Security-Token")),
+        scope_service,
+        scope_region,
+    )
+    string_to_sign = signer.string_to_sign(request, signer.canonical_request(request))
+    expected = signer.signature(string_to_sign, request)
+    if not hmac.compare_digest(expected, match["signature"]):
+        return Refusal(403, "InvalidSignatureException", MISMATCH)
+    return None
+
+
+def _joined(headers: Mapping[str, str], name: str) -> str:
+    """A header's value; one sent several times is its values joined by ',' (as signed)."""
+    getall = getattr(headers, "getall", None)
+    return ",".join(getall(name)) if getall else headers[name]
