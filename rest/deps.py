@@ -7,6 +7,7 @@ from common.container import per_container
 from common.data.active_snipes import ActiveSnipes
 from common.data.budget import Share
 from common.data.cursor import CursorCodec, default_codec
+from common.data.group_slots import GroupSlots
 from common.data.identities import CognitoIdentities, CognitoUserInfo
 from common.data.item_cache import ItemCache
 from common.data.push import ConnectionPusher, management_client
@@ -35,6 +36,7 @@ __all__ = [
     "cursor_codec",
     "ebay_client",
     "ebay_links_repo",
+    "group_slots",
     "groups_repo",
     "history_repo",
     "item_cache",
@@ -61,6 +63,12 @@ def item_cache() -> ItemCache:
 def active_snipes() -> ActiveSnipes:
     s = get_settings()
     return ActiveSnipes(s.users_table, s.bids_table)
+
+
+@per_container
+def group_slots() -> GroupSlots:
+    """The groups' slot ledgers (the executor writes them; GET /groups reads their counts)."""
+    return GroupSlots(get_settings().users_table)
 
 
 def metered_items(share: Share, user_id: str, clock: Clock) -> MeteredItems:

@@ -43,9 +43,12 @@ class GroupOut(BaseModel):
     # True while no rule is stored: the default applies (WIN_UP_TO 1, a win cancels the rest).
     defaultRule: bool
     ruleUpdatedAt: int | None
-    snipes: int = Field(description="The group's snipes in any status")
+    snipes: int = Field(
+        description="The group's snipes that are active or that bid (took one of its slots);"
+        " those cancelled or failed before bidding are not counted"
+    )
     active: int = Field(description="Those PENDING, ARMED or PLACED")
-    won: int = Field(description="Those WON")
+    won: int = Field(description="Those WON (the wins the executor counts against `limit`)")
     # Over the active snipes, in cents of `currency`. With none: 0, 0 and null. When their
     # currencies differ the three are null and totalsByCurrency has one total per currency.
     totalCurrentPrice: int | None

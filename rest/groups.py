@@ -32,7 +32,7 @@ router = APIGatewayHttpRouter()
 @router.get("/groups", tags=["groups"], responses=documented())
 def list_groups() -> GroupListOut:
     who = caller(router)
-    found = logic.list_groups(who.user_id, deps.groups_repo(), deps.bids_repo())
+    found = logic.list_groups(who.user_id, deps.groups_repo(), deps.bids_repo(), deps.group_slots())
     return GroupListOut(items=[group_out(group) for group in found])
 
 
@@ -45,6 +45,7 @@ def put_group(groupId: Annotated[GroupIdParam, Path()], body: GroupRuleRequest) 
         GroupRule(mode=body.mode, limit=body.limit),
         deps.groups_repo(),
         deps.bids_repo(),
+        deps.group_slots(),
         time.time,
     )
     logger.info("group rule set", mode=group.rule.mode.value, limit=group.rule.limit)

@@ -679,13 +679,13 @@ class SnipeEngine:
     # ------------------------------------------------------------------ groups
 
     def _group_members(self, bid: BidEntity, statuses: Sequence[BidStatus]) -> list[BidEntity]:
-        members: list[BidEntity] = []
-        start: dict[str, Any] | None = None
-        while True:
-            page, start = self.bids.query(bid.userId, list(statuses), 100, start)
-            members += [b for b in page if b.groupId == bid.groupId and b.bidId != bid.bidId]
-            if not start:
-                return members
+        """The group's other snipes in ``statuses`` (active ones: the callers ask for PENDING and
+        ARMED), read through the owner's set of active snipes, not their history."""
+        return [
+            b
+            for b in self.bids.active_snipes(bid.userId)
+            if b.groupId == bid.groupId and b.bidId != bid.bidId and b.status in statuses
+        ]
 
     def _group_closed(self, bid: BidEntity) -> str | None:
         """GROUP_WON once the group has won its limit, GROUP_STOPPED once a contingency group

@@ -13,6 +13,10 @@ A set rather than a number: adding an id twice or removing an absent one changes
 the count cannot drift, and a snipe stored before the set existed (not in it) is simply not
 counted until it ends. A user has at most the cap of ids, 23 characters each (200: ~5 KB).
 
+The set is also how the hot reads find a user's active snipes (``read_active``, through
+``BidsRepository.active_snipes``): the WebSocket's sync, the wish list's flags, GET /groups
+and the executor's group look-ups read the snipes it names, never the user's history.
+
 ``retryAt`` (epoch seconds) remembers when the soonest of the user's active snipes ends, as the
 last refusal found it, so a client retrying against the cap costs one read, not a read of every
 active snipe.
@@ -20,18 +24,22 @@ active snipe.
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from common.data.dynamo import cancellation_codes, default_client, to_value, translate_errors
-from common.errors import FieldIssue, TooManyActiveSnipes
+from common.errors import FieldIssue, RetryableError, TooManyActiveSnipes
 from common.models import BidStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BATCH_GET_LIMIT = 100
+READ_ATTEMPTS = 8  # read_active: BatchGetItems of what DynamoDB left unprocessed, with backoff
 
 
 def active_snipes_key(user_id: str) -> str:
@@ -153,3 +161,42 @@ class ActiveSnipes:
             if not request:
                 break
         return found
+
+
+def read_active(
+    client: DynamoDBClient,
+    users_table: str,
+    bids_table: str,
+    user_id: str,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[dict[str, Any]]:
+    """The stored snipes the user's set names (raw items): one GetItem, then one BatchGetItem per
+    100 ids, all strongly consistent, so a snipe created or ended a moment ago is in or out
+    already. What it reads follows the active snipes (at most the cap), never the user's
+    history. What DynamoDB leaves unprocessed is asked again with backoff, then RetryableError."""
+    with translate_errors():
+        item = client.get_item(
+            TableName=users_table,
+            Key={"userId": {"S": active_snipes_key(user_id)}},
+            ConsistentRead=True,
+            ProjectionExpression="bidIds",
+        ).get("Item")
+    ids = sorted((item or {}).get("bidIds", {}).get("SS", []))
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(ids), BATCH_GET_LIMIT):
+        keys = [
+            {"userId": {"S": user_id}, "bidId": {"S": b}}
+            for b in ids[start : start + BATCH_GET_LIMIT]
+        ]
+        request: dict[str, Any] = {bids_table: {"Keys": keys, "ConsistentRead": True}}
+        for attempt in range(READ_ATTEMPTS):
+            with translate_errors():
+                result = client.batch_get_item(RequestItems=request)
+            found += result.get("Responses", {}).get(bids_table, [])
+            request = dict(result.get("UnprocessedKeys") or {})
+            if not request.get(bids_table):
+                break
+            sleep(0.025 * 2**attempt * (0.5 + random.random()))
+        else:
+            raise RetryableError("The database was busy; try again")
+    return found

@@ -361,3 +361,20 @@ class BidsRepository:
                 "ConditionExpression": "attribute_not_exists(historyId)",
             }
         }
+
+    def active_snipes(self, user_id: str) -> list[BidEntity]:
+        """The user's active snipes (PENDING, ARMED, PLACED), soonest-ending first, through the
+        set of their ids that ``create`` and ``transition`` keep in their transactions
+        (common/data/active_snipes.py): reads that follow the active snipes, strongly
+        consistent, never the user's history."""
+        from common.data.active_snipes import read_active
+
+        found = [
+            BidEntity.model_validate(from_item(item))
+            for item in read_active(
+                self.client, users_table=self.users_table, bids_table=self.table, user_id=user_id
+            )
+        ]
+        # The set is exact; this keeps out a snipe that ended between the two reads.
+        active = [bid for bid in found if bid.status.is_active]
+        return sorted(active, key=lambda bid: (bid.auctionEndTime, bid.bidId))

@@ -16,18 +16,24 @@ The item is the group's own, in the Users table at ``group#<userId>#<groupId>`` 
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from common.data.dynamo import default_client, from_item, to_value, translate_errors
-from common.data.groups import group_key
+from common.data.groups import BATCH_GET_LIMIT, group_key
+from common.errors import RetryableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
+LEDGER_ATTRIBUTES = ("holders", "settled", "held", "pending", "lost")
+_READ_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -42,11 +48,35 @@ class Ledger:
     def unsettled(self) -> frozenset[str]:
         return self.holders - self.settled
 
+    @property
+    def won(self) -> int:
+        """Holders settled as won: a group wins only through its slots (I4)."""
+        return max(0, self.held - self.pending)
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> Ledger:
+        return cls(
+            holders=frozenset(data.get("holders", ())),
+            settled=frozenset(data.get("settled", ())),
+            held=int(data.get("held", 0)),
+            pending=int(data.get("pending", 0)),
+            lost=int(data.get("lost", 0)),
+        )
+
+
+EMPTY_LEDGER = Ledger.of({})
+
 
 class GroupSlots:
-    def __init__(self, users_table: str, client: DynamoDBClient | None = None) -> None:
+    def __init__(
+        self,
+        users_table: str,
+        client: DynamoDBClient | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.table = users_table
         self.client = client or default_client()
+        self.sleep = sleep
 
     def read(self, user_id: str, group_id: str) -> Ledger:
         item = self.client.get_item(
@@ -54,14 +84,40 @@ class GroupSlots:
             Key={"userId": {"S": group_key(user_id, group_id)}},
             ConsistentRead=True,
         ).get("Item")
-        data = from_item(item) if item else {}
-        return Ledger(
-            holders=frozenset(data.get("holders", ())),
-            settled=frozenset(data.get("settled", ())),
-            held=int(data.get("held", 0)),
-            pending=int(data.get("pending", 0)),
-            lost=int(data.get("lost", 0)),
-        )
+        return Ledger.of(from_item(item) if item else {})
+
+    def read_many(self, user_id: str, group_ids: Iterable[str]) -> dict[str, Ledger]:
+        """The ledgers of ``group_ids`` (an empty one for a group without), strongly consistent:
+        one BatchGetItem per 100 groups, what DynamoDB leaves unprocessed asked again."""
+        wanted = sorted(set(group_ids))
+        found = dict.fromkeys(wanted, EMPTY_LEDGER)
+        prefix = group_key(user_id, "")
+        names = {f"#l{i}": name for i, name in enumerate(LEDGER_ATTRIBUTES)}
+        for start in range(0, len(wanted), BATCH_GET_LIMIT):
+            request: dict[str, Any] = {
+                self.table: {
+                    "Keys": [
+                        {"userId": {"S": group_key(user_id, g)}}
+                        for g in wanted[start : start + BATCH_GET_LIMIT]
+                    ],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": ", ".join(["userId", *names]),
+                    "ExpressionAttributeNames": names,
+                }
+            }
+            for attempt in range(_READ_ATTEMPTS):
+                with translate_errors():
+                    result = self.client.batch_get_item(RequestItems=request)
+                for item in result.get("Responses", {}).get(self.table, []):
+                    data = from_item(item)
+                    found[str(data["userId"])[len(prefix) :]] = Ledger.of(data)
+                request = dict(result.get("UnprocessedKeys") or {})
+                if not request.get(self.table):
+                    break
+                self.sleep(0.025 * 2**attempt * (0.5 + random.random()))
+            else:
+                raise RetryableError("The database was busy; try again")
+        return found
 
     def take(
         self, user_id: str, group_id: str, bid_id: str, limit: int, *, contingency: bool

@@ -1,4 +1,10 @@
-"""Snipe groups: each group's rule beside what its snipes add up to."""
+"""Snipe groups: each group's rule beside what its snipes add up to.
+
+Reads follow what is active, not the user's history: the active snipes through the set of
+their ids (``BidsRepository.active_snipes``), and each shown group's slot ledger
+(common/data/group_slots.py), which counts what finished snipes the group needs: its wins (the
+executor settles every group bid there) and the snipes that bid.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from common.clock import Clock, now_ms
+from common.data.group_slots import EMPTY_LEDGER, Ledger
 from common.data.groups import GroupRule, GroupRuleEntity
-from common.models import BidEntity, BidStatus
+from common.models import BidEntity
 
 
 class GroupRules(Protocol):
@@ -21,7 +28,11 @@ class GroupRules(Protocol):
 
 
 class UserSnipes(Protocol):
-    def all_keys(self, user_id: str) -> list[BidEntity]: ...
+    def active_snipes(self, user_id: str) -> list[BidEntity]: ...
+
+
+class GroupLedgers(Protocol):
+    def read_many(self, user_id: str, group_ids: Iterable[str]) -> Mapping[str, Ledger]: ...
 
 
 @dataclass(frozen=True)
@@ -38,20 +49,23 @@ class GroupSummary:
     group_id: str
     rule: GroupRule
     stored: GroupRuleEntity | None  # None: no rule stored, the default applies
-    snipes: int
+    snipes: int  # active, or bid (took a slot)
     active: int
     won: int
     totals: tuple[CurrencyTotal, ...]  # by currency, over the active snipes
 
 
-def list_groups(user_id: str, groups: GroupRules, snipes: UserSnipes) -> list[GroupSummary]:
+def list_groups(
+    user_id: str, groups: GroupRules, snipes: UserSnipes, ledgers: GroupLedgers
+) -> list[GroupSummary]:
     """The caller's groups that have an active snipe or a stored rule, by group id."""
     stored = groups.rules(user_id)
-    members = _by_group(snipes.all_keys(user_id))
-    shown = set(stored) | {
-        group_id for group_id, bids in members.items() if any(bid.status.is_active for bid in bids)
-    }
-    return [_summary(g, stored.get(g), members.get(g, [])) for g in sorted(shown)]
+    members = _by_group(snipes.active_snipes(user_id))
+    shown = sorted(set(stored) | set(members))
+    books = ledgers.read_many(user_id, shown)
+    return [
+        _summary(g, stored.get(g), members.get(g, []), books.get(g, EMPTY_LEDGER)) for g in shown
+    ]
 
 
 def set_rule(
@@ -60,14 +74,16 @@ def set_rule(
     rule: GroupRule,
     groups: GroupRules,
     snipes: UserSnipes,
+    ledgers: GroupLedgers,
     clock: Clock,
 ) -> GroupSummary:
     """Store a group's rule (a group may have its rule before its first snipe) and return the
     group. The bid executor reads the rule when a snipe of the group takes its slot, so it
     applies to every bid not yet placed."""
     stored = groups.put_rule(user_id, group_id, rule, now_ms(clock))
-    members = [bid for bid in snipes.all_keys(user_id) if bid.groupId == group_id]
-    return _summary(group_id, stored, members)
+    members = [bid for bid in snipes.active_snipes(user_id) if bid.groupId == group_id]
+    ledger = ledgers.read_many(user_id, [group_id]).get(group_id, EMPTY_LEDGER)
+    return _summary(group_id, stored, members, ledger)
 
 
 def _by_group(bids: Iterable[BidEntity]) -> dict[str, list[BidEntity]]:
@@ -78,8 +94,10 @@ def _by_group(bids: Iterable[BidEntity]) -> dict[str, list[BidEntity]]:
     return found
 
 
-def _summary(group_id: str, stored: GroupRuleEntity | None, bids: list[BidEntity]) -> GroupSummary:
-    active = [bid for bid in bids if bid.status.is_active]
+def _summary(
+    group_id: str, stored: GroupRuleEntity | None, active: list[BidEntity], ledger: Ledger
+) -> GroupSummary:
+    """``active``: the group's active snipes; ``ledger``: its slots, for what has finished."""
     prices: dict[str, int] = defaultdict(int)
     maxima: dict[str, int] = defaultdict(int)
     for bid in active:
@@ -90,8 +108,8 @@ def _summary(group_id: str, stored: GroupRuleEntity | None, bids: list[BidEntity
         group_id=group_id,
         rule=stored.rule if stored else GroupRule(),
         stored=stored,
-        snipes=len(bids),
+        snipes=len({bid.bidId for bid in active} | ledger.holders),
         active=len(active),
-        won=sum(1 for bid in bids if bid.status is BidStatus.WON),
+        won=ledger.won,
         totals=tuple(CurrencyTotal(c, prices[c], maxima[c]) for c in sorted(maxima)),
     )

@@ -37,7 +37,6 @@ from common.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
-from common.models import ACTIVE_STATUSES
 
 if TYPE_CHECKING:
     from common.ebay.errors import EbayError
@@ -161,15 +160,10 @@ def live_item(
 
 
 def active_snipes_by_item(user_id: str, bids: BidsRepository) -> dict[str, str]:
-    """ebayItemId → bidId of the user's active snipes (at most one per item, by its guard)."""
-    found: dict[str, str] = {}
-    start = None
-    while True:
-        page, start = bids.query(user_id, sorted(ACTIVE_STATUSES), 100, start)
-        for bid in page:
-            found[bid.ebayItemId] = bid.bidId
-        if not start:
-            return found
+    """ebayItemId → bidId of the user's active snipes (at most one per item, by its guard),
+    read through the set of their ids: what it costs follows the active snipes, not the user's
+    history."""
+    return {bid.ebayItemId: bid.bidId for bid in bids.active_snipes(user_id)}
 
 
 def _watch_page(

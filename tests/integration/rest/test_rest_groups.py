@@ -9,6 +9,8 @@ from urllib.parse import quote
 import boto3
 import pytest
 
+from common.data.active_snipes import active_snipes_key
+from common.data.group_slots import GroupSlots
 from common.data.groups import DEFAULT_RULE, GroupMode, GroupRule, GroupsRepository, group_key
 from common.settings import get_settings
 from rest import bids, deps, users
@@ -54,14 +56,27 @@ def _group_item(user: str, group: str) -> dict[str, Any]:
 
 
 def _set_status(bid: dict[str, Any], status: str) -> None:
-    """The executor's verdict, as it stores it (the snipe leaves the active index)."""
-    boto3.client("dynamodb").update_item(
-        TableName=get_settings().bids_table,
+    """The executor's verdict, as it stores it: the snipe leaves the active index and its
+    owner's set of active snipes, and a group's bid settles its slot (won or lost)."""
+    settings = get_settings()
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.update_item(
+        TableName=settings.bids_table,
         Key={"userId": {"S": "user-a"}, "bidId": {"S": bid["bidId"]}},
         UpdateExpression="SET #s = :s REMOVE activeShard",
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":s": {"S": status}},
     )
+    dynamodb.update_item(
+        TableName=settings.users_table,
+        Key={"userId": {"S": active_snipes_key("user-a")}},
+        UpdateExpression="DELETE bidIds :id",
+        ExpressionAttributeValues={":id": {"SS": [bid["bidId"]]}},
+    )
+    if bid.get("groupId") and status in ("WON", "LOST"):
+        slots = GroupSlots(settings.users_table)
+        assert slots.take("user-a", bid["groupId"], bid["bidId"], 100, contingency=False)
+        assert slots.settle("user-a", bid["groupId"], bid["bidId"], won=status == "WON")
 
 
 def test_groups_list_the_default_rule_and_the_totals_of_their_active_snipes(rest_env, new_auction):

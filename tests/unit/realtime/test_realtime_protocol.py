@@ -155,10 +155,12 @@ class FakePusher:
 
 
 class FakeBids:
-    def query(self, user_id, statuses, limit, start):
+    """BidsRepository's read of a user's active snipes."""
+
+    def active_snipes(self, user_id):
         from common.models import BidEntity
 
-        return [BidEntity.model_validate(snipe(user=user_id))], None
+        return [BidEntity.model_validate(snipe(user=user_id))]
 
 
 def _message_event(body: str, route: str = "$default") -> dict[str, Any]:
