@@ -68,7 +68,7 @@ class BroadcastProcessor(BatchProcessor):
         payloads = [encode(m) for m in messages_for(change, int(time.time() * 1000))]
         if payloads and change.owner:
             lane = self.lanes.setdefault(change.owner, Lane(change.owner))
-            lane.deliveries.append(Delivery(record, payloads))
+            lane.deliveries.append(Delivery(record, payloads, str(change.image.get("bidId", ""))))
 
     def process(self) -> list[tuple[Any, ...]]:
         results = super().process()

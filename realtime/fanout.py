@@ -1,16 +1,31 @@
-"""Deliver a batch's messages to their owners' connections: concurrently across users, in
-order for each user (so in order for each snipe).
+"""Deliver a batch's messages to their owners' connections: concurrently, fairly between users,
+in order for each snipe on each socket.
 
-Each user of a batch gets one lane. The connections of every user of the batch are read first,
-in one call (a BatchGetItem of their index items, ``common.data.connections``); then each lane
-posts its messages in stream order. Lanes run on a bounded thread pool. A gone connection (410)
-is deleted and skipped; throttling is retried inside the pusher. When a lane cannot send a
-record's message, that record and every later record of the lane fail, so the stream's retry
-replays them in order; when the connections cannot be read, every record fails.
+The connections of every user of the batch are read first, in one call (a BatchGetItem of their
+index items, ``common.data.connections``). Then each message is posted to each of its owner's
+sockets. What must keep its order is a *flow*: the messages about one snipe (a delivery's
+``key``) to one socket, in stream order; the protocol promises nothing more (messages about one
+snipe arrive in the order the changes were written), so flows run side by side: a user's
+sockets, and their different snipes, do not wait for one another.
+
+Fairness (docs/realtime-protocol.md, "Fairness"): a batch's threads take flows from a
+round-robin of *users*, one post at a time: a worker takes the next user in the queue, posts
+the next message of one of that user's ready flows, and the user goes back to the end of the
+queue while it has more. So every user of the batch gets a post in each round, whatever the
+others have queued: a user with ten sockets, or a burst of a hundred edits, takes one turn in
+each round like a user with one message, and the others' messages go out in the first rounds
+instead of waiting behind theirs.
+
+A gone connection (410) is deleted once and its flows end; throttling is retried inside the
+pusher. When a post fails otherwise, its record and every later record of that user fail (the
+user's flows stop before them), so the stream's retry replays them in order; when the
+connections cannot be read, every record fails.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -33,6 +48,7 @@ class Pusher(Protocol):
 class Delivery:
     record: Any  # whatever the caller uses to mark a failure
     payloads: list[bytes]
+    key: str = ""  # what its messages keep their order with on a socket: the snipe
 
 
 @dataclass
@@ -48,6 +64,109 @@ class FanoutResult:
     failed: list[tuple[Any, BaseException]] = field(default_factory=list)
 
 
+class _Flow:
+    """One socket's messages about one snipe: (delivery index, payload), in stream order."""
+
+    __slots__ = ("connection_id", "items", "next", "user")
+
+    def __init__(self, user: _UserTurns, connection_id: str) -> None:
+        self.user = user
+        self.connection_id = connection_id
+        self.items: list[tuple[int, bytes]] = []
+        self.next = 0
+
+
+class _UserTurns:
+    """A user's flows that are ready (not being posted), and what happened to them."""
+
+    __slots__ = ("error", "failed_from", "gone", "lane", "queued", "ready")
+
+    def __init__(self, lane: Lane) -> None:
+        self.lane = lane
+        self.ready: deque[_Flow] = deque()
+        self.queued = False
+        self.gone: set[str] = set()
+        self.failed_from = len(lane.deliveries)  # the first delivery that failed
+        self.error: BaseException | None = None
+
+
+class Schedule:
+    """One batch's posts, handed out one at a time, round-robin between users.
+
+    ``take`` gives the next flow to post from (None once everything is done); ``give_back``
+    returns it after one post. A flow is never out twice at once, so its posts stay in order.
+    Deterministic for one worker: users in the batch's order, each user's flows in turn."""
+
+    def __init__(self, lanes: Sequence[Lane], targets: dict[str, list[str]]) -> None:
+        self.users: list[_UserTurns] = []
+        self._queue: deque[_UserTurns] = deque()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._out = 0
+        self.flows = 0
+        for lane in lanes:
+            sockets = targets.get(lane.user_id) or []
+            if not sockets:
+                continue
+            user = _UserTurns(lane)
+            flows: dict[tuple[str, str], _Flow] = {}
+            for index, delivery in enumerate(lane.deliveries):
+                for connection_id in sockets:
+                    flow = flows.get((connection_id, delivery.key))
+                    if flow is None:
+                        flow = flows[(connection_id, delivery.key)] = _Flow(user, connection_id)
+                    flow.items += [(index, payload) for payload in delivery.payloads]
+            user.ready.extend(f for f in flows.values() if f.items)
+            if user.ready:
+                self.users.append(user)
+                self._queue.append(user)
+                user.queued = True
+                self.flows += len(user.ready)
+
+    def take(self) -> _Flow | None:
+        with self._lock:
+            while not self._queue:
+                if not self._out:
+                    return None
+                self._changed.wait()
+            user = self._queue.popleft()
+            flow = user.ready.popleft()
+            if user.ready:
+                self._queue.append(user)
+            else:
+                user.queued = False
+            self._out += 1
+            return flow
+
+    def give_back(self, flow: _Flow) -> None:
+        with self._lock:
+            self._out -= 1
+            user = flow.user
+            if flow.next < len(flow.items) and flow.connection_id not in user.gone:
+                user.ready.append(flow)
+                if not user.queued:
+                    user.queued = True
+                    self._queue.append(user)
+                self._changed.notify()
+            elif not self._out and not self._queue:
+                self._changed.notify_all()  # done: the waiting workers may leave
+
+    def mark_gone(self, flow: _Flow) -> bool:
+        """The flow's socket is gone: True the first time (delete it), False after."""
+        with self._lock:
+            if flow.connection_id in flow.user.gone:
+                return False
+            flow.user.gone.add(flow.connection_id)
+            return True
+
+    def mark_failed(self, flow: _Flow, index: int, exc: BaseException) -> None:
+        """Delivery ``index`` of the flow's user could not be posted: it and every later one
+        of that user go back to the stream."""
+        with self._lock:
+            if index < flow.user.failed_from:
+                flow.user.failed_from, flow.user.error = index, exc
+
+
 class Fanout:
     def __init__(
         self,
@@ -57,6 +176,7 @@ class Fanout:
     ) -> None:
         self._connections = connections
         self._pusher = pusher
+        self.max_workers = max_workers
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fanout")
 
     def deliver(self, lanes: list[Lane]) -> FanoutResult:
@@ -68,34 +188,42 @@ class Fanout:
         except Exception as exc:  # every record goes back to the stream, in order
             result.failed = [(d.record, exc) for lane in lanes for d in lane.deliveries]
             return result
-        futures = [
-            self._pool.submit(self._run_lane, lane, list(targets[lane.user_id]))
-            for lane in lanes
-            if targets.get(lane.user_id)
-        ]
-        wait(futures)
-        for future in futures:
-            lane_result = future.result()
-            result.sent += lane_result.sent
-            result.gone += lane_result.gone
-            result.failed += lane_result.failed
+        schedule = Schedule(lanes, targets)
+        workers = min(self.max_workers, schedule.flows)
+        counts = [self._pool.submit(self._work, schedule) for _ in range(workers)]
+        wait(counts)
+        for future in counts:
+            sent, gone = future.result()
+            result.sent += sent
+            result.gone += gone
+        for user in schedule.users:
+            if user.error is not None:
+                failed = user.lane.deliveries[user.failed_from :]
+                result.failed += [(d.record, user.error) for d in failed]
         return result
 
-    def _run_lane(self, lane: Lane, targets: list[str]) -> FanoutResult:
-        result = FanoutResult()
+    def _work(self, schedule: Schedule) -> tuple[int, int]:
+        """One worker: post from the flow the schedule hands out until there are none."""
         pusher = self._pusher()
-        for index, delivery in enumerate(lane.deliveries):
-            try:
-                for payload in delivery.payloads:
-                    for connection_id in list(targets):
-                        if pusher.post(connection_id, payload):
-                            result.sent += 1
-                            continue
-                        result.gone += 1
-                        targets.remove(connection_id)
-                        self._connections().delete(lane.user_id, connection_id)
-                        logger.info("gone connection removed", connection_id=connection_id)
-            except Exception as exc:  # the rest of the lane goes back to the stream, in order
-                result.failed = [(d.record, exc) for d in lane.deliveries[index:]]
-                return result
-        return result
+        sent = gone = 0
+        while (flow := schedule.take()) is not None:
+            user = flow.user
+            index, payload = flow.items[flow.next]
+            if index >= user.failed_from or flow.connection_id in user.gone:
+                flow.next = len(flow.items)  # an earlier record of this user failed: stop
+            else:
+                try:
+                    if pusher.post(flow.connection_id, payload):
+                        sent += 1
+                        flow.next += 1
+                    else:
+                        flow.next = len(flow.items)
+                        if schedule.mark_gone(flow):
+                            gone += 1
+                            self._connections().delete(user.lane.user_id, flow.connection_id)
+                            logger.info("gone connection removed", connection_id=flow.connection_id)
+                except Exception as exc:  # this record and the user's later ones go back
+                    flow.next = len(flow.items)
+                    schedule.mark_failed(flow, index, exc)
+            schedule.give_back(flow)
+        return sent, gone
