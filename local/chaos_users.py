@@ -325,6 +325,10 @@ class InvariantAudit:
     snipes: int = 0
     groups: int = 0
     violations: Counter[str] = field(default_factory=Counter)
+    # How many snipes each invariant had something to say about: I1 those a 2xx cancel
+    # reached, I2 those eBay got a bid for after a 2xx change of the maximum, I3 those whose
+    # bid eBay holds, I4 the groups, I5 every snipe.
+    checked: Counter[str] = field(default_factory=Counter)
     violating: dict[str, list[str]] = field(default_factory=dict)  # bidId -> "I2: why"
     timelines: list[str] = field(default_factory=list)  # each violating snipe's, when read
 
@@ -335,8 +339,13 @@ class InvariantAudit:
     def lines(self) -> list[str]:
         return [
             "invariant violations (each must be 0): "
-            + ", ".join(f"{name} {self.violations.get(name, 0)}" for name in INVARIANTS)
-            + f" ({self.snipes} snipes, {self.groups} win-one groups)",
+            + ", ".join(
+                f"{name} {self.violations.get(name, 0)} of {self.checked.get(name, 0)}"
+                for name in INVARIANTS
+            )
+            + " (I1 of the snipes cancelled with a 2xx, I2 of those eBay got a bid for after a "
+            "2xx change of the maximum, I3 of those whose bid eBay holds, I4 of the win-one "
+            "groups, I5 of all)",
             *(
                 f"  {bid_id}: {'; '.join(why)}"
                 for bid_id, why in sorted(self.violating.items())[:20]
@@ -369,11 +378,15 @@ def audit_invariants(
         user = raced.get(snipe["bidId"])
         changes = user.changes if user else []
         cancelled = any(c.ok and c.kind == "cancel" for c in changes)
+        audit.checked["I1"] += cancelled
         if cancelled and received:
             wrong(snipe, "I1", f"a cancel answered 2xx, yet eBay received {len(received)} bid(s)")
         decided = user.decided() if user else {created_max}
         maxima = {m for m in decided if m is not None}
         sent = {int(b["maxAmount"]) for b in received}
+        audit.checked["I2"] += bool(received) and any(
+            c.ok and "maxBidAmount" in c.body for c in changes
+        )
         if not cancelled and not sent <= maxima:
             wrong(
                 snipe,
@@ -381,13 +394,15 @@ def audit_invariants(
                 f"eBay received maxima {sorted(sent)}, the last 2xx decided "
                 f"{sorted(maxima) or 'a cancel'}",
             )
+        audit.checked["I3"] += bool(accepted)
+        audit.checked["I5"] += 1
         if accepted and status not in HOLDING_STATUSES:
             wrong(snipe, "I3", f"eBay holds our bid, the record says {status}")
         if status not in FINAL_STATUSES and not snipe.get("failureReason"):
             wrong(snipe, "I5", f"{status} at the end of the run, with no reason")
         if snipe.get("groupId"):
             groups[(owner, snipe["groupId"])].append((snipe, state))
-    audit.groups = len(groups)
+    audit.groups = audit.checked["I4"] = len(groups)
     for (owner, group_id), members in groups.items():
         won_at_ebay = sum(state.get("winner") == owner for _, state in members)
         won_recorded = sum(snipe["status"] == "WON" for snipe, _ in members)

@@ -77,8 +77,9 @@ def test_each_invariant_is_flagged() -> None:
     }
     # When the invariants are audited
     audit = audit_invariants(listing, auctions, raced, created_max=5000)
-    # Then each is flagged on its snipe
+    # Then each is flagged on its snipe, among the snipes it had something to say about
     assert dict(audit.violations) == {"I1": 1, "I2": 1, "I3": 2, "I4": 2, "I5": 1}
+    assert dict(audit.checked) == {"I1": 1, "I2": 1, "I3": 5, "I4": 1, "I5": 6}
     assert {bid_id: [why[:2] for why in whys] for bid_id, whys in audit.violating.items()} == {
         "i1": ["I1", "I3"],
         "i2": ["I2"],
