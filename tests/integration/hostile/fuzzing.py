@@ -53,13 +53,16 @@ SEED = 20_260_808
 # field: a cursor this API did not sign (or signed for another listing), an eBay item number
 # eBay does not have, an OAuth state this API did not issue or already spent, an email other
 # than the caller's verified sign-in address.
-# And a time range starting after its end: OpenAPI cannot relate two parameters.
+# And a time range starting after its end: OpenAPI cannot relate two parameters; and an
+# address the email format allows at a special-use domain (.test, .invalid: RFC 6761), which
+# the email validator refuses.
 UNSTATABLE = {
     ("cursor", 400),
     ("ebayItemId", 422),
     ("state", 400),
     ("email", 400),
     ("from", 422),
+    ("email", 422),
 }
 # JSON Schema counts 5000.0 as an integer; the API refuses a float where it wants an integer
 # (tests/integration/hostile/test_payloads.py, "integral float"), on purpose.
