@@ -1,0 +1,449 @@
+"""How fresh the dashboard's prices are in auctions' last 10 minutes, on the local stack.
+
+AUCTIONS auctions at the eBay simulator end SPACING seconds apart (86 s: 1,000 a day), each
+sniped through the REST API by one of USERS users, each user with a WebSocket open. At CHANGES
+random instants in each auction's last 10 minutes, a rival bids through the simulator's admin
+API (``POST /_sim/auctions/{id}/bids``), which moves eBay's current price. The price updater runs
+as the template schedules it (every minute; its runs poll the final minutes every few seconds,
+workers/logic/prices.py). Measured: from each change (the bid's ``receivedAt`` at eBay) to the
+first ``price.changed`` on the owner's socket showing that price or a later one.
+
+Changes are drawn from the window [end - 600 s, freeze - 20 s]: from its freeze (end - lead -
+5 s) a snipe belongs to the executor and the price updater writes nothing to it
+(docs/data-model.md), so a change after it never becomes a price.changed; the last 20 s before
+the freeze leave one round's time.
+
+``--day-load N`` adds the rest of a day of N auctions a day: snipes (written straight to the
+Bids table, with their auctions at the simulator) ending evenly from after the measured ones
+until midnight UTC. The updater then paces its rounds to make the final minutes' share of the
+day's 5,000 Browse calls last through all of them (``CallBudget.plan``), as on a busy day.
+
+The simulator and moto run in processes of their own, and each function invocation in a Lambda
+container process (``--isolation process``). Prints p50/p95/p99 change -> WebSocket, the Browse
+calls the simulator answered (per auction, and the day's counters by share), and the CPU each
+process spent: per round and per call for the price updater's containers, which says what the
+polling costs whatever else the shared machine runs.
+
+    .venv/bin/python bench/price_freshness.py [--auctions 10] [--spacing 86] [--changes 3]
+        [--users 2] [--day-load 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import sys
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from common.models import DEFAULT_LEAD_SECONDS, FREEZE_WINDOW_SECONDS  # noqa: E402
+from local.testing import (  # noqa: E402
+    MOTO_SERVER,
+    link_ebay_account,
+    running_stack,
+    server_process,
+)
+
+PASSWORD = "Fresh-Prices-2024"
+FINAL_SECONDS = 600
+MARGIN_BEFORE_FREEZE = 20
+START_CENTS = 1000
+STEP_CENTS = 300  # each rival's maximum over the last: the price moves every time
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q / 100))] if ordered else 0.0
+
+
+def _union_seconds(windows: list[tuple[float, float]]) -> float:
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(windows):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
+# ---------------------------------------------------------------- CPU time per process (Linux)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
+                found += [int(child), *_descendants(int(child))]
+    return found
+
+
+def _role(pid: int, named: dict[int, str]) -> str:
+    if pid in named:
+        return named[pid]
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "other"
+    for handler, role in (
+        ("workers.price_updater", "price updater"),
+        ("realtime.broadcaster", "broadcaster"),
+    ):
+        if handler in command:
+            return role
+    return "other functions" if "local.lambda_containers" in command else "other"
+
+
+def _cpu_snapshot(named: dict[int, str]) -> dict[int, tuple[str, float]]:
+    snapshot = {}
+    for pid in [os.getpid(), *_descendants(os.getpid())]:
+        seconds = _cpu_seconds(pid)
+        if seconds is not None:
+            role = "stack and bench" if pid == os.getpid() else _role(pid, named)
+            snapshot[pid] = (role, seconds)
+    return snapshot
+
+
+def _cpu_spent(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+) -> dict[str, float]:
+    spent: dict[str, float] = {}
+    for pid, (role, seconds) in after.items():
+        spent[role] = spent.get(role, 0.0) + seconds - before.get(pid, (role, 0.0))[1]
+    return spent
+
+
+# ---------------------------------------------------------------- the dashboards
+
+
+class Sockets:
+    """One WebSocket per user on a thread of its own; every price.changed with its receipt."""
+
+    def __init__(self, url: str, tokens: list[str]) -> None:
+        self.url, self.tokens = url, tokens
+        self.receipts: list[tuple[str, int, float]] = []  # (bidId, price, epoch seconds)
+        self.sockets: list[Any] = []
+        self.tasks: list[asyncio.Task[None]] = []
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="sockets", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        if not self.ready.wait(60):
+            raise SystemExit("the WebSockets did not open within 60 s")
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._close(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+    async def _close(self) -> None:
+        for ws in self.sockets:
+            with contextlib.suppress(Exception):
+                await ws.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.tasks.append(self.loop.create_task(self._main()))
+        self.loop.run_forever()
+        self.loop.close()
+
+    async def _main(self) -> None:
+        import websockets
+
+        self.sockets = [await websockets.connect(f"{self.url}?token={t}") for t in self.tokens]
+        for ws in self.sockets:
+            await ws.send(json.dumps({"action": "sync"}))
+            self.tasks.append(self.loop.create_task(self._read(ws)))
+        self.ready.set()
+        while True:  # API Gateway closes a socket after 10 idle minutes
+            await asyncio.sleep(60)
+            for ws in self.sockets:
+                with contextlib.suppress(Exception):
+                    await ws.send(json.dumps({"action": "ping"}))
+
+    async def _read(self, ws: Any) -> None:
+        with contextlib.suppress(Exception):
+            async for text in ws:
+                at = time.time()
+                message = json.loads(text)
+                if message.get("type") == "price.changed":
+                    self.receipts.append((message["bidId"], message["data"]["currentPrice"], at))
+
+
+# ---------------------------------------------------------------- setup
+
+
+def _sign_up(http: httpx.Client, n: int) -> tuple[str, dict[str, str]]:
+    email = f"fresh{n}@example.com"
+    http.post("/local/signup", json={"email": email, "password": PASSWORD}).raise_for_status()
+    token = http.post("/local/login", json={"username": email, "password": PASSWORD}).json()
+    headers = {"Authorization": f"Bearer {token['idToken']}"}
+    link_ebay_account(http, headers, f"fresh_buyer_{n}")
+    return token["idToken"], headers
+
+
+def _auction(admin: httpx.Client, title: str, end: float) -> str:
+    iso = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(end))
+    created = admin.post(
+        "/_sim/auctions",
+        json={"title": title, "startPrice": START_CENTS, "endTime": iso, "bots": False},
+    )
+    created.raise_for_status()
+    legacy = str(created.json()["legacyItemId"])
+    # A first rival at the start price: from now on every higher maximum moves the price.
+    admin.post(
+        f"/_sim/auctions/{legacy}/bids", json={"bidder": "rival0", "maxAmount": START_CENTS}
+    ).raise_for_status()
+    return legacy
+
+
+def _day_load(admin: httpx.Client, endpoint: str, table: str, per_day: int, after: float) -> int:
+    """Background snipes ending evenly from ``after`` until midnight UTC, at ``per_day``."""
+    import boto3
+
+    from common.data.dynamo import to_item
+    from common.models import BidEntity, BidStatus
+
+    midnight = (int(after) // 86400 + 1) * 86400
+    count = int(per_day * max(0, midnight - after) / 86400)
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    for n in range(count):
+        end = int(after + (n + 0.5) * (midnight - after) / max(1, count))
+        legacy = _auction(admin, f"Day load {n}", end)
+        bid = BidEntity(
+            userId=f"day-load-{n % 50}",
+            bidId=f"{end}000{n:010x}",
+            ebayItemId=legacy,
+            itemId=f"v1|{legacy}|0",
+            maxBidAmount=5_000_000,
+            currency="USD",
+            leadSeconds=DEFAULT_LEAD_SECONDS,
+            status=BidStatus.PENDING,
+            auctionEndTime=end,
+            itemTitle=f"Day load {n}",
+            createdAt=int(time.time() * 1000),
+            updatedAt=int(time.time() * 1000),
+        )
+        dynamodb.put_item(TableName=table, Item=to_item(bid.to_item()))
+    return count
+
+
+def _budget_counters(endpoint: str, table: str, now: float) -> dict[str, int]:
+    import boto3
+
+    from common.data.budget import budget_key, utc_day
+
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    item = dynamodb.get_item(
+        TableName=table, Key={"userId": {"S": budget_key(utc_day(now))}}, ConsistentRead=True
+    ).get("Item", {})
+    return {k: int(v["N"]) for k, v in item.items() if "N" in v and k != "ttl"}
+
+
+# ---------------------------------------------------------------- the run
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--auctions", type=int, default=10)
+    parser.add_argument("--spacing", type=float, default=86.4, help="seconds between ends")
+    parser.add_argument("--changes", type=int, default=3, help="rival bids per auction")
+    parser.add_argument("--users", type=int, default=2)
+    parser.add_argument("--day-load", type=int, default=0, help="auctions a day around them")
+    parser.add_argument("--lead-in", type=float, default=120, help="s before the first window")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--isolation", choices=("thread", "process"), default="process")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    logging.disable(logging.WARNING)
+    os.environ["BOTO_DISABLE_CRT"] = "true"  # sign as the deployed layer does
+    # The functions' containers inherit these: no metric lines or Powertools' warning about
+    # them among the figures.
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    os.environ["PYTHONWARNINGS"] = "ignore::UserWarning"
+
+    with ExitStack() as outside:
+        sim_url, sim_pid = outside.enter_context(
+            server_process(["-m", "local.ebay_sim", "--port", "0", "--no-bots"])
+        )
+        moto_url, moto_pid = outside.enter_context(server_process(["-c", MOTO_SERVER]))
+        running = outside.enter_context(
+            running_stack(
+                demo=False,
+                aws_endpoint_url=moto_url,
+                ebay_api_base_url=sim_url,
+                lambda_isolation=args.isolation,
+            )
+        )
+        os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+        stack = running.stack
+        assert stack.provisioned is not None
+        http = outside.enter_context(httpx.Client(base_url=running.base_url, timeout=60))
+        admin = outside.enter_context(httpx.Client(base_url=sim_url, timeout=60))
+        users = [_sign_up(http, n) for n in range(args.users)]
+
+        first_end = time.time() + args.lead_in + FINAL_SECONDS
+        ends = [first_end + i * args.spacing for i in range(args.auctions)]
+        owner: dict[str, str] = {}  # bidId -> legacy id
+        auctions: list[tuple[str, float]] = []
+        calls_before_creation = admin.get("/_sim/calls").json()["calls"]
+        for i, end in enumerate(ends):
+            legacy = _auction(admin, f"Fresh lot {i}", end)
+            _token, headers = users[i % len(users)]
+            answer = http.post(
+                "/bids", json={"ebayItemId": legacy, "maxBidAmount": 5_000_000}, headers=headers
+            )
+            answer.raise_for_status()
+            owner[answer.json()["bidId"]] = legacy
+            auctions.append((legacy, end))
+        calls_at_start = admin.get("/_sim/calls").json()["calls"]
+        creation_calls = sum(calls_at_start.values()) - sum(calls_before_creation.values())
+        background = 0
+        if args.day_load:
+            background = _day_load(
+                admin,
+                stack.provisioned.endpoint_url,
+                stack.provisioned.tables["BidsTable"].name,
+                args.day_load,
+                ends[-1] + 60,
+            )
+            calls_at_start = admin.get("/_sim/calls").json()["calls"]
+        sockets = Sockets(
+            stack.websocket_url.replace("localhost", "127.0.0.1"), [t for t, _ in users]
+        )
+        sockets.start()
+
+        plan = []  # (instant, legacy)
+        freeze_offset = DEFAULT_LEAD_SECONDS + FREEZE_WINDOW_SECONDS + MARGIN_BEFORE_FREEZE
+        for legacy, end in auctions:
+            for _ in range(args.changes):
+                plan.append((rng.uniform(end - FINAL_SECONDS, end - freeze_offset), legacy))
+        plan.sort()
+        print(
+            f"{args.auctions} auctions ending {args.spacing:.1f} s apart "
+            f"({86400 / args.spacing:.0f} a day), {len(plan)} rival bids in their last 10 "
+            f"minutes, {args.users} users with a socket each; {background} background snipes "
+            f"(--day-load {args.day_load}); "
+            f"functions in {args.isolation} isolation",
+            flush=True,
+        )
+        named = {sim_pid: "eBay simulator", moto_pid: "moto"}
+        cpu_before = _cpu_snapshot(named)
+        started = time.time()
+        changes: list[tuple[str, int, float]] = []  # (legacy, price, epoch seconds at eBay)
+        maxima = dict.fromkeys(owner.values(), START_CENTS)
+        for instant, legacy in plan:
+            time.sleep(max(0.0, instant - time.time()))
+            maxima[legacy] += STEP_CENTS
+            answer = admin.post(
+                f"/_sim/auctions/{legacy}/bids",
+                json={"bidder": f"rival{maxima[legacy]}", "maxAmount": maxima[legacy]},
+            )
+            answer.raise_for_status()
+            body = answer.json()
+            changes.append((legacy, body["auction"]["currentPrice"], body["receivedAt"] / 1000))
+        time.sleep(max(0.0, ends[-1] - time.time()) + 15)  # the last rounds' messages
+        elapsed = time.time() - started
+        cpu_after = _cpu_snapshot(named)
+        calls_at_end = admin.get("/_sim/calls").json()["calls"]
+        counters = _budget_counters(
+            stack.provisioned.endpoint_url, stack.provisioned.tables["UsersTable"].name, started
+        )
+        runtime = stack.runtime
+        updater = runtime.stats.get("PriceUpdaterFunction") if runtime else None
+        invocations = updater.invocations if updater else 0
+        sockets.stop()
+
+    receipts = sorted(sockets.receipts, key=lambda r: r[2])
+    latencies: list[float] = []
+    missed = 0
+    for legacy, price, at in changes:
+        seen = [
+            r_at
+            for bid, r_price, r_at in receipts
+            if owner.get(bid) == legacy and r_price >= price and r_at >= at
+        ]
+        if seen:
+            latencies.append(seen[0] - at)
+        else:
+            missed += 1
+    print(
+        f"change -> WebSocket: {len(latencies)}/{len(changes)} delivered; p50 "
+        f"{_pct(latencies, 50):.1f} s, p95 {_pct(latencies, 95):.1f} s, p99 "
+        f"{_pct(latencies, 99):.1f} s, max {max(latencies or [0]):.1f} s"
+    )
+    during = {k: calls_at_end.get(k, 0) - calls_at_start.get(k, 0) for k in calls_at_end}
+    polls = during.get("getItems", 0) + during.get("getItem", 0)
+    print(
+        f"Browse calls in the {elapsed / 60:.1f} min measured: {during}; "
+        f"{polls / args.auctions:.1f} polling calls per auction; snipe creation "
+        f"{creation_calls / args.auctions:.1f} per auction (before)"
+    )
+    shares = {k: v for k, v in counters.items() if k.startswith("u_")}
+    print(f"the day's budget counters: calls {counters.get('calls', 0)}, by share {shares}")
+    spent = _cpu_spent(cpu_before, cpu_after)
+    parts = ", ".join(f"{role} {seconds:.1f} s" for role, seconds in sorted(spent.items()))
+    print(f"CPU over the run: {parts}")
+    updater_cpu = spent.get("price updater", 0.0)
+    final_calls = shares.get("u_final", 0)
+    if polls:
+        print(
+            f"price updater: {invocations} runs, {1000 * updater_cpu / polls:.1f} ms of CPU per "
+            f"Browse call ({1000 * updater_cpu / max(1, final_calls):.1f} per final-minutes call),"
+            f" {1000 * updater_cpu / max(1, elapsed):.1f} ms of CPU per second of the run"
+        )
+    covered = _union_seconds(
+        [(end - FINAL_SECONDS, end - DEFAULT_LEAD_SECONDS - FREEZE_WINDOW_SECONDS) for end in ends]
+    )
+    if final_calls:
+        every = covered / final_calls
+        print(
+            f"the measured auctions' final minutes covered {covered:.0f} s: one final-minutes "
+            f"call every {every:.1f} s; a day covered end to end at this pace would take "
+            f"{86400 / every:.0f} calls"
+        )
+    p95 = _pct(latencies, 95)
+    goal = bool(latencies) and p95 <= 15 and missed == 0
+    print("goal (p95 <= 15 s, every change delivered):", "met" if goal else "NOT met")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
