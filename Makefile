@@ -52,6 +52,7 @@ bench: install
 	$(BIN)/python bench/cost.py
 	$(BIN)/python bench/snipe_timing.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/price_freshness.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/fuzz_api.py
 	$(BIN)/python bench/chaos.py
