@@ -6,12 +6,14 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format unit integration browser bench clean deploy destroy invite keyset
+.PHONY: install run test lint audit lock format unit integration browser bench clean deploy destroy invite keyset
 
-$(STAMP): pyproject.toml
+# Exactly uv.lock: every dependency pinned, each file's hash checked (deploy/lock.py). pip
+# installs only uv, itself pinned with its hashes; uv removes what the lock no longer has.
+$(STAMP): pyproject.toml uv.lock deploy/uv-requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r deploy/uv-requirements.txt
+	$(BIN)/uv sync --quiet --frozen --extra dev --python $(BIN)/python
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -24,11 +26,21 @@ run: install
 test: install lint
 	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
-lint: install
+lint: install audit
+	$(BIN)/uv lock --check
+	$(BIN)/python deploy/lock.py --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
+
+## Known vulnerabilities in any locked dependency (says so when it cannot look them up).
+audit: install
+	$(BIN)/python deploy/audit.py
+
+## After changing pyproject.toml's dependencies: re-lock, and rewrite the layer's requirements.
+lock: install
+	$(BIN)/python deploy/lock.py
 
 format: install
 	$(BIN)/ruff check --fix .

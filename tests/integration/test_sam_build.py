@@ -80,12 +80,13 @@ def _functions() -> dict[str, dict]:
 
 
 def _requirement_names() -> set[str]:
+    """The pinned names of the layer's requirements (``name==version \\``, then their hashes)."""
     lines = (ROOT / "deploy/layer/requirements.txt").read_text().splitlines()
     names = set()
     for line in lines:
         line = line.split("#", 1)[0].strip()
-        if line:
-            names.add(line.split("[")[0].split(">")[0].split("=")[0].strip().lower())
+        if line and not line.startswith("--"):
+            names.add(line.split("[")[0].split(";")[0].split("=")[0].strip().lower())
     return names
 
 

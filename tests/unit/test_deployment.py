@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -326,11 +328,59 @@ def test_the_executor_emits_the_failed_metric_the_alarm_watches():
     assert alarm["Namespace"] == namespace["POWERTOOLS_METRICS_NAMESPACE"]
 
 
-def test_the_layer_requirements_are_the_projects_runtime_dependencies():
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    lines = (ROOT / "deploy/layer/requirements.txt").read_text().splitlines()
-    requirements = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    assert requirements == pyproject["project"]["dependencies"]
+def _pinned(path: Path) -> dict[str, tuple[str, set[str]]]:
+    """name -> (version, hashes) of a requirements file written by deploy/lock.py."""
+    text = re.sub(r"\\\n\s*", " ", path.read_text())
+    found = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        requirement, *options = line.split(" --hash=")
+        name, _, version = requirement.split(";")[0].strip().partition("==")
+        assert version, f"{path.name}: {requirement} is not pinned"
+        found[name.lower().replace("_", "-")] = (version.strip(), {o.strip() for o in options})
+    return found
+
+
+def _closure(lock: dict[str, Any], roots: list[dict[str, Any]]) -> set[str]:
+    """Every package the lock installs for ``roots`` (its dependency entries), extras followed."""
+    packages = {p["name"]: p for p in lock["package"]}
+    found: set[str] = set()
+    pending = list(roots)
+    while pending:
+        dependency = pending.pop()
+        package = packages[dependency["name"]]
+        extras = [
+            d for e in dependency.get("extra", []) for d in package["optional-dependencies"][e]
+        ]
+        if dependency["name"] not in found or extras:
+            found.add(dependency["name"])
+            pending += package.get("dependencies", []) + extras
+    return found
+
+
+def test_every_dependency_is_pinned_with_its_hashes_and_installed_from_the_lock():
+    # Given the lock, which pins every dependency of pyproject.toml with its files' hashes
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    packages = {p["name"]: p for p in lock["package"]}
+    project = packages["ebay-sniper"]
+    # Then the layer installs exactly the run-time closure, each at its locked version with
+    # every hash of its files (pip refuses a file whose hash is not listed)
+    layer = _pinned(ROOT / "deploy/layer/requirements.txt")
+    assert set(layer) == _closure(lock, project["dependencies"]) - {"ebay-sniper"}
+    for name, (version, hashes) in layer.items():
+        locked = packages[name]
+        files = [*locked.get("wheels", []), *([locked["sdist"]] if "sdist" in locked else [])]
+        assert version == locked["version"], name
+        assert hashes == {f["hash"] for f in files}, name
+    # And pip installs uv only, pinned with its hashes, before uv installs the frozen lock
+    assert set(_pinned(ROOT / "deploy/uv-requirements.txt")) == {"uv"}
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--require-hashes --no-deps -r deploy/uv-requirements.txt" in makefile
+    assert "uv sync --quiet --frozen --extra dev" in makefile
+    # And both files are what deploy/lock.py makes of the lock today (make lint checks it too)
+    subprocess.run([sys.executable, "deploy/lock.py", "--check"], cwd=ROOT, check=True)
 
 
 def _encryption_context_keys() -> set[str]:
