@@ -1,6 +1,7 @@
-"""AWS Signature Version 4 for one kind of request: a body POSTed (or a DELETE/GET) to a path
-without a query, signing ``host``, ``x-amz-date`` and, with temporary credentials,
-``x-amz-security-token`` — what the broadcaster sends to API Gateway's ``@connections``.
+"""AWS Signature Version 4 for one kind of request: a body sent to a path without a query,
+signing ``host``, ``x-amz-date``, with temporary credentials ``x-amz-security-token``, and any
+other headers named — what the broadcaster sends to API Gateway's ``@connections`` (and its one
+DynamoDB read per batch, ``common.data.dynamo_http``).
 
 botocore's ``SigV4Auth`` computes the same signature (``tests/unit/test_sigv4.py`` checks it
 byte for byte, and the local WebSocket gateway verifies every post with botocore's signer), but
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -30,27 +32,33 @@ class SigV4Signer:
         self._key: tuple[str, str, bytes] = ("", "", b"")  # (day, secret, signing key)
 
     def headers(
-        self, method: str, host: str, path: str, body: bytes, now: float | None = None
+        self,
+        method: str,
+        host: str,
+        path: str,
+        body: bytes,
+        now: float | None = None,
+        signed: Sequence[tuple[str, str]] = (),
     ) -> list[tuple[str, str]]:
         """The headers that sign this request: X-Amz-Date, [X-Amz-Security-Token,]
-        Authorization. ``path`` as it is sent (percent-encoded); ``host`` the Host header."""
+        Authorization. ``path`` as it is sent (percent-encoded); ``host`` the Host header;
+        ``signed``: other headers the request sends that the signature covers (lower-case
+        names; DynamoDB's Content-Type and X-Amz-Target)."""
         frozen = self.credentials.get_frozen_credentials()
         access_key, secret, token = frozen.access_key, frozen.secret_key, frozen.token
         amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
         day = amz_date[:8]
         scope = f"{day}/{self.region}/{self.service}/aws4_request"
+        covered = [("host", host), ("x-amz-date", amz_date), *signed]
         if token:
-            canonical_headers = (
-                f"host:{_trim(host)}\nx-amz-date:{amz_date}\nx-amz-security-token:{_trim(token)}\n"
-            )
-            signed = "host;x-amz-date;x-amz-security-token"
-        else:
-            canonical_headers = f"host:{_trim(host)}\nx-amz-date:{amz_date}\n"
-            signed = "host;x-amz-date"
+            covered.append(("x-amz-security-token", token))
+        covered.sort()
+        canonical_headers = "".join(f"{name}:{_trim(value)}\n" for name, value in covered)
+        signed_names = ";".join(name for name, _ in covered)
         # The path's escapes are escaped again (every service but S3 signs it so), and the
         # empty line is the (empty) query string.
         canonical = (
-            f"{method}\n{quote(path, safe='/~')}\n\n{canonical_headers}\n{signed}\n"
+            f"{method}\n{quote(path, safe='/~')}\n\n{canonical_headers}\n{signed_names}\n"
             f"{hashlib.sha256(body).hexdigest()}"
         )
         string_to_sign = (
@@ -65,7 +73,7 @@ class SigV4Signer:
         headers.append(
             (
                 "Authorization",
-                f"{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={signed}, "
+                f"{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={signed_names}, "
                 f"Signature={signature}",
             )
         )

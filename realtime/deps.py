@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from common.container import per_container
 from common.data.connections import ConnectionsRepository, pooled_client
+from common.data.dynamo_http import DynamoDbHttp
 from common.data.push import SignedPusher
 from common.settings import get_settings
 from common.wiring import bids_repo as bids_repo
@@ -25,7 +26,12 @@ def pusher() -> SignedPusher:
 
 @per_container
 def fanout_connections_repo() -> ConnectionsRepository:
-    return ConnectionsRepository(get_settings().connections_table, pooled_client(FANOUT_WORKERS))
+    """The broadcaster's: each batch's one read of its users' sockets goes over DynamoDB's JSON
+    protocol directly (common.data.dynamo_http), the rare deletes of gone sockets via boto3."""
+    client = pooled_client(FANOUT_WORKERS)
+    return ConnectionsRepository(
+        get_settings().connections_table, client, batch_client=DynamoDbHttp.like(client)
+    )
 
 
 @per_container

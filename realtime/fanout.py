@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -104,6 +104,9 @@ class Schedule:
         self._changed = threading.Condition(self._lock)
         self._out = 0
         self.flows = 0
+        self._workers = 0
+        self.sent = self.gone = 0
+        self.finished = threading.Event()
         for lane in lanes:
             sockets = targets.get(lane.user_id) or []
             if not sockets:
@@ -151,6 +154,17 @@ class Schedule:
             elif not self._out and not self._queue:
                 self._changed.notify_all()  # done: the waiting workers may leave
 
+    def expect(self, workers: int) -> None:
+        self._workers = workers
+
+    def worker_done(self, sent: int, gone: int) -> None:
+        with self._lock:
+            self.sent += sent
+            self.gone += gone
+            self._workers -= 1
+            if not self._workers:
+                self.finished.set()
+
     def mark_gone(self, flow: _Flow) -> bool:
         """The flow's socket is gone: True the first time (delete it), False after."""
         with self._lock:
@@ -189,41 +203,47 @@ class Fanout:
             result.failed = [(d.record, exc) for lane in lanes for d in lane.deliveries]
             return result
         schedule = Schedule(lanes, targets)
-        workers = min(self.max_workers, schedule.flows)
-        counts = [self._pool.submit(self._work, schedule) for _ in range(workers)]
-        wait(counts)
-        for future in counts:
-            sent, gone = future.result()
-            result.sent += sent
-            result.gone += gone
+        # This thread is one of the workers: the invocation has nothing else to do meanwhile.
+        if schedule.flows:
+            helpers = min(self.max_workers, schedule.flows) - 1
+            schedule.expect(helpers + 1)
+            for _ in range(helpers):
+                self._pool.submit(self._work, schedule)
+            self._work(schedule)
+            schedule.finished.wait()
+            result.sent, result.gone = schedule.sent, schedule.gone
         for user in schedule.users:
             if user.error is not None:
                 failed = user.lane.deliveries[user.failed_from :]
                 result.failed += [(d.record, user.error) for d in failed]
         return result
 
-    def _work(self, schedule: Schedule) -> tuple[int, int]:
+    def _work(self, schedule: Schedule) -> None:
         """One worker: post from the flow the schedule hands out until there are none."""
-        pusher = self._pusher()
         sent = gone = 0
-        while (flow := schedule.take()) is not None:
-            user = flow.user
-            index, payload = flow.items[flow.next]
-            if index >= user.failed_from or flow.connection_id in user.gone:
-                flow.next = len(flow.items)  # an earlier record of this user failed: stop
-            else:
-                try:
-                    if pusher.post(flow.connection_id, payload):
-                        sent += 1
-                        flow.next += 1
-                    else:
+        try:
+            pusher = self._pusher()
+            while (flow := schedule.take()) is not None:
+                user = flow.user
+                index, payload = flow.items[flow.next]
+                if index >= user.failed_from or flow.connection_id in user.gone:
+                    flow.next = len(flow.items)  # an earlier record of this user failed: stop
+                else:
+                    try:
+                        if pusher.post(flow.connection_id, payload):
+                            sent += 1
+                            flow.next += 1
+                        else:
+                            flow.next = len(flow.items)
+                            if schedule.mark_gone(flow):
+                                gone += 1
+                                self._connections().delete(user.lane.user_id, flow.connection_id)
+                                logger.info(
+                                    "gone connection removed", connection_id=flow.connection_id
+                                )
+                    except Exception as exc:  # this record and the user's later ones go back
                         flow.next = len(flow.items)
-                        if schedule.mark_gone(flow):
-                            gone += 1
-                            self._connections().delete(user.lane.user_id, flow.connection_id)
-                            logger.info("gone connection removed", connection_id=flow.connection_id)
-                except Exception as exc:  # this record and the user's later ones go back
-                    flow.next = len(flow.items)
-                    schedule.mark_failed(flow, index, exc)
-            schedule.give_back(flow)
-        return sent, gone
+                        schedule.mark_failed(flow, index, exc)
+                schedule.give_back(flow)
+        finally:
+            schedule.worker_done(sent, gone)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 from botocore.exceptions import ClientError
@@ -47,6 +47,12 @@ BATCH_GET_LIMIT = 100  # DynamoDB's most keys in one BatchGetItem
 MAX_CONNECTION_MS = 2 * 3600 * 1000
 
 
+class BatchReader(Protocol):
+    """What reads the index items: boto3's client, or ``common.data.dynamo_http``'s."""
+
+    def batch_get_item(self, **request: Any) -> Any: ...
+
+
 def pooled_client(max_connections: int) -> DynamoDBClient:
     """A DynamoDB client for ``max_connections`` threads at once. botocore keeps 10 connections
     per client; the broadcaster's lanes on more threads would open and drop one per call."""
@@ -61,9 +67,13 @@ class ConnectionsRepository:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        batch_client: BatchReader | None = None,
     ) -> None:
+        """``batch_client``: what ``connection_ids_by_user`` reads through, when not ``client``
+        (the broadcaster's ``common.data.dynamo_http``: a twentieth of boto3's CPU per call)."""
         self.table = table
         self.client = client or default_client()
+        self.batch_client: BatchReader | DynamoDBClient = batch_client or self.client
         self.clock = clock
         self.sleep = sleep
 
@@ -242,7 +252,7 @@ class ConnectionsRepository:
         }
         for attempt in range(8):
             with translate_errors():
-                result = self.client.batch_get_item(RequestItems=request)
+                result = self.batch_client.batch_get_item(RequestItems=request)
             items += result.get("Responses", {}).get(self.table, [])
             request = dict(result.get("UnprocessedKeys") or {})
             if not request.get(self.table):
