@@ -26,6 +26,7 @@ import asyncio
 import json
 import re
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -219,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
         report.end_ms = int(snipe.get("auctionEndMs") or snipe.get("auctionEndTime", 0) * 1000)
         left = max(0.0, report.end_ms / 1000 - time.time())
         print(f"sniping {item}: ends in {left:.0f} s; watching the WebSocket...", flush=True)
-        asyncio.run(
+        _run_apart(
             watch(where.websocket, token, report.bid_id, report, min(args.timeout, left + 300))
         )
     except (httpx.HTTPError, LookupError, OSError) as exc:
@@ -233,3 +234,21 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(report.lines()))
     placed = report.ms_before_end is not None
     return 0 if placed and report.outcome in ("WON", "LOST") else EXIT_FAILED
+
+
+def _run_apart(coroutine: Any) -> None:
+    """asyncio.run on a thread of its own: the command may be called where an event loop is
+    already running (a test process that also runs the local stack)."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(coroutine)
+        except BaseException as exc:  # handed to the caller's thread, re-raised there
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="smoke-watch")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]

@@ -48,7 +48,13 @@ class Shopper:
     def auction(self, ends_in: float) -> dict[str, Any]:
         created = self.admin.post(
             "/_sim/auctions",
-            json={"title": "Leica M3", "startPrice": START_PRICE, "endsInSeconds": ends_in},
+            # No simulated rivals: whether we win is known in advance.
+            json={
+                "title": "Leica M3",
+                "startPrice": START_PRICE,
+                "endsInSeconds": ends_in,
+                "bots": False,
+            },
         )
         created.raise_for_status()
         return dict(created.json())

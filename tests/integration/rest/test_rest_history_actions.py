@@ -72,8 +72,14 @@ OTHER_ROUTES = {
     ("PUT", "/users/preferences"),
     ("POST", "/ebay/auth/callback"),
     ("DELETE", "/ebay/auth/unlink"),
+    # In the bids function, but a group's rule lives on the group's item in the Users table.
+    ("PUT", "/groups/{groupId}"),
 }
 DELETES_EVERYTHING = ("DELETE", "/users/account")
+# eBay's account-deletion notice ends the eBay user's snipes with their history entries;
+# tests/e2e/test_marketplace_account_deletion.py and tests/integration/sniping/
+# test_ebay_deletion_seal.py check those.
+EBAY_NOTICE = ("POST", "/notifications/marketplace-account-deletion")
 
 
 def _mutating_routes(function: str | None = None) -> set[tuple[str, str]]:
@@ -90,13 +96,14 @@ def _mutating_routes(function: str | None = None) -> set[tuple[str, str]]:
 
 def test_the_action_list_covers_every_route_and_field_that_changes_something():
     # Then every snipe route that changes something is in the list of snipe actions
-    assert {(a.method, a.route) for a in SNIPE_ACTIONS.values()} == _mutating_routes("BidsFunction")
+    snipe_routes = _mutating_routes("BidsFunction") - OTHER_ROUTES
+    assert {(a.method, a.route) for a in SNIPE_ACTIONS.values()} == snipe_routes
     # and every field a snipe update can change is changed by one of them
     changed = {field for a in SNIPE_ACTIONS.values() if a.method == "PUT" for field in a.body or {}}
     assert changed == set(UpdateBidRequest.model_fields)
     # and every other route that changes something is checked below
-    others = _mutating_routes() - _mutating_routes("BidsFunction")
-    assert others == OTHER_ROUTES | {DELETES_EVERYTHING}
+    others = _mutating_routes() - snipe_routes
+    assert others == OTHER_ROUTES | {DELETES_EVERYTHING, EBAY_NOTICE}
 
 
 @pytest.fixture
@@ -207,6 +214,13 @@ def other_route_calls(new_auction, ebay_sim) -> dict[tuple[str, str], Callable[[
         ),
         ("POST", "/ebay/auth/callback"): link_account,
         ("DELETE", "/ebay/auth/unlink"): lambda: call_ebay("DELETE", "/ebay/auth/unlink"),
+        ("PUT", "/groups/{groupId}"): lambda: call_bids(
+            "PUT",
+            "/groups/lenses",
+            route="/groups/{groupId}",
+            path_parameters={"groupId": "lenses"},
+            body={"mode": "WIN_UP_TO", "limit": 2},
+        ),
     }
 
 
