@@ -104,8 +104,8 @@ def create_snipe(
     auctions: AuctionLookup,
     clock: Clock,
     history_ttl_days: int,
-    scheduler: SnipeScheduler | None = None,
-    cap: caps.ActiveSnipeCap | None = None,
+    scheduler: SnipeScheduler,
+    cap: caps.ActiveSnipeCap,
 ) -> tuple[BidEntity, list[str]]:
     """Schedule a snipe on an eBay auction; never for a deleted account (AccountDeletedError),
     whose token may outlive it by up to an hour, nor beyond the owner's ``cap`` on active
@@ -119,8 +119,7 @@ def create_snipe(
     lead = request.lead_seconds
     if lead is None:
         lead = (user.preferences.defaultLeadSeconds if user else None) or DEFAULT_LEAD_SECONDS
-    if cap is not None:
-        caps.check_room(user_id, cap, clock)  # before an eBay call is spent on it
+    caps.check_room(user_id, cap, clock)  # before an eBay call is spent on it
     item = fetch_auction(auctions, request.ebay_item_id)
     now = now_ms(clock)
     _check_biddable(item, request, lead, now // 1000)
@@ -157,8 +156,7 @@ def create_snipe(
         cap,
         clock,
     )
-    if scheduler is not None:
-        _wake_or_withdraw(bid, scheduler, bids, clock, history_ttl_days)
+    _wake_or_withdraw(bid, scheduler, bids, clock, history_ttl_days)
     warnings = []
     if user is None or not user.ebayAccountId:
         warnings.append("Link your eBay account before the auction ends, or the snipe cannot fire")
@@ -283,7 +281,7 @@ def update_snipe(
     bids: BidsRepository,
     clock: Clock,
     history_ttl_days: int,
-    scheduler: SnipeScheduler | None = None,
+    scheduler: SnipeScheduler,
 ) -> BidEntity:
     if max_bid_amount is None and lead_seconds is None:
         raise ValidationFailed(
@@ -310,7 +308,7 @@ def update_snipe(
     before, changed = _apply(
         user_id, bid_id, change, HistoryAction.UPDATE, bids, clock, history_ttl_days
     )
-    if scheduler is not None and changed.fire_at != before.fire_at:
+    if changed.fire_at != before.fire_at:
         try:
             scheduler.wake(changed.userId, changed.bidId, changed.fire_at, clock())
         except ScheduleError:
@@ -326,7 +324,7 @@ def cancel_snipe(
     bids: BidsRepository,
     clock: Clock,
     history_ttl_days: int,
-    scheduler: SnipeScheduler | None = None,
+    scheduler: SnipeScheduler,
 ) -> BidEntity:
     def cancel(before: BidEntity, now: int) -> tuple[BidEntity, dict[str, Any]]:
         update = {"status": BidStatus.CANCELLED, "cancelReason": "USER", "updatedAt": now}
@@ -335,12 +333,11 @@ def cancel_snipe(
     _, cancelled = _apply(
         user_id, bid_id, cancel, HistoryAction.CANCEL, bids, clock, history_ttl_days
     )
-    if scheduler is not None:
-        try:
-            scheduler.cancel([bid_id])
-        except ScheduleError:
-            # Harmless: the executor finds the snipe CANCELLED, and the schedule deletes itself.
-            logger.warning("cancelled snipe's schedule not deleted", bid_id=bid_id)
+    try:
+        scheduler.cancel([bid_id])
+    except ScheduleError:
+        # Harmless: the executor finds the snipe CANCELLED, and the schedule deletes itself.
+        logger.warning("cancelled snipe's schedule not deleted", bid_id=bid_id)
     return cancelled
 
 

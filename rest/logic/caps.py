@@ -70,14 +70,12 @@ def create_counted(
     bids: SnipeStore,
     bid: BidEntity,
     history: HistoryEntity,
-    cap: ActiveSnipeCap | None,
+    cap: ActiveSnipeCap,
     clock: Clock,
 ) -> None:
-    """Store ``bid``, counted among its owner's active snipes: at most ``cap.max_active`` (no
-    limit without a cap), or TooManyActiveSnipes with its Retry-After."""
+    """Store ``bid``, counted among its owner's active snipes: at most ``cap.max_active``, or
+    TooManyActiveSnipes with its Retry-After."""
     try:
-        bids.create(bid, history, max_active=cap.max_active if cap else None)
+        bids.create(bid, history, max_active=cap.max_active)
     except TooManyActiveSnipes as exc:
-        if cap is None:
-            raise
         raise at_cap(bid.userId, cap, clock) from exc

@@ -121,9 +121,9 @@ def delete_account(
     bids: BidsRepository,
     history: HistoryRepository,
     connections: ConnectionsRepository,
-    scheduler: SnipeScheduler | None = None,
-    sockets: SocketCloser | None = None,
-    identities: Identities | None = None,
+    scheduler: SnipeScheduler,
+    sockets: SocketCloser,
+    identities: Identities,
     *,
     groups: GroupsRepository,
     username: str | None = None,
@@ -149,19 +149,16 @@ def delete_account(
        already gone (a retry after a lost answer) is fine.
     """
     deleted_at = users.mark_deleted(user_id, now_ms(clock))
-    if scheduler is not None:
-        scheduler.cancel(b.bidId for b in bids.all_keys(user_id))
-    if sockets is not None:
-        for connection_id in connections.connection_ids(user_id):
-            _close(sockets, connection_id)
+    scheduler.cancel(b.bidId for b in bids.all_keys(user_id))
+    for connection_id in connections.connection_ids(user_id):
+        _close(sockets, connection_id)
     connection_count = connections.delete_user_connections(user_id)
     deleted_bids = bids.delete_user_bids(user_id)
     history_count = history.delete_user_history(user_id)
     groups.delete_user_groups(user_id, {b.groupId for b in deleted_bids if b.groupId})
     users.delete_keys(users.deletion_keys(user_id))
     users.leave_tombstone(user_id, deleted_at, int(clock()) + TOMBSTONE_SECONDS)
-    if identities is not None:
-        identities.delete(username or user_id)
+    identities.delete(username or user_id)
     return DeletedCounts(len(deleted_bids), history_count, connection_count)
 
 

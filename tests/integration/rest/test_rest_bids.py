@@ -14,6 +14,7 @@ from common.data.prices import PriceHistory
 from common.settings import get_settings
 from rest import bids
 from rest.logic import bids as logic
+from tests.fakes import FakeScheduler
 from tests.integration.rest.conftest import make_call
 
 call = make_call(bids.handler)
@@ -265,10 +266,10 @@ def test_no_change_inside_the_freeze_window(rest_env, new_auction):
     later = lambda: time.time() + 57  # noqa: E731
     # Then it is refused, and so is a cancel
     with pytest.raises(Exception) as update_error:
-        logic.update_snipe("user-a", created["bidId"], 9000, None, repo, later, 30)
+        logic.update_snipe("user-a", created["bidId"], 9000, None, repo, later, 30, FakeScheduler())
     assert type(update_error.value).__name__ == "ConflictError"
     with pytest.raises(Exception) as cancel_error:
-        logic.cancel_snipe("user-a", created["bidId"], repo, later, 30)
+        logic.cancel_snipe("user-a", created["bidId"], repo, later, 30, FakeScheduler())
     assert type(cancel_error.value).__name__ == "ConflictError"
     assert repo.require("user-a", created["bidId"]).maxBidAmount == 5000
 

@@ -22,6 +22,7 @@ def test_an_account_deleted_with_pending_snipes_leaves_no_schedule(rest_env, new
     from rest import deps
     from rest.logic.bids import NewSnipe, create_snipe
     from rest.logic.users import delete_account
+    from tests.fakes import FakeIdentities, FakeSocketCloser, roomy_cap
 
     # Given two pending snipes, each with its schedule
     s = get_settings()
@@ -38,6 +39,7 @@ def test_an_account_deleted_with_pending_snipes_leaves_no_schedule(rest_env, new
             time.time,
             30,
             sched,
+            roomy_cap(),
         )
         ids.append(bid.bidId)
     assert {schedule_name(i) for i in ids} <= _names(s.schedule_group_name)
@@ -49,6 +51,8 @@ def test_an_account_deleted_with_pending_snipes_leaves_no_schedule(rest_env, new
         HistoryRepository(s.bid_history_table),
         ConnectionsRepository(s.connections_table),
         sched,
+        FakeSocketCloser(),
+        FakeIdentities(),
         groups=deps.groups_repo(),
     )
     # Then no schedule of theirs is left

@@ -19,6 +19,7 @@ from rest import bids, deps, ebay_auth, history, users
 from rest.logic.bids import NewSnipe, create_snipe
 from rest.logic.ebay_auth import start_linking
 from rest.logic.users import TOMBSTONE_SECONDS, delete_account
+from tests.fakes import FakeIdentities, FakeScheduler, FakeSocketCloser, roomy_cap
 from tests.integration.rest.conftest import make_call
 from tests.realtime_events import connect_authorizer_event
 
@@ -276,7 +277,9 @@ def _delete_with(identities: FlakyIdentities) -> None:
         deps.bids_repo(),
         deps.history_repo(),
         deps.connections_repo(),
-        identities=identities,
+        FakeScheduler(),
+        FakeSocketCloser(),
+        identities,
         groups=deps.groups_repo(),
         username="cognito-user-a",
     )
@@ -394,6 +397,7 @@ def _create(users: Any, scheduler: Any, item: str) -> None:
         time.time,
         get_settings().history_ttl_days,
         scheduler,
+        roomy_cap(),
     )
 
 
@@ -435,6 +439,8 @@ class DeletingBeforeWaking:
                 deps.history_repo(),
                 deps.connections_repo(),
                 self.scheduler,
+                FakeSocketCloser(),
+                FakeIdentities(),
                 groups=deps.groups_repo(),
             )
         return str(self.scheduler.wake(user_id, bid_id, fire_at, now))

@@ -29,27 +29,11 @@ from local.ebay_sim.faults import FaultConfig
 from local.ebay_sim.simulator import Simulator
 from local.ebay_sim.testing import TEST_CONFIG, running_simulator
 from tests.engine_support import group_ports, linked_profile
+from tests.fakes import FakeScheduler
 from workers.snipe_engine import NOT_LINKED_REASON, SnipeEngine
 
 USER = "user-snipe"
 EBAY_USER = "sniper_sam"
-
-
-class FakeScheduler:
-    def __init__(self) -> None:
-        self.woken: list[str] = []
-        self.outcome_checks: list[str] = []
-        self.cancelled: list[str] = []
-
-    def wake(self, user_id: str, bid_id: str, fire_at: int, now: float) -> str:
-        self.woken.append(bid_id)
-        return "schedule"
-
-    def check_outcome_at(self, user_id: str, bid_id: str, at: int) -> None:
-        self.outcome_checks.append(bid_id)
-
-    def cancel(self, bid_ids: Any) -> None:
-        self.cancelled += list(bid_ids)
 
 
 @pytest.fixture(scope="module")
