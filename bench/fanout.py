@@ -18,7 +18,24 @@ least one of its invocations ran, so concurrent batches count once), and the CPU
 spent per message delivered: CPU time does not depend on what else the machine runs, so it says
 what the stack costs where wall-clock figures are noisy.
 
+Two shapes of load:
+
+- ``--mode burst`` (the default): CHANGES changes written in BURSTS (BatchWriteItem of 25,
+  PAUSE seconds between bursts): throughput under a backlog.
+- ``--mode steady``: RATE changes a second for SECONDS, written every 50 ms (a BatchWriteItem
+  of RATE/20), spread over the users: write -> browser latency at a given rate. ``--heavy``
+  adds a user with 10 sockets (the per-user cap) and 50 snipes who, every 2 s, edits
+  HEAVY snipes at once; the other users' latency is printed apart, so a run with ``--heavy``
+  beside one without shows what that user's load costs everyone else (fairness).
+
+``--latency MEDIAN,P99`` (ms) makes the local gateway's management API take AWS-like time
+(``local.websocket_gateway.ManagementLatency``: lognormal); ``off`` (the default) answers at once.
+The management API checks every post's SigV4 signature either way; the bench prints how many
+it refused (0 expected).
+
     .venv/bin/python bench/fanout.py [--users 500] [--conns 2] [--changes 10000] [--bursts 20]
+    .venv/bin/python bench/fanout.py --mode steady [--rate 200] [--seconds 30] --latency 6,40
+        [--heavy 50]
 """
 
 from __future__ import annotations
@@ -83,15 +100,27 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
+def _container_role(pid: int) -> str:
+    """A Lambda container's (or zygote's) role by its function's handler: the broadcaster's
+    apart from the others' (the stack's scheduled functions run during a bench too)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "other containers"
+    if b"realtime.broadcaster.handler" in argv:
+        return "broadcaster containers"
+    return "other containers"
+
+
 def _cpu_snapshot(roles: dict[str, int]) -> dict[int, tuple[str, float]]:
     """CPU seconds of this process, the given processes, and every other descendant of this
-    process (the Lambda containers), by pid."""
+    process (the Lambda containers, by function), by pid."""
     named = {pid: role for role, pid in roles.items()}
     snapshot = {}
     for pid in [os.getpid(), *_descendants(os.getpid())]:
         seconds = _cpu_seconds(pid)
         if seconds is not None:
-            role = "stack" if pid == os.getpid() else named.get(pid, "lambda containers")
+            role = "stack" if pid == os.getpid() else named.get(pid) or _container_role(pid)
             snapshot[pid] = (role, seconds)
     return snapshot
 
@@ -108,14 +137,14 @@ def _cpu_spent(
 # ---------------------------------------------------------------- the clients' process
 
 
-def clients_process(url: str, tokens: list[tuple[str, str]], conns: int, pipe: Connection) -> None:
+def clients_process(url: str, tokens: list[tuple[str, str, int]], pipe: Connection) -> None:
     """Open every client, say "ready", collect until told the expected count is reached or
     the deadline passes, send back (receipts, wrong), then wait for the stack to close the
     sockets (a stack shutting down runs no $disconnect, so 1,000 of them do not outlive it)."""
-    asyncio.run(_clients(url, tokens, conns, pipe))
+    asyncio.run(_clients(url, tokens, pipe))
 
 
-async def _clients(url: str, tokens: list[tuple[str, str]], conns: int, pipe: Connection) -> None:
+async def _clients(url: str, tokens: list[tuple[str, str, int]], pipe: Connection) -> None:
     import websockets
 
     receipts: list[Receipt] = []
@@ -135,16 +164,27 @@ async def _clients(url: str, tokens: list[tuple[str, str]], conns: int, pipe: Co
                 continue
             receipts.append((message["bidId"], message["data"]["currentPrice"], now))
 
+    async def connect(token: str) -> Any:
+        # A handshake the stack refused for a passing reason (its $connect timed out on a busy
+        # machine) is tried again: the connect phase is not measured.
+        for attempt in range(8):
+            try:
+                return await websockets.connect(
+                    f"{url}?token={token}", max_size=2**20, open_timeout=120
+                )
+            except websockets.InvalidStatus as exc:
+                if exc.response.status_code < 500 or attempt == 7:
+                    raise
+                await asyncio.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
+
     readers = []
-    for start in range(0, len(tokens), 50):
+    for start in range(0, len(tokens), 20):
+        chunk = tokens[start : start + 20]
         opened = await asyncio.gather(
-            *(
-                websockets.connect(f"{url}?token={token}", max_size=2**20, open_timeout=120)
-                for user, token in tokens[start : start + 50]
-                for _ in range(conns)
-            )
+            *(connect(token) for _user, token, conns in chunk for _ in range(conns))
         )
-        users = [user for user, _ in tokens[start : start + 50] for _ in range(conns)]
+        users = [user for user, _, conns in chunk for _ in range(conns)]
         for user, ws in zip(users, opened, strict=True):
             sockets.append(ws)
             readers.append(asyncio.create_task(read(user, ws)))
@@ -180,10 +220,10 @@ def moto_process(pipe: Connection) -> None:
 # ---------------------------------------------------------------- the writer's process
 
 
-def _snipe_item(user: str, price: int, end: int) -> dict[str, Any]:
+def _snipe_item(user: str, price: int, end: int, snipe: str = "b") -> dict[str, Any]:
     return {
         "userId": {"S": user},
-        "bidId": {"S": f"{user}#b"},
+        "bidId": {"S": f"{user}#{snipe}"},
         "ebayItemId": {"S": "123456789012"},
         "itemId": {"S": "v1|123456789012|0"},
         "maxBidAmount": {"N": "100000"},
@@ -198,45 +238,76 @@ def _snipe_item(user: str, price: int, end: int) -> dict[str, Any]:
     }
 
 
-def writer_process(endpoint: str, table: str, users: list[str], pipe: Connection) -> None:
+HEAVY_SNIPES = 50  # the heavy user's snipes (--heavy edits that many at once, at most)
+HEAVY_EVERY_SECONDS = 2.0
+
+
+def writer_process(
+    endpoint: str, table: str, users: list[str], heavy: str | None, pipe: Connection
+) -> None:
     """The writes, as the product's other functions make them on AWS (not in the broadcaster's
-    process). "prime" writes each user's snipe once (its INSERT gives bid.created; the cold
-    starts of the broadcaster's containers fall outside the measurement); ("go", size, bursts,
-    pause) writes the bursts and sends back when each change was written."""
+    process). "prime" writes each snipe once (its INSERT gives bid.created; the cold starts of
+    the broadcaster's containers fall outside the measurement); ("go", size, bursts, pause)
+    writes the bursts, ("steady", rate, seconds, heavy_edits) the steady load; both send back
+    when each change was written."""
     from local.aws import client
 
     dynamodb = client("dynamodb", endpoint)
     end = int(time.time()) + 7200
+    heavy_snipes = [f"s{k:02d}" for k in range(HEAVY_SNIPES)]
+
+    def write(items: list[dict[str, Any]], written: dict[tuple[str, int], float]) -> None:
+        for start in range(0, len(items), 25):
+            chunk = items[start : start + 25]
+            now = time.time()
+            for i in chunk:
+                written[(i["bidId"]["S"], int(i["currentPrice"]["N"]))] = now
+            dynamodb.batch_write_item(
+                RequestItems={table: [{"PutRequest": {"Item": i}} for i in chunk]}
+            )
+
     while True:
         try:
             command = pipe.recv()
         except EOFError:
             return
+        written: dict[tuple[str, int], float] = {}
         if command == "prime":  # in chunks of 25 too, so every batch lane starts its container
-            for start in range(0, len(users), 25):
-                chunk = [
-                    {"PutRequest": {"Item": _snipe_item(u, 999, end)}}
-                    for u in users[start : start + 25]
-                ]
-                dynamodb.batch_write_item(RequestItems={table: chunk})
+            items = [_snipe_item(u, 999, end) for u in users]
+            if heavy:
+                items += [_snipe_item(heavy, 999, end, snipe) for snipe in heavy_snipes]
+            write(items, written)
             pipe.send("primed")
             continue
-        _go, size, bursts, pause = command
-        written: dict[tuple[str, int], float] = {}
-        for burst in range(bursts):
-            requests = []
-            for n in range(size):
-                user = users[(burst * size + n) % len(users)]
-                item = _snipe_item(user, 1000 + burst * size + n, end)
-                requests.append({"PutRequest": {"Item": item}})
-            for start in range(0, len(requests), 25):
-                chunk = requests[start : start + 25]
-                now = time.time()
-                for r in chunk:
-                    i = r["PutRequest"]["Item"]
-                    written[(i["bidId"]["S"], int(i["currentPrice"]["N"]))] = now
-                dynamodb.batch_write_item(RequestItems={table: chunk})
-            time.sleep(pause)
+        price = 1000
+        if command[0] == "go":
+            _go, size, bursts, pause = command
+            for burst in range(bursts):
+                items = []
+                for n in range(size):
+                    user = users[(burst * size + n) % len(users)]
+                    items.append(_snipe_item(user, price, end))
+                    price += 1
+                write(items, written)
+                time.sleep(pause)
+        else:  # steady: every 50 ms, rate/20 changes; the heavy user's edits every 2 s
+            _steady, rate, seconds, heavy_edits = command
+            tick, per_tick, n = 0.05, max(1, round(rate * 0.05)), 0
+            started = time.time()
+            next_heavy = started + HEAVY_EVERY_SECONDS / 2
+            for step in range(int(seconds / tick)):
+                items = []
+                for _ in range(per_tick):
+                    items.append(_snipe_item(users[n % len(users)], price, end))
+                    n, price = n + 1, price + 1
+                if heavy and heavy_edits and time.time() >= next_heavy:
+                    next_heavy += HEAVY_EVERY_SECONDS
+                    for k in range(heavy_edits):
+                        snipe = heavy_snipes[k % len(heavy_snipes)]
+                        items.append(_snipe_item(heavy, price, end, snipe))
+                        price += 1
+                write(items, written)
+                time.sleep(max(0.0, started + (step + 1) * tick - time.time()))
         pipe.send(written)
 
 
@@ -284,8 +355,8 @@ def main(args: argparse.Namespace) -> None:
     print(
         f"processes: stack (gateway, stream pump, runtime); functions in "
         f"{'Lambda container processes' if args.isolation == 'process' else 'the stack'}; "
-        f"moto (GetRecords by local.moto_streams), {args.users * args.conns} clients and the "
-        f"writer each in their own",
+        f"moto (GetRecords by local.moto_streams), the clients and the writer each in their "
+        f"own; load average {os.getloadavg()[0]:.1f} on {CORES} cores",
         flush=True,
     )
     with running_stack(
@@ -300,28 +371,49 @@ def main(args: argparse.Namespace) -> None:
         assert stack.stream_pump is not None
         factor = stack.stream_pump.mappings[0].parallelization_factor
         print(f"stream mapping: ParallelizationFactor {factor}", flush=True)
+        gateway = stack.websocket
+        assert gateway is not None
+        gateway.management_latency = _latency(args.latency)
+        print(
+            "management API latency: "
+            + (
+                f"lognormal, median {gateway.management_latency.median_ms:g} ms, "
+                f"p99 {gateway.management_latency.p99_ms:g} ms"
+                if gateway.management_latency
+                else "none"
+            ),
+            flush=True,
+        )
         # The template's LogLevel (INFO) for the functions to come, in the stack's process or
         # their containers: one line per connect would bury the figures.
         os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
         url = stack.websocket_url.replace("localhost", "127.0.0.1")
         issuer, audience = stack.provisioned.issuer, stack.provisioned.user_pool_client_id
         users = [f"user-{i:04d}" for i in range(args.users)]
-        tokens = [(u, _token(issuer, audience, u, key)) for u in users]
+        heavy = HEAVY_USER if args.heavy else None
+        sockets = {u: args.conns for u in users}
+        if heavy:
+            sockets[heavy] = HEAVY_SOCKETS
+        tokens = [(u, _token(issuer, audience, u, key), n) for u, n in sockets.items()]
         table = stack.provisioned.tables["BidsTable"].name
 
         pipe, child_pipe = context.Pipe()
         clients = context.Process(
-            target=clients_process, args=(url, tokens, args.conns, child_pipe), daemon=True
+            target=clients_process, args=(url, tokens, child_pipe), daemon=True
         )
         clients.start()
         if not pipe.poll(180):
             raise SystemExit("the clients did not connect within 180 s")
-        print(f"{pipe.recv()} clients connected ({args.users} users x {args.conns})", flush=True)
+        print(
+            f"{pipe.recv()} clients connected ({args.users} users x {args.conns}"
+            + (f", and {heavy} x {HEAVY_SOCKETS})" if heavy else ")"),
+            flush=True,
+        )
 
         writer_pipe, writer_child_pipe = context.Pipe()
         writer = context.Process(
             target=writer_process,
-            args=(stack.provisioned.endpoint_url, table, users, writer_child_pipe),
+            args=(stack.provisioned.endpoint_url, table, users, heavy, writer_child_pipe),
             daemon=True,
         )
         writer.start()
@@ -334,18 +426,23 @@ def main(args: argparse.Namespace) -> None:
         base_invocations, base_busy = stats.invocations, pump.busy_seconds
         roles = {"moto": moto_server.pid or 0, "clients": clients.pid or 0}
         roles["writer"] = writer.pid or 0
+        base_calls, base_refused = (gateway.management_stats[k] for k in ("calls", "refused"))
         cpu_before = _cpu_snapshot(roles)
-        size = args.changes // args.bursts
-        expected = size * args.bursts * args.conns
         started = time.time()
+        if args.mode == "burst":
+            writer_pipe.send(("go", args.changes // args.bursts, args.bursts, args.pause))
+        else:
+            writer_pipe.send(("steady", args.rate, args.seconds, args.heavy))
+        written = writer_pipe.recv()  # the clients collect meanwhile
+        expected = sum(sockets[bid.split("#", 1)[0]] for bid, _price in written)
         pipe.send((expected, started + args.timeout))
-        writer_pipe.send(("go", size, args.bursts, args.pause))
         if not pipe.poll(args.timeout + 60):
             raise SystemExit("the clients never reported back")
         cpu_after = _cpu_snapshot(roles)
         receipts, wrong = pipe.recv()
-        written = writer_pipe.recv()
         writer_pipe.close()
+        calls = gateway.management_stats["calls"] - base_calls
+        refused = gateway.management_stats["refused"] - base_refused
         records = pump.records - base_records
         batches = pump.batches - base_batches
         invocations = stats.invocations - base_invocations
@@ -358,21 +455,28 @@ def main(args: argparse.Namespace) -> None:
     moto_server.join(10)
 
     received = len(receipts)
-    latencies = [
-        (at - written[(bid, price)]) * 1000
-        for bid, price, at in receipts
-        if (bid, price) in written
-    ]
+    latencies: dict[bool, list[float]] = {True: [], False: []}  # by "the heavy user's"
+    for bid, price, at in receipts:
+        if (bid, price) in written:
+            latencies[bid.startswith(f"{HEAVY_USER}#")].append((at - written[(bid, price)]) * 1000)
     last = max((at for _, _, at in receipts), default=started)
     print(
-        f"delivered {received}/{expected} ({100 * received / expected:.2f}%), "
+        f"delivered {received}/{expected} ({100 * received / max(1, expected):.2f}%), "
         f"wrong user: {wrong}, last receipt {last - started:.1f} s after the first write"
     )
-    print(
-        f"write -> receipt latency: p50 {_pct(latencies, 50):.0f} ms, "
-        f"p99 {_pct(latencies, 99):.0f} ms, max {max(latencies or [0]):.0f} ms, "
-        f"stdev {statistics.pstdev(latencies or [0]):.0f} ms"
-    )
+    print(f"@connections calls: {calls}, refused (403): {refused}")
+    everyone = latencies[False] + latencies[True]
+    for label, values in (
+        ("write -> receipt latency", everyone),
+        ("  other users' messages", latencies[False] if args.heavy else []),
+        (f"  {HEAVY_USER}'s messages", latencies[True]),
+    ):
+        if values:
+            print(
+                f"{label}: p50 {_pct(values, 50):.0f} ms, p99 {_pct(values, 99):.0f} ms, "
+                f"max {max(values):.0f} ms, stdev {statistics.pstdev(values):.0f} ms "
+                f"({len(values)} messages)"
+            )
     if records and busy_ms and busy_seconds:
         print(
             f"broadcaster: {records} records in {invocations} invocations (mean batch "
@@ -389,7 +493,7 @@ def main(args: argparse.Namespace) -> None:
             f"CPU per message delivered (ms): {parts}; all {1000 * total / received:.2f}, "
             f"i.e. at most {received * CORES / total:.0f} messages/s on {CORES} idle cores"
         )
-        broadcaster_cpu = spent.get("lambda containers", 0.0)
+        broadcaster_cpu = spent.get("broadcaster containers", 0.0)
         if args.isolation == "process" and broadcaster_cpu:
             print(
                 f"broadcaster's containers: {received / broadcaster_cpu:.0f} messages/s per "
@@ -397,13 +501,40 @@ def main(args: argparse.Namespace) -> None:
             )
 
 
+HEAVY_USER = "user-heavy"
+HEAVY_SOCKETS = 10  # MaxConnectionsPerUser
+
+
+def _latency(text: str) -> Any:
+    from local.websocket_gateway import ManagementLatency
+
+    if text in ("", "0", "off"):
+        return None
+    median, _, p99 = text.partition(",")
+    return ManagementLatency(float(median), float(p99 or median))
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mode", choices=("burst", "steady"), default="burst")
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--conns", type=int, default=2)
     parser.add_argument("--changes", type=int, default=10_000)
     parser.add_argument("--bursts", type=int, default=20)
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between bursts")
+    parser.add_argument("--rate", type=float, default=200, help="steady: changes a second")
+    parser.add_argument("--seconds", type=float, default=30, help="steady: how long")
+    parser.add_argument(
+        "--heavy",
+        type=int,
+        default=0,
+        help="steady: a user with 10 sockets who edits this many snipes at once every 2 s",
+    )
+    parser.add_argument(
+        "--latency",
+        default="off",
+        help="the management API's added latency: MEDIAN,P99 in ms (e.g. 6,40), or off",
+    )
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for all")
     parser.add_argument(
         "--parallelization-factor",

@@ -17,9 +17,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
+from botocore.awsrequest import HeadersDict
 from botocore.credentials import Credentials
 
 # How far X-Amz-Date may be from the server's clock (AWS: 5 minutes for API Gateway).
@@ -53,10 +54,14 @@ def check(
     service: str = "execute-api",
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Refusal | None:
-    """None when the signature is right; else what AWS answers. ``headers``: case-insensitive
-    (aiohttp's ``CIMultiDictProxy``; a header sent twice is read as its values joined by ',');
-    ``raw_path``: the path as sent, still percent-encoded; ``secrets``: access key -> secret."""
-    authorization = headers.get("Authorization")
+    """None when the signature is right; else what AWS answers. ``headers``: as received (a
+    header sent twice is read as its values joined by ','); ``raw_path``: the path as sent,
+    still percent-encoded; ``secrets``: access key -> secret."""
+    received: dict[str, list[str]] = {}
+    for name, value in headers.items():  # a multidict's items() yields every value
+        received.setdefault(name.lower(), []).append(value)
+    sent = {name: ",".join(values) for name, values in received.items()}
+    authorization = sent.get("authorization")
     if not authorization:
         return Refusal(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
     match = _AUTHORIZATION.match(authorization.strip())
@@ -71,7 +76,7 @@ def check(
     if len(parts) != 5 or parts[4] != "aws4_request":
         return Refusal(403, "IncompleteSignatureException", "Credential is not well-formed.")
     access_key, day, scope_region, scope_service, _ = parts
-    amz_date = headers.get("X-Amz-Date", "")
+    amz_date = sent.get("x-amz-date", "")
     signed = match["signed"].split(";")
     if not amz_date or "x-amz-date" not in signed or "host" not in signed:
         return Refusal(
@@ -108,16 +113,16 @@ def check(
             f"Signature expired: {amz_date} is now earlier or later than the server's time "
             f"(+/- {MAX_SKEW_SECONDS // 60} min.)",
         )
-    host = headers.get("Host", "")
-    request = AWSRequest(
-        method=method,
-        url=f"http://{host}{raw_path}" + (f"?{query_string}" if query_string else ""),
-        data=body,
-        headers={name: _joined(headers, name) for name in signed if name in headers},
+    host = sent.get("host", "")
+    request: Any = _Received(  # duck-typed as the AWSRequest SigV4Auth reads
+        method,
+        f"http://{host}{raw_path}" + (f"?{query_string}" if query_string else ""),
+        HeadersDict({name: sent[name] for name in signed if name in sent}),
+        body,
     )
     request.context["timestamp"] = amz_date
     signer = SigV4Auth(
-        Credentials(access_key, secret, headers.get("X-Amz-Security-Token")),
+        Credentials(access_key, secret, sent.get("x-amz-security-token")),
         scope_service,
         scope_region,
     )
@@ -128,7 +133,14 @@ def check(
     return None
 
 
-def _joined(headers: Mapping[str, str], name: str) -> str:
-    """A header's value; one sent several times is its values joined by ',' (as signed)."""
-    getall = getattr(headers, "getall", None)
-    return ",".join(getall(name)) if getall else headers[name]
+class _Received:
+    """The parts of a request botocore's ``SigV4Auth`` reads, as received: an ``AWSRequest``
+    would prepare its headers and body again first (a third of the check's CPU)."""
+
+    def __init__(self, method: str, url: str, headers: HeadersDict, body: bytes) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.params: dict[str, str] = {}
+        self.context: dict[str, Any] = {}

@@ -36,6 +36,7 @@ from common.http1 import HttpError, KeepAliveClient, Response
 from common.sigv4 import SigV4Signer
 
 TARGET_PREFIX = "DynamoDB_20120810."
+STREAMS_TARGET_PREFIX = "DynamoDBStreams_20120810."  # the same protocol, signed as "dynamodb"
 CONTENT_TYPE = "application/x-amz-json-1.0"
 # Error codes that a second attempt may cure (botocore's standard retry mode retries these).
 TRANSIENT_CODES = frozenset(
@@ -60,9 +61,11 @@ class DynamoDbHttp:
         http: KeepAliveClient | None = None,
         attempts: int = aws.TOTAL_ATTEMPTS,
         sleep: Callable[[float], None] = time.sleep,
+        target_prefix: str = TARGET_PREFIX,
     ) -> None:
         """``credentials``: botocore's (they may refresh); ``endpoint_url``: the one boto3
-        resolves (``client.meta.endpoint_url``: AWS_ENDPOINT_URL locally)."""
+        resolves (``client.meta.endpoint_url``: AWS_ENDPOINT_URL locally); ``target_prefix``:
+        DynamoDB's, or its stream's (``STREAMS_TARGET_PREFIX``)."""
         self.http = http or KeepAliveClient(
             endpoint_url,
             max_idle=4,
@@ -72,6 +75,7 @@ class DynamoDbHttp:
         self.signer = SigV4Signer(credentials, region, "dynamodb")
         self.attempts = attempts
         self.sleep = sleep
+        self.target_prefix = target_prefix
         self._path = self.http.base_path or "/"
 
     @classmethod
@@ -88,7 +92,7 @@ class DynamoDbHttp:
 
     def call(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
         body = json.dumps(request, separators=(",", ":")).encode()
-        signed = [("content-type", CONTENT_TYPE), ("x-amz-target", TARGET_PREFIX + operation)]
+        signed = [("content-type", CONTENT_TYPE), ("x-amz-target", self.target_prefix + operation)]
         for attempt in range(1, self.attempts + 1):
             headers = self.signer.headers(
                 "POST", self.http.host_header, self._path, body, signed=signed

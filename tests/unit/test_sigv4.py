@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -65,3 +66,92 @@ def test_the_signing_key_follows_the_day_and_the_secret() -> None:
                 request
             )
             assert signed["Authorization"] == request.headers["Authorization"]
+
+
+# ---------------------------------------------------------------- the local gateway's check
+
+SECRETS = {"AKIDEXAMPLE": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}
+PATH = "/prod/@connections/AbC%2B%3D"
+
+
+def _signed(
+    secret: str = SECRETS["AKIDEXAMPLE"],
+    region: str = "eu-west-1",
+    service: str = "execute-api",
+    token: str | None = None,
+) -> dict[str, str]:
+    """Headers botocore's SigV4Auth signs a POST of b"{}" to PATH with, at NOW."""
+    request = AWSRequest("POST", f"https://{HOST}{PATH}", data=b"{}", headers={"Host": HOST})
+    frozen = dt.datetime.fromtimestamp(NOW, dt.UTC).replace(tzinfo=None)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=frozen):
+        SigV4Auth(Credentials("AKIDEXAMPLE", secret, token), service, region).add_auth(request)
+    return dict(request.headers.items())
+
+
+def _check(headers: dict[str, str], path: str = PATH, body: bytes = b"{}", skew: float = 0) -> Any:
+    from local import sigv4
+
+    return sigv4.check(
+        "POST",
+        path,
+        "",
+        headers,
+        body,
+        secrets=SECRETS,
+        region="eu-west-1",
+        now=lambda: dt.datetime.fromtimestamp(NOW + skew, dt.UTC),
+    )
+
+
+def test_the_local_check_accepts_what_botocore_signs() -> None:
+    # Given requests botocore signed, with and without a session token
+    # Then the gateway's check lets them through
+    assert _check(_signed()) is None
+    assert _check(_signed(token="IQoJb3JpZ2luX2VjE//token")) is None
+
+
+@pytest.mark.parametrize(
+    ("change", "error_type"),
+    [
+        (
+            lambda h: {**h, "Authorization": h["Authorization"][:-1] + "0"},
+            "InvalidSignatureException",
+        ),
+        (lambda h: _signed(secret="another-secret"), "InvalidSignatureException"),
+        (lambda h: _signed(region="us-east-1"), "InvalidSignatureException"),
+        (lambda h: _signed(service="execute-apis"), "InvalidSignatureException"),
+        (
+            lambda h: {k: v for k, v in h.items() if k != "Authorization"},
+            "MissingAuthenticationTokenException",
+        ),
+        (lambda h: {**h, "Authorization": "Bearer abc"}, "IncompleteSignatureException"),
+        (
+            lambda h: {
+                **h,
+                "Authorization": h["Authorization"].replace("AKIDEXAMPLE", "AKIDOTHER"),
+            },
+            "UnrecognizedClientException",
+        ),
+    ],
+    ids=["signature", "secret", "region", "service", "missing", "not sigv4", "unknown key"],
+)
+def test_the_local_check_refuses_what_aws_refuses(change: Any, error_type: str) -> None:
+    # Given a signed request, changed or signed wrongly
+    headers = change(_signed())
+    # Then the gateway refuses it with 403 and AWS's error type
+    refusal = _check(headers)
+    assert refusal is not None
+    assert (refusal.status, refusal.error_type) == (403, error_type)
+
+
+def test_the_local_check_covers_the_path_the_body_and_the_clock() -> None:
+    headers = _signed()
+    # When the request's path or body is not what was signed, or it arrives 6 minutes late
+    refusals = [
+        _check(headers, path="/prod/@connections/other%3D"),
+        _check(headers, body=b'{"x": 1}'),
+        _check(headers, skew=360),
+    ]
+    # Then each is refused
+    assert [r.error_type if r else None for r in refusals] == ["InvalidSignatureException"] * 3
+    assert "Signature expired" in refusals[2].message
