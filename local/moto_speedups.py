@@ -1,6 +1,6 @@
 """Make the local moto server cost per request what the request costs.
 
-Three fixes, measured with the fan-out benchmark (bench/fanout.py), where moto was most of the
+Four fixes, measured with the fan-out benchmark (bench/fanout.py), where moto was most of the
 local stack's CPU; neither changes what moto answers.
 
 **Keep-alive.** Werkzeug's development server, which moto's server runs on, closes the
@@ -34,6 +34,13 @@ with moto's reasons and nothing was written, so nothing needs undoing; if all ho
 code writes without the copies, and should a write still fail, the items it touched and their
 stream records are put back as they were. Anything unusual (more than 100 items, one item
 twice, an expression moto rejects) takes moto's own path unchanged.
+
+**BatchGetItem.** moto builds the answer in the wire format already (each item's attributes as
+DynamoDB JSON), then walks it again with its generic serializer, attribute by attribute along
+the API's shape: 1.8 ms of CPU for five small items, where the broadcaster reads its users'
+sockets once per stream batch (bench/fanout.py's steady mode: ~1,200 reads in 30 s). The
+answer is now that dict dumped as JSON, the body the serializer writes up to the order of keys
+(tests/integration/local/test_moto_speedups.py); errors take moto's path.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ def install() -> None:
         _keep_alive()
         _index_prefilter()
         _fast_transactions()
+        _fast_batch_get()
 
 
 def _keep_alive() -> None:
@@ -302,3 +310,30 @@ def _fast_transactions() -> None:
 
     transact_write_items.fast = True  # type: ignore[attr-defined]
     backend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _fast_batch_get() -> None:
+    import json
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.batch_get_item
+    if getattr(original, "original", None):
+        return
+
+    def batch_get_item(self: Any) -> Any:
+        answer = original(self)  # validation errors raise as before
+        return json.dumps(answer.result, default=_wire), {
+            "Content-Type": "application/x-amz-json-1.0"
+        }
+
+    batch_get_item.original = original  # type: ignore[attr-defined]
+    DynamoHandler.batch_get_item = batch_get_item  # type: ignore[method-assign]
+
+
+def _wire(value: Any) -> Any:
+    import base64
+
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not in a BatchGetItem answer")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import uuid
 from collections.abc import Iterator
@@ -260,3 +261,39 @@ def test_a_transaction_whose_write_fails_after_its_checks_leaves_nothing_behind(
     assert next(reader) == []
     client.put_item(TableName=table, Item={"pk": {"S": "after"}})
     assert _keys(next(reader)) == [("INSERT", "after")]
+
+
+def test_batch_get_item_answers_what_motos_serializer_writes(aws_endpoint: str) -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    # Given items with every kind of attribute, and keys of which one has no item
+    client = boto3.client("dynamodb", endpoint_url=aws_endpoint)
+    table = _table(client)
+    item = {
+        "pk": {"S": "a"},
+        "user": {"S": "u"},
+        "at": {"N": "1.50"},
+        "flags": {"L": [{"S": "x"}, {"NULL": True}, {"BOOL": False}]},
+        "nested": {"M": {"tags": {"SS": ["p", "q"]}, "sizes": {"NS": ["1", "2"]}}},
+        "blob": {"B": b"\x00\x01"},
+        "blobs": {"BS": [b"a"]},
+    }
+    client.put_item(TableName=table, Item=item)
+    client.put_item(TableName=table, Item={"pk": {"S": "b"}, "user": {"S": "v"}})
+    request = {table: {"Keys": [{"pk": {"S": k}} for k in ("a", "b", "none")]}}
+    bodies: list[bytes] = []
+    client.meta.events.register(
+        "after-call.dynamodb.BatchGetItem",
+        lambda http_response, **_kwargs: bodies.append(http_response.content),
+    )
+    # When the same BatchGetItem is answered by moto's own serializer, then by the speed-up
+    fast = DynamoHandler.batch_get_item
+    DynamoHandler.batch_get_item = fast.original  # type: ignore[attr-defined,method-assign]
+    try:
+        client.batch_get_item(RequestItems=request)
+    finally:
+        DynamoHandler.batch_get_item = fast  # type: ignore[method-assign]
+    answered = client.batch_get_item(RequestItems=request)
+    # Then the bodies hold the same JSON, and boto3 reads the items back as they were written
+    assert json.loads(bodies[0]) == json.loads(bodies[1])
+    assert sorted(answered["Responses"][table], key=lambda i: i["pk"]["S"])[0] == item
