@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import SecretStr
 
-from common.clock import Clock, new_id, now_ms
+from common.clock import Clock, now_ms
 from common.data.bids import BidsRepository
 from common.data.group_slots import Ledger
 from common.ebay.errors import (
@@ -41,7 +41,8 @@ from common.ebay.errors import (
 )
 from common.ebay.models import BiddingStatus, ClockSample, Money, ProxyBidResult
 from common.errors import AccountDeletedError, ConflictError, EbayNotLinkedError
-from common.models import BidEntity, BidStatus, HistoryAction, HistoryEntity
+from common.history import history_entry
+from common.models import BidEntity, BidStatus, HistoryAction
 from common.observability import logger
 from common.scheduling import ScheduleError, SnipeScheduler, needs_immediate_invoke
 from workers.snipe_timing import ClockEstimate, ClockProbe, wait_until
@@ -858,17 +859,7 @@ class SnipeEngine:
         for _ in range(5):
             now = now_ms(self.clock)
             after = bid.model_copy(update={**changes, "updatedAt": now})
-            entry = HistoryEntity(
-                userId=bid.userId,
-                historyId=new_id(lambda n=now: n / 1000),  # type: ignore[misc]
-                originalBidId=bid.bidId,
-                action=action,
-                timestamp=now,
-                ebayItemId=bid.ebayItemId,
-                status=after.status,
-                details=details,
-                ttl=now // 1000 + self.history_ttl_days * 86_400,
-            )
+            entry = history_entry(after, action, now, self.history_ttl_days, details)
             try:
                 return self.bids.transition(bid, after, entry, allowed=allowed, unsealed=unsealed)
             except ConflictError:

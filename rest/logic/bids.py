@@ -29,6 +29,7 @@ from common.errors import (
     UpstreamUnavailable,
     ValidationFailed,
 )
+from common.history import history_entry
 from common.models import (
     ACTIVE_STATUSES,
     CHANGEABLE_STATUSES,
@@ -37,7 +38,6 @@ from common.models import (
     BidEntity,
     BidStatus,
     HistoryAction,
-    HistoryEntity,
 )
 from common.observability import logger
 from common.scheduling import ScheduleError, SnipeScheduler
@@ -61,22 +61,6 @@ class NewSnipe:
     currency: str | None
     lead_seconds: int | None
     group_id: str | None
-
-
-def history_entry(
-    bid: BidEntity, action: HistoryAction, now: int, ttl_days: int, details: dict[str, Any]
-) -> HistoryEntity:
-    return HistoryEntity(
-        userId=bid.userId,
-        historyId=new_id(lambda: now / 1000),
-        originalBidId=bid.bidId,
-        action=action,
-        timestamp=now,
-        ebayItemId=bid.ebayItemId,
-        status=bid.status,
-        details=details,
-        ttl=now // 1000 + ttl_days * 86_400,
-    )
 
 
 def fetch_auction(auctions: AuctionLookup, legacy_item_id: str) -> EbayItem:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from common.clock import Clock, new_id, now_ms
+from common.clock import Clock, now_ms
 from common.data.ebay_deletions import EbayDeletions, NoticeState
 from common.ebay.errors import EbayError
 from common.ebay.notifications import (
@@ -49,7 +49,8 @@ from common.errors import (
     SnipeSealedError,
     UpstreamUnavailable,
 )
-from common.models import BidEntity, BidStatus, HistoryAction, HistoryEntity
+from common.history import history_entry
+from common.models import BidEntity, BidStatus, HistoryAction
 from common.notify import NotificationKind, Notifier
 from common.observability import logger
 
@@ -207,16 +208,8 @@ def _cancel(bid: BidEntity, bids: BidsRepository, history_ttl_days: int, clock: 
                 "updatedAt": now,
             }
         )
-        entry = HistoryEntity(
-            userId=bid.userId,
-            historyId=new_id(lambda n=now: n / 1000),  # type: ignore[misc]
-            originalBidId=bid.bidId,
-            action=HistoryAction.CANCEL,
-            timestamp=now,
-            ebayItemId=bid.ebayItemId,
-            status=BidStatus.CANCELLED,
-            details={"reason": CANCEL_REASON},
-            ttl=now // 1000 + history_ttl_days * 86_400,
+        entry = history_entry(
+            after, HistoryAction.CANCEL, now, history_ttl_days, {"reason": CANCEL_REASON}
         )
         try:
             bids.transition(bid, after, entry, allowed=CANCELLABLE, unsealed=True)
