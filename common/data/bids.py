@@ -13,6 +13,7 @@ from common.data.dynamo import (
     cancellation_codes,
     default_client,
     from_item,
+    in_filter,
     query_items,
     to_item,
     to_value,
@@ -61,11 +62,12 @@ class BidsRepository:
 
     # ------------------------------------------------------------------ reads
     def get(self, user_id: str, bid_id: str) -> BidEntity | None:
-        item = self.client.get_item(
-            TableName=self.table,
-            Key={"userId": {"S": user_id}, "bidId": {"S": bid_id}},
-            ConsistentRead=True,
-        ).get("Item")
+        with translate_errors():
+            item = self.client.get_item(
+                TableName=self.table,
+                Key={"userId": {"S": user_id}, "bidId": {"S": bid_id}},
+                ConsistentRead=True,
+            ).get("Item")
         return BidEntity.model_validate(from_item(item)) if item else None
 
     def require(self, user_id: str, bid_id: str) -> BidEntity:
@@ -90,11 +92,10 @@ class BidsRepository:
             "Limit": limit,
         }
         if statuses:
-            names = [f":s{i}" for i in range(len(statuses))]
-            kwargs["FilterExpression"] = f"#st IN ({', '.join(names)})"
+            expression, values = in_filter("#st", [st.value for st in statuses], "s")
+            kwargs["FilterExpression"] = expression
             kwargs["ExpressionAttributeNames"] = {"#st": "status"}
-            for name, status in zip(names, statuses, strict=True):
-                kwargs["ExpressionAttributeValues"][name] = {"S": status.value}
+            kwargs["ExpressionAttributeValues"].update(values)
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
         with translate_errors():
@@ -197,11 +198,9 @@ class BidsRepository:
         Leaving an active status releases the one-active-snipe guard in the same transaction.
         """
         after = after.model_copy(update={"version": before.version + 1})
-        allowed_values = sorted({s.value for s in allowed})
-        names = [f":a{i}" for i in range(len(allowed_values))]
-        condition = f"version = :v AND #st IN ({', '.join(names)})"
-        values: dict[str, Any] = {":v": to_value(before.version)}
-        values.update({n: {"S": s} for n, s in zip(names, allowed_values, strict=True)})
+        in_allowed, allowed_values = in_filter("#st", sorted({s.value for s in allowed}), "a")
+        condition = f"version = :v AND {in_allowed}"
+        values: dict[str, Any] = {":v": to_value(before.version), **allowed_values}
         if freeze_before is not None:
             condition += " AND freezeAt > :frz"
             values[":frz"] = to_value(freeze_before)
@@ -247,15 +246,13 @@ class BidsRepository:
         if before.status.is_active != after.status.is_active:
             raise ValueError("a change of activity goes through transition(), with history")
         after = after.model_copy(update={"version": before.version + 1})
-        allowed_values = sorted({s.value for s in allowed})
-        names = [f":a{i}" for i in range(len(allowed_values))]
-        values: dict[str, Any] = {":v": to_value(before.version)}
-        values.update({n: {"S": s} for n, s in zip(names, allowed_values, strict=True)})
+        in_allowed, allowed_values = in_filter("#st", sorted({s.value for s in allowed}), "a")
+        values: dict[str, Any] = {":v": to_value(before.version), **allowed_values}
         with translate_errors(conflict_message):
             self.client.put_item(
                 TableName=self.table,
                 Item=to_item(after.to_item()),
-                ConditionExpression=f"version = :v AND #st IN ({', '.join(names)})",
+                ConditionExpression=f"version = :v AND {in_allowed}",
                 ExpressionAttributeNames={"#st": "status"},
                 ExpressionAttributeValues=values,
             )

@@ -33,9 +33,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from common.data.dynamo import default_client, from_item, to_value, translate_errors
+from common.data.dynamo import (
+    ConditionalWrite,
+    default_client,
+    from_item,
+    to_value,
+    translate_errors,
+)
 from common.errors import BrowseShareExhausted, FieldIssue
 
 if TYPE_CHECKING:
@@ -272,7 +276,7 @@ class CallBudget:
         condition: dict[str, Any] = {}
         if conditions:
             condition["ConditionExpression"] = " AND ".join(conditions)
-        try:
+        with ConditionalWrite() as write:
             self.client.update_item(
                 TableName=self.table,
                 Key={"userId": {"S": key}},
@@ -281,9 +285,4 @@ class CallBudget:
                 ExpressionAttributeValues=values,
                 **condition,
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            with translate_errors():
-                raise
-        return True
+        return write.happened

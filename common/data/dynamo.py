@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from common import aws
 from common.container import per_container
@@ -80,9 +80,12 @@ def cancellation_codes(exc: ClientError) -> list[str]:
 def translate_errors(
     conflict_message: str = "The item changed or already exists",
 ) -> Iterator[None]:
-    """Conditional failures become ConflictError; throttling becomes RetryableError."""
+    """Conditional failures become ConflictError; throttling, and a database that did not
+    answer in time (botocore's timeouts and connection errors), become RetryableError."""
     try:
         yield
+    except BotoCoreError as exc:
+        raise RetryableError("The database did not answer in time; try again") from exc
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "ConditionalCheckFailedException":
@@ -95,6 +98,35 @@ def translate_errors(
         if code in THROTTLING_CODES:
             raise RetryableError("The database was busy; try again") from exc
         raise
+
+
+class ConditionalWrite:
+    """Around one conditional write (``with ConditionalWrite() as write: client.put_item(...)``):
+    ``write.happened`` is False when its condition failed (someone else got there first) and
+    True when it was written; throttling becomes RetryableError, anything else passes."""
+
+    def __init__(self) -> None:
+        self.happened = True
+
+    def __enter__(self) -> ConditionalWrite:
+        return self
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> bool:
+        if not isinstance(exc, ClientError):
+            return False
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            self.happened = False
+            return True
+        with translate_errors():
+            raise exc
+        return False  # unreachable: translate_errors raises what it is given
+
+
+def in_filter(attribute: str, values: Sequence[str], prefix: str) -> tuple[str, dict[str, Any]]:
+    """``attribute IN (:<prefix>0, ...)`` and the string values it names, in ``values``' order."""
+    names = [f":{prefix}{i}" for i in range(len(values))]
+    expression = f"{attribute} IN ({', '.join(names)})"
+    return expression, {n: {"S": v} for n, v in zip(names, values, strict=True)}
 
 
 BATCH_WRITE_LIMIT = 25  # DynamoDB's most requests in one BatchWriteItem

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from common.data.dynamo import (
+    ConditionalWrite,
     cancellation_codes,
     default_client,
     from_item,
@@ -129,19 +130,14 @@ class EbayLinksRepository:
 
         TTL deletes expired items late (up to days), hence ``expiresAt > now`` in the condition.
         """
-        try:
+        with ConditionalWrite() as write:
             self.client.delete_item(
                 TableName=self.table,
                 Key={"userId": {"S": oauth_state_key(state)}},
                 ConditionExpression="ownerId = :me AND expiresAt > :now",
                 ExpressionAttributeValues={":me": to_value(owner_id), ":now": to_value(now)},
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            with translate_errors():
-                raise
-        return True
+        return write.happened
 
     # ------------------------------------------------------------------ the link
     def get(self, user_id: str) -> EbayLink | None:
@@ -260,7 +256,7 @@ class EbayLinksRepository:
 
         False when another refresh (or an unlink or re-link) got there first: nothing changes.
         """
-        try:
+        with ConditionalWrite() as write:
             self.client.update_item(
                 TableName=self.table,
                 Key={"userId": {"S": user_id}},
@@ -276,12 +272,7 @@ class EbayLinksRepository:
                     ":expected": to_value(expected_envelope),
                 },
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            with translate_errors():
-                raise
-        return True
+        return write.happened
 
     # ------------------------------------------------------------------ the token worker
     def expiring_before(

@@ -8,6 +8,7 @@ from common.data.dynamo import (
     batch_delete,
     default_client,
     from_item,
+    in_filter,
     query_items,
     translate_errors,
 )
@@ -48,11 +49,10 @@ class HistoryRepository:
             "Limit": limit,
         }
         if actions:
-            names = [f":x{i}" for i in range(len(actions))]
-            kwargs["FilterExpression"] = f"#ac IN ({', '.join(names)})"
+            expression, values = in_filter("#ac", [a.value for a in actions], "x")
+            kwargs["FilterExpression"] = expression
             kwargs["ExpressionAttributeNames"] = {"#ac": "action"}
-            for name, action in zip(names, actions, strict=True):
-                kwargs["ExpressionAttributeValues"][name] = {"S": action.value}
+            kwargs["ExpressionAttributeValues"].update(values)
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
         with translate_errors():

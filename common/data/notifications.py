@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from common.data.dynamo import default_client, from_item, to_item, to_value, translate_errors
+from common.data.dynamo import (
+    ConditionalWrite,
+    default_client,
+    from_item,
+    to_item,
+    to_value,
+    translate_errors,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -51,7 +58,7 @@ class NotificationGuards:
 
     def claim(self, key: str, owner_id: str, now_ms: int) -> Guard | None:
         """Take the guard (status SENDING). None when it exists: someone sent or is sending."""
-        try:
+        with ConditionalWrite() as write:
             self.client.put_item(
                 TableName=self.table,
                 Item=to_item(
@@ -65,11 +72,8 @@ class NotificationGuards:
                 ),
                 ConditionExpression="attribute_not_exists(userId)",
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return None
-            with translate_errors():
-                raise
+        if not write.happened:
+            return None
         return Guard(key, GuardStatus.SENDING, now_ms)
 
     def get(self, key: str) -> Guard | None:

@@ -15,10 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from common.data.bids import ACTIVE_INDEX
-from common.data.dynamo import default_client, from_item, to_item, to_value, translate_errors
+from common.data.dynamo import (
+    ConditionalWrite,
+    default_client,
+    from_item,
+    to_item,
+    to_value,
+    translate_errors,
+)
 from common.models import ACTIVE_SHARD, BidEntity
 
 if TYPE_CHECKING:
@@ -116,11 +121,6 @@ class ReconcileMarks:
         if previous is not None:
             request["ConditionExpression"] = "attempts = :prev"
             request["ExpressionAttributeValues"] = {":prev": to_value(previous.attempts)}
-        try:
+        with ConditionalWrite() as write:
             self.client.put_item(**request)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            with translate_errors():
-                raise
-        return True
+        return write.happened

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
-from common.data.dynamo import default_client, to_value, translate_errors
+from common.data.dynamo import ConditionalWrite, default_client, to_value
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -38,7 +36,7 @@ class RelinkWarnings:
         )
 
     def _update(self, user_id: str, expression: str, condition: str, expiry: int) -> bool:
-        try:
+        with ConditionalWrite() as write:
             self.client.update_item(
                 TableName=self.table,
                 Key={"userId": {"S": user_id}},
@@ -46,9 +44,4 @@ class RelinkWarnings:
                 ConditionExpression=condition,
                 ExpressionAttributeValues={":exp": to_value(expiry)},
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            with translate_errors():
-                raise
-        return True
+        return write.happened

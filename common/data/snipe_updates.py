@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from common.data.dynamo import default_client, to_value, translate_errors
+from common.data.dynamo import ConditionalWrite, default_client, to_value
 from common.models import BidEntity
 
 if TYPE_CHECKING:
@@ -45,7 +43,7 @@ class SnipeUpdates:
             names[f"#a{index}"] = name
             values[f":a{index}"] = to_value(value)
             sets.append(f"#a{index} = :a{index}")
-        try:
+        with ConditionalWrite() as write:
             self.client.update_item(
                 TableName=self.table,
                 Key={"userId": {"S": bid.userId}, "bidId": {"S": bid.bidId}},
@@ -54,9 +52,4 @@ class SnipeUpdates:
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            with translate_errors():
-                raise
-        return True
+        return write.happened

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from common.data.dynamo import ConditionalWrite, in_filter
+from common.errors import RetryableError
+
+
+def _error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "no"}}, "PutItem")
+
+
+def test_a_conditional_write_that_went_through_happened() -> None:
+    with ConditionalWrite() as write:
+        pass
+    assert write.happened is True
+
+
+def test_a_conditional_write_whose_condition_failed_did_not_happen() -> None:
+    # When the write's condition fails
+    with ConditionalWrite() as write:
+        raise _error("ConditionalCheckFailedException")
+    # Then nothing is raised and it did not happen
+    assert write.happened is False
+
+
+def test_a_throttled_conditional_write_is_retryable_and_other_errors_pass_through() -> None:
+    with pytest.raises(RetryableError), ConditionalWrite():
+        raise _error("ThrottlingException")
+    with pytest.raises(ClientError), ConditionalWrite():
+        raise _error("ValidationException")
+    with pytest.raises(KeyError), ConditionalWrite():
+        raise KeyError("not DynamoDB's")
+
+
+def test_an_in_filter_names_each_value_in_order() -> None:
+    # When a filter on two statuses is built
+    expression, values = in_filter("#st", ["PENDING", "ARMED"], "s")
+    # Then it names a placeholder per value, in the order given
+    assert expression == "#st IN (:s0, :s1)"
+    assert values == {":s0": {"S": "PENDING"}, ":s1": {"S": "ARMED"}}
