@@ -11,10 +11,7 @@ from common.data.bids import BidsRepository
 from common.data.cursor import CursorCodec
 from common.data.users import UsersRepository
 from common.ebay.errors import (
-    EbayAuthError,
     EbayError,
-    EbayRateLimited,
-    EbayUnavailable,
     InvalidItemId,
     ItemNotFound,
 )
@@ -25,8 +22,6 @@ from common.errors import (
     FieldIssue,
     RetryableError,
     SnipeSealedError,
-    UpstreamRateLimited,
-    UpstreamUnavailable,
     ValidationFailed,
 )
 from common.history import history_entry
@@ -43,6 +38,7 @@ from common.observability import logger
 from common.scheduling import ScheduleError, SnipeScheduler
 from rest.logic import caps
 from rest.logic.filters import parse_enum_list
+from rest.logic.upstream import upstream_error
 
 # After an auction ends the executor needs a few seconds to learn the outcome; a group's other
 # snipe firing inside that window cannot be cancelled in time.
@@ -72,12 +68,13 @@ def fetch_auction(auctions: AuctionLookup, legacy_item_id: str) -> EbayItem:
             "eBay has no item with this number",
             [FieldIssue("ebayItemId", "no such eBay item")],
         ) from exc
-    except EbayRateLimited as exc:
-        raise UpstreamRateLimited("eBay's daily call limit is reached; try again later") from exc
-    except (EbayUnavailable, EbayAuthError) as exc:
-        raise UpstreamUnavailable("eBay could not be reached; try again shortly") from exc
     except EbayError as exc:
-        raise UpstreamUnavailable("eBay refused the lookup: " + exc.user_message) from exc
+        raise upstream_error(
+            exc,
+            rate_limited="eBay's daily call limit is reached; try again later",
+            unreachable="eBay could not be reached; try again shortly",
+            failed="eBay refused the lookup: ",
+        ) from exc
 
 
 def create_snipe(

@@ -19,6 +19,7 @@ from common.errors import (
 )
 from common.models import ACTIVE_STATUSES
 from common.observability import logger
+from rest.logic.upstream import upstream_error
 from rest.logic.users import SignInEmail, get_or_create_profile
 
 if TYPE_CHECKING:
@@ -167,8 +168,8 @@ def _tokens_and_account(code: str, ebay: EbayOAuth) -> tuple[UserTokens, EbayUse
 
 
 def _upstream(exc: EbayError) -> UpstreamRateLimited | UpstreamUnavailable:
-    from common.ebay.errors import EbayRateLimited
-
-    if isinstance(exc, EbayRateLimited):
-        return UpstreamRateLimited("eBay is limiting calls right now; try again in a few minutes")
-    return UpstreamUnavailable("eBay could not complete the link: " + exc.user_message)
+    return upstream_error(
+        exc,
+        rate_limited="eBay is limiting calls right now; try again in a few minutes",
+        failed="eBay could not complete the link: ",
+    )

@@ -37,6 +37,7 @@ from common.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
+from rest.logic.upstream import upstream_error
 
 if TYPE_CHECKING:
     from common.ebay.errors import EbayError
@@ -217,8 +218,4 @@ def _from_watch(entry: WatchItem, active_bid_id: str | None) -> WishlistItem:
 
 
 def _upstream(exc: EbayError) -> UpstreamRateLimited | UpstreamUnavailable:
-    from common.ebay.errors import EbayRateLimited
-
-    if isinstance(exc, EbayRateLimited):
-        return UpstreamRateLimited(RATE_LIMITED)
-    return UpstreamUnavailable("eBay could not be reached: " + exc.user_message)
+    return upstream_error(exc, rate_limited=RATE_LIMITED, failed="eBay could not be reached: ")
