@@ -129,6 +129,14 @@ def in_filter(attribute: str, values: Sequence[str], prefix: str) -> tuple[str, 
     return expression, {n: {"S": v} for n, v in zip(names, values, strict=True)}
 
 
+def raise_if_cancelled_by(exc: ClientError, index: int, error: ConflictError) -> None:
+    """Raise ``error`` (caused by ``exc``) if ``exc`` cancelled a transaction on the condition
+    of its item at ``index``; return otherwise, for the caller's own translation."""
+    codes = cancellation_codes(exc)
+    if len(codes) > index and codes[index] == "ConditionalCheckFailed":
+        raise error from exc
+
+
 BATCH_WRITE_LIMIT = 25  # DynamoDB's most requests in one BatchWriteItem
 
 

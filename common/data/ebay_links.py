@@ -24,6 +24,7 @@ from common.data.dynamo import (
     cancellation_codes,
     default_client,
     from_item,
+    raise_if_cancelled_by,
     to_item,
     to_value,
     translate_errors,
@@ -203,12 +204,14 @@ class EbayLinksRepository:
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            codes = cancellation_codes(exc)
-            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                raise ConflictError(
+            raise_if_cancelled_by(
+                exc,
+                1,
+                ConflictError(
                     "This eBay account is already linked to another user",
                     [FieldIssue("ebayAccountId", "linked to another user")],
-                ) from exc
+                ),
+            )
             with translate_errors("The profile changed meanwhile; try linking again"):
                 raise
 

@@ -29,6 +29,7 @@ from common.data.dynamo import (
     default_client,
     from_item,
     query_items,
+    raise_if_cancelled_by,
     to_item,
     to_value,
     translate_errors,
@@ -233,12 +234,14 @@ class UsersRepository:
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            codes = cancellation_codes(exc)
-            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                raise ConflictError(
+            raise_if_cancelled_by(
+                exc,
+                1,
+                ConflictError(
                     "This email address belongs to another account",
                     [FieldIssue("email", "already in use")],
-                ) from exc
+                ),
+            )
             with translate_errors("The profile changed meanwhile; reload and try again"):
                 raise
         return self.require(user.userId)

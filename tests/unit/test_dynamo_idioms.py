@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from botocore.exceptions import ClientError
 
-from common.data.dynamo import ConditionalWrite, in_filter
-from common.errors import RetryableError
+from common.data.dynamo import ConditionalWrite, in_filter, raise_if_cancelled_by
+from common.errors import ConflictError, RetryableError
 
 
 def _error(code: str) -> ClientError:
@@ -40,3 +42,25 @@ def test_an_in_filter_names_each_value_in_order() -> None:
     # Then it names a placeholder per value, in the order given
     assert expression == "#st IN (:s0, :s1)"
     assert values == {":s0": {"S": "PENDING"}, ":s1": {"S": "ARMED"}}
+
+
+def _cancelled(*codes: str) -> ClientError:
+    response: Any = {
+        "Error": {"Code": "TransactionCanceledException", "Message": "no"},
+        "CancellationReasons": [{"Code": code} for code in codes],
+    }
+    return ClientError(response, "TransactWriteItems")
+
+
+def test_a_transaction_cancelled_by_the_named_items_condition_is_that_conflict() -> None:
+    # Given a transaction its second item's condition cancelled
+    exc = _cancelled("None", "ConditionalCheckFailed")
+    conflict = ConflictError("taken")
+    # Then naming that item raises the conflict, caused by the cancellation
+    with pytest.raises(ConflictError) as raised:
+        raise_if_cancelled_by(exc, 1, conflict)
+    assert raised.value is conflict
+    assert raised.value.__cause__ is exc
+    # and naming another item leaves the cancellation to the caller
+    raise_if_cancelled_by(exc, 0, conflict)
+    raise_if_cancelled_by(exc, 2, conflict)
