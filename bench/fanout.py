@@ -473,6 +473,12 @@ def main(args: argparse.Namespace) -> None:
     for bid, price, at in receipts:
         if (bid, price) in written:
             latencies[bid.startswith(f"{HEAVY_USER}#")].append((at - written[(bid, price)]) * 1000)
+    if args.samples:
+        with open(args.samples, "w") as out:
+            for bid, price, at in receipts:
+                if (bid, price) in written:
+                    out.write(json.dumps([bid, written[(bid, price)] - started, at - started]))
+                    out.write("\n")
     last = max((at for _, _, at in receipts), default=started)
     print(
         f"delivered {received}/{expected} ({100 * received / max(1, expected):.2f}%), "
@@ -543,6 +549,9 @@ if __name__ == "__main__":
         type=int,
         default=0,
         help="steady: a user with 10 sockets who edits this many snipes at once every 2 s",
+    )
+    parser.add_argument(
+        "--samples", help="write each receipt (bidId, written, received: s from the start) here"
     )
     parser.add_argument(
         "--latency",

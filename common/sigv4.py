@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
+MAX_CACHED_PATHS = 4096
 
 
 class SigV4Signer:
@@ -30,6 +31,7 @@ class SigV4Signer:
         self.region = region
         self.service = service
         self._key: tuple[str, str, bytes] = ("", "", b"")  # (day, secret, signing key)
+        self._paths: dict[str, str] = {}  # path -> its canonical form (a socket's, again)
 
     def headers(
         self,
@@ -57,8 +59,13 @@ class SigV4Signer:
         signed_names = ";".join(name for name, _ in covered)
         # The path's escapes are escaped again (every service but S3 signs it so), and the
         # empty line is the (empty) query string.
+        canonical_path = self._paths.get(path)
+        if canonical_path is None:
+            if len(self._paths) >= MAX_CACHED_PATHS:
+                self._paths.clear()
+            canonical_path = self._paths[path] = quote(path, safe="/~")
         canonical = (
-            f"{method}\n{quote(path, safe='/~')}\n\n{canonical_headers}\n{signed_names}\n"
+            f"{method}\n{canonical_path}\n\n{canonical_headers}\n{signed_names}\n"
             f"{hashlib.sha256(body).hexdigest()}"
         )
         string_to_sign = (

@@ -29,7 +29,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common.container import per_container
-from common.data.dynamo import from_item
+from common.data.dynamo_json import from_image
 from common.handler import settings_validated
 from common.observability import logger
 from realtime import deps
@@ -44,8 +44,8 @@ def change_of(record: DynamoDBRecord) -> Change:
     return Change(
         event_id=str(raw["eventID"]),
         event_name=str(raw["eventName"]),
-        old=from_item(images["OldImage"]) if "OldImage" in images else None,
-        new=from_item(images["NewImage"]) if "NewImage" in images else None,
+        old=from_image(images["OldImage"]) if "OldImage" in images else None,
+        new=from_image(images["NewImage"]) if "NewImage" in images else None,
     )
 
 

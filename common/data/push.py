@@ -33,7 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from common import aws
 from common.errors import PushRejected, RetryableError
 from common.http1 import HttpError, HttpTimeout, KeepAliveClient, Response
-from common.sigv4 import SigV4Signer
+from common.sigv4 import MAX_CACHED_PATHS, SigV4Signer
 
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
@@ -148,6 +148,7 @@ class SignedPusher:
         self.base_delay = base_delay
         self.sleep = sleep
         self._prefix = f"{self.http.base_path}/@connections/"
+        self._paths: dict[str, str] = {}  # connection id -> its path (posted to again and again)
 
     def post(self, connection_id: str, data: bytes) -> bool:
         """Send ``data`` to one connection; False when the connection is gone."""
@@ -168,9 +169,13 @@ class SignedPusher:
         raise AssertionError("unreachable")
 
     def _send(self, method: str, connection_id: str, data: bytes) -> Response:
-        # The id quoted as botocore quotes a URI label (all but -._~): API Gateway's ids are
-        # base64, whose '=', '+' and '/' must not reach the path as they are.
-        path = self._prefix + quote(connection_id, safe="-._~")
+        path = self._paths.get(connection_id)
+        if path is None:
+            if len(self._paths) >= MAX_CACHED_PATHS:
+                self._paths.clear()
+            # The id quoted as botocore quotes a URI label (all but -._~): API Gateway's ids
+            # are base64, whose '=', '+' and '/' must not reach the path as they are.
+            path = self._paths[connection_id] = self._prefix + quote(connection_id, safe="-._~")
         headers = self.signer.headers(method, self.http.host_header, path, data)
         headers.append(("User-Agent", "ebay-sniper"))
         try:
