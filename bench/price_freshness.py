@@ -55,7 +55,17 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common.models import DEFAULT_LEAD_SECONDS, FREEZE_WINDOW_SECONDS  # noqa: E402
+# Imported before the run: the product's modules may be edited while it goes on.
+import boto3  # noqa: E402
+
+from common.data.budget import budget_key, utc_day  # noqa: E402
+from common.data.dynamo import to_item  # noqa: E402
+from common.models import (  # noqa: E402
+    DEFAULT_LEAD_SECONDS,
+    FREEZE_WINDOW_SECONDS,
+    BidEntity,
+    BidStatus,
+)
 from local.testing import (  # noqa: E402
     MOTO_SERVER,
     link_ebay_account,
@@ -231,11 +241,6 @@ def _auction(admin: httpx.Client, title: str, end: float) -> str:
 def _day_load(admin: httpx.Client, endpoint: str, table: str, per_day: int, after: float) -> int:
     """Background snipes from ``after`` until midnight UTC, as many in their final minutes at
     every instant as ``per_day`` evenly spread auctions need calls (module docstring)."""
-    import boto3
-
-    from common.data.dynamo import to_item
-    from common.models import BidEntity, BidStatus
-
     midnight = (int(after) // 86400 + 1) * 86400
     writable = FINAL_SECONDS - DEFAULT_LEAD_SECONDS - FREEZE_WINDOW_SECONDS
     per_window = math.ceil(per_day * writable / 86400 / 20)
@@ -272,10 +277,6 @@ def _day_load(admin: httpx.Client, endpoint: str, table: str, per_day: int, afte
 
 
 def _budget_counters(endpoint: str, table: str, now: float) -> dict[str, int]:
-    import boto3
-
-    from common.data.budget import budget_key, utc_day
-
     dynamodb = boto3.client(
         "dynamodb",
         endpoint_url=endpoint,
