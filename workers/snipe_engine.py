@@ -40,7 +40,12 @@ from common.ebay.errors import (
     NoBiddingActivity,
 )
 from common.ebay.models import BiddingStatus, ClockSample, Money, ProxyBidResult
-from common.errors import AccountDeletedError, ConflictError, EbayNotLinkedError
+from common.errors import (
+    AccountDeletedError,
+    ConflictError,
+    EbayNotLinkedError,
+    RetryableError,
+)
 from common.history import history_entry
 from common.models import BidEntity, BidStatus, HistoryAction
 from common.observability import logger
@@ -52,6 +57,9 @@ if TYPE_CHECKING:
 
 # A run older than this is dead: Lambda stops a run at the function's Timeout (template.yaml).
 CLAIM_LEASE_SECONDS = 300
+# A live claim is taken over for having ended only this long after the end by our clock:
+# eBay's clock may be seconds behind ours (the follow-up after the end comes a minute after).
+TAKEOVER_AFTER_END_SECONDS = 30
 # Seconds the run needs besides waiting: token, clock measurement, bid, outcome.
 RUN_OVERHEAD_SECONDS = 20
 # Start measuring eBay's clock this long before the fire instant, about one probe a second
@@ -109,6 +117,10 @@ GROUP_UNKNOWN_REASON = (
 )
 GROUP_ORDER_REASON = (
     "Not placed: an earlier auction of this contingency group had not been decided yet."
+)
+UNCONFIRMED_REASON = (
+    "eBay could not say whether it took the bid (it did not answer in time), and still could"
+    " not an hour after the end: see the auction on eBay."
 )
 OUTCOME_UNKNOWN_REASON = (
     "The bid was placed, but eBay had not reported the outcome an hour after the end:"
@@ -292,11 +304,13 @@ class SnipeEngine:
 
     def _may_take_over(self, bid: BidEntity) -> bool:
         """An ARMED snipe's run is dead (past its timeout, or an earlier attempt of this very
-        invocation: Lambda retries an event with its request id) or can no longer bid (ended)."""
+        invocation: Lambda retries an event with its request id) or can no longer bid: the
+        auction ended TAKEOVER_AFTER_END_SECONDS ago by our clock, a margin for eBay's clock
+        being behind ours (a live run bids by eBay's clock, seconds after our end)."""
         now = self.clock()
         return (
             bid.executionId == self.execution_id
-            or now >= bid.auctionEndTime
+            or now * 1000 >= bid.end_ms + TAKEOVER_AFTER_END_SECONDS * 1000
             or now * 1000 >= bid.updatedAt + CLAIM_LEASE_SECONDS * 1000
         )
 
@@ -320,15 +334,14 @@ class SnipeEngine:
             local_clock = ClockEstimate(x_ms=0.0, offset_ms=0.0, round_trip_ms=0.0, samples=0)
             return self._placed_then_outcome(bid, None, local_clock, recovered=True)
         if self.clock() >= bid.auctionEndTime:
-            if held is None and self.clock() < bid.auctionEndTime + UNKNOWN_GIVE_UP_SECONDS:
+            if held is None:
                 # getBidding failed: an earlier run's bid may be at eBay. FAILED now could
                 # contradict eBay; the snipe stays claimed and a later run asks again.
-                at = int(self.clock()) + OUTCOME_RETRY_DELAY_SECONDS
-                self.scheduler.check_outcome_at(bid.userId, bid.bidId, at)
-                logger.warning(
-                    "whether eBay holds the bid is unknown; asking later", bid_id=bid.bidId
-                )
-                return "check-pending"
+                if self.clock() < bid.auctionEndTime + UNKNOWN_GIVE_UP_SECONDS:
+                    return self._ask_later(bid)
+                if bid.sealed:
+                    # Sealed, so it may have bid: never record that it did not (I3).
+                    return self._unconfirmed(bid)
             return self._fail(bid, MISSED_REASON)
 
         # eBay's clock may differ from ours by seconds: every wait below is in eBay's time,
@@ -405,9 +418,10 @@ class SnipeEngine:
         reading it again every WAIT_RECHECK_SECONDS: a lead time lengthened meanwhile brings
         the fire instant nearer. None once the snipe is no longer this run's."""
         while True:
-            current = self.bids.get(bid.userId, bid.bidId)
+            current = self._reread(bid)
             if current is None or not self._still_mine(current):
                 return None
+            bid = current
             start = rough.send_at_s(current.fire_at_ms - MEASURE_FROM_SECONDS * 1000)
             now = self.clock()
             if now >= start:
@@ -425,6 +439,15 @@ class SnipeEngine:
             logger.warning("token refresh failed", bid_id=bid.bidId, error=repr(exc))
             return self.tokens(bid.userId, int(self.clock()) + 10)
 
+    def _reread(self, bid: BidEntity) -> BidEntity | None:
+        """The snipe as stored; the copy in hand when the database does not answer in time
+        (it is read again at the next check, and every write is conditional on its version)."""
+        try:
+            return self.bids.get(bid.userId, bid.bidId)
+        except RetryableError:
+            logger.warning("snipe not re-read in time; keeping the copy in hand", bid_id=bid.bidId)
+            return bid
+
     def _seal_when_frozen(
         self, bid: BidEntity, probe: ClockProbe, rough: ClockEstimate
     ) -> BidEntity | str:
@@ -434,7 +457,7 @@ class SnipeEngine:
         snipe, or what happened instead."""
         attempts = 0
         while True:
-            current = self.bids.get(bid.userId, bid.bidId)
+            current = self._reread(bid)
             if current is None or not self._still_mine(current):
                 logger.info("snipe changed hands or ended before its seal", bid_id=bid.bidId)
                 return "claimed-elsewhere"
@@ -448,7 +471,9 @@ class SnipeEngine:
                 attempts += 1
                 try:
                     sealed = self.bids.seal(current, self.execution_id, now_ms(self.clock))
-                except ConflictError:
+                except (ConflictError, RetryableError):
+                    # Changed meanwhile, or no answer (a seal that did commit is found on the
+                    # next read: sealed, by this run).
                     if attempts >= MAX_SEAL_ATTEMPTS:
                         return self._fail(current, NOT_SEALED_REASON)
                     continue
@@ -538,8 +563,13 @@ class SnipeEngine:
             except EbayError as exc:
                 # After an unanswered attempt, a refusal (too low once our own bid raised the
                 # price and a rival's beat it, or ended) may be about a bid eBay took.
-                if uncertain and self._already_bid(bid, token, amount):
-                    return self._placed_then_outcome(bid, None, estimate)
+                if uncertain:
+                    held = self._holds_bid(bid, token, amount)
+                    if held:
+                        return self._placed_then_outcome(bid, None, estimate)
+                    if held is None:
+                        # getBidding cannot say: FAILED could contradict eBay (I3).
+                        return self._ask_later(bid)
                 return self._fail(bid, exc.user_message)
             sample = result.timing
             return self._placed_then_outcome(
@@ -566,15 +596,43 @@ class SnipeEngine:
     ) -> str:
         """No attempt was confirmed before the end. One that went unanswered may still have
         been taken: eBay's getBidding says (after the end, with seconds to answer)."""
-        if uncertain and self._already_bid(bid, token, amount, deadline=self.clock() + 5):
-            return self._placed_then_outcome(bid, None, estimate)
+        if uncertain:
+            held = self._holds_bid(bid, token, amount, deadline=self.clock() + 5)
+            if held:
+                return self._placed_then_outcome(bid, None, estimate)
+            if held is None:
+                # eBay may have taken an unanswered attempt and cannot say: ask again later
+                # rather than record a FAILED that eBay might contradict (I3).
+                return self._ask_later(bid)
         return self._fail(bid, NO_ANSWER_REASON if attempts else MISSED_REASON)
 
-    def _already_bid(
-        self, bid: BidEntity, token: SecretStr, amount: Money, deadline: float | None = None
-    ) -> bool:
-        """Whether eBay is known to hold our proxy bid of exactly this amount (getBidding)."""
-        return bool(self._holds_bid(bid, token, amount, deadline))
+    def _ask_later(self, bid: BidEntity) -> str:
+        """Whether eBay holds the bid is unknown: the snipe stays claimed, and a run after the
+        end (when it may take the claim over) asks again, until UNKNOWN_GIVE_UP_SECONDS."""
+        at = max(int(self.clock()), bid.auctionEndTime) + OUTCOME_RETRY_DELAY_SECONDS
+        self.scheduler.check_outcome_at(bid.userId, bid.bidId, at)
+        logger.warning("whether eBay holds the bid is unknown; asking later", bid_id=bid.bidId)
+        return "check-pending"
+
+    def _unconfirmed(self, bid: BidEntity) -> str:
+        """An hour after the end eBay still cannot say whether it took a sealed snipe's bid:
+        PLACED (it may have bid), saying so in words, off the active index, the user told."""
+        done = self._transition(
+            bid,
+            {
+                "status": BidStatus.PLACED,
+                "failureReason": UNCONFIRMED_REASON,
+                "countdownPhase": PHASE_OUTCOME_UNKNOWN,
+            },
+            HistoryAction.PLACE,
+            {"unconfirmed": UNCONFIRMED_REASON},
+            allowed=[BidStatus.ARMED],
+        )
+        if done is None:
+            return "claimed-elsewhere"
+        logger.warning("bid unconfirmed an hour after the end", bid_id=bid.bidId)
+        self._notify(OUTCOME_UNKNOWN, done)
+        return "outcome-unknown"
 
     def _holds_bid(
         self, bid: BidEntity, token: SecretStr, amount: Money, deadline: float | None = None

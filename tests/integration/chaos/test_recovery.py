@@ -22,7 +22,12 @@ from local.ebay_sim.simulator import Simulator
 from local.ebay_sim.testing import TEST_CONFIG, running_simulator
 from local.testing import RunKilled
 from tests.engine_support import group_ports, linked_profile
-from workers.snipe_engine import MISSED_REASON, OUTCOME_RETRY_DELAY_SECONDS, SnipeEngine
+from workers.snipe_engine import (
+    MISSED_REASON,
+    OUTCOME_RETRY_DELAY_SECONDS,
+    TAKEOVER_AFTER_END_SECONDS,
+    SnipeEngine,
+)
 
 USER = "user-recovery"
 EBAY_USER = "recovery_rita"
@@ -120,6 +125,14 @@ def engine(
     )
 
 
+def follow_up(world: dict[str, Any]) -> SnipeEngine:
+    """The run the follow-up schedule starts after the end (a minute after it on AWS; here, its
+    clock reads the takeover margin after it)."""
+    run = engine(world, "follow-up")
+    run.clock = lambda: time.time() + TAKEOVER_AFTER_END_SECONDS
+    return run
+
+
 def snipe(world: dict[str, Any], ends_in: float = 3.0) -> tuple[Any, BidEntity]:
     lot = world["sim"].create_auction("Rolleiflex", 1000, (int(time.time() + ends_in) + 1) * 1000)
     now = int(time.time() * 1000)
@@ -175,7 +188,7 @@ def test_a_snipe_whose_run_and_retry_died_after_the_claim_is_failed_after_the_en
     assert world["scheduler"].outcome_checks == [end_check]
     # When that follow-up runs after the end
     after_the_end(bid)
-    result = engine(world, "follow-up").run(USER, bid.bidId)
+    result = follow_up(world).run(USER, bid.bidId)
     # Then the snipe is FAILED in words, and eBay holds no bid
     assert result == "failed"
     stored = world["bids"].require(USER, bid.bidId)
@@ -191,7 +204,7 @@ def test_a_snipe_whose_run_died_after_ebay_accepted_is_placed_and_won_after_the_
     assert world["scheduler"].outcome_checks
     # When the follow-up runs after the end
     after_the_end(bid)
-    result = engine(world, "follow-up").run(USER, bid.bidId)
+    result = follow_up(world).run(USER, bid.bidId)
     # Then eBay's bid is recorded (PLACED, then WON) and eBay still holds exactly one bid
     assert result == "won"
     assert world["bids"].require(USER, bid.bidId).status is BidStatus.WON

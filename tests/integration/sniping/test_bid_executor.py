@@ -30,7 +30,7 @@ from local.ebay_sim.simulator import Simulator
 from local.ebay_sim.testing import TEST_CONFIG, running_simulator
 from tests.engine_support import group_ports, linked_profile
 from tests.fakes import FakeScheduler
-from workers.snipe_engine import NOT_LINKED_REASON, SnipeEngine
+from workers.snipe_engine import NOT_LINKED_REASON, TAKEOVER_AFTER_END_SECONDS, SnipeEngine
 
 USER = "user-snipe"
 EBAY_USER = "sniper_sam"
@@ -298,8 +298,11 @@ def test_a_takeover_after_the_end_that_cannot_ask_ebay_records_nothing_yet(world
     assert result == "check-pending"
     assert world["bids"].require(USER, bid.bidId).status is BidStatus.ARMED
     assert world["scheduler"].outcome_checks[-1] == bid.bidId
-    # And that later run, with getBidding answering, records PLACED then WON
-    assert engine(world).run(USER, bid.bidId) == "won"
+    # And that later run (the follow-up comes after the takeover margin), with getBidding
+    # answering, records PLACED then WON
+    later = engine(world)
+    later.clock = lambda: time.time() + TAKEOVER_AFTER_END_SECONDS
+    assert later.run(USER, bid.bidId) == "won"
     assert history_actions(world, bid) == ["CREATE", "PLACE", "WIN"]
 
 
