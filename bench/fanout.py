@@ -158,12 +158,15 @@ async def _clients(url: str, tokens: list[tuple[str, str, int]], pipe: Connectio
         async for text in ws:
             now = time.time()
             message = json.loads(text)
-            if message["type"] != "price.changed":
-                continue
-            if not message["bidId"].startswith(prefix):
-                wrong += 1
-                continue
-            receipts.append((message["bidId"], message["data"]["currentPrice"], now))
+            # A batch frame carries several events, each read as if it had come alone
+            events = message["data"]["events"] if message["type"] == "batch" else [message]
+            for event in events:
+                if event["type"] != "price.changed":
+                    continue
+                if not event["bidId"].startswith(prefix):
+                    wrong += 1
+                    continue
+                receipts.append((event["bidId"], event["data"]["currentPrice"], now))
 
     async def connect(token: str) -> Any:
         # A handshake the stack refused for a passing reason (its $connect timed out on a busy

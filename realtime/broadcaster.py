@@ -68,7 +68,7 @@ class BroadcastProcessor(BatchProcessor):
         payloads = [encode(m) for m in messages_for(change, int(time.time() * 1000))]
         if payloads and change.owner:
             lane = self.lanes.setdefault(change.owner, Lane(change.owner))
-            lane.deliveries.append(Delivery(record, payloads, str(change.image.get("bidId", ""))))
+            lane.deliveries.append(Delivery(record, payloads))
 
     def process(self) -> list[tuple[Any, ...]]:
         results = super().process()
@@ -83,6 +83,7 @@ class BroadcastProcessor(BatchProcessor):
         self.stats = {
             "records": len(self.records),
             "sent": outcome.sent,
+            "posts": outcome.posts,
             "gone": outcome.gone,
             "failed": len(self.fail_messages),
             "ms": elapsed_ms,

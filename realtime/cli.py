@@ -4,7 +4,8 @@
     sniper ws --url wss://.../prod --token "$ID_TOKEN" --json | jq .
     sniper ws --login demo@example.com --send '{"action": "ping"}' --filter pong
 
-Prints one line per event (time, type, item, the essentials) and, on a terminal, a live
+Prints one line per event (time, type, item, the essentials; each event of a ``batch`` frame on
+its own line) and, on a terminal, a live
 countdown to the next ending snipe. Reconnects with backoff and sends ``sync`` after every
 (re)connect; pings every few minutes to stay under API Gateway's 10-minute idle limit. A
 rejected token exits with status 3 and a one-line reason.
@@ -195,12 +196,22 @@ class Watcher:
                 self.out.flush()
 
     def _handle(self, text: str | bytes) -> bool:
+        """Print the frame's events; True when at least one was printed."""
         try:
             message = json.loads(text)
         except ValueError:
             return False
         if not isinstance(message, dict):
             return False
+        if message.get("type") == "batch":  # several events in one frame: each as if alone
+            events = (message.get("data") or {}).get("events") or []
+            printed = [self._event(e) for e in events if isinstance(e, dict)]
+            return any(printed)
+        return self._event(message)
+
+    def _event(self, message: dict[str, Any]) -> bool:
+        if self.count and self.printed >= self.count:
+            return False  # done: the rest of a batch frame is not printed
         event_id = str(message.get("eventId", ""))
         if event_id and message.get("type") not in ("pong", "snapshot", "error"):
             if event_id in self.seen:

@@ -1,30 +1,31 @@
 """Deliver a batch's messages to their owners' connections: concurrently, fairly between users,
-in order for each snipe on each socket.
+in stream order on each socket.
 
 The connections of every user of the batch are read first, in one call (a BatchGetItem of their
-index items, ``common.data.connections``). Then each message is posted to each of its owner's
-sockets. What must keep its order is a *flow*: the messages about one snipe (a delivery's
-``key``) to one socket, in stream order; the protocol promises nothing more (messages about one
-snipe arrive in the order the changes were written), so flows run side by side: a user's
-sockets, and their different snipes, do not wait for one another.
+index items, ``common.data.connections``). Then each socket gets its owner's messages of the
+batch, in stream order: a lone message as it is, several in ``batch`` frames of up to 32 KB
+(``realtime.protocol.frames``), so a socket costs one post per batch whether one of its
+owner's snipes changed or fifty. A socket's frames are a *flow*, posted one after the other;
+sockets' flows run side by side.
 
 Fairness (docs/realtime-protocol.md, "Fairness"): a batch's threads take flows from a
 round-robin of *users*, one post at a time: a worker takes the next user in the queue, posts
-the next message of one of that user's ready flows, and the user goes back to the end of the
+the next frame of one of that user's ready flows, and the user goes back to the end of the
 queue while it has more. So every user of the batch gets a post in each round, whatever the
-others have queued: a user with ten sockets, or a burst of a hundred edits, takes one turn in
-each round like a user with one message, and the others' messages go out in the first rounds
-instead of waiting behind theirs.
+others have queued: a user with ten sockets takes one turn in each round like a user with one,
+and the others' messages go out in the first rounds instead of waiting behind theirs; a burst
+of their edits costs them a post per socket, not a post per edit.
 
-A gone connection (410) is deleted once and its flows end; throttling is retried inside the
-pusher. When a post fails otherwise, its record and every later record of that user fail (the
-user's flows stop before them), so the stream's retry replays them in order; when the
-connections cannot be read, every record fails.
+A gone connection (410) is deleted once and its flow ends; throttling is retried inside the
+pusher. When a post fails otherwise, the first record it carries and every later record of
+that user fail (the user's flows stop before them), so the stream's retry replays them in
+order; when the connections cannot be read, every record fails.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from common.observability import logger
+from realtime.protocol import frames
 
 
 class Connections(Protocol):
@@ -48,7 +50,6 @@ class Pusher(Protocol):
 class Delivery:
     record: Any  # whatever the caller uses to mark a failure
     payloads: list[bytes]
-    key: str = ""  # what its messages keep their order with on a socket: the snipe
 
 
 @dataclass
@@ -59,20 +60,25 @@ class Lane:
 
 @dataclass
 class FanoutResult:
-    sent: int = 0
+    sent: int = 0  # messages delivered (a batch frame carries several)
+    posts: int = 0
     gone: int = 0
     failed: list[tuple[Any, BaseException]] = field(default_factory=list)
 
 
+# A frame: the index of the first delivery it carries, how many messages, its bytes.
+Frame = tuple[int, int, bytes]
+
+
 class _Flow:
-    """One socket's messages about one snipe: (delivery index, payload), in stream order."""
+    """One socket's frames, in stream order."""
 
     __slots__ = ("connection_id", "items", "next", "user")
 
-    def __init__(self, user: _UserTurns, connection_id: str) -> None:
+    def __init__(self, user: _UserTurns, connection_id: str, items: list[Frame]) -> None:
         self.user = user
         self.connection_id = connection_id
-        self.items: list[tuple[int, bytes]] = []
+        self.items = items
         self.next = 0
 
 
@@ -95,9 +101,11 @@ class Schedule:
 
     ``take`` gives the next flow to post from (None once everything is done); ``give_back``
     returns it after one post. A flow is never out twice at once, so its posts stay in order.
-    Deterministic for one worker: users in the batch's order, each user's flows in turn."""
+    Deterministic for one worker: users in the batch's order, each user's sockets in turn."""
 
-    def __init__(self, lanes: Sequence[Lane], targets: dict[str, list[str]]) -> None:
+    def __init__(
+        self, lanes: Sequence[Lane], targets: dict[str, list[str]], server_time: int = 0
+    ) -> None:
         self.users: list[_UserTurns] = []
         self._queue: deque[_UserTurns] = deque()
         self._lock = threading.Lock()
@@ -105,21 +113,22 @@ class Schedule:
         self._out = 0
         self.flows = 0
         self._workers = 0
-        self.sent = self.gone = 0
+        self.sent = self.posts = self.gone = 0
         self.finished = threading.Event()
         for lane in lanes:
             sockets = targets.get(lane.user_id) or []
             if not sockets:
                 continue
             user = _UserTurns(lane)
-            flows: dict[tuple[str, str], _Flow] = {}
-            for index, delivery in enumerate(lane.deliveries):
-                for connection_id in sockets:
-                    flow = flows.get((connection_id, delivery.key))
-                    if flow is None:
-                        flow = flows[(connection_id, delivery.key)] = _Flow(user, connection_id)
-                    flow.items += [(index, payload) for payload in delivery.payloads]
-            user.ready.extend(f for f in flows.values() if f.items)
+            indexes = [i for i, d in enumerate(lane.deliveries) for _ in d.payloads]
+            payloads = [p for d in lane.deliveries for p in d.payloads]
+            items: list[Frame] = []
+            carried = 0
+            for count, frame in frames(payloads, server_time) if payloads else []:
+                items.append((indexes[carried], count, frame))
+                carried += count
+            if items:  # every socket of the user gets the same frames
+                user.ready.extend(_Flow(user, socket, items) for socket in sockets)
             if user.ready:
                 self.users.append(user)
                 self._queue.append(user)
@@ -157,9 +166,10 @@ class Schedule:
     def expect(self, workers: int) -> None:
         self._workers = workers
 
-    def worker_done(self, sent: int, gone: int) -> None:
+    def worker_done(self, sent: int, posts: int, gone: int) -> None:
         with self._lock:
             self.sent += sent
+            self.posts += posts
             self.gone += gone
             self._workers -= 1
             if not self._workers:
@@ -202,7 +212,7 @@ class Fanout:
         except Exception as exc:  # every record goes back to the stream, in order
             result.failed = [(d.record, exc) for lane in lanes for d in lane.deliveries]
             return result
-        schedule = Schedule(lanes, targets)
+        schedule = Schedule(lanes, targets, int(time.time() * 1000))
         # This thread is one of the workers: the invocation has nothing else to do meanwhile.
         if schedule.flows:
             helpers = min(self.max_workers, schedule.flows) - 1
@@ -211,7 +221,7 @@ class Fanout:
                 self._pool.submit(self._work, schedule)
             self._work(schedule)
             schedule.finished.wait()
-            result.sent, result.gone = schedule.sent, schedule.gone
+            result.sent, result.posts, result.gone = schedule.sent, schedule.posts, schedule.gone
         for user in schedule.users:
             if user.error is not None:
                 failed = user.lane.deliveries[user.failed_from :]
@@ -220,18 +230,19 @@ class Fanout:
 
     def _work(self, schedule: Schedule) -> None:
         """One worker: post from the flow the schedule hands out until there are none."""
-        sent = gone = 0
+        sent = posts = gone = 0
         try:
             pusher = self._pusher()
             while (flow := schedule.take()) is not None:
                 user = flow.user
-                index, payload = flow.items[flow.next]
+                index, count, frame = flow.items[flow.next]
                 if index >= user.failed_from or flow.connection_id in user.gone:
                     flow.next = len(flow.items)  # an earlier record of this user failed: stop
                 else:
                     try:
-                        if pusher.post(flow.connection_id, payload):
-                            sent += 1
+                        posts += 1
+                        if pusher.post(flow.connection_id, frame):
+                            sent += count
                             flow.next += 1
                         else:
                             flow.next = len(flow.items)
@@ -246,4 +257,4 @@ class Fanout:
                         schedule.mark_failed(flow, index, exc)
                 schedule.give_back(flow)
         finally:
-            schedule.worker_done(sent, gone)
+            schedule.worker_done(sent, posts, gone)

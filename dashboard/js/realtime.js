@@ -1,6 +1,7 @@
 // The WebSocket connection (docs/realtime-protocol.md): a `sync` after every (re)connect, a ping
 // every few minutes (API Gateway closes idle sockets after 10), reconnection with exponential
-// backoff and jitter, and duplicate deliveries (same eventId) dropped.
+// backoff and jitter, `batch` frames read event by event, and duplicate deliveries (same
+// eventId) dropped.
 
 const PING_EVERY_MS = 4 * 60_000;
 const BACKOFF_FIRST_MS = 500;
@@ -126,6 +127,17 @@ export class Realtime {
       return;
     }
     if (!message || typeof message !== "object") return;
+    if (message.type === "batch") {
+      // Several events for this socket in one frame: each as if it had come alone.
+      for (const event of message.data?.events ?? []) {
+        if (event && typeof event === "object") this.accept(event);
+      }
+      return;
+    }
+    this.accept(message);
+  }
+
+  accept(message) {
     const id = message.eventId;
     if (id) {
       if (this.seen.has(id)) return;

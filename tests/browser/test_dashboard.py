@@ -3,6 +3,7 @@ eBay simulator's consent page, snipes that arm, fire and end while the page stay
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -409,3 +410,53 @@ def test_a_groups_rule_limit_and_totals(page: Any, stack: RunningStack) -> None:
     expect(_group_card(page, "cameras").get_by_test_id("group-rule")).to_have_text(
         "Contingency, up to 2"
     )
+
+
+def test_changes_that_arrive_in_one_frame_each_update_their_card(
+    page: Any, stack: RunningStack
+) -> None:
+    _require_realtime(stack)
+    frames: list[dict[str, Any]] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(_json(f))))
+    # Given two snipes of one user, each on its card
+    first, card_one = _snipe_by_item_number(page, stack, "Contax T2 Titanium", "400.00", 900)
+    second = _auction(stack, ends_in=900, title="Nikon FM2 Black")
+    page.get_by_label("eBay item number").fill(second)
+    page.get_by_label("Your maximum (USD)").fill("300.00")
+    page.get_by_role("button", name="Set snipe").click()
+    card_two = _card(page, "Nikon FM2 Black")
+    expect(card_two.get_by_test_id("status")).to_have_text("Scheduled")
+    # When both prices change in one write, so the broadcaster sends them in one batch frame
+    provisioned = stack.stack.provisioned
+    assert provisioned is not None
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=provisioned.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    table = provisioned.tables["BidsTable"].name
+    items = [
+        i
+        for i in dynamodb.scan(TableName=table)["Items"]
+        if i.get("ebayItemId", {}).get("S") in (first, second)
+    ]
+    for item, cents in zip(items, (4321, 1234), strict=True):
+        item["currentPrice"] = {"N": str(cents)}
+    dynamodb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": i}} for i in items]})
+    # Then each card shows its new price
+    prices = {i["ebayItemId"]["S"]: f"${int(i['currentPrice']['N']) / 100:,.2f}" for i in items}
+    expect(card_one.get_by_test_id("current-price")).to_have_text(prices[first])
+    expect(card_two.get_by_test_id("current-price")).to_have_text(prices[second])
+    # And they came in one batch frame, which the page read event by event
+    batches = [f for f in frames if f.get("type") == "batch"]
+    assert [len(b["data"]["events"]) for b in batches] == [2]
+
+
+def _json(frame: Any) -> dict[str, Any]:
+    try:
+        message = json.loads(frame if isinstance(frame, str) else frame.decode())
+    except ValueError:
+        return {}
+    return message if isinstance(message, dict) else {}

@@ -130,7 +130,7 @@ def test_a_write_reaches_its_owner_only_and_gone_connections_are_removed(running
             item = snipe(user_a, bid="e2e-1")
             dynamodb.put_item(TableName=table, Item=to_item(item))
             dynamodb.put_item(TableName=table, Item=to_item({**item, "currentPrice": 1234}))
-            got_a = [json.loads(await asyncio.wait_for(ws_a.recv(), 10)) for _ in range(2)]
+            got_a = await _events(ws_a, 2)
             await ws_b.send(json.dumps({"action": "ping"}))
             got_b = [json.loads(await asyncio.wait_for(ws_b.recv(), 10))]
             return got_a, got_b
@@ -145,6 +145,15 @@ def test_a_write_reaches_its_owner_only_and_gone_connections_are_removed(running
     while time.time() < deadline and (repo.connection_ids(user_a) or repo.connection_ids(user_b)):
         time.sleep(0.05)
     assert repo.connection_ids(user_a) == []
+
+
+async def _events(ws: Any, count: int) -> list[dict[str, Any]]:
+    """The next ``count`` events, as a client reads them (a batch frame's one by one)."""
+    events: list[dict[str, Any]] = []
+    while len(events) < count:
+        message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        events += message["data"]["events"] if message["type"] == "batch" else [message]
+    return events
 
 
 def test_frames_are_not_compressed_as_api_gateway_negotiates_no_extension(running: RunningStack):

@@ -238,8 +238,16 @@ def _ws_url(running: RunningStack, token: str, **extra: str) -> str:
     return f"{base}?{httpx.QueryParams({'token': token, **extra})}"
 
 
+_unread: dict[int, list[dict[str, Any]]] = {}
+
+
 async def _recv(ws: Any) -> dict[str, Any]:
-    return dict(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+    """The next message, as a client reads them: a batch frame's events one by one."""
+    unread = _unread.setdefault(id(ws), [])
+    while not unread:
+        message = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        unread += message["data"]["events"] if message["type"] == "batch" else [message]
+    return dict(unread.pop(0))
 
 
 async def _until(ws: Any, kind: str) -> list[dict[str, Any]]:

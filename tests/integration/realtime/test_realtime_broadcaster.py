@@ -25,7 +25,8 @@ pytestmark = pytest.mark.integration
 
 
 class FakeManagementApi:
-    """boto3's apigatewaymanagementapi surface: 410 for gone ids, 429 a given number of times."""
+    """boto3's apigatewaymanagementapi surface: 410 for gone ids, 429 a given number of times;
+    records what each socket received, message by message."""
 
     def __init__(self, gone: set[str] = frozenset(), throttle: int = 0) -> None:  # type: ignore[assignment]
         self.gone = set(gone)
@@ -38,7 +39,10 @@ class FakeManagementApi:
             raise ClientError({"Error": {"Code": "LimitExceededException"}}, "PostToConnection")
         if ConnectionId in self.gone:
             raise ClientError({"Error": {"Code": "GoneException"}}, "PostToConnection")
-        self.sent.append((ConnectionId, json.loads(Data)))
+        message = json.loads(Data)
+        # As a client reads it: a batch frame's events one by one
+        events = message["data"]["events"] if message["type"] == "batch" else [message]
+        self.sent += [(ConnectionId, event) for event in events]
 
     def to(self, connection_id: str) -> list[dict[str, Any]]:
         return [m for c, m in self.sent if c == connection_id]

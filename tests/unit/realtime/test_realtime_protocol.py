@@ -12,7 +12,7 @@ import pytest
 
 from realtime.actions import respond
 from realtime.changes import Change, MalformedSnipe, messages_for
-from realtime.protocol import MAX_MESSAGE_BYTES, encode, snapshot_messages, snipe_view
+from realtime.protocol import MAX_MESSAGE_BYTES, encode, frames, snapshot_messages, snipe_view
 from tests.realtime_events import snipe
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "realtime-protocol.md"
@@ -56,6 +56,7 @@ def test_every_documented_type_has_a_schema():
         "pong",
         "snapshot",
         "error",
+        "batch",
     }
 
 
@@ -194,3 +195,27 @@ def test_actions_answer_on_the_same_connection_with_documented_messages(body, ex
     [(connection, message)] = pusher.sent
     assert (connection, message["type"]) == ("abc=", expected)
     _validate(message)
+
+
+def test_messages_for_one_socket_travel_in_batch_frames_of_at_most_32_kb():
+    # Given 300 price changes of one user's snipes, encoded
+    messages = [
+        messages_for(Change(f"e{n}", "MODIFY", snipe(), snipe(currentPrice=1001 + n)), NOW)[0]
+        for n in range(300)
+    ]
+    # When they are framed for one socket
+    framed = frames([encode(m) for m in messages], NOW)
+    # Then every frame is a documented batch under 32 KB, each event valid on its own, and
+    # together they carry every message once, in order
+    events = []
+    for count, frame in framed:
+        batch = json.loads(frame)
+        _validate(batch)
+        for event in batch["data"]["events"]:
+            _validate(event)
+        assert len(batch["data"]["events"]) == count
+        events += batch["data"]["events"]
+    assert events == messages
+    assert len(framed) > 1
+    # And a lone message is sent as it is
+    assert frames([encode(messages[0])], NOW) == [(1, encode(messages[0]))]
