@@ -24,14 +24,12 @@ order; when the connections cannot be read, every record fails.
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from queue import SimpleQueue
 from typing import Any, Protocol
 
 from common.observability import logger
@@ -203,13 +201,7 @@ class Fanout:
         self._connections = connections
         self._pusher = pusher
         self.max_workers = max_workers
-        # Helper threads, started as batches need them and kept for the container's life,
-        # waiting on a queue: handing one a batch is a put (a ThreadPoolExecutor's submit, with
-        # its future and locks, was a seventh of the broadcaster's CPU for small batches).
-        self._jobs: SimpleQueue[Callable[[], None] | None] = SimpleQueue()
-        self._helpers = [0]  # how many were started (a list: the finalizer must not hold self)
-        self._helpers_lock = threading.Lock()
-        weakref.finalize(self, _stop_helpers, self._jobs, self._helpers)
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fanout")
 
     def deliver(self, lanes: list[Lane]) -> FanoutResult:
         result = FanoutResult()
@@ -225,10 +217,8 @@ class Fanout:
         if schedule.flows:
             helpers = min(self.max_workers, schedule.flows) - 1
             schedule.expect(helpers + 1)
-            self._start_helpers(helpers)
-            job = functools.partial(self._work, schedule)
             for _ in range(helpers):
-                self._jobs.put(job)
+                self._pool.submit(self._work, schedule)
             self._work(schedule)
             schedule.finished.wait()
             result.sent, result.posts, result.gone = schedule.sent, schedule.posts, schedule.gone
@@ -237,17 +227,6 @@ class Fanout:
                 failed = user.lane.deliveries[user.failed_from :]
                 result.failed += [(d.record, user.error) for d in failed]
         return result
-
-    def _start_helpers(self, wanted: int) -> None:
-        with self._helpers_lock:
-            while self._helpers[0] < wanted:
-                self._helpers[0] += 1
-                threading.Thread(
-                    target=_helper,
-                    args=(self._jobs,),
-                    name=f"fanout-{self._helpers[0]}",
-                    daemon=True,
-                ).start()
 
     def _work(self, schedule: Schedule) -> None:
         """One worker: post from the flow the schedule hands out until there are none."""
@@ -279,16 +258,3 @@ class Fanout:
                 schedule.give_back(flow)
         finally:
             schedule.worker_done(sent, posts, gone)
-
-
-def _helper(jobs: SimpleQueue[Callable[[], None] | None]) -> None:
-    while (job := jobs.get()) is not None:
-        try:
-            job()
-        except Exception:  # a bug in a worker must not take the helper (or the batch) down
-            logger.exception("fan-out worker failed")
-
-
-def _stop_helpers(jobs: SimpleQueue[Callable[[], None] | None], helpers: list[int]) -> None:
-    for _ in range(helpers[0]):
-        jobs.put(None)

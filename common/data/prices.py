@@ -33,25 +33,36 @@ class PriceHistory:
     def add_point(
         self, ebay_item_id: str, at: int, cents: int, currency: str, auction_end: int
     ) -> int:
-        """Add a point (an atomic list_append); trim the oldest beyond MAX_POINTS. Returns size."""
+        """Add a point (an atomic list_append); trim the oldest beyond MAX_POINTS. Returns size.
+
+        Only a point later than the last one is appended (``lastAt``): a write botocore sends
+        again after a timeout, though the first one landed, appends nothing twice. Returns 0
+        when the point was not added."""
         key = {"userId": {"S": price_history_key(ebay_item_id)}}
-        with translate_errors():
+        try:
             result = self.client.update_item(
                 TableName=self.table,
                 Key=key,
                 UpdateExpression=(
                     "SET points = list_append(if_not_exists(points, :empty), :pt), "
-                    "currency = :cur, #ttl = :ttl"
+                    "currency = :cur, #ttl = :ttl, lastAt = :at"
                 ),
+                ConditionExpression="attribute_not_exists(lastAt) OR lastAt < :at",
                 ExpressionAttributeNames={"#ttl": "ttl"},
                 ExpressionAttributeValues={
                     ":empty": {"L": []},
                     ":pt": to_value([[at, cents]]),
                     ":cur": to_value(currency),
                     ":ttl": to_value(auction_end + KEEP_AFTER_END_SECONDS),
+                    ":at": to_value(at),
                 },
                 ReturnValues="UPDATED_NEW",
             )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return 0
+            with translate_errors():
+                raise
         size = len(result["Attributes"]["points"]["L"])
         excess = size - MAX_POINTS
         if excess > 0:
