@@ -24,12 +24,14 @@ order; when the connections cannot be read, every record fails.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from queue import SimpleQueue
 from typing import Any, Protocol
 
 from common.observability import logger
@@ -99,9 +101,10 @@ class _UserTurns:
 class Schedule:
     """One batch's posts, handed out one at a time, round-robin between users.
 
-    ``take`` gives the next flow to post from (None once everything is done); ``give_back``
-    returns it after one post. A flow is never out twice at once, so its posts stay in order.
-    Deterministic for one worker: users in the batch's order, each user's sockets in turn."""
+    ``take`` gives the next flow to post from (None when none is ready: that worker is done);
+    ``give_back`` returns it after one post. A flow is never out twice at once, so its posts
+    stay in order. Deterministic for one worker: users in the batch's order, each user's
+    sockets in turn."""
 
     def __init__(
         self, lanes: Sequence[Lane], targets: dict[str, list[str]], server_time: int = 0
@@ -109,8 +112,6 @@ class Schedule:
         self.users: list[_UserTurns] = []
         self._queue: deque[_UserTurns] = deque()
         self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
-        self._out = 0
         self.flows = 0
         self._workers = 0
         self.sent = self.posts = self.gone = 0
@@ -136,32 +137,27 @@ class Schedule:
                 self.flows += len(user.ready)
 
     def take(self) -> _Flow | None:
+        """The next flow to post from; None when none is ready. A worker that finds none may
+        leave: a flow still out comes back with the worker that holds it, who takes it again."""
         with self._lock:
-            while not self._queue:
-                if not self._out:
-                    return None
-                self._changed.wait()
+            if not self._queue:
+                return None
             user = self._queue.popleft()
             flow = user.ready.popleft()
             if user.ready:
                 self._queue.append(user)
             else:
                 user.queued = False
-            self._out += 1
             return flow
 
     def give_back(self, flow: _Flow) -> None:
         with self._lock:
-            self._out -= 1
             user = flow.user
             if flow.next < len(flow.items) and flow.connection_id not in user.gone:
                 user.ready.append(flow)
                 if not user.queued:
                     user.queued = True
                     self._queue.append(user)
-                self._changed.notify()
-            elif not self._out and not self._queue:
-                self._changed.notify_all()  # done: the waiting workers may leave
 
     def expect(self, workers: int) -> None:
         self._workers = workers
@@ -201,7 +197,14 @@ class Fanout:
         self._connections = connections
         self._pusher = pusher
         self.max_workers = max_workers
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fanout")
+        # Helper threads, started as batches need them and kept for the container's life,
+        # waiting on a queue: handing one a batch is a put (a ThreadPoolExecutor's submit, with
+        # its future and locks, was a seventh of the broadcaster's CPU for small batches).
+        # put_nowait, not put: the grants test reads a ``.put(`` as ConnectionsRepository.put.
+        self._jobs: SimpleQueue[Callable[[], None] | None] = SimpleQueue()
+        self._helpers = [0]  # how many were started (a list: the finalizer must not hold self)
+        self._helpers_lock = threading.Lock()
+        weakref.finalize(self, _stop_helpers, self._jobs, self._helpers)
 
     def deliver(self, lanes: list[Lane]) -> FanoutResult:
         result = FanoutResult()
@@ -217,8 +220,10 @@ class Fanout:
         if schedule.flows:
             helpers = min(self.max_workers, schedule.flows) - 1
             schedule.expect(helpers + 1)
+            self._start_helpers(helpers)
+            job = functools.partial(self._work, schedule)
             for _ in range(helpers):
-                self._pool.submit(self._work, schedule)
+                self._jobs.put_nowait(job)
             self._work(schedule)
             schedule.finished.wait()
             result.sent, result.posts, result.gone = schedule.sent, schedule.posts, schedule.gone
@@ -227,6 +232,17 @@ class Fanout:
                 failed = user.lane.deliveries[user.failed_from :]
                 result.failed += [(d.record, user.error) for d in failed]
         return result
+
+    def _start_helpers(self, wanted: int) -> None:
+        with self._helpers_lock:
+            while self._helpers[0] < wanted:
+                self._helpers[0] += 1
+                threading.Thread(
+                    target=_helper,
+                    args=(self._jobs,),
+                    name=f"fanout-{self._helpers[0]}",
+                    daemon=True,
+                ).start()
 
     def _work(self, schedule: Schedule) -> None:
         """One worker: post from the flow the schedule hands out until there are none."""
@@ -258,3 +274,16 @@ class Fanout:
                 schedule.give_back(flow)
         finally:
             schedule.worker_done(sent, posts, gone)
+
+
+def _helper(jobs: SimpleQueue[Callable[[], None] | None]) -> None:
+    while (job := jobs.get()) is not None:
+        try:
+            job()
+        except Exception:  # a bug in a worker must not take the helper (or the batch) down
+            logger.exception("fan-out worker failed")
+
+
+def _stop_helpers(jobs: SimpleQueue[Callable[[], None] | None], helpers: list[int]) -> None:
+    for _ in range(helpers[0]):
+        jobs.put_nowait(None)
