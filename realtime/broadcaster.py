@@ -3,8 +3,9 @@
 A ``BatchProcessor(EventType.DynamoDBStreams)`` with partial batch responses: every record is
 turned into zero or more messages (``realtime.changes``); a record that cannot be read fails
 alone. The batch's messages are then delivered by ``realtime.fanout`` (the connections of all
-the batch's users in one BatchGetItem, posts with bounded concurrency, gone connections
-deleted, throttling retried); a record whose delivery fails is reported as a batch item failure
+the batch's users in one BatchGetItem, each socket's messages in as few 32 KB frames as they
+fit, signed posts with bounded concurrency and turns by user, gone connections deleted,
+throttling retried); a record whose delivery fails is reported as a batch item failure
 with every later record of its user, so Lambda's retry (bisect, MaximumRetryAttempts, then the
 on-failure queue) replays them in order. Redelivered records carry the same eventIds, which
 clients use to drop duplicates.
