@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from local.smoke import register as register_smoke
-from local.stack import LocalStack, PortInUseError
+from local.stack import LocalCloud, PortInUseError
 from realtime.cli import register as register_ws
 
 EXIT_USAGE = 2
@@ -82,7 +82,7 @@ def _up(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    stack = LocalStack(
+    stack = LocalCloud(
         port=args.port,
         host=args.host,
         seed=args.seed,
@@ -101,7 +101,7 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(stack: LocalStack) -> None:
+async def _serve(stack: LocalCloud) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,4 +1,4 @@
-"""The whole backend in one process: ``LocalStack`` wires moto, the template, the eBay simulator,
+"""The whole backend in one process: ``LocalCloud`` wires moto, the template, the eBay simulator,
 the Lambda runtime and the HTTP gateway together.
 
 Ports: the gateway (REST API, ``/local/...``, docs, dashboard) on ``port``, the eBay simulator
@@ -121,8 +121,8 @@ def _bind(host: str, port: int, role: str) -> socket.socket:
     return sock
 
 
-class LocalStack:
-    """Start with ``await stack.start()`` (or ``async with LocalStack(...)``), stop with ``stop``.
+class LocalCloud:
+    """Start with ``await stack.start()`` (or ``async with LocalCloud(...)``), stop with ``stop``.
 
     After start: ``template``, ``provisioned``, ``runtime`` (invoke functions, read stats),
     ``gateway``, ``simulator``, ``base_url``, ``sim_url``, ``aws_endpoint_url``, ``demo``.
@@ -319,7 +319,7 @@ class LocalStack:
 
     # ---- lifecycle
 
-    async def __aenter__(self) -> LocalStack:
+    async def __aenter__(self) -> LocalCloud:
         await self.start()
         return self
 
@@ -650,7 +650,7 @@ class LocalStack:
 class LocalEndpoints:
     """``/local/...`` (stack info, sign-up, log-in, refresh), ``/openapi.json`` and ``/docs``."""
 
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: LocalCloud) -> None:
         self.stack = stack
 
     def routes(self) -> list[web.AbstractRouteDef]:

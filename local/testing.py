@@ -36,7 +36,7 @@ from local.chaos_users import (
     summarize,
     timeline,
 )
-from local.stack import LocalStack
+from local.stack import LocalCloud
 
 _START_TIMEOUT_SECONDS = 30
 _instances = itertools.count(1)
@@ -44,7 +44,7 @@ _instances = itertools.count(1)
 
 @dataclass(frozen=True, slots=True)
 class RunningStack:
-    stack: LocalStack
+    stack: LocalCloud
     loop: asyncio.AbstractEventLoop
 
     @property
@@ -66,7 +66,7 @@ def running_stack(
     aws_endpoint_url: str | None = None,
     **options: Any,
 ) -> Iterator[RunningStack]:
-    """Start a LocalStack in its own thread and event loop; stop it cleanly on exit.
+    """Start a LocalCloud in its own thread and event loop; stop it cleanly on exit.
 
     Inside pytest pass the session's ``aws_endpoint`` fixture as ``aws_endpoint_url``: the
     product caches its boto3 clients per process (per container on AWS), so a stack with a moto
@@ -75,7 +75,7 @@ def running_stack(
     ``stack_resources`` fixture's in the same moto. The stack sets the handlers' environment in
     ``os.environ`` while it runs and restores it when it stops.
     """
-    stack = LocalStack(
+    stack = LocalCloud(
         port=port,
         seed=seed,
         demo=demo,
@@ -800,7 +800,7 @@ class _Lot:
     group: str | None
 
 
-def _read_seals(stack: LocalStack, snipes: list[RacedSnipe]) -> None:
+def _read_seals(stack: LocalCloud, snipes: list[RacedSnipe]) -> None:
     """Each raced snipe's ``sealedAt``, which the API does not show: from the Bids table."""
     from local.aws import client
 
@@ -834,7 +834,7 @@ def _history(http: httpx.Client, bid_id: str, headers: dict[str, str]) -> list[d
         params["cursor"] = page["nextCursor"]
 
 
-def _stream_record_count(stack: LocalStack) -> int:
+def _stream_record_count(stack: LocalCloud) -> int:
     """Every record in the stack's streams (the Bids stream), read from the trim horizon."""
     from local.aws import client
     from local.stream_pump import stream_mappings
