@@ -12,19 +12,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from common.ebay import (
-    DEFAULT_USER_SCOPES,
-    AppCredentials,
-    EbayClient,
-    EbayConfig,
-    EbayError,
-    EbayUnavailable,
-    ItemNotFound,
-    Money,
-    RetryPolicy,
-    UserTokens,
-)
 from common.ebay import errors as e
+from common.ebay.client import EbayClient
+from common.ebay.config import DEFAULT_USER_SCOPES, EbayConfig, RetryPolicy
+from common.ebay.credentials import AppCredentials
+from common.ebay.errors import EbayError, EbayUnavailable, ItemNotFound
+from common.ebay.models import Money, UserTokens
 
 sim_testing = pytest.importorskip("local.ebay_sim.testing", reason="the eBay simulator is absent")
 FaultConfig = pytest.importorskip("local.ebay_sim.faults").FaultConfig

@@ -4,8 +4,8 @@ A function is its ``Handler`` module plus what that can reach. Reachability is b
 way a reader follows the code without running it:
 
 - modules: the handler's module and, transitively, every product module it imports (also
-  inside functions, and a string literal naming a product module, which is how the lazy loader
-  of ``common.ebay`` imports); ``if TYPE_CHECKING:`` imports are not followed;
+  inside functions, and a string literal naming a product module, as a lazy loader would
+  import it); ``if TYPE_CHECKING:`` imports are not followed;
 - code: a module's top level runs when it is imported; a function or method runs when its
   name is used (called, passed, decorated with a registering decorator such as
   ``@app.get(...)``) by code that runs. Two methods of one name in reachable modules are both

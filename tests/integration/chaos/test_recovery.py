@@ -14,8 +14,9 @@ from pydantic import SecretStr
 
 from common.clock import new_id
 from common.data.bids import BidsRepository
-from common.ebay import AppCredentials, EbayClient, EbayConfig
-from common.ebay.config import DEFAULT_USER_SCOPES, RetryPolicy
+from common.ebay.client import EbayClient
+from common.ebay.config import DEFAULT_USER_SCOPES, EbayConfig, RetryPolicy
+from common.ebay.credentials import AppCredentials
 from common.models import BidEntity, BidStatus, HistoryAction, HistoryEntity
 from common.settings import get_settings
 from local.ebay_sim.simulator import Simulator

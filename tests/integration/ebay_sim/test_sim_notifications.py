@@ -15,7 +15,10 @@ from aiohttp import web
 from pydantic import SecretStr
 from sim_http_helpers import SimEnv
 
-from common.ebay import AppCredentials, EbayClient, EbayConfig, EbayError, RetryPolicy
+from common.ebay.client import EbayClient
+from common.ebay.config import EbayConfig, RetryPolicy
+from common.ebay.credentials import AppCredentials
+from common.ebay.errors import EbayError
 from common.ebay.models import NotificationPublicKey
 from common.ebay.notifications import (
     PublicKeys,

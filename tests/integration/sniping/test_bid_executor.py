@@ -18,8 +18,9 @@ from pydantic import SecretStr
 from common.clock import new_id
 from common.data.bids import BidsRepository
 from common.data.users import UsersRepository
-from common.ebay import AppCredentials, EbayClient, EbayConfig
-from common.ebay.config import DEFAULT_USER_SCOPES, RetryPolicy
+from common.ebay.client import EbayClient
+from common.ebay.config import DEFAULT_USER_SCOPES, EbayConfig, RetryPolicy
+from common.ebay.credentials import AppCredentials
 from common.ebay.errors import EbayError, EbayUnavailable
 from common.errors import EbayNotLinkedError
 from common.models import BidEntity, BidStatus, HistoryAction, HistoryEntity

@@ -16,7 +16,9 @@ from pydantic import SecretStr
 from common.data.budget import FINAL_POLLS, HOUR_POLLS, CallBudget, utc_day
 from common.data.prices import PriceHistory
 from common.data.snipe_updates import SnipeUpdates
-from common.ebay import AppCredentials, EbayClient, EbayConfig, RetryPolicy
+from common.ebay.client import EbayClient
+from common.ebay.config import EbayConfig, RetryPolicy
+from common.ebay.credentials import AppCredentials
 from common.settings import get_settings
 from tests.integration.workers.worker_helpers import FakeNotifier, bids_repo, put_bid
 from workers.logic import prices as logic

@@ -11,7 +11,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from common.ebay import AppCredentials, EbayClient, EbayConfig, RetryPolicy
+from common.ebay.client import EbayClient
+from common.ebay.config import EbayConfig, RetryPolicy
+from common.ebay.credentials import AppCredentials
 
 API = "https://api.sandbox.ebay.com"
 CLIENT_SECRET = "SBX-client-secret-do-not-log"

@@ -15,20 +15,19 @@ import pytest
 import respx
 from pydantic import SecretStr
 
-from common.ebay import (
-    AppCredentials,
+from common.ebay.client import EbayClient
+from common.ebay.config import EbayConfig
+from common.ebay.credentials import AppCredentials
+from common.ebay.errors import (
     AuctionEnded,
     BidTooLow,
     EbayAuthError,
-    EbayClient,
-    EbayConfig,
     EbayUnavailable,
     InvalidGrant,
     InvalidItemId,
     ItemNotFound,
-    Money,
-    UserTokens,
 )
+from common.ebay.models import Money, UserTokens
 
 # conftest.py is not importable; this names the type of its `clock` fixture (FakeClock).
 FakeClock = Any

@@ -12,10 +12,11 @@ import httpx
 import pytest
 import respx
 
-from common.ebay import AppCredentials, EbayClient, EbayConfig, Money
-from common.ebay.client import BULK_RECHECK_SECONDS, MAX_ITEMS_PER_CALL
-from common.ebay.config import APP_SCOPE, BULK_ITEMS_SCOPE
+from common.ebay.client import BULK_RECHECK_SECONDS, MAX_ITEMS_PER_CALL, EbayClient
+from common.ebay.config import APP_SCOPE, BULK_ITEMS_SCOPE, EbayConfig
+from common.ebay.credentials import AppCredentials
 from common.ebay.errors import BulkItemsDenied
+from common.ebay.models import Money
 
 FakeClock = Any  # conftest.py's FakeClock
 

@@ -10,13 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from common.ebay import (
-    DeadlineExceeded,
-    EbayClient,
-    EbayRateLimited,
-    EbayUnavailable,
-    Money,
-)
+from common.ebay.client import EbayClient
+from common.ebay.errors import DeadlineExceeded, EbayRateLimited, EbayUnavailable
+from common.ebay.models import Money
 
 # conftest.py is not importable; this names the type of its `clock` fixture (FakeClock).
 FakeClock = Any

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 
-from common.ebay import load_app_credentials, secret_credentials
+from common.ebay.credentials import load_app_credentials, secret_credentials
 
 NAME = "/unit-tests/ebay-app"
 

@@ -13,7 +13,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from pydantic import SecretStr
 
-from common.ebay import EbayClient, Money, UserTokens
+from common.ebay.client import EbayClient
+from common.ebay.models import Money, UserTokens
 
 ACCESS = "v^1.1#i^1#ACCESS-TOKEN-VALUE"
 REFRESH = "v^1.1#i^1#REFRESH-TOKEN-VALUE"

@@ -5,8 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from common.ebay import Money
-from common.ebay.models import ebay_datetime_to_epoch, ebay_datetime_to_epoch_ms
+from common.ebay.models import Money, ebay_datetime_to_epoch, ebay_datetime_to_epoch_ms
 
 
 @given(cents=st.integers(min_value=0, max_value=10**12), currency=st.sampled_from(["USD", "GBP"]))

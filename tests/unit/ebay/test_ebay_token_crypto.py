@@ -8,7 +8,7 @@ import boto3
 import pytest
 from pydantic import SecretStr
 
-from common.ebay import UserTokens
+from common.ebay.models import UserTokens
 from common.token_crypto import TokenCipher, TokenDecryptionError
 
 TOKENS = UserTokens(

@@ -7,8 +7,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from common.ebay import EbayAuthError, EbayClient, Money
-from common.ebay.errors import EbayProtocolError
+from common.ebay.client import EbayClient
+from common.ebay.errors import EbayAuthError, EbayProtocolError
+from common.ebay.models import Money
 
 WATCH_LIST = b"""<?xml version="1.0" encoding="UTF-8"?>
 <GetMyeBayBuyingResponse xmlns="urn:ebay:apis:eBLBaseComponents">
