@@ -163,6 +163,19 @@ class ActiveSnipes:
         return found
 
 
+def count_active(client: DynamoDBClient, users_table: str, user_id: str) -> int:
+    """How many active snipes the user has: the size of their set, one strongly consistent
+    GetItem whatever their history holds."""
+    with translate_errors():
+        item = client.get_item(
+            TableName=users_table,
+            Key={"userId": {"S": active_snipes_key(user_id)}},
+            ConsistentRead=True,
+            ProjectionExpression="bidIds",
+        ).get("Item")
+    return len((item or {}).get("bidIds", {}).get("SS", []))
+
+
 def read_active(
     client: DynamoDBClient,
     users_table: str,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from common.data.active_snipes import raise_if_no_slot, release_slot, take_slot
+from common.data.active_snipes import count_active, raise_if_no_slot, release_slot, take_slot
 from common.data.dynamo import (
     batch_delete,
     cancellation_codes,
@@ -358,6 +358,11 @@ class BidsRepository:
                 "ConditionExpression": "attribute_not_exists(historyId)",
             }
         }
+
+    def active_count(self, user_id: str) -> int:
+        """How many active snipes the user has, from the set ``create`` and ``transition``
+        keep (common/data/active_snipes.py): one item read, not the user's history."""
+        return count_active(self.client, self.users_table, user_id)
 
     def active_snipes(self, user_id: str) -> list[BidEntity]:
         """The user's active snipes (PENDING, ARMED, PLACED), soonest-ending first, through the

@@ -1,7 +1,7 @@
 """Reads that follow what is active, not a user's history (issue 15 item 6): the WebSocket's
-sync, the wish list's flags, GET /groups and the executor's group look-ups find the active
-snipes through the set of their ids (common/data/active_snipes.py), against moto's tables (from
-template.yaml). DynamoDB's items read are counted from its answers."""
+sync, the wish list's flags, GET /groups, the unlink's count and the executor's group look-ups
+find the active snipes through the set of their ids (common/data/active_snipes.py), against
+moto's tables (from template.yaml). DynamoDB's items read are counted from its answers."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from common.models import ACTIVE_STATUSES, BidEntity, BidStatus
 from common.settings import get_settings
 from realtime import actions
 from rest import bids
+from rest.logic.ebay_auth import count_active_snipes
 from rest.logic.wishlist import active_snipes_by_item
+from tests.integration.rest import ebay_link_helpers as ebay
 from tests.integration.rest.conftest import make_call
 from tests.integration.rest.test_rest_groups import _set_status, _snipe
 from workers import wiring
@@ -157,3 +159,17 @@ def test_a_snipe_is_in_the_read_as_soon_as_it_is_created_and_out_once_it_ends(
     assert status in (200, 204)
     assert repo.active_snipes("user-a") == []
     assert wiring.bids_repo().get("user-a", created["bidId"]).status is BidStatus.CANCELLED
+
+
+def test_unlink_counts_the_active_snipes_without_reading_the_history(rest_env, new_auction):
+    # Given a linked user with 300 finished snipes and one active one
+    ebay.link("user-a", "sniper_sam")
+    _finished_history("user-a", 0, HISTORY)
+    _snipe(new_auction()["legacyItemId"], 5_000, None)
+    # When the unlink's count runs
+    with items_read() as reads:
+        pending = count_active_snipes("user-a", wiring.bids_repo())
+    # Then it counts the active snipe, reading one item (the set), not the 301 snipes
+    assert (pending, sum(reads)) == (1, 1)
+    # and the unlink reports it
+    assert ebay.call("DELETE", "/ebay/auth/unlink") == (200, {"unlinked": True, "pendingSnipes": 1})
