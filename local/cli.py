@@ -13,9 +13,9 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
+from cli.ws import register as register_ws
 from local.smoke import register as register_smoke
 from local.stack import LocalCloud, PortInUseError
-from realtime.cli import register as register_ws
 
 EXIT_USAGE = 2
 

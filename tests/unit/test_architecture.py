@@ -35,8 +35,15 @@ def test_common_imports_nothing_from_the_other_code_folders(path: Path):
 
 
 @pytest.mark.parametrize("path", [p for f in PRODUCT for p in _sources(f)], ids=str)
-def test_product_code_never_imports_local(path: Path):
-    assert "local" not in _imports(path)
+def test_product_code_never_imports_local_or_the_cli(path: Path):
+    # Neither ships in a function (deploy/function/Makefile): an import would fail in Lambda.
+    assert not _imports(path) & {"local", "cli"}
+
+
+@pytest.mark.parametrize("path", _sources("cli"), ids=str)
+def test_the_cli_imports_neither_product_nor_local_stack_code(path: Path):
+    # It is a client of a stack, local or deployed, and speaks to it over the wire only.
+    assert not _imports(path) & {*PRODUCT, "local"}
 
 
 @pytest.mark.parametrize("path", _sources("local/ebay_sim"), ids=str)

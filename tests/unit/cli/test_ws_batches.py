@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from realtime.cli import Watcher
+from cli.ws import Watcher
 from realtime.protocol import encode, envelope, frames
 
 
