@@ -270,7 +270,6 @@ class BidsRepository:
         AccountDeletedError when its deletion began: then nothing was written and no bid may go.
         """
         after = bid.model_copy(update={"sealedAt": now_ms, "version": bid.version + 1})
-        until = bid.end_ms + SEAL_AFTER_END_MS
         snipe_put: dict[str, Any] = {
             "Put": {
                 "TableName": self.table,
@@ -287,8 +286,32 @@ class BidsRepository:
                 },
             }
         }
+        raise_until, keep_until = self._seal_profile_checks(bid.userId, bid.end_ms)
+        for profile_item in (raise_until, keep_until):
+            try:
+                items: list[Any] = [snipe_put, profile_item]
+                self.client.transact_write_items(TransactItems=items)
+            except ClientError as exc:
+                codes = cancellation_codes(exc)
+                if codes and codes[0] == "ConditionalCheckFailed":
+                    raise ConflictError("The snipe changed before it was sealed") from exc
+                if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                    self._raise_if_profile_refuses(bid.userId)
+                    continue
+                with translate_errors("The snipe changed before it was sealed"):
+                    raise
+            return after
+        # The profile changed between the two attempts (a seal of another snipe): try again.
+        raise ConflictError("The owner's profile changed while sealing")
+
+    def _seal_profile_checks(
+        self, user_id: str, end_ms: int
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The seal's two ways with the owner's profile (linked, not being deleted): raise its
+        ``sealedUntil`` to this snipe's, or check that it is already later."""
+        until = end_ms + SEAL_AFTER_END_MS
         profile_ok = f"attribute_exists(ebayAccountId) AND {NOT_DELETED}"
-        key = {"userId": {"S": bid.userId}}
+        key = {"userId": {"S": user_id}}
         # The profile's sealedUntil only grows: a later snipe's seal is kept, not shortened.
         raise_until: dict[str, Any] = {
             "Update": {
@@ -309,22 +332,7 @@ class BidsRepository:
                 "ExpressionAttributeValues": {":until": to_value(until)},
             }
         }
-        for profile_item in (raise_until, keep_until):
-            try:
-                items: list[Any] = [snipe_put, profile_item]
-                self.client.transact_write_items(TransactItems=items)
-            except ClientError as exc:
-                codes = cancellation_codes(exc)
-                if codes and codes[0] == "ConditionalCheckFailed":
-                    raise ConflictError("The snipe changed before it was sealed") from exc
-                if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                    self._raise_if_profile_refuses(bid.userId)
-                    continue
-                with translate_errors("The snipe changed before it was sealed"):
-                    raise
-            return after
-        # The profile changed between the two attempts (a seal of another snipe): try again.
-        raise ConflictError("The owner's profile changed while sealing")
+        return raise_until, keep_until
 
     def _raise_if_profile_refuses(self, user_id: str) -> None:
         item = self.client.get_item(

@@ -201,23 +201,7 @@ class UsersRepository:
             names["#e"] = "email"
             values[":e"] = to_value(new_email)
             sets.append("#e = :e")
-            items += [
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": to_item(
-                            {"userId": email_guard_key(new_email), "ownerId": user.userId}
-                        ),
-                        "ConditionExpression": "attribute_not_exists(userId)",
-                    }
-                },
-                {
-                    "Delete": {
-                        "TableName": self.table,
-                        "Key": {"userId": {"S": email_guard_key(user.email)}},
-                    }
-                },
-            ]
+            items += self._email_guard_move(user, new_email)
         items.insert(
             0,
             {
@@ -245,6 +229,24 @@ class UsersRepository:
             with translate_errors("The profile changed meanwhile; reload and try again"):
                 raise
         return self.require(user.userId)
+
+    def _email_guard_move(self, user: UserEntity, new_email: str) -> list[Any]:
+        """The new email's guard taken (if nobody holds it) and the old one's given back."""
+        return [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item({"userId": email_guard_key(new_email), "ownerId": user.userId}),
+                    "ConditionExpression": "attribute_not_exists(userId)",
+                }
+            },
+            {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": {"userId": {"S": email_guard_key(user.email)}},
+                }
+            },
+        ]
 
     def update_preferences(self, user_id: str, preferences: Preferences, now: int) -> UserEntity:
         with translate_errors("No profile exists for this user"):

@@ -104,26 +104,7 @@ def create_snipe(
     item = fetch_auction(auctions, request.ebay_item_id)
     now = now_ms(clock)
     _check_biddable(item, request, lead, now // 1000)
-    price = item.current_bid_price
-    currency = price or item.minimum_price_to_bid
-    bid = BidEntity(
-        userId=user_id,
-        bidId=new_id(clock),
-        ebayItemId=request.ebay_item_id,
-        itemId=item.item_id,
-        maxBidAmount=request.max_bid_amount,
-        currency=currency.currency if currency else (request.currency or "USD"),
-        leadSeconds=lead,
-        groupId=request.group_id,
-        status=BidStatus.PENDING,
-        auctionEndTime=item.end_time or 0,
-        auctionEndMs=item.end_time_ms,
-        itemTitle=item.title,
-        itemImageUrl=item.image_url,
-        currentPrice=price.amount if price else None,
-        createdAt=now,
-        updatedAt=now,
-    )
+    bid = _new_bid(user_id, new_id(clock), request, item, lead, now)
     caps.create_counted(
         bids,
         bid,
@@ -144,6 +125,31 @@ def create_snipe(
     if bid.groupId:
         warnings += group_overlap_warnings(bid, bids)
     return bid, warnings
+
+
+def _new_bid(
+    user_id: str, bid_id: str, request: NewSnipe, item: EbayItem, lead: int, now: int
+) -> BidEntity:
+    price = item.current_bid_price
+    currency = price or item.minimum_price_to_bid
+    return BidEntity(
+        userId=user_id,
+        bidId=bid_id,
+        ebayItemId=request.ebay_item_id,
+        itemId=item.item_id,
+        maxBidAmount=request.max_bid_amount,
+        currency=currency.currency if currency else (request.currency or "USD"),
+        leadSeconds=lead,
+        groupId=request.group_id,
+        status=BidStatus.PENDING,
+        auctionEndTime=item.end_time or 0,
+        auctionEndMs=item.end_time_ms,
+        itemTitle=item.title,
+        itemImageUrl=item.image_url,
+        currentPrice=price.amount if price else None,
+        createdAt=now,
+        updatedAt=now,
+    )
 
 
 def _wake_or_withdraw(

@@ -78,52 +78,52 @@ def render(
         ]
         return _compose(subject, lines, account_link(dashboard_url), "Open eBay Sniper")
     assert bid is not None
+    subject, lines = _snipe_email(kind, bid, name, tz)
+    return _compose(subject, lines, snipe_link(dashboard_url, bid.bidId), "Open in eBay Sniper")
+
+
+def _snipe_email(
+    kind: NotificationKind, bid: BidEntity, name: str, tz: str
+) -> tuple[str, list[str]]:
+    """Subject and paragraphs of an email about one snipe."""
     title = bid.itemTitle
     cur = bid.currency
     your_max = money(bid.maxBidAmount, cur)
-    link = snipe_link(dashboard_url, bid.bidId)
     ends = local_time(bid.auctionEndTime, tz)
     if kind is NotificationKind.WON:
         price = money(bid.finalPrice or bid.currentPrice, cur)
-        subject = f"You won: {title}"
-        lines = [
+        return f"You won: {title}", [
             f"Hi {name},",
             f"You won “{title}” for {price} (your maximum was {your_max}).",
             f"The auction ended {ends}. Pay on eBay to complete the purchase.",
         ]
-    elif kind is NotificationKind.LOST:
+    if kind is NotificationKind.LOST:
         price = money(bid.finalPrice or bid.currentPrice, cur)
-        subject = f"Outbid: {title}"
-        lines = [
+        return f"Outbid: {title}", [
             f"Hi {name},",
             f"“{title}” sold for {price}, above your maximum of {your_max}.",
             f"The auction ended {ends}.",
         ]
-    elif kind is NotificationKind.FAILED:
+    if kind is NotificationKind.FAILED:
         reason = bid.failureReason or "eBay did not accept the bid."
-        subject = f"Snipe not placed: {title}"
-        lines = [
+        return f"Snipe not placed: {title}", [
             f"Hi {name},",
             f"Your snipe of {your_max} on “{title}” could not be placed.",
             f"Reason: {reason}",
         ]
-    elif kind is NotificationKind.OUTCOME_UNKNOWN:
-        subject = f"Outcome unknown: {title}"
-        lines = [
+    if kind is NotificationKind.OUTCOME_UNKNOWN:
+        return f"Outcome unknown: {title}", [
             f"Hi {name},",
             f"Your snipe of {your_max} on “{title}” was placed, but eBay had not reported how"
             " the auction ended an hour later.",
             f"The auction ended {ends}. See the auction on eBay for the result.",
         ]
-    else:
-        price = money(bid.currentPrice, cur)
-        subject = f"Price alert: {title} is now {price}"
-        lines = [
-            f"Hi {name},",
-            f"The price of “{title}” is now {price}, above your maximum of {your_max}.",
-            f"Raise your maximum before the auction ends ({ends}) if you still want it.",
-        ]
-    return _compose(subject, lines, link, "Open in eBay Sniper")
+    price = money(bid.currentPrice, cur)
+    return f"Price alert: {title} is now {price}", [
+        f"Hi {name},",
+        f"The price of “{title}” is now {price}, above your maximum of {your_max}.",
+        f"Raise your maximum before the auction ends ({ends}) if you still want it.",
+    ]
 
 
 def _compose(subject: str, lines: list[str], link: str, action: str) -> RenderedEmail:

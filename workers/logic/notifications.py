@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.clock import Clock, now_ms
-from common.data.notifications import GuardStatus, NotificationGuards, notification_key
+from common.data.notifications import Guard, GuardStatus, NotificationGuards, notification_key
 from common.email import (
     EmailMessage,
     EmailNotSent,
@@ -122,30 +122,10 @@ def notify(
     if not wanted(event.kind, user):
         logger.info("notification skipped: preferences", **log)
         return NotifyResult("SKIPPED", "preferences")
-
-    bid: BidEntity | None = None
-    refresh_expires_at: int | None = None
-    if event.kind is NotificationKind.RELINK_NEEDED:
-        refresh_expires_at = links.refresh_expiry(event.userId)
-        if refresh_expires_at is None:
-            return NotifyResult("SKIPPED", "not linked")
-        key = notification_key(event.userId, event.kind.value, refresh_expires_at)
-    elif event.kind is NotificationKind.EBAY_ACCOUNT_DELETED:
-        if user.ebayDeletedAt is None:
-            return NotifyResult("SKIPPED", "no eBay account deletion recorded")
-        key = notification_key(event.userId, event.kind.value, user.ebayDeletedAt)
-    else:
-        if not event.bidId:
-            return NotifyResult("SKIPPED", "bidId missing")
-        bid = bids.get(event.userId, event.bidId)
-        if bid is None:
-            return NotifyResult("SKIPPED", "no such snipe")
-        reason = stale_reason(event.kind, bid)
-        if reason:
-            logger.info("notification skipped: stale", reason=reason, **log)
-            return NotifyResult("SKIPPED", reason)
-        disc = bid.maxBidAmount if event.kind is NotificationKind.PRICE_ALERT else None
-        key = notification_key(bid.bidId, event.kind.value, disc)
+    subject = _subject(event, user, bids, links, log)
+    if isinstance(subject, NotifyResult):
+        return subject
+    key, bid, refresh_expires_at = subject
 
     guard = guards.claim(key, event.userId, now_ms(clock))
     if guard is None:
@@ -163,6 +143,48 @@ def notify(
         tag=event.kind.value.lower().replace("_", "-"),
         metadata={k: v for k, v in {"userId": event.userId, "bidId": event.bidId}.items() if v},
     )
+    return _send(message, guard, guards, mailer, log)
+
+
+def _subject(
+    event: NotifyEvent,
+    user: UserEntity,
+    bids: BidsReader,
+    links: LinkExpiry,
+    log: dict[str, Any],
+) -> tuple[str, BidEntity | None, int | None] | NotifyResult:
+    """What the email is about: its guard's key, the snipe and the refresh expiry it names;
+    or SKIPPED when the stored data no longer warrants it."""
+    if event.kind is NotificationKind.RELINK_NEEDED:
+        refresh_expires_at = links.refresh_expiry(event.userId)
+        if refresh_expires_at is None:
+            return NotifyResult("SKIPPED", "not linked")
+        key = notification_key(event.userId, event.kind.value, refresh_expires_at)
+        return key, None, refresh_expires_at
+    if event.kind is NotificationKind.EBAY_ACCOUNT_DELETED:
+        if user.ebayDeletedAt is None:
+            return NotifyResult("SKIPPED", "no eBay account deletion recorded")
+        return notification_key(event.userId, event.kind.value, user.ebayDeletedAt), None, None
+    if not event.bidId:
+        return NotifyResult("SKIPPED", "bidId missing")
+    bid = bids.get(event.userId, event.bidId)
+    if bid is None:
+        return NotifyResult("SKIPPED", "no such snipe")
+    reason = stale_reason(event.kind, bid)
+    if reason:
+        logger.info("notification skipped: stale", reason=reason, **log)
+        return NotifyResult("SKIPPED", reason)
+    disc = bid.maxBidAmount if event.kind is NotificationKind.PRICE_ALERT else None
+    return notification_key(bid.bidId, event.kind.value, disc), bid, None
+
+
+def _send(
+    message: EmailMessage,
+    guard: Guard,
+    guards: NotificationGuards,
+    mailer: Mailer,
+    log: dict[str, Any],
+) -> NotifyResult:
     try:
         message_id = mailer.send(message)
     except EmailRejected as exc:
