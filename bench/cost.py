@@ -136,8 +136,8 @@ FULL_VCPU_MB = 1769  # Lambda gives a whole vCPU at this MemorySize, a share bel
 WAKE_LEAD_SECONDS = statistics.fmean(
     f - wake_minute(f) for f in range(1_900_000_000, 1_900_000_060)
 )
-# workers.snipe_engine's OUTCOME_AFTER_END_SECONDS; importing it here would create the handlers'
-# Powertools Metrics before the stack sets their namespace.
+# workers.logic.snipe_engine's OUTCOME_AFTER_END_SECONDS; importing it here would create the
+# handlers' Powertools Metrics before the stack sets their namespace.
 OUTCOME_AFTER_END_SECONDS = 1.5
 EXECUTOR_AWAKE_SECONDS = WAKE_LEAD_SECONDS + DEFAULT_LEAD_SECONDS + OUTCOME_AFTER_END_SECONDS + 1
 DASHBOARD_MINUTES_PER_DAY = 30

@@ -324,7 +324,7 @@ class _KillingBids:
         return self._inner.get(user_id, bid_id)
 
     def replace(self, before: Any, after: Any, *args: Any, **kwargs: Any) -> Any:
-        from workers.snipe_engine import PHASE_ARMED
+        from workers.logic.snipe_engine import PHASE_ARMED
 
         claim = after.status.value == "ARMED" and after.countdownPhase == PHASE_ARMED
         if claim:

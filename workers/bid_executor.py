@@ -1,6 +1,6 @@
 """The bid executor Lambda: invoked by a snipe's one-time schedule (or at once, for a snipe
 created close to its end) with ``{"userId", "bidId", "purpose"}``. The logic is
-``workers.snipe_engine.SnipeEngine``; this module wires its adapters.
+``workers.logic.snipe_engine.SnipeEngine``; this module wires its adapters.
 
 The eBay client is per thread: on AWS a container runs one invocation at a time, so this is the
 "one client per container" rule; in the local stack, where concurrent invocations are threads of
@@ -28,7 +28,7 @@ from common.observability import logger, metrics
 from common.scheduling import UnlessOwnerDeleted, default_lambda_client, invoke_event
 from common.settings import get_settings
 from common.wiring import snipe_scheduler
-from workers.snipe_engine import SnipeEngine
+from workers.logic.snipe_engine import SnipeEngine
 
 if TYPE_CHECKING:
     from common.ebay.client import EbayClient

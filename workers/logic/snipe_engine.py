@@ -50,7 +50,7 @@ from common.history import history_entry
 from common.models import BidEntity, BidStatus, HistoryAction
 from common.observability import logger
 from common.scheduling import ScheduleError, SnipeScheduler, needs_immediate_invoke
-from workers.snipe_timing import ClockEstimate, ClockProbe, wait_until
+from workers.logic.snipe_timing import ClockEstimate, ClockProbe, wait_until
 
 if TYPE_CHECKING:
     from common.ebay.client import PreparedBid
@@ -334,16 +334,23 @@ class SnipeEngine:
             local_clock = ClockEstimate(x_ms=0.0, offset_ms=0.0, round_trip_ms=0.0, samples=0)
             return self._placed_then_outcome(bid, None, local_clock, recovered=True)
         if self.clock() >= bid.auctionEndTime:
-            if held is None:
-                # getBidding failed: an earlier run's bid may be at eBay. FAILED now could
-                # contradict eBay; the snipe stays claimed and a later run asks again.
-                if self.clock() < bid.auctionEndTime + UNKNOWN_GIVE_UP_SECONDS:
-                    return self._ask_later(bid)
-                if bid.sealed:
-                    # Sealed, so it may have bid: never record that it did not (I3).
-                    return self._unconfirmed(bid)
-            return self._fail(bid, MISSED_REASON)
+            return self._ended_before_firing(bid, held)
+        return self._measure_seal_and_place(bid, token)
 
+    def _ended_before_firing(self, bid: BidEntity, held: bool | None) -> str:
+        """The auction ended before this run could bid; ``held`` is getBidding's word on an
+        earlier run's bid (None: it could not say)."""
+        if held is None:
+            # getBidding failed: an earlier run's bid may be at eBay. FAILED now could
+            # contradict eBay; the snipe stays claimed and a later run asks again.
+            if self.clock() < bid.auctionEndTime + UNKNOWN_GIVE_UP_SECONDS:
+                return self._ask_later(bid)
+            if bid.sealed:
+                # Sealed, so it may have bid: never record that it did not (I3).
+                return self._unconfirmed(bid)
+        return self._fail(bid, MISSED_REASON)
+
+    def _measure_seal_and_place(self, bid: BidEntity, token: SecretStr) -> str:
         # eBay's clock may differ from ours by seconds: every wait below is in eBay's time,
         # converted with the latest estimate.
         # A probe eBay leaves unanswered must not hold the run past the fire instant (the
@@ -491,21 +498,8 @@ class SnipeEngine:
     def _place(
         self, bid: BidEntity, token: SecretStr, amount: Money, estimate: ClockEstimate
     ) -> str:
-        end_ms = bid.end_ms
-        send_at = estimate.send_at_s(bid.fire_at_ms)
-        deadline = estimate.send_at_s(end_ms - END_SAFETY_MS)
-        # Built and logged before the wait: after it, nothing but sending the bid request.
-        prepared = self.ebay.prepare_proxy_bid(token, bid.itemId, amount)
-        logger.info(
-            "firing",
-            bid_id=bid.bidId,
-            x_ms=round(estimate.x_ms, 1),
-            offset_ms=round(estimate.offset_ms, 1),
-            rtt_ms=round(estimate.round_trip_ms, 1),
-            samples=estimate.samples,
-            send_at=round(send_at, 3),
-        )
-        wait_until(send_at, self.clock, self.sleep)
+        deadline = estimate.send_at_s(bid.end_ms - END_SAFETY_MS)
+        prepared = self._prepare_and_wait(bid, token, amount, estimate)
         # True once an attempt may have reached eBay unanswered (a timeout, a 5xx).
         uncertain = False
         attempts = 0
@@ -526,23 +520,7 @@ class SnipeEngine:
                     prepared=prepared,
                 )
             except (EbayUnavailable, EbayRateLimited) as exc:
-                # A 5xx or a timeout (maybe processed), or a 429/503 the client could not wait
-                # out (its Retry-After or back-off outlasts the time left). The bid is sent
-                # again at once rather than checked first: the same maximum cannot be taken
-                # twice, since eBay refuses a bidder's repeat of its own maximum ("cannot
-                # lower") and, once outbid, a maximum below the price ("too low"), and either
-                # refusal is checked against getBidding below. A check first would cost a round
-                # trip the last seconds may not have.
-                maybe = bool(getattr(exc, "maybe_processed", False))
-                uncertain = uncertain or maybe
-                logger.warning(
-                    "bid not confirmed",
-                    bid_id=bid.bidId,
-                    http_status=exc.http_status,
-                    maybe_processed=maybe,
-                    deadline=isinstance(exc, DeadlineExceeded),
-                )
-                self._pause_before_resend(deadline, maybe)
+                uncertain = self._not_confirmed(bid, exc, deadline) or uncertain
                 continue
             except CannotLowerProxyBid as exc:
                 # eBay holds a bid of this user's at or above this maximum: our own, after an
@@ -561,20 +539,70 @@ class SnipeEngine:
                 prepared = self.ebay.prepare_proxy_bid(token, bid.itemId, amount)
                 continue
             except EbayError as exc:
-                # After an unanswered attempt, a refusal (too low once our own bid raised the
-                # price and a rival's beat it, or ended) may be about a bid eBay took.
-                if uncertain:
-                    held = self._holds_bid(bid, token, amount)
-                    if held:
-                        return self._placed_then_outcome(bid, None, estimate)
-                    if held is None:
-                        # getBidding cannot say: FAILED could contradict eBay (I3).
-                        return self._ask_later(bid)
-                return self._fail(bid, exc.user_message)
+                return self._refused(bid, token, amount, estimate, exc, uncertain)
             sample = result.timing
             return self._placed_then_outcome(
                 bid, estimate.ebay_time_ms(sample.sent_ms if sample else sent_ms), estimate
             )
+
+    def _prepare_and_wait(
+        self, bid: BidEntity, token: SecretStr, amount: Money, estimate: ClockEstimate
+    ) -> PreparedBid:
+        """The bid request, built and logged before the wait: after it, nothing but sending."""
+        send_at = estimate.send_at_s(bid.fire_at_ms)
+        prepared = self.ebay.prepare_proxy_bid(token, bid.itemId, amount)
+        logger.info(
+            "firing",
+            bid_id=bid.bidId,
+            x_ms=round(estimate.x_ms, 1),
+            offset_ms=round(estimate.offset_ms, 1),
+            rtt_ms=round(estimate.round_trip_ms, 1),
+            samples=estimate.samples,
+            send_at=round(send_at, 3),
+        )
+        wait_until(send_at, self.clock, self.sleep)
+        return prepared
+
+    def _not_confirmed(
+        self, bid: BidEntity, exc: EbayUnavailable | EbayRateLimited, deadline: float
+    ) -> bool:
+        """A 5xx or a timeout (maybe processed), or a 429/503 the client could not wait out (its
+        Retry-After or back-off outlasts the time left); True if the attempt may have reached
+        eBay. The bid is sent again at once rather than checked first: the same maximum cannot
+        be taken twice, since eBay refuses a bidder's repeat of its own maximum ("cannot
+        lower") and, once outbid, a maximum below the price ("too low"), and either refusal is
+        checked against getBidding. A check first would cost a round trip the last seconds may
+        not have."""
+        maybe = bool(getattr(exc, "maybe_processed", False))
+        logger.warning(
+            "bid not confirmed",
+            bid_id=bid.bidId,
+            http_status=exc.http_status,
+            maybe_processed=maybe,
+            deadline=isinstance(exc, DeadlineExceeded),
+        )
+        self._pause_before_resend(deadline, maybe)
+        return maybe
+
+    def _refused(
+        self,
+        bid: BidEntity,
+        token: SecretStr,
+        amount: Money,
+        estimate: ClockEstimate,
+        exc: EbayError,
+        uncertain: bool,
+    ) -> str:
+        """eBay refused the bid. After an unanswered attempt, a refusal (too low once our own
+        bid raised the price and a rival's beat it, or ended) may be about a bid eBay took."""
+        if uncertain:
+            held = self._holds_bid(bid, token, amount)
+            if held:
+                return self._placed_then_outcome(bid, None, estimate)
+            if held is None:
+                # getBidding cannot say: FAILED could contradict eBay (I3).
+                return self._ask_later(bid)
+        return self._fail(bid, exc.user_message)
 
     def _pause_before_resend(self, deadline: float, maybe_processed: bool) -> None:
         """A short pause before the next attempt, shorter than the time left: eBay's

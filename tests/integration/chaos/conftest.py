@@ -16,6 +16,6 @@ def compressed_time() -> Iterator[None]:
         patch.setattr("common.scheduling.SCHEDULER_PRECISION_SECONDS", 1)
         patch.setattr("common.scheduling.WAKE_LEAD_SECONDS", 8)
         patch.setattr("common.scheduling.INVOKE_NOW_WITHIN_SECONDS", 12)
-        patch.setattr("workers.snipe_engine.OUTCOME_RETRY_DELAY_SECONDS", 5)
-        patch.setattr("workers.snipe_engine.TAKEOVER_AFTER_END_SECONDS", 2)
+        patch.setattr("workers.logic.snipe_engine.OUTCOME_RETRY_DELAY_SECONDS", 5)
+        patch.setattr("workers.logic.snipe_engine.TAKEOVER_AFTER_END_SECONDS", 2)
         yield

@@ -23,7 +23,7 @@ from local.ebay_sim.simulator import Simulator
 from local.ebay_sim.testing import TEST_CONFIG, running_simulator
 from local.testing import RunKilled
 from tests.engine_support import group_ports, linked_profile
-from workers.snipe_engine import (
+from workers.logic.snipe_engine import (
     MISSED_REASON,
     OUTCOME_RETRY_DELAY_SECONDS,
     TAKEOVER_AFTER_END_SECONDS,

@@ -1,7 +1,8 @@
 """A world in which the money path can be driven step by step: the user's API calls through the
-real logic of ``rest/logic/bids.py``, bid executor runs of ``workers.snipe_engine.SnipeEngine``,
-eBay's auction engine (the simulator's ``Simulator``, in this process) and one fake clock that
-all of them read. Nothing sleeps for real.
+real logic of ``rest/logic/bids.py``, bid executor runs of
+``workers.logic.snipe_engine.SnipeEngine``, eBay's auction engine (the simulator's
+``Simulator``, in this process) and one fake clock that all of them read. Nothing sleeps for
+real.
 
 How a run is driven: each ``SnipeEngine.run`` has a thread of its own, and its ``sleep`` port hands
 a baton back to the test's thread (two semaphores), so the runs and the test form deterministic
@@ -60,7 +61,7 @@ from local.ebay_sim.testing import TEST_CONFIG
 from rest.logic.bids import NewSnipe, cancel_snipe, create_snipe, update_snipe
 from tests.engine_support import group_ports, linked_profile
 from tests.fakes import roomy_cap
-from workers.snipe_engine import SnipeEngine
+from workers.logic.snipe_engine import SnipeEngine
 
 # A fake epoch far from today's: nothing may depend on the real time.
 START_EPOCH_S = 1_900_000_000.0

@@ -31,7 +31,7 @@ from local.ebay_sim.simulator import Simulator
 from local.ebay_sim.testing import TEST_CONFIG, running_simulator
 from tests.engine_support import group_ports, linked_profile
 from tests.fakes import FakeScheduler
-from workers.snipe_engine import NOT_LINKED_REASON, TAKEOVER_AFTER_END_SECONDS, SnipeEngine
+from workers.logic.snipe_engine import NOT_LINKED_REASON, TAKEOVER_AFTER_END_SECONDS, SnipeEngine
 
 USER = "user-snipe"
 EBAY_USER = "sniper_sam"

@@ -29,7 +29,7 @@ from tests.integration.sniping.test_bid_executor import (
     our_bids,
     snipe,
 )
-from workers.snipe_engine import (
+from workers.logic.snipe_engine import (
     GROUP_UNKNOWN_REASON,
     NOT_LINKED_REASON,
     OUTCOME_UNKNOWN_REASON,
