@@ -22,6 +22,8 @@ export default {
     // CognitoSignOutUrl); "": this origin's /auth/callback/ and /.
     redirectUri: "",
     logoutUri: "",
+    // Output CliCallbackUrl: where `sniper smoke` listens when it signs in (not the dashboard's).
+    cliRedirectUri: "",
     scopes: ["openid", "email", "profile"],
   },
 };

@@ -46,6 +46,7 @@ REQUIRED_OUTPUTS = (
     "CognitoDomain",
     "CognitoCallbackUrl",
     "CognitoSignOutUrl",
+    "CliCallbackUrl",
     "EbayAcceptUrl",
     "EbayDeclineUrl",
 )
@@ -73,6 +74,7 @@ class SiteConfig:
     region: str
     redirect_uri: str
     logout_uri: str
+    cli_redirect_uri: str  # `sniper smoke`'s loopback callback (local/hosted_sign_in.py)
 
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, str], region: str) -> SiteConfig:
@@ -89,6 +91,7 @@ class SiteConfig:
             region=region,
             redirect_uri=outputs["CognitoCallbackUrl"],
             logout_uri=outputs["CognitoSignOutUrl"],
+            cli_redirect_uri=outputs["CliCallbackUrl"],
         )
 
 
@@ -104,6 +107,7 @@ def config_js(config: SiteConfig) -> str:
             "region": config.region,
             "redirectUri": config.redirect_uri,
             "logoutUri": config.logout_uri,
+            "cliRedirectUri": config.cli_redirect_uri,
             "scopes": ["openid", "email", "profile"],
         },
     }

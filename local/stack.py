@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,8 +144,12 @@ class LocalCloud:
         scheduler_jitter: bool = False,
         ebay_api_base_url: str | None = None,
         hosted_dashboard: bool = False,
+        parameters: Mapping[str, str] | None = None,
     ) -> None:
         self.port = port
+        # More of the template's parameters (sam deploy's --parameter-overrides), e.g. a test's
+        # CliCallbackPort; the stack's own (Stage, URLs of the local servers) win.
+        self.parameters = dict(parameters or {})
         # The dashboard as deployed (local/hosted_dashboard.py) on port + 4: the Hosted UI's
         # sign-in, the template's headers, eBay's accept URL on it. The stack's DashboardUrl.
         self.hosted_dashboard_enabled = hosted_dashboard
@@ -526,6 +531,7 @@ class LocalCloud:
 
     def _provision(self) -> None:
         overrides = {
+            **self.parameters,
             "Stage": "local",
             "EbayEnvironment": "local",
             "EbayApiBaseUrl": self.sim_url,

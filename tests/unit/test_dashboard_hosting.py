@@ -31,6 +31,7 @@ OUTPUTS = {
     "CognitoDomain": "ebay-sniper-dev-123456789012.auth.eu-west-1.amazoncognito.com",
     "CognitoCallbackUrl": "https://d111.cloudfront.net/auth/callback/",
     "CognitoSignOutUrl": "https://d111.cloudfront.net/",
+    "CliCallbackUrl": "http://localhost:8976/callback",
     "EbayAcceptUrl": "https://d111.cloudfront.net/ebay/callback/",
     "EbayDeclineUrl": "https://d111.cloudfront.net/ebay/declined/",
 }
@@ -115,7 +116,11 @@ def test_the_hosted_ui_client_uses_the_code_grant_and_returns_to_the_hosted_dash
     assert client["GenerateSecret"] is False
     assert "ALLOW_REFRESH_TOKEN_AUTH" in client["ExplicitAuthFlows"]
     outputs = TEMPLATE["Outputs"]
-    assert client["CallbackURLs"] == [outputs["CognitoCallbackUrl"]["Value"]]
+    # the dashboard's return, and the command line's loopback one (`sniper smoke` signing in)
+    assert client["CallbackURLs"] == [
+        outputs["CognitoCallbackUrl"]["Value"],
+        outputs["CliCallbackUrl"]["Value"],
+    ]
     assert client["LogoutURLs"] == [outputs["CognitoSignOutUrl"]["Value"]]
     assert "/auth/callback/" in _refs(client["CallbackURLs"])
     assert "/ebay/callback/" in _refs(outputs["EbayAcceptUrl"]["Value"])
@@ -205,6 +210,7 @@ def test_publish_writes_the_config_from_the_outputs_uploads_and_invalidates():
             "region": "eu-west-1",
             "redirectUri": "https://d111.cloudfront.net/auth/callback/",
             "logoutUri": "https://d111.cloudfront.net/",
+            "cliRedirectUri": "http://localhost:8976/callback",
             "scopes": ["openid", "email", "profile"],
         },
     }
