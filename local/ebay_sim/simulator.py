@@ -23,6 +23,13 @@ from local.ebay_sim.faults import FaultConfig, Outcome
 from local.ebay_sim.notification_center import NotificationCenter
 
 T = TypeVar("T")
+# The simulator's time source, epoch milliseconds: real time unless a test injects its own.
+SimClock = Callable[[], int]
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
 
 _USER_TOKEN_PREFIX = "v^1.1#i^1#p^3#r^1#I^3#f^0#t^"
 _APP_TOKEN_PREFIX = "v^1.1#i^1#p^1#r^0#I^3#f^0#t^"
@@ -112,9 +119,10 @@ _SELLERS = ("vintage_finds_co", "camera-depot", "brickhouse_toys", "timepiece.tr
 
 
 class Simulator:
-    def __init__(self, config: SimConfig):
+    def __init__(self, config: SimConfig, clock: SimClock = wall_clock_ms):
         self.config = config
         self.lock = threading.RLock()
+        self._clock = clock
         self._skew_ms = 0
         self._rng = random.Random(config.seed)
         self._accounts: dict[str, Account] = {}
@@ -135,8 +143,9 @@ class Simulator:
     # -- clock ---------------------------------------------------------------------------
 
     def now_ms(self) -> int:
-        """The simulator clock: real time plus the configured skew, in epoch milliseconds."""
-        return time.time_ns() // 1_000_000 + self._skew_ms
+        """The simulator clock: its time source (real time unless injected) plus the configured
+        skew, in epoch milliseconds."""
+        return self._clock() + self._skew_ms
 
     def set_skew(self, skew_ms: int) -> None:
         with self.lock:

@@ -5,7 +5,6 @@ it did, without bidding again."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +19,7 @@ from common.ebay.credentials import AppCredentials
 from common.models import BidEntity, BidStatus, HistoryAction, HistoryEntity
 from common.settings import get_settings
 from local.ebay_sim.simulator import Simulator
-from local.ebay_sim.testing import TEST_CONFIG, running_simulator
+from local.ebay_sim.testing import TEST_CONFIG, SteppedClock, running_simulator
 from local.testing import RunKilled
 from tests.engine_support import group_ports, linked_profile
 from workers.logic.snipe_engine import (
@@ -79,14 +78,16 @@ class DiesAfterBid:
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[tuple[Simulator, str]]:
-    with running_simulator() as running:
-        yield running
+def sim() -> Iterator[tuple[Simulator, str, SteppedClock]]:
+    """eBay and every run here on one clock that the tests move past an auction's end."""
+    clock = SteppedClock()
+    with running_simulator(clock=clock.ms) as (simulator, base_url):
+        yield simulator, base_url, clock
 
 
 @pytest.fixture
 def world(clean_tables, sim) -> dict[str, Any]:
-    simulator, base_url = sim
+    simulator, base_url, clock = sim
     linked_profile(USER, EBAY_USER)
     code = simulator.issue_code(EBAY_USER, frozenset(DEFAULT_USER_SCOPES))
     access, _ = simulator.exchange_code(code, TEST_CONFIG.ru_name)
@@ -100,8 +101,11 @@ def world(clean_tables, sim) -> dict[str, Any]:
             client_secret=SecretStr(TEST_CONFIG.client_secret),
             ru_name=TEST_CONFIG.ru_name,
         ),
+        clock=clock,
+        sleep=clock.sleep,
     )
     return {
+        "clock": clock,
         "sim": simulator,
         "ebay": ebay,
         "token": SecretStr(access.token),
@@ -121,6 +125,8 @@ def engine(
         notify=lambda kind, user, bid: None,
         history_ttl_days=30,
         **group_ports(),
+        clock=world["clock"],
+        sleep=world["clock"].sleep,
         execution_id=execution_id,
         edge_probes=2,
     )
@@ -130,13 +136,13 @@ def follow_up(world: dict[str, Any]) -> SnipeEngine:
     """The run the follow-up schedule starts after the end (a minute after it on AWS; here, its
     clock reads the takeover margin after it)."""
     run = engine(world, "follow-up")
-    run.clock = lambda: time.time() + TAKEOVER_AFTER_END_SECONDS
+    run.clock = lambda: world["clock"]() + TAKEOVER_AFTER_END_SECONDS
     return run
 
 
 def snipe(world: dict[str, Any], ends_in: float = 3.0) -> tuple[Any, BidEntity]:
-    lot = world["sim"].create_auction("Rolleiflex", 1000, (int(time.time() + ends_in) + 1) * 1000)
-    now = int(time.time() * 1000)
+    now = world["clock"].ms()
+    lot = world["sim"].create_auction("Rolleiflex", 1000, (int(now / 1000 + ends_in) + 1) * 1000)
     bid = BidEntity(
         userId=USER,
         bidId=new_id(),
@@ -171,8 +177,8 @@ def our_bids(world: dict[str, Any], lot: Any) -> list[dict[str, Any]]:
     return [b for b in state["bids"] if b["bidder"] == EBAY_USER and b["accepted"]]
 
 
-def after_the_end(bid: BidEntity) -> None:
-    time.sleep(max(0.0, bid.auctionEndTime + 0.2 - time.time()))
+def after_the_end(world: dict[str, Any], bid: BidEntity) -> None:
+    world["clock"].advance_to(bid.auctionEndTime + 0.2)
 
 
 def test_a_snipe_whose_run_and_retry_died_after_the_claim_is_failed_after_the_end(world):
@@ -188,7 +194,7 @@ def test_a_snipe_whose_run_and_retry_died_after_the_claim_is_failed_after_the_en
     end_check = (bid.bidId, bid.auctionEndTime + OUTCOME_RETRY_DELAY_SECONDS)
     assert world["scheduler"].outcome_checks == [end_check]
     # When that follow-up runs after the end
-    after_the_end(bid)
+    after_the_end(world, bid)
     result = follow_up(world).run(USER, bid.bidId)
     # Then the snipe is FAILED in words, and eBay holds no bid
     assert result == "failed"
@@ -204,7 +210,7 @@ def test_a_snipe_whose_run_died_after_ebay_accepted_is_placed_and_won_after_the_
         engine(world, "dead-run", ebay=DiesAfterBid(world["ebay"])).run(USER, bid.bidId)
     assert world["scheduler"].outcome_checks
     # When the follow-up runs after the end
-    after_the_end(bid)
+    after_the_end(world, bid)
     result = follow_up(world).run(USER, bid.bidId)
     # Then eBay's bid is recorded (PLACED, then WON) and eBay still holds exactly one bid
     assert result == "won"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -58,6 +57,16 @@ def _skew(base_url: str, seconds: int) -> None:
     httpx.post(f"{base_url}/_sim/clock", json={"skewMs": seconds * 1000}, timeout=5)
 
 
+def _ended(sim_admin: str, new_auction: Any, user: str, title: str) -> dict[str, Any]:
+    """An auction the user watches that ran one second and ended a second ago, by eBay's clock
+    and ours: listed with the simulator's clock set two seconds back, instead of waiting."""
+    _skew(sim_admin, -2)
+    try:
+        return new_auction(title=title, startPrice=500, endsInSeconds=1, watchedBy=[user])
+    finally:
+        _skew(sim_admin, 0)
+
+
 def _watched(new_auction: Any, user: str, count: int, ends_in: int = 3600) -> list[dict[str, Any]]:
     """``count`` auctions the eBay user watches, each ending a minute after the previous."""
     return [
@@ -76,9 +85,8 @@ def test_only_active_auctions_with_live_prices_and_snipe_flags(
 ):
     # Given a linked user watching two running auctions and one that has ended
     link("user-a", ebay_user)
-    ended = new_auction(title="Gone", startPrice=500, endsInSeconds=1, watchedBy=[ebay_user])
+    ended = _ended(sim_admin, new_auction, ebay_user, "Gone")
     first, second = _watched(new_auction, ebay_user, 2)
-    time.sleep(1.2)
     # and a competitor bid on the first, and the user snipes the second
     httpx.post(
         f"{sim_admin}/_sim/auctions/{first['legacyItemId']}/bids",
@@ -160,10 +168,9 @@ def test_paging_crosses_ebay_pages_and_skips_ended_entries(
 ):
     # Given seven watched auctions, two of which ended, and eBay pages of two entries
     link("user-a", ebay_user)
-    new_auction(title="Ended A", startPrice=500, endsInSeconds=1, watchedBy=[ebay_user])
-    new_auction(title="Ended B", startPrice=500, endsInSeconds=1, watchedBy=[ebay_user])
+    _ended(sim_admin, new_auction, ebay_user, "Ended A")
+    _ended(sim_admin, new_auction, ebay_user, "Ended B")
     running = [a["legacyItemId"] for a in _watched(new_auction, ebay_user, 5)]
-    time.sleep(1.2)
     ports = (
         deps.ebay_links_repo(),
         deps.token_cipher(),

@@ -51,7 +51,6 @@ from common.scheduling import needs_immediate_invoke, wake_minute
 from local.ebay_sim import engine as auction_engine
 from local.ebay_sim import views
 from local.ebay_sim.buy_api import legacy_from_item_id
-from local.ebay_sim.config import SimConfig
 from local.ebay_sim.engine import Auction, BidRecord
 from local.ebay_sim.faults import Outcome
 from local.ebay_sim.money import format_amount
@@ -107,17 +106,6 @@ class FakeClock:
 
     def advance_to(self, instant: float) -> None:
         self.now = max(self.now, instant)
-
-
-class ClockedSimulator(Simulator):
-    """The simulator on the fake clock (plus its skew) instead of the real one."""
-
-    def __init__(self, config: SimConfig, clock: FakeClock) -> None:
-        super().__init__(config)
-        self._clock = clock
-
-    def now_ms(self) -> int:
-        return round(self._clock() * 1000) + self.skew_ms
 
 
 # ---------------------------------------------------------------------------------- eBay
@@ -548,7 +536,7 @@ class World:
         self.bids = bids
         self.users = users
         self.clock = FakeClock()
-        self.sim = ClockedSimulator(TEST_CONFIG, self.clock)
+        self.sim = Simulator(TEST_CONFIG, clock=lambda: round(self.clock() * 1000))
         self.sim.set_skew(skew_ms)
         self.sim.ensure_account(OUR_EBAY_USER)
         self.script = EbayScript(self.sim)

@@ -28,7 +28,7 @@ from common.scheduling import UnlessOwnerDeleted
 from common.settings import get_settings
 from local.ebay_sim.faults import FaultConfig
 from local.ebay_sim.simulator import Simulator
-from local.ebay_sim.testing import TEST_CONFIG, running_simulator
+from local.ebay_sim.testing import TEST_CONFIG, SteppedClock, running_simulator
 from tests.engine_support import group_ports, linked_profile
 from tests.fakes import FakeScheduler
 from workers.logic.snipe_engine import NOT_LINKED_REASON, TAKEOVER_AFTER_END_SECONDS, SnipeEngine
@@ -38,14 +38,16 @@ EBAY_USER = "sniper_sam"
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[tuple[Simulator, str]]:
-    with running_simulator() as running:
-        yield running
+def sim() -> Iterator[tuple[Simulator, str, SteppedClock]]:
+    """eBay, on the clock the runs read too: real time until a test moves it."""
+    clock = SteppedClock()
+    with running_simulator(clock=clock.ms) as (simulator, base_url):
+        yield simulator, base_url, clock
 
 
 @pytest.fixture
 def world(clean_tables, sim) -> Iterator[dict[str, Any]]:
-    simulator, base_url = sim
+    simulator, base_url, clock = sim
     simulator.clear_faults()
     linked_profile(USER, EBAY_USER)
     code = simulator.issue_code(EBAY_USER, frozenset(DEFAULT_USER_SCOPES))
@@ -60,8 +62,10 @@ def world(clean_tables, sim) -> Iterator[dict[str, Any]]:
             client_secret=SecretStr(TEST_CONFIG.client_secret),
             ru_name=TEST_CONFIG.ru_name,
         ),
+        clock=clock,
     )
     yield {
+        "clock": clock,
         "sim": simulator,
         "ebay": ebay,
         "token": SecretStr(access.token),
@@ -70,6 +74,7 @@ def world(clean_tables, sim) -> Iterator[dict[str, Any]]:
         "notified": [],
     }
     simulator.clear_faults()
+    clock.offset = 0.0  # each test starts on real time; its auctions are its own
 
 
 def engine(world: dict[str, Any], *, linked: bool = True) -> SnipeEngine:
@@ -86,19 +91,25 @@ def engine(world: dict[str, Any], *, linked: bool = True) -> SnipeEngine:
         notify=lambda kind, user, bid: world["notified"].append((kind, bid)),
         history_ttl_days=30,
         **group_ports(),
+        clock=world["clock"],
         edge_probes=2,
     )
 
 
+def after_the_end(world: dict[str, Any], lot: Any) -> None:
+    """Move eBay's clock and the runs' past the auction's end (0.2 s past), as if it had ended."""
+    world["clock"].advance_to(lot.end_ms / 1000 + 0.2)
+
+
 def auction(world: dict[str, Any], ends_in: float = 3.0, **options: Any) -> Any:
-    end_ms = (int(time.time() + ends_in) + 1) * 1000
+    end_ms = (int(world["clock"]() + ends_in) + 1) * 1000
     return world["sim"].create_auction("Leica M3", 1000, end_ms, **options)
 
 
 def snipe(
     world: dict[str, Any], lot: Any, max_bid: int = 5000, group: str | None = None
 ) -> BidEntity:
-    now = int(time.time() * 1000)
+    now = world["clock"].ms()
     bid = BidEntity(
         userId=USER,
         bidId=new_id(),
@@ -290,7 +301,7 @@ def test_a_takeover_after_the_end_that_cannot_ask_ebay_records_nothing_yet(world
     )
     world["bids"].replace(bid, dead_claim, [BidStatus.PENDING])
     world["sim"].place_bid(lot.legacy_id, EBAY_USER, 5000)
-    time.sleep(max(0.0, lot.end_ms / 1000 - time.time()) + 0.2)
+    after_the_end(world, lot)
     takeover = engine(world)
     takeover.ebay = GetBiddingFailsOnce(world["ebay"])  # type: ignore[assignment]
     # When it runs
@@ -302,7 +313,7 @@ def test_a_takeover_after_the_end_that_cannot_ask_ebay_records_nothing_yet(world
     # And that later run (the follow-up comes after the takeover margin), with getBidding
     # answering, records PLACED then WON
     later = engine(world)
-    later.clock = lambda: time.time() + TAKEOVER_AFTER_END_SECONDS
+    later.clock = lambda: world["clock"]() + TAKEOVER_AFTER_END_SECONDS
     assert later.run(USER, bid.bidId) == "won"
     assert history_actions(world, bid) == ["CREATE", "PLACE", "WIN"]
 

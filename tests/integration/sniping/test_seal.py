@@ -24,6 +24,7 @@ from rest.logic.bids import cancel_snipe, update_snipe
 from tests.integration.sniping.test_bid_executor import (
     EBAY_USER,
     USER,
+    after_the_end,
     auction,
     engine,
     our_bids,
@@ -279,7 +280,7 @@ def test_a_sealed_snipe_whose_run_died_is_settled_not_left_armed(world):
         update={"status": BidStatus.ARMED, "executionId": "dead-run", "sealedAt": 1, "updatedAt": 1}
     )
     world["bids"].replace(bid, dead, [BidStatus.PENDING])
-    time.sleep(2.5)  # a real wait, on purpose: the auction must have ended for the takeover
+    after_the_end(world, lot)
     # When the follow-up after the end takes it over
     result = engine(world).run(USER, bid.bidId)
     # Then eBay holds no bid of ours, so it is FAILED in words, not left ARMED
