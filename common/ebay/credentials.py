@@ -41,5 +41,5 @@ def load_app_credentials(
 def secret_credentials(
     secret_name: str, *, max_age: int = 300, provider: parameters.SSMProvider | None = None
 ) -> Callable[[], AppCredentials]:
-    """A provider for :class:`~common.ebay.client.EbayClient` that reads the parameter lazily."""
+    """A provider for :class:`~common.ebay.oauth.OAuthApi` that reads the parameter lazily."""
     return functools.partial(load_app_credentials, secret_name, max_age=max_age, provider=provider)

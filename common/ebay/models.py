@@ -96,6 +96,43 @@ def ebay_datetime_to_epoch_ms(value: str) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
+def rest_item_id(item_id: str | int) -> str:
+    """eBay's RESTful item id: ``v1|<legacy>|0`` for a legacy number, unchanged otherwise."""
+    text = str(item_id).strip()
+    if text.isdigit():
+        return f"v1|{text}|0"
+    if not text:
+        raise ValueError("empty item id")
+    return text
+
+
+def legacy_item_id(body: Mapping[str, Any]) -> str:
+    """A Browse item's legacy number: ``legacyItemId``, else read from its RESTful ``itemId``."""
+    legacy = body.get("legacyItemId")
+    if not legacy:
+        item_id = str(body["itemId"])
+        parts = item_id.split("|")
+        legacy = parts[1] if len(parts) == 3 else item_id
+    return str(legacy)
+
+
+# Readers of optional fields in eBay's JSON: absent or of another type is None.
+
+
+def money_or_none(raw: Any) -> Money | None:
+    if not isinstance(raw, Mapping) or raw.get("value") is None:
+        return None
+    return Money.from_ebay_amount(raw)
+
+
+def epoch_ms_or_none(raw: Any) -> int | None:
+    return ebay_datetime_to_epoch_ms(raw) if isinstance(raw, str) and raw else None
+
+
+def bool_or_none(raw: Any) -> bool | None:
+    return raw if isinstance(raw, bool) else None
+
+
 class ClockSample(_Frozen):
     """One request's local send/receive instants and eBay's ``Date`` header.
 

@@ -1,4 +1,5 @@
-"""The Trading API's GetMyeBayBuying watch list: XML out, XML in (parsed with defusedxml)."""
+"""eBay's Trading API: the GetMyeBayBuying watch list, XML out, XML in (parsed with defusedxml),
+with the user's access token."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from common.ebay.errors import (
     EbayAuthError,
@@ -23,6 +24,7 @@ from common.ebay.models import (
     WatchListPage,
     ebay_datetime_to_epoch_ms,
 )
+from common.ebay.transport import Request, Transport, secret
 
 NAMESPACE = "urn:ebay:apis:eBLBaseComponents"
 MAX_ENTRIES_PER_PAGE = 200
@@ -142,3 +144,35 @@ def parse_watch_list(body: bytes, *, page: int, timing: ClockSample | None = Non
         total_pages=_int(pagination, "{*}TotalNumberOfPages", 1 if items else 0),
         total_entries=_int(pagination, "{*}TotalNumberOfEntries", len(items)),
     )
+
+
+class TradingApi:
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def get_watch_list(
+        self,
+        access_token: str | SecretStr,
+        page: int = 1,
+        per_page: int = 25,
+        *,
+        deadline: float | None = None,
+    ) -> WatchListPage:
+        config = self._transport.config
+        request = Request(
+            operation="get_watch_list",
+            method="POST",
+            url=config.trading_url,
+            headers={
+                "X-EBAY-API-CALL-NAME": "GetMyeBayBuying",
+                "X-EBAY-API-SITEID": config.trading_site_id,
+                "X-EBAY-API-COMPATIBILITY-LEVEL": config.trading_compatibility_level,
+                "X-EBAY-API-IAF-TOKEN": secret(access_token),
+                "Content-Type": "text/xml; charset=utf-8",
+            },
+            content=watch_list_request(page, per_page),
+        )
+        exchange = self._transport.send(request, deadline=deadline, retry_on_timeout=True)
+        if exchange.response.status_code >= 400:
+            raise self._transport.rest_error(exchange)
+        return parse_watch_list(exchange.response.content, page=page, timing=exchange.sample)

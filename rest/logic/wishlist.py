@@ -202,7 +202,7 @@ def _position(key: dict[str, object] | None) -> tuple[int, int]:
 
 
 def _from_watch(entry: WatchItem, active_bid_id: str | None) -> WishlistItem:
-    from common.ebay.client import rest_item_id
+    from common.ebay.models import rest_item_id
 
     return WishlistItem(
         ebay_item_id=entry.legacy_item_id,

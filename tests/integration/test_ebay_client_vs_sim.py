@@ -284,7 +284,7 @@ def test_120017_unsupported_marketplace(
     item = auction(sim)
     other = EbayClient(
         EbayConfig.for_environment("local", api_base_url=simulator[1], marketplace_id="EBAY_XX"),
-        client._app_credentials(),
+        client.oauth.credentials(),
         http=httpx.Client(),
     )
     with pytest.raises(e.UnsupportedMarketplace):

@@ -53,7 +53,7 @@ from common.scheduling import ScheduleError, SnipeScheduler, needs_immediate_inv
 from workers.logic.snipe_timing import ClockEstimate, ClockProbe, wait_until
 
 if TYPE_CHECKING:
-    from common.ebay.client import PreparedBid
+    from common.ebay.offer import PreparedBid
 
 # A run older than this is dead: Lambda stops a run at the function's Timeout (template.yaml).
 CLAIM_LEASE_SECONDS = 300

@@ -35,7 +35,7 @@ from pydantic import SecretStr
 
 from common.data.bids import BidsRepository
 from common.data.users import UsersRepository
-from common.ebay.client import PreparedBid, _bidding_from, _item_from
+from common.ebay.browse import item_from
 from common.ebay.errors import (
     DeadlineExceeded,
     EbayError,
@@ -45,6 +45,7 @@ from common.ebay.errors import (
     error_for,
 )
 from common.ebay.models import BiddingStatus, ClockSample, EbayItem, Money, ProxyBidResult
+from common.ebay.offer import PreparedBid, bidding_from
 from common.errors import DomainError
 from common.models import FREEZE_WINDOW_SECONDS, BidEntity, BidStatus
 from common.scheduling import needs_immediate_invoke, wake_minute
@@ -183,7 +184,7 @@ class InProcessEbay:
                 "http://ebay.invalid",
                 self.sim.seller_feedback(auction.seller),
             )
-        return _item_from(body)
+        return item_from(body)
 
     # -- EbayBidding (the engine)
 
@@ -274,7 +275,7 @@ class InProcessEbay:
             raise error_for(answer.refusal_id, "refused (scripted)", http_status=409)
         if body is None:
             raise error_for(120033, "no bidding activity", http_status=404)
-        return _bidding_from(body)
+        return bidding_from(body)
 
     # -- internals
 

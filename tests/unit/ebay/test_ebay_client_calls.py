@@ -507,7 +507,7 @@ def test_every_call_records_a_clock_sample(
         )
 
     client = make_client(handler)
-    client._on_clock_sample = observed.append
+    client.transport.on_clock_sample = observed.append
     client.place_proxy_bid("t", "1", Money(amount=100, currency="USD"))
     assert [s.operation for s in observed] == ["place_proxy_bid"]
 

@@ -12,7 +12,8 @@ import httpx
 import pytest
 import respx
 
-from common.ebay.client import BULK_RECHECK_SECONDS, MAX_ITEMS_PER_CALL, EbayClient
+from common.ebay.browse import BULK_RECHECK_SECONDS, MAX_ITEMS_PER_CALL
+from common.ebay.client import EbayClient
 from common.ebay.config import APP_SCOPE, BULK_ITEMS_SCOPE, EbayConfig
 from common.ebay.credentials import AppCredentials
 from common.ebay.errors import BulkItemsDenied
