@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from pydantic import SecretStr
 
 from common.clock import Clock
-from common.data.ebay_links import EbayLink, EbayLinksRepository
+from common.data.ebay_links import EbayLink
+from common.data.ports import EbayLinkStore
 from common.errors import EbayNotLinkedError
 from common.observability import logger
 
@@ -45,7 +46,7 @@ class TokenRefresher(Protocol):
 
 def valid_access_token(
     user_id: str,
-    links: EbayLinksRepository,
+    links: EbayLinkStore,
     cipher: TokenCipher,
     ebay: TokenRefresher,
     clock: Clock = time.time,
@@ -74,7 +75,7 @@ def valid_access_token(
 def call_with_user_token(
     user_id: str,
     call: Callable[[SecretStr], T],
-    links: EbayLinksRepository,
+    links: EbayLinkStore,
     cipher: TokenCipher,
     ebay: TokenRefresher,
     clock: Clock = time.time,
@@ -111,7 +112,7 @@ def _decrypt(link: EbayLink, cipher: TokenCipher) -> UserTokens:
 def _refresh(
     link: EbayLink,
     tokens: UserTokens,
-    links: EbayLinksRepository,
+    links: EbayLinkStore,
     cipher: TokenCipher,
     ebay: TokenRefresher,
 ) -> UserTokens:

@@ -1,4 +1,5 @@
-"""Fakes of the ports that logic takes, shared by tests that do not care what they did."""
+"""Fakes of the ports that logic takes, shared by tests that do not care what they did. The
+repositories' in-memory stand-ins are in tests/memory.py."""
 
 from __future__ import annotations
 

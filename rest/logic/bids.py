@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from common.clock import Clock, new_id, now_ms
-from common.data.bids import BidsRepository
 from common.data.cursor import CursorCodec
-from common.data.users import UsersRepository
+from common.data.ports import BidStore, UserStore
 from common.ebay.errors import (
     EbayError,
     InvalidItemId,
@@ -80,8 +79,8 @@ def fetch_auction(auctions: AuctionLookup, legacy_item_id: str) -> EbayItem:
 def create_snipe(
     user_id: str,
     request: NewSnipe,
-    users: UsersRepository,
-    bids: BidsRepository,
+    users: UserStore,
+    bids: BidStore,
     auctions: AuctionLookup,
     clock: Clock,
     history_ttl_days: int,
@@ -155,7 +154,7 @@ def _new_bid(
 def _wake_or_withdraw(
     bid: BidEntity,
     scheduler: SnipeScheduler,
-    bids: BidsRepository,
+    bids: BidStore,
     clock: Clock,
     history_ttl_days: int,
 ) -> None:
@@ -187,7 +186,7 @@ class PriceReader(Protocol):
 
 
 def snipe_with_prices(
-    user_id: str, bid_id: str, bids: BidsRepository, prices: PriceReader
+    user_id: str, bid_id: str, bids: BidStore, prices: PriceReader
 ) -> tuple[BidEntity, list[tuple[int, int]]]:
     """The caller's snipe (NotFoundError for anyone else's) and its listing's price history."""
     bid = bids.require(user_id, bid_id)
@@ -222,7 +221,7 @@ def _check_biddable(item: EbayItem, request: NewSnipe, lead: int, now_s: int) ->
         )
 
 
-def group_overlap_warnings(bid: BidEntity, bids: BidsRepository) -> list[str]:
+def group_overlap_warnings(bid: BidEntity, bids: BidStore) -> list[str]:
     """Snipes of one group whose fire times fall before the other's outcome is known: the
     group's limit holds (the executor's slot ledger), so the later one may not bid at all."""
     warnings = []
@@ -252,7 +251,7 @@ def list_snipes(
     statuses: list[BidStatus] | None,
     limit: int,
     cursor: str | None,
-    bids: BidsRepository,
+    bids: BidStore,
     codec: CursorCodec,
 ) -> tuple[list[BidEntity], str | None]:
     start = codec.decode(cursor, user_id, BIDS_SCOPE)
@@ -265,7 +264,7 @@ def update_snipe(
     bid_id: str,
     max_bid_amount: int | None,
     lead_seconds: int | None,
-    bids: BidsRepository,
+    bids: BidStore,
     clock: Clock,
     history_ttl_days: int,
     scheduler: SnipeScheduler,
@@ -308,7 +307,7 @@ def update_snipe(
 def cancel_snipe(
     user_id: str,
     bid_id: str,
-    bids: BidsRepository,
+    bids: BidStore,
     clock: Clock,
     history_ttl_days: int,
     scheduler: SnipeScheduler,
@@ -339,7 +338,7 @@ def _apply(
     bid_id: str,
     change: Callable[[BidEntity, int], tuple[BidEntity, dict[str, Any]]],
     action: HistoryAction,
-    bids: BidsRepository,
+    bids: BidStore,
     clock: Clock,
     history_ttl_days: int,
 ) -> tuple[BidEntity, BidEntity]:

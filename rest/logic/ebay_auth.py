@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from common.clock import Clock, now_ms
-from common.data.bids import BidsRepository
-from common.data.ebay_links import EbayLinksRepository, NewLink
-from common.data.users import UsersRepository
+from common.data.ebay_links import NewLink
+from common.data.ports import BidStore, EbayLinkStore, UserStore
 from common.errors import (
     BadRequestError,
     FieldIssue,
@@ -63,8 +62,8 @@ class Unlinked:
 
 def start_linking(
     user_id: str,
-    users: UsersRepository,
-    links: EbayLinksRepository,
+    users: UserStore,
+    links: EbayLinkStore,
     ebay: EbayOAuth,
     clock: Clock,
 ) -> AuthStart:
@@ -85,8 +84,8 @@ def complete_linking(
     email: SignInEmail,
     code: str,
     state: str,
-    users: UsersRepository,
-    links: EbayLinksRepository,
+    users: UserStore,
+    links: EbayLinkStore,
     cipher: TokenCipher,
     ebay: EbayOAuth,
     clock: Clock,
@@ -113,7 +112,7 @@ def complete_linking(
     return LinkStatus(True, new.account_id, new.linked_at, new.refresh_expires_at)
 
 
-def link_status(user_id: str, links: EbayLinksRepository) -> LinkStatus:
+def link_status(user_id: str, links: EbayLinkStore) -> LinkStatus:
     link = links.get(user_id)
     if link is None:
         return LinkStatus(False)
@@ -121,7 +120,7 @@ def link_status(user_id: str, links: EbayLinksRepository) -> LinkStatus:
 
 
 def unlink(
-    user_id: str, links: EbayLinksRepository, bids: BidsRepository, clock: Clock = time.time
+    user_id: str, links: EbayLinkStore, bids: BidStore, clock: Clock = time.time
 ) -> Unlinked:
     """Forget the tokens and release the account. Snipes stay, but cannot fire until re-linked.
     While a sealed snipe is placing its bid the unlink is refused (SnipeSealedError, 409).
@@ -136,7 +135,7 @@ def unlink(
     return Unlinked(unlinked=removed, pending_snipes=pending)
 
 
-def count_active_snipes(user_id: str, bids: BidsRepository) -> int:
+def count_active_snipes(user_id: str, bids: BidStore) -> int:
     """The snipes that cannot fire until the account is linked again: the user's active ones,
     counted from the set of their ids (one item read, however long their history)."""
     return bids.active_count(user_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from common.data.cursor import CursorCodec
-from common.data.history import HistoryRepository
+from common.data.ports import HistoryStore
 from common.errors import FieldIssue, NotFoundError, ValidationFailed
 from common.models import HistoryAction, HistoryEntity
 from rest.logic.filters import parse_enum_list
@@ -20,7 +20,7 @@ def list_history(
     to_ms: int | None,
     limit: int,
     cursor: str | None,
-    history: HistoryRepository,
+    history: HistoryStore,
     codec: CursorCodec,
 ) -> tuple[list[HistoryEntity], str | None]:
     if from_ms is not None and to_ms is not None and from_ms > to_ms:
@@ -36,7 +36,7 @@ def snipe_history(
     bid_id: str,
     limit: int,
     cursor: str | None,
-    history: HistoryRepository,
+    history: HistoryStore,
     codec: CursorCodec,
 ) -> tuple[list[HistoryEntity], str | None]:
     scope = f"history-bid:{bid_id}"

@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from common.clock import Clock, now_ms
-from common.data.ebay_deletions import EbayDeletions, NoticeState
+from common.data.ebay_deletions import NoticeState
+from common.data.ports import BidStore, DeletionNoticeStore
 from common.ebay.errors import EbayError
 from common.ebay.notifications import (
     KeyLookupsExhausted,
@@ -55,7 +56,6 @@ from common.notify import NotificationKind, Notifier
 from common.observability import logger
 
 if TYPE_CHECKING:
-    from common.data.bids import BidsRepository
     from common.ebay.models import NotificationPublicKey
 
 TOPIC = "MARKETPLACE_ACCOUNT_DELETION"
@@ -124,8 +124,8 @@ def handle_notice(
     body: bytes,
     signature_header: str | None,
     keys: KeySource,
-    deletions: EbayDeletions,
-    bids: BidsRepository,
+    deletions: DeletionNoticeStore,
+    bids: BidStore,
     notifier: Notifier,
     history_ttl_days: int,
     clock: Clock = time.time,
@@ -181,7 +181,7 @@ def handle_notice(
 
 
 def cancel_pending_snipes(
-    user_id: str, bids: BidsRepository, history_ttl_days: int, clock: Clock = time.time
+    user_id: str, bids: BidStore, history_ttl_days: int, clock: Clock = time.time
 ) -> int:
     """CANCELLED (EBAY_ACCOUNT_DELETED) for every PENDING or ARMED snipe of the user that is
     not sealed, each conditional on its version and on no seal; returns how many."""
@@ -194,7 +194,7 @@ def cancel_pending_snipes(
             return cancelled
 
 
-def _cancel(bid: BidEntity, bids: BidsRepository, history_ttl_days: int, clock: Clock) -> bool:
+def _cancel(bid: BidEntity, bids: BidStore, history_ttl_days: int, clock: Clock) -> bool:
     for _ in range(CANCEL_ATTEMPTS):
         if bid.status not in CANCELLABLE or bid.sealed:
             # Sealed: its bid is being placed with what was sealed; it finishes on its own.

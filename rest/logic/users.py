@@ -8,11 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from common.clock import Clock, now_ms
-from common.data.bids import BidsRepository
-from common.data.connections import ConnectionsRepository
-from common.data.groups import GroupsRepository
-from common.data.history import HistoryRepository
-from common.data.users import UsersRepository
+from common.data.ports import BidStore, ConnectionStore, GroupStore, HistoryStore, UserStore
 from common.errors import BadRequestError, FieldIssue, NotFoundError, RetryableError
 from common.models import Preferences, UserEntity
 from common.observability import logger
@@ -50,7 +46,7 @@ class DeletedCounts:
 
 
 def get_or_create_profile(
-    user_id: str, email: SignInEmail, users: UsersRepository, clock: Clock
+    user_id: str, email: SignInEmail, users: UserStore, clock: Clock
 ) -> UserEntity:
     """The caller's profile, created on the first call with the sign-in email (an ID token's or
     an access token's alike); never for a deleted account (AccountDeletedError), whose token
@@ -81,7 +77,7 @@ def update_profile(
     email_claim: SignInEmail,
     display_name: str | None,
     email: str | None,
-    users: UsersRepository,
+    users: UserStore,
     clock: Clock,
 ) -> UserEntity:
     user = get_or_create_profile(user_id, email_claim, users, clock)
@@ -108,7 +104,7 @@ def update_preferences(
     user_id: str,
     email_claim: SignInEmail,
     preferences: Preferences,
-    users: UsersRepository,
+    users: UserStore,
     clock: Clock,
 ) -> UserEntity:
     get_or_create_profile(user_id, email_claim, users, clock)
@@ -117,15 +113,15 @@ def update_preferences(
 
 def delete_account(
     user_id: str,
-    users: UsersRepository,
-    bids: BidsRepository,
-    history: HistoryRepository,
-    connections: ConnectionsRepository,
+    users: UserStore,
+    bids: BidStore,
+    history: HistoryStore,
+    connections: ConnectionStore,
     scheduler: SnipeScheduler,
     sockets: SocketCloser,
     identities: Identities,
     *,
-    groups: GroupsRepository,
+    groups: GroupStore,
     username: str | None = None,
     clock: Clock = time.time,
 ) -> DeletedCounts:

@@ -26,9 +26,8 @@ from typing import TYPE_CHECKING, Protocol
 from pydantic import SecretStr
 
 from common.clock import Clock
-from common.data.bids import BidsRepository
 from common.data.cursor import CursorCodec
-from common.data.ebay_links import EbayLinksRepository
+from common.data.ports import BidStore, EbayLinkStore
 from common.ebay_tokens import call_with_user_token
 from common.errors import (
     BadRequestError,
@@ -89,10 +88,10 @@ def list_watched_auctions(
     user_id: str,
     limit: int,
     cursor: str | None,
-    links: EbayLinksRepository,
+    links: EbayLinkStore,
     cipher: TokenCipher,
     ebay: WatchListSource,
-    bids: BidsRepository,
+    bids: BidStore,
     codec: CursorCodec,
     clock: Clock = time.time,
     *,
@@ -124,7 +123,7 @@ def list_watched_auctions(
 
 
 def live_item(
-    user_id: str, item_id: str, ebay: ItemSource, bids: BidsRepository, clock: Clock = time.time
+    user_id: str, item_id: str, ebay: ItemSource, bids: BidStore, clock: Clock = time.time
 ) -> ItemDetail:
     """Public item data from Browse, with the caller's active snipe on it if any."""
     from common.ebay.errors import EbayError, InvalidItemId, ItemNotFound
@@ -160,7 +159,7 @@ def live_item(
     )
 
 
-def active_snipes_by_item(user_id: str, bids: BidsRepository) -> dict[str, str]:
+def active_snipes_by_item(user_id: str, bids: BidStore) -> dict[str, str]:
     """ebayItemId → bidId of the user's active snipes (at most one per item, by its guard),
     read through the set of their ids: what it costs follows the active snipes, not the user's
     history."""
@@ -171,7 +170,7 @@ def _watch_page(
     user_id: str,
     page: int,
     page_size: int,
-    links: EbayLinksRepository,
+    links: EbayLinkStore,
     cipher: TokenCipher,
     ebay: WatchListSource,
     clock: Clock,

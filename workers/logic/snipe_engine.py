@@ -10,7 +10,7 @@ Exactly-once rests on DynamoDB conditions, never on read-then-write:
 - a claim is taken over only when its run must be dead (older than the function's timeout) or
   can no longer bid (the auction has ended); the new run first asks eBay (getBidding) whether
   the bid was already accepted, and records PLACED without bidding again if so;
-- every outcome (PLACED, WON, LOST, FAILED, CANCELLED) is one ``BidsRepository.transition`` with
+- every outcome (PLACED, WON, LOST, FAILED, CANCELLED) is one ``BidStore.transition`` with
   its history entry, conditional on the version the run read;
 - before its first claim a run sets the snipe's follow-up after the end, so a snipe whose run
   and Lambda's retry both died is still taken over and finished then.
@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import SecretStr
 
 from common.clock import Clock, now_ms
-from common.data.bids import BidsRepository
 from common.data.group_slots import Ledger
+from common.data.ports import BidStore
 from common.ebay.errors import (
     CannotLowerProxyBid,
     DeadlineExceeded,
@@ -201,7 +201,7 @@ class GroupSlotLedger(Protocol):
 
 @dataclass
 class SnipeEngine:
-    bids: BidsRepository
+    bids: BidStore
     ebay: EbayBidding
     tokens: TokenSource
     scheduler: SnipeScheduler

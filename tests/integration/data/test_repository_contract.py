@@ -1,0 +1,482 @@
+"""One contract for the repositories logic takes (common/data/ports.py), run against both the
+in-memory ones (tests/memory.py) and the DynamoDB ones on moto's server with the template's
+tables: what a unit test learns from the in-memory repositories holds for DynamoDB.
+
+Most of it is the conditional writes the money path rests on (docs/sniping-engine.md, I1-I5):
+a transition on the version read and an allowed status, ``unsealed`` and ``freeze_before``
+for the user's changes, the seal, the one-active-snipe guard, the active-snipe cap, the account
+being deleted, and the group slot ledger.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from common.data.bids import BidsRepository
+from common.data.connections import ConnectionsRepository
+from common.data.group_slots import GroupSlots
+from common.data.groups import GroupMode, GroupRule, GroupsRepository
+from common.data.history import HistoryRepository
+from common.data.users import UsersRepository
+from common.errors import (
+    AccountDeletedError,
+    ConflictError,
+    EbayNotLinkedError,
+    SnipeSealedError,
+    TooManyActiveSnipes,
+)
+from common.history import history_entry
+from common.models import BidEntity, BidStatus, HistoryAction, UserEntity
+from local.aws import Provisioned
+from tests.memory import MemoryStores
+
+NOW_MS = 1_900_000_000_000
+END = NOW_MS // 1000 + 3600
+USER = "user-contract"
+ARMED_BY = "execution-1"
+
+
+class DynamoStores:
+    """The DynamoDB repositories on the template's tables, as MemoryStores lays them out."""
+
+    def __init__(self) -> None:
+        users_table = os.environ["USERS_TABLE"]
+        self.client = boto3.client("dynamodb")
+        self.bids = BidsRepository(
+            os.environ["BIDS_TABLE"], users_table, os.environ["BID_HISTORY_TABLE"], self.client
+        )
+        self.users = UsersRepository(users_table, self.client)
+        self.history = HistoryRepository(os.environ["BID_HISTORY_TABLE"], self.client)
+        self.connections = ConnectionsRepository(os.environ["CONNECTIONS_TABLE"], self.client)
+        self.groups = GroupsRepository(users_table, self.client)
+        self.slots = GroupSlots(users_table, self.client)
+        self.users_table = users_table
+
+    def link(self, user_id: str, account_id: str) -> None:
+        self.client.update_item(
+            TableName=self.users_table,
+            Key={"userId": {"S": user_id}},
+            UpdateExpression="SET ebayAccountId = :a, ebayLinkState = :l",
+            ExpressionAttributeValues={":a": {"S": account_id}, ":l": {"S": "LINKED"}},
+        )
+
+
+class MemoryWithLink(MemoryStores):
+    def link(self, user_id: str, account_id: str) -> None:
+        self.users.link(user_id, account_id)
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def stores(request: pytest.FixtureRequest) -> Iterator[Any]:
+    if request.param == "memory":
+        yield MemoryWithLink()
+        return
+    provisioned: Provisioned = request.getfixturevalue("clean_tables")
+    assert provisioned
+    yield DynamoStores()
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def new_snipe(
+    bid_id: str = "b0001", item: str = "item-1", end: int = END, **changes: Any
+) -> BidEntity:
+    return BidEntity(
+        userId=USER,
+        bidId=bid_id,
+        ebayItemId=item,
+        itemId=f"v1|{item}|0",
+        maxBidAmount=5000,
+        currency="USD",
+        leadSeconds=5,
+        status=BidStatus.PENDING,
+        auctionEndTime=end,
+        itemTitle="A lot",
+        createdAt=NOW_MS,
+        updatedAt=NOW_MS,
+        **changes,
+    )
+
+
+def entry(bid: BidEntity, action: HistoryAction = HistoryAction.CREATE, at: int = NOW_MS) -> Any:
+    return history_entry(bid, action, at, 30, {})
+
+
+def created(stores: Any, bid: BidEntity | None = None, **kwargs: Any) -> BidEntity:
+    bid = bid or new_snipe()
+    stores.bids.create(bid, entry(bid), **kwargs)
+    return stores.bids.require(bid.userId, bid.bidId)
+
+
+def profile(stores: Any, user_id: str = USER, *, linked: bool = True) -> UserEntity:
+    user = UserEntity(userId=user_id, email=f"{user_id}@example.com", createdAt=1, updatedAt=1)
+    assert stores.users.create(user)
+    if linked:
+        stores.link(user_id, f"ebay-{user_id}")
+    return stores.users.require(user_id)
+
+
+def armed(stores: Any, bid: BidEntity) -> BidEntity:
+    claim = bid.model_copy(update={"status": BidStatus.ARMED, "executionId": ARMED_BY})
+    return stores.bids.replace(bid, claim, [BidStatus.PENDING])
+
+
+_tick = iter(range(1, 1_000_000))
+
+
+def moved(stores: Any, bid: BidEntity, status: BidStatus, **kwargs: Any) -> BidEntity:
+    after = bid.model_copy(update={"status": status})
+    return stores.bids.transition(
+        bid, after, entry(after, HistoryAction.UPDATE, NOW_MS + next(_tick)), **kwargs
+    )
+
+
+# ---------------------------------------------------------------------------------- snipes
+
+
+def test_a_created_snipe_reads_back_with_its_history_and_counts_as_active(stores):
+    # Given a new snipe
+    bid = new_snipe()
+    # When it is created
+    stores.bids.create(bid, entry(bid))
+    # Then it reads back as written, at version 1, with its CREATE entry, active and counted
+    stored = stores.bids.require(USER, bid.bidId)
+    assert stored == bid
+    page, _ = stores.history.for_bid(USER, bid.bidId, 10, None)
+    assert [e.action for e in page] == [HistoryAction.CREATE]
+    assert [b.bidId for b in stores.bids.active_snipes(USER)] == [bid.bidId]
+    assert stores.bids.active_count(USER) == 1
+
+
+def test_a_second_active_snipe_on_one_item_is_a_conflict_until_the_first_ends(stores):
+    # Given an active snipe on an item
+    first = created(stores)
+    # When another snipe on the same item is created
+    second = new_snipe("b0002")
+    with pytest.raises(ConflictError):
+        stores.bids.create(second, entry(second))
+    # Then it was refused and nothing of it was written; once the first is cancelled it goes in
+    assert stores.bids.get(USER, "b0002") is None
+    moved(stores, first, BidStatus.CANCELLED, allowed=[BidStatus.PENDING])
+    stores.bids.create(second, entry(second, at=NOW_MS + 5))
+    assert stores.bids.require(USER, "b0002").status is BidStatus.PENDING
+
+
+def test_the_active_snipe_cap_refuses_the_one_too_many_and_an_ending_frees_a_slot(stores):
+    # Given a user with two active snipes and a cap of two
+    a = created(stores, new_snipe("b0001", "item-1"), max_active=2)
+    created(stores, new_snipe("b0002", "item-2"), max_active=2)
+    # When a third is created
+    third = new_snipe("b0003", "item-3")
+    with pytest.raises(TooManyActiveSnipes):
+        stores.bids.create(third, entry(third), max_active=2)
+    # Then it was refused; after one of the two fails, it fits
+    assert stores.bids.active_count(USER) == 2
+    moved(stores, a, BidStatus.FAILED, allowed=[BidStatus.PENDING])
+    assert stores.bids.active_count(USER) == 1
+    stores.bids.create(third, entry(third, at=NOW_MS + 7), max_active=2)
+    assert [b.bidId for b in stores.bids.active_snipes(USER)] == ["b0002", "b0003"]
+
+
+def test_no_snipe_is_created_for_an_account_being_deleted(stores):
+    # Given an account whose deletion began
+    profile(stores)
+    stores.users.mark_deleted(USER, NOW_MS)
+    # When a snipe is created for it
+    bid = new_snipe()
+    with pytest.raises(AccountDeletedError):
+        stores.bids.create(bid, entry(bid))
+    # Then nothing was written
+    assert stores.bids.get(USER, bid.bidId) is None
+
+
+def test_a_transition_on_a_stale_version_is_a_conflict_and_writes_nothing(stores):
+    # Given a snipe changed since it was read
+    read = created(stores)
+    moved(stores, read, BidStatus.PENDING, allowed=[BidStatus.PENDING])
+    # When a change made on the old copy is written
+    after = read.model_copy(update={"maxBidAmount": 9000})
+    with pytest.raises(ConflictError):
+        stores.bids.transition(
+            read,
+            after,
+            entry(after, HistoryAction.UPDATE, NOW_MS + 99),
+            allowed=[BidStatus.PENDING],
+        )
+    # Then the snipe keeps the newer change's maximum and version, and no entry was added
+    stored = stores.bids.require(USER, read.bidId)
+    assert (stored.maxBidAmount, stored.version) == (5000, 2)
+    page, _ = stores.history.for_bid(USER, read.bidId, 10, None)
+    assert len(page) == 2
+
+
+def test_a_transition_from_a_status_not_allowed_is_a_conflict(stores):
+    # Given a snipe that was claimed (ARMED)
+    claimed = armed(stores, created(stores))
+    # When the user's change, allowed only from PENDING, is written
+    with pytest.raises(ConflictError):
+        moved(stores, claimed, BidStatus.CANCELLED, allowed=[BidStatus.PENDING])
+    # Then it stays ARMED
+    assert stores.bids.require(USER, claimed.bidId).status is BidStatus.ARMED
+
+
+def test_a_transition_inside_the_freeze_window_is_a_conflict(stores):
+    # Given a snipe whose freeze instant is stored
+    bid = created(stores)
+    # When a change conditional on a freeze instant still ahead comes at or after it
+    with pytest.raises(ConflictError):
+        moved(
+            stores,
+            bid,
+            BidStatus.CANCELLED,
+            allowed=[BidStatus.PENDING],
+            freeze_before=bid.freeze_at,
+        )
+    # Then it was refused, and one second earlier it is written
+    moved(
+        stores,
+        bid,
+        BidStatus.CANCELLED,
+        allowed=[BidStatus.PENDING],
+        freeze_before=bid.freeze_at - 1,
+    )
+    assert stores.bids.require(USER, bid.bidId).status is BidStatus.CANCELLED
+
+
+def test_the_seal_wins_over_an_unsealed_change_and_its_own_run_still_writes(stores):
+    # Given a linked user's snipe that its run claimed and sealed
+    profile(stores)
+    sealed = stores.bids.seal(armed(stores, created(stores)), ARMED_BY, NOW_MS)
+    # When the user cancels it (conditional on no seal) with the version they read
+    with pytest.raises(ConflictError):
+        moved(stores, sealed, BidStatus.CANCELLED, allowed=[BidStatus.ARMED], unsealed=True)
+    # Then the cancel was refused, and the run's own outcome, not conditional on it, goes in
+    placed = moved(stores, sealed, BidStatus.PLACED, allowed=[BidStatus.ARMED])
+    assert stores.bids.require(USER, sealed.bidId) == placed
+    assert placed.sealedAt == NOW_MS
+
+
+def test_an_unsealed_change_goes_in_before_the_seal_and_then_the_seal_is_refused(stores):
+    # Given a claimed snipe of a linked user, read by its run
+    profile(stores)
+    claimed = armed(stores, created(stores))
+    # When the user's cancel, conditional on no seal, lands first
+    moved(stores, claimed, BidStatus.CANCELLED, allowed=[BidStatus.ARMED], unsealed=True)
+    # Then the run's seal on its copy is refused: exactly one of the two won
+    with pytest.raises(ConflictError):
+        stores.bids.seal(claimed, ARMED_BY, NOW_MS)
+    assert not stores.bids.require(USER, claimed.bidId).sealed
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    ["another-run", "not-armed", "already-sealed", "stale-version"],
+)
+def test_the_seal_takes_only_the_armed_unsealed_snipe_of_this_run_as_read(stores, spoil):
+    # Given a linked user's snipe and a copy of it that the seal must refuse
+    profile(stores)
+    bid = created(stores)
+    copy = bid if spoil == "not-armed" else armed(stores, bid)
+    run = "execution-2" if spoil == "another-run" else ARMED_BY
+    if spoil == "already-sealed":
+        copy = stores.bids.seal(copy, ARMED_BY, NOW_MS)
+    if spoil == "stale-version":
+        stores.bids.replace(
+            copy, copy.model_copy(update={"countdownPhase": "FIRING"}), [BidStatus.ARMED]
+        )
+    before = stores.bids.require(USER, bid.bidId)
+    # When it is sealed
+    with pytest.raises(ConflictError):
+        stores.bids.seal(copy, run, NOW_MS + 1)
+    # Then nothing changed
+    assert stores.bids.require(USER, bid.bidId) == before
+
+
+@pytest.mark.parametrize(
+    ("owner", "error"),
+    [
+        ("unlinked", EbayNotLinkedError),
+        ("deleting", AccountDeletedError),
+        ("nobody", AccountDeletedError),
+    ],
+)
+def test_the_seal_refuses_an_unlinked_or_deleted_account(stores, owner, error):
+    # Given a claimed snipe of an unlinked user, of a user being deleted, or of no profile
+    if owner != "nobody":
+        profile(stores, linked=owner != "unlinked")
+    claimed = armed(stores, created(stores))
+    if owner == "deleting":
+        stores.users.mark_deleted(USER, NOW_MS)
+    # When it is sealed
+    with pytest.raises(error):
+        stores.bids.seal(claimed, ARMED_BY, NOW_MS)
+    # Then it was not
+    assert not stores.bids.require(USER, claimed.bidId).sealed
+
+
+def test_a_sealed_snipe_holds_off_its_owners_account_deletion_until_after_its_end(stores):
+    # Given a sealed snipe
+    profile(stores)
+    sealed = stores.bids.seal(armed(stores, created(stores)), ARMED_BY, NOW_MS)
+    # When the owner's account deletion begins before the auction's end
+    with pytest.raises(SnipeSealedError):
+        stores.users.mark_deleted(USER, sealed.end_ms)
+    # Then it was refused; seconds after the end it goes
+    assert stores.users.get_live(USER) is not None
+    assert stores.users.mark_deleted(USER, sealed.end_ms + 6_000) == sealed.end_ms + 6_000
+    with pytest.raises(AccountDeletedError):
+        stores.users.get_live(USER)
+
+
+def test_replace_is_conditional_on_the_version_and_never_changes_activity(stores):
+    # Given a snipe
+    bid = created(stores)
+    claimed = armed(stores, bid)
+    # When a second claim is made on the copy read before the first
+    with pytest.raises(ConflictError):
+        stores.bids.replace(bid, bid.model_copy(update={"executionId": "x"}), [BidStatus.PENDING])
+    # Then the first claim holds, and a replace that would end the snipe is not a replace
+    assert stores.bids.require(USER, bid.bidId).executionId == ARMED_BY
+    with pytest.raises(ValueError):
+        stores.bids.replace(
+            claimed, claimed.model_copy(update={"status": BidStatus.FAILED}), [BidStatus.ARMED]
+        )
+
+
+def test_query_pages_newest_first_and_filters_by_status(stores):
+    # Given five snipes, two of them cancelled
+    for n in range(1, 6):
+        bid = created(stores, new_snipe(f"b000{n}", f"item-{n}"))
+        if n in (2, 4):
+            moved(stores, bid, BidStatus.CANCELLED, allowed=[BidStatus.PENDING])
+    # When the active ones are read two at a time
+    seen: list[str] = []
+    start = None
+    for _ in range(10):
+        page, start = stores.bids.query(USER, [BidStatus.PENDING], 2, start)
+        seen += [b.bidId for b in page]
+        if not start:
+            break
+    # Then every active one came once, newest first
+    assert seen == ["b0005", "b0003", "b0001"]
+    assert [b.bidId for b in stores.bids.all_keys(USER)] == [f"b000{n}" for n in (5, 4, 3, 2, 1)]
+
+
+def test_deleting_a_users_snipes_frees_their_items(stores):
+    # Given a user's snipe
+    bid = created(stores)
+    # When their snipes are deleted
+    deleted = stores.bids.delete_user_bids(USER)
+    # Then it is gone, and the item takes a new snipe
+    assert [b.bidId for b in deleted] == [bid.bidId]
+    assert stores.bids.get(USER, bid.bidId) is None
+    again = new_snipe("b0009")
+    stores.bids.create(again, entry(again, at=NOW_MS + 3))
+
+
+# ---------------------------------------------------------------------------------- slots
+
+
+def test_a_group_takes_no_more_slots_than_its_limit_and_a_loss_gives_one_back(stores):
+    # Given a group with a limit of two
+    take = stores.slots.take
+    # When three snipes take a slot, one of them twice
+    results = [take(USER, "g", b, 2, contingency=False) for b in ("b1", "b2", "b2", "b3")]
+    # Then two hold one (the repeat finds itself a holder), the third does not
+    assert results == [True, True, True, False]
+    assert stores.slots.read(USER, "g").held == 2
+    # and a holder that lost gives its slot back, once
+    assert stores.slots.settle(USER, "g", "b1", won=False)
+    assert not stores.slots.settle(USER, "g", "b1", won=False)
+    assert take(USER, "g", "b3", 2, contingency=False)
+    ledger = stores.slots.read(USER, "g")
+    assert (ledger.held, ledger.pending, ledger.lost) == (2, 2, 1)
+    assert ledger.unsettled == {"b2", "b3"}
+
+
+def test_a_win_keeps_its_slot_and_a_non_holder_settles_nothing(stores):
+    # Given a group of limit one whose holder won
+    assert stores.slots.take(USER, "g", "b1", 1, contingency=False)
+    assert stores.slots.settle(USER, "g", "b1", won=True)
+    # When another snipe tries for a slot, and a non-holder is settled
+    # Then the group is full, and nothing is settled
+    assert not stores.slots.take(USER, "g", "b2", 1, contingency=False)
+    assert not stores.slots.settle(USER, "g", "b2", won=False)
+    ledger = stores.slots.read(USER, "g")
+    assert (ledger.held, ledger.pending, ledger.won) == (1, 0, 1)
+
+
+def test_a_contingency_group_waits_for_a_pending_outcome_and_stops_at_a_loss(stores):
+    # Given a contingency group with a holder whose outcome is pending
+    assert stores.slots.take(USER, "c", "b1", 5, contingency=True)
+    # When the next snipe takes a slot
+    # Then it must wait; after a loss it never gets one
+    assert not stores.slots.take(USER, "c", "b2", 5, contingency=True)
+    assert stores.slots.settle(USER, "c", "b1", won=False)
+    assert not stores.slots.take(USER, "c", "b2", 5, contingency=True)
+    assert stores.slots.read_many(USER, ["c", "none"])["none"].holders == frozenset()
+
+
+# ---------------------------------------------------------------------------------- users, groups
+
+
+def test_a_profile_is_created_once_and_its_email_is_one_accounts(stores):
+    # Given a profile
+    user = profile(stores, linked=False)
+    # When it is created again, and another account takes its email
+    again = user.model_copy(update={"displayName": "twice"})
+    other = UserEntity(userId="other", email=user.email.upper(), createdAt=1, updatedAt=1)
+    # Then the first is refused quietly, the second loudly
+    assert stores.users.create(again) is False
+    with pytest.raises(ConflictError):
+        stores.users.create(other)
+    assert stores.users.get("other") is None
+
+
+def test_a_profile_change_on_a_stale_copy_is_a_conflict_and_an_email_moves_its_guard(stores):
+    # Given a profile changed since it was read
+    read = profile(stores, linked=False)
+    changed = stores.users.update_profile(read, "New name", "new@example.com", 10)
+    # When the stale copy is changed
+    with pytest.raises(ConflictError):
+        stores.users.update_profile(read, "Other", None, 11)
+    # Then the first change holds, and its old address is free for another account
+    assert (changed.displayName, changed.email) == ("New name", "new@example.com")
+    other = UserEntity(userId="other", email=read.email, createdAt=1, updatedAt=1)
+    assert stores.users.create(other)
+
+
+def test_a_tombstone_hides_the_profile_and_refuses_a_new_one(stores):
+    # Given a deleted account's tombstone
+    user = profile(stores, linked=False)
+    deleted_at = stores.users.mark_deleted(USER, 5)
+    assert stores.users.mark_deleted(USER, 9) == deleted_at
+    stores.users.delete_keys(stores.users.deletion_keys(USER))
+    stores.users.leave_tombstone(USER, deleted_at, 100)
+    # When the profile is read and created again
+    # Then there is none, and none is made
+    assert stores.users.get(USER) is None
+    assert stores.users.create(user) is False
+    with pytest.raises(AccountDeletedError):
+        stores.users.get_live(USER)
+
+
+def test_group_rules_default_store_and_go_with_the_user(stores):
+    # Given a stored rule and a default one
+    rule = GroupRule(mode=GroupMode.CONTINGENCY, limit=3)
+    stores.groups.put_rule(USER, "g1", rule, NOW_MS)
+    # When they are read, and the user's groups are deleted
+    assert stores.groups.rule(USER, "g1") == rule
+    assert stores.groups.rule(USER, "g2") == GroupRule()
+    stores.slots.take(USER, "g2", "b1", 1, contingency=False)
+    deleted = stores.groups.delete_user_groups(USER, ["g2"])
+    # Then both are gone
+    assert deleted == 2
+    assert stores.groups.rule(USER, "g1") == GroupRule()
+    assert stores.slots.read(USER, "g2").holders == frozenset()
