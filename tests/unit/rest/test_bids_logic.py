@@ -1,0 +1,389 @@
+"""rest/logic/bids.py without a database: the in-memory repositories (tests/memory.py, held to
+DynamoDB's behaviour by the contract suite), a fake scheduler and a fake eBay look-up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from common.data.cursor import CursorCodec
+from common.ebay.errors import EbayUnavailable, ItemNotFound
+from common.ebay.models import EbayItem, Money
+from common.errors import (
+    AccountDeletedError,
+    BadRequestError,
+    ConflictError,
+    RetryableError,
+    SnipeSealedError,
+    TooManyActiveSnipes,
+    UpstreamUnavailable,
+    ValidationFailed,
+)
+from common.models import BidEntity, BidStatus, HistoryAction, UserEntity
+from common.scheduling import ScheduleError
+from rest.logic import bids as logic
+from rest.logic.caps import ActiveSnipeCap
+from tests.fakes import FakeScheduler, roomy_cap
+from tests.memory import MemoryBids, MemoryStores
+
+NOW = 1_900_000_000.0
+USER = "u1"
+TTL_DAYS = 30
+
+
+class Clock:
+    """Time as the test sets it."""
+
+    def __init__(self, now: float = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Auctions:
+    """rest.logic.bids.AuctionLookup: eBay's items by legacy id, or an error to raise."""
+
+    def __init__(self, **items: EbayItem | Exception) -> None:
+        self.items = items
+        self.asked: list[str] = []
+
+    def get_item_by_legacy_id(self, legacy_item_id: str) -> EbayItem:
+        self.asked.append(legacy_item_id)
+        found = self.items[legacy_item_id]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+
+class FailingScheduler(FakeScheduler):
+    def wake(self, user_id: str, bid_id: str, fire_at: int, now: float) -> str:
+        raise ScheduleError("EventBridge Scheduler refused")
+
+
+def auction(legacy_id: str = "1001", ends_in: int = 600, **fields: Any) -> EbayItem:
+    data: dict[str, Any] = {
+        "item_id": f"v1|{legacy_id}|0",
+        "legacy_item_id": legacy_id,
+        "title": "A camera",
+        "is_auction": True,
+        "buying_options": ("AUCTION",),
+        "current_bid_price": Money(amount=1000, currency="USD"),
+        "minimum_price_to_bid": Money(amount=1100, currency="USD"),
+        "bid_count": 3,
+        "end_time_ms": int((NOW + ends_in) * 1000),
+        "image_url": None,
+        "condition": None,
+        "seller_username": "seller",
+        "reserve_price_met": None,
+    }
+    data.update(fields)
+    return EbayItem(**data)
+
+
+def request(
+    item: str = "1001", max_bid: int = 5000, lead: int | None = 5, group: str | None = None
+) -> logic.NewSnipe:
+    return logic.NewSnipe(item, max_bid, "USD", lead, group)
+
+
+@pytest.fixture
+def world() -> dict[str, Any]:
+    stores = MemoryStores()
+    stores.users.create(UserEntity(userId=USER, email="u1@example.com", createdAt=1, updatedAt=1))
+    stores.users.link(USER, "ebay-u1")
+    return {"stores": stores, "clock": Clock(), "scheduler": FakeScheduler()}
+
+
+def create(world: dict[str, Any], req: logic.NewSnipe | None = None, **kwargs: Any) -> Any:
+    stores = world["stores"]
+    req = req or request()
+    auctions = kwargs.pop("auctions", Auctions(**{req.ebay_item_id: auction(req.ebay_item_id)}))
+    return logic.create_snipe(
+        USER,
+        req,
+        stores.users,
+        stores.bids,
+        auctions,
+        world["clock"],
+        TTL_DAYS,
+        kwargs.pop("scheduler", world["scheduler"]),
+        kwargs.pop("cap", roomy_cap()),
+    )
+
+
+def update(world: dict[str, Any], bid_id: str, max_bid: int | None, lead: int | None) -> Any:
+    stores = world["stores"]
+    return logic.update_snipe(
+        USER, bid_id, max_bid, lead, stores.bids, world["clock"], TTL_DAYS, world["scheduler"]
+    )
+
+
+def cancel(world: dict[str, Any], bid_id: str) -> BidEntity:
+    stores = world["stores"]
+    return logic.cancel_snipe(
+        USER, bid_id, stores.bids, world["clock"], TTL_DAYS, world["scheduler"]
+    )
+
+
+def actions(world: dict[str, Any], bid_id: str) -> list[HistoryAction]:
+    page, _ = world["stores"].history.for_bid(USER, bid_id, 50, None)
+    return sorted((e.action for e in page), key=list(HistoryAction).index)
+
+
+# ---------------------------------------------------------------------------------- create
+
+
+def test_a_new_snipe_is_stored_pending_with_its_history_and_wakes_the_executor(world):
+    # Given a linked user and an auction ending in ten minutes
+    # When they snipe it
+    bid, warnings = create(world)
+    # Then it is stored PENDING in the auction's currency, with its CREATE entry, and scheduled
+    stored = world["stores"].bids.require(USER, bid.bidId)
+    assert stored.status is BidStatus.PENDING
+    assert (stored.maxBidAmount, stored.currency, stored.leadSeconds) == (5000, "USD", 5)
+    assert stored.auctionEndTime == int(NOW) + 600
+    assert actions(world, bid.bidId) == [HistoryAction.CREATE]
+    assert world["scheduler"].woken == [bid.bidId]
+    assert warnings == []
+
+
+def test_an_unlinked_user_is_warned_and_the_lead_time_defaults_to_their_preference(world):
+    # Given a user who has not linked eBay, whose preferred lead time is 8 s
+    stores = world["stores"]
+    user = UserEntity(userId="u2", email="u2@example.com", createdAt=1, updatedAt=1)
+    stores.users.create(user)
+    prefs = user.preferences.model_copy(update={"defaultLeadSeconds": 8})
+    stores.users.update_preferences("u2", prefs, 2)
+    # When they snipe without a lead time
+    bid, warnings = logic.create_snipe(
+        "u2",
+        request(lead=None),
+        stores.users,
+        stores.bids,
+        Auctions(**{"1001": auction()}),
+        world["clock"],
+        TTL_DAYS,
+        world["scheduler"],
+        roomy_cap(),
+    )
+    # Then the snipe takes their lead time, and they are told to link eBay
+    assert bid.leadSeconds == 8
+    assert warnings == ["Link your eBay account before the auction ends, or the snipe cannot fire"]
+
+
+def test_a_second_snipe_on_the_same_item_is_a_conflict(world):
+    # Given a snipe on an item
+    create(world)
+    # When the user snipes the same item again
+    # Then it is refused by the one-active-snipe guard, and nothing more is scheduled
+    with pytest.raises(ConflictError):
+        create(world, request(max_bid=7000))
+    assert len(world["scheduler"].woken) == 1
+
+
+@pytest.mark.parametrize(
+    ("item", "error"),
+    [
+        (auction(is_auction=False), ValidationFailed),
+        (auction(ends_in=-1), ValidationFailed),
+        (auction(ends_in=9), ValidationFailed),  # inside lead + the freeze window
+        (auction(minimum_price_to_bid=Money(amount=6000, currency="USD")), BadRequestError),
+        (auction(minimum_price_to_bid=Money(amount=100, currency="EUR")), ValidationFailed),
+        (ItemNotFound("no such item"), ValidationFailed),
+        (EbayUnavailable("eBay is down"), UpstreamUnavailable),
+    ],
+    ids=["not-auction", "ended", "too-soon", "below-minimum", "currency", "unknown", "down"],
+)
+def test_a_snipe_eBay_would_not_take_is_refused_before_anything_is_stored(world, item, error):
+    # Given an item eBay describes so that no snipe can be placed on it
+    # When the user snipes it
+    with pytest.raises(error):
+        create(world, auctions=Auctions(**{"1001": item}))
+    # Then nothing was stored or scheduled
+    assert world["stores"].bids.all_keys(USER) == []
+    assert world["scheduler"].woken == []
+
+
+def test_a_snipe_that_cannot_be_scheduled_is_withdrawn_and_its_item_freed(world):
+    # Given a scheduler that refuses
+    # When the user snipes
+    with pytest.raises(RetryableError):
+        create(world, scheduler=FailingScheduler())
+    # Then the snipe is CANCELLED for SCHEDULE_FAILED, and the item takes a new snipe
+    [withdrawn] = world["stores"].bids.all_keys(USER)
+    assert (withdrawn.status, withdrawn.cancelReason) == (BidStatus.CANCELLED, "SCHEDULE_FAILED")
+    world["clock"].now += 1
+    bid, _ = create(world)
+    assert bid.status is BidStatus.PENDING
+
+
+def test_no_snipe_for_an_account_being_deleted(world):
+    # Given a user whose account deletion began
+    world["stores"].users.mark_deleted(USER, int(NOW * 1000))
+    auctions = Auctions(**{"1001": auction()})
+    # When a token of theirs still snipes
+    with pytest.raises(AccountDeletedError):
+        create(world, auctions=auctions)
+    # Then eBay was not even asked
+    assert auctions.asked == []
+
+
+def test_the_active_snipe_cap_refuses_before_ebay_is_asked(world):
+    # Given a user with one active snipe and a cap of one
+    stores = world["stores"]
+    cap = ActiveSnipeCap(stores.active, 1)
+    create(world, cap=cap)
+    auctions = Auctions(**{"1002": auction("1002")})
+    # When they snipe another item
+    with pytest.raises(TooManyActiveSnipes) as refused:
+        create(world, request("1002"), auctions=auctions, cap=cap)
+    # Then it is refused with a Retry-After until the first one's outcome, eBay unasked
+    assert refused.value.retry_after == 600 + 60
+    assert auctions.asked == []
+
+
+def test_group_snipes_ending_too_close_together_are_warned_about(world):
+    # Given a group snipe on an auction
+    create(world, request("1001", group="cams"))
+    # When another snipe of the group is on an auction ending 5 s later
+    auctions = Auctions(**{"1002": auction("1002", ends_in=605)})
+    _, warnings = create(world, request("1002", group="cams"), auctions=auctions)
+    # Then the user is told the later one may not bid
+    assert len(warnings) == 1
+    assert "group 'cams' ends within 5 s" in warnings[0]
+
+
+# ---------------------------------------------------------------------------------- change
+
+
+def test_a_change_of_lead_time_moves_the_wake_up_and_is_recorded(world):
+    # Given a snipe
+    bid, _ = create(world)
+    # When its maximum and lead time change
+    changed = update(world, bid.bidId, 6000, 10)
+    # Then both are stored with an UPDATE entry, and the executor is woken at the new time
+    assert (changed.maxBidAmount, changed.leadSeconds, changed.version) == (6000, 10, 2)
+    assert world["stores"].bids.require(USER, bid.bidId) == changed
+    assert actions(world, bid.bidId) == [HistoryAction.CREATE, HistoryAction.UPDATE]
+    assert world["scheduler"].woken == [bid.bidId, bid.bidId]
+
+
+def test_a_change_that_lost_a_race_to_another_writer_is_applied_again(world):
+    # Given a snipe whose version another writer bumps just before the user's first write
+    bid, _ = create(world)
+    stores = world["stores"]
+    stores.bids = BumpOnce(stores.tables)
+    # When the user changes its maximum
+    changed = update(world, bid.bidId, 7000, None)
+    # Then the change went in on the snipe as the other writer left it
+    assert changed.maxBidAmount == 7000
+    assert changed.currentPrice == 1234
+    assert changed.version == 3
+
+
+class BumpOnce(MemoryBids):
+    """The price updater writing a new price between the user's read and write, once."""
+
+    bumped = False
+
+    def transition(self, before: BidEntity, *args: Any, **kwargs: Any) -> BidEntity:
+        if not self.bumped:
+            self.bumped = True
+            stored = self.require(before.userId, before.bidId)
+            self.replace(stored, stored.model_copy(update={"currentPrice": 1234}), [stored.status])
+        return super().transition(before, *args, **kwargs)
+
+
+def test_no_change_inside_the_freeze_window(world):
+    # Given a snipe whose freeze instant has come
+    bid, _ = create(world)
+    world["clock"].now = bid.freeze_at
+    # When the user changes it
+    with pytest.raises(ConflictError):
+        update(world, bid.bidId, 9000, None)
+    # Then it keeps its maximum
+    assert world["stores"].bids.require(USER, bid.bidId).maxBidAmount == 5000
+
+
+def test_a_lead_time_that_would_already_be_frozen_is_refused(world):
+    # Given a snipe a minute before its end
+    bid, _ = create(world)
+    world["clock"].now = bid.auctionEndTime - 60
+    # When the user lengthens the lead time past now
+    with pytest.raises(ConflictError):
+        update(world, bid.bidId, None, 59)
+    # Then nothing changed
+    assert world["stores"].bids.require(USER, bid.bidId).leadSeconds == 5
+
+
+def test_a_sealed_snipe_can_be_neither_changed_nor_cancelled(world):
+    # Given a snipe its executor claimed and sealed
+    bid, _ = create(world)
+    stores = world["stores"]
+    claimed = stores.bids.replace(
+        bid,
+        bid.model_copy(update={"status": BidStatus.ARMED, "executionId": "x"}),
+        [BidStatus.PENDING],
+    )
+    stores.bids.seal(claimed, "x", int(NOW * 1000))
+    # When the user changes or cancels it
+    # Then both are refused as sealed (409 SNIPE_SEALED), and it keeps its maximum
+    with pytest.raises(SnipeSealedError):
+        update(world, bid.bidId, 9000, None)
+    with pytest.raises(SnipeSealedError):
+        cancel(world, bid.bidId)
+    assert stores.bids.require(USER, bid.bidId).maxBidAmount == 5000
+
+
+def test_an_empty_change_is_refused(world):
+    # Given a snipe
+    bid, _ = create(world)
+    # When the user sends a change of nothing
+    # Then it is refused as invalid
+    with pytest.raises(ValidationFailed):
+        update(world, bid.bidId, None, None)
+
+
+# ---------------------------------------------------------------------------------- cancel, list
+
+
+def test_a_cancel_ends_the_snipe_frees_the_item_and_deletes_its_schedule(world):
+    # Given a snipe
+    bid, _ = create(world)
+    # When the user cancels it, twice
+    cancelled = cancel(world, bid.bidId)
+    with pytest.raises(ConflictError):
+        cancel(world, bid.bidId)
+    # Then it is CANCELLED by the user once, its schedule deleted, and the item free again
+    assert (cancelled.status, cancelled.cancelReason) == (BidStatus.CANCELLED, "USER")
+    assert world["scheduler"].cancelled == [bid.bidId]
+    assert world["stores"].bids.active_count(USER) == 0
+    world["clock"].now += 1
+    create(world)
+
+
+def test_snipes_are_listed_newest_first_through_signed_cursors(world):
+    # Given three snipes, one cancelled
+    ids = []
+    for n in range(3):
+        world["clock"].now = NOW + n
+        bid, _ = create(
+            world, request(f"100{n}"), auctions=Auctions(**{f"100{n}": auction(f"100{n}")})
+        )
+        ids.append(bid.bidId)
+    cancel(world, ids[1])
+    codec = CursorCodec(b"k" * 32)
+    # When the pending ones are listed one a page
+    seen: list[str] = []
+    cursor = None
+    for _ in range(5):
+        page, cursor = logic.list_snipes(
+            USER, [BidStatus.PENDING], 1, cursor, world["stores"].bids, codec
+        )
+        seen += [b.bidId for b in page]
+        if cursor is None:
+            break
+    # Then they come newest first, the cancelled one left out
+    assert seen == [ids[2], ids[0]]

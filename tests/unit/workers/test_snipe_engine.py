@@ -1,0 +1,297 @@
+"""The snipe engine (workers/logic/snipe_engine.py) without moto or the simulator: the
+in-memory repositories (tests/memory.py, held to DynamoDB's by the contract suite), a scripted
+eBay, and a clock that moves only when the engine sleeps, so a whole run, from the claim to the
+outcome after the auction's end, takes no real time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from common.ebay.errors import BidTooLow, CannotLowerProxyBid, EbayUnavailable, NoBiddingActivity
+from common.ebay.models import BiddingStatus, ClockSample, Money, ProxyBidResult
+from common.history import history_entry
+from common.models import BidEntity, BidStatus, HistoryAction, UserEntity
+from tests.fakes import FakeScheduler
+from tests.memory import MemoryStores
+from workers.logic.snipe_engine import NOT_LINKED_REASON, SnipeEngine
+
+NOW = 1_900_000_000.0
+END = int(NOW) + 120
+LEAD = 3
+USER = "u1"
+
+
+class Clock:
+    """Time that moves when the engine sleeps; ``at`` runs an action once time reaches it
+    (another writer acting while the run waits)."""
+
+    def __init__(self, now: float = NOW) -> None:
+        self.now = now
+        self.actions: list[tuple[float, Callable[[], None]]] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+        due = [a for a in self.actions if a[0] <= self.now]
+        self.actions = [a for a in self.actions if a[0] > self.now]
+        for _, action in due:
+            action()
+
+    def at(self, instant: float, action: Callable[[], None]) -> None:
+        self.actions.append((instant, action))
+
+
+LOST_ANSWER = "lost-answer"  # eBay takes the bid, its answer never arrives
+
+
+class Ebay:
+    """The engine's EbayBidding: no clock samples (so the run fires on its own clock), bids
+    answered as scripted, and getBidding from the bids taken and the end."""
+
+    def __init__(self, clock: Clock, answers: list[Any] | None = None, win: bool = True) -> None:
+        self.clock = clock
+        self.answers = list(answers or [])
+        self.win = win
+        self.taken: list[tuple[float, Money]] = []
+        self.attempts = 0
+
+    def probe_clock(self, n: int = 5, *, deadline: float | None = None) -> list[ClockSample]:
+        raise EbayUnavailable("no Date header", maybe_processed=False)
+
+    def prepare_proxy_bid(self, *args: Any, **kwargs: Any) -> Any:
+        return "prepared"
+
+    def place_proxy_bid(
+        self, token: Any, item_id: str, max_amount: Money, *args: Any, **kwargs: Any
+    ) -> ProxyBidResult:
+        self.attempts += 1
+        if self.answers:
+            answer = self.answers.pop(0)
+            if answer == LOST_ANSWER:
+                self.taken.append((self.clock(), max_amount))
+                raise EbayUnavailable("read timeout", maybe_processed=True)
+            raise answer
+        self.taken.append((self.clock(), max_amount))
+        return ProxyBidResult(proxy_bid_id="proxy-1")
+
+    def get_bidding(self, token: Any, item_id: str, *, deadline: float | None = None) -> Any:
+        if not self.taken:
+            raise NoBiddingActivity("no bid on this item")
+        ended = self.clock() >= END
+        return BiddingStatus(
+            item_id=item_id,
+            auction_status="ENDED" if ended else "ACTIVE",
+            high_bidder=self.win,
+            current_price=Money(amount=2500, currency="USD"),
+            bid_count=4,
+            current_proxy_bid=self.taken[-1][1],
+            proxy_bid_id="proxy-1",
+            auction_end_ms=END * 1000,
+            reserve_price_met=None,
+        )
+
+
+@pytest.fixture
+def world() -> dict[str, Any]:
+    stores = MemoryStores()
+    stores.users.create(UserEntity(userId=USER, email="u1@example.com", createdAt=1, updatedAt=1))
+    stores.users.link(USER, "ebay-u1")
+    clock = Clock()
+    return {
+        "stores": stores,
+        "clock": clock,
+        "ebay": Ebay(clock),
+        "scheduler": FakeScheduler(),
+        "notified": [],
+    }
+
+
+def engine(world: dict[str, Any], execution_id: str = "run-1") -> SnipeEngine:
+    stores = world["stores"]
+    return SnipeEngine(
+        bids=stores.bids,
+        ebay=world["ebay"],
+        tokens=lambda user_id, valid_until, force_refresh=False: SecretStr("token"),
+        scheduler=world["scheduler"],
+        notify=lambda kind, user_id, bid_id: world["notified"].append((kind, bid_id)),
+        history_ttl_days=30,
+        groups=stores.groups,
+        slots=stores.slots,
+        clock=world["clock"],
+        sleep=world["clock"].sleep,
+        execution_id=execution_id,
+    )
+
+
+def snipe(world: dict[str, Any], bid_id: str = "b1", group: str | None = None) -> BidEntity:
+    bid = BidEntity(
+        userId=USER,
+        bidId=bid_id,
+        ebayItemId=f"item-{bid_id}",
+        itemId=f"v1|item-{bid_id}|0",
+        maxBidAmount=5000,
+        currency="USD",
+        leadSeconds=LEAD,
+        groupId=group,
+        status=BidStatus.PENDING,
+        auctionEndTime=END,
+        itemTitle="A camera",
+        createdAt=int(NOW * 1000),
+        updatedAt=int(NOW * 1000),
+    )
+    world["stores"].bids.create(
+        bid, history_entry(bid, HistoryAction.CREATE, bid.createdAt, 30, {})
+    )
+    return bid
+
+
+def stored(world: dict[str, Any], bid: BidEntity) -> BidEntity:
+    return world["stores"].bids.require(USER, bid.bidId)
+
+
+def test_a_snipe_bids_its_sealed_maximum_at_the_fire_instant_and_records_the_win(world):
+    # Given a linked user's snipe, woken two minutes before its end
+    bid = snipe(world)
+    # When its run goes from the claim to the outcome
+    result = engine(world).run(USER, bid.bidId)
+    # Then eBay got the maximum once, at the fire instant by our clock (eBay's was unknown)
+    assert result == "won"
+    assert world["ebay"].taken == [(END - LEAD, Money(amount=5000, currency="USD"))]
+    # and the snipe was sealed, then WON at eBay's price, with its history, and the user told
+    won = stored(world, bid)
+    assert (won.status, won.finalPrice, won.placedAt) == (BidStatus.WON, 2500, (END - LEAD) * 1000)
+    assert won.sealed
+    page, _ = world["stores"].history.for_bid(USER, bid.bidId, 10, None)
+    assert sorted(e.action for e in page) == sorted(
+        [HistoryAction.CREATE, HistoryAction.PLACE, HistoryAction.WIN]
+    )
+    assert world["notified"] == [("WON", bid.bidId)]
+    # with a follow-up after the end set before the claim, in case the run died
+    assert world["scheduler"].outcome_checks == [bid.bidId]
+
+
+def test_a_lost_auction_is_recorded_lost(world):
+    # Given a snipe whose bid eBay takes but a rival outbids
+    world["ebay"].win = False
+    bid = snipe(world)
+    # When its run ends
+    # Then it is LOST, and the user told
+    assert engine(world).run(USER, bid.bidId) == "lost"
+    assert stored(world, bid).status is BidStatus.LOST
+    assert world["notified"] == [("LOST", bid.bidId)]
+
+
+def test_a_duplicate_delivery_finds_the_snipe_claimed_and_does_nothing(world):
+    # Given a snipe another live run has claimed
+    bid = snipe(world)
+    claim = bid.model_copy(
+        update={"status": BidStatus.ARMED, "executionId": "run-0", "updatedAt": int(NOW * 1000)}
+    )
+    world["stores"].bids.replace(bid, claim, [BidStatus.PENDING])
+    # When a second delivery of its event runs
+    result = engine(world, "run-1").run(USER, bid.bidId)
+    # Then it leaves the snipe to the first run and bids nothing
+    assert result == "claimed-elsewhere"
+    assert world["ebay"].attempts == 0
+    assert stored(world, bid).executionId == "run-0"
+
+
+def test_a_refused_bid_fails_the_snipe_in_ebays_words(world):
+    # Given eBay refuses the bid as too low
+    world["ebay"].answers = [BidTooLow("bid too low")]
+    bid = snipe(world)
+    # When the run fires
+    # Then the snipe is FAILED with eBay's reason, and the user told
+    assert engine(world).run(USER, bid.bidId) == "failed"
+    failed = stored(world, bid)
+    assert failed.status is BidStatus.FAILED
+    assert failed.failureReason == BidTooLow("x").user_message
+    assert world["notified"] == [("FAILED", bid.bidId)]
+
+
+def test_a_bid_whose_answer_was_lost_is_not_placed_twice(world):
+    # Given eBay takes the first attempt but its answer is lost, and refuses the repeat
+    world["ebay"].answers = [LOST_ANSWER, CannotLowerProxyBid("same maximum")]
+    bid = snipe(world)
+    # When the run fires
+    result = engine(world).run(USER, bid.bidId)
+    # Then eBay holds one bid, and getBidding's word makes the snipe PLACED, then WON
+    assert result == "won"
+    assert len(world["ebay"].taken) == 1
+    assert world["ebay"].attempts == 2
+    assert stored(world, bid).status is BidStatus.WON
+
+
+def test_an_account_unlinked_before_the_seal_bids_nothing(world):
+    # Given a snipe whose owner's profile is not linked to eBay
+    stores = world["stores"]
+    stores.users.create(UserEntity(userId="u2", email="u2@example.com", createdAt=1, updatedAt=1))
+    bid = snipe(world).model_copy(update={"userId": "u2", "bidId": "b2"})
+    stores.bids.create(bid, history_entry(bid, HistoryAction.CREATE, bid.createdAt, 30, {}))
+    # When its run reaches the seal
+    result = engine(world).run("u2", "b2")
+    # Then the seal is refused, and the snipe fails unsealed, with no bid
+    assert result == "failed"
+    failed = stores.bids.require("u2", "b2")
+    assert (failed.status, failed.failureReason, failed.sealed) == (
+        BidStatus.FAILED,
+        NOT_LINKED_REASON,
+        False,
+    )
+    assert world["ebay"].attempts == 0
+
+
+def test_a_cancel_that_lands_before_the_seal_wins_and_no_bid_goes(world):
+    # Given a snipe whose owner cancels it while its run waits for the fire instant
+    bid = snipe(world)
+    stores = world["stores"]
+
+    def user_cancels() -> None:
+        current = stores.bids.require(USER, bid.bidId)
+        after = current.model_copy(update={"status": BidStatus.CANCELLED, "cancelReason": "USER"})
+        entry = history_entry(after, HistoryAction.CANCEL, int(world["clock"]() * 1000), 30, {})
+        stores.bids.transition(
+            current, after, entry, allowed=[BidStatus.PENDING, BidStatus.ARMED], unsealed=True
+        )
+
+    world["clock"].at(END - 60, user_cancels)
+    # When the run goes on
+    result = engine(world).run(USER, bid.bidId)
+    # Then it finds the snipe no longer its own, and eBay got nothing
+    assert result == "claimed-elsewhere"
+    assert stored(world, bid).status is BidStatus.CANCELLED
+    assert world["ebay"].attempts == 0
+
+
+def test_a_group_that_has_won_its_limit_cancels_its_other_snipe(world):
+    # Given a group of limit one whose other snipe already won
+    stores = world["stores"]
+    stores.slots.take(USER, "cams", "b0", 1, contingency=False)
+    stores.slots.settle(USER, "cams", "b0", won=True)
+    bid = snipe(world, group="cams")
+    # When this snipe's run starts
+    result = engine(world).run(USER, bid.bidId)
+    # Then it is CANCELLED for its group, without a bid
+    assert result == "cancelled"
+    assert (stored(world, bid).status, stored(world, bid).cancelReason) == (
+        BidStatus.CANCELLED,
+        "GROUP_WON",
+    )
+    assert world["ebay"].attempts == 0
+
+
+def test_a_run_woken_too_early_moves_its_wake_up(world):
+    # Given a snipe whose fire instant is further off than one run can wait
+    bid = snipe(world)
+    world["clock"].now = END - 3600
+    # When a run wakes for it
+    # Then it schedules itself nearer the time and leaves the snipe as it was
+    assert engine(world).run(USER, bid.bidId) == "rescheduled"
+    assert world["scheduler"].woken == [bid.bidId]
+    assert stored(world, bid).status is BidStatus.PENDING
