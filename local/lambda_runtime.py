@@ -374,18 +374,26 @@ class Timers:
             return
 
         def run() -> None:
-            with self._lock:
-                self._timers.discard(timer)
             try:
                 action()
             except Exception:  # a timer thread has no caller to report to
                 log.exception("delayed action failed")
+            finally:
+                # Only now: an action that sets another timer leaves no moment with none pending.
+                with self._lock:
+                    self._timers.discard(timer)
 
         timer = threading.Timer(delay, run)
         timer.daemon = True
         with self._lock:
             self._timers.add(timer)
         timer.start()
+
+    @property
+    def pending(self) -> int:
+        """Actions set and not yet finished."""
+        with self._lock:
+            return len(self._timers)
 
     def cancel(self) -> None:
         with self._lock:
@@ -421,6 +429,7 @@ class EventInvoker:
         self.stats = AsyncStats()
         self._lock = threading.Lock()
         self._timers = Timers()
+        self._running = 0  # runs submitted whose outcome (retry, destination) is not yet handled
 
     def invoke(self, logical_id: str, event: Any, *, stats: AsyncStats | None = None) -> None:
         counts = (self.stats,) if stats is None else (self.stats, stats)
@@ -430,13 +439,34 @@ class EventInvoker:
         """Drop the retries not yet made."""
         self._timers.cancel()
 
+    def idle(self) -> bool:
+        """Nothing running, no retry waiting: until the next ``invoke`` nothing more will run or
+        reach a destination, so a test can tell that a run that must not come did not."""
+        with self._lock:
+            running = self._running
+        return running == 0 and self._timers.pending == 0
+
     def _run(self, event: _Event) -> None:
-        if event.request_id is None:
-            future: Any = self.runtime.submit(event.logical_id, event.event)
-        else:
-            future = self.runtime.submit(event.logical_id, event.event, request_id=event.request_id)
+        with self._lock:
+            self._running += 1
+        try:
+            if event.request_id is None:
+                future: Any = self.runtime.submit(event.logical_id, event.event)
+            else:
+                future = self.runtime.submit(
+                    event.logical_id, event.event, request_id=event.request_id
+                )
+        except BaseException:
+            self._ran()
+            raise
         if isinstance(future, Future):
             future.add_done_callback(lambda done: self._settled(event, done))
+        else:
+            self._ran()
+
+    def _ran(self) -> None:
+        with self._lock:
+            self._running -= 1
 
     def _count(self, event: _Event, name: str) -> None:
         with self._lock:
@@ -444,6 +474,13 @@ class EventInvoker:
                 setattr(stats, name, getattr(stats, name) + 1)
 
     def _settled(self, event: _Event, done: Future[Any]) -> None:
+        try:
+            self._after(event, done)
+        finally:
+            self._ran()
+
+    def _after(self, event: _Event, done: Future[Any]) -> None:
+        """What Lambda does once a run ended: nothing, a retry later, or the destination."""
         error = None if done.cancelled() else done.exception()
         if not isinstance(error, InvocationError):
             return

@@ -251,6 +251,11 @@ class LocalScheduler:
                 found.append(_Recurring(logical_id, expression, event))
         return found
 
+    def idle(self) -> bool:
+        """Every delivery of what has fired made, and every run and Lambda retry of them over:
+        until something else fires, nothing more will run."""
+        return self._timers.pending == 0 and self.events.idle()
+
     async def start(self) -> None:
         now = time.time()
         for item in self._recurring:

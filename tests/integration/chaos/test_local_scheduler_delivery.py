@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from local.lambda_runtime import LambdaRuntime
 from local.scheduler import LocalScheduler
 from local.template import Template
 from tests.integration.chaos import flaky_handlers
+from tests.polling import eventually
 
 TEMPLATE = Path(__file__).with_name("delivery_template.yaml")
 
@@ -80,20 +81,14 @@ def _messages(world: dict[str, Any], queue: str) -> list[dict[str, Any]]:
     return found
 
 
-def _eventually(check: Callable[[], bool], seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check() and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
 def test_a_schedule_delivered_three_times_runs_three_times(delivery):
     # Given a scheduler that delivers every schedule three times, and a schedule that is due
     scheduler = _scheduler(delivery, deliveries=3, duplicate_spread_seconds=0.3)
     _schedule(delivery, "thrice", {"key": "thrice", "fail": "never"})
     # When it fires
     scheduler.tick()
-    _eventually(lambda: len(flaky_handlers.runs_of("thrice")) == 3)
-    time.sleep(0.5)  # room for a fourth delivery that must not come
+    # and every delivery and run of it is over (a fourth would be pending or running)
+    assert eventually(scheduler.idle)
     # Then the function ran three times, as three invocations, and the schedule is gone
     runs = flaky_handlers.runs_of("thrice")
     assert len(runs) == len(set(runs)) == 3
@@ -112,8 +107,8 @@ def test_a_failed_run_is_retried_once_with_its_request_id(delivery):
     _schedule(delivery, "once", {"key": "once", "fail": "once"})
     # When the schedule fires
     scheduler.tick()
-    _eventually(lambda: len(flaky_handlers.runs_of("once")) == 2)
-    time.sleep(0.5)
+    # and every run and retry of it is over (a third run would be pending or running)
+    assert eventually(scheduler.idle)
     # Then Lambda's retry ran it again with the same request id, and nothing was given up
     first, retry = flaky_handlers.runs_of("once")
     assert first == retry
@@ -127,10 +122,10 @@ def test_a_run_that_keeps_failing_ends_in_the_on_failure_queue(delivery):
     _schedule(delivery, "always", {"key": "always", "fail": "always"})
     # When the schedule fires
     scheduler.tick()
-    _eventually(lambda: scheduler.stats.async_given_up == 1)
+    assert eventually(lambda: scheduler.stats.async_given_up == 1)
     # Then it ran twice (the run and its one retry) and Lambda's invocation record is queued
     assert len(flaky_handlers.runs_of("always")) == 2
-    _eventually(lambda: bool(_messages_peek(delivery)))
+    assert eventually(lambda: bool(_messages_peek(delivery)))
     [message] = _messages(delivery, "FailureQueue")
     record = json.loads(message["Body"])
     assert record["requestContext"]["condition"] == "RetriesExhausted"
@@ -171,7 +166,7 @@ def test_an_undeliverable_schedule_is_retried_then_dead_lettered(delivery):
     )
     # When it fires
     scheduler.tick()
-    _eventually(lambda: scheduler.stats.dead_lettered == 1)
+    assert eventually(lambda: scheduler.stats.dead_lettered == 1)
     # Then it was tried twice, and its input is in the dead-letter queue with the error
     assert runtime.refused == 2
     [message] = _messages(delivery, "DeadLetterQueue")

@@ -6,9 +6,8 @@ keeps failing ends in its on-failure destination (local/lambda_api.py, local/lam
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from local.lambda_runtime import EventInvoker, LambdaRuntime
 from local.template import Template
 from local.testing import serving_app
 from tests.integration.chaos import flaky_handlers
+from tests.polling import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -66,19 +66,13 @@ def world(aws_endpoint: str) -> Iterator[World]:
     runtime.shutdown()
 
 
-def _eventually(check: Callable[[], bool], seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check() and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
 def test_an_event_whose_first_run_fails_is_retried_with_its_request_id(world: World) -> None:
     # Given a function whose first run of an event fails (EventInvokeConfig: one retry)
     key = f"once-{uuid.uuid4().hex[:6]}"
     # When it is invoked with the Event type
     status = world.invoke_event({"key": key, "fail": "once"})
-    _eventually(lambda: len(flaky_handlers.runs_of(key)) == 2)
-    time.sleep(0.5)  # room for a third run that must not come
+    # and every run and retry of it is over (a third run would be pending or running)
+    assert eventually(lambda: len(flaky_handlers.runs_of(key)) == 2 and world.events.idle())
     # Then the invocation was accepted, and Lambda's retry ran it again with the same request
     # id; nothing went to the on-failure queue
     assert status == 202
@@ -93,7 +87,7 @@ def test_an_event_that_keeps_failing_ends_in_the_on_failure_destination(world: W
     given_up = world.events.stats.async_given_up
     # When it is invoked with the Event type
     assert world.invoke_event({"key": key, "fail": "always"}) == 202
-    _eventually(lambda: world.events.stats.async_given_up > given_up)
+    assert eventually(lambda: world.events.stats.async_given_up > given_up)
     # Then it ran twice (the run and its one retry, one request id) and Lambda's invocation
     # record is in the on-failure queue
     runs = flaky_handlers.runs_of(key)
