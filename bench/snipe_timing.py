@@ -54,7 +54,11 @@ def _listing(http: httpx.Client, headers: dict[str, str]) -> list[dict[str, Any]
     """Every snipe as the API lists it (statuses are informative: the figures come from eBay's
     side). A busy local moto can make a page time out: retried, then given up."""
     listing: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"limit": 100}
+    # Every status: GET /bids lists only the active snipes unless asked for the record.
+    params: dict[str, Any] = {
+        "limit": 100,
+        "status": "PENDING,ARMED,PLACED,WON,LOST,CANCELLED,FAILED",
+    }
     for _ in range(20):
         answer = http.get("/bids", params=params, headers=headers)
         if answer.status_code != 200:

@@ -198,6 +198,7 @@ def link_ebay_account(http: httpx.Client, headers: dict[str, str], ebay_user: st
 
 KILL_POINTS = ("before-claim", "after-claim", "after-accept")
 FINAL_STATUSES = frozenset({"WON", "LOST", "FAILED", "CANCELLED"})
+EVERY_STATUS = "PENDING,ARMED,PLACED,WON,LOST,CANCELLED,FAILED"
 
 
 class RunKilled(BaseException):
@@ -872,7 +873,8 @@ def _chaos_listing(
 ) -> list[tuple[str, dict[str, Any]]]:
     found: list[tuple[str, dict[str, Any]]] = []
     for ebay_user, headers in users:
-        params: dict[str, Any] = {"limit": 100}
+        # Every status: GET /bids lists only the active snipes unless asked for the record.
+        params: dict[str, Any] = {"limit": 100, "status": EVERY_STATUS}
         while True:
             answer = http.get("/bids", params=params, headers=headers)
             if answer.status_code != 200:

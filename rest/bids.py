@@ -61,11 +61,26 @@ def create_bid(body: CreateBidRequest) -> tuple[CreatedBidOut, int]:
     return CreatedBidOut(**bid_out(bid).model_dump(), warnings=warnings), 201
 
 
-@router.get("/bids", tags=["bids"], responses=documented())
+LIST_DESCRIPTION = (
+    "The caller's snipes, newest first (bidId is time-sortable), a page at a time: without"
+    " `status` the active ones (PENDING, ARMED, PLACED), read through the set of active snipes;"
+    " with `status` those in it (finished statuses: the record, a bounded read of at most 300"
+    " snipes per page, so a page may be short or empty and still carry `nextCursor`). Follow"
+    " `nextCursor` as `cursor` until it is null; a cursor is valid only for its user and for the"
+    " same kind of listing (active-only or not): another is 400 naming `cursor`."
+)
+
+
+@router.get("/bids", tags=["bids"], responses=documented(), description=LIST_DESCRIPTION)
 def list_bids(
-    status: Annotated[StatusFilter | None, Query()] = None,
-    limit: Annotated[Limit, Query()] = 20,
-    cursor: Annotated[Cursor | None, Query()] = None,
+    status: Annotated[
+        StatusFilter | None,
+        Query(description="comma-separated statuses; absent: PENDING,ARMED,PLACED"),
+    ] = None,
+    limit: Annotated[Limit, Query(description="at most this many snipes (1-100)")] = 20,
+    cursor: Annotated[
+        Cursor | None, Query(description="the previous page's nextCursor, as it came")
+    ] = None,
 ) -> BidPageOut:
     who = caller(router)
     page, next_cursor = logic.list_snipes(

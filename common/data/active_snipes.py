@@ -166,14 +166,7 @@ class ActiveSnipes:
 def count_active(client: DynamoDBClient, users_table: str, user_id: str) -> int:
     """How many active snipes the user has: the size of their set, one strongly consistent
     GetItem whatever their history holds."""
-    with translate_errors():
-        item = client.get_item(
-            TableName=users_table,
-            Key={"userId": {"S": active_snipes_key(user_id)}},
-            ConsistentRead=True,
-            ProjectionExpression="bidIds",
-        ).get("Item")
-    return len((item or {}).get("bidIds", {}).get("SS", []))
+    return len(_active_ids(client, users_table, user_id))
 
 
 def read_active(
@@ -187,6 +180,45 @@ def read_active(
     100 ids, all strongly consistent, so a snipe created or ended a moment ago is in or out
     already. What it reads follows the active snipes (at most the cap), never the user's
     history. What DynamoDB leaves unprocessed is asked again with backoff, then RetryableError."""
+    ids = sorted(_active_ids(client, users_table, user_id))
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(ids), BATCH_GET_LIMIT):
+        found += _get_snipes(
+            client, bids_table, user_id, ids[start : start + BATCH_GET_LIMIT], sleep
+        )
+    return found
+
+
+def read_active_page(
+    client: DynamoDBClient,
+    users_table: str,
+    bids_table: str,
+    user_id: str,
+    keep: Callable[[dict[str, Any]], bool],
+    limit: int,
+    after: str | None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the stored snipes the user's set names, newest first (ids are time-sortable),
+    those ``keep`` accepts, at most ``limit``, starting below the id ``after``; and the id to
+    start the next page after (None when no id is left). Reads the set, then only the snipes
+    the page looks at: ``limit`` of them, more only where ``keep`` refused some, never more than
+    the set names, however long the user's history."""
+    ids = sorted(
+        (i for i in _active_ids(client, users_table, user_id) if after is None or i < after),
+        reverse=True,
+    )
+    page: list[dict[str, Any]] = []
+    looked = 0
+    while looked < len(ids) and len(page) < limit:
+        batch = ids[looked : looked + min(limit - len(page), BATCH_GET_LIMIT)]
+        looked += len(batch)
+        found = _get_snipes(client, bids_table, user_id, batch, sleep)
+        page += sorted(filter(keep, found), key=lambda item: str(item["bidId"]["S"]), reverse=True)
+    return page, ids[looked - 1] if looked < len(ids) else None
+
+
+def _active_ids(client: DynamoDBClient, users_table: str, user_id: str) -> list[str]:
     with translate_errors():
         item = client.get_item(
             TableName=users_table,
@@ -194,22 +226,27 @@ def read_active(
             ConsistentRead=True,
             ProjectionExpression="bidIds",
         ).get("Item")
-    ids = sorted((item or {}).get("bidIds", {}).get("SS", []))
+    return list((item or {}).get("bidIds", {}).get("SS", []))
+
+
+def _get_snipes(
+    client: DynamoDBClient,
+    bids_table: str,
+    user_id: str,
+    bid_ids: list[str],
+    sleep: Callable[[float], None],
+) -> list[dict[str, Any]]:
+    """The snipes of ``bid_ids`` (at most 100) that exist, strongly consistent. What DynamoDB
+    leaves unprocessed is asked again with backoff, then RetryableError."""
+    keys = [{"userId": {"S": user_id}, "bidId": {"S": b}} for b in bid_ids]
+    request: dict[str, Any] = {bids_table: {"Keys": keys, "ConsistentRead": True}}
     found: list[dict[str, Any]] = []
-    for start in range(0, len(ids), BATCH_GET_LIMIT):
-        keys = [
-            {"userId": {"S": user_id}, "bidId": {"S": b}}
-            for b in ids[start : start + BATCH_GET_LIMIT]
-        ]
-        request: dict[str, Any] = {bids_table: {"Keys": keys, "ConsistentRead": True}}
-        for attempt in range(READ_ATTEMPTS):
-            with translate_errors():
-                result = client.batch_get_item(RequestItems=request)
-            found += result.get("Responses", {}).get(bids_table, [])
-            request = dict(result.get("UnprocessedKeys") or {})
-            if not request.get(bids_table):
-                break
-            sleep(0.025 * 2**attempt * (0.5 + random.random()))
-        else:
-            raise RetryableError("The database was busy; try again")
-    return found
+    for attempt in range(READ_ATTEMPTS):
+        with translate_errors():
+            result = client.batch_get_item(RequestItems=request)
+        found += result.get("Responses", {}).get(bids_table, [])
+        request = dict(result.get("UnprocessedKeys") or {})
+        if not request.get(bids_table):
+            return found
+        sleep(0.025 * 2**attempt * (0.5 + random.random()))
+    raise RetryableError("The database was busy; try again")

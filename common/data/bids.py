@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from common.data.active_snipes import count_active, raise_if_no_slot, release_slot, take_slot
+from common.data.active_snipes import (
+    count_active,
+    raise_if_no_slot,
+    read_active,
+    read_active_page,
+    release_slot,
+    take_slot,
+)
 from common.data.dynamo import (
     batch_delete,
     cancellation_codes,
@@ -44,6 +51,10 @@ ITEM_INDEX = "ByEbayItemId"
 # A sealed snipe keeps its owner's unlink and account deletion waiting until this long after the
 # auction's end: by then its bid has reached eBay or never will.
 SEAL_AFTER_END_MS = 5_000
+# A listing's page reads at most this many snipes of the user's partition: the active ones
+# (at most the cap, 200) and a full page (100) fit, so a page of finished snipes is cut short
+# only by other finished ones that the filter leaves out. No page reads a whole history.
+LIST_READ_BUDGET = 300
 NOT_LINKED_FOR_SEAL = "Your eBay account was unlinked before the bid: link it so snipes can bid."
 
 
@@ -102,6 +113,69 @@ class BidsRepository:
             result = self.client.query(**kwargs)
         bids = [BidEntity.model_validate(from_item(i)) for i in result.get("Items", [])]
         return bids, result.get("LastEvaluatedKey")
+
+    def list_page(
+        self,
+        user_id: str,
+        statuses: Collection[BidStatus],
+        limit: int,
+        start_key: dict[str, Any] | None,
+    ) -> tuple[list[BidEntity], dict[str, Any] | None]:
+        """A page of the user's snipes in ``statuses``, newest first: at most ``limit``, from
+        at most LIST_READ_BUDGET snipes read, so a page may be short (or empty) and still have
+        a next one. The position after the last snipe read, or None at the history's end."""
+        page: list[BidEntity] = []
+        read = 0
+        while True:
+            found, start_key, scanned = self._query_page(
+                user_id, statuses, min(limit - len(page), LIST_READ_BUDGET - read), start_key
+            )
+            page += found
+            read += scanned
+            if not start_key or len(page) >= limit or read >= LIST_READ_BUDGET:
+                return page, start_key
+
+    def _query_page(
+        self,
+        user_id: str,
+        statuses: Collection[BidStatus],
+        limit: int,
+        start_key: dict[str, Any] | None,
+    ) -> tuple[list[BidEntity], dict[str, Any] | None, int]:
+        expression, values = in_filter("#st", sorted(st.value for st in statuses), "s")
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "userId = :u",
+            "FilterExpression": expression,
+            "ExpressionAttributeNames": {"#st": "status"},
+            "ExpressionAttributeValues": {":u": {"S": user_id}, **values},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        with translate_errors():
+            result = self.client.query(**kwargs)
+        bids = [BidEntity.model_validate(from_item(i)) for i in result.get("Items", [])]
+        return bids, result.get("LastEvaluatedKey"), int(result.get("ScannedCount", 0))
+
+    def active_page(
+        self, user_id: str, statuses: Collection[BidStatus], limit: int, after: str | None
+    ) -> tuple[list[BidEntity], str | None]:
+        """A page of the user's active snipes in ``statuses`` (all active), newest first, found
+        through their set (common/data/active_snipes.py): reads the set and the snipes the page
+        looks at, never the finished ones. The last bidId looked at, or None at the end."""
+        wanted = {status.value for status in statuses if status.is_active}
+        items, last = read_active_page(
+            self.client,
+            self.users_table,
+            self.table,
+            user_id,
+            lambda item: item.get("status", {}).get("S") in wanted,
+            limit,
+            after,
+        )
+        return [BidEntity.model_validate(from_item(item)) for item in items], last
 
     def all_keys(self, user_id: str) -> list[BidEntity]:
         bids: list[BidEntity] = []
@@ -377,8 +451,6 @@ class BidsRepository:
         set of their ids that ``create`` and ``transition`` keep in their transactions
         (common/data/active_snipes.py): reads that follow the active snipes, strongly
         consistent, never the user's history."""
-        from common.data.active_snipes import read_active
-
         found = [
             BidEntity.model_validate(from_item(item))
             for item in read_active(

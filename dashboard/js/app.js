@@ -145,16 +145,30 @@ async function refreshProfile() {
   return ctx.profile;
 }
 
-/** Every snipe (all statuses) from GET /bids, a few pages at most; then each active snipe's
- * price history (GET /bids/{bidId} carries it), for the price charts, without waiting. */
-async function loadSnipes() {
+const FINISHED = "WON,LOST,CANCELLED,FAILED";
+const FINISHED_WANTED = 50;
+
+/** GET /bids's pages of one listing until it ends, `enough` snipes are in, or `pages` pages
+ * were read: each page's snipes go into the store. */
+async function loadPages(query, { pages, enough = Infinity }) {
   let cursor = null;
-  for (let page = 0; page < 5; page += 1) {
-    const result = await api.get("/bids", { limit: 100, cursor });
+  let loaded = 0;
+  for (let page = 0; page < pages && loaded < enough; page += 1) {
+    const result = await api.get("/bids", { ...query, limit: 100, cursor });
     for (const snipe of result.items || []) store.upsert(snipe.bidId, snipe);
+    loaded += (result.items || []).length;
     cursor = result.nextCursor;
     if (!cursor) break;
   }
+}
+
+/** Every active snipe (GET /bids's default listing: at most the per-user cap, 200, so two
+ * pages), then the latest finished ones, enough for the Finished section, never the whole
+ * record; then each active snipe's price history (GET /bids/{bidId} carries it), for the
+ * price charts, without waiting. */
+async function loadSnipes() {
+  await loadPages({}, { pages: 5 });
+  await loadPages({ status: FINISHED }, { pages: 3, enough: FINISHED_WANTED });
   for (const snipe of store.active()) {
     api
       .get(`/bids/${encodeURIComponent(snipe.bidId)}`)

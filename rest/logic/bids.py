@@ -43,6 +43,8 @@ from rest.logic.upstream import upstream_error
 # snipe firing inside that window cannot be cancelled in time.
 OUTCOME_DELAY_SECONDS = 10
 BIDS_SCOPE = "bids"
+ACTIVE_BIDS_SCOPE = "bids:active"
+BAD_CURSOR = "The cursor is not valid for this listing; start again without it"
 
 
 class AuctionLookup(Protocol):
@@ -225,21 +227,17 @@ def group_overlap_warnings(bid: BidEntity, bids: BidStore) -> list[str]:
     """Snipes of one group whose fire times fall before the other's outcome is known: the
     group's limit holds (the executor's slot ledger), so the later one may not bid at all."""
     warnings = []
-    start: dict[str, Any] | None = None
-    while True:
-        page, start = bids.query(bid.userId, sorted(ACTIVE_STATUSES), 100, start)
-        for other in page:
-            if other.bidId == bid.bidId or other.groupId != bid.groupId:
-                continue
-            first, second = sorted((bid, other), key=lambda b: b.auctionEndTime)
-            if second.fire_at <= first.auctionEndTime + OUTCOME_DELAY_SECONDS:
-                warnings.append(
-                    f"Snipe {other.bidId} in group '{bid.groupId}' ends within "
-                    f"{second.auctionEndTime - first.auctionEndTime} s of this one: the later"
-                    " one bids only if the earlier one's outcome is known in time"
-                )
-        if not start:
-            return warnings
+    for other in bids.active_snipes(bid.userId):
+        if other.bidId == bid.bidId or other.groupId != bid.groupId:
+            continue
+        first, second = sorted((bid, other), key=lambda b: b.auctionEndTime)
+        if second.fire_at <= first.auctionEndTime + OUTCOME_DELAY_SECONDS:
+            warnings.append(
+                f"Snipe {other.bidId} in group '{bid.groupId}' ends within "
+                f"{second.auctionEndTime - first.auctionEndTime} s of this one: the later"
+                " one bids only if the earlier one's outcome is known in time"
+            )
+    return warnings
 
 
 def parse_statuses(raw: str | None) -> list[BidStatus] | None:
@@ -254,9 +252,29 @@ def list_snipes(
     bids: BidStore,
     codec: CursorCodec,
 ) -> tuple[list[BidEntity], str | None]:
+    """A page of the user's snipes, newest first: the active ones unless ``statuses`` says
+    otherwise. Active statuses alone are read through the set of active snipes (what the page
+    reads follows what is active); any finished status pages through the user's partition, a
+    bounded read per page (BidsRepository.list_page). Each kind has its own cursors: one of
+    the other kind, another user's or a tampered one is a 400 naming ``cursor``."""
+    wanted = set(statuses or ACTIVE_STATUSES)
+    if wanted <= ACTIVE_STATUSES:
+        after = _active_position(codec.decode(cursor, user_id, ACTIVE_BIDS_SCOPE))
+        page, last = bids.active_page(user_id, wanted, limit, after)
+        position = {"bidId": last} if last else None
+        return page, codec.encode(position, user_id, ACTIVE_BIDS_SCOPE)
     start = codec.decode(cursor, user_id, BIDS_SCOPE)
-    page, last = bids.query(user_id, statuses, limit, start)
-    return page, codec.encode(last, user_id, BIDS_SCOPE)
+    page, last_key = bids.list_page(user_id, wanted, limit, start)
+    return page, codec.encode(last_key, user_id, BIDS_SCOPE)
+
+
+def _active_position(position: dict[str, Any] | None) -> str | None:
+    if position is None:
+        return None
+    bid_id = position.get("bidId")
+    if not isinstance(bid_id, str):
+        raise BadRequestError(BAD_CURSOR, [FieldIssue("cursor", BAD_CURSOR)])
+    return bid_id
 
 
 def update_snipe(

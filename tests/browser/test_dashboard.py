@@ -229,7 +229,9 @@ def test_cancel_a_snipe(page: Any, stack: RunningStack) -> None:
     # Then it shows as cancelled among the finished ones, and the API agrees
     expect(page.locator("#finished-snipes").get_by_text("Hasselblad 500C/M Kit")).to_be_visible()
     expect(card.get_by_test_id("status")).to_have_text("Cancelled")
-    listed = httpx.get(f"{stack.base_url}/bids", headers=_api_headers(stack)).json()["items"]
+    listed = httpx.get(
+        f"{stack.base_url}/bids", params={"status": "CANCELLED"}, headers=_api_headers(stack)
+    ).json()["items"]
     assert [b["status"] for b in listed if b["ebayItemId"] == item] == ["CANCELLED"]
 
 
