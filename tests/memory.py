@@ -15,11 +15,11 @@ so what one repository writes, another reads.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from common.data.active_snipes import active_snipes_key
-from common.data.bids import NOT_LINKED_FOR_SEAL, SEAL_AFTER_END_MS
+from common.data.bids import LIST_READ_BUDGET, NOT_LINKED_FOR_SEAL, SEAL_AFTER_END_MS
 from common.data.group_slots import Ledger
 from common.data.groups import DEFAULT_RULE, GroupRule, GroupRuleEntity, group_key
 from common.data.users import (
@@ -108,6 +108,41 @@ class MemoryBids:
             found = [bid for bid in found if bid.status in statuses]
         key = {"userId": {"S": user_id}, "bidId": {"S": last}} if last else None
         return found, key
+
+    def list_page(
+        self,
+        user_id: str,
+        statuses: Collection[BidStatus],
+        limit: int,
+        start_key: dict[str, Any] | None,
+    ) -> tuple[list[BidEntity], dict[str, Any] | None]:
+        ids = sorted((b for (u, b) in self.t.bids if u == user_id), reverse=True)
+        start = start_key["bidId"]["S"] if start_key else None
+        if start is not None:
+            ids = [b for b in ids if b < start]
+        found: list[BidEntity] = []
+        for read, bid_id in enumerate(ids[:LIST_READ_BUDGET], start=1):
+            bid = self.t.bids[(user_id, bid_id)]
+            if bid.status in statuses:
+                found.append(bid.model_copy())
+            if len(found) == limit or read == LIST_READ_BUDGET:
+                more = read < len(ids)
+                return found, {"userId": {"S": user_id}, "bidId": {"S": bid_id}} if more else None
+        return found, None
+
+    def active_page(
+        self, user_id: str, statuses: Collection[BidStatus], limit: int, after: str | None
+    ) -> tuple[list[BidEntity], str | None]:
+        held = self.t.users.get(active_snipes_key(user_id), {}).get("bidIds", set())
+        ids = sorted((b for b in held if after is None or b < after), reverse=True)
+        found: list[BidEntity] = []
+        for looked, bid_id in enumerate(ids, start=1):
+            bid = self.t.bids.get((user_id, bid_id))
+            if bid is not None and bid.status.is_active and bid.status in statuses:
+                found.append(bid.model_copy())
+            if len(found) == limit:
+                return found, bid_id if looked < len(ids) else None
+        return found, None
 
     def all_keys(self, user_id: str) -> list[BidEntity]:
         ids = sorted((b for (u, b) in self.t.bids if u == user_id), reverse=True)

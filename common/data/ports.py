@@ -13,7 +13,7 @@ their own modules and the workers' narrower ports.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -46,6 +46,18 @@ class BidStore(Protocol):
         limit: int,
         start_key: dict[str, Any] | None,
     ) -> tuple[list[BidEntity], dict[str, Any] | None]: ...
+
+    def list_page(
+        self,
+        user_id: str,
+        statuses: Collection[BidStatus],
+        limit: int,
+        start_key: dict[str, Any] | None,
+    ) -> tuple[list[BidEntity], dict[str, Any] | None]: ...
+
+    def active_page(
+        self, user_id: str, statuses: Collection[BidStatus], limit: int, after: str | None
+    ) -> tuple[list[BidEntity], str | None]: ...
 
     def all_keys(self, user_id: str) -> list[BidEntity]: ...
 

@@ -368,6 +368,44 @@ def test_query_pages_newest_first_and_filters_by_status(stores):
     assert [b.bidId for b in stores.bids.all_keys(USER)] == [f"b000{n}" for n in (5, 4, 3, 2, 1)]
 
 
+def _every_page(read: Any, limit: int) -> list[list[str]]:
+    pages: list[list[str]] = []
+    position = None
+    for _ in range(20):
+        page, position = read(limit, position)
+        pages.append([b.bidId for b in page])
+        if not position:
+            return pages
+    raise AssertionError("the pages did not end")
+
+
+def test_the_listing_pages_newest_first_through_the_active_set_or_the_record(stores):
+    # Given six snipes: two cancelled, one armed, three pending
+    for n in range(1, 7):
+        bid = created(stores, new_snipe(f"b000{n}", f"item-{n}"))
+        if n in (2, 5):
+            moved(stores, bid, BidStatus.CANCELLED, allowed=[BidStatus.PENDING])
+        if n == 3:
+            armed(stores, bid)
+    active = [BidStatus.PENDING, BidStatus.ARMED, BidStatus.PLACED]
+    # When the active ones are paged two at a time through the set
+    pages = _every_page(lambda n, after: stores.bids.active_page(USER, active, n, after), 2)
+    # Then every active one comes once, newest first, and none that ended
+    assert [b for page in pages for b in page] == ["b0006", "b0004", "b0003", "b0001"]
+    assert pages[0] == ["b0006", "b0004"]
+    # and a filter inside the active statuses keeps to it
+    only_armed = _every_page(
+        lambda n, after: stores.bids.active_page(USER, [BidStatus.ARMED], n, after), 1
+    )
+    assert [b for page in only_armed for b in page] == ["b0003"]
+    # When the record is paged for the cancelled and armed ones
+    wanted = [BidStatus.CANCELLED, BidStatus.ARMED]
+    record = _every_page(lambda n, start: stores.bids.list_page(USER, wanted, n, start), 2)
+    # Then those come once each, newest first, two at most a page
+    assert [b for page in record for b in page] == ["b0005", "b0003", "b0002"]
+    assert all(len(page) <= 2 for page in record)
+
+
 def test_deleting_a_users_snipes_frees_their_items(stores):
     # Given a user's snipe
     bid = created(stores)
