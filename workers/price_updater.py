@@ -69,6 +69,7 @@ def process(context: LambdaContext | None, event: dict[str, Any] | None = None) 
         wiring.call_budget(),
         wiring.ebay_client(),
         wiring.notifier(),
+        wiring.connections_repo(),
         clock,
         deadline,
         settings.price_updater_concurrency,

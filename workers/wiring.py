@@ -15,6 +15,7 @@ from common.notify import LambdaNotifier
 from common.settings import get_settings
 from common.wiring import bids_repo as bids_repo
 from common.wiring import call_budget as call_budget
+from common.wiring import connections_repo as connections_repo
 from common.wiring import ebay_client as ebay_client
 from common.wiring import ebay_links_repo as ebay_links_repo
 from common.wiring import price_history as price_history

@@ -47,3 +47,30 @@ def test_scheduled_runs_come_from_the_templates_rates():
         "SnipeReconcilerFunction": 43_200,
         "TokenRefreshFunction": 720,
     }
+
+
+def test_the_price_updaters_wait_is_the_codes():
+    # the bench keeps copies (importing the handler there would create its Metrics too early)
+    from workers import price_updater
+    from workers.logic import prices
+
+    assert cost.PRICE_UPDATER_SAFETY_SECONDS * 1000 == price_updater.SAFETY_MS
+    assert cost.PRICE_UPDATER_PERIOD_SECONDS == price_updater.PERIOD_SECONDS
+    assert cost.PRICE_UPDATER_ROUND_SECONDS == price_updater.ROUND_SECONDS
+    assert cost.FINAL_SECONDS == prices.FINAL_SECONDS
+    # a run is awake until 5 s before its 58 s Timeout
+    assert cost.price_updater_awake_seconds(cost.load_profile("personal")) == 53
+
+
+def test_snipes_sharing_their_last_minutes_keep_the_price_updater_awake_once():
+    # Given snipes with a 6 s lead: frozen 11 s before their end, in their last minutes 589 s
+    alone = cost.final_minutes_seconds([(10_000.0, 6)])
+    assert alone == 600 - 6 - 5
+    # Then two ending together share it, two ending 5 minutes apart overlap by half, and two
+    # an hour apart each have their own
+    assert cost.final_minutes_seconds([(10_000.0, 6)] * 2) == alone
+    assert cost.final_minutes_seconds([(10_000.0, 6), (10_300.0, 6)]) == alone + 300
+    assert cost.final_minutes_seconds([(10_000.0, 6), (13_600.0, 6)]) == 2 * alone
+    # And a month of them awake 53 s a minute at 256 MB is the ceiling
+    month = cost.awake_run_dollars(30 * 86400, 53, 256)
+    assert 7.5 < month < 7.7

@@ -16,7 +16,13 @@ evenly over the interval instead of all polling on the hour.
 
 Then, until just before its deadline, the run keeps polling the items in their last 10 minutes
 (whose snipes can still be written: not frozen) every ``interval`` seconds (:func:`pace`): a
-price change there reaches the dashboard within seconds, not at the next minute.
+price change there reaches the dashboard within seconds, not at the next minute. Only while
+the dashboard is open: the run stays awake for it only while an owner of those snipes has a
+WebSocket open (``Watchers``, checked before each round), since a run awake for its whole
+minute is billed for it (53 s at 256 MB: $1.73 per 1,000 snipes whose last minutes nobody
+shares, four times everything else a snipe costs; docs/deployment.md, "Cost"). Unwatched,
+those items are polled in each minute's first round, as every item is, and their alerts come
+from it.
 
 Every poll is Browse getItems, up to 20 items a call (``ItemSource.items_per_call``; one while
 eBay refuses this app that Limited Release method), the items soonest-ending first. Each call
@@ -108,6 +114,12 @@ class Budget(Protocol):
     def plan(self, share: Share, now: int) -> int: ...
 
 
+class Watchers(Protocol):
+    """Who has the dashboard open (common.data.connections.ConnectionsRepository)."""
+
+    def connection_ids_by_user(self, user_ids: Sequence[str]) -> dict[str, list[str]]: ...
+
+
 class ItemSource(Protocol):
     """common.ebay.EbayClient: one Browse call for up to ``items_per_call`` items."""
 
@@ -134,6 +146,7 @@ class RunResult:
     failures: int = 0
     itemsNotPolled: int = 0  # reserved, but not started before the run's deadline
     pollInterval: int = 0  # ms between rounds of the final minutes (0: none this run)
+    unwatched: bool = False  # final minutes' rounds stopped: nobody had the dashboard open
     executionTime: int = 0  # ms
 
     def as_dict(self) -> dict[str, Any]:
@@ -230,12 +243,13 @@ class _Run:
         budget: Budget,
         ebay: ItemSource,
         notifier: Notifier,
+        watchers: Watchers,
         clock: Clock,
         deadline: float | None,
         concurrency: int,
     ) -> None:
         self.bids, self.writer, self.prices, self.budget = bids, writer, prices, budget
-        self.ebay, self.notifier, self.clock = ebay, notifier, clock
+        self.ebay, self.notifier, self.watchers, self.clock = ebay, notifier, watchers, clock
         self.deadline, self.concurrency = deadline, concurrency
         self.result = RunResult()
         self.by_item: dict[str, list[BidEntity]] = defaultdict(list)
@@ -248,6 +262,29 @@ class _Run:
 
     def end(self, item_id: str) -> int:
         return min(bid.auctionEndTime for bid in self.by_item[item_id])
+
+    def watched(self, now: int, deadline: float) -> bool:
+        """Whether an owner of a snipe that is, or will be before ``deadline``, in its final
+        minutes (and not frozen) has the dashboard open. True when there is none (the loop
+        ends on its own then) or when the connections cannot be read (as before this check)."""
+        owners = sorted(
+            {
+                bid.userId
+                for item, bids in self.by_item.items()
+                if bids
+                and self.end(item) - FINAL_SECONDS < deadline
+                and self.writable_until(item) > now
+                for bid in bids
+            }
+        )
+        if not owners:
+            return True
+        try:
+            return any(self.watchers.connection_ids_by_user(owners).values())
+        except DomainError:
+            self.result.failures += 1
+            logger.warning("open dashboards not read: polling on", users=len(owners))
+            return True
 
     def writable_until(self, item_id: str) -> int:
         """The last second a snipe of the item can still be written (its freeze)."""
@@ -408,16 +445,19 @@ def run(
     budget: Budget,
     ebay: ItemSource,
     notifier: Notifier,
+    watchers: Watchers,
     clock: Clock = time.time,
     deadline: float | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     sleep: Callable[[float], None] = time.sleep,
 ) -> RunResult:
     """The minute's run: its first round, then the final minutes' rounds until ``deadline``
-    (none without a deadline)."""
+    (none without a deadline) while an owner of those snipes has the dashboard open."""
     started = clock()
     now = int(started)
-    state = _Run(bids, writer, prices, budget, ebay, notifier, clock, deadline, concurrency)
+    state = _Run(
+        bids, writer, prices, budget, ebay, notifier, watchers, clock, deadline, concurrency
+    )
     state.load(now)
     due = state.due_items(now)
     state.result.itemsDue = len(due)
@@ -428,7 +468,9 @@ def run(
         interval = pace(state.final_windows(now), budget.plan(FINAL_POLLS, now), per_call)
         state.result.pollInterval = round(interval * 1000)
         next_round = started + interval
-        while True:
+        # Nobody would see these prices before the next minute's first round: no more rounds.
+        state.result.unwatched = not state.watched(now, deadline)
+        while not state.result.unwatched:
             # A round that overran its interval is followed at once, not twice.
             next_round = max(next_round, clock())
             if next_round >= deadline:
@@ -443,6 +485,9 @@ def run(
                 if state.by_item[item]
             ):
                 break  # nothing is, or will be before the deadline, in its final minutes
+            if not state.watched(now, deadline):
+                state.result.unwatched = True
+                break
             if final:
                 state.poll_round(final, now, every_bid=False)
             next_round += interval

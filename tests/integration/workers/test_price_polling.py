@@ -14,11 +14,13 @@ import pytest
 from pydantic import SecretStr
 
 from common.data.budget import FINAL_POLLS, HOUR_POLLS, CallBudget, utc_day
+from common.data.connections import ConnectionsRepository
 from common.data.prices import PriceHistory
 from common.data.snipe_updates import SnipeUpdates
 from common.ebay.client import EbayClient
 from common.ebay.config import EbayConfig, RetryPolicy
 from common.ebay.credentials import AppCredentials
+from common.models import ConnectionEntity
 from common.settings import get_settings
 from tests.integration.workers.worker_helpers import FakeNotifier, bids_repo, put_bid
 from workers.logic import prices as logic
@@ -87,6 +89,11 @@ def test_the_final_minutes_are_polled_in_one_getitems_call_a_round_within_the_bu
     budget = CallBudget(settings.users_table, 5000)
     history = PriceHistory(settings.users_table)
     clock = SteppingClock(float(now))
+    # and the first snipe's owner with the dashboard open (the rounds are for it)
+    connections = ConnectionsRepository(settings.connections_table)
+    connections.put(
+        ConnectionEntity(connectionId="conn-0", userId="user-0", connectedAt=1, ttl=now + 7200)
+    )
     # and rival bids at eBay on the first auction 12 s into the run
     rival = auctions[0].legacy_id
     clock.at.append((now + 12.0, lambda: sim.place_bid(rival, "rival_a", 2_000)))
@@ -99,6 +106,7 @@ def test_the_final_minutes_are_polled_in_one_getitems_call_a_round_within_the_bu
         budget,
         ebay,
         FakeNotifier(),
+        connections,
         clock,
         now + 30,
         4,

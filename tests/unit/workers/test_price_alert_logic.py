@@ -5,13 +5,14 @@ call, and the final minutes polled round after round within a run, paced by the 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from common.data.budget import Share
 from common.ebay.errors import BulkItemsDenied, EbayUnavailable
 from common.ebay.models import ItemPrice, Money
+from common.errors import RetryableError
 from common.models import BidEntity, BidStatus
 from common.notify import NotificationKind
 from workers.logic import prices as logic
@@ -151,6 +152,25 @@ class FakeClock:
         return self.now
 
 
+@dataclass
+class FakeWatchers:
+    """Open dashboards, as ConnectionsRepository.connection_ids_by_user answers them; None:
+    every user has one."""
+
+    watching: set[str] | None = None
+    asked: list[list[str]] = field(default_factory=list)
+    fail: bool = False
+
+    def connection_ids_by_user(self, user_ids: Sequence[str]) -> dict[str, list[str]]:
+        self.asked.append(list(user_ids))
+        if self.fail:
+            raise RetryableError("The database was busy; try again")
+        return {
+            u: [f"conn-{u}"] if self.watching is None or u in self.watching else []
+            for u in user_ids
+        }
+
+
 def _run(
     store,
     ebay,
@@ -161,6 +181,7 @@ def _run(
     deadline=None,
     concurrency=8,
     sleep=None,
+    watchers=None,
 ):
     return logic.run(
         store,
@@ -169,6 +190,7 @@ def _run(
         budget or FakeBudget(),
         ebay,
         notifier,
+        watchers or FakeWatchers(),
         clock or (lambda: float(now)),
         deadline,
         concurrency,
@@ -620,3 +642,75 @@ def test_an_app_refused_get_items_polls_one_item_a_call_from_the_next_round():
     assert (result.rounds, result.itemsNotPolled, result.failures) == (2, 2, 0)
     assert ebay.calls == [[f"v1|{item}|0"] for item in sorted(prices)]
     assert {b.currentPrice for b in store.bids.values()} == {4000}
+
+
+def test_nobody_watching_ends_the_run_after_its_first_round():
+    # Given an auction in its final minutes whose owner has no dashboard open
+    store, prices = FakeStore(), {}
+    _ending(store, prices, 300)
+    clock = SteppingClock(float(NOW))
+    ebay = FakeEbay(prices)
+    watchers = FakeWatchers(watching=set())
+    # When the minute's run runs with a deadline 53 s away
+    result = _run(
+        store,
+        ebay,
+        FakeNotifier(),
+        clock=clock,
+        deadline=NOW + 53,
+        sleep=clock.sleep,
+        watchers=watchers,
+    )
+    # Then the item was polled in the minute's first round and the run returned at once,
+    # instead of staying awake (and billed) for rounds nobody would see
+    assert result.rounds == 1
+    assert len(ebay.calls) == 1
+    assert result.unwatched
+    assert clock.now == NOW
+    assert watchers.asked == [[next(iter(store.bids.values())).userId]]
+
+
+def test_a_dashboard_closed_during_the_run_ends_it_at_the_next_round():
+    # Given an auction in its final minutes whose owner closes the dashboard 12 s into the run
+    store, prices = FakeStore(), {}
+    _ending(store, prices, 300)
+    owner = next(iter(store.bids.values())).userId
+    clock = SteppingClock(float(NOW))
+    watchers = FakeWatchers(watching={owner})
+    clock.at.append((NOW + 12.0, lambda: watchers.watching.clear()))  # type: ignore[union-attr]
+    ebay = FakeEbay(prices)
+    # When the minute's run runs
+    result = _run(
+        store,
+        ebay,
+        FakeNotifier(),
+        clock=clock,
+        deadline=NOW + 53,
+        sleep=clock.sleep,
+        watchers=watchers,
+    )
+    # Then it polled at 0, 5 and 10 s and returned at 15 s, when nobody was watching
+    assert result.rounds == 3
+    assert result.unwatched
+    assert clock.now == NOW + 15
+
+
+def test_open_dashboards_that_cannot_be_read_keep_the_rounds_going():
+    # Given an auction in its final minutes and the Connections table failing
+    store, prices = FakeStore(), {}
+    _ending(store, prices, 300)
+    clock = SteppingClock(float(NOW))
+    # When the minute's run runs with a deadline 8 s away
+    result = _run(
+        store,
+        FakeEbay(prices),
+        FakeNotifier(),
+        clock=clock,
+        deadline=NOW + 8,
+        sleep=clock.sleep,
+        watchers=FakeWatchers(fail=True),
+    )
+    # Then it polled on as before the check (at 0 and 5 s), each failed read counted
+    assert result.rounds == 2
+    assert not result.unwatched
+    assert result.failures == 2
