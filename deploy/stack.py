@@ -9,7 +9,9 @@
 ``deploy``: ``sam build``; ``sam deploy --guided`` the first time (the stack does not exist yet,
 or ``--guided``): SAM asks for the stack name, region and every template parameter (Stage,
 Profile, AlarmEmail, ...) and saves the answers in samconfig.toml under ``--config-env``; later
-runs deploy with those answers. Then the stack's SSM SecureStrings (template.yaml, ``Metadata:
+runs deploy with those answers. Then every active snipe is put in its owner's ACTIVESNIPES set
+where a stack older than the sets left it out (common/data/active_backfill.py; idempotent).
+Then the stack's SSM SecureStrings (template.yaml, ``Metadata:
 SecureParameters``; CloudFormation cannot create one) are created where missing: generated keys,
 and the eBay keyset and Postmark token asked for on a terminal (never saved in samconfig.toml,
 never passed through CloudFormation). On the first run it offers to invite the owner (an
@@ -166,6 +168,30 @@ def _sam(*args: str) -> None:
     subprocess.run([str(BIN / "sam"), *args], cwd=ROOT, check=True)  # noqa: S603 (our own argv)
 
 
+def stack_tables(target: Target, cloudformation: Any = None) -> dict[str, str]:
+    """The stack's tables: logical id (template.yaml) -> table name."""
+    cloudformation = cloudformation or _session(target).client("cloudformation")
+    resources = cloudformation.describe_stack_resources(StackName=target.stack_name)
+    return {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in resources["StackResources"]
+        if r["ResourceType"] == "AWS::DynamoDB::Table"
+    }
+
+
+def backfill_active_sets(target: Target, dynamodb: Any = None) -> None:
+    """Every active snipe into its owner's ACTIVESNIPES set, once the deployed code keeps the
+    sets: snipes made before it did (common/data/active_backfill.py says why here). Idempotent:
+    a stack already done is read (its active snipes and their owners' sets) and not written."""
+    from common.data.active_backfill import backfill_active_sets as backfill
+
+    tables = stack_tables(target)
+    dynamodb = dynamodb or _session(target).client("dynamodb")
+    done = backfill(dynamodb, tables["UsersTable"], tables["BidsTable"])
+    print(f"active snipes: {done.active}, added to their owner's set: {done.added}", end="")
+    print(f", ended meanwhile: {done.ended}" if done.ended else "")
+
+
 def deploy(target: Target, guided: bool, ask: Ask | None) -> int:
     _sam("build", "--config-env", target.config_env)
     first = stack_outputs(target) is None
@@ -180,6 +206,7 @@ def deploy(target: Target, guided: bool, ask: Ask | None) -> int:
     else:
         _sam("deploy", "--config-env", target.config_env)
     outputs = stack_outputs(target) or {}
+    backfill_active_sets(target)
     ssm = _session(target).client("ssm")
     for name in ensure_parameters(target.stack_name, ssm, ask):
         print(f"set {name}")

@@ -10,8 +10,9 @@ snipes:
   transaction, beside the one-active-snipe guard.
 
 A set rather than a number: adding an id twice or removing an absent one changes nothing, so
-the count cannot drift, and a snipe stored before the set existed (not in it) is simply not
-counted until it ends. A user has at most the cap of ids, 23 characters each (200: ~5 KB).
+the count cannot drift. A snipe stored before the set existed is put in it by the backfill the
+deploy runs (common/data/active_backfill.py). A user has at most the cap of ids, 23 characters
+each (200: ~5 KB).
 
 The set is also how the hot reads find a user's active snipes (``read_active``, through
 ``BidsRepository.active_snipes``): the WebSocket's sync, the wish list's flags, GET /groups

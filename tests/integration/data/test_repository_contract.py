@@ -184,6 +184,39 @@ def test_the_active_snipe_cap_refuses_the_one_too_many_and_an_ending_frees_a_slo
     assert [b.bidId for b in stores.bids.active_snipes(USER)] == ["b0002", "b0003"]
 
 
+@pytest.mark.parametrize(
+    ("before", "final"),
+    [
+        (BidStatus.PENDING, BidStatus.CANCELLED),
+        (BidStatus.ARMED, BidStatus.FAILED),
+        (BidStatus.PLACED, BidStatus.WON),
+        (BidStatus.PLACED, BidStatus.LOST),
+    ],
+)
+def test_a_snipe_leaves_the_active_set_in_the_write_that_ends_it(stores, before, final):
+    # Given an active snipe, counted in its owner's set and read through it
+    bid = created(stores, new_snipe())
+    if before is not BidStatus.PENDING:
+        bid = armed(stores, bid)
+    if before is BidStatus.PLACED:
+        bid = moved(stores, bid, BidStatus.PLACED, allowed=[BidStatus.ARMED])
+    assert [b.bidId for b in stores.bids.active_snipes(USER)] == [bid.bidId]
+    # When a write that would end it loses a race (a stale version)
+    stale = bid.model_copy(update={"version": bid.version - 1})
+    with pytest.raises(ConflictError):
+        moved(stores, stale, final, allowed=[before])
+    # Then it is still active and still in the set: neither was written
+    assert stores.bids.require(USER, bid.bidId).status is before
+    assert stores.bids.active_count(USER) == 1
+    # When the write that ends it goes in
+    moved(stores, bid, final, allowed=[before])
+    # Then the same write took it out of the set: no read finds it active any more
+    assert stores.bids.require(USER, bid.bidId).status is final
+    assert stores.bids.active_count(USER) == 0
+    assert stores.bids.active_snipes(USER) == []
+    assert stores.bids.active_page(USER, [before], 10, None) == ([], None)
+
+
 def test_no_snipe_is_created_for_an_account_being_deleted(stores):
     # Given an account whose deletion began
     profile(stores)
