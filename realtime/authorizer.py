@@ -5,54 +5,28 @@ query string. A valid token gets an Allow policy for the connect route with prin
 user and context ``{userId}``; anything else raises ``Unauthorized``, which API Gateway turns
 into a 401 handshake without running $connect. So does a valid token of a deleted account
 (its profile's tombstone, common/data/users.py): the token outlives the account by up to an
-hour, and nothing but this authorizer stands before $connect's write.
+hour, and nothing but this authorizer stands before $connect's write. The handler reads the
+token out of the event and answers API Gateway's policy; whom the token names is decided in
+realtime/logic/authorization.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from common.data.users import UsersRepository
-from common.errors import AccountDeletedError
 from common.handler import settings_validated
 from common.observability import logger
 from realtime import deps
-from realtime.auth import InvalidToken
+from realtime.logic.authorization import LiveProfiles, Unauthorized, Verifier, authorized_user
+
+__all__ = ["Unauthorized", "Verifier", "authorize", "handler"]
 
 
-class Verifier(Protocol):
-    """Checks a Cognito token (realtime.auth.TokenVerifier); raises InvalidToken."""
-
-    def verify(self, token: str | None) -> Mapping[str, Any]: ...
-
-
-class Unauthorized(Exception):
-    """API Gateway maps exactly this message, "Unauthorized", to a 401."""
-
-    def __init__(self) -> None:
-        super().__init__("Unauthorized")
-
-
-def authorize(event: dict[str, Any], verifier: Verifier, users: UsersRepository) -> dict[str, Any]:
+def authorize(event: dict[str, Any], verifier: Verifier, users: LiveProfiles) -> dict[str, Any]:
     token = (event.get("queryStringParameters") or {}).get("token")
-    try:
-        claims = verifier.verify(token)
-    except InvalidToken as exc:
-        logger.info("websocket token refused", reason=str(exc))
-        raise Unauthorized() from exc
-    user_id = str(claims["sub"])
-    # A read: $connect writes to the Connections table, and checking the profile in that write
-    # would make it a transaction across two tables. What stays open: a socket authorised
-    # before a concurrent deletion marks the profile, and recorded after that deletion's sweep
-    # of the user's sockets, keeps its row until the row's TTL (about 2 hours).
-    try:
-        users.get_live(user_id)
-    except AccountDeletedError as exc:
-        logger.info("websocket token refused", reason="account deleted")
-        raise Unauthorized() from exc
+    user_id = authorized_user(token, verifier, users)
     return {
         "principalId": user_id,
         "policyDocument": {

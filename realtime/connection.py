@@ -1,10 +1,6 @@
-"""WebSocket $connect and $disconnect: keep the Connections table in step with open sockets.
-
-One account may hold ``MAX_CONNECTIONS_PER_USER`` sockets (10) at once: the cap is a condition of
-$connect's write (common/data/connections.py), and beyond it the handshake is refused with 429.
-API Gateway answers a refused $connect with the status alone (no header, no body reaches the
-client), so the client cannot be told a Retry-After: closing another tab frees a slot at once.
-"""
+"""WebSocket $connect and $disconnect: the handlers read the socket's opening or closing out of
+API Gateway's event; realtime/logic/connections.py keeps the Connections table in step (the
+per-user cap, an account being deleted)."""
 
 from __future__ import annotations
 
@@ -13,64 +9,40 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from common.data.connections import ConnectionsRepository
-from common.errors import AccountDeletedError, TooManyConnections
 from common.handler import settings_validated
-from common.models import ConnectionEntity
 from common.observability import logger
 from common.settings import get_settings
 from realtime import deps
-
-# API Gateway closes every connection after 2 hours; the margin covers a late $disconnect.
-MAX_CONNECTION_SECONDS = 2 * 3600
-TTL_MARGIN_SECONDS = 15 * 60
+from realtime.logic import connections as logic
 
 
 def on_connect(
-    event: dict[str, Any], repo: ConnectionsRepository, users_table: str, max_connections: int
+    event: dict[str, Any], repo: logic.ConnectionRows, users_table: str, max_connections: int
 ) -> dict[str, Any]:
     context = event["requestContext"]
     user_id = (context.get("authorizer") or {}).get("userId")
-    if not user_id:
-        return {"statusCode": 403}
-    connected_at = int(context.get("connectedAt") or time.time() * 1000)
     identity = context.get("identity") or {}
-    connection = ConnectionEntity(
-        connectionId=context["connectionId"],
-        userId=str(user_id),
-        connectedAt=connected_at,
-        ttl=connected_at // 1000 + MAX_CONNECTION_SECONDS + TTL_MARGIN_SECONDS,
-        sourceIp=identity.get("sourceIp"),
-        userAgent=(identity.get("userAgent") or "")[:256] or None,
+    opening = logic.Opening(
+        connection_id=context["connectionId"],
+        user_id=str(user_id) if user_id else None,
+        connected_at_ms=int(context.get("connectedAt") or time.time() * 1000),
+        source_ip=identity.get("sourceIp"),
+        user_agent=identity.get("userAgent"),
     )
-    try:
-        # The authorizer read the profile; an account deletion that began since is caught here,
-        # in the write (the handshake is refused as the authorizer refuses a deleted account).
-        repo.put(connection, users_table=users_table, max_connections=max_connections)
-    except AccountDeletedError:
-        logger.info("websocket refused: account deleted", connection_id=context["connectionId"])
-        return {"statusCode": 401}
-    except TooManyConnections:
-        logger.info("websocket refused: too many", user_id=user_id, limit=max_connections)
-        return {"statusCode": 429}
-    logger.info("websocket connected", connection_id=context["connectionId"], user_id=user_id)
-    return {"statusCode": 200}
+    return {"statusCode": logic.admit_socket(opening, repo, users_table, max_connections)}
 
 
-def on_disconnect(event: dict[str, Any], repo: ConnectionsRepository) -> dict[str, Any]:
+def on_disconnect(event: dict[str, Any], repo: logic.ConnectionRows) -> dict[str, Any]:
     context = event["requestContext"]
     # API Gateway hands every event of a connection the context its $connect authorizer gave.
     user_id = (context.get("authorizer") or {}).get("userId")
-    if user_id:
-        repo.delete(str(user_id), context["connectionId"])
-    else:  # never authorised, so never stored
-        logger.warning("disconnect without a user", connection_id=context["connectionId"])
-    logger.info(
-        "websocket disconnected",
+    closing = logic.Closing(
         connection_id=context["connectionId"],
+        user_id=str(user_id) if user_id else None,
         status_code=context.get("disconnectStatusCode"),
         reason=context.get("disconnectReason"),
     )
+    logic.forget_socket(closing, repo)
     return {"statusCode": 200}
 
 
