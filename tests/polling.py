@@ -9,11 +9,14 @@ from collections.abc import Callable
 POLL_INTERVAL_SECONDS = 0.05
 
 
-def eventually(check: Callable[[], object], seconds: float = 10.0) -> bool:
-    """Whether ``check()`` came true within ``seconds``, asked every 50 ms until it did."""
+def eventually(
+    check: Callable[[], object], seconds: float = 10.0, interval: float = POLL_INTERVAL_SECONDS
+) -> bool:
+    """Whether ``check()`` came true within ``seconds``, asked every ``interval`` seconds until
+    it did."""
     deadline = time.monotonic() + seconds
     while not check():
         if time.monotonic() >= deadline:
             return False
-        time.sleep(POLL_INTERVAL_SECONDS)  # between two looks at the condition, not a wait for time
+        time.sleep(interval)  # between two looks at the condition, not a wait for time
     return True

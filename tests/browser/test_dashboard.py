@@ -16,6 +16,7 @@ from common.data.prices import PriceHistory
 from local.scheduler import scheduled_event
 from local.stack import DEMO_EBAY_USER, DEMO_EMAIL, DEMO_PASSWORD
 from local.testing import RunningStack
+from tests.polling import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -123,10 +124,7 @@ def _seconds(text: str) -> int:
 
 
 def _wait_for(condition: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the stack"
-        time.sleep(0.05)
+    assert eventually(condition, timeout), "timed out waiting for the stack"
 
 
 def _dollars(cents: int) -> str:

@@ -62,7 +62,7 @@ def _wait_for_info(port: int, process: subprocess.Popen[str]) -> dict:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/local/info", timeout=1) as r:
                 return json.load(r)
         except OSError:
-            time.sleep(0.2)
+            time.sleep(0.2)  # polling until `sniper up` answers, not a wait for time
     raise AssertionError("sniper up did not answer within 30 s")
 
 

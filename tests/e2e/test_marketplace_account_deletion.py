@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from common.container import reset
 from local.aws import client
 from local.testing import RunningStack, link_ebay_account, running_stack
+from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -127,15 +128,15 @@ def _users_item(running: RunningStack, key: str) -> dict[str, Any] | None:
 
 
 def _emails_to(running: RunningStack, address: str, wait: float = 15.0) -> list[dict[str, Any]]:
-    """The sink's messages to ``address``, once the asynchronous notifier has had ``wait``
-    seconds to send one (this sleep waits for a real asynchronous invocation)."""
-    deadline = time.monotonic() + wait
-    while True:
+    """The sink's messages to ``address``, once the asynchronous notifier has sent one (none if
+    it sent none within ``wait`` seconds)."""
+
+    def found() -> list[dict[str, Any]]:
         messages = httpx.get(f"{running.base_url}/local/emails.json", timeout=10).json()
-        found = [m for m in messages["messages"] if m["To"] == address]
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
+        return [m for m in messages["messages"] if m["To"] == address]
+
+    eventually(found, wait, interval=0.2)
+    return found()
 
 
 def _state(running: RunningStack, user: User, bid_ids: list[str]) -> dict[str, Any]:

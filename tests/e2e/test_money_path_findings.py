@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from local.testing import RunningStack, link_ebay_account, running_stack
+from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -78,12 +79,9 @@ class Shopper:
         return dict(self.http.get(f"/bids/{bid_id}", headers=self.headers).json())
 
     def wait_for_status(self, bid_id: str, wanted: set[str], timeout: float) -> dict[str, Any]:
-        deadline = time.time() + timeout
-        while True:
-            snipe = self.get(bid_id)
-            if snipe["status"] in wanted or time.time() > deadline:
-                return snipe
-            time.sleep(0.2)  # polling the API, as the dashboard would
+        # polling the API every 0.2 s, as the dashboard would
+        eventually(lambda: self.get(bid_id)["status"] in wanted, timeout, interval=0.2)
+        return self.get(bid_id)
 
     def our_bids(self, legacy: str) -> list[dict[str, Any]]:
         state = self.admin.get(f"/_sim/auctions/{legacy}").json()

@@ -30,6 +30,7 @@ from local.aws import client
 from local.testing import RunningStack, running_stack
 from realtime import deps
 from tests import aio
+from tests.polling import eventually
 from tests.realtime_events import snipe
 
 pytestmark = pytest.mark.e2e
@@ -141,9 +142,7 @@ def test_a_write_reaches_its_owner_only_and_gone_connections_are_removed(running
     assert [m["type"] for m in got_b] == ["pong"]
     # And once both sockets closed, their $disconnect removed them
     repo = deps.connections_repo()
-    deadline = time.time() + 5
-    while time.time() < deadline and (repo.connection_ids(user_a) or repo.connection_ids(user_b)):
-        time.sleep(0.05)
+    eventually(lambda: not (repo.connection_ids(user_a) or repo.connection_ids(user_b)), 5)
     assert repo.connection_ids(user_a) == []
 
 

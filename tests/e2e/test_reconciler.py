@@ -22,6 +22,7 @@ from common.data.reconcile import ReconcileMarks
 from common.scheduling import schedule_name
 from local.scheduler import scheduled_event
 from local.testing import RunningStack, link_ebay_account, running_stack
+from tests.polling import eventually
 from workers.logic import reconcile
 
 pytestmark = pytest.mark.e2e
@@ -96,14 +97,15 @@ def test_a_snipe_whose_schedule_was_lost_is_woken_and_bids(running: RunningStack
     late = _minute_comes(running)
     # Then the executor is woken (by this run, or by the stack's own minute just before it)
     assert late["overdueWoken"] + late["recentlyInvoked"] == 1
+
     # And it bids before the end, once, and learns that it won
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        current = http.get(f"/bids/{snipe['bidId']}", headers=headers).json()
-        if current["status"] in ("WON", "LOST", "FAILED"):
-            break
-        time.sleep(0.5)  # polling the API, as the dashboard would
-    assert current["status"] == "WON", current
+    def current() -> dict[str, Any]:
+        return dict(http.get(f"/bids/{snipe['bidId']}", headers=headers).json())
+
+    # polling the API every 0.5 s, as the dashboard would
+    eventually(lambda: current()["status"] in ("WON", "LOST", "FAILED"), 90, interval=0.5)
+    final = current()
+    assert final["status"] == "WON", final
     state = admin.get(f"/_sim/auctions/{auction['legacyItemId']}").json()
     ours = [b for b in state["bids"] if b["bidder"] == EBAY_USER and b["accepted"]]
     assert len(ours) == 1

@@ -80,7 +80,7 @@ async def _until(check: Callable[[], bool]) -> None:
     for _ in range(400):
         if check():
             return
-        await asyncio.sleep(0.025)
+        await asyncio.sleep(0.025)  # polling the condition, not a wait for time
 
 
 @pytest.mark.parametrize("starting_position", ["LATEST", "TRIM_HORIZON"])

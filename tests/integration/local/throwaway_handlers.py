@@ -47,6 +47,8 @@ def boom(event: dict[str, Any], context: Any) -> Any:
 
 
 def slow(event: dict[str, Any], context: Any) -> Any:
+    # Real time, on purpose: it must outlast its 1 s Timeout, which the runtime enforces on the
+    # wall clock as Lambda does.
     time.sleep(1.5)
     return {"statusCode": 200, "body": "late"}
 
@@ -58,6 +60,7 @@ def whoami(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Which container served this (process id) and how many it has served: module state."""
     global _served
     _served += 1
+    # Real time, on purpose: a busy container makes the runtime start another for a concurrent call.
     time.sleep(float(event.get("sleep", 0)))
     return {"pid": __import__("os").getpid(), "served": _served}
 
@@ -75,6 +78,6 @@ def counted(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _in_flight, _most_in_flight
     _in_flight += 1
     _most_in_flight = max(_most_in_flight, _in_flight)
-    time.sleep(0.2)
+    time.sleep(0.2)  # real time, on purpose: a run long enough for concurrent ones to overlap it
     _in_flight -= 1
     return {"statusCode": 200, "body": str(_most_in_flight)}

@@ -68,7 +68,7 @@ class ScriptedApi:
         if connection_id == "too-large=":
             return _error(413, "PayloadTooLargeException", "Request entity too large")
         if connection_id == "slow=":
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(1.0)  # real time, on purpose: outlasts the client's read timeout
         return web.Response(status=200)
 
     def sent_to(self, connection_id: str) -> int:

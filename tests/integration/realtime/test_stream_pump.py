@@ -37,7 +37,7 @@ class RecordingRuntime:
     async def invoke_async(self, function_id: str, event: dict[str, Any]) -> Any:
         self.running += 1
         self.most_at_once = max(self.most_at_once, self.running)
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # real time, on purpose: a run long enough for overlaps to show
         self.running -= 1
         self.batches.append(event["Records"])
         failed = [r for r in event["Records"] if self.failing(r)]
@@ -76,7 +76,7 @@ def _run(
         for _ in range(600):
             if done(pump):
                 break
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # polling until the pump delivered, not a wait for time
         await pump.stop()
         return pump
 
