@@ -1,4 +1,5 @@
-"""The Trading API watch list: the request eBay expects and a parser that refuses hostile XML."""
+"""The Trading API alone (``TradingApi``): the watch list request eBay expects and a parser that
+refuses hostile XML."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from common.ebay.client import EbayClient
 from common.ebay.errors import EbayAuthError, EbayProtocolError
 from common.ebay.models import Money
+from common.ebay.trading import TradingApi
+from common.ebay.transport import Transport
 
 WATCH_LIST = b"""<?xml version="1.0" encoding="UTF-8"?>
 <GetMyeBayBuyingResponse xmlns="urn:ebay:apis:eBLBaseComponents">
@@ -72,12 +74,12 @@ def answering(body: bytes, seen: list[httpx.Request]) -> Callable[[httpx.Request
     return handler
 
 
-def test_watch_list_request_and_parse(make_client: Callable[..., EbayClient]) -> None:
+def test_watch_list_request_and_parse(make_transport: Callable[..., Transport]) -> None:
     # Given a user's watch list on eBay
     seen: list[httpx.Request] = []
-    client = make_client(answering(WATCH_LIST, seen))
+    trading = TradingApi(make_transport(answering(WATCH_LIST, seen)))
     # When page 2 is read, 25 per page
-    page = client.get_watch_list("user-token", page=2, per_page=25)
+    page = trading.get_watch_list("user-token", page=2, per_page=25)
     # Then the Trading API got its headers and pagination
     request = seen[0]
     assert str(request.url) == "https://api.sandbox.ebay.com/ws/api.dll"
@@ -103,33 +105,33 @@ def test_watch_list_request_and_parse(make_client: Callable[..., EbayClient]) ->
     assert second.image_url is None
 
 
-def test_an_empty_watch_list(make_client: Callable[..., EbayClient]) -> None:
+def test_an_empty_watch_list(make_transport: Callable[..., Transport]) -> None:
     body = (
         b'<GetMyeBayBuyingResponse xmlns="urn:ebay:apis:eBLBaseComponents">'
         b"<Ack>Success</Ack></GetMyeBayBuyingResponse>"
     )
-    page = make_client(answering(body, [])).get_watch_list("t")
+    page = TradingApi(make_transport(answering(body, []))).get_watch_list("t")
     assert page.items == []
     assert page.total_entries == 0
 
 
 @pytest.mark.parametrize("hostile", [BILLION_LAUGHS, EXTERNAL_ENTITY], ids=["xml-bomb", "xxe"])
 def test_hostile_xml_is_refused_without_expanding_it(
-    make_client: Callable[..., EbayClient], hostile: bytes
+    make_transport: Callable[..., Transport], hostile: bytes
 ) -> None:
     # Given a response declaring entities (a bomb, or a file reference)
-    client = make_client(answering(hostile, []))
+    trading = TradingApi(make_transport(answering(hostile, [])))
     # When read / Then the parser refuses it outright: nothing is expanded or fetched
     with pytest.raises(EbayProtocolError):
-        client.get_watch_list("t")
+        trading.get_watch_list("t")
 
 
-def test_malformed_xml_is_a_protocol_error(make_client: Callable[..., EbayClient]) -> None:
+def test_malformed_xml_is_a_protocol_error(make_transport: Callable[..., Transport]) -> None:
     with pytest.raises(EbayProtocolError):
-        make_client(answering(b"<not closed", [])).get_watch_list("t")
+        TradingApi(make_transport(answering(b"<not closed", []))).get_watch_list("t")
 
 
-def test_a_refused_token_is_an_auth_error(make_client: Callable[..., EbayClient]) -> None:
+def test_a_refused_token_is_an_auth_error(make_transport: Callable[..., Transport]) -> None:
     # Given the Trading API's failure for an expired IAF token
     body = b"""<GetMyeBayBuyingResponse xmlns="urn:ebay:apis:eBLBaseComponents">
       <Ack>Failure</Ack>
@@ -137,13 +139,15 @@ def test_a_refused_token_is_an_auth_error(make_client: Callable[..., EbayClient]
       <SeverityCode>Error</SeverityCode></Errors>
     </GetMyeBayBuyingResponse>"""
     with pytest.raises(EbayAuthError) as caught:
-        make_client(answering(body, [])).get_watch_list("t")
+        TradingApi(make_transport(answering(body, []))).get_watch_list("t")
     assert caught.value.error_id == 21917053
 
 
 @pytest.mark.parametrize(("page", "per_page"), [(0, 25), (1, 0), (1, 201)])
 def test_pagination_is_checked_before_calling(
-    make_client: Callable[..., EbayClient], page: int, per_page: int
+    make_transport: Callable[..., Transport], page: int, per_page: int
 ) -> None:
     with pytest.raises(ValueError):
-        make_client(answering(WATCH_LIST, [])).get_watch_list("t", page=page, per_page=per_page)
+        TradingApi(make_transport(answering(WATCH_LIST, []))).get_watch_list(
+            "t", page=page, per_page=per_page
+        )

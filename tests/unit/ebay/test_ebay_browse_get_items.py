@@ -1,10 +1,9 @@
-"""getItems through the client: up to 20 items in one Browse call with the buy.item.bulk
-token, and one item per call (getItem) while eBay refuses this app that Limited Release method.
-eBay is played by respx."""
+"""getItems on the Browse API alone (``BrowseApi``): up to 20 items in one Browse call with the
+buy.item.bulk token, and one item per call (getItem) while eBay refuses this app that Limited
+Release method. eBay is played by respx."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -12,10 +11,8 @@ import httpx
 import pytest
 import respx
 
-from common.ebay.browse import BULK_RECHECK_SECONDS, MAX_ITEMS_PER_CALL
-from common.ebay.client import EbayClient
-from common.ebay.config import APP_SCOPE, BULK_ITEMS_SCOPE, EbayConfig
-from common.ebay.credentials import AppCredentials
+from common.ebay.browse import BULK_RECHECK_SECONDS, MAX_ITEMS_PER_CALL, BrowseApi
+from common.ebay.config import APP_SCOPE, BULK_ITEMS_SCOPE
 from common.ebay.errors import BulkItemsDenied
 from common.ebay.models import Money
 
@@ -37,17 +34,6 @@ def _core(legacy: str, cents: int, **extra: Any) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def ebay() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=API, assert_all_called=False) as router:
-        yield router
-
-
-@pytest.fixture
-def client(clock: FakeClock, config: EbayConfig, credentials: AppCredentials) -> EbayClient:
-    return EbayClient(config, credentials, http=httpx.Client(), clock=clock, sleep=clock.sleep)
-
-
 def _tokens(ebay: respx.MockRouter, *, bulk_granted: bool = True) -> respx.Route:
     """eBay's token endpoint: a token named after its scope, or invalid_scope for the bulk one
     when the keyset is not granted it."""
@@ -66,7 +52,7 @@ def _tokens(ebay: respx.MockRouter, *, bulk_granted: bool = True) -> respx.Route
 
 
 def test_up_to_twenty_items_are_one_call_with_the_bulk_token(
-    client: EbayClient, ebay: respx.MockRouter
+    browse: BrowseApi, ebay: respx.MockRouter
 ) -> None:
     # Given eBay with two of three asked items (the third unknown: only a warning)
     _tokens(ebay)
@@ -88,9 +74,9 @@ def test_up_to_twenty_items_are_one_call_with_the_bulk_token(
         )
     )
     # When their prices are read, by legacy and RESTful ids alike
-    prices = client.get_items(["110000000001", "v1|110000000002|0", "110000000003"])
+    prices = browse.get_items(["110000000001", "v1|110000000002|0", "110000000003"])
     # Then one getItems call carried the three RESTful ids with the buy.item.bulk token
-    assert client.items_per_call == MAX_ITEMS_PER_CALL == 20
+    assert browse.items_per_call == MAX_ITEMS_PER_CALL == 20
     request = route.calls.last.request
     assert route.call_count == 1
     assert request.url.params["item_ids"] == "v1|110000000001|0,v1|110000000002|0,v1|110000000003|0"
@@ -105,7 +91,7 @@ def test_up_to_twenty_items_are_one_call_with_the_bulk_token(
 
 
 def test_none_of_the_items_existing_is_an_empty_answer(
-    client: EbayClient, ebay: respx.MockRouter
+    browse: BrowseApi, ebay: respx.MockRouter
 ) -> None:
     _tokens(ebay)
     ebay.get(ITEMS_PATH).mock(
@@ -114,16 +100,16 @@ def test_none_of_the_items_existing_is_an_empty_answer(
             json={"errors": [{"errorId": 11001, "domain": "API_BROWSE", "message": "not found"}]},
         )
     )
-    assert client.get_items(["110000000009"]) == []
+    assert browse.get_items(["110000000009"]) == []
 
 
-def test_more_than_twenty_items_never_reach_ebay(client: EbayClient) -> None:
+def test_more_than_twenty_items_never_reach_ebay(browse: BrowseApi) -> None:
     with pytest.raises(ValueError, match="at most 20"):
-        client.get_items([str(110000000000 + n) for n in range(21)])
+        browse.get_items([str(110000000000 + n) for n in range(21)])
 
 
 def test_an_app_without_the_bulk_scope_polls_one_item_per_call_until_it_asks_again(
-    client: EbayClient, ebay: respx.MockRouter, clock: FakeClock
+    browse: BrowseApi, ebay: respx.MockRouter, clock: FakeClock
 ) -> None:
     # Given a keyset that is not one of the Partners granted getItems
     tokens = _tokens(ebay, bulk_granted=False)
@@ -135,13 +121,13 @@ def test_an_app_without_the_bulk_scope_polls_one_item_per_call_until_it_asks_aga
     )
     # When two items are asked for
     with pytest.raises(BulkItemsDenied):
-        client.get_items(["110000000001", "110000000002"])
+        browse.get_items(["110000000001", "110000000002"])
     # Then no Browse call was made, and from now on a call takes one item, through getItem
     assert (items.call_count, one.call_count) == (0, 0)
-    assert client.items_per_call == 1
+    assert browse.items_per_call == 1
     with pytest.raises(BulkItemsDenied):
-        client.get_items(["110000000001", "110000000002"])
-    prices = client.get_items(["110000000001"])
+        browse.get_items(["110000000001", "110000000002"])
+    prices = browse.get_items(["110000000001"])
     assert [(p.legacy_item_id, p.current_bid_price) for p in prices] == [
         ("110000000001", Money(amount=700, currency="USD"))
     ]
@@ -151,11 +137,11 @@ def test_an_app_without_the_bulk_scope_polls_one_item_per_call_until_it_asks_aga
     # When an hour has passed
     clock.now += BULK_RECHECK_SECONDS
     # Then getItems is tried again
-    assert client.items_per_call == 20
+    assert browse.items_per_call == 20
 
 
 def test_a_403_from_get_items_means_it_is_refused_to_this_app(
-    client: EbayClient, ebay: respx.MockRouter
+    browse: BrowseApi, ebay: respx.MockRouter
 ) -> None:
     # Given eBay granting the scope but refusing the method (insufficient permissions)
     _tokens(ebay)
@@ -167,5 +153,5 @@ def test_a_403_from_get_items_means_it_is_refused_to_this_app(
     )
     # When items are asked for / Then it is BulkItemsDenied, and calls take one item from now on
     with pytest.raises(BulkItemsDenied):
-        client.get_items(["110000000001", "110000000002"])
-    assert client.items_per_call == 1
+        browse.get_items(["110000000001", "110000000002"])
+    assert browse.items_per_call == 1
