@@ -20,6 +20,12 @@ from typing import Any
 
 from common.data.active_snipes import active_snipes_key
 from common.data.bids import LIST_READ_BUDGET, NOT_LINKED_FOR_SEAL, SEAL_AFTER_END_MS
+from common.data.ebay_links import (
+    LINK_ATTRIBUTES,
+    EbayLink,
+    NewLink,
+    oauth_state_key,
+)
 from common.data.group_slots import Ledger
 from common.data.groups import DEFAULT_RULE, GroupRule, GroupRuleEntity, group_key
 from common.data.users import (
@@ -40,6 +46,7 @@ from common.errors import (
     TooManyActiveSnipes,
 )
 from common.models import (
+    EBAY_LINKED,
     BidEntity,
     BidStatus,
     HistoryAction,
@@ -597,6 +604,120 @@ class MemorySlots:
         return True
 
 
+class MemoryEbayLinks:
+    """common.data.ebay_links.EbayLinksRepository: OAuth states and the link, on the profile."""
+
+    def __init__(self, tables: MemoryTables) -> None:
+        self.t = tables
+
+    def put_state(self, state: str, owner_id: str, expires_at: int) -> None:
+        key = oauth_state_key(state)
+        with self.t.lock:
+            if self.t.profile_deleted(owner_id):
+                raise AccountDeletedError(ACCOUNT_DELETED)
+            if key in self.t.users:
+                raise ConflictError("This state already exists")
+            self.t.users[key] = {
+                "userId": key,
+                "ownerId": owner_id,
+                "expiresAt": expires_at,
+                "ttl": expires_at,
+            }
+
+    def consume_state(self, state: str, owner_id: str, now: int) -> bool:
+        key = oauth_state_key(state)
+        with self.t.lock:
+            item = self.t.users.get(key)
+            if item is None or item["ownerId"] != owner_id or item["expiresAt"] <= now:
+                return False
+            del self.t.users[key]
+        return True
+
+    def get(self, user_id: str) -> EbayLink | None:
+        data = self.t.users.get(user_id, {})
+        if not data.get("ebayTokens") or not data.get("ebayAccountId"):
+            return None
+        return EbayLink(
+            user_id=user_id,
+            account_id=str(data["ebayAccountId"]),
+            envelope=str(data["ebayTokens"]),
+            linked_at=int(data.get("ebayLinkedAt", 0)),
+            access_expires_at=int(data.get("ebayAccessExpiresAt", 0)),
+            refresh_expires_at=int(data.get("ebayRefreshExpiresAt", 0)),
+        )
+
+    def link(self, user_id: str, new: NewLink, previous_account_id: str | None) -> None:
+        guard = ebay_account_guard_key(new.account_id)
+        with self.t.lock:
+            holder = self.t.users.get(guard, {}).get("ownerId", user_id)
+            if holder != user_id:
+                raise ConflictError(
+                    "This eBay account is already linked to another user",
+                    [FieldIssue("ebayAccountId", "linked to another user")],
+                )
+            profile = self.t.users.get(user_id)
+            if profile is None or DELETED_AT in profile:
+                raise ConflictError("The profile changed meanwhile; try linking again")
+            previous = (
+                ebay_account_guard_key(previous_account_id)
+                if previous_account_id and previous_account_id != new.account_id
+                else None
+            )
+            if previous and self.t.users.get(previous, {}).get("ownerId", user_id) != user_id:
+                raise ConflictError("The profile changed meanwhile; try linking again")
+            profile.pop("relinkWarnedFor", None)
+            profile.update(
+                ebayTokens=new.envelope,
+                ebayAccountId=new.account_id,
+                ebayLinkedAt=new.linked_at,
+                ebayAccessExpiresAt=new.access_expires_at,
+                ebayRefreshExpiresAt=new.refresh_expires_at,
+                ebayLinkState=EBAY_LINKED,
+            )
+            self.t.users[guard] = {"userId": guard, "ownerId": user_id}
+            if previous:
+                self.t.users.pop(previous, None)
+
+    def unlink(self, user_id: str, account_id: str, now_ms: int) -> bool:
+        guard = ebay_account_guard_key(account_id)
+        with self.t.lock:
+            profile = self.t.users.get(user_id) or {}
+            until = profile.get("sealedUntil")
+            sealed = until is not None and until >= now_ms
+            if profile.get("ebayAccountId") != account_id or sealed:
+                if sealed:
+                    retry_after = max(1, -(-(until - now_ms) // 1000))
+                    raise SnipeSealedError(
+                        SEALED_MESSAGE, [FieldIssue("retryAfter", f"{retry_after} s")]
+                    )
+                return False
+            if self.t.users.get(guard, {}).get("ownerId", user_id) != user_id:
+                raise ConflictError("The eBay link changed meanwhile; try again")
+            for name in LINK_ATTRIBUTES:
+                profile.pop(name, None)
+            self.t.users.pop(guard, None)
+        return True
+
+    def replace_tokens(
+        self,
+        user_id: str,
+        expected_envelope: str,
+        envelope: str,
+        access_expires_at: int,
+        refresh_expires_at: int,
+    ) -> bool:
+        with self.t.lock:
+            profile = self.t.users.get(user_id)
+            if profile is None or profile.get("ebayTokens") != expected_envelope:
+                return False
+            profile.update(
+                ebayTokens=envelope,
+                ebayAccessExpiresAt=access_expires_at,
+                ebayRefreshExpiresAt=refresh_expires_at,
+            )
+        return True
+
+
 class MemoryStores:
     """Every in-memory repository on one database, as logic's ports."""
 
@@ -609,3 +730,4 @@ class MemoryStores:
         self.groups = MemoryGroups(self.tables)
         self.slots = MemorySlots(self.tables)
         self.active = MemoryActiveSnipes(self.tables)
+        self.links = MemoryEbayLinks(self.tables)

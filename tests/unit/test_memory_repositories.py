@@ -20,6 +20,7 @@ PAIRS = [
     (ports.ConnectionStore, memory.MemoryConnections),
     (ports.GroupStore, memory.MemoryGroups),
     (ports.SlotLedger, memory.MemorySlots),
+    (ports.EbayLinkStore, memory.MemoryEbayLinks),
 ]
 
 

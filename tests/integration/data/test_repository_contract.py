@@ -19,6 +19,7 @@ import pytest
 
 from common.data.bids import BidsRepository
 from common.data.connections import ConnectionsRepository
+from common.data.ebay_links import EbayLinksRepository, NewLink
 from common.data.group_slots import GroupSlots
 from common.data.groups import GroupMode, GroupRule, GroupsRepository
 from common.data.history import HistoryRepository
@@ -55,6 +56,7 @@ class DynamoStores:
         self.connections = ConnectionsRepository(os.environ["CONNECTIONS_TABLE"], self.client)
         self.groups = GroupsRepository(users_table, self.client)
         self.slots = GroupSlots(users_table, self.client)
+        self.links = EbayLinksRepository(users_table, self.client)
         self.users_table = users_table
 
     def link(self, user_id: str, account_id: str) -> None:
@@ -551,3 +553,96 @@ def test_group_rules_default_store_and_go_with_the_user(stores):
     assert deleted == 2
     assert stores.groups.rule(USER, "g1") == GroupRule()
     assert stores.slots.read(USER, "g2").holders == frozenset()
+
+
+# ---------------------------------------------------------------------------------- eBay links
+
+
+def new_link(account: str = "ebay-a", envelope: str = "env-1") -> NewLink:
+    return NewLink(
+        account_id=account,
+        envelope=envelope,
+        linked_at=NOW_MS,
+        access_expires_at=END,
+        refresh_expires_at=END + 86_400,
+    )
+
+
+def test_an_oauth_state_is_used_once_by_its_owner_before_it_expires(stores):
+    # Given a state of the user, expiring at END, and one of an account being deleted
+    profile(stores, linked=False)
+    stores.links.put_state("s1", USER, END)
+    profile(stores, "leaving", linked=False)
+    stores.users.mark_deleted("leaving", NOW_MS)
+    # When it is consumed by another user, expired, by its owner, and again
+    # Then only its owner's first use in time takes it; the deleted account gets none
+    assert not stores.links.consume_state("s1", "other", END - 1)
+    assert not stores.links.consume_state("s1", USER, END)
+    assert stores.links.consume_state("s1", USER, END - 1)
+    assert not stores.links.consume_state("s1", USER, END - 1)
+    with pytest.raises(AccountDeletedError):
+        stores.links.put_state("s2", "leaving", END)
+
+
+def test_an_ebay_account_links_to_one_user_and_a_relink_frees_the_old_one(stores):
+    # Given a user linked to eBay account A
+    profile(stores, linked=False)
+    profile(stores, "other", linked=False)
+    stores.links.link(USER, new_link("ebay-a"), None)
+    # When another user links A, and the first relinks to B
+    with pytest.raises(ConflictError):
+        stores.links.link("other", new_link("ebay-a"), None)
+    stores.links.link(USER, new_link("ebay-b", "env-2"), "ebay-a")
+    # Then A was refused to the other user while held, and is theirs to link after the relink
+    stores.links.link("other", new_link("ebay-a"), None)
+    link = stores.links.get(USER)
+    assert link is not None
+    assert (link.account_id, link.envelope, link.refresh_expires_at) == (
+        "ebay-b",
+        "env-2",
+        END + 86_400,
+    )
+
+
+def test_an_unlink_waits_for_a_sealed_bid_and_then_the_seal_is_refused(stores):
+    # Given a linked user whose snipe is sealed
+    profile(stores, linked=False)
+    stores.links.link(USER, new_link("ebay-a"), None)
+    sealed = stores.bids.seal(armed(stores, created(stores)), ARMED_BY, NOW_MS)
+    # When they unlink before the auction's end
+    with pytest.raises(SnipeSealedError):
+        stores.links.unlink(USER, "ebay-a", sealed.end_ms)
+    # Then the link holds; after the end it goes, once, and a new seal is refused as unlinked
+    assert stores.links.get(USER) is not None
+    assert stores.links.unlink(USER, "ebay-a", sealed.end_ms + 6_000)
+    assert not stores.links.unlink(USER, "ebay-a", sealed.end_ms + 7_000)
+    assert stores.links.get(USER) is None
+    other = armed(stores, created(stores, new_snipe("b0002", "item-2")))
+    with pytest.raises(EbayNotLinkedError):
+        stores.bids.seal(other, ARMED_BY, NOW_MS)
+
+
+def test_refreshed_tokens_replace_only_the_envelope_they_were_refreshed_from(stores):
+    # Given a linked user
+    profile(stores, linked=False)
+    stores.links.link(USER, new_link(envelope="env-1"), None)
+    # When two refreshes of env-1 store their envelopes
+    first = stores.links.replace_tokens(USER, "env-1", "env-2", END + 1, END + 2)
+    second = stores.links.replace_tokens(USER, "env-1", "env-3", END + 3, END + 4)
+    # Then the first wins and the second changes nothing
+    assert (first, second) == (True, False)
+    link = stores.links.get(USER)
+    assert link is not None
+    assert (link.envelope, link.access_expires_at) == ("env-2", END + 1)
+
+
+def test_no_link_onto_a_deleted_account(stores):
+    # Given an account being deleted
+    profile(stores, linked=False)
+    stores.users.mark_deleted(USER, NOW_MS)
+    # When eBay is linked to it
+    with pytest.raises(ConflictError):
+        stores.links.link(USER, new_link(), None)
+    # Then nothing was stored, the account guard included
+    profile(stores, "other", linked=False)
+    stores.links.link("other", new_link(), None)
