@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from common.ebay.app_tokens import ApplicationTokens
-from common.ebay.config import BULK_ITEMS_SCOPE, EbayConfig
+from common.ebay.config import BULK_ITEMS_SCOPE
 from common.ebay.errors import (
     BulkItemsDenied,
     EbayProtocolError,
@@ -39,14 +39,6 @@ MAX_ITEMS_PER_CALL = 20
 # After eBay refused getItems (a Limited Release method), ask again this much later: the keyset
 # may be granted it meanwhile, and asking costs one token request, no Browse call.
 BULK_RECHECK_SECONDS = 3600
-
-
-def _browse_headers(config: EbayConfig, token: str) -> dict[str, str]:
-    return {
-        "Authorization": f"Bearer {token}",
-        "X-EBAY-C-MARKETPLACE-ID": config.marketplace_id,
-        "Accept": "application/json",
-    }
 
 
 class BrowseApi:
@@ -105,7 +97,7 @@ class BrowseApi:
                 operation="get_items",
                 method="GET",
                 url=f"{self._transport.config.api_base_url}{BROWSE_PATH}/",
-                headers=_browse_headers(self._transport.config, token),
+                headers=self._transport.bearer_headers(token),
                 params={"item_ids": ",".join(ids)},
             )
 
@@ -145,7 +137,7 @@ class BrowseApi:
                 operation=operation,
                 method="GET",
                 url=f"{self._transport.config.api_base_url}{path}",
-                headers=_browse_headers(self._transport.config, token),
+                headers=self._transport.bearer_headers(token),
                 params=params,
             )
 

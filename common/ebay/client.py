@@ -111,9 +111,6 @@ class EbayClient:
     def application_token(self, *, deadline: float | None = None, scope: str = APP_SCOPE) -> str:
         return self.app_tokens.token(deadline=deadline, scope=scope)
 
-    def forget_application_token(self) -> None:
-        self.app_tokens.forget()
-
     def get_item_by_legacy_id(
         self, legacy_id: str | int, *, deadline: float | None = None
     ) -> EbayItem:
@@ -176,11 +173,6 @@ class EbayClient:
 
     def get_user(self, access_token: str | SecretStr, *, deadline: float | None = None) -> EbayUser:
         return self.identity.get_user(access_token, deadline=deadline)
-
-    def get_user_account_id(
-        self, access_token: str | SecretStr, *, deadline: float | None = None
-    ) -> str:
-        return self.identity.get_user_account_id(access_token, deadline=deadline)
 
     def get_public_key(
         self, public_key_id: str, *, deadline: float | None = None

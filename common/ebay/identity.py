@@ -21,7 +21,7 @@ class IdentityApi:
             operation="get_user",
             method="GET",
             url=f"{self._transport.config.identity_base_url}{IDENTITY_PATH}",
-            headers=self._transport.user_headers(access_token),
+            headers=self._transport.bearer_headers(access_token),
         )
         exchange = self._transport.send(request, deadline=deadline, retry_on_timeout=True)
         body = self._transport.rest_result(exchange)
@@ -29,8 +29,3 @@ class IdentityApi:
             return EbayUser(user_id=str(body["userId"]), username=str(body["username"]))
         except (KeyError, TypeError, ValidationError) as exc:
             raise EbayProtocolError("unreadable identity response") from exc
-
-    def get_user_account_id(
-        self, access_token: str | SecretStr, *, deadline: float | None = None
-    ) -> str:
-        return self.get_user(access_token, deadline=deadline).user_id

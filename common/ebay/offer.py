@@ -114,7 +114,7 @@ class BuyOfferApi:
             operation="place_proxy_bid",
             method="POST",
             url=f"{bidding_url}/place_proxy_bid",
-            headers=self._transport.user_headers(access_token, json_body=True),
+            headers=self._transport.bearer_headers(access_token, json_body=True),
             json={"maxAmount": max_amount.to_ebay(), "userConsent": {"adultOnlyItem": adult_only}},
         )
 
@@ -126,7 +126,7 @@ class BuyOfferApi:
             operation="get_bidding",
             method="GET",
             url=f"{self._transport.config.api_base_url}{OFFER_PATH}/{quote(rest_id, safe='')}",
-            headers=self._transport.user_headers(access_token),
+            headers=self._transport.bearer_headers(access_token),
         )
         exchange = self._transport.send(request, deadline=deadline, retry_on_timeout=True)
         body = self._transport.rest_result(exchange)

@@ -193,10 +193,10 @@ class Transport:
         with self._samples_lock:
             return list(self._samples)
 
-    def user_headers(
+    def bearer_headers(
         self, access_token: str | SecretStr, *, json_body: bool = False
     ) -> dict[str, str]:
-        """A REST call on the user's behalf, with their access token."""
+        """A REST call's headers with an access token (the user's, or the application's)."""
         headers = {
             "Authorization": f"Bearer {secret(access_token)}",
             "X-EBAY-C-MARKETPLACE-ID": self.config.marketplace_id,

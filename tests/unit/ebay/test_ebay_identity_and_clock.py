@@ -40,7 +40,6 @@ def test_get_user_reads_the_linked_account(
     # Then the immutable id and the name come back
     assert str(seen[0].url) == "https://apiz.ebay.com/commerce/identity/v1/user/"
     assert user.user_id == "u-immutable"
-    assert identity.get_user_account_id("user-token") == "u-immutable"
 
 
 def test_probe_clock_samples_ebays_date(
