@@ -21,7 +21,7 @@ before-parameter-build hook on the default session: DynamoDB items read and writ
 SSM, KMS, Lambda Invoke, @connections posts), and every token sealed or opened. Priced at the
 template's MemorySize and the unit prices below; the production profile adds what the local
 stack (personal) does not do: a KMS request per token sealed or opened, an X-Ray trace per
-invocation.
+invocation of each function the production template traces (``Tracing: Active``).
 
 Figures a local run cannot give, modelled (each printed beside the result):
 - the executor's wait: on AWS it is woken 150-210 s before the fire instant (a whole
@@ -215,6 +215,17 @@ def log_retention_days(template: Template) -> float:
         if "RetentionInDays" in r.get("Properties", {})
     ]
     return statistics.fmean(days) if days else 30.0
+
+
+def traced_functions(template: Template) -> set[str]:
+    """The functions whose Tracing is Active under this template's parameters (SAM Globals,
+    or the function's own)."""
+    default = (template.raw.get("Globals") or {}).get("Function", {}).get("Tracing")
+    return {
+        name
+        for name, function in template.resources("AWS::Serverless::Function").items()
+        if template.resolve(function.get("Properties", {}).get("Tracing", default)) == "Active"
+    }
 
 
 def price_updater_awake_seconds(template: Template) -> float:
@@ -455,7 +466,7 @@ def fixed_month(
     template: Template, idle: dict[str, Any], memory: dict[str, int]
 ) -> list[tuple[str, float]]:
     """What a profile's stack costs a month with nothing happening, item by item."""
-    production = template.conditions.get("IsProduction", False)
+    traced = traced_functions(template)
     items: list[tuple[str, float]] = []
     by_type: dict[str, float] = {}
     for _, kind, dollars in resource_fixed_costs(template):
@@ -482,7 +493,7 @@ def fixed_month(
             + log_gb * retention / 30 * PRICES["cloudwatch_logs_gb_month_stored"],
             # a metric published in every run is published every hour
             "custom metrics": len(measured["metrics"]) * PRICES["custom_metric_month"],
-            "X-Ray": per_month * PRICES["xray_trace_recorded"] if production else 0.0,
+            "X-Ray": per_month * PRICES["xray_trace_recorded"] if name in traced else 0.0,
         }
         detail = ", ".join(f"{k} ${v:.3f}" for k, v in parts.items() if v)
         items.append(
@@ -525,12 +536,17 @@ def per_snipe_quantities(result: dict[str, Any], requests: AwsRequests) -> dict[
     return per_snipe
 
 
-def production_extras(result: dict[str, Any], requests: AwsRequests) -> dict[str, float]:
+def production_extras(
+    result: dict[str, Any], requests: AwsRequests, traced: set[str]
+) -> dict[str, float]:
     """Per snipe, what the production profile adds: KMS per token sealed or opened (the local
-    stack runs the personal profile, which seals with the SSM-held key), X-Ray per invocation."""
+    stack runs the personal profile, which seals with the SSM-held key), X-Ray per invocation
+    of the functions it traces (``traced``)."""
     snipes = result["snipes"]
     scheduled = set(result["idle"])
-    invocations = sum(s.invocations for n, s in result["stats"].items() if n not in scheduled)
+    invocations = sum(
+        s.invocations for n, s in result["stats"].items() if n not in scheduled and n in traced
+    )
     return {
         "kms_request": sum(requests.tokens.values()) / snipes,
         "xray_trace_recorded": invocations / snipes,
@@ -620,7 +636,7 @@ def main() -> int:
         avg = stats.billed_duration_ms / stats.invocations if stats.invocations else 0.0
         print(f"{name:<24} {stats.invocations:>11} {avg:>8.0f} {memory[name]:>5}")
     per_snipe = per_snipe_quantities(result, requests)
-    extras = production_extras(result, requests)
+    extras = production_extras(result, requests, traced_functions(templates["production"]))
     print(f"\n{'per snipe':<30} {'quantity':>10} {'$ per 1,000 snipes':>20}")
     total = 0.0
     for item, quantity in per_snipe.items():

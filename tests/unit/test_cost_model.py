@@ -74,3 +74,13 @@ def test_snipes_sharing_their_last_minutes_keep_the_price_updater_awake_once():
     # And a month of them awake 53 s a minute at 256 MB is the ceiling
     month = cost.awake_run_dollars(30 * 86400, 53, 256)
     assert 7.5 < month < 7.7
+
+
+def test_traces_are_counted_for_the_functions_production_traces():
+    # Given each profile's Tracing (SAM Globals, or a function's own)
+    production = cost.traced_functions(cost.load_profile("production"))
+    # Then production traces the API and the workers, not the stream's broadcaster, and the
+    # personal profile traces nothing
+    assert {"BidsFunction", "BidExecutorFunction", "NotifierFunction"} <= production
+    assert "BroadcasterFunction" not in production
+    assert cost.traced_functions(cost.load_profile("personal")) == set()
