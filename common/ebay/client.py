@@ -5,7 +5,7 @@ Each API is its own module and class, usable (and tested) alone on a ``Transport
 token cache), ``browse.BrowseApi``, ``offer.BuyOfferApi``, ``trading.TradingApi`` (the watch
 list), ``identity.IdentityApi``, ``notification_api.NotificationApi`` (getPublicKey) and
 ``clock.probe_clock``. This class only builds them on one transport and token cache and offers
-their methods under one name, so a caller's port (``workers.snipe_engine.EbayBidding``,
+their methods under one name, so a caller's port (``workers.logic.snipe_engine.EbayBidding``,
 ``rest.logic.wishlist.ItemSource``, ...) is met by one object whichever APIs it spans.
 """
 
