@@ -185,13 +185,10 @@ def cancel_pending_snipes(
 ) -> int:
     """CANCELLED (EBAY_ACCOUNT_DELETED) for every PENDING or ARMED snipe of the user that is
     not sealed, each conditional on its version and on no seal; returns how many."""
-    cancelled = 0
-    start: dict[str, Any] | None = None
-    while True:
-        page, start = bids.query(user_id, list(CANCELLABLE), 100, start)
-        cancelled += sum(_cancel(bid, bids, history_ttl_days, clock) for bid in page)
-        if not start:
-            return cancelled
+    # Through the set of active snipes: what this reads follows what is active, not the
+    # user's history (common/data/active_snipes.py).
+    pending = [bid for bid in bids.active_snipes(user_id) if bid.status in CANCELLABLE]
+    return sum(_cancel(bid, bids, history_ttl_days, clock) for bid in pending)
 
 
 def _cancel(bid: BidEntity, bids: BidStore, history_ttl_days: int, clock: Clock) -> bool:

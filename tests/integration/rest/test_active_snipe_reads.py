@@ -1,7 +1,8 @@
 """Reads that follow what is active, not a user's history (issue 15 item 6): the WebSocket's
-sync, the wish list's flags, GET /groups, the unlink's count and the executor's group look-ups
-find the active snipes through the set of their ids (common/data/active_snipes.py), against
-moto's tables (from template.yaml). DynamoDB's items read are counted from its answers."""
+sync, the wish list's flags, GET /groups, the unlink's count, the eBay account deletion's
+cancels and the executor's group look-ups find the active snipes through the set of their ids
+(common/data/active_snipes.py), against moto's tables (from template.yaml). DynamoDB's items
+read are counted from its answers."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from common.settings import get_settings
 from realtime import actions
 from rest import bids
 from rest.logic.ebay_auth import count_active_snipes
+from rest.logic.marketplace_deletion import cancel_pending_snipes
 from rest.logic.wishlist import active_snipes_by_item
 from tests.integration.rest import ebay_link_helpers as ebay
 from tests.integration.rest.conftest import make_call
@@ -173,3 +175,17 @@ def test_unlink_counts_the_active_snipes_without_reading_the_history(rest_env, n
     assert (pending, sum(reads)) == (1, 1)
     # and the unlink reports it
     assert ebay.call("DELETE", "/ebay/auth/unlink") == (200, {"unlinked": True, "pendingSnipes": 1})
+
+
+def test_an_ebay_account_deletion_cancels_the_pending_snipes_without_reading_the_history(
+    rest_env, new_auction
+):
+    # Given a user with 300 finished snipes and one pending
+    _finished_history("user-a", 0, HISTORY)
+    pending = _snipe(new_auction()["legacyItemId"], 5_000, None)
+    # When eBay's account deletion notice cancels their pending snipes
+    with items_read() as reads:
+        cancelled = cancel_pending_snipes("user-a", wiring.bids_repo(), 30)
+    # Then the pending one is cancelled, read with the set: two items, not 301
+    assert (cancelled, sum(reads)) == (1, 2)
+    assert wiring.bids_repo().require("user-a", pending["bidId"]).status is BidStatus.CANCELLED
