@@ -18,7 +18,7 @@ fire:
   timeout);
 - the stream pump crashes and restarts (stopped, and a new one started 2 s later);
 - users change and cancel their snipes up to and across the seal (issue 13 item 8,
-  ``local/chaos_users.py``): for a share of the snipes (``--racing``, 30% by default), their user
+  ``bench/chaos_users.py``): for a share of the snipes (``--racing``, 30% by default), their user
   sends ``PUT /bids/{id}`` (a new maximum, lead time or both) and ``DELETE /bids/{id}`` through
   the API, 1-4 times, at instants from a minute before the snipe's freeze instant (where the
   executor seals it) to a second after it, most within a second of it; some win-one groups
@@ -58,15 +58,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from local.testing import (  # noqa: E402
-    MOTO_SERVER,
-    ChaosPlan,
-    RacePlan,
-    RunKilled,
-    run_chaos,
-    running_stack,
-    server_process,
-)
+from bench.chaos_harness import ChaosPlan, RunKilled, run_chaos  # noqa: E402
+from bench.chaos_users import RacePlan  # noqa: E402
+from local.testing import MOTO_SERVER, running_stack, server_process  # noqa: E402
 
 
 def _cpu_seconds(pid: int | str) -> float:

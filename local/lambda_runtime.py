@@ -15,6 +15,8 @@ Environment variables are process-wide, so the union of every function's environ
 into ``os.environ`` once; two functions wanting different values for one variable is an error.
 A thread cannot be killed: a handler that exceeds its Timeout is *reported* as timed out (the
 caller gets :class:`FunctionTimeoutError`, as from Lambda) while its thread runs on.
+``handler_replaced`` runs other code for a function while it lasts, as deploying other code
+would (the chaos harness's bid executor, which dies on cue): the product is never patched.
 
 ``process``: each invocation runs in an execution environment of its own, a worker process
 (``local.lambda_containers``) that serves one invocation at a time and is reused while warm, as
@@ -40,9 +42,10 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -189,6 +192,23 @@ class LambdaRuntime:
                 self._handlers[logical_id] = handler
                 self.stats[logical_id].cold_starts += 1
             return self._handlers[logical_id]
+
+    @contextmanager
+    def handler_replaced(self, logical_id: str, handler: Handler) -> Iterator[None]:
+        """Invocations of the function that start while this lasts run ``handler`` (``thread``
+        isolation: a container process could not run an object of this one); then its own."""
+        if self.isolation != "thread":
+            raise ValueError("a handler can be replaced with thread isolation only")
+        if logical_id not in self.functions:
+            raise KeyError(f"no function {logical_id} in the template")
+        own = self.handler(logical_id)
+        with self._import_lock:
+            self._handlers[logical_id] = handler
+        try:
+            yield
+        finally:
+            with self._import_lock:
+                self._handlers[logical_id] = own
 
     def context(self, logical_id: str, request_id: str | None = None) -> LambdaContext:
         spec = self.functions[logical_id]

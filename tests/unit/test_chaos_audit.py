@@ -1,11 +1,11 @@
-"""The chaos run's audit of the money path's invariants (local/chaos_users.py) flags each kind of
+"""The chaos run's audit of the money path's invariants (bench/chaos_users.py) flags each kind of
 violation: an audit that always said 0 would pass the chaos test whatever the engine did."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from local.chaos_users import RacedSnipe, SnipeChange, audit_invariants, summarize
+from bench.chaos_users import RacedSnipe, SnipeChange, audit_invariants, summarize
 
 OWNER = "chaos_0"
 END_S = 1_900_000_000

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.testing import ChaosPlan, ChaosReport, RunningStack, run_chaos, running_stack
+from bench.chaos_harness import ChaosPlan, ChaosReport, run_chaos
+from local.testing import RunningStack, running_stack
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.chaos_users import INVARIANTS, RacePlan
-from local.testing import ChaosPlan, ChaosReport, RunningStack, run_chaos, running_stack
+from bench.chaos_harness import ChaosPlan, ChaosReport, run_chaos
+from bench.chaos_users import INVARIANTS, RacePlan
+from local.testing import RunningStack, running_stack
 
 pytestmark = pytest.mark.integration
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from bench.chaos_harness import RunKilled
 from common.clock import new_id
 from common.data.bids import BidsRepository
 from common.ebay.client import EbayClient
@@ -20,7 +21,6 @@ from common.models import BidEntity, BidStatus, HistoryAction, HistoryEntity
 from common.settings import get_settings
 from local.ebay_sim.simulator import Simulator
 from local.ebay_sim.testing import TEST_CONFIG, SteppedClock, running_simulator
-from local.testing import RunKilled
 from tests.engine_support import group_ports, linked_profile
 from workers.logic.snipe_engine import (
     MISSED_REASON,
