@@ -318,7 +318,7 @@ class ChaosPlan:
     poll_seconds: float = 10.0  # how often the snipes are listed after the last end
     create_threads: int = 8
     seed: int = 8
-    # Users changing and cancelling their snipes up to and across the seal (local.chaos_users).
+    # Users changing and cancelling their snipes up to and across the seal (bench.chaos_users).
     racing: RacePlan = field(default_factory=RacePlan)
     # Win-one groups (the default rule), each of one user's snipes on auctions ending
     # group_gap s apart, every rival below our maximum: only the rule keeps all from winning.
