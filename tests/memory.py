@@ -45,6 +45,7 @@ from common.errors import (
     SnipeSealedError,
     TooManyActiveSnipes,
 )
+from common.history import history_entry
 from common.models import (
     EBAY_LINKED,
     BidEntity,
@@ -731,3 +732,34 @@ class MemoryStores:
         self.slots = MemorySlots(self.tables)
         self.active = MemoryActiveSnipes(self.tables)
         self.links = MemoryEbayLinks(self.tables)
+
+
+def add_snipe(
+    stores: MemoryStores,
+    bid_id: str = "b1",
+    *,
+    user_id: str = "u1",
+    end: int,
+    lead: int = 3,
+    group: str | None = None,
+    created_at: int,
+) -> BidEntity:
+    """Store a PENDING snipe of ``user_id`` on item ``item-<bid_id>`` ending at ``end``, as the
+    API creates one (with its CREATE entry), and return it."""
+    bid = BidEntity(
+        userId=user_id,
+        bidId=bid_id,
+        ebayItemId=f"item-{bid_id}",
+        itemId=f"v1|item-{bid_id}|0",
+        maxBidAmount=5000,
+        currency="USD",
+        leadSeconds=lead,
+        groupId=group,
+        status=BidStatus.PENDING,
+        auctionEndTime=end,
+        itemTitle="A camera",
+        createdAt=created_at,
+        updatedAt=created_at,
+    )
+    stores.bids.create(bid, history_entry(bid, HistoryAction.CREATE, created_at, 30, {}))
+    return bid

@@ -17,10 +17,12 @@ from realtime.logic.authorization import Unauthorized, authorized_user
 from realtime.logic.connections import Closing, Opening, admit_socket, forget_socket
 from realtime.logic.messages import ClientMessage, answer
 from realtime.protocol import MAX_CLIENT_MESSAGE_BYTES
-from tests.memory import MemoryStores
-from tests.unit.workers.test_snipe_engine import snipe
+from tests.memory import MemoryStores, add_snipe
 
 NOW_MS = 1_900_000_000_000
+
+END = NOW_MS // 1000 + 120
+CREATED = NOW_MS
 
 
 class Pusher:
@@ -71,9 +73,8 @@ def test_a_ping_is_answered_with_the_servers_clock():
 def test_a_sync_sends_a_snapshot_of_the_callers_active_snipes():
     # Given a user with a pending snipe and a cancelled one
     stores = MemoryStores()
-    world = {"stores": stores}
-    active = snipe(world, "b1")
-    gone = snipe(world, "b2")
+    active = add_snipe(stores, "b1", end=END, created_at=CREATED)
+    gone = add_snipe(stores, "b2", end=END, created_at=CREATED)
     after = gone.model_copy(update={"status": BidStatus.CANCELLED})
     stores.bids.transition(
         gone, after, history_entry(after, HistoryAction.CANCEL, 2, 30, {}), [BidStatus.PENDING]

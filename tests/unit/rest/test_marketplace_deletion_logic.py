@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from common.models import BidStatus, UserEntity
 from rest.logic.marketplace_deletion import CANCEL_REASON, cancel_pending_snipes
-from tests.memory import MemoryStores
-from tests.unit.workers.test_snipe_engine import snipe
+from tests.memory import MemoryStores, add_snipe
 
 USER = "u1"
 NOW = 1_900_000_000.0
+END = int(NOW) + 120
+CREATED = int(NOW * 1000)
 
 
 def test_a_closed_ebay_accounts_unsealed_snipes_are_cancelled_and_a_sealed_one_is_left():
@@ -17,15 +18,17 @@ def test_a_closed_ebay_accounts_unsealed_snipes_are_cancelled_and_a_sealed_one_i
     stores = MemoryStores()
     stores.users.create(UserEntity(userId=USER, email="u1@example.com", createdAt=1, updatedAt=1))
     stores.users.link(USER, "ebay-u1")
-    world = {"stores": stores}
-    pending = snipe(world, "b1")
+    pending = add_snipe(stores, "b1", end=END, created_at=CREATED)
     claimed, sealed = (
         stores.bids.replace(
             bid,
             bid.model_copy(update={"status": BidStatus.ARMED, "executionId": "x"}),
             [BidStatus.PENDING],
         )
-        for bid in (snipe(world, "b2"), snipe(world, "b3"))
+        for bid in (
+            add_snipe(stores, "b2", end=END, created_at=CREATED),
+            add_snipe(stores, "b3", end=END, created_at=CREATED),
+        )
     )
     stores.bids.seal(sealed, "x", int(NOW * 1000))
     # When eBay's notice cancels the user's pending snipes

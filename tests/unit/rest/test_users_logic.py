@@ -21,10 +21,11 @@ from common.history import history_entry
 from common.models import BidStatus, HistoryAction, UserEntity
 from rest.logic import ebay_auth, history, users
 from tests.fakes import FakeIdentities, FakeScheduler, FakeSocketCloser
-from tests.memory import MemoryStores
-from tests.unit.workers.test_snipe_engine import snipe
+from tests.memory import MemoryStores, add_snipe
 
 NOW = 1_900_000_000.0
+END = int(NOW) + 120
+CREATED = int(NOW * 1000)
 USER = "u1"
 
 
@@ -117,7 +118,7 @@ def test_a_profiles_email_is_only_ever_the_verified_sign_in_one(stores):
 def test_deleting_an_account_removes_everything_of_the_user_and_leaves_a_tombstone(stores):
     # Given a linked user with a grouped snipe, its history, an open socket and a group rule
     linked(stores)
-    bid = snipe({"stores": stores}, "b1", group="cams")
+    bid = add_snipe(stores, "b1", group="cams", end=END, created_at=CREATED)
     stores.slots.take(USER, "cams", "b1", 1, contingency=False)
     stores.tables.connections[USER] = {"c1", "c2"}
     # When they delete their account
@@ -139,7 +140,7 @@ def test_deleting_an_account_removes_everything_of_the_user_and_leaves_a_tombsto
 def test_an_account_with_a_bid_being_placed_is_not_deleted_yet(stores):
     # Given a user whose snipe is sealed and placing its bid
     linked(stores)
-    bid = snipe({"stores": stores}, "b1")
+    bid = add_snipe(stores, "b1", end=END, created_at=CREATED)
     claimed = stores.bids.replace(
         bid,
         bid.model_copy(update={"status": BidStatus.ARMED, "executionId": "x"}),
@@ -176,8 +177,8 @@ def test_a_socket_that_cannot_be_closed_does_not_stop_the_deletion(stores):
 def test_unlinking_reports_the_snipes_left_waiting_and_a_second_unlink_changes_nothing(stores):
     # Given a linked user with two active snipes
     linked(stores)
-    snipe({"stores": stores}, "b1")
-    snipe({"stores": stores}, "b2")
+    add_snipe(stores, "b1", end=END, created_at=CREATED)
+    add_snipe(stores, "b2", end=END, created_at=CREATED)
     # When they unlink, twice
     first = ebay_auth.unlink(USER, stores.links, stores.bids, clock)
     second = ebay_auth.unlink(USER, stores.links, stores.bids, clock)
@@ -206,7 +207,7 @@ def test_no_linking_starts_for_a_deleted_account(stores):
 
 def test_history_pages_newest_first_and_an_unknown_snipe_has_none(stores):
     # Given a snipe created and then changed twice
-    bid = snipe({"stores": stores}, "b1")
+    bid = add_snipe(stores, "b1", end=END, created_at=CREATED)
     for n in (1, 2):
         current = stores.bids.require(USER, bid.bidId)
         after = current.model_copy(update={"maxBidAmount": 5000 + n})

@@ -16,7 +16,7 @@ from common.ebay.models import BiddingStatus, ClockSample, Money, ProxyBidResult
 from common.history import history_entry
 from common.models import BidEntity, BidStatus, HistoryAction, UserEntity
 from tests.fakes import FakeScheduler
-from tests.memory import MemoryStores
+from tests.memory import MemoryStores, add_snipe
 from workers.logic.snipe_engine import NOT_LINKED_REASON, SnipeEngine
 
 NOW = 1_900_000_000.0
@@ -130,25 +130,15 @@ def engine(world: dict[str, Any], execution_id: str = "run-1") -> SnipeEngine:
 
 
 def snipe(world: dict[str, Any], bid_id: str = "b1", group: str | None = None) -> BidEntity:
-    bid = BidEntity(
-        userId=USER,
-        bidId=bid_id,
-        ebayItemId=f"item-{bid_id}",
-        itemId=f"v1|item-{bid_id}|0",
-        maxBidAmount=5000,
-        currency="USD",
-        leadSeconds=LEAD,
-        groupId=group,
-        status=BidStatus.PENDING,
-        auctionEndTime=END,
-        itemTitle="A camera",
-        createdAt=int(NOW * 1000),
-        updatedAt=int(NOW * 1000),
+    return add_snipe(
+        world["stores"],
+        bid_id,
+        user_id=USER,
+        end=END,
+        lead=LEAD,
+        group=group,
+        created_at=int(NOW * 1000),
     )
-    world["stores"].bids.create(
-        bid, history_entry(bid, HistoryAction.CREATE, bid.createdAt, 30, {})
-    )
-    return bid
 
 
 def stored(world: dict[str, Any], bid: BidEntity) -> BidEntity:
