@@ -23,12 +23,11 @@ too (:func:`get_secret`): its default provider would make one with botocore's de
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 from botocore.config import Config
-
-from common.container import per_container
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
@@ -73,7 +72,7 @@ def worst_case_seconds(of: Config) -> float:
     return n * (connect + read) + backoff
 
 
-@per_container
+@functools.cache
 def secrets_provider() -> SSMProvider:
     """Powertools' SSM Parameter Store provider (it caches values per ``max_age``) on our client.
 

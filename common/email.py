@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from common import aws
-from common.container import per_container
 
 DEFAULT_API_URL = "https://api.postmarkapp.com"
 SEND_TIMEOUT_SECONDS = (3.05, 10)  # (connect, read), requests' form
@@ -145,11 +144,3 @@ class PostmarkMailer:
         except requests.RequestException as exc:
             raise EmailOutcomeUnknown("The request to Postmark failed midway") from exc
         return str(answer.get("MessageID", ""))
-
-
-@per_container
-def default_mailer() -> PostmarkMailer:
-    from common.settings import get_settings
-
-    s = get_settings()
-    return PostmarkMailer(s.postmark_api_url, s.email_from, secret_name=s.postmark_secret_name)

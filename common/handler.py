@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
+from common.settings import Environment, load
 
-from common.settings import get_settings
+H = TypeVar("H", bound=Callable[..., Any])
 
 
-@lambda_handler_decorator
-def settings_validated(handler: Callable[..., Any], event: Any, context: Any) -> Any:
-    """Fail the cold start, not a request, when configuration is missing or wrong."""
-    get_settings()
-    return handler(event, context)
+def settings_validated(model: type[Environment]) -> Callable[[H], H]:
+    """Fail the cold start, not a request, when one of the function's variables (``model``'s)
+    is missing or wrong; the error names it. The handler keeps ``model`` as
+    ``settings_model`` (the test of every function's settings against the template reads it)."""
+
+    def decorate(handler: H) -> H:
+        @functools.wraps(handler)
+        def validated(event: Any, context: Any) -> Any:
+            load(model)
+            return handler(event, context)
+
+        validated.settings_model = model  # type: ignore[attr-defined]
+        return validated  # type: ignore[return-value]
+
+    return decorate

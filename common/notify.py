@@ -14,6 +14,7 @@ EBAY_ACCOUNT_DELETED, the link's removal).
 
 from __future__ import annotations
 
+import functools
 import json
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,7 +23,6 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from common import aws
-from common.container import per_container
 from common.errors import RetryableError
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def notification_event(
     return event
 
 
-@per_container
+@functools.cache
 def default_lambda_client() -> LambdaClient:
     """One client per container; locally AWS_ENDPOINT_URL(_LAMBDA) points it at the stack."""
     return boto3.client("lambda", config=aws.CONFIG)

@@ -14,6 +14,7 @@ too early. A missing one is not, so callers treat a failed create as a failed re
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -25,7 +26,6 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from common import aws
-from common.container import per_container
 from common.data.users import ACCOUNT_DELETED
 from common.errors import AccountDeletedError, RetryableError
 
@@ -133,7 +133,7 @@ class SchedulerTarget:
     dead_letter_arn: str | None = None
 
 
-@per_container
+@functools.cache
 def default_scheduler_client() -> EventBridgeSchedulerClient:
     return boto3.client("scheduler", config=aws.CONFIG)
 
@@ -144,7 +144,7 @@ def default_lambda_client() -> LambdaClient:
     return _lambda_client(os.environ.get("AWS_ENDPOINT_URL_LAMBDA"))
 
 
-@per_container
+@functools.cache
 def _lambda_client(endpoint: str | None) -> LambdaClient:
     return boto3.client("lambda", config=aws.CONFIG)
 

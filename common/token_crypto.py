@@ -18,9 +18,9 @@ has a key for: a stack moved from personal to production keeps reading its versi
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -36,23 +36,15 @@ from common.ebay.models import UserTokens
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
 
-    from common.settings import Settings
-
 ENVELOPE_VERSION = 1  # KMS data key
 LOCAL_KEY_VERSION = 2  # the SSM-held key
 LOCAL_KEY_BYTES = 32
 _NONCE_BYTES = 12
 
-_default_kms: KMSClient | None = None
-_default_kms_lock = threading.Lock()
 
-
+@functools.cache
 def _kms() -> KMSClient:
-    global _default_kms
-    with _default_kms_lock:
-        if _default_kms is None:
-            _default_kms = boto3.client("kms", config=aws.CONFIG)
-        return _default_kms
+    return boto3.client("kms", config=aws.CONFIG)
 
 
 class TokenDecryptionError(Exception):
@@ -188,10 +180,9 @@ def parameter_key(name: str) -> Callable[[], bytes]:
     return parameter_key_bytes
 
 
-def cipher_for(settings: Settings) -> TokenCipher:
-    """The stack's cipher: KMS when TOKEN_KMS_KEY_ID is set (production), the parameter's key
-    (TOKEN_KEY_PARAMETER) always, to open what it sealed."""
-    name = settings.token_key_parameter
+def cipher_for(kms_key_id: str, key_parameter: str) -> TokenCipher:
+    """The stack's cipher: KMS when ``kms_key_id`` is set (production), the key in the SSM
+    parameter ``key_parameter`` always, to open what it sealed."""
     return TokenCipher(
-        key_id=settings.token_kms_key_id, local_key=parameter_key(name) if name else None
+        key_id=kms_key_id, local_key=parameter_key(key_parameter) if key_parameter else None
     )

@@ -4,7 +4,7 @@ Each function gets a *zygote*: a fresh interpreter (``python -m local.lambda_con
 started with the environment the stack has at the function's first invocation, which imports
 the function's handler module once (Lambda's init phase). Every container is then an
 ``os.fork()`` of the zygote: it starts in milliseconds with the code loaded, and everything the
-handler builds on first use (clients, caches: ``common.container``) is its own, as in a new
+handler builds on first use (clients, caches: the composition roots) is its own, as in a new
 Lambda execution environment. A container serves invocations one at a time over a socket: the
 event in and the result out as JSON, as Lambda's runtime API carries them. A pool keeps the idle
 containers of one function warm and forks one more whenever all are busy, so concurrency is

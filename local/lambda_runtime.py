@@ -39,6 +39,7 @@ import importlib
 import json
 import logging
 import os
+import sys
 import threading
 import time
 import uuid
@@ -586,3 +587,25 @@ def send_to_queue(
             k: {"DataType": "String", "StringValue": v} for k, v in (attributes or {}).items()
         },
     )
+
+
+# The product's packages: what a Lambda function's code is.
+PRODUCT_PACKAGES = frozenset({"common", "rest", "workers", "realtime"})
+
+
+def new_containers() -> None:
+    """Start every function in this process afresh, as new Lambda containers would.
+
+    The product keeps what it builds once per container (its composition roots, settings and
+    default clients) in module-level ``functools.cache`` functions, and does not know that a
+    process may host several stacks in turn (the tests, one stack after another): this forgets
+    every one of them, so nothing bound to another stack's tables or endpoints survives.
+    (``--isolation process`` needs none of this: each container is a process of its own.)
+    """
+    for name, module in list(sys.modules.items()):
+        if name.partition(".")[0] not in PRODUCT_PACKAGES:
+            continue
+        for value in list(vars(module).values()):
+            defined_in = getattr(value, "__module__", None) or ""
+            if defined_in == name and callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()

@@ -22,7 +22,6 @@ import aiohttp
 from aiohttp import web
 from botocore.exceptions import ClientError
 
-from common.container import reset as reset_containers
 from local.aws import FAKE_CREDENTIALS, MotoHandle, Provisioned, client, provision, start_moto
 from local.ebay_sim import SimConfig, Simulator, start_simulator
 from local.email_sink import LOCAL_SERVER_TOKEN, POSTMARK_PREFIX, EmailSink
@@ -37,7 +36,7 @@ from local.http_gateway import (
     openapi_document,
 )
 from local.lambda_api import RuntimeInvoker, lambda_routes
-from local.lambda_runtime import EventInvoker, LambdaRuntime
+from local.lambda_runtime import EventInvoker, LambdaRuntime, new_containers
 from local.scheduler import LocalScheduler
 from local.stream_pump import Checkpoints, StreamPump
 from local.template import REPO_ROOT, TEMPLATE_PATH, Template
@@ -383,7 +382,7 @@ class LocalCloud:
         self.runtime.apply_environment()
         # Each stack is a fresh set of "containers": no adapter built for another stack's tables
         # or endpoints (earlier in this process) may survive into this one.
-        reset_containers()
+        new_containers()
         await self._start_realtime(fixed)
         self.hosted_ui = HostedUi(
             base_url=self.hosted_ui_url,
@@ -644,7 +643,7 @@ class LocalCloud:
             os.environ.clear()
             os.environ.update(self._saved_environ)
             self._saved_environ = None
-            reset_containers()
+            new_containers()
         if self.moto is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.moto.stop)
             self.moto = None

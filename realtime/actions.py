@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common.handler import settings_validated
 from common.observability import logger
-from realtime import deps
+from realtime.composition import ActionsSettings, actions_ports
 from realtime.fanout import Pusher
 from realtime.logic.messages import ActiveSnipes, ClientMessage, answer
 
@@ -34,7 +34,8 @@ def respond(
     return {"statusCode": 200}
 
 
-@settings_validated
+@settings_validated(ActionsSettings)
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return respond(event, deps.bids_repo, deps.pusher())
+    p = actions_ports()
+    return respond(event, lambda: p.bids, p.pusher)

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common.handler import settings_validated
 from common.observability import logger
-from realtime import deps
+from realtime.composition import AuthorizerSettings, authorizer_ports
 from realtime.logic.authorization import LiveProfiles, Unauthorized, Verifier, authorized_user
 
 __all__ = ["Unauthorized", "Verifier", "authorize", "handler"]
@@ -39,7 +39,8 @@ def authorize(event: dict[str, Any], verifier: Verifier, users: LiveProfiles) ->
     }
 
 
-@settings_validated
+@settings_validated(AuthorizerSettings)
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return authorize(event, deps.token_verifier(), deps.users_repo())
+    p = authorizer_ports()
+    return authorize(event, p.verifier, p.users)

@@ -17,6 +17,7 @@ one invocation at a time, but the local stack's thread isolation runs concurrent
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -29,12 +30,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from common.container import per_container
 from common.data.dynamo_json import from_image
 from common.handler import settings_validated
 from common.observability import logger
-from realtime import deps
 from realtime.changes import Change, messages_for
+from realtime.composition import FANOUT_WORKERS, BroadcasterSettings, broadcaster_ports
 from realtime.fanout import Delivery, Fanout, FanoutResult, Lane
 from realtime.protocol import encode
 
@@ -93,12 +93,13 @@ class BroadcastProcessor(BatchProcessor):
         return results
 
 
-@per_container
+@functools.cache
 def default_fanout() -> Fanout:
-    return Fanout(deps.fanout_connections_repo, deps.pusher, max_workers=deps.FANOUT_WORKERS)
+    p = broadcaster_ports()
+    return Fanout(lambda: p.connections, lambda: p.pusher, max_workers=FANOUT_WORKERS)
 
 
-@settings_validated
+@settings_validated(BroadcasterSettings)
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     processor = BroadcastProcessor()

@@ -11,8 +11,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common.handler import settings_validated
 from common.observability import logger
-from common.settings import get_settings
-from realtime import deps
+from realtime.composition import (
+    ConnectSettings,
+    DisconnectSettings,
+    connect_ports,
+    disconnect_ports,
+)
 from realtime.logic import connections as logic
 
 
@@ -46,16 +50,16 @@ def on_disconnect(event: dict[str, Any], repo: logic.ConnectionRows) -> dict[str
     return {"statusCode": 200}
 
 
-@settings_validated
+@settings_validated(ConnectSettings)
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 def connect_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = get_settings()
+    p = connect_ports()
     return on_connect(
-        event, deps.connections_repo(), settings.users_table, settings.max_connections_per_user
+        event, p.connections, p.settings.users_table, p.settings.max_connections_per_user
     )
 
 
-@settings_validated
+@settings_validated(DisconnectSettings)
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 def disconnect_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return on_disconnect(event, deps.connections_repo())
+    return on_disconnect(event, disconnect_ports().connections)

@@ -13,11 +13,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.data.budget import SNIPE_CREATION
 from common.handler import settings_validated
 from common.observability import logger, metrics
-from common.settings import get_settings
-from rest import deps, groups
+from rest import groups
 from rest.app import ERROR_RESPONSES, RATE_LIMITED_RESPONSE, caller, create_app, documented
+from rest.composition import BidsSettings, bids_ports
 from rest.logic import bids as logic
-from rest.logic.caps import ActiveSnipeCap
 from rest.presenters import bid_out
 from rest.schemas import (
     BidDetailOut,
@@ -43,19 +42,19 @@ CREATED = documented(
 @router.post("/bids", tags=["bids"], responses=CREATED)
 def create_bid(body: CreateBidRequest) -> tuple[CreatedBidOut, int]:
     who = caller(router)
-    settings = get_settings()
+    p = bids_ports()
     bid, warnings = logic.create_snipe(
         who.user_id,
         logic.NewSnipe(
             body.ebayItemId, body.maxBidAmount, body.currency, body.leadSeconds, body.groupId
         ),
-        deps.users_repo(),
-        deps.bids_repo(),
-        deps.metered_items(SNIPE_CREATION, who.user_id, time.time),
+        p.users,
+        p.bids,
+        p.items.for_user(SNIPE_CREATION, who.user_id, time.time),
         time.time,
-        settings.history_ttl_days,
-        deps.snipe_scheduler(),
-        ActiveSnipeCap(deps.active_snipes(), settings.max_active_snipes_per_user),
+        p.settings.history_ttl_days,
+        p.scheduler,
+        p.snipe_cap,
     )
     logger.info("snipe created", bid_id=bid.bidId, ebay_item_id=bid.ebayItemId)
     return CreatedBidOut(**bid_out(bid).model_dump(), warnings=warnings), 201
@@ -83,13 +82,14 @@ def list_bids(
     ] = None,
 ) -> BidPageOut:
     who = caller(router)
+    p = bids_ports()
     page, next_cursor = logic.list_snipes(
         who.user_id,
         logic.parse_statuses(status),
         limit,
         cursor,
-        deps.bids_repo(),
-        deps.cursor_codec(),
+        p.bids,
+        p.cursors(),
     )
     return BidPageOut(items=[bid_out(b) for b in page], nextCursor=next_cursor)
 
@@ -97,24 +97,24 @@ def list_bids(
 @router.get("/bids/<bidId>", tags=["bids"], responses=documented())
 def get_bid(bidId: Annotated[BidIdParam, Path()]) -> BidDetailOut:
     who = caller(router)
-    bid, prices = logic.snipe_with_prices(
-        who.user_id, bidId, deps.bids_repo(), deps.price_history()
-    )
+    p = bids_ports()
+    bid, prices = logic.snipe_with_prices(who.user_id, bidId, p.bids, p.prices)
     return BidDetailOut(**bid_out(bid).model_dump(), priceHistory=prices)
 
 
 @router.put("/bids/<bidId>", tags=["bids"], responses=documented())
 def update_bid(bidId: Annotated[BidIdParam, Path()], body: UpdateBidRequest) -> BidOut:
     who = caller(router)
+    p = bids_ports()
     bid = logic.update_snipe(
         who.user_id,
         bidId,
         body.maxBidAmount,
         body.leadSeconds,
-        deps.bids_repo(),
+        p.bids,
         time.time,
-        get_settings().history_ttl_days,
-        deps.snipe_scheduler(),
+        p.settings.history_ttl_days,
+        p.scheduler,
     )
     return bid_out(bid)
 
@@ -122,13 +122,14 @@ def update_bid(bidId: Annotated[BidIdParam, Path()], body: UpdateBidRequest) -> 
 @router.delete("/bids/<bidId>", tags=["bids"], responses=documented())
 def cancel_bid(bidId: Annotated[BidIdParam, Path()]) -> BidOut:
     who = caller(router)
+    p = bids_ports()
     bid = logic.cancel_snipe(
         who.user_id,
         bidId,
-        deps.bids_repo(),
+        p.bids,
         time.time,
-        get_settings().history_ttl_days,
-        deps.snipe_scheduler(),
+        p.settings.history_ttl_days,
+        p.scheduler,
     )
     logger.info("snipe cancelled", bid_id=bid.bidId)
     return bid_out(bid)
@@ -139,7 +140,7 @@ app.include_router(router)
 app.include_router(groups.router)
 
 
-@settings_validated
+@settings_validated(BidsSettings)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.clock import Clock
 from common.handler import settings_validated
 from common.observability import logger, metrics
-from rest import deps
 from rest.app import caller, create_app, documented, sign_in_email
+from rest.composition import EbayAuthSettings, ebay_auth_ports
 from rest.ebay_schemas import AuthCallbackRequest, AuthUrlOut, LinkStatusOut, UnlinkOut
 from rest.logic import ebay_auth as logic
 
@@ -34,24 +34,24 @@ def _status_out(status: logic.LinkStatus) -> LinkStatusOut:
 @router.get("/ebay/auth/url", tags=["ebay"], responses=documented())
 def auth_url() -> AuthUrlOut:
     who = caller(router)
-    start = logic.start_linking(
-        who.user_id, deps.users_repo(), deps.ebay_links_repo(), deps.ebay_client(), clock
-    )
+    p = ebay_auth_ports()
+    start = logic.start_linking(who.user_id, p.users, p.links, p.ebay, clock)
     return AuthUrlOut(authUrl=start.auth_url, state=start.state, expiresAt=start.expires_at)
 
 
 @router.post("/ebay/auth/callback", tags=["ebay"], responses=documented())
 def auth_callback(body: AuthCallbackRequest) -> LinkStatusOut:
     who = caller(router)
+    p = ebay_auth_ports()
     status = logic.complete_linking(
         who.user_id,
-        sign_in_email(who, deps.user_info()),
+        sign_in_email(who, p.user_info),
         body.code.get_secret_value(),
         body.state,
-        deps.users_repo(),
-        deps.ebay_links_repo(),
-        deps.token_cipher(),
-        deps.ebay_client(),
+        p.users,
+        p.links,
+        p.cipher,
+        p.ebay,
         clock,
     )
     return _status_out(status)
@@ -60,13 +60,14 @@ def auth_callback(body: AuthCallbackRequest) -> LinkStatusOut:
 @router.get("/ebay/auth/status", tags=["ebay"], responses=documented())
 def auth_status() -> LinkStatusOut:
     who = caller(router)
-    return _status_out(logic.link_status(who.user_id, deps.ebay_links_repo()))
+    return _status_out(logic.link_status(who.user_id, ebay_auth_ports().links))
 
 
 @router.delete("/ebay/auth/unlink", tags=["ebay"], responses=documented())
 def auth_unlink() -> UnlinkOut:
     who = caller(router)
-    result = logic.unlink(who.user_id, deps.ebay_links_repo(), deps.bids_repo())
+    p = ebay_auth_ports()
+    result = logic.unlink(who.user_id, p.links, p.bids)
     return UnlinkOut(unlinked=result.unlinked, pendingSnipes=result.pending_snipes)
 
 
@@ -74,7 +75,7 @@ app = create_app()
 app.include_router(router)
 
 
-@settings_validated
+@settings_validated(EbayAuthSettings)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

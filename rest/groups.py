@@ -15,8 +15,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from common.data.groups import GroupRule
 from common.observability import logger
-from rest import deps
 from rest.app import caller, documented
+from rest.composition import bids_ports
 from rest.group_schemas import (
     CurrencyTotalOut,
     GroupIdParam,
@@ -32,20 +32,22 @@ router = APIGatewayHttpRouter()
 @router.get("/groups", tags=["groups"], responses=documented())
 def list_groups() -> GroupListOut:
     who = caller(router)
-    found = logic.list_groups(who.user_id, deps.groups_repo(), deps.bids_repo(), deps.group_slots())
+    p = bids_ports()
+    found = logic.list_groups(who.user_id, p.groups, p.bids, p.group_slots)
     return GroupListOut(items=[group_out(group) for group in found])
 
 
 @router.put("/groups/<groupId>", tags=["groups"], responses=documented())
 def put_group(groupId: Annotated[GroupIdParam, Path()], body: GroupRuleRequest) -> GroupOut:
     who = caller(router)
+    p = bids_ports()
     group = logic.set_rule(
         who.user_id,
         groupId,
         GroupRule(mode=body.mode, limit=body.limit),
-        deps.groups_repo(),
-        deps.bids_repo(),
-        deps.group_slots(),
+        p.groups,
+        p.bids,
+        p.group_slots,
         time.time,
     )
     logger.info("group rule set", mode=group.rule.mode.value, limit=group.rule.limit)

@@ -12,8 +12,8 @@ from pydantic import Field
 
 from common.handler import settings_validated
 from common.observability import logger, metrics
-from rest import deps
 from rest.app import caller, create_app, documented
+from rest.composition import HistorySettings, history_ports
 from rest.logic import history as logic
 from rest.presenters import history_out
 from rest.schemas import ActionFilter, BidIdParam, Cursor, HistoryPageOut, Limit
@@ -31,6 +31,7 @@ def list_history(
     cursor: Annotated[Cursor | None, Query()] = None,
 ) -> HistoryPageOut:
     who = caller(router)
+    p = history_ports()
     page, next_cursor = logic.list_history(
         who.user_id,
         logic.parse_actions(action),
@@ -38,8 +39,8 @@ def list_history(
         to,
         limit,
         cursor,
-        deps.history_repo(),
-        deps.cursor_codec(),
+        p.history,
+        p.cursors(),
     )
     return HistoryPageOut(items=[history_out(e) for e in page], nextCursor=next_cursor)
 
@@ -51,8 +52,9 @@ def bid_history(
     cursor: Annotated[Cursor | None, Query()] = None,
 ) -> HistoryPageOut:
     who = caller(router)
+    p = history_ports()
     page, next_cursor = logic.snipe_history(
-        who.user_id, bidId, limit, cursor, deps.history_repo(), deps.cursor_codec()
+        who.user_id, bidId, limit, cursor, p.history, p.cursors()
     )
     return HistoryPageOut(items=[history_out(e) for e in page], nextCursor=next_cursor)
 
@@ -61,7 +63,7 @@ app = create_app()
 app.include_router(router)
 
 
-@settings_validated
+@settings_validated(HistorySettings)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

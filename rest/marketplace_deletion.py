@@ -10,6 +10,7 @@ permissions (no KMS, no scheduler) and its throttling and errors are its own.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import time
 from dataclasses import dataclass
@@ -22,19 +23,18 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 from common import aws
 from common.clock import Clock
-from common.container import per_container
+from common.composition import bids_repo, ebay_client
 from common.data.bids import BidsRepository
 from common.data.ebay_deletions import EbayDeletions
 from common.ebay.notifications import SIGNATURE_HEADER, PublicKeys
 from common.handler import settings_validated
 from common.notify import LambdaNotifier, Notifier
 from common.observability import logger, metrics
-from common.settings import get_settings
-from common.wiring import bids_repo, ebay_client
+from common.settings import BidTables, EbayApi, HistoryTtl, NotifierName, load
 from rest.app import ERROR_RESPONSES, ErrorBody, create_app, documented
 from rest.logic import marketplace_deletion as logic
 
@@ -74,22 +74,28 @@ class DeletionPorts:
     history_ttl_days: int
 
 
-@per_container
+class DeletionSettings(BidTables, EbayApi, NotifierName, HistoryTtl):
+    # The secret holding the verification token registered with eBay, and the endpoint URL
+    # registered beside it ('' = the URL eBay called, which is the stack's own execute-api URL).
+    ebay_verification_token_secret_name: str = Field(alias="EBAY_VERIFICATION_TOKEN_SECRET_NAME")
+    account_deletion_endpoint_url: str = Field(alias="ACCOUNT_DELETION_ENDPOINT_URL")
+
+
+@functools.cache
 def ports() -> DeletionPorts:
-    s = get_settings()
-    if not s.ebay_verification_token_secret_name:
-        raise RuntimeError("EBAY_VERIFICATION_TOKEN_SECRET_NAME is not set")
+    """The function's composition root."""
+    s = load(DeletionSettings)
     token = aws.get_secret(s.ebay_verification_token_secret_name, max_age=86_400)
     text = token.decode() if isinstance(token, bytes) else token
     if not TOKEN_PATTERN.match(text):
         raise RuntimeError("the verification token is not 32-80 letters, digits, _ or -")
-    client = ebay_client()
+    client = ebay_client(s)
     return DeletionPorts(
         verification_token=SecretStr(text),
         endpoint_url=s.account_deletion_endpoint_url,
         keys=PublicKeys(lambda kid: client.get_public_key(kid, deadline=clock() + 5)),
         deletions=EbayDeletions(s.users_table),
-        bids=bids_repo(),
+        bids=bids_repo(s),
         notifier=LambdaNotifier(s.notifier_function_name),
         history_ttl_days=s.history_ttl_days,
     )
@@ -160,7 +166,7 @@ app = create_app()
 app.include_router(router)
 
 
-@settings_validated
+@settings_validated(DeletionSettings)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.handler import settings_validated
 from common.models import Preferences
 from common.observability import logger, metrics
-from rest import deps
 from rest.app import caller, create_app, documented, sign_in_email
+from rest.composition import UsersSettings, users_ports
 from rest.logic import users as logic
 from rest.user_schemas import (
     AccountDeletedOut,
@@ -30,8 +30,9 @@ router = APIGatewayHttpRouter()
 @router.get("/users/profile", tags=["users"], responses=documented())
 def get_profile() -> ProfileOut:
     who = caller(router)
+    p = users_ports()
     user = logic.get_or_create_profile(
-        who.user_id, sign_in_email(who, deps.user_info()), deps.users_repo(), time.time
+        who.user_id, sign_in_email(who, p.user_info), p.users, time.time
     )
     return profile_out(user)
 
@@ -39,12 +40,13 @@ def get_profile() -> ProfileOut:
 @router.put("/users/profile", tags=["users"], responses=documented())
 def put_profile(body: ProfileUpdateRequest) -> ProfileOut:
     who = caller(router)
+    p = users_ports()
     user = logic.update_profile(
         who.user_id,
-        sign_in_email(who, deps.user_info()),
+        sign_in_email(who, p.user_info),
         body.displayName,
         body.email,
-        deps.users_repo(),
+        p.users,
         time.time,
     )
     return profile_out(user)
@@ -53,25 +55,27 @@ def put_profile(body: ProfileUpdateRequest) -> ProfileOut:
 @router.put("/users/preferences", tags=["users"], responses=documented())
 def put_preferences(body: PreferencesRequest) -> ProfileOut:
     who = caller(router)
+    p = users_ports()
     prefs = Preferences(**body.model_dump())
-    email = sign_in_email(who, deps.user_info())
-    user = logic.update_preferences(who.user_id, email, prefs, deps.users_repo(), time.time)
+    email = sign_in_email(who, p.user_info)
+    user = logic.update_preferences(who.user_id, email, prefs, p.users, time.time)
     return profile_out(user)
 
 
 @router.delete("/users/account", tags=["users"], responses=documented())
 def delete_account() -> AccountDeletedOut:
     who = caller(router)
+    p = users_ports()
     counts = logic.delete_account(
         who.user_id,
-        deps.users_repo(),
-        deps.bids_repo(),
-        deps.history_repo(),
-        deps.connections_repo(),
-        deps.snipe_scheduler(),
-        deps.socket_closer(),
-        deps.cognito_identities(),
-        groups=deps.groups_repo(),
+        p.users,
+        p.bids,
+        p.history,
+        p.connections,
+        p.scheduler,
+        p.socket_closer,
+        p.identities,
+        groups=p.groups,
         username=who.username,
     )
     logger.info("account deleted", bids=counts.bids, history=counts.history)
@@ -86,7 +90,7 @@ app = create_app()
 app.include_router(router)
 
 
-@settings_validated
+@settings_validated(UsersSettings)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from common.clock import Clock
 from common.data.budget import ITEM_LOOKUPS
 from common.handler import settings_validated
 from common.observability import logger, metrics
-from rest import deps
 from rest.app import (
     ERROR_RESPONSES,
     RATE_LIMITED_RESPONSE,
@@ -24,6 +23,7 @@ from rest.app import (
     create_app,
     documented,
 )
+from rest.composition import WishlistSettings, wishlist_ports
 from rest.ebay_schemas import (
     ItemIdParam,
     PriceOut,
@@ -82,15 +82,16 @@ def list_items(
     cursor: Annotated[Cursor | None, Query()] = None,
 ) -> WishlistPageOut:
     who = caller(router)
+    p = wishlist_ports()
     items, next_cursor = logic.list_watched_auctions(
         who.user_id,
         limit,
         cursor,
-        deps.ebay_links_repo(),
-        deps.token_cipher(),
-        deps.ebay_client(),
-        deps.bids_repo(),
-        deps.cursor_codec(),
+        p.links,
+        p.cipher,
+        p.ebay,
+        p.bids,
+        p.cursors(),
         clock,
     )
     return WishlistPageOut(
@@ -104,9 +105,10 @@ LOOKUP_RESPONSES = documented({**EBAY_RESPONSES, 429: RATE_LIMITED_RESPONSE})
 @router.get("/wishlist/items/<itemId>", tags=["wishlist"], responses=LOOKUP_RESPONSES)
 def get_item(itemId: Annotated[ItemIdParam, Path()]) -> WishlistItemDetailOut:
     who = caller(router)
+    p = wishlist_ports()
     # Cached briefly and paid from the item-lookups share of the day's eBay calls.
-    lookups = deps.metered_items(ITEM_LOOKUPS, who.user_id, clock)
-    detail = logic.live_item(who.user_id, itemId, lookups, deps.bids_repo(), clock)
+    lookups = p.items.for_user(ITEM_LOOKUPS, who.user_id, clock)
+    detail = logic.live_item(who.user_id, itemId, lookups, p.bids, clock)
     return WishlistItemDetailOut(
         **_item_out(detail.item),
         isAuction=detail.is_auction,
@@ -119,7 +121,7 @@ app = create_app()
 app.include_router(router)
 
 
-@settings_validated
+@settings_validated(WishlistSettings)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 
-from common.container import reset as reset_containers
 from local.aws import FAKE_CREDENTIALS, Provisioned, provision, reset_tables, start_moto
 from local.lambda_api import RecordingInvoker, recording_app
+from local.lambda_runtime import new_containers
 from local.template import Template
 from tests.log_leaks import LogLeakCheck
 
@@ -98,6 +98,6 @@ def dynamodb_client(aws_endpoint: str) -> DynamoDBClient:
 def fresh_containers() -> Iterator[None]:
     """Each test module starts with no cached adapters, as a new Lambda container would, so no
     module inherits clients bound to another module's tables, stack or simulator."""
-    reset_containers()
+    new_containers()
     yield
-    reset_containers()
+    new_containers()

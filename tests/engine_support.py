@@ -9,7 +9,7 @@ from typing import Any
 from common.data.dynamo import default_client, to_item
 from common.data.group_slots import GroupSlots
 from common.data.groups import GroupsRepository
-from common.settings import get_settings
+from tests.stack_env import get_settings
 
 
 def linked_profile(user_id: str, ebay_user: str, client: Any = None) -> None:

@@ -15,12 +15,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common.clock import Clock
-from common.container import per_container
-from common.data.snipe_updates import SnipeUpdates
 from common.handler import settings_validated
 from common.observability import logger, metrics
-from common.settings import get_settings
-from workers import wiring
+from workers.composition import PriceUpdaterSettings, price_updater_ports
 from workers.logic import prices as logic
 
 clock: Clock = time.time
@@ -36,11 +33,6 @@ ROUND_SECONDS = 2
 # "Cost"). The run's counts are in its "price update run" log line, which the operations
 # dashboard queries; metrics are the shortfalls only, and only in the minutes they happen.
 METRICS = ("failures", "itemsNotPolled", "itemsOverBudget")
-
-
-@per_container
-def snipe_updates() -> SnipeUpdates:
-    return SnipeUpdates(get_settings().bids_table)
 
 
 def deadline_of(event: dict[str, Any], context: LambdaContext | None) -> float | None:
@@ -61,18 +53,18 @@ def deadline_of(event: dict[str, Any], context: LambdaContext | None) -> float |
 
 def process(context: LambdaContext | None, event: dict[str, Any] | None = None) -> dict[str, Any]:
     deadline = deadline_of(event or {}, context)
-    settings = get_settings()
+    p = price_updater_ports()
     result = logic.run(
-        wiring.bids_repo(),
-        snipe_updates(),
-        wiring.price_history(),
-        wiring.call_budget(),
-        wiring.ebay_client(),
-        wiring.notifier(),
-        wiring.connections_repo(),
+        p.bids,
+        p.updates,
+        p.prices,
+        p.budget,
+        p.ebay,
+        p.notifier,
+        p.watchers,
         clock,
         deadline,
-        settings.price_updater_concurrency,
+        p.settings.price_updater_concurrency,
         time.sleep,
     )
     counts = result.as_dict()
@@ -82,7 +74,7 @@ def process(context: LambdaContext | None, event: dict[str, Any] | None = None) 
     return counts
 
 
-@settings_validated
+@settings_validated(PriceUpdaterSettings)
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -4,20 +4,21 @@ lost, and for snipes still active an hour after their end. The rules: ``workers.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
 
 from common.clock import Clock
-from common.container import per_container
 from common.data.reconcile import ActiveSnipePages, ReconcileMarks
 from common.handler import settings_validated
 from common.observability import logger, metrics
 from common.scheduling import default_lambda_client, executor_event, invoke_event
-from common.settings import get_settings
+from common.settings import BidsTable, UsersTable, load
 from workers.logic import reconcile as logic
 
 if TYPE_CHECKING:
@@ -50,9 +51,14 @@ class Ports:
     executor: LambdaExecutorWaker
 
 
-@per_container
+class ReconcilerSettings(BidsTable, UsersTable):
+    bid_executor_arn: str = Field(alias="BID_EXECUTOR_ARN")
+
+
+@functools.cache
 def ports() -> Ports:
-    s = get_settings()
+    """The function's composition root."""
+    s = load(ReconcilerSettings)
     if not s.bid_executor_arn:
         raise ValueError("BID_EXECUTOR_ARN is not set")
     return Ports(
@@ -73,7 +79,7 @@ def process(context: LambdaContext) -> dict[str, Any]:
     return counts
 
 
-@settings_validated
+@settings_validated(ReconcilerSettings)
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

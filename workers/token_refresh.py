@@ -11,31 +11,24 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common.clock import Clock
-from common.container import per_container
-from common.data.relink_warnings import RelinkWarnings
 from common.handler import settings_validated
 from common.observability import logger, metrics
-from common.settings import get_settings
-from workers import wiring
+from workers.composition import TokenRefreshSettings, token_refresh_ports
 from workers.logic import tokens as logic
 
 clock: Clock = time.time
 
 
-@per_container
-def relink_warnings() -> RelinkWarnings:
-    return RelinkWarnings(get_settings().users_table)
-
-
 def process() -> dict[str, Any]:
+    p = token_refresh_ports()
     result = logic.run(
-        wiring.ebay_links_repo(),
-        wiring.bids_repo(),
-        relink_warnings(),
-        wiring.token_cipher(),
-        wiring.ebay_client(),
-        wiring.notifier(),
-        get_settings().token_expiry_threshold_days,
+        p.links,
+        p.bids,
+        p.warnings,
+        p.cipher,
+        p.ebay,
+        p.notifier,
+        p.settings.token_expiry_threshold_days,
         clock,
     )
     counts = result.as_dict()
@@ -47,7 +40,7 @@ def process() -> dict[str, Any]:
     return counts
 
 
-@settings_validated
+@settings_validated(TokenRefreshSettings)
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -55,11 +55,10 @@ class CursorCodec:
         return base64.urlsafe_b64encode(digest).decode()
 
 
-def default_codec() -> CursorCodec:
+def default_codec(secret_name: str) -> CursorCodec:
     """The deployed key is an SSM SecureString (CURSOR_SECRET_NAME), cached for an hour."""
     from common import aws
-    from common.settings import get_settings
 
-    secret = aws.get_secret(get_settings().cursor_secret_name, max_age=3600)
+    secret = aws.get_secret(secret_name, max_age=3600)
     value = secret if isinstance(secret, str) else bytes(secret).decode()
     return CursorCodec(value.encode())

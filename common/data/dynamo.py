@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -12,7 +13,6 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from common import aws
-from common.container import per_container
 from common.errors import ConflictError, RetryableError
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ THROTTLING_CODES = frozenset(
 )
 
 
-@per_container
+@functools.cache
 def default_client() -> DynamoDBClient:
     """One client per container, created on first use (never at import time)."""
     return boto3.client("dynamodb", config=aws.CONFIG)

@@ -3,6 +3,7 @@ and the email an access token's user signed in with."""
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import boto3
@@ -10,7 +11,6 @@ import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from common import aws
-from common.container import per_container
 from common.errors import RetryableError
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ RETRYABLE_CODES = frozenset({"TooManyRequestsException", "InternalErrorException
 USERINFO_TIMEOUT = httpx.Timeout(2.0, connect=1.0)
 
 
-@per_container
+@functools.cache
 def default_cognito_client() -> mypy_boto3_cognito_idp.CognitoIdentityProviderClient:
     return boto3.client("cognito-idp", config=aws.CONFIG)
 
@@ -61,7 +61,7 @@ class CognitoIdentities:
         return True
 
 
-@per_container
+@functools.cache
 def default_userinfo_http() -> httpx.Client:
     return httpx.Client(timeout=USERINFO_TIMEOUT, follow_redirects=False)
 

@@ -8,6 +8,7 @@ and each attempt's timeout is clipped to what remains.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import threading
@@ -22,7 +23,6 @@ import httpx
 from aws_lambda_powertools import Logger
 from pydantic import SecretStr
 
-from common.container import per_container
 from common.ebay.config import EbayConfig, Timeouts
 from common.ebay.errors import (
     DeadlineExceeded,
@@ -58,7 +58,7 @@ _UNKNOWN_OUTCOME_ERRORS: tuple[type[Exception], ...] = (
 _CLOCK_SAMPLES_KEPT = 64
 
 
-@per_container
+@functools.cache
 def default_http_client() -> httpx.Client:
     """One pooled client per container: warm connections survive across invocations."""
     timeouts = Timeouts()

@@ -13,7 +13,7 @@ and answers the position after the last entry it looked at. eBay sorts the watch
 time, so between two requests an item that ends can shift the positions by one: a later page
 may then repeat or skip one entry, which for a watch list is acceptable (no state is kept).
 
-The eBay client's modules load on the first request (as ``rest.deps.ebay_client`` does), not at
+The eBay client's modules load on the first request (as ``rest.composition`` builds it), not at
 cold start.
 """
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from common.container import reset
+from local.lambda_runtime import new_containers
 from local.testing import RunningStack, running_stack
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -68,7 +68,7 @@ def browser(chromium_path: str) -> Iterator[Any]:
 def reset_product_caches() -> None:
     """Forget the clients and table names the product caches per process (per container on
     AWS): each test's stack has tables of its own."""
-    reset()
+    new_containers()
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ import jwt
 import pytest
 import websockets
 
-from common.container import reset
 from common.data.notifications import NotificationGuards, notification_key
 from common.data.prices import PriceHistory
 from local.aws import client
+from local.lambda_runtime import new_containers
 from local.template import TABLE_TYPE
 from local.testing import RunningStack, link_ebay_account, running_stack
 from rest.logic.users import TOMBSTONE_SECONDS
@@ -30,10 +30,10 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def running(aws_endpoint: str) -> Iterator[RunningStack]:
-    reset()
+    new_containers()
     with running_stack(aws_endpoint_url=aws_endpoint, demo=False) as stack:
         yield stack
-    reset()
+    new_containers()
 
 
 class User:

@@ -18,7 +18,7 @@ import httpx
 import jwt
 import pytest
 
-from common.container import reset
+from local.lambda_runtime import new_containers
 from local.testing import RunningStack, link_ebay_account, running_stack
 
 pytestmark = pytest.mark.e2e
@@ -29,10 +29,10 @@ _users = count(1)
 
 @pytest.fixture(scope="module")
 def running(aws_endpoint: str) -> Iterator[RunningStack]:
-    reset()
+    new_containers()
     with running_stack(aws_endpoint_url=aws_endpoint, demo=False, hosted_dashboard=True) as stack:
         yield stack
-    reset()
+    new_containers()
 
 
 @dataclass

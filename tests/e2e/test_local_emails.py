@@ -9,21 +9,18 @@ import boto3
 import httpx
 import pytest
 
-from common.container import reset
 from common.data.dynamo import to_item
-from common.email import default_mailer
 from common.models import BidEntity, BidStatus, UserEntity
+from local.lambda_runtime import new_containers
 from local.testing import RunningStack, running_stack
 
 
 @pytest.fixture(scope="module")
 def running(aws_endpoint: str) -> Iterator[RunningStack]:
     with running_stack(aws_endpoint_url=aws_endpoint) as stack:
-        reset()
-        default_mailer.cache_clear()
+        new_containers()
         yield stack
-    reset()
-    default_mailer.cache_clear()
+    new_containers()
 
 
 def test_a_won_snipe_email_reaches_the_sink_once(running: RunningStack) -> None:

@@ -22,8 +22,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from common.container import reset
 from local.aws import client
+from local.lambda_runtime import new_containers
 from local.testing import RunningStack, link_ebay_account, running_stack
 from tests.polling import eventually
 
@@ -34,10 +34,10 @@ PATH = "/notifications/marketplace-account-deletion"
 
 @pytest.fixture(scope="module")
 def running(aws_endpoint: str) -> Iterator[RunningStack]:
-    reset()
+    new_containers()
     with running_stack(aws_endpoint_url=aws_endpoint, demo=False) as stack:
         yield stack
-    reset()
+    new_containers()
 
 
 class User:

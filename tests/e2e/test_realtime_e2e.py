@@ -22,14 +22,13 @@ import pytest
 import websockets
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
-
 from common.container import reset
+
 from common.data.push import SignedPusher
 from common.sigv4 import SigV4Signer
 from local.aws import client
 from local.testing import RunningStack, running_stack
-from realtime import deps
-from tests import aio
+from tests import aio, stack_env
 from tests.polling import eventually
 from tests.realtime_events import snipe
 
@@ -141,7 +140,7 @@ def test_a_write_reaches_its_owner_only_and_gone_connections_are_removed(running
     assert [m["type"] for m in got_a] == ["bid.created", "price.changed"]
     assert [m["type"] for m in got_b] == ["pong"]
     # And once both sockets closed, their $disconnect removed them
-    repo = deps.connections_repo()
+    repo = stack_env.connections_repo()
     eventually(lambda: not (repo.connection_ids(user_a) or repo.connection_ids(user_b)), 5)
     assert repo.connection_ids(user_a) == []
 

@@ -46,6 +46,26 @@ def test_the_cli_imports_neither_product_nor_local_stack_code(path: Path):
     assert not _imports(path) & {*PRODUCT, "local"}
 
 
+FUNCTION_FOLDERS = ("rest", "workers", "realtime")
+
+
+@pytest.mark.parametrize("path", [p for f in FUNCTION_FOLDERS for p in _sources(f)], ids=str)
+def test_the_function_folders_share_only_common(path: Path):
+    folder = path.relative_to(ROOT).parts[0]
+    assert not _imports(path) & (set(FUNCTION_FOLDERS) - {folder})
+
+
+@pytest.mark.parametrize("path", [p for f in PRODUCT for p in _sources(f)], ids=str)
+def test_product_state_per_container_is_a_module_level_cache(path: Path):
+    # What a function builds once per container lives in module-level functools.cache functions
+    # (its composition root, settings, default clients), which the local stack forgets for each
+    # new stack (local.lambda_runtime.new_containers): no per-thread or global state it misses,
+    # and nothing in the product that knows a process may host several stacks.
+    tree = ast.parse(path.read_text(), filename=str(path))
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.Global)]
+    assert "threading.local" not in path.read_text()
+
+
 @pytest.mark.parametrize("path", _sources("local/ebay_sim"), ids=str)
 def test_the_simulator_imports_no_product_code(path: Path):
     # It stands in for eBay: sharing the client's models would make its checks circular.

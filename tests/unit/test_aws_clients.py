@@ -18,7 +18,7 @@ from botocore.config import Config
 from static_calls import PRODUCT, reach
 
 from common import aws
-from common.container import reset
+from local.lambda_runtime import new_containers
 from local.template import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -201,9 +201,9 @@ def test_the_worst_case_counts_what_botocore_does():
 @pytest.fixture
 def fresh(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    reset()
+    new_containers()
     yield
-    reset()
+    new_containers()
 
 
 def test_the_factories_build_clients_with_these_settings(fresh: Any):

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from static_calls import IAM_ACTIONS, LIBRARY_CALLS, reach
 
-from common.settings import Settings
 from local.template import load_yaml, secure_parameters
+from tests.function_settings import settings_model
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_yaml(ROOT / "template.yaml")
@@ -164,9 +164,10 @@ def test_every_statement_is_scoped_to_this_stacks_resources(name: str):
 def test_every_variable_the_code_reads_is_set_for_the_function(name: str):
     found = _reach(name)
     environment = _environment(name)
-    aliases = {field: info.alias for field, info in Settings.model_fields.items() if info.alias}
-    # Settings without a default fail validation at cold start, in every function
-    required = {info.alias for info in Settings.model_fields.values() if info.is_required()}
+    model = settings_model(FUNCTIONS[name]["Handler"])
+    aliases = {field: info.alias for field, info in model.model_fields.items() if info.alias}
+    # Settings without a default fail validation at cold start
+    required = {info.alias for info in model.model_fields.values() if info.is_required()}
     assert required <= environment
     # A setting the code uses is set, not left to its default
     used = {aliases[a] for a in found.attributes() & set(aliases)}

@@ -18,10 +18,10 @@ from common.ebay.client import EbayClient
 from common.ebay.config import DEFAULT_USER_SCOPES, EbayConfig, RetryPolicy
 from common.ebay.credentials import AppCredentials
 from common.models import BidEntity, BidStatus, HistoryAction, HistoryEntity
-from common.settings import get_settings
 from local.ebay_sim.simulator import Simulator
 from local.ebay_sim.testing import TEST_CONFIG, SteppedClock, running_simulator
 from tests.engine_support import group_ports, linked_profile
+from tests.stack_env import get_settings
 from workers.logic.snipe_engine import (
     MISSED_REASON,
     OUTCOME_RETRY_DELAY_SECONDS,

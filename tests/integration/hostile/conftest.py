@@ -10,13 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from common.container import reset
+from local.lambda_runtime import new_containers
 from local.testing import RunningStack, running_stack
 
 
 @pytest.fixture(scope="module")
 def running(aws_endpoint: str) -> Iterator[RunningStack]:
-    reset()
+    new_containers()
     with running_stack(aws_endpoint_url=aws_endpoint) as stack:
         yield stack
-    reset()
+    new_containers()

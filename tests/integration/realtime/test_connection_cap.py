@@ -12,10 +12,10 @@ from typing import Any
 import boto3
 import pytest
 
-from common.container import reset
 from common.data.connections import ConnectionsRepository
-from common.settings import get_settings
+from local.lambda_runtime import new_containers
 from realtime.connection import on_connect, on_disconnect
+from tests.stack_env import get_settings
 
 pytestmark = pytest.mark.integration
 CAP = 3
@@ -23,9 +23,9 @@ CAP = 3
 
 @pytest.fixture
 def repo(clean_tables) -> Iterator[ConnectionsRepository]:
-    reset()
+    new_containers()
     yield ConnectionsRepository(get_settings().connections_table)
-    reset()
+    new_containers()
 
 
 def _event(route: str, connection_id: str, user: str, connected_at: int | None = None):

@@ -10,12 +10,12 @@ from typing import Any
 import boto3
 import pytest
 
-from common.container import reset
 from common.data.connections import INDEX_ITEM, ConnectionsRepository
 from common.data.users import UsersRepository
 from common.models import ConnectionEntity
-from common.settings import get_settings
+from local.lambda_runtime import new_containers
 from realtime.connection import on_connect, on_disconnect
+from tests.stack_env import get_settings
 
 pytestmark = pytest.mark.integration
 
@@ -28,9 +28,9 @@ def _users_table() -> str:
 
 @pytest.fixture
 def repo(clean_tables) -> Iterator[ConnectionsRepository]:
-    reset()
+    new_containers()
     yield ConnectionsRepository(get_settings().connections_table)
-    reset()
+    new_containers()
 
 
 def _socket(connection_id: str, user: str, ttl: int | None = None) -> ConnectionEntity:

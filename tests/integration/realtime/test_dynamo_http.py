@@ -23,8 +23,8 @@ from common.data.connections import ConnectionsRepository
 from common.data.dynamo_http import DynamoDbHttp
 from common.errors import RetryableError
 from common.models import ConnectionEntity
-from common.settings import get_settings
 from local.testing import serving_app
+from tests.stack_env import get_settings
 
 pytestmark = pytest.mark.integration
 

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from common.container import reset
 from common.data.connections import ConnectionsRepository
 from common.data.push import ConnectionPusher
 from common.models import ConnectionEntity
-from common.settings import get_settings
+from local.lambda_runtime import new_containers
 from realtime.broadcaster import BroadcastProcessor
 from realtime.fanout import Fanout
 from tests.events import FakeLambdaContext
 from tests.realtime_events import record, sam_dynamodb_event, snipe, stream_event
+from tests.stack_env import get_settings
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,7 @@ class FakeManagementApi:
 
 @pytest.fixture
 def connections(clean_tables) -> Iterator[ConnectionsRepository]:
-    reset()
+    new_containers()
     repo = ConnectionsRepository(get_settings().connections_table)
     for connection_id, user in (("a1=", "user-a"), ("a2=", "user-a"), ("b1=", "user-b")):
         expires = int(time.time()) + 7200
@@ -58,7 +58,7 @@ def connections(clean_tables) -> Iterator[ConnectionsRepository]:
             ConnectionEntity(connectionId=connection_id, userId=user, connectedAt=1, ttl=expires)
         )
     yield repo
-    reset()
+    new_containers()
 
 
 def _run(event: dict[str, Any], repo: ConnectionsRepository, api: FakeManagementApi) -> Any:

@@ -12,11 +12,11 @@ import boto3
 import pytest
 
 from common.data.dynamo import to_item
-from common.settings import get_settings
 from local.stream_pump import StreamMapping, StreamPump
 from local.template import Template
 from tests import aio
 from tests.realtime_events import snipe
+from tests.stack_env import get_settings
 
 pytestmark = pytest.mark.integration
 

@@ -11,14 +11,14 @@ import boto3
 import httpx
 import pytest
 
-from common.container import reset
 from local.aws import Provisioned
 from local.ebay_sim.testing import TEST_CONFIG, running_simulator
+from local.lambda_runtime import new_containers
 from tests.events import FakeLambdaContext, http_event
 
 
 def _clear_caches() -> None:
-    reset()
+    new_containers()
 
 
 @pytest.fixture(scope="session")

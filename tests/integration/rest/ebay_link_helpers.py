@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urljoin, urlparse
 import boto3
 import httpx
 
-from common.settings import get_settings
 from rest import ebay_auth
 from tests.integration.rest.conftest import make_call
+from tests.stack_env import get_settings
 
 call = make_call(ebay_auth.handler)
 

@@ -16,16 +16,16 @@ import pytest
 
 from common.data.dynamo import default_client, to_item
 from common.models import ACTIVE_STATUSES, BidEntity, BidStatus
-from common.settings import get_settings
 from realtime import actions
 from rest import bids
 from rest.logic.ebay_auth import count_active_snipes
 from rest.logic.marketplace_deletion import cancel_pending_snipes
 from rest.logic.wishlist import active_snipes_by_item
+from tests import stack_env
 from tests.integration.rest import ebay_link_helpers as ebay
 from tests.integration.rest.conftest import make_call
 from tests.integration.rest.test_rest_groups import _set_status, _snipe
-from workers import wiring
+from tests.stack_env import get_settings
 
 call = make_call(bids.handler)
 pytestmark = pytest.mark.integration
@@ -102,9 +102,9 @@ def _hot_reads(user: str) -> tuple[dict[str, int], list[dict[str, Any]], dict[st
     the groups they answered."""
     sent = Sent()
     with items_read() as sync_reads:
-        actions.respond(_sync_event(user), wiring.bids_repo, sent, lambda: 1)
+        actions.respond(_sync_event(user), stack_env.bids_repo, sent, lambda: 1)
     with items_read() as flag_reads:
-        active_snipes_by_item(user, wiring.bids_repo())
+        active_snipes_by_item(user, stack_env.bids_repo())
     with items_read() as group_reads:
         status, groups = call("GET", "/groups", user=user)
     assert status == 200, groups
@@ -135,7 +135,9 @@ def test_hot_reads_cost_the_active_snipes_not_the_history(rest_env, new_auction)
     with items_read() as history_reads:
         start = None
         while True:
-            _page, start = wiring.bids_repo().query("user-a", sorted(ACTIVE_STATUSES), 100, start)
+            _page, start = stack_env.bids_repo().query(
+                "user-a", sorted(ACTIVE_STATUSES), 100, start
+            )
             if not start:
                 break
     assert sum(history_reads) == 2 * HISTORY + 3
@@ -146,7 +148,7 @@ def test_a_snipe_is_in_the_read_as_soon_as_it_is_created_and_out_once_it_ends(
 ):
     # Given a user's new snipe (the set and the snipe read strongly consistently)
     created = _snipe(new_auction()["legacyItemId"], 5_000, None)
-    repo = wiring.bids_repo()
+    repo = stack_env.bids_repo()
     # When it is read at once / Then it is there
     assert [b.bidId for b in repo.active_snipes("user-a")] == [created["bidId"]]
     # When the user cancels it
@@ -160,7 +162,7 @@ def test_a_snipe_is_in_the_read_as_soon_as_it_is_created_and_out_once_it_ends(
     # Then it has left the read, and the set
     assert status in (200, 204)
     assert repo.active_snipes("user-a") == []
-    assert wiring.bids_repo().get("user-a", created["bidId"]).status is BidStatus.CANCELLED
+    assert stack_env.bids_repo().get("user-a", created["bidId"]).status is BidStatus.CANCELLED
 
 
 def test_unlink_counts_the_active_snipes_without_reading_the_history(rest_env, new_auction):
@@ -170,7 +172,7 @@ def test_unlink_counts_the_active_snipes_without_reading_the_history(rest_env, n
     _snipe(new_auction()["legacyItemId"], 5_000, None)
     # When the unlink's count runs
     with items_read() as reads:
-        pending = count_active_snipes("user-a", wiring.bids_repo())
+        pending = count_active_snipes("user-a", stack_env.bids_repo())
     # Then it counts the active snipe, reading one item (the set), not the 301 snipes
     assert (pending, sum(reads)) == (1, 1)
     # and the unlink reports it

@@ -11,11 +11,11 @@ import boto3
 import pytest
 
 from common.data.bids import LIST_READ_BUDGET
-from common.settings import get_settings
 from rest import bids
 from tests.integration.rest.conftest import make_call
 from tests.integration.rest.test_active_snipe_reads import _finished_history, items_read
 from tests.integration.rest.test_rest_groups import _set_status, _snipe
+from tests.stack_env import get_settings
 
 call = make_call(bids.handler)
 pytestmark = pytest.mark.integration

@@ -11,11 +11,11 @@ import pytest
 
 from common.data.bids import BidsRepository
 from common.data.prices import PriceHistory
-from common.settings import get_settings
 from rest import bids
 from rest.logic import bids as logic
 from tests.fakes import FakeScheduler
 from tests.integration.rest.conftest import make_call
+from tests.stack_env import get_settings
 
 call = make_call(bids.handler)
 pytestmark = pytest.mark.integration

@@ -11,7 +11,8 @@ import pytest
 
 from common.data.ebay_links import oauth_state_key
 from common.data.users import ebay_account_guard_key
-from rest import bids, deps, ebay_auth
+from rest import bids, ebay_auth
+from tests import stack_env
 from tests.integration.rest.conftest import make_call
 from tests.integration.rest.ebay_link_helpers import (
     auth_url,
@@ -231,7 +232,7 @@ def test_tokens_are_never_stored_in_plaintext_nor_logged(rest_env, capsys, caplo
     assert callback(code, state)[0] == 200
     # Then the stored envelope opens to real tokens
     envelope = users_item("user-a")["ebayTokens"]["S"]
-    tokens = deps.token_cipher().decrypt("user-a", envelope)
+    tokens = stack_env.token_cipher().decrypt("user-a", envelope)
     access = tokens.access_token.get_secret_value()
     refresh = tokens.refresh_token.get_secret_value()
     assert access.startswith("v^1.1")
@@ -250,7 +251,7 @@ def test_tokens_are_never_stored_in_plaintext_nor_logged(rest_env, capsys, caplo
     from common.token_crypto import TokenDecryptionError
 
     with pytest.raises(TokenDecryptionError):
-        deps.token_cipher().decrypt("user-b", envelope)
+        stack_env.token_cipher().decrypt("user-b", envelope)
 
 
 def test_no_caller_is_unauthorized(rest_env):

@@ -14,11 +14,12 @@ import pytest
 from common.data.ebay_links import EbayLinksRepository
 from common.ebay_tokens import valid_access_token
 from common.errors import EbayNotLinkedError
-from common.settings import get_settings
-from rest import bids, deps, wishlist
+from rest import bids, wishlist
 from rest.logic import wishlist as logic
+from tests import stack_env
 from tests.integration.rest.conftest import make_call
 from tests.integration.rest.ebay_link_helpers import link, users_item
+from tests.stack_env import get_settings
 
 pytestmark = pytest.mark.integration
 call = make_call(wishlist.handler)
@@ -172,11 +173,11 @@ def test_paging_crosses_ebay_pages_and_skips_ended_entries(
     _ended(sim_admin, new_auction, ebay_user, "Ended B")
     running = [a["legacyItemId"] for a in _watched(new_auction, ebay_user, 5)]
     ports = (
-        deps.ebay_links_repo(),
-        deps.token_cipher(),
-        deps.ebay_client(),
-        deps.bids_repo(),
-        deps.cursor_codec(),
+        stack_env.ebay_links_repo(),
+        stack_env.token_cipher(),
+        stack_env.ebay_client(),
+        stack_env.bids_repo(),
+        stack_env.cursor_codec(),
     )
     # When the logic pages three at a time over eBay pages of two
     first, cursor = logic.list_watched_auctions("user-a", 3, None, *ports, page_size=2)
@@ -229,8 +230,8 @@ def test_an_access_token_ebay_expired_is_refreshed_and_stored(
     after = users_item("user-a")
     assert after["ebayTokens"]["S"] != before["ebayTokens"]["S"]
     # and the refresh token (not rotated by eBay) is kept
-    old = deps.token_cipher().decrypt("user-a", before["ebayTokens"]["S"])
-    new = deps.token_cipher().decrypt("user-a", after["ebayTokens"]["S"])
+    old = stack_env.token_cipher().decrypt("user-a", before["ebayTokens"]["S"])
+    new = stack_env.token_cipher().decrypt("user-a", after["ebayTokens"]["S"])
     assert new.refresh_token == old.refresh_token
     assert new.access_token != old.access_token
     assert int(after["ebayAccessExpiresAt"]["N"]) == new.access_expires_at
@@ -273,7 +274,9 @@ def test_a_concurrent_refresh_does_not_clobber_the_newer_envelope(rest_env, ebay
     stale = links.get("user-a")
     assert stale is not None
     # When one refresher stores its token
-    valid_access_token("user-a", links, deps.token_cipher(), deps.ebay_client(), force_refresh=True)
+    valid_access_token(
+        "user-a", links, stack_env.token_cipher(), stack_env.ebay_client(), force_refresh=True
+    )
     winner = users_item("user-a")["ebayTokens"]["S"]
     # Then the other's write, conditional on the stale envelope, is refused and changes nothing
     stored = links.replace_tokens("user-a", stale.envelope, "late-envelope", 1, 2)
@@ -286,9 +289,9 @@ def test_no_link_means_no_token(rest_env):
     with pytest.raises(EbayNotLinkedError):
         valid_access_token(
             "user-z",
-            deps.ebay_links_repo(),
-            deps.token_cipher(),
-            deps.ebay_client(),
+            stack_env.ebay_links_repo(),
+            stack_env.token_cipher(),
+            stack_env.ebay_client(),
         )
 
 
@@ -334,7 +337,7 @@ def test_watch_list_logs_carry_no_tokens(rest_env, ebay_user, new_auction, sim_a
     # When the watch list is read (refresh included)
     assert _list()[0] == 200
     # Then neither token appears in the function's log output
-    tokens = deps.token_cipher().decrypt("user-a", users_item("user-a")["ebayTokens"]["S"])
+    tokens = stack_env.token_cipher().decrypt("user-a", users_item("user-a")["ebayTokens"]["S"])
     out = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
     assert "ebay access token refreshed" in out
     for secret in (tokens.access_token, tokens.refresh_token):

@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
-from common.container import reset
 from common.data.active_snipes import ActiveSnipes
 from common.data.bids import BidsRepository
 from common.data.budget import CallBudget, utc_day
 from common.data.item_cache import ITEM_CACHE_SECONDS
-from common.settings import get_settings
+from local.lambda_runtime import new_containers
 from rest import bids, wishlist
 from tests.events import FakeLambdaContext, http_event
 from tests.integration.rest.conftest import make_call
+from tests.stack_env import get_settings
 
 pytestmark = pytest.mark.integration
 bids_call = make_call(bids.handler)
@@ -127,7 +127,7 @@ def budget_of(rest_env, monkeypatch):
 
     def set_budget(calls: int) -> None:
         monkeypatch.setenv("EBAY_DAILY_CALL_BUDGET", str(calls))
-        reset()
+        new_containers()
 
     return set_budget
 
@@ -218,7 +218,7 @@ def cap_of(rest_env, monkeypatch):
 
     def set_cap(snipes: int) -> None:
         monkeypatch.setenv("MAX_ACTIVE_SNIPES_PER_USER", str(snipes))
-        reset()
+        new_containers()
 
     return set_cap
 

@@ -12,9 +12,10 @@ import pytest
 from common.data.active_snipes import active_snipes_key
 from common.data.group_slots import GroupSlots
 from common.data.groups import DEFAULT_RULE, GroupMode, GroupRule, GroupsRepository, group_key
-from common.settings import get_settings
-from rest import bids, deps, users
+from rest import bids, users
+from tests import stack_env
 from tests.integration.rest.conftest import make_call
+from tests.stack_env import get_settings
 
 call = make_call(bids.handler)
 call_users = make_call(users.handler)
@@ -282,7 +283,7 @@ def test_deleting_the_account_deletes_its_groups(rest_env, new_auction):
 
 def test_the_repository_deletes_groups_the_index_finds_and_those_it_is_told(rest_env):
     # Given two rules of one user and a ledger-only item outside the index
-    repo = deps.groups_repo()
+    repo = stack_env.groups_repo()
     repo.put_rule("user-a", "one", GroupRule(), 1_000)
     repo.put_rule("user-a", "two", GroupRule(limit=2), 1_000)
     boto3.client("dynamodb").put_item(

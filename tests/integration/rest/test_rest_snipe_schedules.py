@@ -7,7 +7,7 @@ import time
 import boto3
 
 from common.scheduling import schedule_name
-from common.settings import get_settings
+from tests.stack_env import get_settings
 
 
 def _names(group: str) -> set[str]:
@@ -19,23 +19,23 @@ def test_an_account_deleted_with_pending_snipes_leaves_no_schedule(rest_env, new
     from common.data.connections import ConnectionsRepository
     from common.data.history import HistoryRepository
     from common.data.users import UsersRepository
-    from rest import deps
     from rest.logic.bids import NewSnipe, create_snipe
     from rest.logic.users import delete_account
+    from tests import stack_env
     from tests.fakes import FakeIdentities, FakeSocketCloser, roomy_cap
 
     # Given two pending snipes, each with its schedule
     s = get_settings()
-    sched = deps.snipe_scheduler()
+    sched = stack_env.snipe_scheduler()
     ids = []
     for _ in range(2):
         lot = new_auction(endsInSeconds=3600)
         bid, _ = create_snipe(
             "user-del",
             NewSnipe(lot["legacyItemId"], 5000, None, 6, None),
-            deps.users_repo(),
-            deps.bids_repo(),
-            deps.ebay_client(),
+            stack_env.users_repo(),
+            stack_env.bids_repo(),
+            stack_env.ebay_client(),
             time.time,
             30,
             sched,
@@ -47,13 +47,13 @@ def test_an_account_deleted_with_pending_snipes_leaves_no_schedule(rest_env, new
     delete_account(
         "user-del",
         UsersRepository(s.users_table),
-        deps.bids_repo(),
+        stack_env.bids_repo(),
         HistoryRepository(s.bid_history_table),
         ConnectionsRepository(s.connections_table),
         sched,
         FakeSocketCloser(),
         FakeIdentities(),
-        groups=deps.groups_repo(),
+        groups=stack_env.groups_repo(),
     )
     # Then no schedule of theirs is left
     assert not {schedule_name(i) for i in ids} & _names(s.schedule_group_name)

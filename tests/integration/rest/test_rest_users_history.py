@@ -12,16 +12,17 @@ from aiohttp import web
 
 from common.data.users import UsersRepository
 from common.errors import AccountDeletedError, RetryableError
-from common.settings import get_settings
 from local.testing import serving_app
 from realtime.authorizer import Unauthorized, authorize
-from rest import bids, deps, ebay_auth, history, users
+from rest import bids, ebay_auth, history, users
 from rest.logic.bids import NewSnipe, create_snipe
 from rest.logic.ebay_auth import start_linking
 from rest.logic.users import TOMBSTONE_SECONDS, delete_account
+from tests import stack_env
 from tests.fakes import FakeIdentities, FakeScheduler, FakeSocketCloser, roomy_cap
 from tests.integration.rest.conftest import make_call
 from tests.realtime_events import connect_authorizer_event
+from tests.stack_env import get_settings
 
 call_users = make_call(users.handler)
 call_bids = make_call(bids.handler)
@@ -273,14 +274,14 @@ class FlakyIdentities:
 def _delete_with(identities: FlakyIdentities) -> None:
     delete_account(
         "user-a",
-        deps.users_repo(),
-        deps.bids_repo(),
-        deps.history_repo(),
-        deps.connections_repo(),
+        stack_env.users_repo(),
+        stack_env.bids_repo(),
+        stack_env.history_repo(),
+        stack_env.connections_repo(),
         FakeScheduler(),
         FakeSocketCloser(),
         identities,
-        groups=deps.groups_repo(),
+        groups=stack_env.groups_repo(),
         username="cognito-user-a",
     )
 
@@ -312,7 +313,7 @@ class PassingVerifier:
 
 
 def _connect(user: str) -> dict[str, Any]:
-    return authorize(connect_authorizer_event(user), PassingVerifier(), deps.users_repo())
+    return authorize(connect_authorizer_event(user), PassingVerifier(), stack_env.users_repo())
 
 
 def _schedule_names() -> set[str]:
@@ -392,8 +393,8 @@ def _create(users: Any, scheduler: Any, item: str) -> None:
         "user-a",
         NewSnipe(item, 5000, None, None, None),
         users,
-        deps.bids_repo(),
-        deps.ebay_client(),
+        stack_env.bids_repo(),
+        stack_env.ebay_client(),
         time.time,
         get_settings().history_ttl_days,
         scheduler,
@@ -408,16 +409,16 @@ def test_a_snipe_whose_owner_begins_deleting_the_account_meanwhile_is_not_writte
     call_users("GET", "/users/profile")
     lot = new_auction()["legacyItemId"]
     schedules = _schedule_names()
-    users = DeletedWhileReading(deps.users_repo())
+    users = DeletedWhileReading(stack_env.users_repo())
     # When the request goes on to store the snipe
     # Then it is refused as any call on a deleted account is
     with pytest.raises(AccountDeletedError):
-        _create(users, deps.snipe_scheduler(), lot)
+        _create(users, stack_env.snipe_scheduler(), lot)
     # and nothing was written that the deletion's sweep could miss: no snipe, guard or history,
     # and no schedule
     assert call_bids("GET", "/bids")[0] == 200
-    assert deps.bids_repo().all_keys("user-a") == []
-    assert not [k for k in deps.users_repo().owned_keys("user-a") if k.startswith("SNIPE#")]
+    assert stack_env.bids_repo().all_keys("user-a") == []
+    assert not [k for k in stack_env.users_repo().owned_keys("user-a") if k.startswith("SNIPE#")]
     assert _schedule_names() == schedules
 
 
@@ -434,14 +435,14 @@ class DeletingBeforeWaking:
             self.deletions += 1
             delete_account(
                 user_id,
-                deps.users_repo(),
-                deps.bids_repo(),
-                deps.history_repo(),
-                deps.connections_repo(),
+                stack_env.users_repo(),
+                stack_env.bids_repo(),
+                stack_env.history_repo(),
+                stack_env.connections_repo(),
                 self.scheduler,
                 FakeSocketCloser(),
                 FakeIdentities(),
-                groups=deps.groups_repo(),
+                groups=stack_env.groups_repo(),
             )
         return str(self.scheduler.wake(user_id, bid_id, fire_at, now))
 
@@ -454,11 +455,11 @@ def test_a_schedule_made_after_the_accounts_deletion_swept_is_taken_back(rest_en
     call_users("GET", "/users/profile")
     lot = new_auction()["legacyItemId"]
     schedules = _schedule_names()
-    scheduler = DeletingBeforeWaking(deps.snipe_scheduler())
+    scheduler = DeletingBeforeWaking(stack_env.snipe_scheduler())
     # When the request makes the schedule
     # Then it finds the account deleted and the request is refused
     with pytest.raises(AccountDeletedError):
-        _create(deps.users_repo(), scheduler, lot)
+        _create(stack_env.users_repo(), scheduler, lot)
     # and the deletion left nothing: no snipe, history or guard, and no schedule
     assert scheduler.deletions == 1
     assert _everything_of("user-a") == []
@@ -470,9 +471,13 @@ def test_an_oauth_state_whose_owner_begins_deleting_the_account_meanwhile_is_not
 ):
     # Given a user whose account deletion begins after GET /ebay/auth/url read their profile
     call_users("GET", "/users/profile")
-    users = DeletedWhileReading(deps.users_repo())
+    users = DeletedWhileReading(stack_env.users_repo())
     # When the request goes on to store its OAuth state
     # Then it is refused, and no state of theirs exists for the deletion's sweep to miss
     with pytest.raises(AccountDeletedError):
-        start_linking("user-a", users, deps.ebay_links_repo(), deps.ebay_client(), time.time)
-    assert not [k for k in deps.users_repo().owned_keys("user-a") if k.startswith("OAUTHSTATE#")]
+        start_linking(
+            "user-a", users, stack_env.ebay_links_repo(), stack_env.ebay_client(), time.time
+        )
+    assert not [
+        k for k in stack_env.users_repo().owned_keys("user-a") if k.startswith("OAUTHSTATE#")
+    ]

@@ -25,12 +25,12 @@ from common.ebay.errors import EbayError, EbayUnavailable
 from common.errors import EbayNotLinkedError
 from common.models import BidEntity, BidStatus, HistoryAction, HistoryEntity
 from common.scheduling import UnlessOwnerDeleted
-from common.settings import get_settings
 from local.ebay_sim.faults import FaultConfig
 from local.ebay_sim.simulator import Simulator
 from local.ebay_sim.testing import TEST_CONFIG, SteppedClock, running_simulator
 from tests.engine_support import group_ports, linked_profile
 from tests.fakes import FakeScheduler
+from tests.stack_env import get_settings
 from workers.logic.snipe_engine import NOT_LINKED_REASON, TAKEOVER_AFTER_END_SECONDS, SnipeEngine
 
 USER = "user-snipe"

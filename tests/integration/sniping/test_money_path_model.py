@@ -57,11 +57,11 @@ from common.data.bids import BidsRepository
 from common.data.users import UsersRepository
 from common.errors import ConflictError
 from common.models import BidStatus
-from common.settings import get_settings
 from local.aws import Provisioned
 from local.ebay_sim.engine import Auction
 from local.ebay_sim.faults import FaultConfig, Outcome
 from tests.integration.sniping.money_path_harness import Answer, SnipeModel, World
+from tests.stack_env import get_settings
 
 pytestmark = pytest.mark.integration
 

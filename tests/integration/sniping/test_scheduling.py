@@ -4,7 +4,6 @@ immediate invoke through Lambda's Invoke API."""
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import boto3
@@ -16,8 +15,8 @@ from common.scheduling import (
     schedule_name,
     wake_minute,
 )
-from common.settings import Settings
 from local.scheduler import LocalScheduler, cron_matches
+from tests.stack_env import get_settings
 
 
 class FakeRuntime:
@@ -30,7 +29,7 @@ class FakeRuntime:
 
 @pytest.fixture
 def scheduler(stack_resources) -> EventBridgeSnipeScheduler:
-    s = Settings.model_validate(dict(os.environ))
+    s = get_settings()
     return EventBridgeSnipeScheduler(
         SchedulerTarget(
             group_name=s.schedule_group_name,

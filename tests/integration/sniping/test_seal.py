@@ -19,7 +19,6 @@ from common.data.users import UsersRepository
 from common.ebay.errors import EbayUnavailable
 from common.errors import SnipeSealedError
 from common.models import BidEntity, BidStatus
-from common.settings import get_settings
 from rest.logic.bids import cancel_snipe, update_snipe
 from tests.integration.sniping.test_bid_executor import (
     EBAY_USER,
@@ -30,6 +29,7 @@ from tests.integration.sniping.test_bid_executor import (
     our_bids,
     snipe,
 )
+from tests.stack_env import get_settings
 from workers.logic.snipe_engine import (
     GROUP_UNKNOWN_REASON,
     NOT_LINKED_REASON,

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from common.container import reset
 from local.aws import Provisioned
+from local.lambda_runtime import new_containers
 
 
 @pytest.fixture
 def workers_env(clean_tables: Provisioned) -> Iterator[Provisioned]:
-    reset()
+    new_containers()
     yield clean_tables
-    reset()
+    new_containers()

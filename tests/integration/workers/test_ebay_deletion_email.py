@@ -8,9 +8,10 @@ import pytest
 
 from common.data.notifications import notification_key
 from common.notify import NotificationKind, notification_event
-from common.settings import get_settings
+from tests import stack_env
 from tests.integration.workers.worker_helpers import NOW, FakeClock, FakeMailer, put_user
-from workers import wiring
+from tests.stack_env import get_settings
+from workers.composition import LinkExpiryReader
 from workers.logic import notifications as logic
 
 pytestmark = pytest.mark.usefixtures("workers_env")
@@ -23,10 +24,10 @@ def _notify(mailer: FakeMailer) -> logic.NotifyResult:
     )
     return logic.notify(
         event,
-        wiring.users_repo(),
-        wiring.bids_repo(),
-        wiring.LinkExpiryReader(wiring.ebay_links_repo()),
-        wiring.notification_guards(),
+        stack_env.users_repo(),
+        stack_env.bids_repo(),
+        LinkExpiryReader(stack_env.ebay_links_repo()),
+        stack_env.notification_guards(),
         mailer,
         DASHBOARD,
         FakeClock(),
@@ -57,7 +58,7 @@ def test_one_email_per_removal_of_the_link():
     assert f"{DASHBOARD}/#/account" in message.text_body
     assert "cancelled" in message.text_body
     key = notification_key("user-1", "EBAY_ACCOUNT_DELETED", NOW * 1000)
-    assert wiring.notification_guards().get(key) is not None
+    assert stack_env.notification_guards().get(key) is not None
     # And a later removal (another eBay account, linked and closed since) gets its own
     _deleted_at(NOW * 1000 + 5)
     assert _notify(mailer).status == "SENT"

@@ -25,8 +25,8 @@ from common.data.budget import (
 from common.data.dynamo import to_item
 from common.errors import BrowseShareExhausted
 from common.models import BidEntity, BidStatus, HistoryAction, HistoryEntity
-from common.settings import get_settings
 from tests.integration.workers.worker_helpers import NOW
+from tests.stack_env import get_settings
 
 pytestmark = pytest.mark.usefixtures("workers_env")
 DAY = utc_day(NOW)

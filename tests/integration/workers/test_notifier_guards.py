@@ -8,8 +8,9 @@ from common.data.notifications import GuardStatus, notification_key
 from common.email import EmailNotSent, EmailOutcomeUnknown, EmailRejected
 from common.models import BidStatus
 from common.notify import NotificationKind
+from tests import stack_env
 from tests.integration.workers.worker_helpers import FakeClock, FakeMailer, put_bid, put_user
-from workers import wiring
+from workers.composition import LinkExpiryReader
 from workers.logic import notifications as logic
 
 pytestmark = pytest.mark.usefixtures("workers_env")
@@ -20,10 +21,10 @@ def _notify(kind: NotificationKind, mailer: FakeMailer, bid_id: str | None = "b1
     event = logic.NotifyEvent(kind=kind, userId="user-1", bidId=bid_id)
     return logic.notify(
         event,
-        wiring.users_repo(),
-        wiring.bids_repo(),
-        wiring.LinkExpiryReader(wiring.ebay_links_repo()),
-        wiring.notification_guards(),
+        stack_env.users_repo(),
+        stack_env.bids_repo(),
+        LinkExpiryReader(stack_env.ebay_links_repo()),
+        stack_env.notification_guards(),
         mailer,
         DASHBOARD,
         FakeClock(),
@@ -49,7 +50,7 @@ def test_a_won_email_names_the_item_amounts_and_dashboard_and_is_sent_once():
         assert "$50.00" in body
         assert f"{DASHBOARD}/#/snipes/b1" in body
     assert "&lt;Leica&gt;" in message.html_body
-    guard = wiring.notification_guards().get(notification_key("b1", "WON"))
+    guard = stack_env.notification_guards().get(notification_key("b1", "WON"))
     assert guard is not None
     assert guard.status is GuardStatus.SENT
 
@@ -111,7 +112,7 @@ def test_a_rejected_address_is_recorded_and_not_retried():
     mailer.fail_with = None
     assert _notify(NotificationKind.FAILED, mailer).status == "DUPLICATE"
     assert mailer.sent == []
-    guard = wiring.notification_guards().get(notification_key("b1", "FAILED"))
+    guard = stack_env.notification_guards().get(notification_key("b1", "FAILED"))
     assert guard is not None
     assert (guard.status, guard.error_code) == (GuardStatus.REJECTED, 300)
 

@@ -21,8 +21,8 @@ from common.ebay.client import EbayClient
 from common.ebay.config import EbayConfig, RetryPolicy
 from common.ebay.credentials import AppCredentials
 from common.models import ConnectionEntity
-from common.settings import get_settings
 from tests.integration.workers.worker_helpers import FakeNotifier, bids_repo, put_bid
+from tests.stack_env import get_settings
 from workers.logic import prices as logic
 
 sim_testing = pytest.importorskip("local.ebay_sim.testing", reason="the eBay simulator is absent")

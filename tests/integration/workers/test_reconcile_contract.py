@@ -18,8 +18,8 @@ from common.data.reconcile import (
 )
 from common.data.users import UsersRepository
 from common.models import BidEntity, BidStatus
-from common.settings import get_settings
 from tests.reconcile_fakes import NOW, FakeActiveSnipes, FakeMarks, snipe
+from tests.stack_env import get_settings
 
 KINDS = ["fake", "dynamodb"]
 

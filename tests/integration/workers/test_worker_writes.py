@@ -12,8 +12,8 @@ from common.data.relink_warnings import RelinkWarnings
 from common.data.snipe_updates import SnipeUpdates
 from common.models import EBAY_LINKED
 from common.notify import NotificationKind
-from common.settings import get_settings
 from tests.integration.workers.worker_helpers import NOW, FakeNotifier, put_bid, put_user
+from tests.stack_env import get_settings
 from workers.logic import tokens
 
 pytestmark = pytest.mark.usefixtures("workers_env")
@@ -82,12 +82,12 @@ def test_the_relink_warning_goes_out_once_per_expiry():
     _link("u-soon", NOW + 3 * 86400)
     _link("u-later", NOW + 30 * 86400)
     notifier = FakeNotifier()
-    from workers import wiring
+    from tests import stack_env
 
     def run():
         return tokens.run(
-            wiring.ebay_links_repo(),
-            wiring.bids_repo(),
+            stack_env.ebay_links_repo(),
+            stack_env.bids_repo(),
             RelinkWarnings(get_settings().users_table),
             None,
             None,  # type: ignore[arg-type]

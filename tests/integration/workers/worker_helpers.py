@@ -12,7 +12,7 @@ from common.data.dynamo import to_item
 from common.email import EmailMessage
 from common.models import BidEntity, BidStatus, Preferences, UserEntity
 from common.notify import NotificationKind
-from common.settings import get_settings
+from tests.stack_env import get_settings
 
 NOW = 1_900_000_000
 

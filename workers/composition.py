@@ -1,0 +1,227 @@
+"""The composition roots of the bid executor, the notifier, the price updater and the token
+worker: each function's settings and its ports, made once per container on first use (the
+reconciler's root is in ``workers/reconciler.py``). Nothing else in ``workers/`` builds an
+adapter.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from common import composition
+from common.data.bids import BidsRepository
+from common.data.budget import CallBudget
+from common.data.connections import ConnectionsRepository
+from common.data.ebay_links import EbayLinksRepository
+from common.data.group_slots import GroupSlots
+from common.data.groups import GroupsRepository
+from common.data.notifications import NotificationGuards
+from common.data.prices import PriceHistory
+from common.data.relink_warnings import RelinkWarnings
+from common.data.snipe_updates import SnipeUpdates
+from common.data.users import UsersRepository
+from common.email import PostmarkMailer
+from common.notify import LambdaNotifier
+from common.settings import (
+    BidTables,
+    ConnectionsTable,
+    EbayApi,
+    HistoryTtl,
+    NotifierName,
+    SnipeSchedules,
+    TokenKey,
+    load,
+)
+from common.settings import CallBudget as CallBudgetSettings
+
+if TYPE_CHECKING:
+    from common.ebay.client import EbayClient
+    from common.scheduling import UnlessOwnerDeleted
+    from common.token_crypto import TokenCipher
+
+cached = functools.cached_property
+
+
+class ExecutorSettings(BidTables, EbayApi, TokenKey, SnipeSchedules, NotifierName, HistoryTtl):
+    pass
+
+
+class NotifierSettings(BidTables):
+    dashboard_url: str = Field(alias="DASHBOARD_URL")
+    postmark_api_url: str = Field(default="https://api.postmarkapp.com", alias="POSTMARK_API_URL")
+    postmark_secret_name: str = Field(alias="POSTMARK_SECRET_NAME")
+    email_from: str = Field(default="eBay Sniper <sniper@example.com>", alias="EMAIL_FROM")
+
+
+class PriceUpdaterSettings(BidTables, ConnectionsTable, EbayApi, CallBudgetSettings, NotifierName):
+    # How many Browse calls a run makes at once. At most the eBay client's 20 pooled
+    # connections: a worker waiting for a connection would time out at the pool.
+    price_updater_concurrency: int = Field(
+        default=8, ge=1, le=20, alias="PRICE_UPDATER_CONCURRENCY"
+    )
+
+
+class TokenRefreshSettings(BidTables, EbayApi, TokenKey, NotifierName):
+    token_expiry_threshold_days: int = Field(default=7, ge=1, alias="TOKEN_EXPIRY_THRESHOLD")
+
+
+@dataclass(frozen=True)
+class LinkExpiryReader:
+    """The notifier's view of a link: when its refresh token expires (None: not linked)."""
+
+    links: EbayLinksRepository
+
+    def refresh_expiry(self, user_id: str) -> int | None:
+        link = self.links.get(user_id)
+        return link.refresh_expires_at if link else None
+
+
+@dataclass(frozen=True)
+class ExecutorPorts:
+    settings: ExecutorSettings
+
+    @cached
+    def bids(self) -> BidsRepository:
+        return composition.bids_repo(self.settings)
+
+    @cached
+    def links(self) -> EbayLinksRepository:
+        return EbayLinksRepository(self.settings.users_table)
+
+    @cached
+    def cipher(self) -> TokenCipher:
+        return composition.token_cipher(self.settings)
+
+    @cached
+    def ebay(self) -> EbayClient:
+        return composition.ebay_client(self.settings)
+
+    @cached
+    def scheduler(self) -> UnlessOwnerDeleted:
+        """The snipe's schedules; one made while its owner's account is being deleted is taken
+        back (the run then ends: common.scheduling.UnlessOwnerDeleted)."""
+        return composition.snipe_scheduler(
+            self.settings, UsersRepository(self.settings.users_table)
+        )
+
+    @cached
+    def groups(self) -> GroupsRepository:
+        return GroupsRepository(self.settings.users_table)
+
+    @cached
+    def slots(self) -> GroupSlots:
+        return GroupSlots(self.settings.users_table)
+
+
+@dataclass(frozen=True)
+class NotifierPorts:
+    settings: NotifierSettings
+
+    @cached
+    def users(self) -> UsersRepository:
+        return UsersRepository(self.settings.users_table)
+
+    @cached
+    def bids(self) -> BidsRepository:
+        return composition.bids_repo(self.settings)
+
+    @cached
+    def links(self) -> LinkExpiryReader:
+        return LinkExpiryReader(EbayLinksRepository(self.settings.users_table))
+
+    @cached
+    def guards(self) -> NotificationGuards:
+        return NotificationGuards(self.settings.users_table)
+
+    @cached
+    def mailer(self) -> PostmarkMailer:
+        s = self.settings
+        return PostmarkMailer(s.postmark_api_url, s.email_from, secret_name=s.postmark_secret_name)
+
+
+@dataclass(frozen=True)
+class PriceUpdaterPorts:
+    settings: PriceUpdaterSettings
+
+    @cached
+    def bids(self) -> BidsRepository:
+        return composition.bids_repo(self.settings)
+
+    @cached
+    def updates(self) -> SnipeUpdates:
+        return SnipeUpdates(self.settings.bids_table)
+
+    @cached
+    def prices(self) -> PriceHistory:
+        return PriceHistory(self.settings.users_table)
+
+    @cached
+    def budget(self) -> CallBudget:
+        """The app's daily eBay Browse calls, shared with the REST look-ups."""
+        return CallBudget(self.settings.users_table, self.settings.ebay_daily_call_budget)
+
+    @cached
+    def ebay(self) -> EbayClient:
+        return composition.ebay_client(self.settings)
+
+    @cached
+    def notifier(self) -> LambdaNotifier:
+        return LambdaNotifier(self.settings.notifier_function_name)
+
+    @cached
+    def watchers(self) -> ConnectionsRepository:
+        """Whose dashboards are open: the final minutes are polled only for them."""
+        return ConnectionsRepository(self.settings.connections_table)
+
+
+@dataclass(frozen=True)
+class TokenRefreshPorts:
+    settings: TokenRefreshSettings
+
+    @cached
+    def links(self) -> EbayLinksRepository:
+        return EbayLinksRepository(self.settings.users_table)
+
+    @cached
+    def bids(self) -> BidsRepository:
+        return composition.bids_repo(self.settings)
+
+    @cached
+    def warnings(self) -> RelinkWarnings:
+        return RelinkWarnings(self.settings.users_table)
+
+    @cached
+    def cipher(self) -> TokenCipher:
+        return composition.token_cipher(self.settings)
+
+    @cached
+    def ebay(self) -> EbayClient:
+        return composition.ebay_client(self.settings)
+
+    @cached
+    def notifier(self) -> LambdaNotifier:
+        return LambdaNotifier(self.settings.notifier_function_name)
+
+
+@functools.cache
+def executor_ports() -> ExecutorPorts:
+    return ExecutorPorts(load(ExecutorSettings))
+
+
+@functools.cache
+def notifier_ports() -> NotifierPorts:
+    return NotifierPorts(load(NotifierSettings))
+
+
+@functools.cache
+def price_updater_ports() -> PriceUpdaterPorts:
+    return PriceUpdaterPorts(load(PriceUpdaterSettings))
+
+
+@functools.cache
+def token_refresh_ports() -> TokenRefreshPorts:
+    return TokenRefreshPorts(load(TokenRefreshSettings))
