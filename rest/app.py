@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -248,75 +249,81 @@ def body_problem(event: Mapping[str, Any]) -> str | None:
 
 
 def create_app() -> _Resolver:
+    """A resolver answering every error with the API's one error-to-HTTP mapping."""
     app = _Resolver(enable_validation=True)
-
-    @app.exception_handler(RequestValidationError)
-    def _validation(exc: RequestValidationError) -> Response:
-        errors = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in errors):
-            return error_response(
-                400,
-                "MALFORMED_JSON",
-                "The request body is not valid JSON",
-                [FieldIssue("body", "not valid JSON")],
-            )
-        details = [FieldIssue(_field_name(e.get("loc", ())), str(e.get("msg"))) for e in errors]
-        return error_response(422, "VALIDATION_ERROR", "Some fields are not valid", details)
-
+    app.exception_handler(RequestValidationError)(_validation_failed)
     # A body powertools could not parse raises one of these (see body_problem).
-    @app.exception_handler([ValueError, RecursionError])
-    def _unreadable_body(exc: Exception) -> Response:
-        problem = body_problem(app.current_event.raw_event)
-        if problem is None:
-            return _internal(exc)
+    app.exception_handler([ValueError, RecursionError])(functools.partial(_unreadable_body, app))
+    app.exception_handler(RequestUnsupportedContentType)(_unsupported_media_type)
+    # A path's undeclared methods reach its function through the path's ANY route
+    # (template.yaml); API Gateway answers 404 only for paths no route has.
+    app.not_found(functools.partial(_no_route, app))
+    app.exception_handler(DomainError)(_domain_error)
+    app.exception_handler(Exception)(_internal)
+    return app
+
+
+def _validation_failed(exc: RequestValidationError) -> Response:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(
             400,
             "MALFORMED_JSON",
             "The request body is not valid JSON",
-            [FieldIssue("body", problem)],
+            [FieldIssue("body", "not valid JSON")],
         )
+    details = [FieldIssue(_field_name(e.get("loc", ())), str(e.get("msg"))) for e in errors]
+    return error_response(422, "VALIDATION_ERROR", "Some fields are not valid", details)
 
-    @app.exception_handler(RequestUnsupportedContentType)
-    def _unsupported_media_type(exc: RequestUnsupportedContentType) -> Response:
-        return error_response(
-            415,
-            "UNSUPPORTED_MEDIA_TYPE",
-            "Send the request body as application/json",
-            [FieldIssue("Content-Type", f"must be {JSON_MEDIA_TYPE}")],
-        )
 
-    # A path's undeclared methods reach its function through the path's ANY route
-    # (template.yaml); API Gateway answers 404 only for paths no route has.
-    @app.not_found
-    def _no_route(exc: Exception) -> Response:
-        allowed = app.allowed_methods(app.current_event.path)
-        if allowed:
-            return error_response(
-                405,
-                "METHOD_NOT_ALLOWED",
-                f"{app.current_event.http_method} is not a method of this path",
-                [],
-                {"Allow": ", ".join(allowed)},
-            )
-        return error_response(404, "NOT_FOUND", "No such route", [])
-
-    @app.exception_handler(DomainError)
-    def _domain(exc: DomainError) -> Response:
-        for error_type, status in STATUS_BY_ERROR:
-            if isinstance(exc, error_type):
-                headers = None
-                if isinstance(exc, RateLimited):
-                    headers = {"Retry-After": str(max(1, exc.retry_after))}
-                return error_response(status, exc.code, exc.message, exc.details, headers)
+def _unreadable_body(app: _Resolver, exc: Exception) -> Response:
+    problem = body_problem(app.current_event.raw_event)
+    if problem is None:
         return _internal(exc)
+    return error_response(
+        400,
+        "MALFORMED_JSON",
+        "The request body is not valid JSON",
+        [FieldIssue("body", problem)],
+    )
 
-    @app.exception_handler(Exception)
-    def _internal(exc: Exception) -> Response:
-        # The outermost edge: log the cause here, tell the client nothing about it.
-        logger.exception("unhandled error", error_type=type(exc).__name__)
-        return error_response(500, "INTERNAL", "Something went wrong on our side", [])
 
-    return app
+def _unsupported_media_type(exc: RequestUnsupportedContentType) -> Response:
+    return error_response(
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        "Send the request body as application/json",
+        [FieldIssue("Content-Type", f"must be {JSON_MEDIA_TYPE}")],
+    )
+
+
+def _no_route(app: _Resolver, exc: Exception) -> Response:
+    allowed = app.allowed_methods(app.current_event.path)
+    if allowed:
+        return error_response(
+            405,
+            "METHOD_NOT_ALLOWED",
+            f"{app.current_event.http_method} is not a method of this path",
+            [],
+            {"Allow": ", ".join(allowed)},
+        )
+    return error_response(404, "NOT_FOUND", "No such route", [])
+
+
+def _domain_error(exc: DomainError) -> Response:
+    for error_type, status in STATUS_BY_ERROR:
+        if isinstance(exc, error_type):
+            headers = None
+            if isinstance(exc, RateLimited):
+                headers = {"Retry-After": str(max(1, exc.retry_after))}
+            return error_response(status, exc.code, exc.message, exc.details, headers)
+    return _internal(exc)
+
+
+def _internal(exc: Exception) -> Response:
+    # The outermost edge: log the cause here, tell the client nothing about it.
+    logger.exception("unhandled error", error_type=type(exc).__name__)
+    return error_response(500, "INTERNAL", "Something went wrong on our side", [])
 
 
 def caller(app: APIGatewayHttpResolver | APIGatewayHttpRouter) -> Caller:
