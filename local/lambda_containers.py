@@ -277,7 +277,7 @@ class ContainerPool:
 
 # The AWS services the template's functions call: their botocore models are loaded once in the
 # zygote (as in an init snapshot), not once per container. Each container still builds its own
-# clients (``common.container``), from its own copy of the session. httpx too is imported here:
+# clients (its composition root's), from its own copy of the session. httpx too is imported here:
 # the product imports it on first use (``common.ebay.transport``), and in a dev install it drags
 # in its command line's rich and click, ~0.1 s a container.
 WARM_SERVICES = ("dynamodb", "lambda", "scheduler", "kms", "ssm", "sqs")
