@@ -35,6 +35,7 @@ both invoke through it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import json
 import logging
@@ -606,6 +607,9 @@ def new_containers() -> None:
         if name.partition(".")[0] not in PRODUCT_PACKAGES:
             continue
         for value in list(vars(module).values()):
-            defined_in = getattr(value, "__module__", None) or ""
-            if defined_in == name and callable(getattr(value, "cache_clear", None)):
+            # Each cache once: in the module that defines it, not in those that import it.
+            if isinstance(value, _CACHED_FUNCTION) and value.__module__ == name:
                 value.cache_clear()
+
+
+_CACHED_FUNCTION = type(functools.cache(len))

@@ -54,19 +54,7 @@ def deadline_of(event: dict[str, Any], context: LambdaContext | None) -> float |
 def process(context: LambdaContext | None, event: dict[str, Any] | None = None) -> dict[str, Any]:
     deadline = deadline_of(event or {}, context)
     p = price_updater_ports()
-    result = logic.run(
-        p.bids,
-        p.updates,
-        p.prices,
-        p.budget,
-        p.ebay,
-        p.notifier,
-        p.watchers,
-        clock,
-        deadline,
-        p.settings.price_updater_concurrency,
-        time.sleep,
-    )
+    result = logic.run(p, clock, deadline, p.settings.price_updater_concurrency, time.sleep)
     counts = result.as_dict()
     for name in METRICS:
         if counts[name]:

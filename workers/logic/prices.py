@@ -131,6 +131,31 @@ class ItemSource(Protocol):
     ) -> list[ItemPrice]: ...
 
 
+class Ports(Protocol):
+    """What a run reads and writes (the function's: workers.composition.PriceUpdaterPorts)."""
+
+    @property
+    def bids(self) -> ActiveBids: ...
+
+    @property
+    def updates(self) -> SnipeWriter: ...
+
+    @property
+    def prices(self) -> PricePoints: ...
+
+    @property
+    def budget(self) -> Budget: ...
+
+    @property
+    def ebay(self) -> ItemSource: ...
+
+    @property
+    def notifier(self) -> Notifier: ...
+
+    @property
+    def watchers(self) -> Watchers: ...
+
+
 @dataclass
 class RunResult:
     bidsProcessed: int = 0
@@ -439,13 +464,7 @@ class _Run:
 
 
 def run(
-    bids: ActiveBids,
-    writer: SnipeWriter,
-    prices: PricePoints,
-    budget: Budget,
-    ebay: ItemSource,
-    notifier: Notifier,
-    watchers: Watchers,
+    ports: Ports,
     clock: Clock = time.time,
     deadline: float | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
@@ -456,7 +475,16 @@ def run(
     started = clock()
     now = int(started)
     state = _Run(
-        bids, writer, prices, budget, ebay, notifier, watchers, clock, deadline, concurrency
+        ports.bids,
+        ports.updates,
+        ports.prices,
+        ports.budget,
+        ports.ebay,
+        ports.notifier,
+        ports.watchers,
+        clock,
+        deadline,
+        concurrency,
     )
     state.load(now)
     due = state.due_items(now)
@@ -464,8 +492,8 @@ def run(
     state.poll_round(due, now, every_bid=True)
 
     if deadline is not None and state.final_items(now):
-        per_call = max(1, ebay.items_per_call)
-        interval = pace(state.final_windows(now), budget.plan(FINAL_POLLS, now), per_call)
+        per_call = max(1, ports.ebay.items_per_call)
+        interval = pace(state.final_windows(now), ports.budget.plan(FINAL_POLLS, now), per_call)
         state.result.pollInterval = round(interval * 1000)
         next_round = started + interval
         # Nobody would see these prices before the next minute's first round: no more rounds.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -99,14 +100,17 @@ def test_the_final_minutes_are_polled_in_one_getitems_call_a_round_within_the_bu
     clock.at.append((now + 12.0, lambda: sim.place_bid(rival, "rival_a", 2_000)))
     clock.at.append((now + 12.0, lambda: sim.place_bid(rival, "rival_b", 3_000)))
     # When the minute's run runs
+    ports = SimpleNamespace(
+        bids=bids_repo(),
+        updates=SnipeUpdates(settings.bids_table),
+        prices=history,
+        budget=budget,
+        ebay=ebay,
+        notifier=FakeNotifier(),
+        watchers=connections,
+    )
     result = logic.run(
-        bids_repo(),
-        SnipeUpdates(settings.bids_table),
-        history,
-        budget,
-        ebay,
-        FakeNotifier(),
-        connections,
+        ports,
         clock,
         now + 30,
         4,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from common.data.budget import Share
@@ -183,14 +184,17 @@ def _run(
     sleep=None,
     watchers=None,
 ):
+    ports = SimpleNamespace(
+        bids=store,
+        updates=store,
+        prices=store,
+        budget=budget or FakeBudget(),
+        ebay=ebay,
+        notifier=notifier,
+        watchers=watchers or FakeWatchers(),
+    )
     return logic.run(
-        store,
-        store,
-        store,
-        budget or FakeBudget(),
-        ebay,
-        notifier,
-        watchers or FakeWatchers(),
+        ports,
         clock or (lambda: float(now)),
         deadline,
         concurrency,
