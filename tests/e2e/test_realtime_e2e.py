@@ -22,11 +22,11 @@ import pytest
 import websockets
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
-from common.container import reset
 
 from common.data.push import SignedPusher
 from common.sigv4 import SigV4Signer
 from local.aws import client
+from local.lambda_runtime import new_containers
 from local.testing import RunningStack, running_stack
 from tests import aio, stack_env
 from tests.polling import eventually
@@ -37,10 +37,10 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def running(aws_endpoint: str) -> Iterator[RunningStack]:
-    reset()
+    new_containers()
     with running_stack(aws_endpoint_url=aws_endpoint) as stack:
         yield stack
-    reset()
+    new_containers()
 
 
 def _login(running: RunningStack, email: str) -> tuple[str, str]:

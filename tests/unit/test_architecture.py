@@ -67,21 +67,17 @@ def test_product_state_per_container_is_a_module_level_cache(path: Path):
 
 
 MAX_FUNCTION_LINES = 60
-# Being split (issue 16 item 5: the eBay client's transport and retries).
-LONGER_FOR_NOW = {("common/ebay/client.py", "_send")}
 
 
 @pytest.mark.parametrize("path", [p for f in PRODUCT for p in _sources(f)], ids=str)
 def test_no_product_function_is_longer_than_60_lines(path: Path):
     tree = ast.parse(path.read_text(), filename=str(path))
-    relative = str(path.relative_to(ROOT))
     long = [
         f"{node.name}: {node.end_lineno - node.lineno + 1} lines"
         for node in ast.walk(tree)
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         and node.end_lineno is not None
         and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
-        and (relative, node.name) not in LONGER_FOR_NOW
     ]
     assert long == []
 

@@ -261,20 +261,11 @@ class _Run:
     """One invocation: the active snipes read at its start, by item, kept current as it writes."""
 
     def __init__(
-        self,
-        bids: ActiveBids,
-        writer: SnipeWriter,
-        prices: PricePoints,
-        budget: Budget,
-        ebay: ItemSource,
-        notifier: Notifier,
-        watchers: Watchers,
-        clock: Clock,
-        deadline: float | None,
-        concurrency: int,
+        self, ports: Ports, clock: Clock, deadline: float | None, concurrency: int
     ) -> None:
-        self.bids, self.writer, self.prices, self.budget = bids, writer, prices, budget
-        self.ebay, self.notifier, self.watchers, self.clock = ebay, notifier, watchers, clock
+        self.bids, self.writer, self.prices = ports.bids, ports.updates, ports.prices
+        self.budget, self.ebay, self.notifier = ports.budget, ports.ebay, ports.notifier
+        self.watchers, self.clock = ports.watchers, clock
         self.deadline, self.concurrency = deadline, concurrency
         self.result = RunResult()
         self.by_item: dict[str, list[BidEntity]] = defaultdict(list)
@@ -474,18 +465,7 @@ def run(
     (none without a deadline) while an owner of those snipes has the dashboard open."""
     started = clock()
     now = int(started)
-    state = _Run(
-        ports.bids,
-        ports.updates,
-        ports.prices,
-        ports.budget,
-        ports.ebay,
-        ports.notifier,
-        ports.watchers,
-        clock,
-        deadline,
-        concurrency,
-    )
+    state = _Run(ports, clock, deadline, concurrency)
     state.load(now)
     due = state.due_items(now)
     state.result.itemsDue = len(due)
