@@ -187,7 +187,7 @@ def test_an_ebay_account_deletion_cancels_the_pending_snipes_without_reading_the
     pending = _snipe(new_auction()["legacyItemId"], 5_000, None)
     # When eBay's account deletion notice cancels their pending snipes
     with items_read() as reads:
-        cancelled = cancel_pending_snipes("user-a", wiring.bids_repo(), 30)
+        cancelled = cancel_pending_snipes("user-a", stack_env.bids_repo(), 30)
     # Then the pending one is cancelled, read with the set: two items, not 301
     assert (cancelled, sum(reads)) == (1, 2)
-    assert wiring.bids_repo().require("user-a", pending["bidId"]).status is BidStatus.CANCELLED
+    assert stack_env.bids_repo().require("user-a", pending["bidId"]).status is BidStatus.CANCELLED
