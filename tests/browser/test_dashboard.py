@@ -233,6 +233,27 @@ def test_cancel_a_snipe(page: Any, stack: RunningStack) -> None:
     assert [b["status"] for b in listed if b["ebayItemId"] == item] == ["CANCELLED"]
 
 
+def test_after_a_reload_the_active_and_the_finished_snipes_show(page: Any, stack: RunningStack):
+    # Given an active snipe and one the user made and cancelled through the API
+    _snipe_by_item_number(page, stack, "Zeiss Ikon Contax II", "150.00", 900)
+    item = _auction(stack, ends_in=900, title="Voigtlander Bessa R")
+    headers = _api_headers(stack)
+    created = httpx.post(
+        f"{stack.base_url}/bids", headers=headers, json={"ebayItemId": item, "maxBidAmount": 9000}
+    )
+    assert created.status_code == 201, created.text
+    bid_id = created.json()["bidId"]
+    cancelled = httpx.delete(f"{stack.base_url}/bids/{bid_id}", headers=headers)
+    assert cancelled.status_code == 200, cancelled.text
+    # When the dashboard is loaded again (GET /bids: the active listing, then the finished one)
+    page.reload()
+    # Then the active one shows among the active, the cancelled one among the finished
+    expect(page.locator("#active-snipes").get_by_text("Zeiss Ikon Contax II")).to_be_visible()
+    finished = page.locator("#finished-snipes")
+    expect(finished.get_by_text("Voigtlander Bessa R")).to_be_visible()
+    expect(_card(page, "Voigtlander Bessa R").get_by_test_id("status")).to_have_text("Cancelled")
+
+
 def test_a_snipes_price_history_is_charted_after_a_reload(page: Any, stack: RunningStack) -> None:
     # Given a snipe whose listing's price the price updater saw at three prices
     item, _ = _snipe_by_item_number(page, stack, "Rolleiflex 2.8F Planar", "300.00", 900)
