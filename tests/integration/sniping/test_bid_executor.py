@@ -77,7 +77,10 @@ def world(clean_tables, sim) -> Iterator[dict[str, Any]]:
     clock.offset = 0.0  # each test starts on real time; its auctions are its own
 
 
-def engine(world: dict[str, Any], *, linked: bool = True) -> SnipeEngine:
+def engine(world: dict[str, Any], *, linked: bool = True, driven: bool = False) -> SnipeEngine:
+    """A run on the world's clock; ``driven``: its waits move that clock instead of waiting (a
+    run alone: nothing else needs the time to pass meanwhile)."""
+
     def tokens(user_id: str, valid_until: int, force_refresh: bool = False) -> SecretStr:
         if not linked:
             raise EbayNotLinkedError("Link your eBay account first")
@@ -92,6 +95,7 @@ def engine(world: dict[str, Any], *, linked: bool = True) -> SnipeEngine:
         history_ttl_days=30,
         **group_ports(),
         clock=world["clock"],
+        sleep=world["clock"].sleep if driven else time.sleep,
         edge_probes=2,
     )
 
@@ -160,7 +164,7 @@ def test_three_deliveries_of_one_schedule_bid_once(world):
     results: list[str] = []
 
     def deliver() -> None:
-        results.append(engine(world).run(USER, bid.bidId))
+        results.append(engine(world).run(USER, bid.bidId))  # racing on real time
 
     threads = [threading.Thread(target=deliver) for _ in range(3)]
     # When they run at once
@@ -179,7 +183,7 @@ def test_three_deliveries_of_one_schedule_bid_once(world):
     assert history_actions(world, bid) == ["CREATE", "PLACE", "WIN"]
     assert world["notified"] == [("WON", bid.bidId)]
     # And a later, fourth delivery changes nothing
-    assert engine(world).run(USER, bid.bidId) == "already-won"
+    assert engine(world, driven=True).run(USER, bid.bidId) == "already-won"
 
 
 def test_a_run_whose_owner_began_deleting_the_account_leaves_no_schedule_and_no_bid(world):
@@ -192,7 +196,7 @@ def test_a_run_whose_owner_began_deleting_the_account_leaves_no_schedule_and_no_
     fake = world["scheduler"]
     world["scheduler"] = UnlessOwnerDeleted(fake, users.is_deleted)
     # When its schedule's run comes
-    result = engine(world).run(USER, bid.bidId)
+    result = engine(world, driven=True).run(USER, bid.bidId)
     # Then the follow-up schedule it set first is taken back, and it neither claims nor bids
     assert result == "account-deleted"
     assert fake.outcome_checks == [bid.bidId]
@@ -212,7 +216,7 @@ def test_a_run_killed_after_ebay_accepted_is_recorded_without_bidding_again(worl
     world["bids"].replace(bid, dead_claim, [BidStatus.PENDING])
     world["sim"].place_bid(lot.legacy_id, EBAY_USER, 5000)
     # When the retry runs
-    result = engine(world).run(USER, bid.bidId)
+    result = engine(world, driven=True).run(USER, bid.bidId)
     # Then it recorded PLACED (then the outcome) from getBidding, without a second bid
     assert result == "won"
     assert len(our_bids(world, lot)) == 1
@@ -245,7 +249,7 @@ def test_a_retry_whose_first_check_failed_still_finds_its_earlier_bid(world):
     )
     world["bids"].replace(bid, dead_claim, [BidStatus.PENDING])
     world["sim"].place_bid(lot.legacy_id, EBAY_USER, 5000)
-    retry = engine(world)
+    retry = engine(world, driven=True)
     retry.ebay = GetBiddingFailsOnce(world["ebay"])  # type: ignore[assignment]
     # When the retry bids again and eBay says it cannot lower our own bid
     result = retry.run(USER, bid.bidId)
@@ -279,7 +283,7 @@ def test_a_maximum_changed_before_the_freeze_is_the_one_bid(world):
     # eBay's clock, before the freeze instant
     lot = auction(world)
     bid = snipe(world, lot, max_bid=5000)
-    run = engine(world)
+    run = engine(world, driven=True)
     run.bids = UserRaisesWhileFiring(world["bids"], 7000)  # type: ignore[assignment]
     # When the snipe fires
     result = run.run(USER, bid.bidId)
@@ -302,7 +306,7 @@ def test_a_takeover_after_the_end_that_cannot_ask_ebay_records_nothing_yet(world
     world["bids"].replace(bid, dead_claim, [BidStatus.PENDING])
     world["sim"].place_bid(lot.legacy_id, EBAY_USER, 5000)
     after_the_end(world, lot)
-    takeover = engine(world)
+    takeover = engine(world, driven=True)
     takeover.ebay = GetBiddingFailsOnce(world["ebay"])  # type: ignore[assignment]
     # When it runs
     result = takeover.run(USER, bid.bidId)
@@ -312,7 +316,7 @@ def test_a_takeover_after_the_end_that_cannot_ask_ebay_records_nothing_yet(world
     assert world["scheduler"].outcome_checks[-1] == bid.bidId
     # And that later run (the follow-up comes after the takeover margin), with getBidding
     # answering, records PLACED then WON
-    later = engine(world)
+    later = engine(world, driven=True)
     later.clock = lambda: world["clock"]() + TAKEOVER_AFTER_END_SECONDS
     assert later.run(USER, bid.bidId) == "won"
     assert history_actions(world, bid) == ["CREATE", "PLACE", "WIN"]
@@ -331,7 +335,7 @@ def test_a_live_claim_is_left_alone(world):
     )
     world["bids"].replace(bid, live, [BidStatus.PENDING])
     # When a duplicate delivery runs, then it does nothing
-    assert engine(world).run(USER, bid.bidId) == "claimed-elsewhere"
+    assert engine(world, driven=True).run(USER, bid.bidId) == "claimed-elsewhere"
     assert world["bids"].require(USER, bid.bidId).executionId == "live-run"
     assert our_bids(world, lot) == []
 
@@ -350,7 +354,7 @@ def test_transient_failures_are_retried_until_placed_once(world, fault):
     bid = snipe(world, lot)
     world["sim"].set_fault(FaultConfig.from_json({"endpoint": "place_proxy_bid", **fault}))
     # When the snipe fires
-    result = engine(world).run(USER, bid.bidId)
+    result = engine(world, driven=True).run(USER, bid.bidId)
     # Then it is placed exactly once, before the end
     assert result in ("won", "failed")
     accepted = our_bids(world, lot)
@@ -374,7 +378,7 @@ def test_retries_stop_before_the_end(world, fault):
     bid = snipe(world, lot)
     world["sim"].set_fault(FaultConfig.from_json({"endpoint": "place_proxy_bid", **fault}))
     # When the snipe fires
-    result = engine(world).run(USER, bid.bidId)
+    result = engine(world, driven=True).run(USER, bid.bidId)
     # Then it gives up before the end and says so
     assert result == "failed"
     stored = world["bids"].require(USER, bid.bidId)
@@ -415,7 +419,7 @@ def test_a_429_whose_retry_after_outlasts_the_auction_is_retried_before_the_end(
     # 1 s lead leaves
     lot = auction(world)
     bid = snipe(world, lot)
-    run = engine(world)
+    run = engine(world, driven=True)
     faulted = FirstBidFaulted(world["ebay"], world["sim"], {"statuses": [429]})
     run.ebay = faulted  # type: ignore[assignment]
     # When the snipe fires
@@ -453,7 +457,7 @@ def test_an_unanswered_bid_is_sent_again_not_checked_first(world):
     # Given a first bid eBay takes without its answer arriving, and getBidding down
     lot = auction(world)
     bid = snipe(world, lot)
-    run = engine(world)
+    run = engine(world, driven=True)
     flaky = BidTakenButUnanswered(world["ebay"])
     run.ebay = flaky  # type: ignore[assignment]
     # When the snipe fires
@@ -474,7 +478,7 @@ def test_an_attempt_unanswered_at_the_end_is_checked_before_failing(world):
     # Given eBay that takes the snipe's bid but whose every bid answer is lost
     lot = auction(world)
     bid = snipe(world, lot)
-    run = engine(world)
+    run = engine(world, driven=True)
 
     class EveryAnswerLost:
         def __getattr__(self, name: str) -> Any:
@@ -503,7 +507,7 @@ def test_unanswered_clock_probes_do_not_hold_the_bid_past_its_instant(world):
         FaultConfig.from_json({"endpoint": "browse", "timeoutRate": 1.0, "hangMs": 20_000})
     )
     # When the snipe fires
-    result = engine(world).run(USER, bid.bidId)
+    result = engine(world, driven=True).run(USER, bid.bidId)
     # Then the probes were given up before the fire instant and the bid went in before the end
     assert result == "won"
     [accepted] = our_bids(world, lot)
@@ -516,7 +520,7 @@ def test_an_auction_ended_by_buy_it_now(world):
     bid = snipe(world, lot)
     world["sim"].buy_it_now(lot.legacy_id, "someone_else")
     # When the snipe fires, then it fails with eBay's reason in words
-    assert engine(world).run(USER, bid.bidId) == "failed"
+    assert engine(world, driven=True).run(USER, bid.bidId) == "failed"
     assert "Buy It Now" in (world["bids"].require(USER, bid.bidId).failureReason or "")
 
 
@@ -527,7 +531,7 @@ def test_a_bid_below_the_minimum(world):
     world["sim"].place_bid(lot.legacy_id, "rival", 9000)
     world["sim"].place_bid(lot.legacy_id, "rival2", 8000)
     # When the snipe fires, then it fails quoting eBay's minimum
-    assert engine(world).run(USER, bid.bidId) == "failed"
+    assert engine(world, driven=True).run(USER, bid.bidId) == "failed"
     reason = world["bids"].require(USER, bid.bidId).failureReason or ""
     assert "minimum" in reason
     assert "$" in reason
@@ -539,7 +543,7 @@ def test_outbid_means_lost_with_the_winning_price(world):
     bid = snipe(world, lot, max_bid=3000)
     world["sim"].place_bid(lot.legacy_id, "rival", 9000)
     # When the snipe fires and the auction ends
-    assert engine(world).run(USER, bid.bidId) == "lost"
+    assert engine(world, driven=True).run(USER, bid.bidId) == "lost"
     stored = world["bids"].require(USER, bid.bidId)
     assert stored.status is BidStatus.LOST
     assert stored.finalPrice is not None
@@ -550,7 +554,7 @@ def test_outbid_means_lost_with_the_winning_price(world):
 def test_an_unlinked_account_fails_in_words(world):
     lot = auction(world, ends_in=2)
     bid = snipe(world, lot)
-    assert engine(world, linked=False).run(USER, bid.bidId) == "failed"
+    assert engine(world, linked=False, driven=True).run(USER, bid.bidId) == "failed"
     assert world["bids"].require(USER, bid.bidId).failureReason == NOT_LINKED_REASON
 
 
@@ -561,18 +565,18 @@ def test_a_group_win_cancels_the_other_snipes_of_the_group(world):
     first = snipe(world, first_lot, group="camera")
     later = snipe(world, later_lot, group="camera")
     # When the first wins
-    assert engine(world).run(USER, first.bidId) == "won"
+    assert engine(world, driven=True).run(USER, first.bidId) == "won"
     # Then the second is cancelled (GROUP_WON) with its schedule, and never fires
     stored = world["bids"].require(USER, later.bidId)
     assert stored.status is BidStatus.CANCELLED
     assert stored.cancelReason == "GROUP_WON"
     assert later.bidId in world["scheduler"].cancelled
-    assert engine(world).run(USER, later.bidId) == "already-cancelled"
+    assert engine(world, driven=True).run(USER, later.bidId) == "already-cancelled"
 
 
 def test_a_snipe_woken_too_early_moves_its_wake_up(world):
     lot = auction(world, ends_in=3000)
     bid = snipe(world, lot)
-    assert engine(world).run(USER, bid.bidId) == "rescheduled"
+    assert engine(world, driven=True).run(USER, bid.bidId) == "rescheduled"
     assert world["scheduler"].woken == [bid.bidId]
     assert world["bids"].require(USER, bid.bidId).status is BidStatus.PENDING
