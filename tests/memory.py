@@ -20,6 +20,7 @@ from typing import Any
 
 from common.data.active_snipes import active_snipes_key
 from common.data.bids import LIST_READ_BUDGET, NOT_LINKED_FOR_SEAL, SEAL_AFTER_END_MS
+from common.data.ebay_deletions import NoticeRecord, NoticeState, notice_key
 from common.data.ebay_links import (
     LINK_ATTRIBUTES,
     EbayLink,
@@ -680,24 +681,7 @@ class MemoryEbayLinks:
                 self.t.users.pop(previous, None)
 
     def unlink(self, user_id: str, account_id: str, now_ms: int) -> bool:
-        guard = ebay_account_guard_key(account_id)
-        with self.t.lock:
-            profile = self.t.users.get(user_id) or {}
-            until = profile.get("sealedUntil")
-            sealed = until is not None and until >= now_ms
-            if profile.get("ebayAccountId") != account_id or sealed:
-                if sealed:
-                    retry_after = max(1, -(-(until - now_ms) // 1000))
-                    raise SnipeSealedError(
-                        SEALED_MESSAGE, [FieldIssue("retryAfter", f"{retry_after} s")]
-                    )
-                return False
-            if self.t.users.get(guard, {}).get("ownerId", user_id) != user_id:
-                raise ConflictError("The eBay link changed meanwhile; try again")
-            for name in LINK_ATTRIBUTES:
-                profile.pop(name, None)
-            self.t.users.pop(guard, None)
-        return True
+        return _remove_link(self.t, user_id, account_id, now_ms, {})
 
     def replace_tokens(
         self,
@@ -719,6 +703,73 @@ class MemoryEbayLinks:
         return True
 
 
+def _remove_link(
+    tables: MemoryTables, user_id: str, account_id: str, now_ms: int, mark: dict[str, Any]
+) -> bool:
+    """The link's attributes and its account guard removed together (``mark`` set on the
+    profile), unless the link is gone (False) or a sealed snipe is placing its bid
+    (SnipeSealedError): what an unlink and an eBay account deletion notice do."""
+    guard = ebay_account_guard_key(account_id)
+    with tables.lock:
+        profile = tables.users.get(user_id) or {}
+        until = profile.get("sealedUntil")
+        sealed = until is not None and until >= now_ms
+        if profile.get("ebayAccountId") != account_id or sealed:
+            if sealed:
+                retry_after = max(1, -(-(until - now_ms) // 1000))
+                raise SnipeSealedError(
+                    SEALED_MESSAGE, [FieldIssue("retryAfter", f"{retry_after} s")]
+                )
+            return False
+        if tables.users.get(guard, {}).get("ownerId", user_id) != user_id:
+            raise ConflictError("The eBay link changed meanwhile; try again")
+        for name in LINK_ATTRIBUTES:
+            profile.pop(name, None)
+        profile.update(mark)
+        tables.users.pop(guard, None)
+    return True
+
+
+class MemoryEbayDeletions:
+    """common.data.ebay_deletions.EbayDeletions."""
+
+    def __init__(self, tables: MemoryTables) -> None:
+        self.t = tables
+
+    def account_owner(self, account_id: str) -> str | None:
+        owner = self.t.users.get(ebay_account_guard_key(account_id), {}).get("ownerId")
+        return str(owner) if owner else None
+
+    def notice(self, notification_id: str) -> NoticeRecord | None:
+        item = self.t.users.get(notice_key(notification_id))
+        if item is None:
+            return None
+        owner = item.get("ownerId")
+        return NoticeRecord(notification_id, NoticeState(item["state"]), owner or None)
+
+    def begin(self, notification_id: str, owner_id: str, expires_at: int) -> NoticeRecord:
+        key = notice_key(notification_id)
+        with self.t.lock:
+            existing = self.notice(notification_id)
+            if existing is not None:
+                return existing
+            self.t.users[key] = {
+                "userId": key,
+                "state": NoticeState.PROCESSING.value,
+                "ownerId": owner_id,
+                "ttl": expires_at,
+            }
+        return NoticeRecord(notification_id, NoticeState.PROCESSING, owner_id)
+
+    def finish(self, notification_id: str) -> None:
+        key = notice_key(notification_id)
+        with self.t.lock:
+            self.t.users.setdefault(key, {"userId": key})["state"] = NoticeState.DONE.value
+
+    def remove_link(self, user_id: str, account_id: str, now_ms: int) -> bool:
+        return _remove_link(self.t, user_id, account_id, now_ms, {"ebayDeletedAt": now_ms})
+
+
 class MemoryStores:
     """Every in-memory repository on one database, as logic's ports."""
 
@@ -732,6 +783,7 @@ class MemoryStores:
         self.slots = MemorySlots(self.tables)
         self.active = MemoryActiveSnipes(self.tables)
         self.links = MemoryEbayLinks(self.tables)
+        self.deletions = MemoryEbayDeletions(self.tables)
 
 
 def add_snipe(

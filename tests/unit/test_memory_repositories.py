@@ -21,6 +21,7 @@ PAIRS = [
     (ports.GroupStore, memory.MemoryGroups),
     (ports.SlotLedger, memory.MemorySlots),
     (ports.EbayLinkStore, memory.MemoryEbayLinks),
+    (ports.DeletionNoticeStore, memory.MemoryEbayDeletions),
 ]
 
 

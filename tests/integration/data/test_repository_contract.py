@@ -19,6 +19,7 @@ import pytest
 
 from common.data.bids import BidsRepository
 from common.data.connections import ConnectionsRepository
+from common.data.ebay_deletions import EbayDeletions, NoticeState
 from common.data.ebay_links import EbayLinksRepository, NewLink
 from common.data.group_slots import GroupSlots
 from common.data.groups import GroupMode, GroupRule, GroupsRepository
@@ -57,6 +58,7 @@ class DynamoStores:
         self.groups = GroupsRepository(users_table, self.client)
         self.slots = GroupSlots(users_table, self.client)
         self.links = EbayLinksRepository(users_table, self.client)
+        self.deletions = EbayDeletions(users_table, self.client)
         self.users_table = users_table
 
     def link(self, user_id: str, account_id: str) -> None:
@@ -646,3 +648,43 @@ def test_no_link_onto_a_deleted_account(stores):
     # Then nothing was stored, the account guard included
     profile(stores, "other", linked=False)
     stores.links.link("other", new_link(), None)
+
+
+# ---------------------------------------------------------------------------------- eBay deletions
+
+
+def test_a_deletion_notice_is_matched_to_its_owner_and_remembered_once(stores):
+    # Given a user linked to eBay account A
+    profile(stores, linked=False)
+    stores.links.link(USER, new_link("ebay-a"), None)
+    # When a notice about A is begun twice (a concurrent delivery), then finished
+    owner = stores.deletions.account_owner("ebay-a")
+    first = stores.deletions.begin("n1", USER, END)
+    second = stores.deletions.begin("n1", "someone-else", END)
+    stores.deletions.finish("n1")
+    # Then it names the owner, the second delivery finds the first's record, and it ends DONE
+    assert owner == USER
+    assert stores.deletions.account_owner("ebay-unknown") is None
+    assert (first.state, first.owner_id) == (NoticeState.PROCESSING, USER)
+    assert second == first
+    done = stores.deletions.notice("n1")
+    assert done is not None
+    assert (done.state, done.owner_id) == (NoticeState.DONE, USER)
+    assert stores.deletions.notice("n2") is None
+
+
+def test_a_closed_ebay_accounts_link_goes_once_and_waits_for_a_sealed_bid(stores):
+    # Given a linked user whose snipe is sealed
+    profile(stores, linked=False)
+    stores.links.link(USER, new_link("ebay-a"), None)
+    sealed = stores.bids.seal(armed(stores, created(stores)), ARMED_BY, NOW_MS)
+    # When eBay's notice removes the link before the auction's end, then after it, twice
+    with pytest.raises(SnipeSealedError):
+        stores.deletions.remove_link(USER, "ebay-a", sealed.end_ms)
+    removed = stores.deletions.remove_link(USER, "ebay-a", sealed.end_ms + 6_000)
+    again = stores.deletions.remove_link(USER, "ebay-a", sealed.end_ms + 7_000)
+    # Then it went once, noted on the profile, its guard with it
+    assert (removed, again) == (True, False)
+    assert stores.links.get(USER) is None
+    assert stores.users.require(USER).ebayDeletedAt == sealed.end_ms + 6_000
+    assert stores.deletions.account_owner("ebay-a") is None
