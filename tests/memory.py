@@ -15,11 +15,13 @@ so what one repository writes, another reads.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from common.data.active_snipes import active_snipes_key
 from common.data.bids import LIST_READ_BUDGET, NOT_LINKED_FOR_SEAL, SEAL_AFTER_END_MS
+from common.data.connections import MAX_CONNECTION_MS
 from common.data.ebay_deletions import NoticeRecord, NoticeState, notice_key
 from common.data.ebay_links import (
     LINK_ATTRIBUTES,
@@ -45,12 +47,14 @@ from common.errors import (
     NotFoundError,
     SnipeSealedError,
     TooManyActiveSnipes,
+    TooManyConnections,
 )
 from common.history import history_entry
 from common.models import (
     EBAY_LINKED,
     BidEntity,
     BidStatus,
+    ConnectionEntity,
     HistoryAction,
     HistoryEntity,
     Preferences,
@@ -65,7 +69,9 @@ class MemoryTables:
         self.users: dict[str, dict[str, Any]] = {}  # the Users table, by its key
         self.bids: dict[tuple[str, str], BidEntity] = {}
         self.history: dict[tuple[str, str], HistoryEntity] = {}
-        self.connections: dict[str, set[str]] = {}
+        # The Connections table: each user's rows, and their index item's ids and ttl.
+        self.sockets: dict[str, dict[str, ConnectionEntity]] = {}
+        self.socket_index: dict[str, dict[str, Any]] = {}
         # One writer at a time, as DynamoDB serialises the conditional writes to one item.
         self.lock = threading.RLock()
 
@@ -502,16 +508,79 @@ class MemoryHistory:
 
 
 class MemoryConnections:
-    """common.data.connections.ConnectionsRepository, as account deletion uses it."""
+    """common.data.connections.ConnectionsRepository: each user's open sockets, and the index
+    item naming them that the per-user cap is a condition on."""
 
-    def __init__(self, tables: MemoryTables) -> None:
+    def __init__(self, tables: MemoryTables, clock: Callable[[], float] = time.time) -> None:
         self.t = tables
+        self.clock = clock
+
+    def put(
+        self,
+        connection: ConnectionEntity,
+        *,
+        users_table: str | None = None,
+        max_connections: int | None = None,
+    ) -> None:
+        try:
+            self._record(connection, users_table, max_connections)
+        except TooManyConnections:
+            if not self._forget_closed(connection.userId):
+                raise
+            self._record(connection, users_table, max_connections)
+
+    def _record(
+        self, connection: ConnectionEntity, users_table: str | None, max_connections: int | None
+    ) -> None:
+        user_id, connection_id = connection.userId, connection.connectionId
+        with self.t.lock:
+            if users_table is not None and self.t.profile_deleted(user_id):
+                raise AccountDeletedError(ACCOUNT_DELETED)
+            ids = self.t.socket_index.get(user_id, {}).get("ids", set())
+            full = max_connections is not None and len(ids) >= max_connections
+            if full and connection_id not in ids:
+                raise TooManyConnections(
+                    f"You have {max_connections} live connections open, the most one account "
+                    "may have; close one (another tab or terminal) and connect again",
+                    [FieldIssue("connection", f"at most {max_connections} per user")],
+                )
+            index = self.t.socket_index.setdefault(user_id, {"ids": set()})
+            index["ids"].add(connection_id)
+            index["ttl"] = connection.ttl
+            self.t.sockets.setdefault(user_id, {})[connection_id] = connection.model_copy()
+
+    def _forget_closed(self, user_id: str) -> bool:
+        with self.t.lock:
+            rows = self.t.sockets.get(user_id, {})
+            index = self.t.socket_index.get(user_id, {"ids": set()})
+            opened_after = int(self.clock() * 1000) - MAX_CONNECTION_MS
+            closed = {
+                c for c in index["ids"] if c not in rows or rows[c].connectedAt < opened_after
+            }
+            index["ids"] -= closed
+        return bool(closed)
+
+    def delete(self, user_id: str, connection_id: str) -> None:
+        with self.t.lock:
+            self.t.socket_index.get(user_id, {"ids": set()})["ids"].discard(connection_id)
+            self.t.sockets.get(user_id, {}).pop(connection_id, None)
 
     def connection_ids(self, user_id: str) -> list[str]:
-        return sorted(self.t.connections.get(user_id, set()))
+        return sorted(self.t.sockets.get(user_id, {}))
+
+    def connection_ids_by_user(self, user_ids: Sequence[str]) -> dict[str, list[str]]:
+        now = self.clock()
+        found: dict[str, list[str]] = {}
+        for user_id in user_ids:
+            index = self.t.socket_index.get(user_id, {})
+            expired = "ttl" in index and index["ttl"] < now
+            found[user_id] = [] if expired else sorted(index.get("ids", set()))
+        return found
 
     def delete_user_connections(self, user_id: str) -> int:
-        return len(self.t.connections.pop(user_id, set()))
+        with self.t.lock:
+            self.t.socket_index.pop(user_id, None)
+            return len(self.t.sockets.pop(user_id, {}))
 
 
 class MemoryGroups:

@@ -11,6 +11,7 @@ being deleted, and the group slot ledger.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,9 +32,10 @@ from common.errors import (
     EbayNotLinkedError,
     SnipeSealedError,
     TooManyActiveSnipes,
+    TooManyConnections,
 )
 from common.history import history_entry
-from common.models import BidEntity, BidStatus, HistoryAction, UserEntity
+from common.models import BidEntity, BidStatus, ConnectionEntity, HistoryAction, UserEntity
 from local.aws import Provisioned
 from tests.memory import MemoryStores
 
@@ -71,6 +73,8 @@ class DynamoStores:
 
 
 class MemoryWithLink(MemoryStores):
+    users_table = "Users"  # what a socket's put names; the in-memory tables are one database
+
     def link(self, user_id: str, account_id: str) -> None:
         self.users.link(user_id, account_id)
 
@@ -688,3 +692,64 @@ def test_a_closed_ebay_accounts_link_goes_once_and_waits_for_a_sealed_bid(stores
     assert stores.links.get(USER) is None
     assert stores.users.require(USER).ebayDeletedAt == sealed.end_ms + 6_000
     assert stores.deletions.account_owner("ebay-a") is None
+
+
+# ---------------------------------------------------------------------------------- connections
+
+
+def socket(connection_id: str, user_id: str = USER, age_s: float = 0) -> ConnectionEntity:
+    connected_at = int((time.time() - age_s) * 1000)
+    return ConnectionEntity(
+        connectionId=connection_id,
+        userId=user_id,
+        connectedAt=connected_at,
+        ttl=connected_at // 1000 + 2 * 3600 + 900,
+    )
+
+
+def test_a_user_holds_no_more_sockets_than_the_cap_and_a_closed_one_frees_a_place(stores):
+    # Given a user with two open sockets, at a cap of two
+    for connection_id in ("c1", "c2"):
+        stores.connections.put(
+            socket(connection_id), users_table=stores.users_table, max_connections=2
+        )
+    # When a third opens, and the first is opened again (a retried $connect)
+    with pytest.raises(TooManyConnections):
+        stores.connections.put(socket("c3"), users_table=stores.users_table, max_connections=2)
+    stores.connections.put(socket("c1"), users_table=stores.users_table, max_connections=2)
+    # Then the third was refused; once the first closes it fits
+    stores.connections.delete(USER, "c1")
+    stores.connections.put(socket("c3"), users_table=stores.users_table, max_connections=2)
+    assert stores.connections.connection_ids(USER) == ["c2", "c3"]
+    assert stores.connections.connection_ids_by_user([USER, "nobody"]) == {
+        USER: ["c2", "c3"],
+        "nobody": [],
+    }
+
+
+def test_a_socket_api_gateway_must_have_closed_does_not_hold_a_place(stores):
+    # Given a user at the cap with a socket opened three hours ago, whose $disconnect never came
+    stores.connections.put(socket("old", age_s=3 * 3600), max_connections=2)
+    stores.connections.put(socket("c2"), max_connections=2)
+    # When another opens
+    stores.connections.put(socket("c3"), max_connections=2)
+    # Then the old one no longer counts
+    assert stores.connections.connection_ids_by_user([USER])[USER] == ["c2", "c3"]
+
+
+def test_no_socket_for_an_account_being_deleted_and_deletion_forgets_them_all(stores):
+    # Given a user with two sockets, whose deletion then begins
+    profile(stores, linked=False)
+    for connection_id in ("c1", "c2"):
+        stores.connections.put(
+            socket(connection_id), users_table=stores.users_table, max_connections=10
+        )
+    stores.users.mark_deleted(USER, NOW_MS)
+    # When another opens, and the deletion forgets the user's sockets
+    with pytest.raises(AccountDeletedError):
+        stores.connections.put(socket("c3"), users_table=stores.users_table, max_connections=10)
+    forgotten = stores.connections.delete_user_connections(USER)
+    # Then the new one was refused, and the two are gone
+    assert forgotten == 2
+    assert stores.connections.connection_ids(USER) == []
+    assert stores.connections.connection_ids_by_user([USER]) == {USER: []}

@@ -18,7 +18,7 @@ from common.errors import (
     ValidationFailed,
 )
 from common.history import history_entry
-from common.models import BidStatus, HistoryAction, UserEntity
+from common.models import BidStatus, ConnectionEntity, HistoryAction, UserEntity
 from rest.logic import ebay_auth, history, users
 from tests.fakes import FakeIdentities, FakeScheduler, FakeSocketCloser
 from tests.memory import MemoryStores, add_snipe
@@ -64,6 +64,12 @@ def delete(stores: World, sockets: Any = None) -> Any:
         stores.identities,
         groups=stores.groups,
         clock=clock,
+    )
+
+
+def socket(connection_id: str) -> ConnectionEntity:
+    return ConnectionEntity(
+        connectionId=connection_id, userId=USER, connectedAt=CREATED, ttl=END + 9000
     )
 
 
@@ -120,7 +126,8 @@ def test_deleting_an_account_removes_everything_of_the_user_and_leaves_a_tombsto
     linked(stores)
     bid = add_snipe(stores, "b1", group="cams", end=END, created_at=CREATED)
     stores.slots.take(USER, "cams", "b1", 1, contingency=False)
-    stores.tables.connections[USER] = {"c1", "c2"}
+    for connection_id in ("c1", "c2"):
+        stores.connections.put(socket(connection_id))
     # When they delete their account
     counts = delete(stores)
     # Then their snipe, history and sockets are gone, its schedule and their Cognito user too
@@ -158,7 +165,7 @@ def test_an_account_with_a_bid_being_placed_is_not_deleted_yet(stores):
 def test_a_socket_that_cannot_be_closed_does_not_stop_the_deletion(stores):
     # Given a user with an open socket the WebSocket API will not close now
     users.get_or_create_profile(USER, signed_in(), stores.users, clock)
-    stores.tables.connections[USER] = {"c1"}
+    stores.connections.put(socket("c1"))
 
     class Stuck:
         def disconnect(self, connection_id: str) -> None:
