@@ -35,7 +35,7 @@ from botocore.exceptions import ClientError
 
 from common.data.active_snipes import BATCH_GET_LIMIT, active_snipes_key
 from common.data.bids import ACTIVE_INDEX
-from common.data.dynamo import cancellation_codes, translate_errors
+from common.data.dynamo import cancellation_codes, cancelled_by, translate_errors
 from common.data.users import account_not_deleted
 from common.errors import RetryableError
 from common.models import ACTIVE_SHARD
@@ -141,10 +141,9 @@ def _add(
             client.transact_write_items(TransactItems=items)
             return True
         except ClientError as exc:
-            codes = cancellation_codes(exc)
-            if "ConditionalCheckFailed" in codes:
+            if cancelled_by(exc):
                 return False
-            if "TransactionConflict" not in codes:
+            if "TransactionConflict" not in cancellation_codes(exc):
                 with translate_errors():
                     raise
     raise RetryableError("The snipes changed while they were backfilled; run it again")

@@ -32,7 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from common.data.dynamo import cancellation_codes, default_client, to_value, translate_errors
+from common.data.dynamo import (
+    default_client,
+    raise_if_cancelled_by,
+    to_value,
+    translate_errors,
+)
 from common.errors import FieldIssue, RetryableError, TooManyActiveSnipes
 from common.models import BidStatus
 
@@ -67,13 +72,15 @@ def take_slot(
 def raise_if_no_slot(exc: ClientError, index: int, max_active: int | None) -> None:
     """TooManyActiveSnipes if ``exc`` cancelled a transaction on its take_slot item, at
     ``index``. Its Retry-After is a placeholder: when a slot frees is the caller's to find."""
-    codes = cancellation_codes(exc)
-    if len(codes) > index and codes[index] == "ConditionalCheckFailed":
-        raise TooManyActiveSnipes(
+    raise_if_cancelled_by(
+        exc,
+        index,
+        TooManyActiveSnipes(
             f"You have {max_active} active snipes, the most one account may have; "
             "cancel one or wait until one of their auctions ends",
             [FieldIssue("ebayItemId", f"at most {max_active} active snipes")],
-        ) from exc
+        ),
+    )
 
 
 def release_slot(users_table: str, user_id: str, bid_id: str) -> dict[str, Any]:

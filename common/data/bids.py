@@ -17,11 +17,12 @@ from common.data.active_snipes import (
 )
 from common.data.dynamo import (
     batch_delete,
-    cancellation_codes,
+    cancelled_by,
     default_client,
     from_item,
     in_filter,
     query_items,
+    raise_if_cancelled_by,
     to_item,
     to_value,
     translate_errors,
@@ -243,12 +244,14 @@ class BidsRepository:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             raise_if_account_deleted(exc, len(items) - 1)
-            codes = cancellation_codes(exc)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                raise ConflictError(
+            raise_if_cancelled_by(
+                exc,
+                0,
+                ConflictError(
                     "You already have an active snipe on this item",
                     [FieldIssue("ebayItemId", "an active snipe exists for this item")],
-                ) from exc
+                ),
+            )
             raise_if_no_slot(exc, len(items) - 2, max_active)
             with translate_errors():
                 raise
@@ -366,10 +369,10 @@ class BidsRepository:
                 items: list[Any] = [snipe_put, profile_item]
                 self.client.transact_write_items(TransactItems=items)
             except ClientError as exc:
-                codes = cancellation_codes(exc)
-                if codes and codes[0] == "ConditionalCheckFailed":
-                    raise ConflictError("The snipe changed before it was sealed") from exc
-                if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                raise_if_cancelled_by(
+                    exc, 0, ConflictError("The snipe changed before it was sealed")
+                )
+                if cancelled_by(exc, 1):
                     self._raise_if_profile_refuses(bid.userId)
                     continue
                 with translate_errors("The snipe changed before it was sealed"):

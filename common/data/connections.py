@@ -26,10 +26,11 @@ from botocore.exceptions import ClientError
 
 from common import aws
 from common.data.dynamo import (
+    ConditionalWrite,
     batch_delete,
-    cancellation_codes,
     default_client,
     query_items,
+    raise_if_cancelled_by,
     to_item,
     translate_errors,
 )
@@ -140,13 +141,16 @@ class ConnectionsRepository:
         except ClientError as exc:
             if users_table is not None:
                 raise_if_account_deleted(exc, len(items) - 1)
-            codes = cancellation_codes(exc)
-            if max_connections is not None and codes and codes[0] == "ConditionalCheckFailed":
-                raise TooManyConnections(
-                    f"You have {max_connections} live connections open, the most one account "
-                    "may have; close one (another tab or terminal) and connect again",
-                    [FieldIssue("connection", f"at most {max_connections} per user")],
-                ) from exc
+            if max_connections is not None:
+                raise_if_cancelled_by(
+                    exc,
+                    0,
+                    TooManyConnections(
+                        f"You have {max_connections} live connections open, the most one "
+                        "account may have; close one (another tab or terminal) and connect again",
+                        [FieldIssue("connection", f"at most {max_connections} per user")],
+                    ),
+                )
             with translate_errors():
                 raise
 
@@ -171,24 +175,20 @@ class ConnectionsRepository:
         ]
         if not closed:
             return False
-        with translate_errors():
-            try:
-                self.client.update_item(
-                    TableName=self.table,
-                    Key=self._index_key(user_id),
-                    UpdateExpression="DELETE connectionIds :ids",
-                    ConditionExpression="attribute_exists(userId)",
-                    ExpressionAttributeValues={":ids": {"SS": sorted(closed)}},
-                )
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise
+        with translate_errors(), ConditionalWrite():
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._index_key(user_id),
+                UpdateExpression="DELETE connectionIds :ids",
+                ConditionExpression="attribute_exists(userId)",
+                ExpressionAttributeValues={":ids": {"SS": sorted(closed)}},
+            )
         return True
 
     def delete(self, user_id: str, connection_id: str) -> None:
         """Forget one socket; forgetting one that is already gone is not an error."""
         with translate_errors():
-            try:
+            with ConditionalWrite():
                 # DELETE on a missing item would create one (without a ttl): only if it exists.
                 self.client.update_item(
                     TableName=self.table,
@@ -197,9 +197,6 @@ class ConnectionsRepository:
                     ConditionExpression="attribute_exists(userId)",
                     ExpressionAttributeValues={":id": {"SS": [connection_id]}},
                 )
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise
             self.client.delete_item(
                 TableName=self.table,
                 Key={"userId": {"S": user_id}, "connectionId": {"S": connection_id}},

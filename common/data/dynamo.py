@@ -13,7 +13,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from common import aws
-from common.errors import ConflictError, RetryableError
+from common.errors import ConflictError, DomainError, RetryableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -71,14 +71,28 @@ def _from_dynamo(value: Any) -> Any:
     return value
 
 
+CONDITION_FAILED = "ConditionalCheckFailedException"  # a single write's condition failed
+CANCELLED_ON_CONDITION = "ConditionalCheckFailed"  # a transaction item's condition failed
+CHANGED = "The item changed or already exists"  # a ConflictError's message unless told
+
+
 def cancellation_codes(exc: ClientError) -> list[str]:
     reasons = exc.response.get("CancellationReasons") or []
     return [str(r.get("Code", "None")) for r in reasons]
 
 
+def cancelled_by(exc: ClientError, index: int | None = None) -> bool:
+    """Whether ``exc`` cancelled a transaction on the condition of its item at ``index`` (of
+    any of its items when ``index`` is None)."""
+    codes = cancellation_codes(exc)
+    if index is None:
+        return CANCELLED_ON_CONDITION in codes
+    return len(codes) > index and codes[index] == CANCELLED_ON_CONDITION
+
+
 @contextmanager
 def translate_errors(
-    conflict_message: str = "The item changed or already exists",
+    conflict_message: str = CHANGED,
 ) -> Iterator[None]:
     """Conditional failures become ConflictError; throttling, and a database that did not
     answer in time (botocore's timeouts and connection errors), become RetryableError."""
@@ -88,11 +102,10 @@ def translate_errors(
         raise RetryableError("The database did not answer in time; try again") from exc
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
-        if code == "ConditionalCheckFailedException":
+        if code == CONDITION_FAILED:
             raise ConflictError(conflict_message) from exc
         if code == "TransactionCanceledException":
-            codes = cancellation_codes(exc)
-            if "ConditionalCheckFailed" in codes:
+            if cancelled_by(exc):
                 raise ConflictError(conflict_message) from exc
             raise RetryableError("The database was busy; try again") from exc
         if code in THROTTLING_CODES:
@@ -103,10 +116,12 @@ def translate_errors(
 class ConditionalWrite:
     """Around one conditional write (``with ConditionalWrite() as write: client.put_item(...)``):
     ``write.happened`` is False when its condition failed (someone else got there first) and
-    True when it was written; throttling becomes RetryableError, anything else passes."""
+    True when it was written, and ``write.failure`` the ClientError that said so, for a caller
+    that raises its own error from it; throttling becomes RetryableError, anything else passes."""
 
     def __init__(self) -> None:
         self.happened = True
+        self.failure: ClientError | None = None
 
     def __enter__(self) -> ConditionalWrite:
         return self
@@ -114,8 +129,9 @@ class ConditionalWrite:
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> bool:
         if not isinstance(exc, ClientError):
             return False
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if exc.response.get("Error", {}).get("Code") == CONDITION_FAILED:
             self.happened = False
+            self.failure = exc
             return True
         with translate_errors():
             raise exc
@@ -129,11 +145,10 @@ def in_filter(attribute: str, values: Sequence[str], prefix: str) -> tuple[str, 
     return expression, {n: {"S": v} for n, v in zip(names, values, strict=True)}
 
 
-def raise_if_cancelled_by(exc: ClientError, index: int, error: ConflictError) -> None:
+def raise_if_cancelled_by(exc: ClientError, index: int, error: DomainError) -> None:
     """Raise ``error`` (caused by ``exc``) if ``exc`` cancelled a transaction on the condition
     of its item at ``index``; return otherwise, for the caller's own translation."""
-    codes = cancellation_codes(exc)
-    if len(codes) > index and codes[index] == "ConditionalCheckFailed":
+    if cancelled_by(exc, index):
         raise error from exc
 
 

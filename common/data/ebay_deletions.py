@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from common.data.dynamo import (
-    cancellation_codes,
+    ConditionalWrite,
+    cancelled_by,
     default_client,
     from_item,
     to_item,
@@ -75,16 +76,13 @@ class EbayDeletions:
             "ownerId": owner_id,
             "ttl": expires_at,
         }
-        try:
+        with ConditionalWrite() as write:
             self.client.put_item(
                 TableName=self.table,
                 Item=to_item(record),
                 ConditionExpression="attribute_not_exists(userId)",
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                with translate_errors():
-                    raise
+        if not write.happened:
             existing = self.notice(notification_id)
             if existing is not None:
                 return existing
@@ -131,8 +129,7 @@ class EbayDeletions:
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            codes = cancellation_codes(exc)
-            if codes and codes[0] == "ConditionalCheckFailed":
+            if cancelled_by(exc, 0):
                 raise_if_sealed(self.client, self.table, user_id, now_ms)
                 return False
             with translate_errors("The eBay link changed meanwhile; try again"):

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from common.data.dynamo import (
     ConditionalWrite,
-    cancellation_codes,
+    cancelled_by,
     default_client,
     from_item,
     raise_if_cancelled_by,
@@ -239,8 +239,7 @@ class EbayLinksRepository:
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            codes = cancellation_codes(exc)
-            if codes and codes[0] == "ConditionalCheckFailed":
+            if cancelled_by(exc, 0):
                 raise_if_sealed(self.client, self.table, user_id, now_ms)
                 return False
             with translate_errors("The eBay link changed meanwhile; try again"):

@@ -22,16 +22,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from common.data.dynamo import default_client, from_item, to_value, translate_errors
+from common.data.dynamo import (
+    ConditionalWrite,
+    default_client,
+    from_item,
+    to_value,
+    translate_errors,
+)
 from common.data.groups import BATCH_GET_LIMIT, group_key
 from common.errors import RetryableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-CONDITION_FAILED = "ConditionalCheckFailedException"
 LEDGER_ATTRIBUTES = ("holders", "settled", "held", "pending", "lost")
 _READ_ATTEMPTS = 8
 
@@ -141,7 +144,7 @@ class GroupSlots:
         }
         if contingency:
             values[":zero"] = to_value(0)
-        try:
+        with ConditionalWrite() as write:
             self.client.update_item(
                 TableName=self.table,
                 Key={"userId": {"S": group_key(user_id, group_id)}},
@@ -153,12 +156,7 @@ class GroupSlots:
                 ConditionExpression=condition,
                 ExpressionAttributeValues=values,
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != CONDITION_FAILED:
-                with translate_errors():
-                    raise
-            return bid_id in self.read(user_id, group_id).holders
-        return True
+        return write.happened or bid_id in self.read(user_id, group_id).holders
 
     def settle(self, user_id: str, group_id: str, bid_id: str, *, won: bool) -> bool:
         """Record a holder's outcome once: a win keeps its slot, a loss (or no bid) gives it
@@ -173,7 +171,7 @@ class GroupSlots:
         }
         if not won:
             values[":one"] = to_value(1)
-        try:
+        with ConditionalWrite() as write:
             self.client.update_item(
                 TableName=self.table,
                 Key={"userId": {"S": group_key(user_id, group_id)}},
@@ -181,9 +179,4 @@ class GroupSlots:
                 ConditionExpression="contains(holders, :b) AND NOT contains(settled, :b)",
                 ExpressionAttributeValues=values,
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != CONDITION_FAILED:
-                with translate_errors():
-                    raise
-            return False
-        return True
+        return write.happened

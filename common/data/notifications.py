@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from common.data.dynamo import (
     ConditionalWrite,
     default_client,
@@ -124,7 +122,8 @@ class NotificationGuards:
 
     def release(self, guard: Guard) -> None:
         """Delete our SENDING guard: the email certainly was not sent, a retry may send it."""
-        try:
+        # Not ours any more (sent, or reclaimed by another delivery): nothing to release.
+        with ConditionalWrite():
             self.client.delete_item(
                 TableName=self.table,
                 Key={"userId": {"S": guard.key}},
@@ -135,8 +134,3 @@ class NotificationGuards:
                     ":at": to_value(guard.claimed_at),
                 },
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return
-            with translate_errors():
-                raise

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
-from common.data.dynamo import default_client, from_item, to_value, translate_errors
+from common.data.dynamo import (
+    ConditionalWrite,
+    default_client,
+    from_item,
+    to_value,
+    translate_errors,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -39,7 +43,7 @@ class PriceHistory:
         again after a timeout, though the first one landed, appends nothing twice. Returns 0
         when the point was not added."""
         key = {"userId": {"S": price_history_key(ebay_item_id)}}
-        try:
+        with ConditionalWrite() as append:
             result = self.client.update_item(
                 TableName=self.table,
                 Key=key,
@@ -58,18 +62,15 @@ class PriceHistory:
                 },
                 ReturnValues="UPDATED_NEW",
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return 0
-            with translate_errors():
-                raise
+        if not append.happened:
+            return 0
         size = len(result["Attributes"]["points"]["L"])
         excess = size - MAX_POINTS
         if excess > 0:
             # Only the oldest go; the size condition makes a racing append skip the trim
             # (the next append trims instead).
             removals = ", ".join(f"points[{i}]" for i in range(excess))
-            try:
+            with ConditionalWrite() as trim:
                 self.client.update_item(
                     TableName=self.table,
                     Key=key,
@@ -77,11 +78,8 @@ class PriceHistory:
                     ConditionExpression="size(points) = :n",
                     ExpressionAttributeValues={":n": to_value(size)},
                 )
+            if trim.happened:
                 size = MAX_POINTS
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    with translate_errors():
-                        raise
         return size
 
     def points(self, ebay_item_id: str) -> list[tuple[int, int]]:

@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from common.data.dynamo import (
+    CHANGED,
+    ConditionalWrite,
     batch_delete,
-    cancellation_codes,
+    cancelled_by,
     default_client,
     from_item,
     query_items,
@@ -105,9 +107,7 @@ def raise_if_sealed(client: DynamoDBClient, table: str, user_id: str, now_ms: in
 def raise_if_account_deleted(exc: ClientError, index: int) -> None:
     """AccountDeletedError if ``exc`` cancelled a transaction on its account_not_deleted item,
     which was at ``index``."""
-    codes = cancellation_codes(exc)
-    if len(codes) > index and codes[index] == "ConditionalCheckFailed":
-        raise AccountDeletedError(ACCOUNT_DELETED) from exc
+    raise_if_cancelled_by(exc, index, AccountDeletedError(ACCOUNT_DELETED))
 
 
 class UsersRepository:
@@ -172,14 +172,16 @@ class UsersRepository:
                 ]
             )
         except ClientError as exc:
-            codes = cancellation_codes(exc)
-            if codes and codes[0] == "ConditionalCheckFailed":
+            if cancelled_by(exc, 0):
                 return False
-            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                raise ConflictError(
+            raise_if_cancelled_by(
+                exc,
+                1,
+                ConflictError(
                     "This email address belongs to another account",
                     [FieldIssue("email", "already in use")],
-                ) from exc
+                ),
+            )
             with translate_errors():
                 raise
         return True
@@ -283,7 +285,7 @@ class UsersRepository:
         """Set ``deletedAt`` on the profile (creating a bare tombstone if there is none): from
         here on the profile is not recreated, nor changed, nor read as a live profile. A retry
         keeps the first mark; returns it."""
-        try:
+        with ConditionalWrite() as write:
             result = self.client.update_item(
                 TableName=self.table,
                 Key={"userId": {"S": user_id}},
@@ -294,11 +296,9 @@ class UsersRepository:
                 ExpressionAttributeValues={":now": to_value(now)},
                 ReturnValues="ALL_NEW",
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise_if_sealed(self.client, self.table, user_id, now)
-            with translate_errors():
-                raise
+        if not write.happened:
+            raise_if_sealed(self.client, self.table, user_id, now)
+            raise ConflictError(CHANGED) from write.failure
         return int(from_item(result["Attributes"])[DELETED_AT])
 
     def deletion_keys(self, user_id: str) -> list[str]:

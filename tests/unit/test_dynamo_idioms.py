@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from common.data.dynamo import ConditionalWrite, in_filter, raise_if_cancelled_by
+from common.data.dynamo import ConditionalWrite, cancelled_by, in_filter, raise_if_cancelled_by
 from common.errors import ConflictError, RetryableError
 
 
@@ -21,10 +21,12 @@ def test_a_conditional_write_that_went_through_happened() -> None:
 
 def test_a_conditional_write_whose_condition_failed_did_not_happen() -> None:
     # When the write's condition fails
+    failure = _error("ConditionalCheckFailedException")
     with ConditionalWrite() as write:
-        raise _error("ConditionalCheckFailedException")
-    # Then nothing is raised and it did not happen
+        raise failure
+    # Then nothing is raised, it did not happen, and the failure is kept for a caller's error
     assert write.happened is False
+    assert write.failure is failure
 
 
 def test_a_throttled_conditional_write_is_retryable_and_other_errors_pass_through() -> None:
@@ -64,3 +66,15 @@ def test_a_transaction_cancelled_by_the_named_items_condition_is_that_conflict()
     # and naming another item leaves the cancellation to the caller
     raise_if_cancelled_by(exc, 0, conflict)
     raise_if_cancelled_by(exc, 2, conflict)
+
+
+def test_a_transaction_is_cancelled_by_an_item_only_where_its_condition_failed() -> None:
+    # Given a transaction its second item's condition cancelled (the first was fine)
+    exc = _cancelled("None", "ConditionalCheckFailed")
+    # Then it was cancelled by the second item, by some item, and not by the first or a third
+    assert cancelled_by(exc, 1) is True
+    assert cancelled_by(exc) is True
+    assert cancelled_by(exc, 0) is False
+    assert cancelled_by(exc, 2) is False
+    # and a cancellation for another reason (a conflicting transaction) is by no condition
+    assert cancelled_by(_cancelled("TransactionConflict", "None")) is False
