@@ -152,7 +152,7 @@ def test_a_failed_refresh_does_not_fail_a_snipe_whose_token_lasts(world):
             raise EbayUnavailable("token endpoint down", maybe_processed=False)
         return world["token"]
 
-    run = engine(world)
+    run = engine(world, driven=True)
     run.tokens = tokens
     # When the snipe fires
     result = run.run(USER, bid.bidId)
@@ -163,11 +163,10 @@ def test_a_failed_refresh_does_not_fail_a_snipe_whose_token_lasts(world):
 
 def test_a_high_bidder_below_the_reserve_has_lost(world):
     # Given an auction whose reserve is above our maximum
-    end_ms = (int(time.time() + 3) + 1) * 1000
-    lot = world["sim"].create_auction("Leica M3", 1000, end_ms, reserve_price=9000)
+    lot = auction(world, ends_in=3, reserve_price=9000)
     bid = snipe(world, lot, max_bid=5000)
     # When the snipe fires and the auction ends with us the high bidder
-    result = engine(world).run(USER, bid.bidId)
+    result = engine(world, driven=True).run(USER, bid.bidId)
     # Then it is LOST: eBay does not sell below the reserve
     assert result == "lost"
     assert world["bids"].require(USER, bid.bidId).status is BidStatus.LOST
@@ -244,11 +243,11 @@ def test_a_contingency_group_stops_at_its_first_loss(world):
     first = snipe(world, first_lot, group="lenses")
     later = snipe(world, later_lot, group="lenses")
     # When the first is lost
-    assert engine(world).run(USER, first.bidId) == "lost"
+    assert engine(world, driven=True).run(USER, first.bidId) == "lost"
     # Then the rest of the group is cancelled (GROUP_STOPPED) and never bids
     stored = world["bids"].require(USER, later.bidId)
     assert (stored.status, stored.cancelReason) == (BidStatus.CANCELLED, "GROUP_STOPPED")
-    assert engine(world).run(USER, later.bidId) == "already-cancelled"
+    assert engine(world, driven=True).run(USER, later.bidId) == "already-cancelled"
     assert our_bids(world, later_lot) == []
 
 
@@ -282,7 +281,7 @@ def test_a_sealed_snipe_whose_run_died_is_settled_not_left_armed(world):
     world["bids"].replace(bid, dead, [BidStatus.PENDING])
     after_the_end(world, lot)
     # When the follow-up after the end takes it over
-    result = engine(world).run(USER, bid.bidId)
+    result = engine(world, driven=True).run(USER, bid.bidId)
     # Then eBay holds no bid of ours, so it is FAILED in words, not left ARMED
     assert result == "failed"
     assert world["bids"].require(USER, bid.bidId).status is BidStatus.FAILED
