@@ -48,13 +48,10 @@ def create_bid(body: CreateBidRequest) -> tuple[CreatedBidOut, int]:
         logic.NewSnipe(
             body.ebayItemId, body.maxBidAmount, body.currency, body.leadSeconds, body.groupId
         ),
-        p.users,
-        p.bids,
+        p,
         p.items.for_user(SNIPE_CREATION, who.user_id, time.time),
         time.time,
         p.settings.history_ttl_days,
-        p.scheduler,
-        p.snipe_cap,
     )
     logger.info("snipe created", bid_id=bid.bidId, ebay_item_id=bid.ebayItemId)
     return CreatedBidOut(**bid_out(bid).model_dump(), warnings=warnings), 201

@@ -78,21 +78,35 @@ def fetch_auction(auctions: AuctionLookup, legacy_item_id: str) -> EbayItem:
         ) from exc
 
 
+class CreationPorts(Protocol):
+    """What creating a snipe writes and checks (the bids function's: rest.composition.BidsPorts)."""
+
+    @property
+    def users(self) -> UserStore: ...
+
+    @property
+    def bids(self) -> BidStore: ...
+
+    @property
+    def scheduler(self) -> SnipeScheduler: ...
+
+    @property
+    def snipe_cap(self) -> caps.ActiveSnipeCap: ...
+
+
 def create_snipe(
     user_id: str,
     request: NewSnipe,
-    users: UserStore,
-    bids: BidStore,
+    ports: CreationPorts,
     auctions: AuctionLookup,
     clock: Clock,
     history_ttl_days: int,
-    scheduler: SnipeScheduler,
-    cap: caps.ActiveSnipeCap,
 ) -> tuple[BidEntity, list[str]]:
     """Schedule a snipe on an eBay auction; never for a deleted account (AccountDeletedError),
-    whose token may outlive it by up to an hour, nor beyond the owner's ``cap`` on active
-    snipes (TooManyActiveSnipes, 429). ``auctions`` looks the item up: in the API, metered
-    from the snipe-creation share of the day's eBay calls (rest.logic.lookups)."""
+    whose token may outlive it by up to an hour, nor beyond the owner's cap on active snipes
+    (TooManyActiveSnipes, 429). ``auctions`` looks the item up: in the API, metered from the
+    snipe-creation share of the day's eBay calls (rest.logic.lookups)."""
+    users, bids, scheduler, cap = ports.users, ports.bids, ports.scheduler, ports.snipe_cap
     # The profile is read anyway (its default lead time), so the tombstone is checked here,
     # before eBay is asked. A deletion that begins after this read is caught by the create's
     # ConditionCheck on the profile (common/data/bids.py) and, for the schedule, by the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import boto3
 
@@ -33,13 +34,15 @@ def test_an_account_deleted_with_pending_snipes_leaves_no_schedule(rest_env, new
         bid, _ = create_snipe(
             "user-del",
             NewSnipe(lot["legacyItemId"], 5000, None, 6, None),
-            stack_env.users_repo(),
-            stack_env.bids_repo(),
+            SimpleNamespace(
+                users=stack_env.users_repo(),
+                bids=stack_env.bids_repo(),
+                scheduler=sched,
+                snipe_cap=roomy_cap(),
+            ),
             stack_env.ebay_client(),
             time.time,
             30,
-            sched,
-            roomy_cap(),
         )
         ids.append(bid.bidId)
     assert {schedule_name(i) for i in ids} <= _names(s.schedule_group_name)

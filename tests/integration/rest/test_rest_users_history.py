@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -392,13 +393,12 @@ def _create(users: Any, scheduler: Any, item: str) -> None:
     create_snipe(
         "user-a",
         NewSnipe(item, 5000, None, None, None),
-        users,
-        stack_env.bids_repo(),
+        SimpleNamespace(
+            users=users, bids=stack_env.bids_repo(), scheduler=scheduler, snipe_cap=roomy_cap()
+        ),
         stack_env.ebay_client(),
         time.time,
         get_settings().history_ttl_days,
-        scheduler,
-        roomy_cap(),
     )
 
 

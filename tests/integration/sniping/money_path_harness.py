@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import httpx
 from pydantic import SecretStr
@@ -639,13 +640,15 @@ class World:
             bid, _warnings = create_snipe(
                 self.user_id,
                 request,
-                self.users,
-                self.bids,
+                SimpleNamespace(
+                    users=self.users,
+                    bids=self.bids,
+                    scheduler=self.scheduler,
+                    snipe_cap=roomy_cap(),
+                ),
                 self.lookup,
                 self.clock,
                 HISTORY_TTL_DAYS,
-                self.scheduler,
-                roomy_cap(),
             )
         except DomainError as exc:
             return None, ApiAnswer(False, exc)

@@ -3,6 +3,7 @@ DynamoDB's behaviour by the contract suite), a fake scheduler and a fake eBay lo
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -103,13 +104,15 @@ def create(world: dict[str, Any], req: logic.NewSnipe | None = None, **kwargs: A
     return logic.create_snipe(
         USER,
         req,
-        stores.users,
-        stores.bids,
+        SimpleNamespace(
+            users=stores.users,
+            bids=stores.bids,
+            scheduler=kwargs.pop("scheduler", world["scheduler"]),
+            snipe_cap=kwargs.pop("cap", roomy_cap()),
+        ),
         auctions,
         world["clock"],
         TTL_DAYS,
-        kwargs.pop("scheduler", world["scheduler"]),
-        kwargs.pop("cap", roomy_cap()),
     )
 
 
@@ -160,13 +163,15 @@ def test_an_unlinked_user_is_warned_and_the_lead_time_defaults_to_their_preferen
     bid, warnings = logic.create_snipe(
         "u2",
         request(lead=None),
-        stores.users,
-        stores.bids,
+        SimpleNamespace(
+            users=stores.users,
+            bids=stores.bids,
+            scheduler=world["scheduler"],
+            snipe_cap=roomy_cap(),
+        ),
         Auctions(**{"1001": auction()}),
         world["clock"],
         TTL_DAYS,
-        world["scheduler"],
-        roomy_cap(),
     )
     # Then the snipe takes their lead time, and they are told to link eBay
     assert bid.leadSeconds == 8
