@@ -110,9 +110,12 @@ RESOURCE_PRICES: dict[str, Any] = {
     "AWS::CloudFront::Function": "per invocation ($0.10 per million page requests)",
     "AWS::CloudFront::OriginAccessControl": "free",
     "AWS::CloudFront::ResponseHeadersPolicy": "free",
-    "AWS::Serverless::Function": "per request and GB-second; Schedule events: the idle runs",
-    "AWS::Serverless::LayerVersion": "free (code storage)",
-    "AWS::Serverless::HttpApi": "per request",
+    # The template as SAM expands it (what CloudFormation deploys).
+    "AWS::Lambda::Function": "per request and GB-second; Schedule events: the idle runs",
+    "AWS::Lambda::LayerVersion": "free (code storage)",
+    "AWS::Lambda::EventSourceMapping": "free (its function's invocations per use)",
+    "AWS::Lambda::EventInvokeConfig": "free",
+    "AWS::Events::Rule": "free (scheduled rules; their function's runs per use)",
     "AWS::Lambda::Permission": "free",
     "AWS::Logs::LogGroup": "per GB ingested and stored (retention bounds the storage)",
     "AWS::DynamoDB::Table": "per request; storage and PITR $0.45/GB-month (MBs here)",
@@ -180,15 +183,13 @@ def load_profile(profile: str, path: Path = TEMPLATE_PATH) -> Template:
 def scheduled_runs(template: Template) -> dict[str, int]:
     """Runs a month of each function with Schedule events (``rate(N unit)``), from the template."""
     runs: dict[str, int] = {}
-    for logical_id, resource in template.resources("AWS::Serverless::Function").items():
-        for event in (resource.get("Properties", {}).get("Events") or {}).values():
-            if event.get("Type") != "Schedule":
-                continue
-            rate = re.fullmatch(r"rate\((\d+) (\w+)\)", str(event["Properties"]["Schedule"]))
-            if rate is None:
-                raise ValueError(f"{logical_id}: only rate() schedules are priced")
-            count, unit = int(rate.group(1)), rate.group(2)
-            runs[logical_id] = runs.get(logical_id, 0) + RATE_RUNS_PER_MONTH[unit] // count
+    for schedule in template.schedules:
+        logical_id = schedule.function_id
+        rate = re.fullmatch(r"rate\((\d+) (\w+)\)", schedule.expression)
+        if rate is None:
+            raise ValueError(f"{logical_id}: only rate() schedules are priced")
+        count, unit = int(rate.group(1)), rate.group(2)
+        runs[logical_id] = runs.get(logical_id, 0) + RATE_RUNS_PER_MONTH[unit] // count
     return runs
 
 
@@ -218,20 +219,20 @@ def log_retention_days(template: Template) -> float:
 
 
 def traced_functions(template: Template) -> set[str]:
-    """The functions whose Tracing is Active under this template's parameters (SAM Globals,
-    or the function's own)."""
-    default = (template.raw.get("Globals") or {}).get("Function", {}).get("Tracing")
+    """The functions whose Tracing is Active under this template's parameters (SAM's Globals
+    or the function's own, as SAM expanded them)."""
     return {
         name
-        for name, function in template.resources("AWS::Serverless::Function").items()
-        if template.resolve(function.get("Properties", {}).get("Tracing", default)) == "Active"
+        for name, function in template.resources("AWS::Lambda::Function").items()
+        if template.resolve(function.get("Properties", {}).get("TracingConfig", {})).get("Mode")
+        == "Active"
     }
 
 
 def price_updater_awake_seconds(template: Template) -> float:
     """How long a run with a snipe in its last minutes stays awake: until SAFETY before its
     Timeout, and never past its minute less a round."""
-    props = template.resources("AWS::Serverless::Function")["PriceUpdaterFunction"]["Properties"]
+    props = template.raw_properties("PriceUpdaterFunction")
     timeout = float(template.resolve(props.get("Timeout", 3)))
     return min(
         timeout - PRICE_UPDATER_SAFETY_SECONDS,

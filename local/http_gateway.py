@@ -455,11 +455,7 @@ class HttpGateway:
         self.runtime = runtime
         self.integration_timeout = integration_timeout
         self.routes = RouteTable(
-            [
-                route
-                for route in template.http_routes
-                if route.api_id in (api_logical_id, None) or len(apis) == 1
-            ]
+            [route for route in template.http_routes if route.api_id == api_logical_id]
         )
         self.authorizers = {
             name: JwtAuthorizer(config, jwks_url) for name, config in self.api.authorizers.items()
@@ -492,7 +488,7 @@ class HttpGateway:
         headers: dict[str, str],
     ) -> web.Response:
         authorizer_context = None
-        authorizer_name = route.authorizer or self.api.default_authorizer
+        authorizer_name = route.authorizer
         if authorizer_name and authorizer_name != "NONE":
             authorizer = self.authorizers[authorizer_name]
             try:

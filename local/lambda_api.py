@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from local.lambda_runtime import EventInvoker, FunctionError, FunctionTimeoutError, LambdaRuntime
-from local.template import Template
+from local.template import FUNCTION_TYPE, Template
 
 INVOKE_PATH = "/2015-03-31/functions/{function_name}/invocations"
 
@@ -39,7 +39,7 @@ def function_logical_id(template: Template, name_or_arn: str) -> str | None:
         name = name.split(":function:")[-1] if ":function:" in name else name.split(":")[2]
     name = name.split(":")[0]
     for logical_id, physical in template.refs.items():
-        if physical == name and logical_id in template.resources("AWS::Serverless::Function"):
+        if physical == name and logical_id in template.resources(FUNCTION_TYPE):
             return logical_id
     return None
 

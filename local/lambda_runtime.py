@@ -163,9 +163,7 @@ class LambdaRuntime:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
         self._containers: dict[str, ContainerPool] = {}
         self._one_at_a_time: dict[str, threading.Lock] = {
-            logical_id: threading.Lock()
-            for logical_id, spec in self.functions.items()
-            if spec.events_of_type("HttpApi")
+            route.function_id: threading.Lock() for route in template.http_routes
         }
 
     # ---- environment
@@ -508,7 +506,7 @@ class EventInvoker:
             return
         self._count(event, "function_errors")
         event.request_id = error.request_id
-        config = self.template.functions[event.logical_id].properties.get("EventInvokeConfig") or {}
+        config = self.template.event_invoke_config(event.logical_id)
         retries = int(config.get("MaximumRetryAttempts", DEFAULT_ASYNC_RETRIES))
         max_age = int(config.get("MaximumEventAgeInSeconds", DEFAULT_EVENT_AGE_SECONDS))
         delays = self.retry_delays or LAMBDA_RETRY_DELAYS

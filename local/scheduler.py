@@ -231,24 +231,16 @@ class LocalScheduler:
 
     def _template_schedules(self) -> list[_Recurring]:
         found = []
-        for logical_id, spec in self.template.functions.items():
-            for declared in spec.events:
-                if declared.type not in ("Schedule", "ScheduleV2"):
-                    continue
-                props = declared.properties
-                if str(props.get("State", "ENABLED")).upper() == "DISABLED" or (
-                    props.get("Enabled") is False
-                ):
-                    continue
-                payload = props.get("Input")
-                expression = str(props.get("ScheduleExpression") or props.get("Schedule"))
-                if isinstance(payload, str):
-                    event: Any = json.loads(payload)
-                elif declared.type == "Schedule":
-                    event = scheduled_event(logical_id, self.template)
-                else:
-                    event = {}
-                found.append(_Recurring(logical_id, expression, event))
+        for schedule in self.template.schedules:
+            if not schedule.enabled:
+                continue
+            if isinstance(schedule.payload, str):
+                event: Any = json.loads(schedule.payload)
+            elif schedule.from_rule:
+                event = scheduled_event(schedule.function_id, self.template)
+            else:
+                event = {}
+            found.append(_Recurring(schedule.function_id, schedule.expression, event))
         return found
 
     def idle(self) -> bool:

@@ -45,7 +45,7 @@ from common.data.dynamo_http import STREAMS_TARGET_PREFIX, DynamoDbHttp
 from common.http1 import KeepAliveClient
 from local.aws import FAKE_CREDENTIALS, client
 from local.lambda_runtime import InvocationError, LambdaRuntime
-from local.template import SQS_QUEUE_TYPE, Template
+from local.template import EVENT_SOURCE_MAPPING_TYPE, SQS_QUEUE_TYPE, Template
 
 log = logging.getLogger("local.streams")
 
@@ -78,28 +78,25 @@ def stream_mappings(template: Template) -> list[StreamMapping]:
         for logical_id in template.resources(SQS_QUEUE_TYPE)
     }
     mappings = []
-    for spec in template.functions.values():
-        for event in spec.events_of_type("DynamoDB"):
-            p = event.properties
-            destination = ((p.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
-                "Destination"
+    for function_id, p in template.targeting(EVENT_SOURCE_MAPPING_TYPE):
+        if ":dynamodb:" not in str(p["EventSourceArn"]):
+            continue  # SQS or Kinesis: not pumped locally
+        destination = ((p.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        mappings.append(
+            StreamMapping(
+                function_id=function_id,
+                stream_arn=str(p["EventSourceArn"]),
+                batch_size=int(p.get("BatchSize", 100)),
+                starting_position=str(p.get("StartingPosition", "LATEST")),
+                parallelization_factor=int(p.get("ParallelizationFactor", 1)),
+                max_retry_attempts=int(p.get("MaximumRetryAttempts", -1)),
+                max_record_age_seconds=int(p.get("MaximumRecordAgeInSeconds", -1)),
+                bisect_on_error=str(p.get("BisectBatchOnFunctionError", False)).lower() == "true",
+                report_item_failures="ReportBatchItemFailures"
+                in (p.get("FunctionResponseTypes") or []),
+                on_failure_queue_url=queues.get(destination) if destination else None,
             )
-            mappings.append(
-                StreamMapping(
-                    function_id=spec.logical_id,
-                    stream_arn=str(p["Stream"]),
-                    batch_size=int(p.get("BatchSize", 100)),
-                    starting_position=str(p.get("StartingPosition", "LATEST")),
-                    parallelization_factor=int(p.get("ParallelizationFactor", 1)),
-                    max_retry_attempts=int(p.get("MaximumRetryAttempts", -1)),
-                    max_record_age_seconds=int(p.get("MaximumRecordAgeInSeconds", -1)),
-                    bisect_on_error=str(p.get("BisectBatchOnFunctionError", False)).lower()
-                    == "true",
-                    report_item_failures="ReportBatchItemFailures"
-                    in (p.get("FunctionResponseTypes") or []),
-                    on_failure_queue_url=queues.get(destination) if destination else None,
-                )
-            )
+        )
     return mappings
 
 

@@ -1,9 +1,12 @@
 """Read template.yaml the way CloudFormation and SAM would, for the local stack.
 
 The template is the one place a table, function, route or secret is declared. This module
-loads it (with the CloudFormation short tags), resolves parameters (defaults plus overrides,
-like ``sam deploy --parameter-overrides``), conditions, SAM ``Globals`` and intrinsic functions,
-and exposes typed views of what the local stack needs. References to resources resolve to the
+loads it (with the CloudFormation short tags), has SAM's own translator (aws-sam-translator, the
+``AWS::Serverless`` transform as a library) expand the ``AWS::Serverless`` resources into the
+CloudFormation that is deployed (functions with their Globals, the HTTP API's OpenAPI body,
+event source mappings, rules, event invoke configs), resolves parameters (defaults plus
+overrides, like ``sam deploy --parameter-overrides``), conditions and intrinsic functions, and
+exposes typed views of what the local stack needs. References to resources resolve to the
 physical ids the local stack registers with :meth:`Template.bind` once it has created them.
 """
 
@@ -12,11 +15,13 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import importlib.metadata
 import json
 import re
 import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -24,35 +29,40 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+SAM_CACHE_DIR = REPO_ROOT / ".aws-sam" / "local-expanded"
 
 REGION = "us-east-1"
 # moto's default account: ARNs it returns carry this id, so the pseudo parameter must agree.
 ACCOUNT_ID = "123456789012"
 
-FUNCTION_TYPE = "AWS::Serverless::Function"
-HTTP_API_TYPE = "AWS::Serverless::HttpApi"
+FUNCTION_TYPE = "AWS::Lambda::Function"
+# An HTTP API (SAM's HttpApi, its routes in an OpenAPI Body) or a WebSocket API (ProtocolType).
+API_TYPE = "AWS::ApiGatewayV2::Api"
+EVENT_SOURCE_MAPPING_TYPE = "AWS::Lambda::EventSourceMapping"
+EVENT_RULE_TYPE = "AWS::Events::Rule"
+EVENT_INVOKE_CONFIG_TYPE = "AWS::Lambda::EventInvokeConfig"
 TABLE_TYPE = "AWS::DynamoDB::Table"
 KMS_KEY_TYPE = "AWS::KMS::Key"
 SECRET_TYPE = "AWS::SecretsManager::Secret"
 USER_POOL_TYPE = "AWS::Cognito::UserPool"
 USER_POOL_CLIENT_TYPE = "AWS::Cognito::UserPoolClient"
-WEBSOCKET_API_TYPE = "AWS::ApiGatewayV2::Api"
 SQS_QUEUE_TYPE = "AWS::SQS::Queue"
 SCHEDULE_GROUP_TYPE = "AWS::Scheduler::ScheduleGroup"
+SCHEDULE_TYPE = "AWS::Scheduler::Schedule"
 IAM_ROLE_TYPE = "AWS::IAM::Role"
-LAYER_TYPE = "AWS::Serverless::LayerVersion"
+LAYER_TYPE = "AWS::Lambda::LayerVersion"
 USER_POOL_DOMAIN_TYPE = "AWS::Cognito::UserPoolDomain"
 BUCKET_TYPE = "AWS::S3::Bucket"
 LOG_GROUP_TYPE = "AWS::Logs::LogGroup"
 
-# SAM resource types whose properties a `Globals` section may default.
-_GLOBALS_SECTIONS = {
-    "Function": FUNCTION_TYPE,
-    "HttpApi": HTTP_API_TYPE,
-    "Api": "AWS::Serverless::Api",
-    "SimpleTable": "AWS::Serverless::SimpleTable",
-    "StateMachine": "AWS::Serverless::StateMachine",
+# Code locations: SAM insists on an S3 URI; nothing is uploaded locally.
+_SAM_CODE_URIS = {
+    "AWS::Serverless::Function": "CodeUri",
+    "AWS::Serverless::LayerVersion": "ContentUri",
 }
+# The HTTP API's OpenAPI methods; SAM's ANY.
+_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+_ANY_METHOD = "x-amazon-apigateway-any-method"
 
 _NO_VALUE = object()
 
@@ -153,6 +163,63 @@ def load_yaml(path: Path | str = TEMPLATE_PATH) -> dict[str, Any]:
     return document
 
 
+def expand_sam(document: Mapping[str, Any], region: str = REGION) -> dict[str, Any]:
+    """The CloudFormation template SAM deploys for ``document`` (``AWS::Serverless`` resources
+    and ``Globals`` expanded by aws-sam-translator); intrinsics stay for :class:`Template`."""
+    expanded: dict[str, Any] = json.loads(_expanded(json.dumps(document), region))
+    return expanded
+
+
+@lru_cache(maxsize=16)
+def _expanded(document_json: str, region: str) -> str:
+    # Importing the translator and translating template.yaml take seconds of CPU, so the result
+    # is kept per document and translator version, in this process and on disk (.aws-sam/, which
+    # `make clean` removes). Parameters are resolved afterwards, by Template: they do not change
+    # what SAM makes of this template.
+    version = importlib.metadata.version("aws-sam-translator")
+    key = hashlib.sha256(f"{version}\n{region}\n{document_json}".encode()).hexdigest()
+    cached = SAM_CACHE_DIR / f"{key}.json"
+    if cached.exists():
+        return cached.read_text(encoding="utf-8")
+    expanded = _translate(document_json, region)
+    try:
+        SAM_CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{secrets.token_hex(4)}.tmp")
+        partial.write_text(expanded, encoding="utf-8")
+        partial.replace(cached)  # whole or not at all, with other processes writing it too
+    except OSError:
+        pass  # a read-only checkout: translate again next time
+    return expanded
+
+
+def _translate(document_json: str, region: str) -> str:
+    import boto3
+    from samtranslator.metrics.metrics import Metrics
+    from samtranslator.parser.parser import Parser
+    from samtranslator.public.exceptions import InvalidDocumentException
+    from samtranslator.translator.translator import Translator
+
+    document = json.loads(document_json)
+    for resource in document.get("Resources", {}).values():
+        if resource.get("Type") in _SAM_CODE_URIS:
+            properties = resource.setdefault("Properties", {})
+            properties[_SAM_CODE_URIS[resource["Type"]]] = "s3://local/code"
+    ((document.get("Globals") or {}).get("Function") or {}).pop("CodeUri", None)
+    session = boto3.session.Session(region_name=region)
+    metrics = Metrics()  # SAM's own timings; published to nowhere
+    translator = Translator({}, Parser(), boto_session=session, metrics=metrics)
+    try:
+        expanded: dict[str, Any] = translator.translate(
+            document, parameter_values={}, get_managed_policy_map=dict
+        )
+    except InvalidDocumentException as exc:
+        causes = "; ".join(str(cause) for cause in exc.causes)
+        raise TemplateError(f"SAM cannot translate the template: {causes}") from exc
+    finally:
+        metrics.publish()
+    return json.dumps(expanded)
+
+
 # ------------------------------------------------------------------------------ typed views
 
 
@@ -186,23 +253,12 @@ class TableSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class EventSpec:
-    """One entry of a function's ``Events``; ``properties`` resolved, ``raw`` as written."""
-
-    name: str
-    type: str
-    properties: dict[str, Any]
-    raw: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
 class HttpRoute:
     function_id: str
-    event_name: str
     method: str  # upper case; "ANY" matches every method
     path: str  # "/bids/{bidId}", "/{proxy+}"
-    api_id: str | None  # logical id of the HttpApi, None for the implicit API
-    authorizer: str | None  # "NONE" opts a route out of the API's default authorizer
+    api_id: str  # logical id of the API (ServerlessHttpApi: SAM's implicit one)
+    authorizer: str | None  # a security scheme of the API's; None or "NONE": no authorizer
     auth_scopes: tuple[str, ...]
 
     @property
@@ -219,35 +275,19 @@ class FunctionSpec:
     memory_size: int
     timeout: int
     environment: dict[str, str]
-    events: list[EventSpec]
     properties: dict[str, Any]
 
-    @property
-    def http_routes(self) -> list[HttpRoute]:
-        routes = []
-        for event in self.events:
-            if event.type != "HttpApi":
-                continue
-            props = event.properties
-            auth = event.raw.get("Properties", {}).get("Auth", {})
-            api_ref = event.raw.get("Properties", {}).get("ApiId")
-            routes.append(
-                HttpRoute(
-                    function_id=self.logical_id,
-                    event_name=event.name,
-                    method=_route_method(props.get("Method", "ANY")),
-                    path=str(props.get("Path", "/$default")),
-                    api_id=api_ref["Ref"]
-                    if isinstance(api_ref, dict) and "Ref" in api_ref
-                    else None,
-                    authorizer=auth.get("Authorizer"),
-                    auth_scopes=tuple(auth.get("AuthorizationScopes", ())),
-                )
-            )
-        return routes
 
-    def events_of_type(self, event_type: str) -> list[EventSpec]:
-        return [event for event in self.events if event.type == event_type]
+@dataclass(frozen=True, slots=True)
+class ScheduleSpec:
+    """A recurring schedule that targets a function: an EventBridge rule (SAM ``Schedule``) or
+    an EventBridge Scheduler schedule (``ScheduleV2``)."""
+
+    function_id: str
+    expression: str  # rate(...) or cron(...)
+    payload: str | None  # the target's Input (JSON), if it sets one
+    enabled: bool
+    from_rule: bool  # a rule without Input delivers a Scheduled Event; Scheduler, {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +320,6 @@ class HttpApiSpec:
     logical_id: str
     properties: dict[str, Any]
     cors: CorsConfig | None
-    default_authorizer: str | None
     authorizers: dict[str, JwtAuthorizerConfig]
 
 
@@ -315,7 +354,7 @@ class Template:
         account_id: str = ACCOUNT_ID,
         name_prefix: str = "",
     ) -> Template:
-        raw = load_yaml(path)
+        raw = expand_sam(load_yaml(path), region)
         template = cls(
             raw=raw,
             parameters=_resolve_parameters(raw.get("Parameters", {}), overrides or {}),
@@ -356,13 +395,11 @@ class Template:
                     name,
                     Arn=f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}",
                 )
-            elif kind == HTTP_API_TYPE:
+            elif kind == API_TYPE:
                 api_id = _api_id(self.stage, logical_id)
-                endpoint = f"https://{api_id}.execute-api.{self.region}.amazonaws.com"
-                self.bind(logical_id, api_id, ApiEndpoint=endpoint)
-            elif kind == WEBSOCKET_API_TYPE:
-                api_id = _api_id(self.stage, logical_id)
-                endpoint = f"wss://{api_id}.execute-api.{self.region}.amazonaws.com"
+                websocket = resource.get("Properties", {}).get("ProtocolType") == "WEBSOCKET"
+                scheme = "wss" if websocket else "https"
+                endpoint = f"{scheme}://{api_id}.execute-api.{self.region}.amazonaws.com"
                 self.bind(logical_id, api_id, ApiEndpoint=endpoint, ApiId=api_id)
             elif kind.startswith("AWS::ApiGatewayV2::"):
                 # Routes, integrations, authorizers, stages: served by local/websocket_gateway.py.
@@ -456,17 +493,11 @@ class Template:
         return found
 
     def raw_properties(self, logical_id: str) -> dict[str, Any]:
-        """Properties as written plus SAM Globals, intrinsics not resolved."""
-        resource = self.raw["Resources"][logical_id]
-        properties = copy.deepcopy(resource.get("Properties", {}))
-        for section, kind in _GLOBALS_SECTIONS.items():
-            if resource["Type"] == kind:
-                defaults = self.raw.get("Globals", {}).get(section, {})
-                properties = _merge_globals(copy.deepcopy(defaults), properties)
-        return properties
+        """Properties as SAM expanded them (Globals merged), intrinsics not resolved."""
+        return copy.deepcopy(self.raw["Resources"][logical_id].get("Properties", {}))
 
     def properties(self, logical_id: str) -> dict[str, Any]:
-        """Resolved properties (Globals merged, intrinsics evaluated)."""
+        """Resolved properties (intrinsics evaluated)."""
         resolved = self.resolve(self.raw_properties(logical_id))
         assert isinstance(resolved, dict)
         return resolved
@@ -487,18 +518,7 @@ class Template:
         }
 
     def function(self, logical_id: str) -> FunctionSpec:
-        raw = self.raw_properties(logical_id)
         props = self.properties(logical_id)
-        raw_events = raw.get("Events", {}) or {}
-        events = [
-            EventSpec(
-                name=name,
-                type=str(event["Type"]),
-                properties=self.resolve(event.get("Properties", {})),
-                raw=event,
-            )
-            for name, event in raw_events.items()
-        ]
         variables = props.get("Environment", {}).get("Variables", {}) or {}
         return FunctionSpec(
             logical_id=logical_id,
@@ -508,57 +528,114 @@ class Template:
             memory_size=int(props.get("MemorySize", 128)),
             timeout=int(props.get("Timeout", 3)),
             environment={key: _env_string(value) for key, value in variables.items()},
-            events=events,
             properties=props,
         )
 
+    def function_id(self, name_or_arn: Any) -> str | None:
+        """The logical id of the function a resolved ``FunctionName`` or ARN names."""
+        for logical_id in self.resources(FUNCTION_TYPE):
+            arn = self.attributes.get((logical_id, "Arn"))
+            if name_or_arn in (self.refs.get(logical_id), arn) or (
+                arn and str(name_or_arn).startswith(f"{arn}:")  # qualified
+            ):
+                return logical_id
+        return None
+
+    def targeting(self, resource_type: str) -> list[tuple[str, dict[str, Any]]]:
+        """(function, resolved properties) of each resource of this type whose
+        ``FunctionName`` is one of the template's functions (event source mappings, event
+        invoke configs)."""
+        found = []
+        for logical_id in self.resources(resource_type):
+            props = self.properties(logical_id)
+            function_id = self.function_id(props.get("FunctionName"))
+            if function_id is not None:
+                found.append((function_id, props))
+        return found
+
+    def event_invoke_config(self, function_id: str) -> dict[str, Any]:
+        """The function's EventInvokeConfig (SAM's ``EventInvokeConfig``), or {}."""
+        configs = self.targeting(EVENT_INVOKE_CONFIG_TYPE)
+        return next((props for fid, props in configs if fid == function_id), {})
+
     @property
-    def http_routes(self) -> list[HttpRoute]:
-        return [route for spec in self.functions.values() for route in spec.http_routes]
+    def schedules(self) -> list[ScheduleSpec]:
+        """Rules (``Schedule`` events) and Scheduler schedules (``ScheduleV2``) on functions."""
+        found = []
+        for kind, targets_key in ((EVENT_RULE_TYPE, "Targets"), (SCHEDULE_TYPE, "Target")):
+            for logical_id in self.resources(kind):
+                props = self.properties(logical_id)
+                targets = props.get(targets_key) or []
+                for target in targets if isinstance(targets, list) else [targets]:
+                    function_id = self.function_id(target.get("Arn"))
+                    if function_id is None or "ScheduleExpression" not in props:
+                        continue
+                    found.append(
+                        ScheduleSpec(
+                            function_id=function_id,
+                            expression=str(props["ScheduleExpression"]),
+                            payload=target.get("Input"),
+                            enabled=str(props.get("State", "ENABLED")).upper() != "DISABLED",
+                            from_rule=kind == EVENT_RULE_TYPE,
+                        )
+                    )
+        return found
 
     @property
     def http_apis(self) -> dict[str, HttpApiSpec]:
         return {
-            logical_id: self.http_api(logical_id) for logical_id in self.resources(HTTP_API_TYPE)
+            logical_id: self.http_api(logical_id)
+            for logical_id, resource in self.resources(API_TYPE).items()
+            if "Body" in resource.get("Properties", {})
         }
 
     def http_api(self, logical_id: str) -> HttpApiSpec:
+        """An HTTP API from the OpenAPI body SAM generates: CORS and JWT authorizers."""
         props = self.properties(logical_id)
-        cors_props = props.get("CorsConfiguration")
+        body = props.get("Body") or {}
+        cors_props = body.get("x-amazon-apigateway-cors")
         cors = None
         if isinstance(cors_props, dict):
             cors = CorsConfig(
-                allow_origins=tuple(cors_props.get("AllowOrigins", ())),
-                allow_methods=tuple(m.upper() for m in cors_props.get("AllowMethods", ())),
-                allow_headers=tuple(h.lower() for h in cors_props.get("AllowHeaders", ())),
-                expose_headers=tuple(h.lower() for h in cors_props.get("ExposeHeaders", ())),
-                allow_credentials=bool(cors_props.get("AllowCredentials", False)),
-                max_age=int(cors_props["MaxAge"]) if "MaxAge" in cors_props else None,
+                allow_origins=tuple(cors_props.get("allowOrigins", ())),
+                allow_methods=tuple(m.upper() for m in cors_props.get("allowMethods", ())),
+                allow_headers=tuple(h.lower() for h in cors_props.get("allowHeaders", ())),
+                expose_headers=tuple(h.lower() for h in cors_props.get("exposeHeaders", ())),
+                allow_credentials=bool(cors_props.get("allowCredentials", False)),
+                max_age=int(cors_props["maxAge"]) if "maxAge" in cors_props else None,
             )
-        elif cors_props:
-            # `CorsConfiguration: true` is SAM's shorthand for allowing every origin.
-            cors = CorsConfig(("*",), ("*",), ("*",), (), False, None)
-        auth = props.get("Auth", {}) or {}
+        schemes = (body.get("components") or {}).get("securitySchemes") or {}
         authorizers = {}
-        for name, config in (auth.get("Authorizers", {}) or {}).items():
-            jwt = config.get("JwtConfiguration")
+        for name, scheme in schemes.items():
+            config = scheme.get("x-amazon-apigateway-authorizer") or {}
+            jwt = config.get("jwtConfiguration")
             if not jwt:
                 raise TemplateError(
                     f"authorizer {name}: only JWT authorizers are supported locally"
                 )
             authorizers[name] = JwtAuthorizerConfig(
                 name=name,
-                identity_source=str(config.get("IdentitySource", "$request.header.Authorization")),
+                identity_source=str(config.get("identitySource", "$request.header.Authorization")),
                 issuer=str(jwt["issuer"]),
                 audience=tuple(str(a) for a in jwt.get("audience", ())),
             )
         return HttpApiSpec(
-            logical_id=logical_id,
-            properties=props,
-            cors=cors,
-            default_authorizer=auth.get("DefaultAuthorizer"),
-            authorizers=authorizers,
+            logical_id=logical_id, properties=props, cors=cors, authorizers=authorizers
         )
+
+    @property
+    def http_routes(self) -> list[HttpRoute]:
+        """Every route of every HTTP API: its OpenAPI operations and their Lambda integrations."""
+        routes = []
+        for api_id, resource in self.resources(API_TYPE).items():
+            body = resource.get("Properties", {}).get("Body") or {}
+            # Only the paths: their integrations name functions, bound from the start.
+            for path, operations in self.resolve(body.get("paths") or {}).items():
+                for method, operation in operations.items():
+                    if method not in (*_METHODS, _ANY_METHOD):
+                        continue
+                    routes.append(_route(self, api_id, path, method, operation))
+        return routes
 
     @property
     def user_pools(self) -> dict[str, dict[str, Any]]:
@@ -766,16 +843,23 @@ def _resolve_parameters(
     return values
 
 
-def _merge_globals(defaults: Any, local: Any) -> Any:
-    """SAM's rules: maps merge key by key, lists add up, a local scalar wins."""
-    if isinstance(defaults, dict) and isinstance(local, dict):
-        merged = dict(defaults)
-        for key, value in local.items():
-            merged[key] = _merge_globals(defaults[key], value) if key in defaults else value
-        return merged
-    if isinstance(defaults, list) and isinstance(local, list):
-        return defaults + local
-    return local
+def _route(template: Template, api_id: str, path: str, method: str, operation: Any) -> HttpRoute:
+    uri = str(operation["x-amazon-apigateway-integration"]["uri"])
+    # arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function ARN>/invocations
+    function_arn = uri.split("/functions/", 1)[1].rsplit("/invocations", 1)[0]
+    function_id = template.function_id(function_arn)
+    if function_id is None:
+        raise TemplateError(f"{method} {path}: no function of the template behind {uri}")
+    security = operation.get("security") or [{}]
+    ((authorizer, scopes),) = security[0].items() if security[0] else ((None, []),)
+    return HttpRoute(
+        function_id=function_id,
+        method=_route_method(method),
+        path=path,
+        api_id=api_id,
+        authorizer=authorizer,
+        auth_scopes=tuple(scopes),
+    )
 
 
 def _route_method(method: Any) -> str:

@@ -44,7 +44,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from local import sigv4
 from local.aws import FAKE_CREDENTIALS
 from local.lambda_runtime import FunctionError, InvocationError, LambdaRuntime
-from local.template import WEBSOCKET_API_TYPE, Template, TemplateError
+from local.template import API_TYPE, FUNCTION_TYPE, Template, TemplateError
 
 log = logging.getLogger("local.websocket")
 
@@ -116,7 +116,7 @@ def websocket_api(template: Template) -> WebSocketApiSpec | None:
     """The template's WebSocket API (routes -> integrations -> functions), or None."""
     apis = [
         logical_id
-        for logical_id in template.resources(WEBSOCKET_API_TYPE)
+        for logical_id in template.resources(API_TYPE)
         if template.raw_properties(logical_id).get("ProtocolType") == "WEBSOCKET"
     ]
     if not apis:
@@ -124,7 +124,7 @@ def websocket_api(template: Template) -> WebSocketApiSpec | None:
     if len(apis) > 1:
         raise TemplateError(f"the local stack serves one WebSocket API, found {apis}")
     api = apis[0]
-    functions = set(template.resources("AWS::Serverless::Function"))
+    functions = set(template.resources(FUNCTION_TYPE))
 
     def of_api(kind: str) -> dict[str, dict[str, Any]]:
         return {

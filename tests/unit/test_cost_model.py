@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from bench import cost
-from local.template import load_yaml
+from local.template import expand_sam, load_yaml
 
 
 def test_every_resource_type_in_the_template_is_priced():
-    # Given every type the template declares, whatever its conditions
-    declared = {r["Type"] for r in load_yaml()["Resources"].values()}
+    # Given every type the template deploys as SAM expands it, whatever its conditions
+    declared = {r["Type"] for r in expand_sam(load_yaml())["Resources"].values()}
     # Then the cost model says how each is billed (a price, or why it is per use or free)
     assert declared - set(cost.RESOURCE_PRICES) == set()
 

@@ -11,6 +11,7 @@ from local.template import (
     Template,
     TemplateError,
     UnresolvedReferenceError,
+    expand_sam,
     load_yaml,
 )
 
@@ -26,6 +27,7 @@ Conditions:
   Both: !And [!Condition NotProd, !Equals [!Ref Suffix, x]]
 Globals:
   Function:
+    Runtime: python3.11
     Timeout: 10
     MemorySize: !FindInMap [Sizes, !Ref Stage, Memory]
     Environment:
@@ -63,7 +65,10 @@ Resources:
           Properties: { ApiId: !Ref Api, Method: get, Path: "/items/{id}" }
         Open:
           Type: HttpApi
-          Properties: { Method: GET, Path: /open, Auth: { Authorizer: NONE } }
+          Properties: { ApiId: !Ref Api, Method: GET, Path: /open, Auth: { Authorizer: NONE } }
+        Implicit:
+          Type: HttpApi
+          Properties: { Method: POST, Path: /implicit }
         Tick:
           Type: Schedule
           Properties: { Schedule: rate(1 minute) }
@@ -76,6 +81,12 @@ Resources:
     Type: AWS::Serverless::HttpApi
     Properties:
       CorsConfiguration: { AllowOrigins: [!Sub "http://${Suffix}"], MaxAge: 5 }
+      Auth:
+        DefaultAuthorizer: Jwt
+        Authorizers:
+          Jwt:
+            IdentitySource: $request.header.Authorization
+            JwtConfiguration: { issuer: "https://issuer.example", audience: [app] }
 """
 
 
@@ -120,23 +131,27 @@ def test_parameters_conditions_globals_and_refs_resolve(small_template: Path) ->
     assert template.conditions == {"IsProd": False, "NotProd": True, "Both": True}
 
 
-def test_routes_keep_method_path_api_and_raw_events(small_template: Path) -> None:
-    # Given the loaded template
+def test_sam_expands_routes_schedules_and_apis_as_deployed(small_template: Path) -> None:
+    # Given the loaded template, which SAM's translator expanded
     template = Template.load(small_template)
     template.bind("Key", "k", Arn="arn")
 
-    # When its routes and events are read
-    routes = {route.event_name: route for route in template.http_routes}
-    fn = template.function("Fn")
+    # When its routes and schedules are read
+    routes = {route.route_key: route for route in template.http_routes}
 
-    # Then methods are upper case, path params kept, the API named, raw events available
-    assert routes["Get"].route_key == "GET /items/{id}"
-    assert routes["Get"].api_id == "Api"
-    assert routes["Open"].authorizer == "NONE"
-    assert fn.events_of_type("Schedule")[0].raw == {
-        "Type": "Schedule",
-        "Properties": {"Schedule": "rate(1 minute)"},
-    }
+    # Then methods are upper case, path params kept, each route on the API SAM put it on
+    assert routes["GET /items/{id}"].api_id == "Api"
+    assert routes["GET /items/{id}"].function_id == "Fn"
+    assert routes["GET /items/{id}"].authorizer == "Jwt"  # the API's default
+    assert routes["GET /open"].authorizer == "NONE"
+    assert routes["POST /implicit"].api_id == "ServerlessHttpApi"  # SAM's implicit HTTP API
+    assert routes["POST /implicit"].authorizer is None
+    # And the Schedule event is the EventBridge rule SAM makes, targeting the function
+    (schedule,) = template.schedules
+    assert (schedule.function_id, schedule.expression) == ("Fn", "rate(1 minute)")
+    assert schedule.enabled
+    assert schedule.from_rule
+    assert schedule.payload is None
     assert template.http_api("Api").cors is not None
     assert template.http_api("Api").cors.allow_origins == ("http://x",)
 
@@ -185,9 +200,30 @@ def test_the_real_template_gives_every_function_the_same_shared_environment(
 def test_the_real_template_routes_and_authorizer(stack_resources) -> None:
     template = stack_resources.template
     api = template.http_api("HttpApi")
-    assert api.default_authorizer == "CognitoJwt"
+    assert {route.authorizer for route in template.http_routes} == {"CognitoJwt", "NONE"}
     authorizer = api.authorizers["CognitoJwt"]
     assert authorizer.issuer == stack_resources.issuer
     assert authorizer.audience == (stack_resources.user_pool_client_id,)
     assert authorizer.identity_header == "authorization"
     assert "GET /bids/{bidId}" in {route.route_key for route in template.http_routes}
+
+
+def test_the_kept_expansion_follows_the_document() -> None:
+    # Given a small SAM document, expanded once (and so kept on disk)
+    def document(handler: str) -> dict:
+        function = {"Handler": handler, "Runtime": "python3.11", "Timeout": 7}
+        return {
+            "Transform": "AWS::Serverless-2016-10-31",
+            "Resources": {"Fn": {"Type": "AWS::Serverless::Function", "Properties": function}},
+        }
+
+    first = expand_sam(document("pkg.first.handler"))
+
+    # When the document changes and is expanded again
+    second = expand_sam(document("pkg.second.handler"))
+
+    # Then each expansion is SAM's Lambda function for its own document, never the kept one
+    assert first["Resources"]["Fn"]["Type"] == "AWS::Lambda::Function"
+    assert first["Resources"]["Fn"]["Properties"]["Handler"] == "pkg.first.handler"
+    assert second["Resources"]["Fn"]["Properties"]["Handler"] == "pkg.second.handler"
+    assert expand_sam(document("pkg.first.handler")) == first
