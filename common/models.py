@@ -1,7 +1,7 @@
 """Domain types and stored entities shared by every function.
 
-API input and output models live beside their routes (`rest/schemas.py`); what is stored lives
-here. Attribute names are the DynamoDB attribute names.
+API input and output models live beside their routes (`rest/schemas/`, a module per resource);
+what is stored lives here. Attribute names are the DynamoDB attribute names.
 """
 
 from __future__ import annotations

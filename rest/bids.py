@@ -18,18 +18,16 @@ from rest.app import ERROR_RESPONSES, RATE_LIMITED_RESPONSE, caller, create_app,
 from rest.composition import BidsSettings, bids_ports
 from rest.logic import bids as logic
 from rest.presenters import bid_out
-from rest.schemas import (
+from rest.schemas.bids import (
     BidDetailOut,
-    BidIdParam,
     BidOut,
     BidPageOut,
     CreateBidRequest,
     CreatedBidOut,
-    Cursor,
-    Limit,
     StatusFilter,
     UpdateBidRequest,
 )
+from rest.schemas.shared import BidIdParam, Cursor, Limit
 
 router = APIGatewayHttpRouter()
 CREATED = documented(

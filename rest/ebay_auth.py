@@ -14,8 +14,8 @@ from common.handler import settings_validated
 from common.observability import logger, metrics
 from rest.app import caller, create_app, documented, sign_in_email
 from rest.composition import EbayAuthSettings, ebay_auth_ports
-from rest.ebay_schemas import AuthCallbackRequest, AuthUrlOut, LinkStatusOut, UnlinkOut
 from rest.logic import ebay_auth as logic
+from rest.schemas.ebay import AuthCallbackRequest, AuthUrlOut, LinkStatusOut, UnlinkOut
 
 router = APIGatewayHttpRouter()
 # Module-level so tests can move time (an expired state) without patching the time module.

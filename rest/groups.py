@@ -17,14 +17,14 @@ from common.data.groups import GroupRule
 from common.observability import logger
 from rest.app import caller, documented
 from rest.composition import bids_ports
-from rest.group_schemas import (
+from rest.logic import groups as logic
+from rest.schemas.groups import (
     CurrencyTotalOut,
     GroupIdParam,
     GroupListOut,
     GroupOut,
     GroupRuleRequest,
 )
-from rest.logic import groups as logic
 
 router = APIGatewayHttpRouter()
 

@@ -16,7 +16,8 @@ from rest.app import caller, create_app, documented
 from rest.composition import HistorySettings, history_ports
 from rest.logic import history as logic
 from rest.presenters import history_out
-from rest.schemas import ActionFilter, BidIdParam, Cursor, HistoryPageOut, Limit
+from rest.schemas.history import ActionFilter, HistoryPageOut
+from rest.schemas.shared import BidIdParam, Cursor, Limit
 
 router = APIGatewayHttpRouter()
 EpochMsQuery = Annotated[int, Field(ge=0, le=9_999_999_999_999)]

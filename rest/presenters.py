@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from common.models import BidEntity, HistoryEntity
-from rest.schemas import BidOut, HistoryOut
+from rest.schemas.bids import BidOut
+from rest.schemas.history import HistoryOut
 
 
 def bid_out(bid: BidEntity) -> BidOut:

@@ -15,7 +15,7 @@ from common.observability import logger, metrics
 from rest.app import caller, create_app, documented, sign_in_email
 from rest.composition import UsersSettings, users_ports
 from rest.logic import users as logic
-from rest.user_schemas import (
+from rest.schemas.users import (
     AccountDeletedOut,
     DeletedCounts,
     PreferencesRequest,

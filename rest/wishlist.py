@@ -24,15 +24,15 @@ from rest.app import (
     documented,
 )
 from rest.composition import WishlistSettings, wishlist_ports
-from rest.ebay_schemas import (
+from rest.logic import wishlist as logic
+from rest.schemas.ebay import (
     ItemIdParam,
     PriceOut,
     WishlistItemDetailOut,
     WishlistItemOut,
     WishlistPageOut,
 )
-from rest.logic import wishlist as logic
-from rest.schemas import Cursor, Limit
+from rest.schemas.shared import Cursor, Limit
 
 if TYPE_CHECKING:
     from common.ebay.models import Money

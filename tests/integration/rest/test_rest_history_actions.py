@@ -20,7 +20,7 @@ import pytest
 from common.data.dynamo import default_client
 from local.template import load_yaml
 from rest import bids, ebay_auth, history, users
-from rest.schemas import UpdateBidRequest
+from rest.schemas.bids import UpdateBidRequest
 from tests.integration.rest.conftest import make_call
 from tests.integration.rest.ebay_link_helpers import auth_url, callback, consent, link
 from tests.stack_env import get_settings

@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 from pydantic import BaseModel, EmailStr, Field, StrictBool, field_validator
 
 from common.models import LeadSeconds, UserEntity, valid_timezone
-from rest.schemas import Strict
+from rest.schemas.shared import Strict
 
 # Free text shown in emails and the dashboard: any script and emoji, but no control characters
 # (NUL, C0, DEL, C1) and no bidirectional overrides or isolates, which can disguise the text.

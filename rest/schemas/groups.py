@@ -7,10 +7,10 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from common.data.groups import GroupLimit, GroupMode
-from rest.schemas import Strict
+from rest.schemas.shared import Strict
 
 # common.models.GroupId, without a space at either end: a snipe's groupId arrives stripped
-# (rest.schemas.Strict), so a rule for " cams" could never apply to any snipe.
+# (rest.schemas.shared.Strict), so a rule for " cams" could never apply to any snipe.
 GroupIdParam = Annotated[
     str,
     Field(

@@ -1,53 +1,19 @@
-"""What clients send (…Request) and get back (…Out). Stored shapes live in common/models.py."""
+"""What clients send to /bids and get back. Stored shapes live in common/models.py."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.models import (
-    BidStatus,
-    Cents,
-    CurrencyCode,
-    GroupId,
-    HistoryAction,
-    LeadSeconds,
-    LegacyItemId,
-)
-
-Limit = Annotated[int, Field(ge=1, le=100)]
-# common.data.cursor's shape: base64url of the position, a dot, base64url of 18 signature bytes.
-# Only this function can tell whether one is signed and still valid (400 when not).
-Cursor = Annotated[
-    str, Field(min_length=1, max_length=2048, pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{24}$")
-]
-
-
-def enum_list_pattern(kind: type[StrEnum]) -> str:
-    """A comma-separated list of ``kind``'s values, as rest.logic.filters reads it."""
-    one = "|".join(member.value for member in kind)
-    return rf"^({one})(,({one}))*$"
-
+from common.models import BidStatus, Cents, CurrencyCode, GroupId, LeadSeconds, LegacyItemId
+from rest.schemas.shared import Strict, enum_list_pattern
 
 StatusFilter = Annotated[
     str, Field(max_length=200, pattern=enum_list_pattern(BidStatus), description="e.g. WON,LOST")
 ]
-ActionFilter = Annotated[
-    str,
-    Field(max_length=200, pattern=enum_list_pattern(HistoryAction), description="e.g. CREATE"),
-]
-# Ids are 23 characters (common.clock.new_id); anything far longer is refused before it becomes
-# a DynamoDB sort key, which DynamoDB itself refuses over 1,024 bytes (a 500, not a 404).
-BidIdParam = Annotated[str, Field(min_length=1, max_length=64)]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-# ---------------------------------------------------------------- bids
 class CreateBidRequest(Strict):
     ebayItemId: LegacyItemId
     maxBidAmount: Cents
@@ -112,20 +78,4 @@ class CreatedBidOut(BidOut):
 
 class BidPageOut(BaseModel):
     items: list[BidOut]
-    nextCursor: str | None
-
-
-# ---------------------------------------------------------------- history
-class HistoryOut(BaseModel):
-    historyId: str
-    bidId: str
-    action: HistoryAction
-    status: BidStatus
-    ebayItemId: str
-    timestamp: int
-    details: dict[str, object]
-
-
-class HistoryPageOut(BaseModel):
-    items: list[HistoryOut]
     nextCursor: str | None

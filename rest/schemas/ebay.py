@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, SecretStr
 
-from rest.schemas import Strict
+from rest.schemas.shared import Strict
 
 # eBay's authorization codes are ~200 characters of base64 with ^ and # separators. A SecretStr:
 # the code is a credential until used, and Powertools logs route arguments at DEBUG.
