@@ -50,6 +50,7 @@ from concurrent.futures import TimeoutError as FutureTimeoutError
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
 
 from local.lambda_containers import ContainerPool
@@ -604,10 +605,22 @@ def new_containers() -> None:
     for name, module in list(sys.modules.items()):
         if name.partition(".")[0] not in PRODUCT_PACKAGES:
             continue
-        for value in list(vars(module).values()):
-            # Each cache once: in the module that defines it, not in those that import it.
-            if isinstance(value, _CACHED_FUNCTION) and value.__module__ == name:
-                value.cache_clear()
+        seen = _CACHES.get(name)
+        if seen is None or seen[0] is not module:  # new (or imported afresh) since last time
+            seen = _CACHES[name] = (module, _caches_defined_in(name, module))
+        for cache in seen[1]:
+            cache.cache_clear()
 
 
 _CACHED_FUNCTION = type(functools.cache(len))
+# Per product module, the caches it defines: a module's are fixed once it is imported.
+_CACHES: dict[str, tuple[ModuleType, list[Any]]] = {}
+
+
+def _caches_defined_in(name: str, module: ModuleType) -> list[Any]:
+    # Each cache once: in the module that defines it, not in those that import it.
+    return [
+        value
+        for value in list(vars(module).values())
+        if isinstance(value, _CACHED_FUNCTION) and value.__module__ == name
+    ]
