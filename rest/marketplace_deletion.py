@@ -32,7 +32,7 @@ from common.data.bids import BidsRepository
 from common.data.ebay_deletions import EbayDeletions
 from common.ebay.notifications import SIGNATURE_HEADER, PublicKeys
 from common.handler import settings_validated
-from common.notify import LambdaNotifier, Notifier
+from common.notifier_client import LambdaNotifier, Notifier
 from common.observability import logger, metrics
 from common.settings import BidTables, EbayApi, HistoryTtl, NotifierName, load
 from rest.app import ERROR_RESPONSES, ErrorBody, create_app, documented

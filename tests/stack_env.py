@@ -12,9 +12,9 @@ from common.data.bids import BidsRepository
 from common.data.connections import ConnectionsRepository
 from common.data.cursor import CursorCodec, default_codec
 from common.data.ebay_links import EbayLinksRepository
+from common.data.email_guards import NotificationGuards
 from common.data.groups import GroupsRepository
 from common.data.history import HistoryRepository
-from common.data.notifications import NotificationGuards
 from common.data.users import UsersRepository
 from common.settings import (
     BidTables,

@@ -17,15 +17,15 @@ from common.data.bids import BidsRepository
 from common.data.budget import CallBudget
 from common.data.connections import ConnectionsRepository
 from common.data.ebay_links import EbayLinksRepository
+from common.data.email_guards import NotificationGuards
 from common.data.group_slots import GroupSlots
 from common.data.groups import GroupsRepository
-from common.data.notifications import NotificationGuards
 from common.data.prices import PriceHistory
 from common.data.relink_warnings import RelinkWarnings
 from common.data.snipe_updates import SnipeUpdates
 from common.data.users import UsersRepository
 from common.email import PostmarkMailer
-from common.notify import LambdaNotifier
+from common.notifier_client import LambdaNotifier
 from common.settings import (
     BidTables,
     ConnectionsTable,

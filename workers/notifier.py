@@ -1,7 +1,8 @@
 """NotifierFunction: emails a user about a snipe's outcome, a price alert or a dying eBay link.
 
-Invoked asynchronously (``common.notify.LambdaNotifier``); see ``workers.logic.notifications``
-for the contract and the at-most-once guarantee.
+The Lambda handler only. Callers invoke it asynchronously through ``common.notifier_client``;
+what to send, and sending it at most once, is ``workers.logic.notice_delivery``'s, whose guards
+are ``common.data.email_guards``'.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from common.clock import Clock
 from common.handler import settings_validated
 from common.observability import logger, metrics
 from workers.composition import NotifierSettings, notifier_ports
-from workers.logic import notifications as logic
+from workers.logic import notice_delivery as logic
 
 clock: Clock = time.time
 

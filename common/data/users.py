@@ -5,7 +5,7 @@ Guard items share the table under prefixed keys, so uniqueness is one conditiona
 - ``SNIPE#<userId>#<ebayItemId>``: one active snipe per user and item (written by BidsRepository);
 - ``EBAYACCOUNT#<accountId>``: one user per eBay account (written by the eBay linking code);
 - ``OAUTHSTATE#<state>``: a single-use OAuth state, expiring through TTL;
-- ``NOTIFY#...``: at most one email each (common/data/notifications.py).
+- ``NOTIFY#...``: at most one email each (common/data/email_guards.py).
 
 Every guard names its user in ``ownerId``; the sparse index ``ByOwner`` finds them all.
 

@@ -52,7 +52,7 @@ from common.errors import (
 )
 from common.history import history_entry
 from common.models import BidEntity, BidStatus, HistoryAction
-from common.notify import NotificationKind, Notifier
+from common.notifier_client import NotificationKind, Notifier
 from common.observability import logger
 
 if TYPE_CHECKING:

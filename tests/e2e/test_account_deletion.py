@@ -16,7 +16,7 @@ import jwt
 import pytest
 import websockets
 
-from common.data.notifications import NotificationGuards, notification_key
+from common.data.email_guards import NotificationGuards, notification_key
 from common.data.prices import PriceHistory
 from local.aws import client
 from local.lambda_runtime import new_containers

@@ -149,7 +149,7 @@ def test_the_search_finds_the_clients_it_must():
     assert {
         ("common.data.dynamo", "client"),
         ("common.scheduling", "client"),
-        ("common.notify", "client"),
+        ("common.notifier_client", "client"),
         ("common.token_crypto", "client"),
         ("common.data.identities", "client"),
         ("common.data.push", "client"),
@@ -210,7 +210,7 @@ def test_the_factories_build_clients_with_these_settings(fresh: Any):
     # Given the clients the factories build (no request is made; KMS's is a process-wide
     # global that would outlive this test, so only its call site is checked above)
     from common.data import connections, dynamo, identities, push
-    from common.notify import default_lambda_client
+    from common.notifier_client import default_lambda_client
     from common.scheduling import default_scheduler_client
 
     shared = {

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from common.ebay.models import Money
 from common.models import BidEntity, UserEntity
-from common.notify import NotificationKind
+from common.notifier_client import NotificationKind
 
 
 @dataclass(frozen=True)

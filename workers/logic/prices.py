@@ -72,7 +72,7 @@ from common.ebay.errors import BulkItemsDenied, EbayError
 from common.ebay.models import ItemPrice
 from common.errors import DomainError
 from common.models import BidEntity
-from common.notify import NotificationKind, Notifier
+from common.notifier_client import NotificationKind, Notifier
 from common.observability import logger
 
 HORIZON_SECONDS = 400 * 86400

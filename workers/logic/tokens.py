@@ -25,7 +25,7 @@ from common.ebay.errors import EbayError
 from common.ebay_tokens import TokenRefresher, valid_access_token
 from common.errors import DomainError, EbayNotLinkedError
 from common.models import BidEntity
-from common.notify import NotificationKind, Notifier
+from common.notifier_client import NotificationKind, Notifier
 from common.observability import logger
 
 SNIPE_HORIZON_SECONDS = 3 * 3600

@@ -22,7 +22,7 @@ from common.data.users import UsersRepository
 from common.ebay.models import NotificationPublicKey
 from common.errors import RetryableError
 from common.models import BidStatus
-from common.notify import NotificationKind
+from common.notifier_client import NotificationKind
 from rest.logic.marketplace_deletion import CANCEL_REASON, handle_notice
 from tests.integration.sniping.test_bid_executor import EBAY_USER, USER, auction, our_bids, snipe
 from tests.integration.sniping.test_seal import run_in_background, wait_until_sealed

@@ -6,13 +6,13 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from common.data.notifications import notification_key
-from common.notify import NotificationKind, notification_event
+from common.data.email_guards import notification_key
+from common.notifier_client import NotificationKind, notification_event
 from tests import stack_env
 from tests.integration.workers.worker_helpers import NOW, FakeClock, FakeMailer, put_user
 from tests.stack_env import get_settings
 from workers.composition import LinkExpiryReader
-from workers.logic import notifications as logic
+from workers.logic import notice_delivery as logic
 
 pytestmark = pytest.mark.usefixtures("workers_env")
 DASHBOARD = "http://localhost:8000"

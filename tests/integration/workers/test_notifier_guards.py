@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from common.data.notifications import GuardStatus, notification_key
+from common.data.email_guards import GuardStatus, notification_key
 from common.email import EmailNotSent, EmailOutcomeUnknown, EmailRejected
 from common.models import BidStatus
-from common.notify import NotificationKind
+from common.notifier_client import NotificationKind
 from tests import stack_env
 from tests.integration.workers.worker_helpers import FakeClock, FakeMailer, put_bid, put_user
 from workers.composition import LinkExpiryReader
-from workers.logic import notifications as logic
+from workers.logic import notice_delivery as logic
 
 pytestmark = pytest.mark.usefixtures("workers_env")
 DASHBOARD = "http://localhost:8000"

@@ -11,7 +11,7 @@ from common.data.prices import MAX_POINTS, PriceHistory
 from common.data.relink_warnings import RelinkWarnings
 from common.data.snipe_updates import SnipeUpdates
 from common.models import EBAY_LINKED
-from common.notify import NotificationKind
+from common.notifier_client import NotificationKind
 from tests.integration.workers.worker_helpers import NOW, FakeNotifier, put_bid, put_user
 from tests.stack_env import get_settings
 from workers.logic import tokens

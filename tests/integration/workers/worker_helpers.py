@@ -11,7 +11,7 @@ from common.data.bids import BidsRepository
 from common.data.dynamo import to_item
 from common.email import EmailMessage
 from common.models import BidEntity, BidStatus, Preferences, UserEntity
-from common.notify import NotificationKind
+from common.notifier_client import NotificationKind
 from tests.stack_env import get_settings
 
 NOW = 1_900_000_000
@@ -41,7 +41,7 @@ class FakeMailer:
 
 @dataclass
 class FakeNotifier:
-    """Implements common.notify.Notifier by recording the calls."""
+    """Implements common.notifier_client.Notifier by recording the calls."""
 
     calls: list[tuple[NotificationKind, str, str | None]] = field(default_factory=list)
 

@@ -15,7 +15,7 @@ from common.ebay.errors import BulkItemsDenied, EbayUnavailable
 from common.ebay.models import ItemPrice, Money
 from common.errors import RetryableError
 from common.models import BidEntity, BidStatus
-from common.notify import NotificationKind
+from common.notifier_client import NotificationKind
 from workers.logic import prices as logic
 
 NOW = 1_900_000_020  # second 20 of a minute

@@ -1,4 +1,4 @@
-"""The notifier's logic: decide, guard, send, record. Ports are passed in.
+"""Delivering one notice, the notifier's logic: decide, guard, send, record. Ports are passed in.
 
 At most once per (snipe, kind[, maximum]), per (user, RELINK_NEEDED, refresh expiry) and per
 (user, EBAY_ACCOUNT_DELETED, the link's removal: ``ebayDeletedAt`` on the profile): the guard is
@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.clock import Clock, now_ms
-from common.data.notifications import Guard, GuardStatus, NotificationGuards, notification_key
+from common.data.email_guards import Guard, GuardStatus, NotificationGuards, notification_key
 from common.email import (
     EmailMessage,
     EmailNotSent,
@@ -34,7 +34,7 @@ from common.email import (
     Mailer,
 )
 from common.models import ACTIVE_STATUSES, BidEntity, BidStatus, UserEntity
-from common.notify import NotificationKind
+from common.notifier_client import NotificationKind
 from common.observability import logger
 from workers.logic.emails import render
 

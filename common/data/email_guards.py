@@ -1,4 +1,4 @@
-"""Notification guards on the Users table: at most one email per (snipe or user, kind[, disc]).
+"""Email guards on the Users table: at most one email per (snipe or user, kind[, disc]).
 
 ``NOTIFY#<bidId or userId>#<kind>[#<discriminator>]`` is put with ``attribute_not_exists``
 *before* the email is sent (status ``SENDING``), then moved to ``SENT`` (with Postmark's
