@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def bids_repo(s: BidTables) -> BidsRepository:
-    return BidsRepository(s.bids_table, s.users_table, s.bid_history_table)
+    return BidsRepository(s.bids_table, s.users_and_app_state_table, s.bid_history_table)
 
 
 def token_cipher(s: TokenKey) -> TokenCipher:

@@ -36,8 +36,13 @@ def load(model: type[E]) -> E:
     return model.model_validate(dict(os.environ))
 
 
-class UsersTable(Environment):
-    users_table: str = Field(alias="USERS_TABLE")
+class UsersAndAppStateTable(Environment):
+    """USERS_TABLE (the template's UsersTable): the users' profiles and the guards, groups, slot
+    counts and eBay links keyed beside them, and the app's state that is no user's: the listings'
+    price history and item cache, the day's eBay call budget, OAuth states, eBay's deletion
+    notices (docs/data-model.md). The name says all of that, not only users."""
+
+    users_and_app_state_table: str = Field(alias="USERS_TABLE")
 
 
 class BidsTable(Environment):
@@ -52,7 +57,7 @@ class ConnectionsTable(Environment):
     connections_table: str = Field(alias="CONNECTIONS_TABLE")
 
 
-class BidTables(UsersTable, BidsTable, HistoryTable):
+class BidTables(UsersAndAppStateTable, BidsTable, HistoryTable):
     """The bids repository's: a snipe, its owner's rows and its history."""
 
 
@@ -86,7 +91,7 @@ class HistoryTtl(Environment):
     history_ttl_days: int = Field(default=730, ge=1, alias="HISTORY_TTL_DAYS")
 
 
-class SnipeSchedules(UsersTable):
+class SnipeSchedules(UsersAndAppStateTable):
     """Where snipes' one-time schedules live and what they invoke; the Users table to take back
     a schedule made for an account whose deletion began meanwhile."""
 
@@ -101,7 +106,7 @@ class NotifierName(Environment):
     notifier_function_name: str = Field(alias="NOTIFIER_FUNCTION_NAME")
 
 
-class CallBudget(UsersTable):
+class CallBudget(UsersAndAppStateTable):
     # The app's eBay Browse calls per UTC day, in shares: the price updater's polls and the REST
     # item look-ups (common/data/budget.py).
     ebay_daily_call_budget: int = Field(default=5000, ge=0, alias="EBAY_DAILY_CALL_BUDGET")

@@ -20,7 +20,7 @@ from common.settings import (
     BidTables,
     CognitoTokens,
     ConnectionsTable,
-    UsersTable,
+    UsersAndAppStateTable,
     WebSocketApi,
     load,
 )
@@ -33,11 +33,11 @@ cached = functools.cached_property
 FANOUT_WORKERS = 32
 
 
-class AuthorizerSettings(CognitoTokens, UsersTable):
+class AuthorizerSettings(CognitoTokens, UsersAndAppStateTable):
     pass
 
 
-class ConnectSettings(ConnectionsTable, UsersTable):
+class ConnectSettings(ConnectionsTable, UsersAndAppStateTable):
     # $connect refuses the handshake with 429 beyond this many open sockets.
     max_connections_per_user: int = Field(default=10, ge=1, alias="MAX_CONNECTIONS_PER_USER")
 
@@ -72,7 +72,7 @@ class AuthorizerPorts:
 
     @cached
     def users(self) -> UsersRepository:
-        return UsersRepository(self.settings.users_table)
+        return UsersRepository(self.settings.users_and_app_state_table)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,10 @@ from realtime.logic import connections as logic
 
 
 def on_connect(
-    event: dict[str, Any], repo: logic.ConnectionRows, users_table: str, max_connections: int
+    event: dict[str, Any],
+    repo: logic.ConnectionRows,
+    users_and_app_state_table: str,
+    max_connections: int,
 ) -> dict[str, Any]:
     context = event["requestContext"]
     user_id = (context.get("authorizer") or {}).get("userId")
@@ -33,7 +36,9 @@ def on_connect(
         source_ip=identity.get("sourceIp"),
         user_agent=identity.get("userAgent"),
     )
-    return {"statusCode": logic.admit_socket(opening, repo, users_table, max_connections)}
+    return {
+        "statusCode": logic.admit_socket(opening, repo, users_and_app_state_table, max_connections)
+    }
 
 
 def on_disconnect(event: dict[str, Any], repo: logic.ConnectionRows) -> dict[str, Any]:
@@ -55,7 +60,10 @@ def on_disconnect(event: dict[str, Any], repo: logic.ConnectionRows) -> dict[str
 def connect_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     p = connect_ports()
     return on_connect(
-        event, p.connections, p.settings.users_table, p.settings.max_connections_per_user
+        event,
+        p.connections,
+        p.settings.users_and_app_state_table,
+        p.settings.max_connections_per_user,
     )
 
 

@@ -89,7 +89,7 @@ class UsersPorts:
 
     @cached
     def users(self) -> UsersRepository:
-        return UsersRepository(self.settings.users_table)
+        return UsersRepository(self.settings.users_and_app_state_table)
 
     @cached
     def bids(self) -> BidsRepository:
@@ -105,7 +105,7 @@ class UsersPorts:
 
     @cached
     def groups(self) -> GroupsRepository:
-        return GroupsRepository(self.settings.users_table)
+        return GroupsRepository(self.settings.users_and_app_state_table)
 
     @cached
     def scheduler(self) -> UnlessOwnerDeleted:
@@ -135,7 +135,7 @@ class BidsPorts:
 
     @cached
     def users(self) -> UsersRepository:
-        return UsersRepository(self.settings.users_table)
+        return UsersRepository(self.settings.users_and_app_state_table)
 
     @cached
     def bids(self) -> BidsRepository:
@@ -143,16 +143,16 @@ class BidsPorts:
 
     @cached
     def prices(self) -> PriceHistory:
-        return PriceHistory(self.settings.users_table)
+        return PriceHistory(self.settings.users_and_app_state_table)
 
     @cached
     def groups(self) -> GroupsRepository:
-        return GroupsRepository(self.settings.users_table)
+        return GroupsRepository(self.settings.users_and_app_state_table)
 
     @cached
     def group_slots(self) -> GroupSlots:
         """The groups' slot ledgers (the executor writes them; GET /groups reads their counts)."""
-        return GroupSlots(self.settings.users_table)
+        return GroupSlots(self.settings.users_and_app_state_table)
 
     @cached
     def scheduler(self) -> UnlessOwnerDeleted:
@@ -161,7 +161,7 @@ class BidsPorts:
     @cached
     def snipe_cap(self) -> ActiveSnipeCap:
         s = self.settings
-        active = ActiveSnipes(s.users_table, s.bids_table)
+        active = ActiveSnipes(s.users_and_app_state_table, s.bids_table)
         return ActiveSnipeCap(active, s.max_active_snipes_per_user)
 
     @cached
@@ -192,11 +192,11 @@ class EbayAuthPorts:
 
     @cached
     def users(self) -> UsersRepository:
-        return UsersRepository(self.settings.users_table)
+        return UsersRepository(self.settings.users_and_app_state_table)
 
     @cached
     def links(self) -> EbayLinksRepository:
-        return EbayLinksRepository(self.settings.users_table)
+        return EbayLinksRepository(self.settings.users_and_app_state_table)
 
     @cached
     def bids(self) -> BidsRepository:
@@ -221,7 +221,7 @@ class WishlistPorts:
 
     @cached
     def links(self) -> EbayLinksRepository:
-        return EbayLinksRepository(self.settings.users_table)
+        return EbayLinksRepository(self.settings.users_and_app_state_table)
 
     @cached
     def bids(self) -> BidsRepository:
@@ -249,8 +249,8 @@ class _Items:
 
     def __init__(self, ebay: EbayClient, s: CallBudgetSettings) -> None:
         self.ebay = ebay
-        self.cache = ItemCache(s.users_table)
-        self.budget = CallBudget(s.users_table, s.ebay_daily_call_budget)
+        self.cache = ItemCache(s.users_and_app_state_table)
+        self.budget = CallBudget(s.users_and_app_state_table, s.ebay_daily_call_budget)
 
     def for_user(self, share: Share, user_id: str, clock: Clock) -> MeteredItems:
         """``user_id``'s look-ups, paid from ``share`` (per request: it names the caller)."""

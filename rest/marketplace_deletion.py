@@ -94,7 +94,7 @@ def ports() -> DeletionPorts:
         verification_token=SecretStr(text),
         endpoint_url=s.account_deletion_endpoint_url,
         keys=PublicKeys(lambda kid: client.get_public_key(kid, deadline=clock() + 5)),
-        deletions=EbayDeletions(s.users_table),
+        deletions=EbayDeletions(s.users_and_app_state_table),
         bids=bids_repo(s),
         notifier=LambdaNotifier(s.notifier_function_name),
         history_ttl_days=s.history_ttl_days,

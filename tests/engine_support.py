@@ -16,7 +16,7 @@ def linked_profile(user_id: str, ebay_user: str, client: Any = None) -> None:
     """Store a profile for ``user_id`` linked to the eBay account ``ebay_user``."""
     now = int(time.time() * 1000)
     (client or default_client()).put_item(
-        TableName=get_settings().users_table,
+        TableName=get_settings().users_and_app_state_table,
         Item=to_item(
             {
                 "userId": user_id,
@@ -31,5 +31,5 @@ def linked_profile(user_id: str, ebay_user: str, client: Any = None) -> None:
 
 
 def group_ports() -> dict[str, Any]:
-    table = get_settings().users_table
+    table = get_settings().users_and_app_state_table
     return {"groups": GroupsRepository(table), "slots": GroupSlots(table)}

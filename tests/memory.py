@@ -519,22 +519,25 @@ class MemoryConnections:
         self,
         connection: ConnectionEntity,
         *,
-        users_table: str | None = None,
+        users_and_app_state_table: str | None = None,
         max_connections: int | None = None,
     ) -> None:
         try:
-            self._record(connection, users_table, max_connections)
+            self._record(connection, users_and_app_state_table, max_connections)
         except TooManyConnections:
             if not self._forget_closed(connection.userId):
                 raise
-            self._record(connection, users_table, max_connections)
+            self._record(connection, users_and_app_state_table, max_connections)
 
     def _record(
-        self, connection: ConnectionEntity, users_table: str | None, max_connections: int | None
+        self,
+        connection: ConnectionEntity,
+        users_and_app_state_table: str | None,
+        max_connections: int | None,
     ) -> None:
         user_id, connection_id = connection.userId, connection.connectionId
         with self.t.lock:
-            if users_table is not None and self.t.profile_deleted(user_id):
+            if users_and_app_state_table is not None and self.t.profile_deleted(user_id):
                 raise AccountDeletedError(ACCOUNT_DELETED)
             ids = self.t.socket_index.get(user_id, {}).get("ids", set())
             full = max_connections is not None and len(ids) >= max_connections

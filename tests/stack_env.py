@@ -51,7 +51,7 @@ def get_settings() -> StackSettings:
 
 
 def users_repo() -> UsersRepository:
-    return UsersRepository(get_settings().users_table)
+    return UsersRepository(get_settings().users_and_app_state_table)
 
 
 def bids_repo() -> BidsRepository:
@@ -67,15 +67,15 @@ def connections_repo() -> ConnectionsRepository:
 
 
 def ebay_links_repo() -> EbayLinksRepository:
-    return EbayLinksRepository(get_settings().users_table)
+    return EbayLinksRepository(get_settings().users_and_app_state_table)
 
 
 def groups_repo() -> GroupsRepository:
-    return GroupsRepository(get_settings().users_table)
+    return GroupsRepository(get_settings().users_and_app_state_table)
 
 
 def notification_guards() -> NotificationGuards:
-    return NotificationGuards(get_settings().users_table)
+    return NotificationGuards(get_settings().users_and_app_state_table)
 
 
 def snipe_scheduler() -> UnlessOwnerDeleted:

@@ -90,7 +90,7 @@ class ExecutorPorts:
 
     @cached
     def links(self) -> EbayLinksRepository:
-        return EbayLinksRepository(self.settings.users_table)
+        return EbayLinksRepository(self.settings.users_and_app_state_table)
 
     @cached
     def cipher(self) -> TokenCipher:
@@ -105,16 +105,16 @@ class ExecutorPorts:
         """The snipe's schedules; one made while its owner's account is being deleted is taken
         back (the run then ends: common.scheduling.UnlessOwnerDeleted)."""
         return composition.snipe_scheduler(
-            self.settings, UsersRepository(self.settings.users_table)
+            self.settings, UsersRepository(self.settings.users_and_app_state_table)
         )
 
     @cached
     def groups(self) -> GroupsRepository:
-        return GroupsRepository(self.settings.users_table)
+        return GroupsRepository(self.settings.users_and_app_state_table)
 
     @cached
     def slots(self) -> GroupSlots:
-        return GroupSlots(self.settings.users_table)
+        return GroupSlots(self.settings.users_and_app_state_table)
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class NotifierPorts:
 
     @cached
     def users(self) -> UsersRepository:
-        return UsersRepository(self.settings.users_table)
+        return UsersRepository(self.settings.users_and_app_state_table)
 
     @cached
     def bids(self) -> BidsRepository:
@@ -131,11 +131,11 @@ class NotifierPorts:
 
     @cached
     def links(self) -> LinkExpiryReader:
-        return LinkExpiryReader(EbayLinksRepository(self.settings.users_table))
+        return LinkExpiryReader(EbayLinksRepository(self.settings.users_and_app_state_table))
 
     @cached
     def guards(self) -> NotificationGuards:
-        return NotificationGuards(self.settings.users_table)
+        return NotificationGuards(self.settings.users_and_app_state_table)
 
     @cached
     def mailer(self) -> PostmarkMailer:
@@ -157,12 +157,14 @@ class PriceUpdaterPorts:
 
     @cached
     def prices(self) -> PriceHistory:
-        return PriceHistory(self.settings.users_table)
+        return PriceHistory(self.settings.users_and_app_state_table)
 
     @cached
     def budget(self) -> CallBudget:
         """The app's daily eBay Browse calls, shared with the REST look-ups."""
-        return CallBudget(self.settings.users_table, self.settings.ebay_daily_call_budget)
+        return CallBudget(
+            self.settings.users_and_app_state_table, self.settings.ebay_daily_call_budget
+        )
 
     @cached
     def ebay(self) -> EbayClient:
@@ -184,7 +186,7 @@ class TokenRefreshPorts:
 
     @cached
     def links(self) -> EbayLinksRepository:
-        return EbayLinksRepository(self.settings.users_table)
+        return EbayLinksRepository(self.settings.users_and_app_state_table)
 
     @cached
     def bids(self) -> BidsRepository:
@@ -192,7 +194,7 @@ class TokenRefreshPorts:
 
     @cached
     def warnings(self) -> RelinkWarnings:
-        return RelinkWarnings(self.settings.users_table)
+        return RelinkWarnings(self.settings.users_and_app_state_table)
 
     @cached
     def cipher(self) -> TokenCipher:

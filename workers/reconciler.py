@@ -18,7 +18,7 @@ from common.data.reconcile import ActiveSnipePages, ReconcileMarks
 from common.handler import settings_validated
 from common.observability import logger, metrics
 from common.scheduling import default_lambda_client, executor_event, invoke_event
-from common.settings import BidsTable, UsersTable, load
+from common.settings import BidsTable, UsersAndAppStateTable, load
 from workers.logic import reconcile as logic
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class Ports:
     executor: LambdaExecutorWaker
 
 
-class ReconcilerSettings(BidsTable, UsersTable):
+class ReconcilerSettings(BidsTable, UsersAndAppStateTable):
     bid_executor_arn: str = Field(alias="BID_EXECUTOR_ARN")
 
 
@@ -63,7 +63,7 @@ def ports() -> Ports:
         raise ValueError("BID_EXECUTOR_ARN is not set")
     return Ports(
         snipes=ActiveSnipePages(s.bids_table),
-        marks=ReconcileMarks(s.users_table),
+        marks=ReconcileMarks(s.users_and_app_state_table),
         executor=LambdaExecutorWaker(default_lambda_client(), s.bid_executor_arn),
     )
 

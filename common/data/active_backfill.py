@@ -54,17 +54,17 @@ class Backfilled:
 
 
 def backfill_active_sets(
-    client: DynamoDBClient, users_table: str, bids_table: str, page_size: int = 100
+    client: DynamoDBClient, users_and_app_state_table: str, bids_table: str, page_size: int = 100
 ) -> Backfilled:
     """Put every active snipe that is missing from its owner's ACTIVESNIPES set into it."""
     report = Backfilled()
     for page in _active_pages(client, bids_table, page_size):
         report.active += len(page)
-        held = _held(client, users_table, sorted({user for user, _ in page}))
+        held = _held(client, users_and_app_state_table, sorted({user for user, _ in page}))
         for user_id, bid_id in page:
             if bid_id in held.get(user_id, set()):
                 continue
-            if _add(client, users_table, bids_table, user_id, bid_id):
+            if _add(client, users_and_app_state_table, bids_table, user_id, bid_id):
                 report.added += 1
             else:
                 report.ended += 1
@@ -92,7 +92,9 @@ def _active_pages(
         kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
 
 
-def _held(client: DynamoDBClient, users_table: str, user_ids: list[str]) -> dict[str, set[str]]:
+def _held(
+    client: DynamoDBClient, users_and_app_state_table: str, user_ids: list[str]
+) -> dict[str, set[str]]:
     """Each user's set of active snipe ids as stored now."""
     held: dict[str, set[str]] = {}
     for start in range(0, len(user_ids), BATCH_GET_LIMIT):
@@ -101,12 +103,12 @@ def _held(client: DynamoDBClient, users_table: str, user_ids: list[str]) -> dict
             for u in user_ids[start : start + BATCH_GET_LIMIT]
         ]
         request: dict[str, Any] = {
-            users_table: {"Keys": keys, "ProjectionExpression": "userId, bidIds"}
+            users_and_app_state_table: {"Keys": keys, "ProjectionExpression": "userId, bidIds"}
         }
-        while request.get(users_table):
+        while request.get(users_and_app_state_table):
             with translate_errors():
                 result = client.batch_get_item(RequestItems=request)
-            for item in result.get("Responses", {}).get(users_table, []):
+            for item in result.get("Responses", {}).get(users_and_app_state_table, []):
                 owner = item["userId"]["S"].removeprefix(active_snipes_key(""))
                 held[owner] = set(item.get("bidIds", {}).get("SS", []))
             request = dict(result.get("UnprocessedKeys") or {})
@@ -114,7 +116,11 @@ def _held(client: DynamoDBClient, users_table: str, user_ids: list[str]) -> dict
 
 
 def _add(
-    client: DynamoDBClient, users_table: str, bids_table: str, user_id: str, bid_id: str
+    client: DynamoDBClient,
+    users_and_app_state_table: str,
+    bids_table: str,
+    user_id: str,
+    bid_id: str,
 ) -> bool:
     """Add one still active snipe to its owner's set; False if it ended (or the account is
     being deleted) first."""
@@ -128,13 +134,13 @@ def _add(
         },
         {
             "Update": {
-                "TableName": users_table,
+                "TableName": users_and_app_state_table,
                 "Key": {"userId": {"S": active_snipes_key(user_id)}},
                 "UpdateExpression": "ADD bidIds :id SET ownerId = :owner",
                 "ExpressionAttributeValues": {":id": {"SS": [bid_id]}, ":owner": {"S": user_id}},
             }
         },
-        account_not_deleted(users_table, user_id),
+        account_not_deleted(users_and_app_state_table, user_id),
     ]
     for _attempt in range(WRITE_ATTEMPTS):
         try:

@@ -53,12 +53,12 @@ def active_snipes_key(user_id: str) -> str:
 
 
 def take_slot(
-    users_table: str, user_id: str, bid_id: str, max_active: int | None
+    users_and_app_state_table: str, user_id: str, bid_id: str, max_active: int | None
 ) -> dict[str, Any]:
     """A transaction item adding ``bid_id`` to the user's active snipes; with ``max_active``,
     only if they hold fewer (the transaction is then cancelled on this item)."""
     update: dict[str, Any] = {
-        "TableName": users_table,
+        "TableName": users_and_app_state_table,
         "Key": {"userId": {"S": active_snipes_key(user_id)}},
         "UpdateExpression": "ADD bidIds :id SET ownerId = :owner",
         "ExpressionAttributeValues": {":id": {"SS": [bid_id]}, ":owner": {"S": user_id}},
@@ -83,12 +83,12 @@ def raise_if_no_slot(exc: ClientError, index: int, max_active: int | None) -> No
     )
 
 
-def release_slot(users_table: str, user_id: str, bid_id: str) -> dict[str, Any]:
+def release_slot(users_and_app_state_table: str, user_id: str, bid_id: str) -> dict[str, Any]:
     """A transaction item removing ``bid_id`` from the user's active snipes. Unconditional: a
     snipe that was never counted (stored before the count existed) must still end."""
     return {
         "Update": {
-            "TableName": users_table,
+            "TableName": users_and_app_state_table,
             "Key": {"userId": {"S": active_snipes_key(user_id)}},
             "UpdateExpression": "DELETE bidIds :id SET ownerId = :owner",
             "ExpressionAttributeValues": {":id": {"SS": [bid_id]}, ":owner": {"S": user_id}},
@@ -100,9 +100,9 @@ class ActiveSnipes:
     """Reads of the count; the writes are the transaction items above."""
 
     def __init__(
-        self, users_table: str, bids_table: str, client: DynamoDBClient | None = None
+        self, users_and_app_state_table: str, bids_table: str, client: DynamoDBClient | None = None
     ) -> None:
-        self.users_table = users_table
+        self.users_and_app_state_table = users_and_app_state_table
         self.bids_table = bids_table
         self.client = client or default_client()
 
@@ -129,7 +129,7 @@ class ActiveSnipes:
         soonest = min(ends)
         with translate_errors():
             self.client.update_item(
-                TableName=self.users_table,
+                TableName=self.users_and_app_state_table,
                 Key={"userId": {"S": active_snipes_key(user_id)}},
                 UpdateExpression="SET retryAt = :at, ownerId = :owner",
                 ExpressionAttributeValues={":at": to_value(soonest), ":owner": {"S": user_id}},
@@ -140,7 +140,7 @@ class ActiveSnipes:
         with translate_errors():
             return (
                 self.client.get_item(
-                    TableName=self.users_table,
+                    TableName=self.users_and_app_state_table,
                     Key={"userId": {"S": active_snipes_key(user_id)}},
                     ConsistentRead=True,
                 ).get("Item")
@@ -171,15 +171,15 @@ class ActiveSnipes:
         return found
 
 
-def count_active(client: DynamoDBClient, users_table: str, user_id: str) -> int:
+def count_active(client: DynamoDBClient, users_and_app_state_table: str, user_id: str) -> int:
     """How many active snipes the user has: the size of their set, one strongly consistent
     GetItem whatever their history holds."""
-    return len(_active_ids(client, users_table, user_id))
+    return len(_active_ids(client, users_and_app_state_table, user_id))
 
 
 def read_active(
     client: DynamoDBClient,
-    users_table: str,
+    users_and_app_state_table: str,
     bids_table: str,
     user_id: str,
     sleep: Callable[[float], None] = time.sleep,
@@ -188,7 +188,7 @@ def read_active(
     100 ids, all strongly consistent, so a snipe created or ended a moment ago is in or out
     already. What it reads follows the active snipes (at most the cap), never the user's
     history. What DynamoDB leaves unprocessed is asked again with backoff, then RetryableError."""
-    ids = sorted(_active_ids(client, users_table, user_id))
+    ids = sorted(_active_ids(client, users_and_app_state_table, user_id))
     found: list[dict[str, Any]] = []
     for start in range(0, len(ids), BATCH_GET_LIMIT):
         found += _get_snipes(
@@ -199,7 +199,7 @@ def read_active(
 
 def read_active_page(
     client: DynamoDBClient,
-    users_table: str,
+    users_and_app_state_table: str,
     bids_table: str,
     user_id: str,
     keep: Callable[[dict[str, Any]], bool],
@@ -213,7 +213,11 @@ def read_active_page(
     the page looks at: ``limit`` of them, more only where ``keep`` refused some, never more than
     the set names, however long the user's history."""
     ids = sorted(
-        (i for i in _active_ids(client, users_table, user_id) if after is None or i < after),
+        (
+            i
+            for i in _active_ids(client, users_and_app_state_table, user_id)
+            if after is None or i < after
+        ),
         reverse=True,
     )
     page: list[dict[str, Any]] = []
@@ -226,10 +230,10 @@ def read_active_page(
     return page, ids[looked - 1] if looked < len(ids) else None
 
 
-def _active_ids(client: DynamoDBClient, users_table: str, user_id: str) -> list[str]:
+def _active_ids(client: DynamoDBClient, users_and_app_state_table: str, user_id: str) -> list[str]:
     with translate_errors():
         item = client.get_item(
-            TableName=users_table,
+            TableName=users_and_app_state_table,
             Key={"userId": {"S": active_snipes_key(user_id)}},
             ConsistentRead=True,
             ProjectionExpression="bidIds",

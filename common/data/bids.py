@@ -63,12 +63,12 @@ class BidsRepository:
     def __init__(
         self,
         bids_table: str,
-        users_table: str,
+        users_and_app_state_table: str,
         history_table: str,
         client: DynamoDBClient | None = None,
     ) -> None:
         self.table = bids_table
-        self.users_table = users_table
+        self.users_and_app_state_table = users_and_app_state_table
         self.history_table = history_table
         self.client = client or default_client()
 
@@ -169,7 +169,7 @@ class BidsRepository:
         wanted = {status.value for status in statuses if status.is_active}
         items, last = read_active_page(
             self.client,
-            self.users_table,
+            self.users_and_app_state_table,
             self.table,
             user_id,
             lambda item: item.get("status", {}).get("S") in wanted,
@@ -218,7 +218,7 @@ class BidsRepository:
         items: list[Any] = [
             {
                 "Put": {
-                    "TableName": self.users_table,
+                    "TableName": self.users_and_app_state_table,
                     "Item": to_item(
                         {
                             "userId": snipe_guard_key(bid.userId, bid.ebayItemId),
@@ -237,8 +237,8 @@ class BidsRepository:
                 }
             },
             self._history_put(history),
-            take_slot(self.users_table, bid.userId, bid.bidId, max_active),
-            account_not_deleted(self.users_table, bid.userId),
+            take_slot(self.users_and_app_state_table, bid.userId, bid.bidId, max_active),
+            account_not_deleted(self.users_and_app_state_table, bid.userId),
         ]
         try:
             self.client.transact_write_items(TransactItems=items)
@@ -299,14 +299,14 @@ class BidsRepository:
             items.append(
                 {
                     "Delete": {
-                        "TableName": self.users_table,
+                        "TableName": self.users_and_app_state_table,
                         "Key": {"userId": {"S": snipe_guard_key(before.userId, before.ebayItemId)}},
                         "ConditionExpression": "attribute_not_exists(userId) OR bidId = :b",
                         "ExpressionAttributeValues": {":b": {"S": before.bidId}},
                     }
                 }
             )
-            items.append(release_slot(self.users_table, before.userId, before.bidId))
+            items.append(release_slot(self.users_and_app_state_table, before.userId, before.bidId))
         with translate_errors(conflict_message):
             self.client.transact_write_items(TransactItems=items)
         return after
@@ -392,7 +392,7 @@ class BidsRepository:
         # The profile's sealedUntil only grows: a later snipe's seal is kept, not shortened.
         raise_until: dict[str, Any] = {
             "Update": {
-                "TableName": self.users_table,
+                "TableName": self.users_and_app_state_table,
                 "Key": key,
                 "UpdateExpression": "SET sealedUntil = :until",
                 "ConditionExpression": (
@@ -403,7 +403,7 @@ class BidsRepository:
         }
         keep_until: dict[str, Any] = {
             "ConditionCheck": {
-                "TableName": self.users_table,
+                "TableName": self.users_and_app_state_table,
                 "Key": key,
                 "ConditionExpression": f"{profile_ok} AND sealedUntil > :until",
                 "ExpressionAttributeValues": {":until": to_value(until)},
@@ -413,7 +413,7 @@ class BidsRepository:
 
     def _raise_if_profile_refuses(self, user_id: str) -> None:
         item = self.client.get_item(
-            TableName=self.users_table,
+            TableName=self.users_and_app_state_table,
             Key={"userId": {"S": user_id}},
             ConsistentRead=True,
             ProjectionExpression="deletedAt, ebayAccountId",
@@ -432,7 +432,9 @@ class BidsRepository:
             [{"userId": {"S": b.userId}, "bidId": {"S": b.bidId}} for b in bids],
         )
         guards = sorted({snipe_guard_key(user_id, b.ebayItemId) for b in bids})
-        batch_delete(self.client, self.users_table, [{"userId": {"S": g}} for g in guards])
+        batch_delete(
+            self.client, self.users_and_app_state_table, [{"userId": {"S": g}} for g in guards]
+        )
         return bids
 
     def _history_put(self, history: HistoryEntity) -> dict[str, Any]:
@@ -447,7 +449,7 @@ class BidsRepository:
     def active_count(self, user_id: str) -> int:
         """How many active snipes the user has, from the set ``create`` and ``transition``
         keep (common/data/active_snipes.py): one item read, not the user's history."""
-        return count_active(self.client, self.users_table, user_id)
+        return count_active(self.client, self.users_and_app_state_table, user_id)
 
     def active_snipes(self, user_id: str) -> list[BidEntity]:
         """The user's active snipes (PENDING, ARMED, PLACED), soonest-ending first, through the
@@ -457,7 +459,10 @@ class BidsRepository:
         found = [
             BidEntity.model_validate(from_item(item))
             for item in read_active(
-                self.client, users_table=self.users_table, bids_table=self.table, user_id=user_id
+                self.client,
+                users_and_app_state_table=self.users_and_app_state_table,
+                bids_table=self.table,
+                user_id=user_id,
             )
         ]
         # The set is exact; this keeps out a snipe that ended between the two reads.

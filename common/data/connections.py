@@ -82,15 +82,15 @@ class ConnectionsRepository:
         self,
         connection: ConnectionEntity,
         *,
-        users_table: str | None = None,
+        users_and_app_state_table: str | None = None,
         max_connections: int | None = None,
     ) -> None:
         """Record an open socket: its user's index item and its row, in one transaction.
 
-        With ``users_table``, only if the user's profile there carries no deletion mark
-        (AccountDeletedError otherwise): an account deletion marks the profile before it closes
-        and forgets the user's sockets, so a socket either is recorded before the mark (and
-        closed) or not at all.
+        With ``users_and_app_state_table``, only if the user's profile there carries no deletion
+        mark (AccountDeletedError otherwise): an account deletion marks the profile before it
+        closes and forgets the user's sockets, so a socket either is recorded before the mark
+        (and closed) or not at all.
 
         With ``max_connections``, only if the index names fewer of the user's sockets
         (TooManyConnections otherwise), so concurrent connects cannot pass the cap together.
@@ -98,14 +98,17 @@ class ConnectionsRepository:
         that cannot be open any more (no row, or connected more than API Gateway's 2 hours ago)
         are removed and the write is tried once more."""
         try:
-            self._record(connection, users_table, max_connections)
+            self._record(connection, users_and_app_state_table, max_connections)
         except TooManyConnections:
             if not self._forget_closed(connection.userId):
                 raise
-            self._record(connection, users_table, max_connections)
+            self._record(connection, users_and_app_state_table, max_connections)
 
     def _record(
-        self, connection: ConnectionEntity, users_table: str | None, max_connections: int | None
+        self,
+        connection: ConnectionEntity,
+        users_and_app_state_table: str | None,
+        max_connections: int | None,
     ) -> None:
         index: dict[str, Any] = {
             "TableName": self.table,
@@ -134,12 +137,12 @@ class ConnectionsRepository:
                 }
             },
         ]
-        if users_table is not None:
-            items.append(account_not_deleted(users_table, connection.userId))
+        if users_and_app_state_table is not None:
+            items.append(account_not_deleted(users_and_app_state_table, connection.userId))
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            if users_table is not None:
+            if users_and_app_state_table is not None:
                 raise_if_account_deleted(exc, len(items) - 1)
             if max_connections is not None:
                 raise_if_cancelled_by(

@@ -73,11 +73,11 @@ EMPTY_LEDGER = Ledger.of({})
 class GroupSlots:
     def __init__(
         self,
-        users_table: str,
+        users_and_app_state_table: str,
         client: DynamoDBClient | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.table = users_table
+        self.table = users_and_app_state_table
         self.client = client or default_client()
         self.sleep = sleep
 

@@ -86,11 +86,11 @@ def group_key(user_id: str, group_id: str) -> str:
 class GroupsRepository:
     def __init__(
         self,
-        users_table: str,
+        users_and_app_state_table: str,
         client: DynamoDBClient | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.table = users_table
+        self.table = users_and_app_state_table
         self.client = client or default_client()
         self.sleep = sleep
 

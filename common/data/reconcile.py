@@ -73,8 +73,10 @@ class ActiveSnipePages:
 
 
 class ReconcileMarks:
-    def __init__(self, users_table: str, client: DynamoDBClient | None = None) -> None:
-        self.table = users_table
+    def __init__(
+        self, users_and_app_state_table: str, client: DynamoDBClient | None = None
+    ) -> None:
+        self.table = users_and_app_state_table
         self.client = client or default_client()
 
     def get(self, bid_id: str, kind: str) -> ReconcileMark | None:

@@ -66,13 +66,13 @@ def ebay_account_guard_key(account_id: str) -> str:
     return f"EBAYACCOUNT#{account_id}"
 
 
-def account_not_deleted(users_table: str, user_id: str) -> dict[str, Any]:
+def account_not_deleted(users_and_app_state_table: str, user_id: str) -> dict[str, Any]:
     """A transaction item: the user's account is not being deleted. A deletion marks the
     profile before it sweeps what the user owns, so a write carrying this either lands before
     the mark (and is swept) or is refused. A user without a profile yet passes."""
     return {
         "ConditionCheck": {
-            "TableName": users_table,
+            "TableName": users_and_app_state_table,
             "Key": {"userId": {"S": user_id}},
             "ConditionExpression": NOT_DELETED,
         }

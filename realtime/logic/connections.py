@@ -48,7 +48,7 @@ class ConnectionRows(Protocol):
         self,
         connection: ConnectionEntity,
         *,
-        users_table: str | None = None,
+        users_and_app_state_table: str | None = None,
         max_connections: int | None = None,
     ) -> None: ...
 
@@ -56,7 +56,7 @@ class ConnectionRows(Protocol):
 
 
 def admit_socket(
-    opening: Opening, rows: ConnectionRows, users_table: str, max_connections: int
+    opening: Opening, rows: ConnectionRows, users_and_app_state_table: str, max_connections: int
 ) -> int:
     """Record the socket; the handshake's status: 200, 401 for an account being deleted, 403
     without a user, 429 beyond the cap."""
@@ -73,7 +73,11 @@ def admit_socket(
     try:
         # The authorizer read the profile; an account deletion that began since is caught here,
         # in the write (the handshake is refused as the authorizer refuses a deleted account).
-        rows.put(connection, users_table=users_table, max_connections=max_connections)
+        rows.put(
+            connection,
+            users_and_app_state_table=users_and_app_state_table,
+            max_connections=max_connections,
+        )
     except AccountDeletedError:
         logger.info("websocket refused: account deleted", connection_id=opening.connection_id)
         return 401

@@ -147,11 +147,13 @@ def test_a_deleted_account_leaves_nothing_of_the_user(running: RunningStack) -> 
     ).raise_for_status()
     alice.http.delete(f"/bids/{alice_bids[2]}", headers=alice.headers).raise_for_status()
     alice.http.get("/ebay/auth/url", headers=alice.headers).raise_for_status()
-    users_table = provisioned.tables["UsersTable"].name
+    users_and_app_state_table = provisioned.tables["UsersTable"].name
     now_ms = int(time.time() * 1000)
     for lot in (shared, second):  # what the price updater records, per listing
-        PriceHistory(users_table).add_point(lot, now_ms // 1000, 1200, "USD", now_ms // 1000 + 3600)
-    guards = NotificationGuards(users_table)
+        PriceHistory(users_and_app_state_table).add_point(
+            lot, now_ms // 1000, 1200, "USD", now_ms // 1000 + 3600
+        )
+    guards = NotificationGuards(users_and_app_state_table)
     guards.claim(notification_key(alice_bids[0], "PRICE_ALERT", 5000), alice.id, now_ms)
     guards.claim(notification_key(alice.id, "RELINK_NEEDED", 2_000_000_000), alice.id, now_ms)
     before = _everything(running)

@@ -31,14 +31,14 @@ what covers it:
 Which DynamoDB table a call touches is derived (``Reach.table_actions``), by following the
 table's name from the call back to where it is chosen: a call's ``TableName`` (a keyword, a
 ``**kwargs`` dict literal, a transaction item, a ``RequestItems`` key) is ``self.table`` of a
-repository, or a parameter of a helper (``take_slot(users_table, ...)``, ``batch_delete``,
-``query_items``); ``self.table`` is what the class's ``__init__`` stored, a parameter, bound
-where the class is constructed (``HistoryRepository(s.bid_history_table)``) or where the
-function that constructs it is called (``_bids_repo(s.bids_table, s.users_table, ...)``), in
-the function's reach. The name reached last says the table (``users_table``, ``users``: the
-Users table; ``TABLE_NAMES``); a name that says none is reported, so a new repository cannot
-go unchecked. Other resources (schedules, keys, secrets) are checked apart, per statement, to
-name this stack's resources.
+repository, or a parameter of a helper (``take_slot(users_and_app_state_table, ...)``,
+``batch_delete``, ``query_items``); ``self.table`` is what the class's ``__init__`` stored, a
+parameter, bound where the class is constructed (``HistoryRepository(s.bid_history_table)``) or
+where the function that constructs it is called (``_bids_repo(s.bids_table,
+s.users_and_app_state_table, ...)``), in the function's reach. The name reached last says the
+table (``users_and_app_state_table``, ``users``: the Users table; ``TABLE_NAMES``); a name
+that says none is reported, so a new repository cannot go unchecked. Other resources
+(schedules, keys, secrets) are checked apart, per statement, to name this stack's resources.
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ def world(clean_tables, sim) -> dict[str, Any]:
         "sim": simulator,
         "ebay": ebay,
         "token": SecretStr(access.token),
-        "bids": BidsRepository(s.bids_table, s.users_table, s.bid_history_table),
+        "bids": BidsRepository(s.bids_table, s.users_and_app_state_table, s.bid_history_table),
         "scheduler": Scheduler(),
     }
 

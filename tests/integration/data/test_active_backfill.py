@@ -65,7 +65,7 @@ def tables(clean_tables: Any) -> tuple[Any, str, str, BidsRepository]:
 
 
 def test_snipes_from_before_the_sets_get_into_them_once(tables):
-    client, users_table, bids_table, repo = tables
+    client, users_and_app_state_table, bids_table, repo = tables
     # Given two users' active snipes stored before the sets existed, and finished ones
     ann = [_legacy("ann", f"170000000000{n}aaaaaaaaaa", BidStatus.PENDING) for n in range(3)]
     bob = _legacy("bob", "1700000000009aaaaaaaaaa", BidStatus.PLACED)
@@ -75,7 +75,7 @@ def test_snipes_from_before_the_sets_get_into_them_once(tables):
     assert repo.active_snipes("ann") == []
     assert repo.active_count("bob") == 0
     # When the deploy's backfill runs (two snipes a page of the index)
-    report = backfill_active_sets(client, users_table, bids_table, page_size=2)
+    report = backfill_active_sets(client, users_and_app_state_table, bids_table, page_size=2)
     # Then every active snipe is in its owner's set, and no finished one
     assert (report.active, report.added, report.ended) == (4, 4, 0)
     assert sorted(b.bidId for b in repo.active_snipes("ann")) == sorted(b.bidId for b in ann)
@@ -84,26 +84,28 @@ def test_snipes_from_before_the_sets_get_into_them_once(tables):
     assert [b.bidId for b in page] == sorted((b.bidId for b in ann), reverse=True)
     # (the count of writes sees them)
     with writes(client) as made:
-        _add(client, users_table, bids_table, "bob", bob.bidId)
+        _add(client, users_and_app_state_table, bids_table, "bob", bob.bidId)
     assert made == ["TransactWriteItems"]
     # When it runs again (each deploy runs it)
     with writes(client) as made:
-        again = backfill_active_sets(client, users_table, bids_table)
+        again = backfill_active_sets(client, users_and_app_state_table, bids_table)
     # Then it read the active snipes and their owners' sets, and wrote nothing
     assert (again.active, again.added, made) == (4, 0, [])
     assert repo.active_count("ann") == 3
 
 
 def test_a_snipe_that_ended_or_whose_account_is_going_is_not_added(tables):
-    client, users_table, bids_table, repo = tables
+    client, users_and_app_state_table, bids_table, repo = tables
     # Given a snipe that ended after the index listed it (the index is eventually consistent)
     ended = _legacy("ann", "1700000000000aaaaaaaaaa", BidStatus.LOST)
     # and an active snipe of an account whose deletion began
     going = _legacy("bob", "1700000000001aaaaaaaaaa", BidStatus.PENDING)
-    client.put_item(TableName=users_table, Item={"userId": {"S": "bob"}, "deletedAt": {"N": "1"}})
+    client.put_item(
+        TableName=users_and_app_state_table, Item={"userId": {"S": "bob"}, "deletedAt": {"N": "1"}}
+    )
     # When the backfill comes to each / Then neither is added, and no set is made for them
-    assert _add(client, users_table, bids_table, "ann", ended.bidId) is False
-    assert _add(client, users_table, bids_table, "bob", going.bidId) is False
+    assert _add(client, users_and_app_state_table, bids_table, "ann", ended.bidId) is False
+    assert _add(client, users_and_app_state_table, bids_table, "bob", going.bidId) is False
     assert repo.active_count("ann") == repo.active_count("bob") == 0
-    report = backfill_active_sets(client, users_table, bids_table)
+    report = backfill_active_sets(client, users_and_app_state_table, bids_table)
     assert (report.active, report.added, report.ended) == (1, 0, 1)

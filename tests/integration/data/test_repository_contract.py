@@ -49,23 +49,26 @@ class DynamoStores:
     """The DynamoDB repositories on the template's tables, as MemoryStores lays them out."""
 
     def __init__(self) -> None:
-        users_table = os.environ["USERS_TABLE"]
+        users_and_app_state_table = os.environ["USERS_TABLE"]
         self.client = boto3.client("dynamodb")
         self.bids = BidsRepository(
-            os.environ["BIDS_TABLE"], users_table, os.environ["BID_HISTORY_TABLE"], self.client
+            os.environ["BIDS_TABLE"],
+            users_and_app_state_table,
+            os.environ["BID_HISTORY_TABLE"],
+            self.client,
         )
-        self.users = UsersRepository(users_table, self.client)
+        self.users = UsersRepository(users_and_app_state_table, self.client)
         self.history = HistoryRepository(os.environ["BID_HISTORY_TABLE"], self.client)
         self.connections = ConnectionsRepository(os.environ["CONNECTIONS_TABLE"], self.client)
-        self.groups = GroupsRepository(users_table, self.client)
-        self.slots = GroupSlots(users_table, self.client)
-        self.links = EbayLinksRepository(users_table, self.client)
-        self.deletions = EbayDeletions(users_table, self.client)
-        self.users_table = users_table
+        self.groups = GroupsRepository(users_and_app_state_table, self.client)
+        self.slots = GroupSlots(users_and_app_state_table, self.client)
+        self.links = EbayLinksRepository(users_and_app_state_table, self.client)
+        self.deletions = EbayDeletions(users_and_app_state_table, self.client)
+        self.users_and_app_state_table = users_and_app_state_table
 
     def link(self, user_id: str, account_id: str) -> None:
         self.client.update_item(
-            TableName=self.users_table,
+            TableName=self.users_and_app_state_table,
             Key={"userId": {"S": user_id}},
             UpdateExpression="SET ebayAccountId = :a, ebayLinkState = :l",
             ExpressionAttributeValues={":a": {"S": account_id}, ":l": {"S": "LINKED"}},
@@ -73,7 +76,9 @@ class DynamoStores:
 
 
 class MemoryWithLink(MemoryStores):
-    users_table = "Users"  # what a socket's put names; the in-memory tables are one database
+    users_and_app_state_table = (
+        "Users"  # what a socket's put names; the in-memory tables are one database
+    )
 
     def link(self, user_id: str, account_id: str) -> None:
         self.users.link(user_id, account_id)
@@ -711,15 +716,25 @@ def test_a_user_holds_no_more_sockets_than_the_cap_and_a_closed_one_frees_a_plac
     # Given a user with two open sockets, at a cap of two
     for connection_id in ("c1", "c2"):
         stores.connections.put(
-            socket(connection_id), users_table=stores.users_table, max_connections=2
+            socket(connection_id),
+            users_and_app_state_table=stores.users_and_app_state_table,
+            max_connections=2,
         )
     # When a third opens, and the first is opened again (a retried $connect)
     with pytest.raises(TooManyConnections):
-        stores.connections.put(socket("c3"), users_table=stores.users_table, max_connections=2)
-    stores.connections.put(socket("c1"), users_table=stores.users_table, max_connections=2)
+        stores.connections.put(
+            socket("c3"),
+            users_and_app_state_table=stores.users_and_app_state_table,
+            max_connections=2,
+        )
+    stores.connections.put(
+        socket("c1"), users_and_app_state_table=stores.users_and_app_state_table, max_connections=2
+    )
     # Then the third was refused; once the first closes it fits
     stores.connections.delete(USER, "c1")
-    stores.connections.put(socket("c3"), users_table=stores.users_table, max_connections=2)
+    stores.connections.put(
+        socket("c3"), users_and_app_state_table=stores.users_and_app_state_table, max_connections=2
+    )
     assert stores.connections.connection_ids(USER) == ["c2", "c3"]
     assert stores.connections.connection_ids_by_user([USER, "nobody"]) == {
         USER: ["c2", "c3"],
@@ -742,12 +757,18 @@ def test_no_socket_for_an_account_being_deleted_and_deletion_forgets_them_all(st
     profile(stores, linked=False)
     for connection_id in ("c1", "c2"):
         stores.connections.put(
-            socket(connection_id), users_table=stores.users_table, max_connections=10
+            socket(connection_id),
+            users_and_app_state_table=stores.users_and_app_state_table,
+            max_connections=10,
         )
     stores.users.mark_deleted(USER, NOW_MS)
     # When another opens, and the deletion forgets the user's sockets
     with pytest.raises(AccountDeletedError):
-        stores.connections.put(socket("c3"), users_table=stores.users_table, max_connections=10)
+        stores.connections.put(
+            socket("c3"),
+            users_and_app_state_table=stores.users_and_app_state_table,
+            max_connections=10,
+        )
     forgotten = stores.connections.delete_user_connections(USER)
     # Then the new one was refused, and the two are gone
     assert forgotten == 2

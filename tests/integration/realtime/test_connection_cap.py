@@ -41,7 +41,7 @@ def _event(route: str, connection_id: str, user: str, connected_at: int | None =
 
 def _connect(repo: ConnectionsRepository, connection_id: str, user: str = "user-a", **kw) -> int:
     event = _event("$connect", connection_id, user, **kw)
-    return int(on_connect(event, repo, get_settings().users_table, CAP)["statusCode"])
+    return int(on_connect(event, repo, get_settings().users_and_app_state_table, CAP)["statusCode"])
 
 
 def test_a_user_beyond_the_cap_is_refused_with_429_until_a_socket_closes(repo):

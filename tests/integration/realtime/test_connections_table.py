@@ -23,7 +23,7 @@ HOUR = 3600
 
 
 def _users_table() -> str:
-    return get_settings().users_table
+    return get_settings().users_and_app_state_table
 
 
 @pytest.fixture

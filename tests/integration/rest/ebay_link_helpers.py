@@ -74,12 +74,12 @@ def sim_account_id(base_url: str, ebay_username: str) -> str:
 
 def users_items() -> list[dict[str, Any]]:
     """Every item of the Users table, raw (profiles and guards)."""
-    table = get_settings().users_table
+    table = get_settings().users_and_app_state_table
     return list(boto3.client("dynamodb").scan(TableName=table, ConsistentRead=True)["Items"])
 
 
 def users_item(key: str) -> dict[str, Any] | None:
-    table = get_settings().users_table
+    table = get_settings().users_and_app_state_table
     found = boto3.client("dynamodb").get_item(
         TableName=table, Key={"userId": {"S": key}}, ConsistentRead=True
     )

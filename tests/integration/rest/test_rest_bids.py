@@ -185,7 +185,7 @@ def test_a_snipe_read_alone_carries_its_listings_price_history(rest_env, new_auc
     auction, quiet = new_auction(), new_auction()
     _, created = _create(auction["legacyItemId"])
     _, other = _create(quiet["legacyItemId"])
-    prices = PriceHistory(get_settings().users_table)
+    prices = PriceHistory(get_settings().users_and_app_state_table)
     ends = int(time.time()) + 3600
     prices.add_point(auction["legacyItemId"], 1_800_000_000, 1200, "USD", ends)
     prices.add_point(auction["legacyItemId"], 1_800_000_060, 1350, "USD", ends)
@@ -204,7 +204,9 @@ def test_update_amount_resets_the_alert_and_writes_history(rest_env, new_auction
     auction = new_auction()
     _, created = _create(auction["legacyItemId"], 5000)
     repo = BidsRepository(
-        get_settings().bids_table, get_settings().users_table, get_settings().bid_history_table
+        get_settings().bids_table,
+        get_settings().users_and_app_state_table,
+        get_settings().bid_history_table,
     )
     stored = repo.require("user-a", created["bidId"])
     repo.client.update_item(
@@ -260,7 +262,9 @@ def test_no_change_inside_the_freeze_window(rest_env, new_auction):
     auction = new_auction(endsInSeconds=66)
     _, created = _create(auction["legacyItemId"], leadSeconds=6)
     repo = BidsRepository(
-        get_settings().bids_table, get_settings().users_table, get_settings().bid_history_table
+        get_settings().bids_table,
+        get_settings().users_and_app_state_table,
+        get_settings().bid_history_table,
     )
     # When a change arrives 57 s later (3 s before firing)
     later = lambda: time.time() + 57  # noqa: E731

@@ -270,7 +270,7 @@ def test_a_refused_refresh_token_asks_to_link_again(rest_env, ebay_user, new_auc
 def test_a_concurrent_refresh_does_not_clobber_the_newer_envelope(rest_env, ebay_user, ebay_sim):
     # Given a linked user and the envelope two refreshers both read
     link("user-a", ebay_user)
-    links = EbayLinksRepository(get_settings().users_table)
+    links = EbayLinksRepository(get_settings().users_and_app_state_table)
     stale = links.get("user-a")
     assert stale is not None
     # When one refresher stores its token

@@ -70,7 +70,7 @@ def test_an_auction_ending_at_250_ms_keeps_them_from_create_to_storage_to_get(
     assert created["auctionEndMs"] == end_ms
     assert created["auctionEndTime"] == end_ms // 1000  # seconds, for older clients
     s = get_settings()
-    stored = BidsRepository(s.bids_table, s.users_table, s.bid_history_table).require(
+    stored = BidsRepository(s.bids_table, s.users_and_app_state_table, s.bid_history_table).require(
         "user-a", created["bidId"]
     )
     assert stored.auctionEndMs == end_ms
@@ -117,7 +117,9 @@ def _seconds_to_midnight_utc() -> int:
 
 
 def _counters(user: str | None = None) -> dict[str, int]:
-    budget = CallBudget(get_settings().users_table, get_settings().ebay_daily_call_budget)
+    budget = CallBudget(
+        get_settings().users_and_app_state_table, get_settings().ebay_daily_call_budget
+    )
     return budget.counters(utc_day(time.time()), user)
 
 
@@ -255,8 +257,8 @@ def test_concurrent_creates_never_pass_the_cap(cap_of, new_auction):
     # Then exactly three were created, whatever the interleaving
     assert statuses == [201, 201, 201, 429, 429, 429]
     s = get_settings()
-    active = BidsRepository(s.bids_table, s.users_table, s.bid_history_table).query(
+    active = BidsRepository(s.bids_table, s.users_and_app_state_table, s.bid_history_table).query(
         "racer", None, 100, None
     )[0]
     assert len(active) == 3
-    assert ActiveSnipes(s.users_table, s.bids_table).count("racer") == 3
+    assert ActiveSnipes(s.users_and_app_state_table, s.bids_table).count("racer") == 3

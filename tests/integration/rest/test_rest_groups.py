@@ -51,7 +51,8 @@ def _groups(user: str = "user-a") -> dict[str, dict[str, Any]]:
 
 def _group_item(user: str, group: str) -> dict[str, Any]:
     item = boto3.client("dynamodb").get_item(
-        TableName=get_settings().users_table, Key={"userId": {"S": group_key(user, group)}}
+        TableName=get_settings().users_and_app_state_table,
+        Key={"userId": {"S": group_key(user, group)}},
     )
     return dict(item.get("Item") or {})
 
@@ -69,13 +70,13 @@ def _set_status(bid: dict[str, Any], status: str) -> None:
         ExpressionAttributeValues={":s": {"S": status}},
     )
     dynamodb.update_item(
-        TableName=settings.users_table,
+        TableName=settings.users_and_app_state_table,
         Key={"userId": {"S": active_snipes_key("user-a")}},
         UpdateExpression="DELETE bidIds :id",
         ExpressionAttributeValues={":id": {"SS": [bid["bidId"]]}},
     )
     if bid.get("groupId") and status in ("WON", "LOST"):
-        slots = GroupSlots(settings.users_table)
+        slots = GroupSlots(settings.users_and_app_state_table)
         assert slots.take("user-a", bid["groupId"], bid["bidId"], 100, contingency=False)
         assert slots.settle("user-a", bid["groupId"], bid["bidId"], won=status == "WON")
 
@@ -130,7 +131,7 @@ def test_a_rule_is_stored_listed_and_changed(rest_env, new_auction):
     status, group = _put("cameras", {"mode": "CONTINGENCY", "limit": 2})
     # Then the executor's strongly consistent read sees the change
     assert status == 200
-    repo = GroupsRepository(get_settings().users_table)
+    repo = GroupsRepository(get_settings().users_and_app_state_table)
     assert repo.rule("user-a", "cameras") == GroupRule(mode=GroupMode.CONTINGENCY, limit=2)
     assert _groups()["cameras"]["mode"] == "CONTINGENCY"
 
@@ -147,7 +148,7 @@ def test_a_rule_may_come_before_the_groups_first_snipe(rest_env):
 
 def test_a_rule_change_keeps_the_executors_slot_ledger(rest_env):
     # Given a group item on which the executor keeps its ledger (no rule stored yet)
-    table = get_settings().users_table
+    table = get_settings().users_and_app_state_table
     boto3.client("dynamodb").update_item(
         TableName=table,
         Key={"userId": {"S": group_key("user-a", "cameras")}},
@@ -270,7 +271,7 @@ def test_deleting_the_account_deletes_its_groups(rest_env, new_auction):
     assert _put("cameras", {"mode": "WIN_UP_TO", "limit": 2})[0] == 200
     assert _put("cameras", {"mode": "WIN_UP_TO", "limit": 2}, user="user-b")[0] == 200
     boto3.client("dynamodb").put_item(
-        TableName=get_settings().users_table,
+        TableName=get_settings().users_and_app_state_table,
         Item={"userId": {"S": group_key("user-a", "lenses")}, "held": {"N": "1"}},
     )
     # When the account is deleted
@@ -287,7 +288,7 @@ def test_the_repository_deletes_groups_the_index_finds_and_those_it_is_told(rest
     repo.put_rule("user-a", "one", GroupRule(), 1_000)
     repo.put_rule("user-a", "two", GroupRule(limit=2), 1_000)
     boto3.client("dynamodb").put_item(
-        TableName=get_settings().users_table,
+        TableName=get_settings().users_and_app_state_table,
         Item={"userId": {"S": group_key("user-a", "three")}, "held": {"N": "1"}},
     )
     # When the user's groups are deleted, naming the third

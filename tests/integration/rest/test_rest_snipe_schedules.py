@@ -49,7 +49,7 @@ def test_an_account_deleted_with_pending_snipes_leaves_no_schedule(rest_env, new
     # When the account is deleted
     delete_account(
         "user-del",
-        UsersRepository(s.users_table),
+        UsersRepository(s.users_and_app_state_table),
         stack_env.bids_repo(),
         HistoryRepository(s.bid_history_table),
         ConnectionsRepository(s.connections_table),

@@ -200,7 +200,12 @@ def _everything_of(user_id: str) -> list[dict[str, Any]]:
     client = boto3.client("dynamodb")
     s = get_settings()
     found = []
-    for table in (s.users_table, s.bids_table, s.bid_history_table, s.connections_table):
+    for table in (
+        s.users_and_app_state_table,
+        s.bids_table,
+        s.bid_history_table,
+        s.connections_table,
+    ):
         for item in client.scan(TableName=table)["Items"]:
             if _is_tombstone(item, user_id):
                 continue

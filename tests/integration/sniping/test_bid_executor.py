@@ -69,7 +69,7 @@ def world(clean_tables, sim) -> Iterator[dict[str, Any]]:
         "sim": simulator,
         "ebay": ebay,
         "token": SecretStr(access.token),
-        "bids": BidsRepository(s.bids_table, s.users_table, s.bid_history_table),
+        "bids": BidsRepository(s.bids_table, s.users_and_app_state_table, s.bid_history_table),
         "scheduler": FakeScheduler(),
         "notified": [],
     }
@@ -191,7 +191,7 @@ def test_a_run_whose_owner_began_deleting_the_account_leaves_no_schedule_and_no_
     # snipes, and the executor's scheduler guarded as in production
     lot = auction(world)
     bid = snipe(world, lot)
-    users = UsersRepository(get_settings().users_table)
+    users = UsersRepository(get_settings().users_and_app_state_table)
     users.mark_deleted(USER, int(time.time() * 1000))
     fake = world["scheduler"]
     world["scheduler"] = UnlessOwnerDeleted(fake, users.is_deleted)

@@ -76,7 +76,7 @@ class Notifications:
 
 def _guard(account_id: str, owner: str) -> None:
     default_client().put_item(
-        TableName=get_settings().users_table,
+        TableName=get_settings().users_and_app_state_table,
         Item=to_item({"userId": f"EBAYACCOUNT#{account_id}", "ownerId": owner}),
     )
 
@@ -85,7 +85,7 @@ def test_a_deletion_notice_waits_for_a_sealed_bid_and_cancels_the_rest_at_once(
     world: dict[str, Any],
 ) -> None:
     # Given a linked user with a snipe its run has sealed, and another snipe still pending
-    table = get_settings().users_table
+    table = get_settings().users_and_app_state_table
     _guard(EBAY_USER, USER)
     lot = auction(world, ends_in=3)
     sealed = snipe(world, lot)

@@ -144,8 +144,8 @@ MODEL_SETTINGS = settings(
 def repositories(clean_tables: Provisioned) -> Repositories:
     s = get_settings()
     return (
-        BidsRepository(s.bids_table, s.users_table, s.bid_history_table),
-        UsersRepository(s.users_table),
+        BidsRepository(s.bids_table, s.users_and_app_state_table, s.bid_history_table),
+        UsersRepository(s.users_and_app_state_table),
     )
 
 

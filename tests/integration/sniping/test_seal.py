@@ -106,7 +106,7 @@ def test_unlink_and_account_deletion_wait_for_a_sealed_bid(world):
     bid = snipe(world, lot)
     thread, results = run_in_background(world, bid)
     wait_until_sealed(world, bid)
-    table = get_settings().users_table
+    table = get_settings().users_and_app_state_table
     now_ms = int(time.time() * 1000)
     # When the user unlinks eBay, or deletes the account
     with pytest.raises(SnipeSealedError) as unlink_refused:
@@ -130,7 +130,7 @@ def test_an_unlink_before_the_seal_means_no_bid(world):
     thread, results = run_in_background(world, bid)
     wait_until_armed(world, bid)
     # When the user unlinks eBay (the run already holds a token)
-    assert EbayLinksRepository(get_settings().users_table).unlink(
+    assert EbayLinksRepository(get_settings().users_and_app_state_table).unlink(
         USER, EBAY_USER, int(time.time() * 1000)
     )
     thread.join()
@@ -229,7 +229,7 @@ class _NoOutcome:
 def _rule(mode: str, limit: int) -> None:
     from common.data.groups import GroupMode, GroupRule, GroupsRepository
 
-    GroupsRepository(get_settings().users_table).put_rule(
+    GroupsRepository(get_settings().users_and_app_state_table).put_rule(
         USER, "lenses", GroupRule(mode=GroupMode(mode), limit=limit), int(time.time() * 1000)
     )
 
@@ -270,7 +270,7 @@ def test_a_sealed_snipe_whose_run_died_is_settled_not_left_armed(world):
     # Given a group whose limit was won, and a sibling sealed by a run that died before bidding
     from common.data.group_slots import GroupSlots
 
-    slots = GroupSlots(get_settings().users_table)
+    slots = GroupSlots(get_settings().users_and_app_state_table)
     assert slots.take(USER, "lenses", "winner", 1, contingency=False)
     assert slots.settle(USER, "lenses", "winner", won=True)
     lot = auction(world, ends_in=1)

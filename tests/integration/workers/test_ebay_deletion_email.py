@@ -36,7 +36,7 @@ def _notify(mailer: FakeMailer) -> logic.NotifyResult:
 
 def _deleted_at(at_ms: int) -> None:
     boto3.client("dynamodb").update_item(
-        TableName=get_settings().users_table,
+        TableName=get_settings().users_and_app_state_table,
         Key={"userId": {"S": "user-1"}},
         UpdateExpression="SET ebayDeletedAt = :at",
         ExpressionAttributeValues={":at": {"N": str(at_ms)}},

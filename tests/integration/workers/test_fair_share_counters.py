@@ -33,7 +33,7 @@ DAY = utc_day(NOW)
 
 
 def _budget(calls: int) -> CallBudget:
-    return CallBudget(get_settings().users_table, calls)
+    return CallBudget(get_settings().users_and_app_state_table, calls)
 
 
 def _take(budget: CallBudget, share, user: str) -> bool:
@@ -112,8 +112,8 @@ def test_a_new_utc_day_starts_every_share_afresh():
 def _repos() -> tuple[BidsRepository, ActiveSnipes]:
     s = get_settings()
     return (
-        BidsRepository(s.bids_table, s.users_table, s.bid_history_table),
-        ActiveSnipes(s.users_table, s.bids_table),
+        BidsRepository(s.bids_table, s.users_and_app_state_table, s.bid_history_table),
+        ActiveSnipes(s.users_and_app_state_table, s.bids_table),
     )
 
 

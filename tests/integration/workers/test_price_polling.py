@@ -87,8 +87,8 @@ def test_the_final_minutes_are_polled_in_one_getitems_call_a_round_within_the_bu
             auctionEndTime=now + 240 + n,
         )
     settings = get_settings()
-    budget = CallBudget(settings.users_table, 5000)
-    history = PriceHistory(settings.users_table)
+    budget = CallBudget(settings.users_and_app_state_table, 5000)
+    history = PriceHistory(settings.users_and_app_state_table)
     clock = SteppingClock(float(now))
     # and the first snipe's owner with the dashboard open (the rounds are for it)
     connections = ConnectionsRepository(settings.connections_table)
@@ -136,7 +136,7 @@ def test_the_final_minutes_plan_on_their_reserve_and_what_the_others_leave_of_th
     # Given 5,000 calls a day (1,000 reserved for the final minutes, a pool of 3,500) and, by
     # noon UTC, 100 final-minutes polls and 500 hour polls (from the pool)
     noon = 1_899_936_000 + 43_200
-    budget = CallBudget(get_settings().users_table, 5000)
+    budget = CallBudget(get_settings().users_and_app_state_table, 5000)
     assert budget.reserve(FINAL_POLLS, 100, noon) == 100
     assert budget.reserve(HOUR_POLLS, 500, noon) == 500
     # When the final minutes plan the rest of the day

@@ -38,7 +38,9 @@ def _index(kind: str) -> tuple[Any, Callable[[BidEntity], None]]:
 
 
 def _marks(kind: str) -> Any:
-    return FakeMarks() if kind == "fake" else ReconcileMarks(get_settings().users_table)
+    return (
+        FakeMarks() if kind == "fake" else ReconcileMarks(get_settings().users_and_app_state_table)
+    )
 
 
 @pytest.fixture(params=KINDS)
@@ -98,16 +100,16 @@ def test_a_mark_is_recorded_only_over_what_was_read(kind: str):
 
 def test_marks_are_found_and_deleted_with_their_owners_account(clean_tables: Any):
     # Given a mark on a user's snipe in the Users table
-    marks = ReconcileMarks(get_settings().users_table)
+    marks = ReconcileMarks(get_settings().users_and_app_state_table)
     mark = ReconcileMark(attempts=1, invoked_at=NOW, next_at=NOW + 900)
     assert marks.record(snipe("b1", userId="owner-1"), "SETTLE", None, mark, NOW + 86400)
-    users = UsersRepository(get_settings().users_table)
+    users = UsersRepository(get_settings().users_and_app_state_table)
     # When the account's deletion looks for what the user owns
     keys = users.owned_keys("owner-1")
     # Then the mark is among them, and it expires through TTL in any case
     assert reconcile_mark_key("b1", "SETTLE") in keys
     item = boto3.client("dynamodb").get_item(
-        TableName=get_settings().users_table,
+        TableName=get_settings().users_and_app_state_table,
         Key={"userId": {"S": reconcile_mark_key("b1", "SETTLE")}},
     )["Item"]
     assert int(item["ttl"]["N"]) == NOW + 86400

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("workers_env")
 
 def test_the_daily_budget_is_never_exceeded():
     # Given 10 calls a day: 1 reserved for snipe creation, 2 for the final minutes, 7 shared
-    budget = CallBudget(get_settings().users_table, 10)
+    budget = CallBudget(get_settings().users_and_app_state_table, 10)
     day = utc_day(NOW)
     # When the final minutes' polls ask for more than there is / Then they get the shared 7 and
     # their own 2, never snipe creation's
@@ -46,7 +46,7 @@ def test_a_snipe_update_loses_to_a_concurrent_change_and_bumps_the_version():
 
 
 def test_price_points_are_capped():
-    history = PriceHistory(get_settings().users_table)
+    history = PriceHistory(get_settings().users_and_app_state_table)
     for i in range(MAX_POINTS + 3):
         history.add_point("110000000001", NOW + i, 100 + i, "USD", NOW + 9999)
     points = history.points("110000000001")
@@ -56,7 +56,7 @@ def test_price_points_are_capped():
 
 def _link(user_id: str, refresh_expires_at: int) -> None:
     boto3.client("dynamodb").update_item(
-        TableName=get_settings().users_table,
+        TableName=get_settings().users_and_app_state_table,
         Key={"userId": {"S": user_id}},
         UpdateExpression="SET ebayLinkState = :l, ebayRefreshExpiresAt = :r, "
         "ebayAccessExpiresAt = :a, ebayTokens = :t, ebayAccountId = :acct",
@@ -88,7 +88,7 @@ def test_the_relink_warning_goes_out_once_per_expiry():
         return tokens.run(
             stack_env.ebay_links_repo(),
             stack_env.bids_repo(),
-            RelinkWarnings(get_settings().users_table),
+            RelinkWarnings(get_settings().users_and_app_state_table),
             None,
             None,  # type: ignore[arg-type]
             notifier,

@@ -59,7 +59,8 @@ def put_user(user_id: str = "user-1", email: str = "buyer@example.com", **prefs:
         updatedAt=NOW * 1000,
     )
     boto3.client("dynamodb").put_item(
-        TableName=get_settings().users_table, Item=to_item(user.model_dump(mode="json"))
+        TableName=get_settings().users_and_app_state_table,
+        Item=to_item(user.model_dump(mode="json")),
     )
     return user
 
@@ -94,4 +95,4 @@ def put_bid(
 
 def bids_repo() -> BidsRepository:
     s = get_settings()
-    return BidsRepository(s.bids_table, s.users_table, s.bid_history_table)
+    return BidsRepository(s.bids_table, s.users_and_app_state_table, s.bid_history_table)

@@ -124,10 +124,10 @@ class Rows:
         self,
         connection: ConnectionEntity,
         *,
-        users_table: str | None = None,
+        users_and_app_state_table: str | None = None,
         max_connections: int | None = None,
     ) -> None:
-        self.asked.append((users_table, max_connections))
+        self.asked.append((users_and_app_state_table, max_connections))
         if self.refuse:
             raise self.refuse
         self.rows[(connection.userId, connection.connectionId)] = connection
