@@ -30,6 +30,8 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 SAM_CACHE_DIR = REPO_ROOT / ".aws-sam" / "local-expanded"
+# Part of the kept expansions' key: raise it when _translate changes what it makes.
+EXPANSION_FORMAT = 2
 
 REGION = "us-east-1"
 # moto's default account: ARNs it returns carry this id, so the pseudo parameter must agree.
@@ -174,11 +176,11 @@ def expand_sam(document: Mapping[str, Any], region: str = REGION) -> dict[str, A
 def _expanded(document_json: str, region: str) -> str:
     # Importing the translator and translating template.yaml take seconds of CPU, so the result
     # is kept per document and translator version, in this process and on disk (.aws-sam/, which
-    # `make clean` removes). Parameters are resolved afterwards, by Template: they do not change
-    # what SAM makes of this template.
+    # `make clean` removes). SAM sees no parameter values (_translate), so the overrides do not
+    # change the expansion: Template resolves them afterwards.
     version = importlib.metadata.version("aws-sam-translator")
-    key = hashlib.sha256(f"{version}\n{region}\n{document_json}".encode()).hexdigest()
-    cached = SAM_CACHE_DIR / f"{key}.json"
+    key = f"{EXPANSION_FORMAT}\n{version}\n{region}\n{document_json}"
+    cached = SAM_CACHE_DIR / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
     if cached.exists():
         return cached.read_text(encoding="utf-8")
     expanded = _translate(document_json, region)
@@ -205,6 +207,12 @@ def _translate(document_json: str, region: str) -> str:
             properties = resource.setdefault("Properties", {})
             properties[_SAM_CODE_URIS[resource["Type"]]] = "s3://local/code"
     ((document.get("Globals") or {}).get("Function") or {}).pop("CodeUri", None)
+    # SAM puts a parameter's default in place of its Ref where it can (the HTTP API's CORS
+    # origins): without defaults every Ref stays, for Template to resolve with the overrides.
+    parameters = document.get("Parameters") or {}
+    document["Parameters"] = {
+        name: {k: v for k, v in spec.items() if k != "Default"} for name, spec in parameters.items()
+    }
     session = boto3.session.Session(region_name=region)
     metrics = Metrics()  # SAM's own timings; published to nowhere
     translator = Translator({}, Parser(), boto_session=session, metrics=metrics)
@@ -217,6 +225,8 @@ def _translate(document_json: str, region: str) -> str:
         raise TemplateError(f"SAM cannot translate the template: {causes}") from exc
     finally:
         metrics.publish()
+    if parameters:
+        expanded["Parameters"] = parameters
     return json.dumps(expanded)
 
 

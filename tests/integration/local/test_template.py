@@ -19,6 +19,7 @@ SHORT_TAGS = """
 Parameters:
   Stage: { Type: String, Default: dev, AllowedValues: [dev, prod, local] }
   Suffix: { Type: String, Default: x }
+  Origin: { Type: String, Default: "http://x" }
 Mappings:
   Sizes: { dev: { Memory: 128 }, prod: { Memory: 1024 }, local: { Memory: 64 } }
 Conditions:
@@ -80,7 +81,7 @@ Resources:
   Api:
     Type: AWS::Serverless::HttpApi
     Properties:
-      CorsConfiguration: { AllowOrigins: [!Sub "http://${Suffix}"], MaxAge: 5 }
+      CorsConfiguration: { AllowOrigins: [!Ref Origin], MaxAge: 5 }
       Auth:
         DefaultAuthorizer: Jwt
         Authorizers:
@@ -132,8 +133,8 @@ def test_parameters_conditions_globals_and_refs_resolve(small_template: Path) ->
 
 
 def test_sam_expands_routes_schedules_and_apis_as_deployed(small_template: Path) -> None:
-    # Given the loaded template, which SAM's translator expanded
-    template = Template.load(small_template)
+    # Given the loaded template, which SAM's translator expanded, with a parameter overridden
+    template = Template.load(small_template, {"Origin": "http://y"})
     template.bind("Key", "k", Arn="arn")
 
     # When its routes and schedules are read
@@ -153,7 +154,8 @@ def test_sam_expands_routes_schedules_and_apis_as_deployed(small_template: Path)
     assert schedule.from_rule
     assert schedule.payload is None
     assert template.http_api("Api").cors is not None
-    assert template.http_api("Api").cors.allow_origins == ("http://x",)
+    # And the API's CORS origin is the parameter's value, not the default SAM saw
+    assert template.http_api("Api").cors.allow_origins == ("http://y",)
 
 
 def test_conflicting_environments_are_refused(small_template: Path) -> None:
