@@ -82,6 +82,12 @@ def test_no_product_function_is_longer_than_60_lines(path: Path):
     assert long == []
 
 
+@pytest.mark.parametrize("path", _sources("local"), ids=str)
+def test_the_local_stack_imports_no_benchmark_or_test(path: Path):
+    # The chaos harness drives a stack from bench/; the stack itself knows nothing of it.
+    assert not _imports(path) & {"bench", "tests"}
+
+
 @pytest.mark.parametrize("path", _sources("local/ebay_sim"), ids=str)
 def test_the_simulator_imports_no_product_code(path: Path):
     # It stands in for eBay: sharing the client's models would make its checks circular.
