@@ -16,6 +16,7 @@ from common.data.active_snipes import (
     take_slot,
 )
 from common.data.dynamo import (
+    RETURN_OLD_ON_FAILURE,
     batch_delete,
     cancelled_by,
     default_client,
@@ -26,6 +27,7 @@ from common.data.dynamo import (
     to_item,
     to_value,
     translate_errors,
+    wrote_already,
 )
 from common.data.users import (
     ACCOUNT_DELETED,
@@ -234,6 +236,7 @@ class BidsRepository:
                     "TableName": self.table,
                     "Item": to_item(bid.to_item()),
                     "ConditionExpression": "attribute_not_exists(bidId)",
+                    **RETURN_OLD_ON_FAILURE,
                 }
             },
             self._history_put(history),
@@ -243,6 +246,8 @@ class BidsRepository:
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
+            if wrote_already(exc, items[1]["Put"]["Item"], 1):
+                return  # this very snipe, stored by an attempt whose answer timed out
             raise_if_account_deleted(exc, len(items) - 1)
             raise_if_cancelled_by(
                 exc,
@@ -291,6 +296,7 @@ class BidsRepository:
                     "ConditionExpression": condition,
                     "ExpressionAttributeNames": {"#st": "status"},
                     "ExpressionAttributeValues": values,
+                    **RETURN_OLD_ON_FAILURE,
                 }
             },
             self._history_put(history),
@@ -308,7 +314,12 @@ class BidsRepository:
             )
             items.append(release_slot(self.users_and_app_state_table, before.userId, before.bidId))
         with translate_errors(conflict_message):
-            self.client.transact_write_items(TransactItems=items)
+            try:
+                self.client.transact_write_items(TransactItems=items)
+            except ClientError as exc:
+                # Stored as written: an attempt whose answer timed out committed it all.
+                if not wrote_already(exc, items[0]["Put"]["Item"], 0):
+                    raise
         return after
 
     def replace(
@@ -325,14 +336,22 @@ class BidsRepository:
         after = after.model_copy(update={"version": before.version + 1})
         in_allowed, allowed_values = in_filter("#st", sorted({s.value for s in allowed}), "a")
         values: dict[str, Any] = {":v": to_value(before.version), **allowed_values}
+        item = to_item(after.to_item())
         with translate_errors(conflict_message):
-            self.client.put_item(
-                TableName=self.table,
-                Item=to_item(after.to_item()),
-                ConditionExpression=f"version = :v AND {in_allowed}",
-                ExpressionAttributeNames={"#st": "status"},
-                ExpressionAttributeValues=values,
-            )
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=item,
+                    ConditionExpression=f"version = :v AND {in_allowed}",
+                    ExpressionAttributeNames={"#st": "status"},
+                    ExpressionAttributeValues=values,
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as exc:
+                # Stored exactly as written (this version, this execution id): our own attempt
+                # whose answer timed out, retried by botocore. The claim is ours.
+                if not wrote_already(exc, item):
+                    raise
         return after
 
     def seal(self, bid: BidEntity, execution_id: str, now_ms: int) -> BidEntity:
@@ -361,6 +380,7 @@ class BidsRepository:
                     ":armed": {"S": BidStatus.ARMED.value},
                     ":x": {"S": execution_id},
                 },
+                **RETURN_OLD_ON_FAILURE,
             }
         }
         raise_until, keep_until = self._seal_profile_checks(bid.userId, bid.end_ms)
@@ -369,6 +389,10 @@ class BidsRepository:
                 items: list[Any] = [snipe_put, profile_item]
                 self.client.transact_write_items(TransactItems=items)
             except ClientError as exc:
+                if wrote_already(exc, snipe_put["Put"]["Item"], 0):
+                    # Sealed by this very call (an attempt whose answer timed out): a won seal
+                    # must still bid.
+                    return after
                 raise_if_cancelled_by(
                     exc, 0, ConflictError("The snipe changed before it was sealed")
                 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -113,15 +113,56 @@ def translate_errors(
         raise
 
 
+# A conditional write whose first attempt reached DynamoDB but whose answer timed out is sent
+# again by botocore (common/aws.py: two attempts); the repeat then fails its own condition.
+# Writes that must know they won ask for the item their condition saw
+# (``**RETURN_OLD_ON_FAILURE``; per item in a transaction) and count "it is already what this
+# very write produces" as written: :func:`wrote_already`, ``ConditionalWrite(already=...)``.
+# TransactWriteItems are idempotent besides: botocore fills ClientRequestToken once per call
+# and sends the same request on retry, and DynamoDB answers a repeated token with the first
+# outcome (moto ignores the token, hence the item check there too). docs/sniping-engine.md,
+# "A write that timed out".
+RETURN_OLD_ON_FAILURE: dict[str, str] = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+
+
+def seen_on_failure(exc: ClientError, index: int | None = None) -> dict[str, Any] | None:
+    """The item as the failed condition saw it (deserialised), when the write asked for it:
+    a single write's (``index`` None) or a transaction's item at ``index``. None if absent."""
+    item: Any
+    if index is None:
+        item = exc.response.get("Item")
+    else:
+        reasons = exc.response.get("CancellationReasons") or []
+        item = reasons[index].get("Item") if len(reasons) > index else None
+    return from_item(item) if item else None
+
+
+def wrote_already(exc: ClientError, written: dict[str, Any], index: int | None = None) -> bool:
+    """Whether the write that failed with ``exc`` found its item exactly as it writes it
+    (``written``, in DynamoDB's attribute values): its own earlier attempt landed, and it won."""
+    if index is not None and not cancelled_by(exc, index):
+        return False
+    seen = seen_on_failure(exc, index)
+    return seen is not None and seen == from_item(written)
+
+
 class ConditionalWrite:
     """Around one conditional write (``with ConditionalWrite() as write: client.put_item(...)``):
     ``write.happened`` is False when its condition failed (someone else got there first) and
     True when it was written, and ``write.failure`` the ClientError that said so, for a caller
-    that raises its own error from it; throttling becomes RetryableError, anything else passes."""
+    that raises its own error from it; throttling becomes RetryableError, anything else passes.
 
-    def __init__(self) -> None:
+    ``already``: given the item the failed condition saw (the write passes
+    ``**RETURN_OLD_ON_FAILURE``; None if there was none), whether it is already in the state
+    this very write produces (same execution id, version, token): then the failure was this
+    write's own retry after an answer that timed out, and ``happened`` is True,
+    ``write.retried`` too."""
+
+    def __init__(self, already: Callable[[dict[str, Any] | None], bool] | None = None) -> None:
         self.happened = True
+        self.retried = False
         self.failure: ClientError | None = None
+        self._already = already
 
     def __enter__(self) -> ConditionalWrite:
         return self
@@ -130,6 +171,9 @@ class ConditionalWrite:
         if not isinstance(exc, ClientError):
             return False
         if exc.response.get("Error", {}).get("Code") == CONDITION_FAILED:
+            if self._already is not None and self._already(seen_on_failure(exc)):
+                self.retried = True
+                return True
             self.happened = False
             self.failure = exc
             return True

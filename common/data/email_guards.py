@@ -21,6 +21,7 @@ from common.data.dynamo import (
     to_value,
     translate_errors,
 )
+from common.errors import ConflictError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -56,19 +57,22 @@ class NotificationGuards:
 
     def claim(self, key: str, owner_id: str, now_ms: int) -> Guard | None:
         """Take the guard (status SENDING). None when it exists: someone sent or is sending."""
-        with ConditionalWrite() as write:
+        item = to_item(
+            {
+                "userId": key,
+                "ownerId": owner_id,
+                "status": GuardStatus.SENDING.value,
+                "claimedAt": now_ms,
+                "ttl": now_ms // 1000 + GUARD_TTL_SECONDS,
+            }
+        )
+        # The guard exactly as this claim writes it: its own attempt whose answer timed out.
+        with ConditionalWrite(lambda seen: seen == from_item(item)) as write:
             self.client.put_item(
                 TableName=self.table,
-                Item=to_item(
-                    {
-                        "userId": key,
-                        "ownerId": owner_id,
-                        "status": GuardStatus.SENDING.value,
-                        "claimedAt": now_ms,
-                        "ttl": now_ms // 1000 + GUARD_TTL_SECONDS,
-                    }
-                ),
+                Item=item,
                 ConditionExpression="attribute_not_exists(userId)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         if not write.happened:
             return None
@@ -110,7 +114,18 @@ class NotificationGuards:
         if error_code is not None:
             sets.append("errorCode = :code")
             values[":code"] = to_value(error_code)
-        with translate_errors("The notification guard changed meanwhile"):
+
+        def finished_already(seen: dict[str, Any] | None) -> bool:
+            # This very outcome on this claim: its own attempt whose answer timed out.
+            return (
+                seen is not None
+                and seen.get("status") == status.value
+                and seen.get("claimedAt") == guard.claimed_at
+                and seen.get("messageId") == message_id
+                and seen.get("errorCode") == error_code
+            )
+
+        with translate_errors(), ConditionalWrite(finished_already) as write:
             self.client.update_item(
                 TableName=self.table,
                 Key={"userId": {"S": guard.key}},
@@ -118,7 +133,10 @@ class NotificationGuards:
                 ConditionExpression="#st = :sending AND claimedAt = :at",
                 ExpressionAttributeNames={"#st": "status"},
                 ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
+        if not write.happened:
+            raise ConflictError("The notification guard changed meanwhile") from write.failure
 
     def release(self, guard: Guard) -> None:
         """Delete our SENDING guard: the email certainly was not sent, a retry may send it."""

@@ -144,7 +144,8 @@ class GroupSlots:
         }
         if contingency:
             values[":zero"] = to_value(0)
-        with ConditionalWrite() as write:
+        # A holder already: this take's own attempt whose answer timed out, or an earlier run's.
+        with ConditionalWrite(lambda seen: bid_id in (seen or {}).get("holders", ())) as write:
             self.client.update_item(
                 TableName=self.table,
                 Key={"userId": {"S": group_key(user_id, group_id)}},
@@ -155,8 +156,9 @@ class GroupSlots:
                 ),
                 ConditionExpression=condition,
                 ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        return write.happened or bid_id in self.read(user_id, group_id).holders
+        return write.happened
 
     def settle(self, user_id: str, group_id: str, bid_id: str, *, won: bool) -> bool:
         """Record a holder's outcome once: a win keeps its slot, a loss (or no bid) gives it

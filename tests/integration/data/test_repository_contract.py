@@ -17,7 +17,10 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ReadTimeoutError
 
+from common import aws
 from common.data.bids import BidsRepository
 from common.data.connections import ConnectionsRepository
 from common.data.ebay_deletions import EbayDeletions, NoticeState
@@ -25,6 +28,7 @@ from common.data.ebay_links import EbayLinksRepository, NewLink
 from common.data.group_slots import GroupSlots
 from common.data.groups import GroupMode, GroupRule, GroupsRepository
 from common.data.history import HistoryRepository
+from common.data.notifications import GuardStatus, NotificationGuards
 from common.data.users import UsersRepository
 from common.errors import (
     AccountDeletedError,
@@ -37,6 +41,7 @@ from common.errors import (
 from common.history import history_entry
 from common.models import BidEntity, BidStatus, ConnectionEntity, HistoryAction, UserEntity
 from local.aws import Provisioned
+from tests.dynamo_faults import LateWrites, body_of
 from tests.memory import MemoryStores
 
 NOW_MS = 1_900_000_000_000
@@ -774,3 +779,148 @@ def test_no_socket_for_an_account_being_deleted_and_deletion_forgets_them_all(st
     assert forgotten == 2
     assert stores.connections.connection_ids(USER) == []
     assert stores.connections.connection_ids_by_user([USER]) == {USER: []}
+
+
+# ------------------------------------------------ a write applied, then answered too late
+
+# botocore sends a write again when its answer times out (common/aws.py); the repeat fails its
+# own condition. These run on moto only: the in-memory stores have no wire to be late on.
+
+
+@pytest.fixture(params=["tokens honoured", "tokens ignored"])
+def late(request: pytest.FixtureRequest, clean_tables: Provisioned) -> Iterator[Any]:
+    assert clean_tables
+    stores = DynamoStores()
+    stores.late = LateWrites(stores.client, honour_tokens=request.param == "tokens honoured")
+    yield stores
+    stores.late.close()
+
+
+def test_botocore_resends_a_transaction_with_its_client_request_token():
+    # Given a client whose first attempt at a transaction times out (never sent) and whose
+    # retry pause is nil
+    client = boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",  # never reached: every attempt is answered here
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=aws.CONFIG,
+    )
+    sent: list[dict[str, Any]] = []
+
+    def time_out_once(request: Any, **_: Any) -> Any:
+        sent.append(body_of(request))
+        if len(sent) == 1:
+            raise ReadTimeoutError(endpoint_url=request.url)
+        return AWSResponse(request.url, 200, {}, _Raw(b"{}"))
+
+    client.meta.events.register("before-send.dynamodb.TransactWriteItems", time_out_once)
+    client.meta.events.register_first(
+        "needs-retry.dynamodb.TransactWriteItems",
+        lambda attempts, caught_exception=None, **_: (
+            0 if attempts == 1 and isinstance(caught_exception, ReadTimeoutError) else None
+        ),
+    )
+    # When the transaction is written
+    client.transact_write_items(
+        TransactItems=[
+            {
+                "ConditionCheck": {
+                    "TableName": "t",
+                    "Key": {"k": {"S": "1"}},
+                    "ConditionExpression": "attribute_exists(k)",
+                }
+            }
+        ]
+    )
+    # Then botocore sent it twice with one token it filled in: DynamoDB's idempotency holds
+    assert len(sent) == 2
+    assert sent[0]["ClientRequestToken"]
+    assert sent[0] == sent[1]
+
+
+class _Raw:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.data
+
+
+def test_a_claim_applied_then_answered_late_is_the_runs_claim(late):
+    # Given a snipe, and a database that will answer the next write too late
+    bid = created(late)
+    late.late.arm()
+    # When a run claims it (botocore sends the claim again; it fails its own condition)
+    claimed = armed(late, bid)
+    # Then the run knows it won: the stored snipe is its claim
+    assert late.late.late == ["PutItem"]
+    assert late.bids.require(USER, bid.bidId) == claimed
+    assert claimed.executionId == ARMED_BY
+
+
+def test_someone_elses_claim_on_the_same_version_is_still_a_conflict(late):
+    # Given a snipe a first run claimed
+    bid = created(late)
+    armed(late, bid)
+    late.late.arm()
+    # When a second run claims the copy it read before, its answer late and sent again
+    with pytest.raises(ConflictError):
+        late.bids.replace(bid, bid.model_copy(update={"executionId": "x"}), [BidStatus.PENDING])
+    # Then the first claim holds
+    assert late.bids.require(USER, bid.bidId).executionId == ARMED_BY
+
+
+def test_a_seal_applied_then_answered_late_is_sealed_and_may_bid(late):
+    # Given a linked user's claimed snipe, and a database that answers the seal too late
+    profile(late)
+    claimed = armed(late, created(late))
+    late.late.arm()
+    # When the run seals it
+    sealed = late.bids.seal(claimed, ARMED_BY, NOW_MS)
+    # Then the seal is the run's: it returns, and the stored snipe is what it sealed
+    assert late.late.late == ["TransactWriteItems"]
+    assert late.bids.require(USER, claimed.bidId) == sealed
+    assert sealed.sealedAt == NOW_MS
+
+
+def test_a_transition_and_a_creation_applied_then_answered_late_are_done(late):
+    # Given a snipe created through a late answer
+    late.late.arm()
+    bid = created(late)
+    # When its run records PLACED through a late answer too
+    claimed = armed(late, bid)
+    late.late.arm()
+    placed = moved(late, claimed, BidStatus.PLACED, allowed=[BidStatus.ARMED])
+    # Then both went in once: the record is PLACED, with one history entry per write
+    assert late.bids.require(USER, bid.bidId) == placed
+    assert late.late.late == ["TransactWriteItems", "TransactWriteItems"]
+    entries, _ = late.history.for_bid(USER, bid.bidId, 10, None)
+    assert [h.action for h in entries] == [HistoryAction.UPDATE, HistoryAction.CREATE]
+
+
+def test_a_group_slot_taken_through_a_late_answer_is_held_once(late):
+    # Given a win-one group, and a database that answers the next write too late
+    late.late.arm()
+    # When a snipe takes its slot
+    took = late.slots.take(USER, "g", "b1", 1, contingency=False)
+    # Then it holds the slot, counted once
+    assert took
+    assert late.slots.read(USER, "g").held == 1
+    assert not late.slots.take(USER, "g", "b2", 1, contingency=False)
+
+
+def test_a_notification_guard_claimed_and_finished_through_late_answers_is_this_senders(late):
+    # Given a database that answers the next two writes too late
+    guards = NotificationGuards(late.users_table, late.client)
+    late.late.arm(2)
+    # When a sender claims a guard and records that its email went
+    guard = guards.claim("notify#b1#WON", USER, NOW_MS)
+    assert guard is not None
+    guards.finish(guard, GuardStatus.SENT, message_id="m-1")
+    # Then both were this sender's: the guard says sent, by it
+    stored = guards.get("notify#b1#WON")
+    assert stored is not None
+    assert (stored.status, stored.message_id) == (GuardStatus.SENT, "m-1")
+    assert late.late.late == ["PutItem", "UpdateItem"]
