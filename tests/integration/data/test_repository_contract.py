@@ -25,10 +25,10 @@ from common.data.bids import BidsRepository
 from common.data.connections import ConnectionsRepository
 from common.data.ebay_deletions import EbayDeletions, NoticeState
 from common.data.ebay_links import EbayLinksRepository, NewLink
+from common.data.email_guards import GuardStatus, NotificationGuards
 from common.data.group_slots import GroupSlots
 from common.data.groups import GroupMode, GroupRule, GroupsRepository
 from common.data.history import HistoryRepository
-from common.data.notifications import GuardStatus, NotificationGuards
 from common.data.users import UsersRepository
 from common.errors import (
     AccountDeletedError,
