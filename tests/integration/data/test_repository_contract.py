@@ -913,7 +913,7 @@ def test_a_group_slot_taken_through_a_late_answer_is_held_once(late):
 
 def test_a_notification_guard_claimed_and_finished_through_late_answers_is_this_senders(late):
     # Given a database that answers the next two writes too late
-    guards = NotificationGuards(late.users_table, late.client)
+    guards = NotificationGuards(os.environ["USERS_TABLE"], late.client)
     late.late.arm(2)
     # When a sender claims a guard and records that its email went
     guard = guards.claim("notify#b1#WON", USER, NOW_MS)
