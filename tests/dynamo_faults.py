@@ -37,22 +37,25 @@ def body_of(request: AWSPreparedRequest) -> dict[str, Any]:
 
 class LateWrites:
     """``arm(n)``: the next ``n`` writes of ``client`` are applied, answered too late and sent
-    again. ``late`` lists the operations it did that to, ``retried_tokens`` the tokens of the
-    transactions whose repeat was answered with the first attempt's outcome. With
-    ``honour_tokens=False`` a repeated transaction is sent again as moto takes it (the token
-    ignored), which is what the local stack does: the item check alone must settle it."""
+    again (with ``only``, the next ``n`` whose request contains that text). ``late`` lists the
+    operations it did that to, ``retried_tokens`` the tokens of the transactions whose repeat
+    was answered with the first attempt's outcome. With ``honour_tokens=False`` a repeated
+    transaction is sent again as moto takes it (the token ignored), which is what the local
+    stack does: the item check alone must settle it."""
 
     def __init__(self, client: Any, *, honour_tokens: bool = True) -> None:
         self.client = client
         self.honour_tokens = honour_tokens
         self.armed = 0
+        self.only: str | None = None
         self.late: list[str] = []
         self.retried_tokens: list[str] = []
         self._id = f"late-writes-{uuid.uuid4().hex}"
         client.meta.events.register("before-send.dynamodb", self._before_send, unique_id=self._id)
 
-    def arm(self, writes: int = 1) -> None:
+    def arm(self, writes: int = 1, only: str | None = None) -> None:
         self.armed += writes
+        self.only = only
 
     def close(self) -> None:
         self.client.meta.events.unregister("before-send.dynamodb", unique_id=self._id)
@@ -65,6 +68,8 @@ class LateWrites:
     def _before_send(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
         operation = operation_of(request)
         if self.armed <= 0 or operation not in WRITES:
+            return None
+        if self.only is not None and self.only not in json.dumps(body_of(request)):
             return None
         self.armed -= 1
         self.late.append(operation)

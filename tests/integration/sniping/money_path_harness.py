@@ -60,6 +60,7 @@ from local.ebay_sim.simulator import ItemNotFound as SimItemNotFound
 from local.ebay_sim.simulator import Simulator
 from local.ebay_sim.testing import TEST_CONFIG
 from rest.logic.bids import NewSnipe, cancel_snipe, create_snipe, update_snipe
+from tests.dynamo_faults import LateWrites
 from tests.engine_support import group_ports, linked_profile
 from tests.fakes import roomy_cap
 from workers.logic.snipe_engine import SnipeEngine
@@ -548,6 +549,8 @@ class World:
         self.user_id = f"user-{uuid.uuid4().hex[:12]}"
         linked_profile(self.user_id, OUR_EBAY_USER)
         self._group_ports = group_ports()
+        # Writes DynamoDB applies and answers too late, sent again (every actor's: one client).
+        self.late_writes = LateWrites(bids.client)
         self.snipes: dict[str, SnipeModel] = {}
         self.runs: list[Run] = []
         self.notified: list[tuple[str, str]] = []
@@ -806,6 +809,7 @@ class World:
         for run in self.runs:
             with suppress(AssertionError):
                 run.kill()
+        self.late_writes.close()
 
     # -- the invariants
 

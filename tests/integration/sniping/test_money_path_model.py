@@ -2,10 +2,12 @@
 
 Actors, each a rule that says when it acts: the user's API calls (``rest/logic/bids.py``
 against moto's tables from template.yaml), executor runs (``SnipeEngine.run``, resumed one wait
-at a time: duplicate deliveries, Lambda's retry, a run killed mid-way), eBay (the simulator's
-auction engine and fault injection: every error, timeouts that reach eBay or not, a rival
-bidder) and one fake clock for all of them that only time passing moves. The harness is
-``money_path_harness.py``.
+at a time: duplicate deliveries, Lambda's retry, a run killed mid-way), DynamoDB (a write it
+applies and answers too late, which botocore sends again: ``tests/dynamo_faults.py``, a
+transaction's ClientRequestToken honoured as DynamoDB does or ignored as moto does), eBay (the
+simulator's auction engine and fault injection: every error, timeouts that reach eBay or not,
+a rival bidder) and one fake clock for all of them that only time passing moves. The harness
+is ``money_path_harness.py``.
 
 Invariants, checked after every step (``World.check_invariants``) and once everything has run
 its course (``World.check_settled``):
@@ -324,6 +326,16 @@ class MoneyPathModel(RuleBasedStateMachine):
         self._pass_time(when, snipe.end_s)
         self.world.rival_bids(snipe, amount)
 
+    # -- DynamoDB
+
+    @rule(writes=st.integers(1, 3), tokens=st.sampled_from(["honoured", "ignored"]))
+    def database_answers_late(self, writes: int, tokens: str) -> None:
+        """The next writes, whoever makes them (the user's, a run's claim, phase, seal, slot or
+        outcome), are applied and answered after the client's timeout; botocore sends each
+        again, and the repeat finds its own write done."""
+        self.world.late_writes.honour_tokens = tokens == "honoured"
+        self.world.late_writes.arm(writes)
+
     # -- the invariants
 
     @invariant()
@@ -498,3 +510,63 @@ def test_finding_5_a_second_run_does_not_take_over_a_live_claim_when_ebays_clock
         world.check_settled()
     finally:
         world.close()
+
+
+@pytest.mark.money_path_finding
+@pytest.mark.parametrize("honour_tokens", [True, False], ids=["tokens honoured", "tokens ignored"])
+@pytest.mark.parametrize(
+    ("write", "only"),
+    [
+        pytest.param("claim", '"ARMED"', id="claim"),
+        pytest.param("seal", '"sealedAt"', id="seal"),
+        pytest.param("PLACED", '"PLACED"', id="placed"),
+    ],
+)
+def test_a_write_applied_then_answered_late_is_its_writers_and_the_snipe_still_wins(
+    money_world: World, write: str, only: str, honour_tokens: bool
+) -> None:
+    world = money_world
+    # Given a snipe, and DynamoDB applying the run's first write of this kind and answering it
+    # too late, so botocore sends it again and the repeat fails its own condition
+    snipe, created = world.create_snipe(end_s=world.clock() + 60, max_bid=5_000, lead=6)
+    assert snipe is not None, created
+    world.late_writes.honour_tokens = honour_tokens
+    world.late_writes.arm(1, only=only)
+    # When the auction runs its course
+    world.run_until(snipe.end_s + 10, check=False)
+    world.settle(check=False)
+    # Then the run knew its write went in: it bid, and the record says it won
+    assert world.late_writes.late, f"no {write} was answered late"
+    assert world.ebay_holds_our_bid(snipe)
+    stored = world.stored(snipe)
+    assert stored.status is BidStatus.WON, (stored.status, stored.failureReason)
+    world.check_settled()
+
+
+@pytest.mark.money_path_finding
+@pytest.mark.parametrize("honour_tokens", [True, False], ids=["tokens honoured", "tokens ignored"])
+@pytest.mark.parametrize("change", ["maximum down to 20.00", "cancel"])
+def test_a_users_change_applied_then_answered_late_answers_2xx_and_is_what_ebay_gets(
+    money_world: World, change: str, honour_tokens: bool
+) -> None:
+    world = money_world
+    # Given a snipe whose run has claimed it, and DynamoDB applying the next write (the user's
+    # change) and answering it too late, so botocore sends it again
+    snipe, created = world.create_snipe(end_s=world.clock() + 120, max_bid=5_000, lead=6)
+    assert snipe is not None, created
+    world.run_until(snipe.end_s - 60, check=False)
+    world.late_writes.honour_tokens = honour_tokens
+    world.late_writes.arm(1)
+    # When the user makes the change, and the auction runs its course
+    if change == "cancel":
+        answer = world.cancel_snipe(snipe)
+    else:
+        answer = world.update_snipe(snipe, **CHANGES[change])
+    world.settle(check=False)
+    # Then the change answered 2xx (it went in), and eBay got what it says: nothing, or 20.00
+    assert world.late_writes.late == ["TransactWriteItems"]
+    assert answer.ok, answer.error
+    received = [b.max_amount for b in world.our_bids(snipe)]
+    assert received == ([] if change == "cancel" else [2_000] * len(received))
+    assert change == "cancel" or received
+    world.check_settled()
