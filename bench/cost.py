@@ -33,13 +33,17 @@ Figures a local run cannot give, modelled (each printed beside the result):
 - a Scheduler invocation per snipe (an upper bound: schedules are not needed for auctions this
   close);
 - log bytes: LOG_BYTES_PER_INVOCATION per invocation, ACCESS_LOG_BYTES per API request;
-- the price updater's awake runs: a run that finds a snipe in its last FINAL_SECONDS (10
-  minutes) keeps polling it until SAFETY_SECONDS before the function's Timeout and never past
-  its minute (workers/price_updater.py), and is billed for that whole wait. Per snipe that is
-  its last 10 minutes up to its freeze, times the share of each minute a run is awake: priced
-  for a snipe whose last minutes no other snipe shares (the usual case for one user), for this
-  workload's snipes (which all end together and share them), and as the month's ceiling (a
-  stack always with a snipe in its last minutes). One run is measured awake here beside it.
+- the dashboard's price refreshes: while an open dashboard shows a snipe in its last
+  FINAL_SECONDS (10 minutes) it sends ``refreshPrices`` every REFRESH_EVERY_SECONDS (10 s,
+  dashboard/js/realtime.js) until the snipe freezes; each refresh is one WebSocket message in
+  and one answer out, one short WsActionsFunction run (its billed duration measured here: the
+  owner's socket refreshes while the workload's snipes are in their last minutes) and the
+  DynamoDB units its code spends (REFRESH_WRITE_UNITS, REFRESH_READ_UNITS: the user's claim,
+  the round's claim, the day's Browse counter; the pace and the snipes in their last minutes);
+  its getItems calls cost nothing at AWS (they come from eBay's daily quota). Priced for a
+  snipe whose last minutes nobody else's share (the usual case for one user), and as the
+  month's ceiling (a dashboard always showing a snipe in its last minutes). The price updater
+  no longer stays awake for them: its runs are one round (priced idle with the scheduled runs).
 """
 
 from __future__ import annotations
@@ -150,13 +154,17 @@ WAKE_LEAD_SECONDS = statistics.fmean(
 # handlers' Powertools Metrics before the stack sets their namespace.
 OUTCOME_AFTER_END_SECONDS = 1.5
 EXECUTOR_AWAKE_SECONDS = WAKE_LEAD_SECONDS + DEFAULT_LEAD_SECONDS + OUTCOME_AFTER_END_SECONDS + 1
-# The price updater's wait (workers/price_updater.py's SAFETY_MS, PERIOD_SECONDS and
-# ROUND_SECONDS, workers/logic/prices.py's FINAL_SECONDS; tests/unit/test_cost_model.py checks
-# them): importing them here would create the handlers' Powertools Metrics too early.
-PRICE_UPDATER_SAFETY_SECONDS = 5
-PRICE_UPDATER_PERIOD_SECONDS = 60
-PRICE_UPDATER_ROUND_SECONDS = 2
+# The dashboard's refresh period (dashboard/js/realtime.js's REFRESH_PRICES_EVERY_MS) and
+# common/price_polls.py's FINAL_SECONDS (tests/unit/test_cost_model.py checks both).
+REFRESH_EVERY_SECONDS = 10
 FINAL_SECONDS = 600
+# A refresh's DynamoDB units (common/price_polls.py's refresh): UpdateItem on the user's claim,
+# on the round's claim and on the day's Browse counter; GetItem of the pace and a Query of the
+# snipes in their last minutes (eventually consistent, under 4 KB). Price writes are not its:
+# they happen when a price changes, as they did before.
+REFRESH_WRITE_UNITS = 3
+REFRESH_READ_UNITS = 1.0
+REFRESH_MESSAGES = 2  # refreshPrices in, pricesRefreshed out
 DASHBOARD_MINUTES_PER_DAY = 30
 SNIPES_PER_USER_MONTH = 10
 LOG_BYTES_PER_INVOCATION = 1500  # ~4 structured lines (JSON) plus Lambda's START/END/REPORT
@@ -229,17 +237,6 @@ def traced_functions(template: Template) -> set[str]:
     }
 
 
-def price_updater_awake_seconds(template: Template) -> float:
-    """How long a run with a snipe in its last minutes stays awake: until SAFETY before its
-    Timeout, and never past its minute less a round."""
-    props = template.raw_properties("PriceUpdaterFunction")
-    timeout = float(template.resolve(props.get("Timeout", 3)))
-    return min(
-        timeout - PRICE_UPDATER_SAFETY_SECONDS,
-        PRICE_UPDATER_PERIOD_SECONDS - PRICE_UPDATER_ROUND_SECONDS,
-    )
-
-
 def final_minutes_seconds(snipes: list[tuple[float, int]]) -> float:
     """Seconds during which at least one of the snipes, (auction end in epoch s, lead s), is in
     its last FINAL_SECONDS and not frozen yet: the union of their windows."""
@@ -255,10 +252,27 @@ def final_minutes_seconds(snipes: list[tuple[float, int]]) -> float:
     return total
 
 
-def awake_run_dollars(seconds_in_final_minutes: float, awake: float, memory_mb: int) -> float:
-    """The price updater's awake runs over that many seconds: awake ``awake`` s of each minute."""
-    billed = seconds_in_final_minutes * awake / PRICE_UPDATER_PERIOD_SECONDS
-    return billed * memory_mb / 1024 * PRICES["lambda_gb_second_arm64"]
+def refresh_dollars(billed_ms: float, memory_mb: int) -> dict[str, float]:
+    """One dashboard refresh, item by item."""
+    return {
+        "websocket_message": REFRESH_MESSAGES * PRICES["websocket_message"],
+        "lambda_request": PRICES["lambda_request"],
+        "lambda_gb_second_arm64": billed_ms
+        / 1000
+        * memory_mb
+        / 1024
+        * PRICES["lambda_gb_second_arm64"],
+        "dynamodb_write_request_unit": REFRESH_WRITE_UNITS * PRICES["dynamodb_write_request_unit"],
+        "dynamodb_read_request_unit": REFRESH_READ_UNITS * PRICES["dynamodb_read_request_unit"],
+        "cloudwatch_logs_gb_ingested": LOG_BYTES_PER_INVOCATION
+        / 1e9
+        * PRICES["cloudwatch_logs_gb_ingested"],
+    }
+
+
+def refreshes_over(seconds_in_final_minutes: float) -> float:
+    """Refreshes an open dashboard sends over that many seconds of last minutes."""
+    return seconds_in_final_minutes / REFRESH_EVERY_SECONDS
 
 
 class AwsRequests:
@@ -408,38 +422,39 @@ def run_workload(
 
         with ThreadPoolExecutor(4) as pool:  # moto's DynamoDB dislikes many transactions
             created_ok = sum(status == 201 for status in pool.map(snipe, jobs))
-        # Price updater runs while the snipes are in their last minutes, delivered as
-        # EventBridge delivers them (their minute in "time"): how long each stays awake, with
-        # nobody's dashboard open, then with one owner's, beside what the model says for it
-        # (until its deadline, or until the last snipe freezes).
-        updater: dict[str, float] = {}
+        # A price updater run while the snipes are in their last minutes, delivered as
+        # EventBridge delivers it (its minute in "time"): one round, however many are in their
+        # last minutes. Then the last user's dashboard, open on their snipes in their last
+        # minutes, refreshes prices as dashboard/js/realtime.js does (here every 6 s, for more
+        # samples before the freeze): WsActionsFunction's billed time per refresh is measured.
+        updater: dict[str, Any] = {}
         owner_token = token.json()["idToken"]  # the last user's: they own snipes too
 
-        def updater_run() -> float:
+        def updater_runs() -> None:
+            import json as _json
+
+            from websockets.sync.client import connect
+
             assert running.stack.template is not None
             assert running.stack.runtime is not None
             event = scheduled_event("PriceUpdaterFunction", running.stack.template)
             started = time.time()
             event["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))
             running.stack.runtime.invoke("PriceUpdaterFunction", event)
-            return time.time() - started
-
-        def updater_runs() -> None:
-            from websockets.sync.client import connect
-
-            assert running.stack.template is not None
-            updater["unwatched"] = updater_run()
-            # The owner opens the dashboard: a WebSocket of theirs, read until the run is done
-            # (a socket that is not really open would be forgotten at the first message to it).
+            updater["run"] = time.time() - started
+            frozen = end_ms / 1000 - 2 - FREEZE_WINDOW_SECONDS
+            answers: list[dict[str, Any]] = []
             url = f"{running.stack.websocket_url}?token={owner_token}"
             with connect(url, open_timeout=10) as dashboard:
-                reader = threading.Thread(target=lambda: list(dashboard), daemon=True)
-                reader.start()
-                started = time.time()
-                updater["watched"] = updater_run()
-            frozen = end_ms / 1000 - 2 - FREEZE_WINDOW_SECONDS
-            awake = price_updater_awake_seconds(running.stack.template)
-            updater["model"] = max(0.0, min(awake, frozen - started))
+                while time.time() < frozen - 3:
+                    dashboard.send(_json.dumps({"action": "refreshPrices"}))
+                    while True:
+                        message = _json.loads(dashboard.recv(timeout=10))
+                        if message["type"] == "pricesRefreshed":
+                            answers.append(message["data"])
+                            break
+                    time.sleep(6)
+            updater["refreshes"] = answers
 
         updater_thread = threading.Thread(target=updater_runs, name="price-updater-runs")
         updater_thread.start()
@@ -510,7 +525,9 @@ def fixed_month(
 def per_snipe_quantities(result: dict[str, Any], requests: AwsRequests) -> dict[str, float]:
     snipes = result["snipes"]
     memory: dict[str, int] = result["memory"]
-    scheduled = set(result["idle"])
+    # Fixed monthly work (measured idle), and the dashboard's refreshes (priced apart).
+    scheduled = set(result["idle"]) | {"WsActionsFunction"}
+    refreshes = len(result["updater"].get("refreshes", []))
     per_snipe: dict[str, float] = {"lambda_gb_second_arm64": 0.0, "lambda_request": 0.0}
     for name, stats in result["stats"].items():
         if name in scheduled:
@@ -522,8 +539,12 @@ def per_snipe_quantities(result: dict[str, Any], requests: AwsRequests) -> dict[
         per_snipe["lambda_request"] += stats.invocations / snipes
     rest_requests = sum(result["stats"][n].invocations for n in REST_FUNCTIONS)
     per_snipe["http_api_request"] = rest_requests / snipes
-    per_snipe["dynamodb_write_request_unit"] = requests.write_units / snipes
-    per_snipe["dynamodb_read_request_unit"] = requests.read_units / snipes
+    per_snipe["dynamodb_write_request_unit"] = (
+        requests.write_units - refreshes * REFRESH_WRITE_UNITS
+    ) / snipes
+    per_snipe["dynamodb_read_request_unit"] = (
+        requests.read_units - refreshes * REFRESH_READ_UNITS
+    ) / snipes
     per_snipe["websocket_message"] = requests.bids_writes / snipes  # one dashboard per user
     # At least the wake-up schedule per snipe on AWS (here the snipes end too soon for one).
     per_snipe["scheduler_invocation"] = max(
@@ -544,7 +565,7 @@ def production_extras(
     stack runs the personal profile, which seals with the SSM-held key), X-Ray per invocation
     of the functions it traces (``traced``)."""
     snipes = result["snipes"]
-    scheduled = set(result["idle"])
+    scheduled = set(result["idle"]) | {"WsActionsFunction"}  # refreshes: priced apart
     invocations = sum(
         s.invocations for n, s in result["stats"].items() if n not in scheduled and n in traced
     )
@@ -567,40 +588,48 @@ def _print_fixed(
     return totals
 
 
-def _print_awake_runs(template: Template, result: dict[str, Any]) -> float:
-    """The price updater's awake runs, both profiles alike; returns $ per 1,000 snipes whose
-    last minutes no other snipe shares, watched throughout on the dashboard."""
-    awake = price_updater_awake_seconds(template)
-    memory_mb = result["memory"]["PriceUpdaterFunction"]
-    alone = awake_run_dollars(
-        final_minutes_seconds([(0.0, DEFAULT_LEAD_SECONDS)]), awake, memory_mb
-    )
-    together = awake_run_dollars(final_minutes_seconds(result["ends"]), awake, memory_mb)
-    month = awake_run_dollars(30 * 86400, awake, memory_mb)
-    measured = result["updater"]
+def _print_refreshes(result: dict[str, Any], traced: set[str]) -> tuple[float, float]:
+    """The dashboard's price refreshes; returns $ per 1,000 snipes whose last minutes no other
+    snipe shares, watched throughout on the dashboard, personal and production (which adds an
+    X-Ray trace per refresh when it traces WsActionsFunction, ``traced``)."""
+    stats = result["stats"].get("WsActionsFunction")
+    memory_mb = result["memory"]["WsActionsFunction"]
+    answers = result["updater"].get("refreshes", [])
+    billed = stats.billed_duration_ms / stats.invocations if stats and stats.invocations else 0.0
+    one = refresh_dollars(billed, memory_mb)
+    per_refresh = sum(one.values())
+    alone = refreshes_over(final_minutes_seconds([(0.0, DEFAULT_LEAD_SECONDS)]))
+    month = refreshes_over(30 * 86400)
     print(
-        f"\nprice updater's awake runs (either profile): while an owner of a snipe in its last "
-        f"{FINAL_SECONDS // 60} minutes has the dashboard open, a run polls until {awake:.0f} s "
-        f"into its minute, at {memory_mb} MB; nobody watching, it ends after its first round"
+        f"\ndashboard price refreshes (either profile): while a dashboard shows a snipe in its "
+        f"last {FINAL_SECONDS // 60} minutes it sends refreshPrices every "
+        f"{REFRESH_EVERY_SECONDS} s; the price updater's run is one round "
+        f"({result['updater'].get('run', 0):.1f} s measured here, with every snipe in its last "
+        f"minutes)"
     )
     print(
-        f"  runs measured here: nobody watching awake {measured.get('unwatched', 0):.1f} s; "
-        f"one owner watching {measured.get('watched', 0):.1f} s (the model: "
-        f"{measured.get('model', 0):.1f} s, until its snipes froze or its deadline)"
+        f"  refreshes measured here: {len(answers)}, WsActionsFunction {billed:.0f} ms billed "
+        f"each at {memory_mb} MB; items polled per refresh "
+        f"{[a.get('polled') for a in answers]}"
     )
+    for item, dollars in one.items():
+        print(f"  {item:<56} ${dollars * 1e6:8.4f} per million refreshes")
+    print(f"  {'one refresh':<56} ${per_refresh:.8f}")
     print(f"  {'per 1,000 snipes whose last minutes nobody watches':<58} $  0.0000")
     print(
         f"  {'per 1,000 snipes watched, no two sharing their last minutes':<58} "
-        f"${alone * 1000:8.4f}"
+        f"${alone * per_refresh * 1000:8.4f} ({alone:.1f} refreshes each)"
+    )
+    xray = PRICES["xray_trace_recorded"] if "WsActionsFunction" in traced else 0.0
+    print(
+        f"  {'+ X-Ray trace per refresh (production)':<56} ${xray * 1e6:8.4f} per million "
+        f"refreshes: ${alone * (per_refresh + xray) * 1000:.4f} per 1,000 snipes watched"
     )
     print(
-        f"  {'per 1,000 snipes watched, ending together as in this workload':<58} "
-        f"${together / result['snipes'] * 1000:8.4f}"
+        f"  ceiling: a dashboard always showing a snipe in its last minutes: "
+        f"${month * per_refresh:.2f} a month"
     )
-    print(
-        f"  ceiling: a dashboard always watching a snipe in its last minutes: ${month:.2f} a month"
-    )
-    return alone * 1000
+    return alone * per_refresh * 1000, alone * (per_refresh + xray) * 1000
 
 
 def main() -> int:
@@ -657,7 +686,7 @@ def main() -> int:
         f"of which the executor's wait ({EXECUTOR_AWAKE_SECONDS:.0f} s at {executor_mb} MB): "
         f"${executor:.4f}"
     )
-    awake = _print_awake_runs(templates["personal"], result)
+    awake, awake_production = _print_refreshes(result, traced_functions(templates["production"]))
     users_month_snipe = SNIPES_PER_USER_MONTH * (total + awake) / 1000
     connection = DASHBOARD_MINUTES_PER_DAY * 30 * PRICES["websocket_connection_minute"]
     print(
@@ -673,8 +702,8 @@ def main() -> int:
         "goal (<= $0.50 per 1,000 snipes), last minutes not watched:",
         "met" if total + extra <= 0.50 else "NOT met",
         f"(production ${total + extra:.4f}); every snipe's watched, none sharing them:",
-        "met" if total + extra + awake <= 0.50 else "NOT met",
-        f"(personal ${total + awake:.4f}, production ${total + extra + awake:.4f})",
+        "met" if total + extra + awake_production <= 0.50 else "NOT met",
+        f"(personal ${total + awake:.4f}, production ${total + extra + awake_production:.4f})",
     )
     return 0
 

@@ -1,11 +1,13 @@
 """How fresh the dashboard's prices are in auctions' last 10 minutes, on the local stack.
 
 AUCTIONS auctions at the eBay simulator end SPACING seconds apart (86 s: 1,000 a day), each
-sniped through the REST API by one of USERS users, each user with a WebSocket open. At CHANGES
-random instants in each auction's last 10 minutes, a rival bids through the simulator's admin
-API (``POST /_sim/auctions/{id}/bids``), which moves eBay's current price. The price updater runs
-as the template schedules it (every minute; its runs poll the final minutes every few seconds,
-workers/logic/prices.py). Measured: from each change (the bid's ``receivedAt`` at eBay) to the
+sniped through the REST API by one of USERS users, each user with a WebSocket open that acts as
+an open dashboard: while one of its user's auctions is in its last 10 minutes it sends
+``refreshPrices`` every REFRESH_EVERY seconds (10, dashboard/js/realtime.js). At CHANGES random
+instants in each auction's last 10 minutes, a rival bids through the simulator's admin API
+(``POST /_sim/auctions/{id}/bids``), which moves eBay's current price. The price updater runs as
+the template schedules it (every minute, one round; it sets the pace of the refreshes' rounds,
+common/price_polls.py). Measured: from each change (the bid's ``receivedAt`` at eBay) to the
 first ``price.changed`` on the owner's socket showing that price or a later one.
 
 Changes are drawn from the window [end - 600 s, freeze - 20 s]: from its freeze (end - lead -
@@ -21,13 +23,15 @@ snipes (straight to the Bids table, their auctions at the simulator) per 589 s, 
 measured auctions until midnight UTC: the same demand as N a day, without hundreds of snipes
 in moto, whose Query of 750 answers in 1.2-1.5 s here (over the product's 1 s read timeout;
 DynamoDB serves that page in a fraction of it). The updater then paces its rounds so the final
-minutes' share of the day's 5,000 Browse calls lasts through all of it (``CallBudget.plan``).
+minutes' share of the day's 5,000 Browse calls lasts through all of it (``CallBudget.plan``);
+a refresh sooner than that pace after the last round polls nothing.
 
 The simulator and moto run in processes of their own, and each function invocation in a Lambda
 container process (``--isolation process``). Prints p50/p95/p99 change -> WebSocket, the Browse
 calls the simulator answered (per auction, and the day's counters by share), and the CPU each
-process spent: per round and per call for the price updater's containers, which says what the
-polling costs whatever else the shared machine runs.
+process spent: per call for the price updater's and the refreshes' containers (WsActions),
+which says what the polling costs whatever else the shared machine runs; and the refreshes sent,
+how many polled, and WsActionsFunction's mean duration.
 
     .venv/bin/python bench/price_freshness.py [--auctions 10] [--spacing 86] [--changes 3]
         [--users 2] [--day-load 0]
@@ -78,6 +82,7 @@ FINAL_SECONDS = 600
 MARGIN_BEFORE_FREEZE = 20
 START_CENTS = 1000
 STEP_CENTS = 300  # each rival's maximum over the last: the price moves every time
+REFRESH_EVERY = 10.0  # dashboard/js/realtime.js's REFRESH_PRICES_EVERY_MS
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -124,6 +129,7 @@ def _role(pid: int, named: dict[int, str]) -> str:
     for handler, role in (
         ("workers.price_updater", "price updater"),
         ("realtime.broadcaster", "broadcaster"),
+        ("realtime.actions", "refreshes (WsActions)"),
     ):
         if handler in command:
             return role
@@ -153,11 +159,14 @@ def _cpu_spent(
 
 
 class Sockets:
-    """One WebSocket per user on a thread of its own; every price.changed with its receipt."""
+    """One WebSocket per user on a thread of its own, refreshing prices as an open dashboard
+    does while one of its user's auctions (``ends``, epoch s) is in its last 10 minutes; every
+    price.changed with its receipt, every pricesRefreshed."""
 
-    def __init__(self, url: str, tokens: list[str]) -> None:
-        self.url, self.tokens = url, tokens
+    def __init__(self, url: str, tokens: list[str], ends: list[list[float]]) -> None:
+        self.url, self.tokens, self.ends = url, tokens, ends
         self.receipts: list[tuple[str, int, float]] = []  # (bidId, price, epoch seconds)
+        self.refreshed: list[dict[str, Any]] = []  # pricesRefreshed's data
         self.sockets: list[Any] = []
         self.tasks: list[asyncio.Task[None]] = []
         self.loop = asyncio.new_event_loop()
@@ -192,9 +201,10 @@ class Sockets:
         import websockets
 
         self.sockets = [await websockets.connect(f"{self.url}?token={t}") for t in self.tokens]
-        for ws in self.sockets:
+        for ws, ends in zip(self.sockets, self.ends, strict=True):
             await ws.send(json.dumps({"action": "sync"}))
             self.tasks.append(self.loop.create_task(self._read(ws)))
+            self.tasks.append(self.loop.create_task(self._refresh(ws, ends)))
         self.ready.set()
         while True:  # API Gateway closes a socket after 10 idle minutes
             await asyncio.sleep(60)
@@ -202,13 +212,28 @@ class Sockets:
                 with contextlib.suppress(Exception):
                     await ws.send(json.dumps({"action": "ping"}))
 
+    async def _refresh(self, ws: Any, ends: list[float]) -> None:
+        """Every REFRESH_EVERY s, as the dashboard's timer: only while a snipe of its user is
+        in its last 10 minutes (the dashboard's ``showsFinalMinutes``)."""
+        await asyncio.sleep(random.uniform(0, REFRESH_EVERY))  # dashboards opened at random
+        while True:
+            now = time.time()
+            if any(0 < end - now <= FINAL_SECONDS for end in ends):
+                with contextlib.suppress(Exception):
+                    await ws.send(json.dumps({"action": "refreshPrices"}))
+            await asyncio.sleep(REFRESH_EVERY)
+
     async def _read(self, ws: Any) -> None:
         with contextlib.suppress(Exception):
             async for text in ws:
                 at = time.time()
                 message = json.loads(text)
-                if message.get("type") == "price.changed":
-                    self.receipts.append((message["bidId"], message["data"]["currentPrice"], at))
+                events = message["data"]["events"] if message.get("type") == "batch" else [message]
+                for event in events:
+                    if event.get("type") == "price.changed":
+                        self.receipts.append((event["bidId"], event["data"]["currentPrice"], at))
+                    elif event.get("type") == "pricesRefreshed":
+                        self.refreshed.append(event["data"])
 
 
 # ---------------------------------------------------------------- setup
@@ -359,7 +384,9 @@ def main() -> int:
         calls_at_start = admin.get("/_sim/calls").json()["calls"]
         creation_calls = sum(calls_at_start.values()) - sum(calls_before_creation.values())
         sockets = Sockets(
-            stack.websocket_url.replace("localhost", "127.0.0.1"), [t for t, _ in users]
+            stack.websocket_url.replace("localhost", "127.0.0.1"),
+            [t for t, _ in users],
+            [ends[n :: len(users)] for n in range(len(users))],
         )
         sockets.start()
 
@@ -402,6 +429,12 @@ def main() -> int:
         runtime = stack.runtime
         updater = runtime.stats.get("PriceUpdaterFunction") if runtime else None
         invocations = updater.invocations if updater else 0
+        actions = runtime.stats.get("WsActionsFunction") if runtime else None
+        actions_ms = (
+            actions.billed_duration_ms / actions.invocations
+            if actions and actions.invocations
+            else 0.0
+        )
         sockets.stop()
 
     receipts = sorted(sockets.receipts, key=lambda r: r[2])
@@ -434,13 +467,21 @@ def main() -> int:
     spent = _cpu_spent(cpu_before, cpu_after)
     parts = ", ".join(f"{role} {seconds:.1f} s" for role, seconds in sorted(spent.items()))
     print(f"CPU over the run: {parts}")
-    updater_cpu = spent.get("price updater", 0.0)
+    updater_cpu = spent.get("price updater", 0.0) + spent.get("refreshes (WsActions)", 0.0)
     final_calls = shares.get("u_final", 0)
+    refreshed = sockets.refreshed
+    print(
+        f"refreshes: {len(refreshed)} answered ({len(refreshed) / args.auctions:.1f} per "
+        f"auction), {sum(1 for r in refreshed if r['polled'])} polled, "
+        f"{sum(1 for r in refreshed if r['throttled'])} throttled, the rest left to a round "
+        f"less than the pace ago; WsActionsFunction {actions_ms:.0f} ms billed per message"
+    )
     if polls:
         print(
-            f"price updater: {invocations} runs, {1000 * updater_cpu / polls:.1f} ms of CPU per "
-            f"Browse call ({1000 * updater_cpu / max(1, final_calls):.1f} per final-minutes call),"
-            f" {1000 * updater_cpu / max(1, elapsed):.1f} ms of CPU per second of the run"
+            f"price updater and refreshes: {invocations} runs, {1000 * updater_cpu / polls:.1f} "
+            f"ms of CPU per Browse call ({1000 * updater_cpu / max(1, final_calls):.1f} per "
+            f"final-minutes call), {1000 * updater_cpu / max(1, elapsed):.1f} ms of CPU per "
+            f"second of the run"
         )
     covered = _union_seconds(
         [(end - FINAL_SECONDS, end - DEFAULT_LEAD_SECONDS - FREEZE_WINDOW_SECONDS) for end in ends]

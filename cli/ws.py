@@ -7,8 +7,10 @@
 Prints one line per event (time, type, item, the essentials; each event of a ``batch`` frame on
 its own line) and, on a terminal, a live
 countdown to the next ending snipe. Reconnects with backoff and sends ``sync`` after every
-(re)connect; pings every few minutes to stay under API Gateway's 10-minute idle limit. A
-rejected token exits with status 3 and a one-line reason.
+(re)connect; pings every few minutes to stay under API Gateway's 10-minute idle limit. With
+``--prices`` it asks for fresh prices (``refreshPrices``) every 10 s while one of the user's
+snipes is in its last 10 minutes, as an open dashboard does (each refresh is billed: off by
+default). A rejected token exits with status 3 and a one-line reason.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ import httpx
 EXIT_REJECTED = 3
 EXIT_UNREACHABLE = 4
 KEEPALIVE_SECONDS = 240.0
+# As the dashboard (dashboard/js/realtime.js): a snipe in its last FINAL_SECONDS is refreshed.
+REFRESH_PRICES_SECONDS = 10.0
+FINAL_SECONDS = 600
 
 
 class Rejected(Exception):
@@ -55,6 +60,11 @@ def register(subparsers: Any) -> None:
     )
     ws.add_argument("--count", type=int, default=0, help="exit after N printed events")
     ws.add_argument("--no-reconnect", action="store_true", help="exit when the connection ends")
+    ws.add_argument(
+        "--prices",
+        action="store_true",
+        help="refresh prices every 10 s while a snipe is in its last 10 minutes (billed)",
+    )
     ws.set_defaults(run=run)
 
 
@@ -72,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         sends=args.send,
         count=args.count,
         reconnect=not args.no_reconnect,
+        refresh_prices=args.prices,
     )
     try:
         return asyncio.run(watcher.run())
@@ -118,6 +129,7 @@ class Watcher:
         count: int = 0,
         reconnect: bool = True,
         out: TextIO | None = None,
+        refresh_prices: bool = False,
     ) -> None:
         self.url = url
         self.token = token
@@ -131,6 +143,7 @@ class Watcher:
         self.seen: dict[str, None] = {}  # eventIds, to drop redelivered duplicates
         self.endings: dict[str, tuple[int, str]] = {}  # bidId -> (auctionEndTime, title)
         self.clock_offset = 0.0
+        self.refresh_prices = refresh_prices
 
     async def run(self) -> int:
         import websockets
@@ -168,15 +181,29 @@ class Watcher:
             await ws.send(message)
         keepalive = asyncio.create_task(self._keepalive(ws))
         ticker = asyncio.create_task(self._ticker()) if self._live() else None
+        refresher = asyncio.create_task(self._refresher(ws)) if self.refresh_prices else None
         try:
             async for text in ws:
                 if self._handle(text) and self.count and self.printed >= self.count:
                     return True
         finally:
             keepalive.cancel()
-            if ticker:
-                ticker.cancel()
+            for task in (ticker, refresher):
+                if task:
+                    task.cancel()
         return False
+
+    def in_final_minutes(self) -> bool:
+        """Whether a snipe this watcher knows of is in its last FINAL_SECONDS."""
+        now = time.time() + self.clock_offset
+        return any(0 < end - now <= FINAL_SECONDS for end, _ in self.endings.values())
+
+    async def _refresher(self, ws: Any, sleep: Any = asyncio.sleep) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                await sleep(REFRESH_PRICES_SECONDS)
+                if self.in_final_minutes():
+                    await ws.send(json.dumps({"action": "refreshPrices"}))
 
     async def _keepalive(self, ws: Any) -> None:
         with contextlib.suppress(Exception):

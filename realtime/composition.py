@@ -7,24 +7,36 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from common import composition
 from common.data.bids import BidsRepository
+from common.data.budget import CallBudget
 from common.data.connections import ConnectionsRepository, pooled_client
 from common.data.dynamo_http import DynamoDbHttp
+from common.data.prices import PriceHistory
 from common.data.push import SignedPusher
+from common.data.refresh_claims import RefreshClaims
+from common.data.snipe_updates import SnipeUpdates
 from common.data.users import UsersRepository
+from common.notifier_client import LambdaNotifier
 from common.settings import (
     BidTables,
     CognitoTokens,
     ConnectionsTable,
+    EbayApi,
+    NotifierName,
     UsersAndAppStateTable,
     WebSocketApi,
     load,
 )
+from common.settings import CallBudget as CallBudgetSettings
 from realtime.auth import TokenVerifier
+
+if TYPE_CHECKING:
+    from common.ebay.client import EbayClient
 
 cached = functools.cached_property
 
@@ -46,7 +58,7 @@ class DisconnectSettings(ConnectionsTable):
     pass
 
 
-class ActionsSettings(BidTables, WebSocketApi):
+class ActionsSettings(BidTables, WebSocketApi, EbayApi, CallBudgetSettings, NotifierName):
     pass
 
 
@@ -104,6 +116,34 @@ class ActionsPorts:
     @cached
     def pusher(self) -> SignedPusher:
         return _pusher(self.settings)
+
+    # refreshPrices: what common.price_polls.refresh reads and writes (its Ports).
+    @cached
+    def updates(self) -> SnipeUpdates:
+        return SnipeUpdates(self.settings.bids_table)
+
+    @cached
+    def prices(self) -> PriceHistory:
+        return PriceHistory(self.settings.users_and_app_state_table)
+
+    @cached
+    def budget(self) -> CallBudget:
+        """The app's daily eBay Browse calls, shared with the price updater and the look-ups."""
+        return CallBudget(
+            self.settings.users_and_app_state_table, self.settings.ebay_daily_call_budget
+        )
+
+    @cached
+    def ebay(self) -> EbayClient:
+        return composition.ebay_client(self.settings)
+
+    @cached
+    def notifier(self) -> LambdaNotifier:
+        return LambdaNotifier(self.settings.notifier_function_name)
+
+    @cached
+    def claims(self) -> RefreshClaims:
+        return RefreshClaims(self.settings.users_and_app_state_table)
 
 
 @dataclass(frozen=True)

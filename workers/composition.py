@@ -15,12 +15,12 @@ from pydantic import Field
 from common import composition
 from common.data.bids import BidsRepository
 from common.data.budget import CallBudget
-from common.data.connections import ConnectionsRepository
 from common.data.ebay_links import EbayLinksRepository
 from common.data.email_guards import NotificationGuards
 from common.data.group_slots import GroupSlots
 from common.data.groups import GroupsRepository
 from common.data.prices import PriceHistory
+from common.data.refresh_claims import RefreshClaims
 from common.data.relink_warnings import RelinkWarnings
 from common.data.snipe_updates import SnipeUpdates
 from common.data.users import UsersRepository
@@ -28,7 +28,6 @@ from common.email import PostmarkMailer
 from common.notifier_client import LambdaNotifier
 from common.settings import (
     BidTables,
-    ConnectionsTable,
     EbayApi,
     HistoryTtl,
     NotifierName,
@@ -57,7 +56,7 @@ class NotifierSettings(BidTables):
     email_from: str = Field(default="eBay Sniper <sniper@example.com>", alias="EMAIL_FROM")
 
 
-class PriceUpdaterSettings(BidTables, ConnectionsTable, EbayApi, CallBudgetSettings, NotifierName):
+class PriceUpdaterSettings(BidTables, EbayApi, CallBudgetSettings, NotifierName):
     # How many Browse calls a run makes at once. At most the eBay client's 20 pooled
     # connections: a worker waiting for a connection would time out at the pool.
     price_updater_concurrency: int = Field(
@@ -175,9 +174,9 @@ class PriceUpdaterPorts:
         return LambdaNotifier(self.settings.notifier_function_name)
 
     @cached
-    def watchers(self) -> ConnectionsRepository:
-        """Whose dashboards are open: the final minutes are polled only for them."""
-        return ConnectionsRepository(self.settings.connections_table)
+    def claims(self) -> RefreshClaims:
+        """Where the run leaves the pace of the dashboards' refreshes (common.price_polls)."""
+        return RefreshClaims(self.settings.users_and_app_state_table)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """PriceUpdaterFunction (every minute): current prices, smart alerts and countdown phases.
 
-See ``workers.logic.prices`` for the cadence, the budget and the alert rules. A run that has
-auctions in their final minutes keeps polling them until SAFETY_MS before its Timeout, and
-never past its scheduled minute (the event's ``time``), where the next run takes over.
+See ``common.price_polls`` for the cadence, the budget and the alert rules. A run is one round
+and ends: fresher prices in an auction's final minutes are pulled by an open dashboard
+(``refreshPrices`` on the WebSocket), whose rounds' pace the run sets. Its eBay calls stop
+SAFETY_MS before its Timeout, and before its scheduled minute (the event's ``time``) is over.
 """
 
 from __future__ import annotations
@@ -14,17 +15,17 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from common import price_polls as logic
 from common.clock import Clock
 from common.handler import settings_validated
 from common.observability import logger, metrics
 from workers.composition import PriceUpdaterSettings, price_updater_ports
-from workers.logic import prices as logic
 
 clock: Clock = time.time
 # Stop starting eBay calls this long before the function's timeout: a round's call is bounded
 # by the deadline, and its writes by logic.WRITE_GRACE_SECONDS after it.
 SAFETY_MS = 5000
-# The schedule's period: a run polls until this long after its scheduled instant at most, less
+# The schedule's period: a run's calls stop this long after its scheduled instant at most, less
 # ROUND_SECONDS, so that it is done when the next one starts.
 PERIOD_SECONDS = 60
 ROUND_SECONDS = 2
@@ -54,7 +55,7 @@ def deadline_of(event: dict[str, Any], context: LambdaContext | None) -> float |
 def process(context: LambdaContext | None, event: dict[str, Any] | None = None) -> dict[str, Any]:
     deadline = deadline_of(event or {}, context)
     p = price_updater_ports()
-    result = logic.run(p, clock, deadline, p.settings.price_updater_concurrency, time.sleep)
+    result = logic.run(p, clock, deadline, p.settings.price_updater_concurrency)
     counts = result.as_dict()
     for name in METRICS:
         if counts[name]:

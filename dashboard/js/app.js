@@ -111,7 +111,7 @@ async function start() {
   await finishEbayLink();
   await loadSnipes();
   if (ctx.websocketUrl) {
-    ctx.realtime = new Realtime(socketUrl, onMessage, setConnection);
+    ctx.realtime = new Realtime(socketUrl, onMessage, setConnection, showsFinalMinutes);
     ctx.realtime.start();
   }
   if (!ROUTES[location.hash]) history.replaceState(null, "", "#/snipes");
@@ -176,6 +176,17 @@ async function loadSnipes() {
       .then(() => store.emit(snipe.bidId, {}))
       .catch(() => {});
   }
+}
+
+// A snipe in its auction's last 10 minutes: the dashboard pulls fresh prices for it.
+const FINAL_MS = 10 * 60_000;
+
+function showsFinalMinutes() {
+  const now = store.now();
+  return store.active().some((snipe) => {
+    const left = (snipe.auctionEndMs || snipe.auctionEndTime * 1000) - now;
+    return left > 0 && left <= FINAL_MS;
+  });
 }
 
 function onMessage(message) {

@@ -1,9 +1,12 @@
 // The WebSocket connection (docs/realtime-protocol.md): a `sync` after every (re)connect, a ping
-// every few minutes (API Gateway closes idle sockets after 10), reconnection with exponential
-// backoff and jitter, `batch` frames read event by event, and duplicate deliveries (same
-// eventId) dropped.
+// every few minutes (API Gateway closes idle sockets after 10), a `refreshPrices` every 10 s
+// while the page is visible and shows a snipe in its last 10 minutes (their prices are polled
+// only while someone looks), reconnection with exponential backoff and jitter, `batch` frames
+// read event by event, and duplicate deliveries (same eventId) dropped.
 
 const PING_EVERY_MS = 4 * 60_000;
+// bench/cost.py's REFRESH_EVERY_SECONDS prices this (tests/unit/test_cost_model.py).
+const REFRESH_PRICES_EVERY_MS = 10_000;
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 const SEEN_LIMIT = 1000;
@@ -13,11 +16,14 @@ export class Realtime {
    * @param {() => Promise<string|null>} urlProvider the socket URL with a fresh token, or null
    * @param {(message: object) => void} onMessage every new server message, once
    * @param {(state: string) => void} onState "connecting" | "live" | "reconnecting" | "offline"
+   * @param {() => boolean} wantsPrices whether a snipe in its last 10 minutes is shown
    */
-  constructor(urlProvider, onMessage, onState) {
+  constructor(urlProvider, onMessage, onState, wantsPrices = () => false) {
     this.urlProvider = urlProvider;
     this.onMessage = onMessage;
     this.onState = onState;
+    this.wantsPrices = wantsPrices;
+    this.refreshTimer = null;
     this.socket = null;
     this.attempt = 0;
     this.stopped = true;
@@ -41,6 +47,7 @@ export class Realtime {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     clearInterval(this.pingTimer);
+    clearInterval(this.refreshTimer);
     if (this.socket) {
       this.socket.onclose = null;
       this.socket.close(1000);
@@ -61,6 +68,11 @@ export class Realtime {
       return true;
     }
     return false;
+  }
+
+  refreshPrices() {
+    if (document.visibilityState === "hidden" || !this.wantsPrices()) return false;
+    return this.send("refreshPrices");
   }
 
   setState(state) {
@@ -98,10 +110,13 @@ export class Realtime {
       this.send("sync");
       clearInterval(this.pingTimer);
       this.pingTimer = setInterval(() => this.send("ping"), PING_EVERY_MS);
+      clearInterval(this.refreshTimer);
+      this.refreshTimer = setInterval(() => this.refreshPrices(), REFRESH_PRICES_EVERY_MS);
     };
     socket.onmessage = (event) => this.receive(event.data);
     socket.onclose = () => {
       clearInterval(this.pingTimer);
+      clearInterval(this.refreshTimer);
       if (this.socket === socket) this.socket = null;
       this.scheduleRetry();
     };

@@ -1,5 +1,8 @@
 """A client's message on its socket: ``ping`` -> ``pong``, ``sync`` -> ``snapshot`` of the
-caller's active snipes with the server's clock, anything else (unknown action, invalid JSON, an
+caller's active snipes with the server's clock, ``refreshPrices`` -> ``pricesRefreshed`` (the
+prices of the caller's snipes in their final minutes polled now: common/price_polls.py's
+``refresh``; the new prices themselves arrive as every change does, through the stream and the
+broadcaster, on every socket of every owner), anything else (unknown action, invalid JSON, an
 oversized message) -> an ``error`` to that connection, which stays open. Answers go through the
 management API, as the broadcaster's do.
 
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from common.models import BidEntity
+from common.price_polls import RefreshResult
 from realtime.fanout import Pusher
 from realtime.protocol import (
     MAX_CLIENT_MESSAGE_BYTES,
@@ -40,20 +44,29 @@ class ActiveSnipes(Protocol):
     def active_snipes(self, user_id: str) -> list[BidEntity]: ...
 
 
+# Polls the prices of that user's snipes in their final minutes (common.price_polls.refresh with
+# the function's ports).
+Refresh = Callable[[str], RefreshResult]
+
+
 def answer(
     message: ClientMessage,
     bids: Callable[[], ActiveSnipes],
     pusher: Pusher,
     now_ms: Callable[[], int],
+    refresh: Refresh,
 ) -> None:
     """Post the replies to ``message`` to its connection. ``bids`` is asked for only by a
-    ``sync``: a ``ping`` reaches no table."""
-    for reply in replies(message, bids, now_ms):
+    ``sync``, ``refresh`` only by a ``refreshPrices``: a ``ping`` reaches no table."""
+    for reply in replies(message, bids, now_ms, refresh):
         pusher.post(message.connection_id, encode(reply))
 
 
 def replies(
-    message: ClientMessage, bids: Callable[[], ActiveSnipes], now_ms: Callable[[], int]
+    message: ClientMessage,
+    bids: Callable[[], ActiveSnipes],
+    now_ms: Callable[[], int],
+    refresh: Refresh,
 ) -> list[dict[str, Any]]:
     def error(code: str, text: str) -> list[dict[str, Any]]:
         return [envelope("error", message.request_id, now_ms(), {"code": code, "message": text})]
@@ -68,7 +81,16 @@ def replies(
     if action == "sync" and message.user_id:
         snipes = [_view(b) for b in bids().active_snipes(message.user_id)]
         return list(snapshot_messages(message.request_id, now_ms(), snipes))
-    return error("UNKNOWN_ACTION", "actions are ping and sync")
+    if action == "refreshPrices" and message.user_id:
+        done = refresh(message.user_id)
+        data = {
+            "throttled": done.throttled,
+            "items": done.items,
+            "polled": done.itemPolls,
+            "nextInMs": done.nextInMs,
+        }
+        return [envelope("pricesRefreshed", message.request_id, now_ms(), data)]
+    return error("UNKNOWN_ACTION", "actions are ping, sync and refreshPrices")
 
 
 TOO_LARGE, NOT_JSON = object(), object()

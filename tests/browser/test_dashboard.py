@@ -481,3 +481,23 @@ def _json(frame: Any) -> dict[str, Any]:
     except ValueError:
         return {}
     return message if isinstance(message, dict) else {}
+
+
+def test_an_open_page_pulls_prices_in_an_auctions_last_minutes(
+    page: Any, stack: RunningStack
+) -> None:
+    _require_realtime(stack)
+    sent: list[dict[str, Any]] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda f: sent.append(_json(f))))
+    assert stack.stack.runtime is not None
+    # Given the scheduled price updater doing nothing, and a snipe on an auction ending in 5
+    # minutes, on its card
+    with stack.stack.runtime.handler_replaced("PriceUpdaterFunction", lambda event, context: {}):
+        item, card = _snipe_by_item_number(page, stack, "Mamiya 7 II", "100.00", 300)
+        expect(card.get_by_test_id("current-price")).to_have_text("$10.00")
+        # When competitors outbid the start price at eBay
+        _competitor_bids(stack, item, "rival_one", 1500)
+        _competitor_bids(stack, item, "rival_two", 2500)
+        # Then the page, asking for fresh prices every 10 s, shows the new price
+        expect(card.get_by_test_id("current-price")).to_have_text("$15.50", timeout=25_000)
+    assert {"action": "refreshPrices"} in sent

@@ -1,6 +1,6 @@
 """The realtime path end to end on the local stack: token checks at $connect, a DynamoDB write
 reaching its owner's socket through the stream pump, isolation between users, the management
-API, and `sniper ws`."""
+API, prices pulled by an open socket (``refreshPrices``), and `sniper ws`."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from common.data.push import SignedPusher
 from common.sigv4 import SigV4Signer
 from local.aws import client
 from local.lambda_runtime import new_containers
-from local.testing import RunningStack, running_stack
+from local.testing import RunningStack, link_ebay_account, running_stack
 from tests import aio, stack_env
 from tests.polling import eventually
 from tests.realtime_events import snipe
@@ -152,6 +152,63 @@ async def _events(ws: Any, count: int) -> list[dict[str, Any]]:
         message = json.loads(await asyncio.wait_for(ws.recv(), 10))
         events += message["data"]["events"] if message["type"] == "batch" else [message]
     return events
+
+
+def test_a_refresh_brings_a_price_changed_at_ebay_to_the_socket_without_the_price_updater(
+    running: RunningStack,
+):
+    # Given a linked user's snipe on an auction in its last 10 minutes
+    token, _user = _login(running, "erin@example.com")
+    http = httpx.Client(base_url=running.base_url, timeout=30)
+    headers = {"Authorization": f"Bearer {token}"}
+    link_ebay_account(http, headers, "erin_ebay")
+    created = httpx.post(
+        f"{running.sim_url}/_sim/auctions",
+        json={
+            "title": "Hasselblad 500C/M",
+            "startPrice": 1000,
+            "endsInSeconds": 300,
+            "bots": False,
+        },
+    )
+    created.raise_for_status()
+    item = created.json()["legacyItemId"]
+    answer = http.post(
+        "/bids", json={"ebayItemId": item, "maxBidAmount": 9000, "leadSeconds": 6}, headers=headers
+    )
+    assert answer.status_code == 201, answer.text
+    # and rivals' bids at eBay since, and the scheduled price updater doing nothing meanwhile
+    for bidder, cents in (("rival_a", 2000), ("rival_b", 3000)):
+        rival = httpx.post(
+            f"{running.sim_url}/_sim/auctions/{item}/bids",
+            json={"bidder": bidder, "maxAmount": cents},
+        )
+        assert rival.status_code == 201, rival.text
+    price = httpx.get(f"{running.sim_url}/_sim/auctions/{item}").json()["currentPrice"]
+    assert price > 1000
+    updater_runs: list[Any] = []
+    assert running.stack.runtime is not None
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with websockets.connect(f"{_ws_url(running)}?token={token}") as ws:
+            # When the open socket asks for fresh prices
+            await ws.send(json.dumps({"action": "refreshPrices"}))
+            got: list[dict[str, Any]] = []
+            while not any(m["type"] == "price.changed" for m in got):
+                message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                got += message["data"]["events"] if message["type"] == "batch" else [message]
+            return got
+
+    with running.stack.runtime.handler_replaced(
+        "PriceUpdaterFunction", lambda event, context: updater_runs.append(event)
+    ):
+        got = aio.run(scenario())
+    # Then the refresh polled the item, and the new price reached the socket
+    [refreshed] = [m for m in got if m["type"] == "pricesRefreshed"]
+    assert refreshed["data"]["throttled"] is False
+    assert (refreshed["data"]["items"], refreshed["data"]["polled"]) == (1, 1)
+    [changed] = [m for m in got if m["type"] == "price.changed"]
+    assert (changed["ebayItemId"], changed["data"]["currentPrice"]) == (item, price)
 
 
 def test_frames_are_not_compressed_as_api_gateway_negotiates_no_extension(running: RunningStack):

@@ -49,20 +49,20 @@ def test_scheduled_runs_come_from_the_templates_rates():
     }
 
 
-def test_the_price_updaters_wait_is_the_codes():
-    # the bench keeps copies (importing the handler there would create its Metrics too early)
-    from workers import price_updater
-    from workers.logic import prices
+def test_the_refresh_model_is_the_codes():
+    # the bench keeps copies: the dashboard's refresh period and the final minutes
+    import re
 
-    assert cost.PRICE_UPDATER_SAFETY_SECONDS * 1000 == price_updater.SAFETY_MS
-    assert cost.PRICE_UPDATER_PERIOD_SECONDS == price_updater.PERIOD_SECONDS
-    assert cost.PRICE_UPDATER_ROUND_SECONDS == price_updater.ROUND_SECONDS
-    assert cost.FINAL_SECONDS == prices.FINAL_SECONDS
-    # a run is awake until 5 s before its 58 s Timeout
-    assert cost.price_updater_awake_seconds(cost.load_profile("personal")) == 53
+    from common import price_polls
+
+    js = (cost.ROOT / "dashboard" / "js" / "realtime.js").read_text()
+    every_ms = re.search(r"const REFRESH_PRICES_EVERY_MS = ([\d_]+);", js)
+    assert every_ms is not None
+    assert int(every_ms.group(1).replace("_", "")) == cost.REFRESH_EVERY_SECONDS * 1000
+    assert cost.FINAL_SECONDS == price_polls.FINAL_SECONDS
 
 
-def test_snipes_sharing_their_last_minutes_keep_the_price_updater_awake_once():
+def test_snipes_sharing_their_last_minutes_are_refreshed_once():
     # Given snipes with a 6 s lead: frozen 11 s before their end, in their last minutes 589 s
     alone = cost.final_minutes_seconds([(10_000.0, 6)])
     assert alone == 600 - 6 - 5
@@ -71,9 +71,19 @@ def test_snipes_sharing_their_last_minutes_keep_the_price_updater_awake_once():
     assert cost.final_minutes_seconds([(10_000.0, 6)] * 2) == alone
     assert cost.final_minutes_seconds([(10_000.0, 6), (10_300.0, 6)]) == alone + 300
     assert cost.final_minutes_seconds([(10_000.0, 6), (13_600.0, 6)]) == 2 * alone
-    # And a month of them awake 53 s a minute at 256 MB is the ceiling
-    month = cost.awake_run_dollars(30 * 86400, 53, 256)
-    assert 7.5 < month < 7.7
+    # And a dashboard watching one snipe's last minutes sends 58.9 refreshes
+    assert cost.refreshes_over(alone) == 58.9
+
+
+def test_a_refresh_is_priced_item_by_item():
+    # Given a refresh billed 100 ms at 256 MB
+    one = cost.refresh_dollars(100, 256)
+    # Then it is two WebSocket messages, a request, its GB-seconds, its DynamoDB units and a log
+    assert one["websocket_message"] == 2 * cost.PRICES["websocket_message"]
+    assert one["lambda_request"] == cost.PRICES["lambda_request"]
+    assert one["lambda_gb_second_arm64"] == 0.1 * 0.25 * cost.PRICES["lambda_gb_second_arm64"]
+    assert one["dynamodb_write_request_unit"] == 3 * cost.PRICES["dynamodb_write_request_unit"]
+    assert 5e-6 < sum(one.values()) < 8e-6
 
 
 def test_traces_are_counted_for_the_functions_production_traces():

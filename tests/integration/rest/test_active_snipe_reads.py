@@ -97,12 +97,16 @@ def _sync_event(user: str) -> dict[str, Any]:
     }
 
 
+def _no_refresh(user_id: str) -> Any:
+    raise AssertionError("sync refreshed prices")
+
+
 def _hot_reads(user: str) -> tuple[dict[str, int], list[dict[str, Any]], dict[str, Any]]:
     """Items DynamoDB read for sync, the wish list's flags and GET /groups; the snapshot and
     the groups they answered."""
     sent = Sent()
     with items_read() as sync_reads:
-        actions.respond(_sync_event(user), stack_env.bids_repo, sent, lambda: 1)
+        actions.respond(_sync_event(user), stack_env.bids_repo, sent, lambda: 1, _no_refresh)
     with items_read() as flag_reads:
         active_snipes_by_item(user, stack_env.bids_repo())
     with items_read() as group_reads:

@@ -1,12 +1,13 @@
-"""The price updater's batched polling end to end below the handler: moto's tables (from
-template.yaml), the day's budget counters, the real eBay client and the eBay simulator. The
-run's clock is a fake that its sleeps move; the simulator keeps real time."""
+"""The price updater's batched polling and the dashboards' refreshes end to end below the
+handlers: moto's tables (from template.yaml), the day's budget counters, the refresh claims,
+the real eBay client and the eBay simulator. The clock is a fake the test moves; the simulator
+keeps real time."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,37 +15,27 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from common import price_polls as logic
 from common.data.budget import FINAL_POLLS, HOUR_POLLS, CallBudget, utc_day
-from common.data.connections import ConnectionsRepository
 from common.data.prices import PriceHistory
+from common.data.refresh_claims import RefreshClaims
 from common.data.snipe_updates import SnipeUpdates
 from common.ebay.client import EbayClient
 from common.ebay.config import EbayConfig, RetryPolicy
 from common.ebay.credentials import AppCredentials
-from common.models import ConnectionEntity
 from tests.integration.workers.worker_helpers import FakeNotifier, bids_repo, put_bid
 from tests.stack_env import get_settings
-from workers.logic import prices as logic
 
 sim_testing = pytest.importorskip("local.ebay_sim.testing", reason="the eBay simulator is absent")
 pytestmark = pytest.mark.usefixtures("workers_env")
 
 
 @dataclass
-class SteppingClock:
-    """The run's clock: its sleeps move it; ``at`` hooks run once their instant is reached."""
-
+class Clock:
     now: float
-    at: list[tuple[float, Callable[[], object]]] = field(default_factory=list)
 
     def __call__(self) -> float:
         return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        for when, hook in [h for h in self.at if h[0] <= self.now]:
-            self.at.remove((when, hook))
-            hook()
 
 
 @pytest.fixture
@@ -68,11 +59,10 @@ def simulator() -> Iterator[tuple[Any, EbayClient]]:
         yield sim, client
 
 
-def test_the_final_minutes_are_polled_in_one_getitems_call_a_round_within_the_budget(
+def test_refreshes_poll_the_final_minutes_in_one_getitems_call_within_the_budget(
     simulator: tuple[Any, EbayClient],
 ) -> None:
-    # Given three auctions at eBay ending in about 4 minutes, each sniped, and a run with 30 s
-    # until its deadline
+    # Given three auctions at eBay ending in about 4 minutes, each sniped by its own user
     sim, ebay = simulator
     now = int(time.time())
     auctions = [
@@ -89,17 +79,9 @@ def test_the_final_minutes_are_polled_in_one_getitems_call_a_round_within_the_bu
     settings = get_settings()
     budget = CallBudget(settings.users_and_app_state_table, 5000)
     history = PriceHistory(settings.users_and_app_state_table)
-    clock = SteppingClock(float(now))
-    # and the first snipe's owner with the dashboard open (the rounds are for it)
-    connections = ConnectionsRepository(settings.connections_table)
-    connections.put(
-        ConnectionEntity(connectionId="conn-0", userId="user-0", connectedAt=1, ttl=now + 7200)
-    )
-    # and rival bids at eBay on the first auction 12 s into the run
-    rival = auctions[0].legacy_id
-    clock.at.append((now + 12.0, lambda: sim.place_bid(rival, "rival_a", 2_000)))
-    clock.at.append((now + 12.0, lambda: sim.place_bid(rival, "rival_b", 3_000)))
-    # When the minute's run runs
+    claims = RefreshClaims(settings.users_and_app_state_table)
+    clock = Clock(float(now))
+
     ports = SimpleNamespace(
         bids=bids_repo(),
         updates=SnipeUpdates(settings.bids_table),
@@ -107,29 +89,65 @@ def test_the_final_minutes_are_polled_in_one_getitems_call_a_round_within_the_bu
         budget=budget,
         ebay=ebay,
         notifier=FakeNotifier(),
-        watchers=connections,
+        claims=claims,
     )
-    result = logic.run(
-        ports,
-        clock,
-        now + 30,
-        4,
-        clock.sleep,
-    )
-    # Then every round was one getItems call for the three items, as eBay counted them
-    assert result.pollInterval == 5000
-    assert result.rounds == 6  # at 0, 5, ..., 25 s
-    assert sim.calls_json() == {"getItems": 6}
-    assert (result.ebayCalls, result.itemPolls) == (6, 18)
-    # and the day's counters charged them to the final minutes' share
+
+    def refresh(user: str) -> logic.RefreshResult:
+        return logic.refresh(user, ports, clock)
+
+    # When the minute's run runs, then every owner's dashboard refreshes at once
+    run = logic.run(ports, clock, now + 53, 4)
+    first = [refresh(f"user-{n}") for n in range(3)]
+    # Then the run was one round, which set the refreshes' pace (5 s on a quiet day), and of
+    # the three refreshes one polled the three items in one getItems call
+    assert (run.rounds, run.pollInterval) == (1, 5000)
+    assert [r.ebayCalls for r in first] == [1, 0, 0]
+    assert [r.shared for r in first] == [False, True, True]
+    assert sim.calls_json() == {"getItems": 2}
+    # And when rivals bid on the first auction, and a dashboard asks again 4 s later (too soon
+    # for that user), then another 5 s after the first round
+    rival = auctions[0].legacy_id
+    sim.place_bid(rival, "rival_a", 2_000)
+    sim.place_bid(rival, "rival_b", 3_000)
+    clock.now += 4
+    assert refresh("user-0").throttled
+    clock.now += 1
+    later = refresh("user-2")
+    # Then that refresh polled them, charged to the final minutes' share, and the rivals' price
+    # reached the snipe with its point
+    assert later.ebayCalls == 1
+    assert sim.calls_json() == {"getItems": 3}
     counters = budget.counters(utc_day(now))
-    assert (counters["calls"], counters["u_final"]) == (6, 6)
-    # and the rivals' price reached the snipe in the round after their bids, with its point
+    assert (counters["calls"], counters["u_final"]) == (3, 3)
     price = sim.auction_json(rival)["currentPrice"]
     snipe = bids_repo().get("user-0", f"{now}000aaaaaaaa0")
     assert snipe is not None
     assert snipe.currentPrice == price > 2_000
-    assert history.points(rival)[-1] == (now + 15, price)
+    assert history.points(rival)[-1] == (now + 5, price)
+
+
+def test_refresh_claims_let_one_through_per_window() -> None:
+    # Given the refresh claims on the Users table
+    claims = RefreshClaims(get_settings().users_and_app_state_table)
+    t = 1_900_000_000_000
+    # When a user claims twice within 5 s, then at 5 s / Then only the first and the last win
+    assert [claims.claim_user("u", at, 5) for at in (t, t + 4_999, t + 5_000)] == [
+        True,
+        False,
+        True,
+    ]
+    # and another user's window is their own
+    assert claims.claim_user("v", t + 1, 5)
+    # and the round's window is the interval asked, whoever asks
+    assert [claims.claim_round(at, 14_000) for at in (t, t + 13_999, t + 14_000)] == [
+        True,
+        False,
+        True,
+    ]
+    # and a pace holds until it expires
+    assert claims.pace_ms(t) is None
+    claims.set_pace(14_450, t, 180)
+    assert (claims.pace_ms(t + 179_999), claims.pace_ms(t + 180_000)) == (14_450, None)
 
 
 def test_the_final_minutes_plan_on_their_reserve_and_what_the_others_leave_of_the_pool() -> None:

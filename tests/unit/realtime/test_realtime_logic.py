@@ -43,13 +43,54 @@ def message(body: str, user_id: str | None = "u1") -> ClientMessage:
 def sent(msg: ClientMessage, stores: MemoryStores | None = None) -> list[dict[str, Any]]:
     """What ``msg`` was answered with, all of it to its own connection."""
     pusher = Pusher()
-    answer(msg, lambda: (stores or MemoryStores()).bids, pusher, lambda: NOW_MS)
+    answer(msg, lambda: (stores or MemoryStores()).bids, pusher, lambda: NOW_MS, no_refresh)
     assert {connection for connection, _ in pusher.sent} <= {"c1"}
     return [reply for _, reply in pusher.sent]
 
 
 def no_table() -> Any:
     raise AssertionError("a ping reached a table")
+
+
+def no_refresh(user_id: str) -> Any:
+    raise AssertionError("a message other than refreshPrices refreshed prices")
+
+
+def test_refresh_prices_refreshes_the_callers_snipes_and_says_what_it_did():
+    # Given a signed-in caller's refreshPrices
+    from common.price_polls import RefreshResult
+
+    asked: list[str] = []
+
+    def refresh(user_id: str) -> RefreshResult:
+        asked.append(user_id)
+        return RefreshResult(items=2, itemPolls=3, ebayCalls=1, nextInMs=5000)
+
+    pusher = Pusher()
+    # When it is answered
+    answer(message('{"action": "refreshPrices"}'), no_table, pusher, lambda: NOW_MS, refresh)
+    # Then that user's prices were refreshed, and the answer says so (the prices themselves
+    # come through the stream)
+    assert asked == ["u1"]
+    [(_, reply)] = pusher.sent
+    assert (reply["type"], reply["data"]) == (
+        "pricesRefreshed",
+        {"throttled": False, "items": 2, "polled": 3, "nextInMs": 5000},
+    )
+
+
+def test_refresh_prices_without_a_user_refreshes_nothing():
+    # Given a refreshPrices on a socket whose connection carries no user / Then an error
+    pusher = Pusher()
+    answer(
+        message('{"action": "refreshPrices"}', user_id=None),
+        no_table,
+        pusher,
+        lambda: NOW_MS,
+        no_refresh,
+    )
+    [(_, reply)] = pusher.sent
+    assert (reply["type"], reply["data"]["code"]) == ("error", "UNKNOWN_ACTION")
 
 
 # ---------------------------------------------------------------------------------- messages
@@ -59,7 +100,7 @@ def test_a_ping_is_answered_with_the_servers_clock():
     # Given a client's ping
     pusher = Pusher()
     # When it is answered
-    answer(message('{"action": "ping"}'), no_table, pusher, lambda: NOW_MS)
+    answer(message('{"action": "ping"}'), no_table, pusher, lambda: NOW_MS, no_refresh)
     # Then a pong to that request carries the server's time, no table asked
     [(connection, reply)] = pusher.sent
     assert connection == "c1"

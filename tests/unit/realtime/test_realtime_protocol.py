@@ -55,6 +55,7 @@ def test_every_documented_type_has_a_schema():
         "bid.failed",
         "pong",
         "snapshot",
+        "pricesRefreshed",
         "error",
         "batch",
     }
@@ -164,6 +165,12 @@ class FakeBids:
         return [BidEntity.model_validate(snipe(user=user_id))]
 
 
+def _refresh(user_id: str) -> Any:
+    from common.price_polls import RefreshResult
+
+    return RefreshResult(items=1, itemPolls=3, ebayCalls=1, nextInMs=5000)
+
+
 def _message_event(body: str, route: str = "$default") -> dict[str, Any]:
     return {
         "requestContext": {
@@ -183,6 +190,7 @@ def _message_event(body: str, route: str = "$default") -> dict[str, Any]:
     [
         ('{"action": "ping"}', "pong"),
         ('{"action": "sync"}', "snapshot"),
+        ('{"action": "refreshPrices"}', "pricesRefreshed"),
         ('{"action": "dance"}', "error"),
         ("not json", "error"),
         ('{"action": "ping", "pad": "' + "x" * 5000 + '"}', "error"),
@@ -190,7 +198,7 @@ def _message_event(body: str, route: str = "$default") -> dict[str, Any]:
 )
 def test_actions_answer_on_the_same_connection_with_documented_messages(body, expected):
     pusher = FakePusher()
-    result = respond(_message_event(body), FakeBids, pusher, lambda: NOW)  # type: ignore[arg-type]
+    result = respond(_message_event(body), FakeBids, pusher, lambda: NOW, _refresh)  # type: ignore[arg-type]
     assert result == {"statusCode": 200}
     [(connection, message)] = pusher.sent
     assert (connection, message["type"]) == ("abc=", expected)

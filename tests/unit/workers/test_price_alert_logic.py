@@ -1,22 +1,22 @@
 """The price updater's rules with fakes: smart alerts, cadence, budget, countdown phases,
 polling on a thread pool (a blocked call, exact counts, the deadline), getItems' 20 items a
-call, and the final minutes polled round after round within a run, paced by the budget."""
+call, one round a run, and the final minutes pulled by open dashboards' refreshes (one a user
+every 5 s, one round whoever asks at the pace the run sets from the budget)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+from common import price_polls as logic
 from common.data.budget import Share
 from common.ebay.errors import BulkItemsDenied, EbayUnavailable
 from common.ebay.models import ItemPrice, Money
-from common.errors import RetryableError
 from common.models import BidEntity, BidStatus
 from common.notifier_client import NotificationKind
-from workers.logic import prices as logic
 
 NOW = 1_900_000_020  # second 20 of a minute
 
@@ -154,22 +154,32 @@ class FakeClock:
 
 
 @dataclass
-class FakeWatchers:
-    """Open dashboards, as ConnectionsRepository.connection_ids_by_user answers them; None:
-    every user has one."""
+class FakeClaims:
+    """RefreshClaims in memory, with its conditions: a window is taken only once it is over."""
 
-    watching: set[str] | None = None
-    asked: list[list[str]] = field(default_factory=list)
-    fail: bool = False
+    users: dict[str, int] = field(default_factory=dict)
+    round_at: int | None = None
+    pace: int | None = None
+    pace_until: int = 0
 
-    def connection_ids_by_user(self, user_ids: Sequence[str]) -> dict[str, list[str]]:
-        self.asked.append(list(user_ids))
-        if self.fail:
-            raise RetryableError("The database was busy; try again")
-        return {
-            u: [f"conn-{u}"] if self.watching is None or u in self.watching else []
-            for u in user_ids
-        }
+    def claim_user(self, user_id: str, now_ms: int, seconds: int) -> bool:
+        last = self.users.get(user_id)
+        if last is not None and last > now_ms - seconds * 1000:
+            return False
+        self.users[user_id] = now_ms
+        return True
+
+    def claim_round(self, now_ms: int, interval_ms: int) -> bool:
+        if self.round_at is not None and self.round_at > now_ms - interval_ms:
+            return False
+        self.round_at = now_ms
+        return True
+
+    def pace_ms(self, now_ms: int) -> int | None:
+        return self.pace if self.pace is not None and self.pace_until > now_ms else None
+
+    def set_pace(self, interval_ms: int, now_ms: int, keep_seconds: int) -> None:
+        self.pace, self.pace_until = interval_ms, now_ms + keep_seconds * 1000
 
 
 def _run(
@@ -181,8 +191,7 @@ def _run(
     clock=None,
     deadline=None,
     concurrency=8,
-    sleep=None,
-    watchers=None,
+    claims=None,
 ):
     ports = SimpleNamespace(
         bids=store,
@@ -191,19 +200,27 @@ def _run(
         budget=budget or FakeBudget(),
         ebay=ebay,
         notifier=notifier,
-        watchers=watchers or FakeWatchers(),
+        claims=claims or FakeClaims(),
     )
     return logic.run(
-        ports,
+        ports,  # type: ignore[arg-type]
         clock or (lambda: float(now)),
         deadline,
         concurrency,
-        sleep or _no_sleep,
     )
 
 
-def _no_sleep(seconds: float) -> None:
-    raise AssertionError("a run without a deadline has no rounds to wait for")
+def _refresh(user_id, store, ebay, claims, at, budget=None, notifier=None):
+    ports = SimpleNamespace(
+        bids=store,
+        updates=store,
+        prices=store,
+        budget=budget or FakeBudget(),
+        ebay=ebay,
+        notifier=notifier or FakeNotifier(),
+        claims=claims,
+    )
+    return logic.refresh(user_id, ports, lambda: float(at))  # type: ignore[arg-type]
 
 
 def _items(n: int, price: int) -> tuple[FakeStore, dict[str, int]]:
@@ -436,25 +453,6 @@ def test_items_not_started_by_the_deadline_are_not_polled_rather_than_failed():
 # ---------------------------------------------------------------- getItems and the rounds
 
 
-@dataclass
-class SteppingClock:
-    """A clock whose sleep moves it; ``at`` runs each hook once its instant is reached."""
-
-    now: float
-    sleeps: list[float] = field(default_factory=list)
-    at: list[tuple[float, Callable[[], object]]] = field(default_factory=list)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        for when, hook in [h for h in self.at if h[0] <= self.now]:
-            self.at.remove((when, hook))
-            hook()
-
-
 def _ending(store: FakeStore, prices: dict[str, int], seconds_left: int, n: int = 1) -> list[str]:
     """n more snipes on items ending ``seconds_left`` from NOW; returns their legacy ids."""
     made = []
@@ -519,41 +517,41 @@ def test_a_call_for_the_final_minutes_carries_later_items_at_no_cost():
     assert result.ebayCalls == 1
 
 
-def test_a_run_keeps_polling_the_final_minutes_every_few_seconds_until_its_deadline():
-    # Given three auctions in their last 5 minutes, one ending in 30 minutes (due now), a run
-    # whose deadline is 53 s away, and a rival bid at eBay 22 s into the run
+def test_a_run_is_one_round_and_sets_the_pace_of_the_refreshes():
+    # Given three auctions in their last 5 minutes, one ending in 30 minutes (due now), and a
+    # run whose deadline is 53 s away
     store, prices = FakeStore(), {}
-    final = _ending(store, prices, 300, n=3)
-    later = _due_item(1800, set(final))
+    _ending(store, prices, 300, n=3)
+    later = _due_item(1800, set(prices))
     store.bids["late"] = _bid(
         bidId="late", ebayItemId=later, itemId=f"v1|{later}|0", auctionEndTime=NOW + 1800
     )
     prices[later] = 4000
-    clock = SteppingClock(float(NOW))
-    clock.at.append((NOW + 22.0, lambda: prices.update({final[0]: 5500})))
-    ebay, budget = FakeEbay(prices), FakeBudget()
+    ebay, budget, claims = FakeEbay(prices), FakeBudget(), FakeClaims()
+    clock = FakeClock(float(NOW))
     # When the minute's run runs
     result = _run(
-        store,
-        ebay,
-        FakeNotifier(),
-        budget=budget,
-        clock=clock,
-        deadline=NOW + 53,
-        sleep=clock.sleep,
+        store, ebay, FakeNotifier(), budget=budget, clock=clock, deadline=NOW + 53, claims=claims
     )
-    # Then after its first round it polled the final minutes' items every 5 s, in one call each
+    # Then it made one round, one call for the four items, and returned at once
+    assert result.rounds == 1
+    assert [len(call) for call in ebay.calls] == [4]
+    assert budget.asked == [("final-polls", 1)]
+    assert clock.now == NOW
+    # and it left the refreshes a pace of 5 s, for 3 minutes
     assert result.pollInterval == 5000
-    assert result.rounds == 11  # at 0, 5, ..., 50 s
-    assert [len(call) for call in ebay.calls] == [4] + [3] * 10
-    assert f"v1|{later}|0" not in ebay.polled[4:]
-    assert budget.asked == [("final-polls", 1)] * 11
-    # and the rival's price was written in the round after it, 3 s later, with its point
-    changed = next(b for b in store.bids.values() if b.ebayItemId == final[0])
-    assert changed.currentPrice == 5500
-    assert (final[0], NOW + 25, 5500) in store.points
-    # and the run returned before its deadline
-    assert clock.now < NOW + 53
+    assert (claims.pace, claims.pace_until) == (5000, (NOW + 180) * 1000)
+
+
+def test_a_run_with_nothing_near_its_final_minutes_sets_no_pace():
+    # Given one auction ending in 30 minutes
+    store, prices = FakeStore(), {}
+    _ending(store, prices, 1800)
+    claims = FakeClaims()
+    # When the minute's run runs
+    result = _run(store, FakeEbay(prices), FakeNotifier(), deadline=NOW + 53, claims=claims)
+    # Then no pace is set: no refresh has anything to poll
+    assert (result.pollInterval, claims.pace) == (0, None)
 
 
 def test_the_pace_spreads_the_final_minutes_calls_over_todays_final_minutes():
@@ -571,62 +569,151 @@ def test_the_pace_spreads_the_final_minutes_calls_over_todays_final_minutes():
     assert logic.pace(two, 0, 20) == logic.MAX_INTERVAL
 
 
-def test_a_run_polls_as_often_as_the_final_minutes_share_of_today_allows():
+def test_the_refreshes_pace_is_the_final_minutes_share_of_today():
     # Given one auction ending in 5 min (writable until its freeze, 289 s away) and 21 calls
-    # of the final minutes' share left for today, one of which the first round takes
+    # of the final minutes' share left for today, one of which the minute's round takes
+    store, prices = FakeStore(), {}
+    (_item,) = _ending(store, prices, 300)
+    owner = next(iter(store.bids.values())).userId
+    budget, claims, ebay = FakeBudget(per_share={"final-polls": 21}), FakeClaims(), FakeEbay(prices)
+    # When the minute's run runs
+    result = _run(store, ebay, FakeNotifier(), budget=budget, deadline=NOW + 53, claims=claims)
+    # Then the refreshes' rounds are paced 289 s / 20 calls apart
+    assert result.pollInterval == 14_450
+    # and a refresh's round 10 s after another's is left to it, one 15 s after it polls
+    assert _refresh(owner, store, ebay, claims, NOW + 1, budget=budget).ebayCalls == 1
+    waited = _refresh(owner, store, ebay, claims, NOW + 11, budget=budget)
+    assert (waited.shared, waited.ebayCalls, waited.nextInMs) == (True, 0, 14_450)
+    assert _refresh(owner, store, ebay, claims, NOW + 16, budget=budget).ebayCalls == 1
+    assert len(ebay.calls) == 3
+
+
+# ---------------------------------------------------------------- refreshes (open dashboards)
+
+
+def test_a_refresh_polls_the_final_minutes_now_and_writes_the_change():
+    # Given two auctions in their last 5 minutes, sniped by two users, one ending in 30 min,
+    # and a rival's bid at eBay since the minute's round
+    store, prices = FakeStore(), {}
+    final = _ending(store, prices, 300, n=2)
+    _ending(store, prices, 1800)
+    owner = store.bids["b0"].userId
+    prices[final[1]] = 5500
+    ebay, budget = FakeEbay(prices), FakeBudget()
+    # When the first snipe's owner, whose dashboard is open, asks for a refresh 20 s later
+    result = _refresh(owner, store, ebay, FakeClaims(), NOW + 20, budget=budget)
+    # Then both items in their final minutes were polled in one call from the final share, the
+    # other user's too (their price reaches every socket through the stream), not the later one
+    assert ebay.calls == [[f"v1|{item}|0" for item in final]]
+    assert budget.asked == [("final-polls", 1)]
+    assert (result.items, result.itemPolls, result.ebayCalls) == (1, 2, 1)
+    # and the rival's price was written to its snipe, with its point
+    assert store.bids["b1"].currentPrice == 5500
+    assert (final[1], NOW + 20, 5500) in store.points
+    assert not result.throttled
+    assert not result.shared
+
+
+def test_a_user_refreshes_at_most_every_5_seconds():
+    # Given a user's auction in its final minutes, refreshed once
     store, prices = FakeStore(), {}
     _ending(store, prices, 300)
-    clock = SteppingClock(float(NOW))
-    budget = FakeBudget(per_share={"final-polls": 21})
-    # When the minute's run runs
-    result = _run(
-        store,
-        FakeEbay(prices),
-        FakeNotifier(),
-        budget=budget,
-        clock=clock,
-        deadline=NOW + 53,
-        sleep=clock.sleep,
-    )
-    # Then its rounds are 289 s / 20 calls apart: at 0, 14.45, 28.9 and 43.35 s
-    assert result.pollInterval == 14_450
-    assert result.rounds == 4
+    owner = store.bids["b0"].userId
+    ebay, claims = FakeEbay(prices), FakeClaims()
+    assert not _refresh(owner, store, ebay, claims, NOW).throttled
+    # When the same user (another tab) asks again 4 s later, then 5 s after the first
+    again = _refresh(owner, store, ebay, claims, NOW + 4)
+    later = _refresh(owner, store, ebay, claims, NOW + 5)
+    # Then the second is throttled without any call, the third polls
+    assert (again.throttled, again.nextInMs) == (True, 5000)
+    assert (later.throttled, later.ebayCalls) == (False, 1)
+    assert len(ebay.calls) == 2
 
 
-def test_an_item_stops_being_polled_at_its_freeze_and_the_run_returns():
+def test_ten_dashboards_cost_the_ebay_calls_of_one():
+    # Given ten users sniping the same auction in its final minutes, and three others
+    store, prices = FakeStore(), {}
+    items = _ending(store, prices, 300, n=4)
+    for n in range(10):
+        store.bids[f"same{n}"] = _bid(
+            userId=f"fan{n}",
+            bidId=f"same{n}",
+            ebayItemId=items[0],
+            itemId=f"v1|{items[0]}|0",
+            auctionEndTime=NOW + 300,
+        )
+    ebay, claims = FakeEbay(prices), FakeClaims()
+    # When all ten refresh within the same few seconds, twice, 5 s apart
+    results = [
+        _refresh(f"fan{n}", store, ebay, claims, NOW + round_ * 5 + n * 0.2)
+        for round_ in range(2)
+        for n in range(10)
+    ]
+    # Then each 5 s saw one getItems call, for every item in its final minutes
+    assert [len(call) for call in ebay.calls] == [4, 4]
+    assert sum(r.shared for r in results) == 18
+    assert not any(r.throttled for r in results)
+
+
+def test_a_refresh_without_a_snipe_in_its_final_minutes_calls_nothing():
+    # Given a user whose only snipe ends in 30 minutes, and another's in its final minutes
+    store, prices = FakeStore(), {}
+    _ending(store, prices, 1800)
+    _ending(store, prices, 300)
+    ebay, claims = FakeEbay(prices), FakeClaims()
+    # When the first user refreshes
+    result = _refresh(store.bids["b0"].userId, store, ebay, claims, NOW)
+    # Then nothing was polled (another's final minutes are no reason to spend a call)
+    assert (result.items, result.ebayCalls, ebay.calls) == (0, 0, [])
+    assert claims.round_at is None
+
+
+def test_a_refresh_leaves_frozen_snipes_alone():
     # Given the only auction ending 40 s from now (a 6 s lead: frozen 29 s from now)
     store, prices = FakeStore(), {}
     _ending(store, prices, 40)
-    clock = SteppingClock(float(NOW))
+    owner = store.bids["b0"].userId
     ebay = FakeEbay(prices)
-    # When the minute's run runs with a deadline 53 s away
-    result = _run(store, ebay, FakeNotifier(), clock=clock, deadline=NOW + 53, sleep=clock.sleep)
-    # Then it polled until the freeze (at 0, 5, ..., 25 s) and returned then, not at 53 s
-    assert result.rounds == 6
-    assert len(ebay.calls) == 6
-    assert clock.now == NOW + 30
+    # When its owner refreshes before its freeze and after it
+    before = _refresh(owner, store, ebay, FakeClaims(), NOW + 20)
+    after = _refresh(owner, store, ebay, FakeClaims(), NOW + 30)
+    # Then only the first polled: from its freeze the snipe is the executor's
+    assert (before.ebayCalls, after.ebayCalls, after.items) == (1, 0, 0)
+
+
+def test_a_refresh_with_the_final_share_spent_polls_nothing():
+    # Given a user's auction in its final minutes and no final-minutes calls left today
+    store, prices = FakeStore(), {}
+    _ending(store, prices, 300)
+    ebay = FakeEbay(prices)
+    # When its owner refreshes
+    result = _refresh(
+        store.bids["b0"].userId, store, ebay, FakeClaims(), NOW, budget=FakeBudget(limit_left=0)
+    )
+    # Then no call was made and the item is counted over budget
+    assert (ebay.calls, result.itemsOverBudget) == ([], 1)
 
 
 def test_a_snipe_changed_meanwhile_is_read_again_and_written_on_its_new_version():
-    # Given an auction in its final minutes whose owner raises the maximum 7 s into the run,
-    # and a price over the old maximum at eBay from 12 s on
+    # Given an auction in its final minutes whose owner raises the maximum while the run's
+    # call is at eBay, which answers a price over the old maximum
     store, prices = FakeStore(), {}
     (item,) = _ending(store, prices, 300)
+    prices[item] = 6000
     bid_id = next(iter(store.bids))
-    clock = SteppingClock(float(NOW))
 
-    def raise_maximum() -> None:
+    def raise_maximum(_: str) -> None:
         bid = store.bids[bid_id]
         store.bids[bid_id] = bid.model_copy(update={"maxBidAmount": 9000, "version": 7})
 
-    clock.at += [(NOW + 7.0, raise_maximum), (NOW + 12.0, lambda: prices.update({item: 6000}))]
     notifier = FakeNotifier()
-    # When the minute's run runs
-    result = _run(
-        store, FakeEbay(prices), notifier, clock=clock, deadline=NOW + 53, sleep=clock.sleep
+    # When the minute's run runs, then the owner's dashboard refreshes
+    result = _run(store, FakeEbay(prices, on_call=raise_maximum), notifier, deadline=NOW + 53)
+    _refresh(
+        store.bids[bid_id].userId, store, FakeEbay(prices), FakeClaims(), NOW + 1, notifier=notifier
     )
-    # Then the stale write lost once, the snipe was read again, and the new price written on
-    # the owner's version, with no alert (6000 is under the new maximum)
+    # Then the run's stale write lost, and the refresh wrote the new price on the owner's
+    # version, with no alert (6000 is under the new maximum)
     assert result.conflicts == 1
     assert store.bids[bid_id].currentPrice == 6000
     assert store.bids[bid_id].version == 8
@@ -637,84 +724,13 @@ def test_an_app_refused_get_items_polls_one_item_a_call_from_the_next_round():
     # Given two auctions in their final minutes and eBay refusing this app getItems
     store, prices = FakeStore(), {}
     _ending(store, prices, 300, n=2)
-    clock = SteppingClock(float(NOW))
     ebay = FakeEbay(prices, refuse_bulk=True)
-    # When the minute's run runs
-    result = _run(store, ebay, FakeNotifier(), clock=clock, deadline=NOW + 8, sleep=clock.sleep)
-    # Then the first round's call was refused before it was made (not polled, not failed),
-    # and the next round polled each item in a call of its own
-    assert (result.rounds, result.itemsNotPolled, result.failures) == (2, 2, 0)
+    # When the minute's run runs, then an owner refreshes a second later
+    result = _run(store, ebay, FakeNotifier(), deadline=NOW + 53)
+    refreshed = _refresh(store.bids["b0"].userId, store, ebay, FakeClaims(), NOW + 1)
+    # Then the run's call was refused before it was made (not polled, not failed), and the
+    # refresh polled each item in a call of its own
+    assert (result.rounds, result.itemsNotPolled, result.failures) == (1, 2, 0)
+    assert refreshed.ebayCalls == 2
     assert ebay.calls == [[f"v1|{item}|0"] for item in sorted(prices)]
     assert {b.currentPrice for b in store.bids.values()} == {4000}
-
-
-def test_nobody_watching_ends_the_run_after_its_first_round():
-    # Given an auction in its final minutes whose owner has no dashboard open
-    store, prices = FakeStore(), {}
-    _ending(store, prices, 300)
-    clock = SteppingClock(float(NOW))
-    ebay = FakeEbay(prices)
-    watchers = FakeWatchers(watching=set())
-    # When the minute's run runs with a deadline 53 s away
-    result = _run(
-        store,
-        ebay,
-        FakeNotifier(),
-        clock=clock,
-        deadline=NOW + 53,
-        sleep=clock.sleep,
-        watchers=watchers,
-    )
-    # Then the item was polled in the minute's first round and the run returned at once,
-    # instead of staying awake (and billed) for rounds nobody would see
-    assert result.rounds == 1
-    assert len(ebay.calls) == 1
-    assert result.unwatched
-    assert clock.now == NOW
-    assert watchers.asked == [[next(iter(store.bids.values())).userId]]
-
-
-def test_a_dashboard_closed_during_the_run_ends_it_at_the_next_round():
-    # Given an auction in its final minutes whose owner closes the dashboard 12 s into the run
-    store, prices = FakeStore(), {}
-    _ending(store, prices, 300)
-    owner = next(iter(store.bids.values())).userId
-    clock = SteppingClock(float(NOW))
-    watchers = FakeWatchers(watching={owner})
-    clock.at.append((NOW + 12.0, lambda: watchers.watching.clear()))  # type: ignore[union-attr]
-    ebay = FakeEbay(prices)
-    # When the minute's run runs
-    result = _run(
-        store,
-        ebay,
-        FakeNotifier(),
-        clock=clock,
-        deadline=NOW + 53,
-        sleep=clock.sleep,
-        watchers=watchers,
-    )
-    # Then it polled at 0, 5 and 10 s and returned at 15 s, when nobody was watching
-    assert result.rounds == 3
-    assert result.unwatched
-    assert clock.now == NOW + 15
-
-
-def test_open_dashboards_that_cannot_be_read_keep_the_rounds_going():
-    # Given an auction in its final minutes and the Connections table failing
-    store, prices = FakeStore(), {}
-    _ending(store, prices, 300)
-    clock = SteppingClock(float(NOW))
-    # When the minute's run runs with a deadline 8 s away
-    result = _run(
-        store,
-        FakeEbay(prices),
-        FakeNotifier(),
-        clock=clock,
-        deadline=NOW + 8,
-        sleep=clock.sleep,
-        watchers=FakeWatchers(fail=True),
-    )
-    # Then it polled on as before the check (at 0 and 5 s), each failed read counted
-    assert result.rounds == 2
-    assert not result.unwatched
-    assert result.failures == 2

@@ -14,15 +14,17 @@ the auction's end:
 An item is due when ``(minute + crc32(itemId)) % interval == 0``: stateless, and items spread
 evenly over the interval instead of all polling on the hour.
 
-Then, until just before its deadline, the run keeps polling the items in their last 10 minutes
-(whose snipes can still be written: not frozen) every ``interval`` seconds (:func:`pace`): a
-price change there reaches the dashboard within seconds, not at the next minute. Only while
-the dashboard is open: the run stays awake for it only while an owner of those snipes has a
-WebSocket open (``Watchers``, checked before each round), since a run awake for its whole
-minute is billed for it (53 s at 256 MB: $1.73 per 1,000 snipes whose last minutes nobody
-shares, four times everything else a snipe costs; docs/deployment.md, "Cost"). Unwatched,
-those items are polled in each minute's first round, as every item is, and their alerts come
-from it.
+In between, nothing polls on a schedule: a run is one round and ends (a run awake polling
+for its whole minute was billed for it: 53 s at 256 MB, $1.73 per 1,000 watched snipes). An
+open dashboard *pulls* instead: while it shows a snipe in its last 10 minutes it sends
+``refreshPrices`` on its socket every ~10 s, and the WebSocket message function calls
+:func:`refresh` for that user: the items of their active snipes ending within 10 minutes (and
+not frozen), polled and written exactly as a round does, for every snipe of those items, whoever
+owns it. The prices reach every socket through the normal path (Bids -> stream -> broadcaster).
+Two conditional writes (``RefreshClaims``) keep it cheap whatever the number of dashboards: a
+user's refresh runs at most every REFRESH_SECONDS (one per user, not one per tab), and an item
+polled by anyone in the last REFRESH_SECONDS is not polled again (ten dashboards watching one
+auction cost the eBay calls of one).
 
 Every poll is Browse getItems, up to 20 items a call (``ItemSource.items_per_call``; one while
 eBay refuses this app that Limited Release method), the items soonest-ending first. Each call
@@ -32,11 +34,9 @@ within 10 minutes; it keeps a reserve nobody else may spend), ``hour-polls``, ``
 (capped so they cannot crowd the rest out). A call that carries a final-minutes item carries
 later items in its free places at no cost.
 
-The pace is the budget's share by urgency, over time: the final minutes' calls left for today
-(``Budget.plan``: its reserve and what the others leave of the pool) spread over the seconds of
-today during which known snipes are in their final minutes, each second costing one call per
-20 items then in their final minutes: at least MIN_INTERVAL, at most MAX_INTERVAL apart.
-Snipes created later today are counted from the run after their creation on.
+A refresh's calls are paid from ``final-polls`` like the rounds' (its reserve, then the pool);
+when that share is spent for the day, a refresh polls nothing and the minute's rounds carry on
+alone within what is left.
 
 Calls are reserved from the budget first, then made on a small thread pool (``concurrency``
 at a time, ``PRICE_UPDATER_CONCURRENCY``), so a slow call holds up only its own worker. Each is
@@ -55,7 +55,7 @@ import math
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -81,10 +81,17 @@ PHASES = ("1h", "10m", "1m")
 # The executor's phases come after ours; a phase only ever moves forward.
 PHASE_ORDER = {"1h": 1, "10m": 2, "1m": 3, "ARMED": 4, "FIRING": 5}
 DEFAULT_CONCURRENCY = 8
-# Rounds of the final minutes, seconds apart: never closer (a change then reaches the
-# dashboard within about this plus a second), never further than the schedule's minute.
+# A user's refresh at most this often (an open dashboard asks every ~10 s; two tabs or a
+# script asking faster get ``throttled``).
+REFRESH_SECONDS = 5
+# Refreshes' rounds of the final minutes, seconds apart whoever asks (:func:`pace`): never
+# closer, never further than the schedule's minute.
 MIN_INTERVAL = 5.0
 MAX_INTERVAL = 60.0
+# The minute's run keeps the pace for the refreshes this long; an older one is not trusted.
+PACE_TTL_SECONDS = 180
+# How long a refresh's eBay call may take (the WebSocket message function's Timeout is 10 s).
+REFRESH_CALL_SECONDS = 4.0
 # The rounds' writes stop this long after the deadline (the next run writes what is left):
 # the function's Timeout leaves room for them.
 WRITE_GRACE_SECONDS = 3.0
@@ -114,10 +121,18 @@ class Budget(Protocol):
     def plan(self, share: Share, now: int) -> int: ...
 
 
-class Watchers(Protocol):
-    """Who has the dashboard open (common.data.connections.ConnectionsRepository)."""
+class RefreshClaims(Protocol):
+    """Conditional writes that let refreshes through (common.data.refresh_claims.RefreshClaims):
+    one per user every ``seconds``; one round of the final minutes every ``interval_ms``,
+    whoever asks; and the pace the minute's run set for those rounds."""
 
-    def connection_ids_by_user(self, user_ids: Sequence[str]) -> dict[str, list[str]]: ...
+    def claim_user(self, user_id: str, now_ms: int, seconds: int) -> bool: ...
+
+    def claim_round(self, now_ms: int, interval_ms: int) -> bool: ...
+
+    def pace_ms(self, now_ms: int) -> int | None: ...
+
+    def set_pace(self, interval_ms: int, now_ms: int, keep_seconds: int) -> None: ...
 
 
 class ItemSource(Protocol):
@@ -132,7 +147,9 @@ class ItemSource(Protocol):
 
 
 class Ports(Protocol):
-    """What a run reads and writes (the function's: workers.composition.PriceUpdaterPorts)."""
+    """What a run or a refresh reads and writes (the price updater's:
+    workers.composition.PriceUpdaterPorts; the WebSocket actions':
+    realtime.composition.ActionsPorts)."""
 
     @property
     def bids(self) -> ActiveBids: ...
@@ -153,14 +170,15 @@ class Ports(Protocol):
     def notifier(self) -> Notifier: ...
 
     @property
-    def watchers(self) -> Watchers: ...
+    def claims(self) -> RefreshClaims: ...
 
 
 @dataclass
 class RunResult:
     bidsProcessed: int = 0
-    itemsDue: int = 0  # due in the minute's first round
-    rounds: int = 0  # polling rounds (the first and those of the final minutes)
+    itemsDue: int = 0  # due in the minute's round
+    rounds: int = 0  # polling rounds (0 or 1)
+    pollInterval: int = 0  # ms between refreshes' rounds of the final minutes (0: none set)
     itemPolls: int = 0  # items asked of eBay, over every round
     ebayCalls: int = 0  # reserved from the budget (itemsNotPolled's calls were not made)
     itemsOverBudget: int = 0
@@ -170,8 +188,6 @@ class RunResult:
     conflicts: int = 0
     failures: int = 0
     itemsNotPolled: int = 0  # reserved, but not started before the run's deadline
-    pollInterval: int = 0  # ms between rounds of the final minutes (0: none this run)
-    unwatched: bool = False  # final minutes' rounds stopped: nobody had the dashboard open
     executionTime: int = 0  # ms
 
     def as_dict(self) -> dict[str, Any]:
@@ -265,42 +281,19 @@ class _Run:
     ) -> None:
         self.bids, self.writer, self.prices = ports.bids, ports.updates, ports.prices
         self.budget, self.ebay, self.notifier = ports.budget, ports.ebay, ports.notifier
-        self.watchers, self.clock = ports.watchers, clock
+        self.clock = clock
         self.deadline, self.concurrency = deadline, concurrency
         self.result = RunResult()
         self.by_item: dict[str, list[BidEntity]] = defaultdict(list)
 
-    def load(self, now: int) -> None:
-        active = self.bids.active_ending_between(now, now + HORIZON_SECONDS)
+    def load(self, now: int, horizon: int = HORIZON_SECONDS) -> None:
+        active = self.bids.active_ending_between(now, now + horizon)
         self.result.bidsProcessed = len(active)
         for bid in active:
             self.by_item[bid.ebayItemId].append(bid)
 
     def end(self, item_id: str) -> int:
         return min(bid.auctionEndTime for bid in self.by_item[item_id])
-
-    def watched(self, now: int, deadline: float) -> bool:
-        """Whether an owner of a snipe that is, or will be before ``deadline``, in its final
-        minutes (and not frozen) has the dashboard open. True when there is none (the loop
-        ends on its own then) or when the connections cannot be read (as before this check)."""
-        owners = sorted(
-            {
-                bid.userId
-                for item, bids in self.by_item.items()
-                if bids
-                and self.end(item) - FINAL_SECONDS < deadline
-                and self.writable_until(item) > now
-                for bid in bids
-            }
-        )
-        if not owners:
-            return True
-        try:
-            return any(self.watchers.connection_ids_by_user(owners).values())
-        except DomainError:
-            self.result.failures += 1
-            logger.warning("open dashboards not read: polling on", users=len(owners))
-            return True
 
     def writable_until(self, item_id: str) -> int:
         """The last second a snipe of the item can still be written (its freeze)."""
@@ -459,10 +452,11 @@ def run(
     clock: Clock = time.time,
     deadline: float | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> RunResult:
-    """The minute's run: its first round, then the final minutes' rounds until ``deadline``
-    (none without a deadline) while an owner of those snipes has the dashboard open."""
+    """The minute's run: one round of the items due this minute, then it ends (an open
+    dashboard pulls fresher prices in the final minutes: :func:`refresh`). When a snipe is, or
+    will be before the next run, in its final minutes, it sets the pace of the refreshes'
+    rounds from the day's budget (:func:`pace`)."""
     started = clock()
     now = int(started)
     state = _Run(ports, clock, deadline, concurrency)
@@ -470,37 +464,74 @@ def run(
     due = state.due_items(now)
     state.result.itemsDue = len(due)
     state.poll_round(due, now, every_bid=True)
-
-    if deadline is not None and state.final_items(now):
+    if state.final_items(now + 60) or state.final_items(now):
         per_call = max(1, ports.ebay.items_per_call)
         interval = pace(state.final_windows(now), ports.budget.plan(FINAL_POLLS, now), per_call)
         state.result.pollInterval = round(interval * 1000)
-        next_round = started + interval
-        # Nobody would see these prices before the next minute's first round: no more rounds.
-        state.result.unwatched = not state.watched(now, deadline)
-        while not state.result.unwatched:
-            # A round that overran its interval is followed at once, not twice.
-            next_round = max(next_round, clock())
-            if next_round >= deadline:
-                break
-            if next_round > clock():
-                sleep(next_round - clock())
-            now = int(clock())
-            final = state.final_items(now)
-            if not final and not any(
-                state.end(item) - FINAL_SECONDS < deadline and state.writable_until(item) > now
-                for item in state.by_item
-                if state.by_item[item]
-            ):
-                break  # nothing is, or will be before the deadline, in its final minutes
-            if not state.watched(now, deadline):
-                state.result.unwatched = True
-                break
-            if final:
-                state.poll_round(final, now, every_bid=False)
-            next_round += interval
-
+        try:
+            ports.claims.set_pace(state.result.pollInterval, now * 1000, PACE_TTL_SECONDS)
+        except DomainError:
+            state.result.failures += 1
+            logger.warning("refresh pace not stored")
     result = state.result
     result.executionTime = int((clock() - started) * 1000)
     logger.info("price update run", **result.as_dict())
+    return result
+
+
+@dataclass
+class RefreshResult:
+    """What one ``refreshPrices`` did. ``throttled``: the user's last refresh was less than
+    REFRESH_SECONDS ago (nothing read or polled). ``items``: the user's items in their final
+    minutes. ``shared``: a round of the final minutes ran less than the pace ago, whoever asked
+    for it, so none now (its prices reach every socket through the stream). ``nextInMs``: when
+    the next round may run."""
+
+    throttled: bool = False
+    items: int = 0
+    shared: bool = False
+    itemPolls: int = 0
+    ebayCalls: int = 0
+    itemsOverBudget: int = 0
+    priceUpdates: int = 0
+    alertsSent: int = 0
+    failures: int = 0
+    nextInMs: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def refresh(user_id: str, ports: Ports, clock: Clock = time.time) -> RefreshResult:
+    """A round of the final minutes now, for an open dashboard of ``user_id``: when one of
+    their active snipes is in its final minutes (not frozen), every item in its final minutes
+    is polled (20 a call, whoever's snipes they carry: one call serves every dashboard) and
+    what changed is written to every snipe of those items, as the minute's round does.
+
+    At most one refresh per user every REFRESH_SECONDS, and one round whoever asks every
+    interval the minute's run paced from the day's budget (MIN_INTERVAL when it set none):
+    ten dashboards cost the eBay calls of one."""
+    started = clock()
+    now, now_ms = int(started), int(started * 1000)
+    claims = ports.claims
+    if not claims.claim_user(user_id, now_ms, REFRESH_SECONDS):
+        return RefreshResult(throttled=True, nextInMs=REFRESH_SECONDS * 1000)
+    state = _Run(ports, clock, started + REFRESH_CALL_SECONDS, DEFAULT_CONCURRENCY)
+    state.load(now, FINAL_SECONDS)
+    final = state.final_items(now)
+    mine = [item for item in final if any(bid.userId == user_id for bid in state.by_item[item])]
+    result = RefreshResult(items=len(mine))
+    if not mine:
+        return result
+    interval_ms = claims.pace_ms(now_ms) or round(MIN_INTERVAL * 1000)
+    result.nextInMs = interval_ms
+    if not claims.claim_round(now_ms, interval_ms):
+        result.shared = True
+        return result
+    state.poll_round(final, now, every_bid=False)
+    done = state.result
+    result.itemPolls, result.ebayCalls = done.itemPolls, done.ebayCalls
+    result.itemsOverBudget, result.priceUpdates = done.itemsOverBudget, done.priceUpdates
+    result.alertsSent, result.failures = done.alertsSent, done.failures
+    logger.info("prices refreshed", user_id=user_id, **result.as_dict())
     return result

@@ -1,0 +1,100 @@
+"""Who may refresh prices now (``refreshPrices`` on the WebSocket, common/price_polls.py), on the
+Users table:
+
+- ``REFRESH#user#<userId>``: ``refreshedAt`` (epoch ms), the user's last refresh; ``ownerId``
+  names the user, so account deletion removes it.
+- ``REFRESH#final``: ``roundAt`` (epoch ms), the last refreshes' round of the final minutes,
+  whoever asked for it; ``intervalMs`` and ``paceUntil`` (epoch ms), the pace the minute's price
+  updater run set for those rounds from the day's budget, and until when it holds.
+
+A claim is one ``UpdateItem`` conditioned on the last one being old enough, so of any number of
+concurrent refreshes exactly one wins a user's (or the round's) window, whatever the timing:
+no read-then-write. DynamoDB's TTL (``ttl``) removes the items an hour after their last write.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from common.data.dynamo import ConditionalWrite, default_client, translate_errors
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+KEEP_SECONDS = 3600
+ROUND_KEY = "REFRESH#final"
+
+
+def user_claim_key(user_id: str) -> str:
+    return f"REFRESH#user#{user_id}"
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+class RefreshClaims:
+    def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
+        self.table = table
+        self.client = client or default_client()
+
+    def claim_user(self, user_id: str, now_ms: int, seconds: int) -> bool:
+        """True when ``user_id`` last refreshed ``seconds`` or more ago (their window now taken)."""
+        return self._claim(
+            user_claim_key(user_id),
+            "refreshedAt",
+            now_ms,
+            now_ms - seconds * 1000,
+            {"ownerId": {"S": user_id}},
+        )
+
+    def claim_round(self, now_ms: int, interval_ms: int) -> bool:
+        """True when the last round of the final minutes was ``interval_ms`` or more ago."""
+        return self._claim(ROUND_KEY, "roundAt", now_ms, now_ms - interval_ms, {})
+
+    def pace_ms(self, now_ms: int) -> int | None:
+        """The rounds' interval the minute's run set, while it holds (None: none holds)."""
+        with translate_errors():
+            item = self.client.get_item(
+                TableName=self.table,
+                Key={"userId": {"S": ROUND_KEY}},
+                ProjectionExpression="intervalMs, paceUntil",
+            ).get("Item", {})
+        if "intervalMs" not in item or int(item.get("paceUntil", {}).get("N", "0")) <= now_ms:
+            return None
+        return int(item["intervalMs"]["N"])
+
+    def set_pace(self, interval_ms: int, now_ms: int, keep_seconds: int) -> None:
+        with translate_errors():
+            self.client.update_item(
+                TableName=self.table,
+                Key={"userId": {"S": ROUND_KEY}},
+                UpdateExpression="SET intervalMs = :i, paceUntil = :until, #ttl = :ttl",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues={
+                    ":i": _n(interval_ms),
+                    ":until": _n(now_ms + keep_seconds * 1000),
+                    ":ttl": _n(now_ms // 1000 + KEEP_SECONDS),
+                },
+            )
+
+    def _claim(
+        self, key: str, attribute: str, now_ms: int, before_ms: int, extra: dict[str, Any]
+    ) -> bool:
+        sets = ["#at = :now", "#ttl = :ttl"] + [f"{name} = :{name}" for name in extra]
+        values = {
+            ":now": _n(now_ms),
+            ":before": _n(before_ms),
+            ":ttl": _n(now_ms // 1000 + KEEP_SECONDS),
+        }
+        values.update({f":{name}": value for name, value in extra.items()})
+        with ConditionalWrite() as write:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"userId": {"S": key}},
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_not_exists(#at) OR #at <= :before",
+                ExpressionAttributeNames={"#at": attribute, "#ttl": "ttl"},
+                ExpressionAttributeValues=values,
+            )
+        return write.happened
