@@ -66,18 +66,7 @@ def put_preferences(body: PreferencesRequest) -> ProfileOut:
 def delete_account() -> AccountDeletedOut:
     who = caller(router)
     p = users_ports()
-    counts = logic.delete_account(
-        who.user_id,
-        p.users,
-        p.bids,
-        p.history,
-        p.connections,
-        p.scheduler,
-        p.socket_closer,
-        p.identities,
-        groups=p.groups,
-        username=who.username,
-    )
+    counts = logic.delete_account(who.user_id, p, username=who.username)
     logger.info("account deleted", bids=counts.bids, history=counts.history)
     return AccountDeletedOut(
         deleted=DeletedCounts(

@@ -4,6 +4,8 @@ repositories' in-memory stand-ins are in tests/memory.py."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from rest.logic.caps import ActiveSnipeCap
 
@@ -64,3 +66,18 @@ ROOMY = 1_000_000
 
 def roomy_cap() -> ActiveSnipeCap:
     return ActiveSnipeCap(FakeActiveCount(), ROOMY)
+
+
+@dataclass(frozen=True)
+class AccountParts:
+    """The eight ports account deletion takes (rest.logic.users.AccountPorts), for tests that
+    build them from repositories and fakes instead of the users function's composition root."""
+
+    users: Any
+    bids: Any
+    history: Any
+    connections: Any
+    groups: Any
+    scheduler: Any
+    socket_closer: Any
+    identities: Any

@@ -23,7 +23,7 @@ def test_an_account_deleted_with_pending_snipes_leaves_no_schedule(rest_env, new
     from rest.logic.bids import NewSnipe, create_snipe
     from rest.logic.users import delete_account
     from tests import stack_env
-    from tests.fakes import FakeIdentities, FakeSocketCloser, roomy_cap
+    from tests.fakes import AccountParts, FakeIdentities, FakeSocketCloser, roomy_cap
 
     # Given two pending snipes, each with its schedule
     s = get_settings()
@@ -49,14 +49,16 @@ def test_an_account_deleted_with_pending_snipes_leaves_no_schedule(rest_env, new
     # When the account is deleted
     delete_account(
         "user-del",
-        UsersRepository(s.users_and_app_state_table),
-        stack_env.bids_repo(),
-        HistoryRepository(s.bid_history_table),
-        ConnectionsRepository(s.connections_table),
-        sched,
-        FakeSocketCloser(),
-        FakeIdentities(),
-        groups=stack_env.groups_repo(),
+        AccountParts(
+            users=UsersRepository(s.users_and_app_state_table),
+            bids=stack_env.bids_repo(),
+            history=HistoryRepository(s.bid_history_table),
+            connections=ConnectionsRepository(s.connections_table),
+            groups=stack_env.groups_repo(),
+            scheduler=sched,
+            socket_closer=FakeSocketCloser(),
+            identities=FakeIdentities(),
+        ),
     )
     # Then no schedule of theirs is left
     assert not {schedule_name(i) for i in ids} & _names(s.schedule_group_name)

@@ -20,7 +20,7 @@ from rest.logic.bids import NewSnipe, create_snipe
 from rest.logic.ebay_auth import start_linking
 from rest.logic.users import TOMBSTONE_SECONDS, delete_account
 from tests import stack_env
-from tests.fakes import FakeIdentities, FakeScheduler, FakeSocketCloser, roomy_cap
+from tests.fakes import AccountParts, FakeIdentities, FakeScheduler, FakeSocketCloser, roomy_cap
 from tests.integration.rest.conftest import make_call
 from tests.realtime_events import connect_authorizer_event
 from tests.stack_env import get_settings
@@ -280,14 +280,16 @@ class FlakyIdentities:
 def _delete_with(identities: FlakyIdentities) -> None:
     delete_account(
         "user-a",
-        stack_env.users_repo(),
-        stack_env.bids_repo(),
-        stack_env.history_repo(),
-        stack_env.connections_repo(),
-        FakeScheduler(),
-        FakeSocketCloser(),
-        identities,
-        groups=stack_env.groups_repo(),
+        AccountParts(
+            users=stack_env.users_repo(),
+            bids=stack_env.bids_repo(),
+            history=stack_env.history_repo(),
+            connections=stack_env.connections_repo(),
+            groups=stack_env.groups_repo(),
+            scheduler=FakeScheduler(),
+            socket_closer=FakeSocketCloser(),
+            identities=identities,
+        ),
         username="cognito-user-a",
     )
 
@@ -440,14 +442,16 @@ class DeletingBeforeWaking:
             self.deletions += 1
             delete_account(
                 user_id,
-                stack_env.users_repo(),
-                stack_env.bids_repo(),
-                stack_env.history_repo(),
-                stack_env.connections_repo(),
-                self.scheduler,
-                FakeSocketCloser(),
-                FakeIdentities(),
-                groups=stack_env.groups_repo(),
+                AccountParts(
+                    users=stack_env.users_repo(),
+                    bids=stack_env.bids_repo(),
+                    history=stack_env.history_repo(),
+                    connections=stack_env.connections_repo(),
+                    groups=stack_env.groups_repo(),
+                    scheduler=self.scheduler,
+                    socket_closer=FakeSocketCloser(),
+                    identities=FakeIdentities(),
+                ),
             )
         return str(self.scheduler.wake(user_id, bid_id, fire_at, now))
 

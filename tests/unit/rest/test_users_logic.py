@@ -20,7 +20,7 @@ from common.errors import (
 from common.history import history_entry
 from common.models import BidStatus, ConnectionEntity, HistoryAction, UserEntity
 from rest.logic import ebay_auth, history, users
-from tests.fakes import FakeIdentities, FakeScheduler, FakeSocketCloser
+from tests.fakes import AccountParts, FakeIdentities, FakeScheduler, FakeSocketCloser
 from tests.memory import MemoryStores, add_snipe
 
 NOW = 1_900_000_000.0
@@ -53,18 +53,17 @@ def stores() -> World:
 
 
 def delete(stores: World, sockets: Any = None) -> Any:
-    return users.delete_account(
-        USER,
-        stores.users,
-        stores.bids,
-        stores.history,
-        stores.connections,
-        stores.scheduler,
-        sockets or stores.sockets,
-        stores.identities,
+    ports = AccountParts(
+        users=stores.users,
+        bids=stores.bids,
+        history=stores.history,
+        connections=stores.connections,
         groups=stores.groups,
-        clock=clock,
+        scheduler=stores.scheduler,
+        socket_closer=sockets or stores.sockets,
+        identities=stores.identities,
     )
+    return users.delete_account(USER, ports, clock=clock)
 
 
 def socket(connection_id: str) -> ConnectionEntity:
