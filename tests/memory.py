@@ -669,7 +669,7 @@ class MemorySlots:
             if item is None or bid_id not in item.get("holders", set()):
                 return False
             if bid_id in item.get("settled", set()):
-                return False
+                return True  # settled already: by a retried attempt of this call, or another
             item.setdefault("settled", set()).add(bid_id)
             item["pending"] = item.get("pending", 0) - 1
             if not won:

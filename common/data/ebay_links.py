@@ -258,7 +258,8 @@ class EbayLinksRepository:
 
         False when another refresh (or an unlink or re-link) got there first: nothing changes.
         """
-        with ConditionalWrite() as write:
+        # This very envelope stored: the refresh's own attempt whose answer timed out.
+        with ConditionalWrite(lambda seen: (seen or {}).get("ebayTokens") == envelope) as write:
             self.client.update_item(
                 TableName=self.table,
                 Key={"userId": {"S": user_id}},
@@ -273,6 +274,7 @@ class EbayLinksRepository:
                     ":rexp": to_value(refresh_expires_at),
                     ":expected": to_value(expected_envelope),
                 },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         return write.happened
 

@@ -162,7 +162,9 @@ class GroupSlots:
 
     def settle(self, user_id: str, group_id: str, bid_id: str, *, won: bool) -> bool:
         """Record a holder's outcome once: a win keeps its slot, a loss (or no bid) gives it
-        back. False when ``bid_id`` holds no slot or was settled already."""
+        back. True when ``bid_id`` is settled now: by this call, by its own attempt whose
+        answer timed out, or by another run meanwhile (the ledger changed either way, so a
+        caller waiting for a slot looks again); False when it holds no slot."""
         update = "ADD settled :bs, pending :minus"
         if not won:
             update += ", held :minus, lost :one"
@@ -173,12 +175,13 @@ class GroupSlots:
         }
         if not won:
             values[":one"] = to_value(1)
-        with ConditionalWrite() as write:
+        with ConditionalWrite(lambda seen: bid_id in (seen or {}).get("settled", ())) as write:
             self.client.update_item(
                 TableName=self.table,
                 Key={"userId": {"S": group_key(user_id, group_id)}},
                 UpdateExpression=update,
                 ConditionExpression="contains(holders, :b) AND NOT contains(settled, :b)",
                 ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         return write.happened

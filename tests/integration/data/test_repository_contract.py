@@ -480,9 +480,9 @@ def test_a_group_takes_no_more_slots_than_its_limit_and_a_loss_gives_one_back(st
     # Then two hold one (the repeat finds itself a holder), the third does not
     assert results == [True, True, True, False]
     assert stores.slots.read(USER, "g").held == 2
-    # and a holder that lost gives its slot back, once
+    # and a holder that lost gives its slot back, once (a second settle finds it settled)
     assert stores.slots.settle(USER, "g", "b1", won=False)
-    assert not stores.slots.settle(USER, "g", "b1", won=False)
+    assert stores.slots.settle(USER, "g", "b1", won=False)
     assert take(USER, "g", "b3", 2, contingency=False)
     ledger = stores.slots.read(USER, "g")
     assert (ledger.held, ledger.pending, ledger.lost) == (2, 2, 1)
@@ -924,3 +924,22 @@ def test_a_notification_guard_claimed_and_finished_through_late_answers_is_this_
     assert stored is not None
     assert (stored.status, stored.message_id) == (GuardStatus.SENT, "m-1")
     assert late.late.late == ["PutItem", "UpdateItem"]
+
+
+def test_a_settle_and_a_token_refresh_answered_late_are_their_writers(late):
+    # Given a group slot held, a linked user, and a database answering each next write late
+    assert late.slots.take(USER, "g", "b1", 1, contingency=False)
+    profile(late, linked=False)
+    late.links.link(USER, new_link(envelope="env-1"), None)
+    late.late.arm(2)
+    # When the holder's loss is settled, and env-1's refresh stored
+    settled = late.slots.settle(USER, "g", "b1", won=False)
+    refreshed = late.links.replace_tokens(USER, "env-1", "env-2", END + 1, END + 2)
+    # Then each writer knows its write went in, once
+    assert late.late.late == ["UpdateItem", "UpdateItem"]
+    assert (settled, refreshed) == (True, True)
+    ledger = late.slots.read(USER, "g")
+    assert (ledger.held, ledger.pending, ledger.lost) == (0, 0, 1)
+    link = late.links.get(USER)
+    assert link is not None
+    assert link.envelope == "env-2"
