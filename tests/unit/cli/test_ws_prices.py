@@ -12,6 +12,7 @@ from typing import Any
 from cli import ws as cli_ws
 from cli.ws import Watcher
 from realtime.protocol import encode, envelope
+from tests import aio
 
 
 class Socket:
@@ -44,7 +45,7 @@ def _sent_over(watcher: Watcher, periods: int) -> list[dict[str, Any]]:
         with contextlib.suppress(asyncio.CancelledError):
             await watcher._refresher(socket, sleep)
 
-    asyncio.run(scenario())
+    aio.run(scenario())
     assert set(waits) == {cli_ws.REFRESH_PRICES_SECONDS}
     return socket.sent
 
