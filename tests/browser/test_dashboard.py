@@ -470,9 +470,14 @@ def test_changes_that_arrive_in_one_frame_each_update_their_card(
     prices = {i["ebayItemId"]["S"]: f"${int(i['currentPrice']['N']) / 100:,.2f}" for i in items}
     expect(card_one.get_by_test_id("current-price")).to_have_text(prices[first])
     expect(card_two.get_by_test_id("current-price")).to_have_text(prices[second])
-    # And they came in one batch frame, which the page read event by event
-    batches = [f for f in frames if f.get("type") == "batch"]
-    assert [len(b["data"]["events"]) for b in batches] == [2]
+    # And both price changes came in one batch frame, which the page read event by event (the
+    # second snipe's own events may share that frame when the stream batches them together)
+    priced = [
+        {e["ebayItemId"] for e in b["data"]["events"] if e["type"] == "price.changed"}
+        for b in frames
+        if b.get("type") == "batch"
+    ]
+    assert {first, second} in priced
 
 
 def _json(frame: Any) -> dict[str, Any]:
