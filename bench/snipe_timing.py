@@ -266,8 +266,18 @@ def main() -> int:
             f"executor invocations {stats.invocations}, errors {stats.errors}, "
             f"max duration {stats.max_duration_ms / 1000:.1f} s"
         )
-    ok = bool(absolute) and _percentile(absolute, 99) <= 50 and late == 0 and twice == 0
-    print("goal (p99 |error| <= 50 ms, none late, none twice):", "met" if ok else "NOT met")
+    # A snipe that never bid is a miss, not a timing outside the sample: the goal counts it.
+    ok = (
+        bool(absolute)
+        and _percentile(absolute, 99) <= 50
+        and late == 0
+        and twice == 0
+        and missing == 0
+    )
+    print(
+        "goal (every snipe bid, p99 |error| <= 50 ms, none late, none twice):",
+        "met" if ok else "NOT met",
+    )
     return 0
 
 
