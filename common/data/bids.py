@@ -384,24 +384,28 @@ class BidsRepository:
             }
         }
         raise_until, keep_until = self._seal_profile_checks(bid.userId, bid.end_ms)
-        for profile_item in (raise_until, keep_until):
-            try:
-                items: list[Any] = [snipe_put, profile_item]
-                self.client.transact_write_items(TransactItems=items)
-            except ClientError as exc:
-                if wrote_already(exc, snipe_put["Put"]["Item"], 0):
-                    # Sealed by this very call (an attempt whose answer timed out): a won seal
-                    # must still bid.
-                    return after
-                raise_if_cancelled_by(
-                    exc, 0, ConflictError("The snipe changed before it was sealed")
-                )
-                if cancelled_by(exc, 1):
-                    self._raise_if_profile_refuses(bid.userId)
-                    continue
-                with translate_errors("The snipe changed before it was sealed"):
-                    raise
-            return after
+        # A transaction or profile read that times out is RetryableError (the caller reads the
+        # snipe again: a seal that did commit is found sealed by this run), never botocore's
+        # own error, which ended the executor's run before its bid.
+        with translate_errors("The snipe changed before it was sealed"):
+            for profile_item in (raise_until, keep_until):
+                try:
+                    items: list[Any] = [snipe_put, profile_item]
+                    self.client.transact_write_items(TransactItems=items)
+                except ClientError as exc:
+                    if wrote_already(exc, snipe_put["Put"]["Item"], 0):
+                        # Sealed by this very call (an attempt whose answer timed out): a won seal
+                        # must still bid.
+                        return after
+                    raise_if_cancelled_by(
+                        exc, 0, ConflictError("The snipe changed before it was sealed")
+                    )
+                    if cancelled_by(exc, 1):
+                        self._raise_if_profile_refuses(bid.userId)
+                        continue
+                    with translate_errors("The snipe changed before it was sealed"):
+                        raise
+                return after
         # The profile changed between the two attempts (a seal of another snipe): try again.
         raise ConflictError("The owner's profile changed while sealing")
 

@@ -874,8 +874,11 @@ class SnipeEngine:
                 return self.bids.replace(
                     bid, bid.model_copy(update={"countdownPhase": phase}), [BidStatus.ARMED]
                 )
-            except ConflictError:
-                current = self.bids.get(bid.userId, bid.bidId)
+            except (ConflictError, RetryableError):
+                # Changed meanwhile, or no answer in time: a countdown mark (for the dashboard)
+                # that timed out must not end the run before its seal. The stored snipe is read
+                # again (the copy in hand if that times out too) and the mark tried on it.
+                current = self._reread(bid)
                 if not self._still_mine(current):
                     return None
                 assert current is not None
