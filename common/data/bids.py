@@ -403,8 +403,7 @@ class BidsRepository:
                     if cancelled_by(exc, 1):
                         self._raise_if_profile_refuses(bid.userId)
                         continue
-                    with translate_errors("The snipe changed before it was sealed"):
-                        raise
+                    raise
                 return after
         # The profile changed between the two attempts (a seal of another snipe): try again.
         raise ConflictError("The owner's profile changed while sealing")
