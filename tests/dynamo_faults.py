@@ -20,6 +20,8 @@ from typing import Any
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
+from common.data.dynamo import unwrapped
+
 WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"})
 
 
@@ -44,7 +46,7 @@ class LateWrites:
     stack does: the item check alone must settle it."""
 
     def __init__(self, client: Any, *, honour_tokens: bool = True) -> None:
-        self.client = client
+        self.client = unwrapped(client)  # a repository's client: botocore's own behind it
         self.honour_tokens = honour_tokens
         self.armed = 0
         self.only: str | None = None

@@ -35,7 +35,12 @@ from botocore.exceptions import ClientError
 
 from common.data.active_snipes import BATCH_GET_LIMIT, active_snipes_key
 from common.data.bids import ACTIVE_INDEX
-from common.data.dynamo import cancellation_codes, cancelled_by, translate_errors
+from common.data.dynamo import (
+    cancellation_codes,
+    cancelled_by,
+    repository_client,
+    translate_errors,
+)
 from common.data.users import account_not_deleted
 from common.errors import RetryableError
 from common.models import ACTIVE_SHARD
@@ -57,6 +62,7 @@ def backfill_active_sets(
     client: DynamoDBClient, users_and_app_state_table: str, bids_table: str, page_size: int = 100
 ) -> Backfilled:
     """Put every active snipe that is missing from its owner's ACTIVESNIPES set into it."""
+    client = repository_client(client)
     report = Backfilled()
     for page in _active_pages(client, bids_table, page_size):
         report.active += len(page)

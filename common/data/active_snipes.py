@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from common.data.dynamo import (
-    default_client,
     raise_if_cancelled_by,
+    repository_client,
     to_value,
     translate_errors,
 )
@@ -104,7 +104,7 @@ class ActiveSnipes:
     ) -> None:
         self.users_and_app_state_table = users_and_app_state_table
         self.bids_table = bids_table
-        self.client = client or default_client()
+        self.client = repository_client(client)
 
     def count(self, user_id: str) -> int:
         return len(self._bid_ids(self._read(user_id)))

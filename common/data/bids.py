@@ -19,11 +19,11 @@ from common.data.dynamo import (
     RETURN_OLD_ON_FAILURE,
     batch_delete,
     cancelled_by,
-    default_client,
     from_item,
     in_filter,
     query_items,
     raise_if_cancelled_by,
+    repository_client,
     to_item,
     to_value,
     translate_errors,
@@ -72,7 +72,7 @@ class BidsRepository:
         self.table = bids_table
         self.users_and_app_state_table = users_and_app_state_table
         self.history_table = history_table
-        self.client = client or default_client()
+        self.client = repository_client(client)
 
     # ------------------------------------------------------------------ reads
     def get(self, user_id: str, bid_id: str) -> BidEntity | None:

@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 from common.data.dynamo import (
     ConditionalWrite,
-    default_client,
     from_item,
+    repository_client,
     to_value,
     translate_errors,
 )
@@ -120,7 +120,7 @@ class CallBudget:
     def __init__(self, table: str, daily_budget: int, client: DynamoDBClient | None = None) -> None:
         self.table = table
         self.daily_budget = daily_budget
-        self.client = client or default_client()
+        self.client = repository_client(client)
 
     def spent(self, day: str) -> int:
         return self.counters(day).get("calls", 0)

@@ -28,9 +28,9 @@ from common import aws
 from common.data.dynamo import (
     ConditionalWrite,
     batch_delete,
-    default_client,
     query_items,
     raise_if_cancelled_by,
+    repository_client,
     to_item,
     translate_errors,
 )
@@ -73,7 +73,7 @@ class ConnectionsRepository:
         """``batch_client``: what ``connection_ids_by_user`` reads through, when not ``client``
         (the broadcaster's ``common.data.dynamo_http``: a twentieth of boto3's CPU per call)."""
         self.table = table
-        self.client = client or default_client()
+        self.client = repository_client(client)
         self.batch_client: BatchReader | DynamoDBClient = batch_client or self.client
         self.clock = clock
         self.sleep = sleep

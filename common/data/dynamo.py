@@ -6,11 +6,11 @@ import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from common import aws
 from common.errors import ConflictError, DomainError, RetryableError
@@ -31,10 +31,92 @@ THROTTLING_CODES = frozenset(
 )
 
 
+NO_ANSWER = "The database did not answer in time; try again"
+
+
 @functools.cache
 def default_client() -> DynamoDBClient:
     """One client per container, created on first use (never at import time)."""
     return boto3.client("dynamodb", config=aws.CONFIG)
+
+
+def repository_client(client: DynamoDBClient | None = None) -> DynamoDBClient:
+    """The client a repository calls DynamoDB through: ``client`` (the container's
+    :func:`default_client` when None) behind :class:`RetryableWhenUnanswered`. Every repository
+    takes its client through here, an injected one too, so no call of the data layer can let
+    botocore's own error out, whether or not it is inside :func:`translate_errors`."""
+    if isinstance(client, RetryableWhenUnanswered):
+        return cast("DynamoDBClient", client)
+    return cast("DynamoDBClient", RetryableWhenUnanswered(client or default_client()))
+
+
+def unwrapped(client: DynamoDBClient) -> DynamoDBClient:
+    """The boto3 client behind a :func:`repository_client` (for tests that hook botocore)."""
+    return client.inner if isinstance(client, RetryableWhenUnanswered) else client
+
+
+@contextmanager
+def _answered() -> Iterator[None]:
+    try:
+        yield
+    except ParamValidationError:
+        raise  # a request the code built wrong: no answer will come to it, however often sent
+    except BotoCoreError as exc:
+        raise RetryableError(NO_ANSWER) from exc
+
+
+class RetryableWhenUnanswered:
+    """A DynamoDB client whose calls raise RetryableError where botocore gave up without an
+    answer (a read or connect timeout after its retries, a broken connection, a damaged
+    answer: ``BotoCoreError``). An answer, ``ClientError`` included, is the caller's: each
+    repository maps its own conditions (``translate_errors``, ``ConditionalWrite``,
+    ``wrote_already``), and a call that timed out may have been applied, which the caller's
+    retry settles as it does a retry of botocore's (``RETURN_OLD_ON_FAILURE``).
+
+    It has the operations the repositories call; one it lacks is an AttributeError in
+    tests/unit/test_data_errors.py, which walks every repository method. The AWS calls are
+    counted where the repositories make them (``self.client.<op>(TableName=...)``, which
+    tests/unit/static_calls.py follows to its table); the forwarding below holds its client
+    under a name that analysis does not take for one, so it counts nothing twice."""
+
+    def __init__(self, client: DynamoDBClient) -> None:
+        self.inner = client
+
+    @property
+    def meta(self) -> Any:
+        return self.inner.meta
+
+    def get_item(self, **kwargs: Any) -> Any:
+        with _answered():
+            return self.inner.get_item(**kwargs)
+
+    def put_item(self, **kwargs: Any) -> Any:
+        with _answered():
+            return self.inner.put_item(**kwargs)
+
+    def update_item(self, **kwargs: Any) -> Any:
+        with _answered():
+            return self.inner.update_item(**kwargs)
+
+    def delete_item(self, **kwargs: Any) -> Any:
+        with _answered():
+            return self.inner.delete_item(**kwargs)
+
+    def query(self, **kwargs: Any) -> Any:
+        with _answered():
+            return self.inner.query(**kwargs)
+
+    def batch_get_item(self, **kwargs: Any) -> Any:
+        with _answered():
+            return self.inner.batch_get_item(**kwargs)
+
+    def batch_write_item(self, **kwargs: Any) -> Any:
+        with _answered():
+            return self.inner.batch_write_item(**kwargs)
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        with _answered():
+            return self.inner.transact_write_items(**kwargs)
 
 
 def to_item(data: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +181,7 @@ def translate_errors(
     try:
         yield
     except BotoCoreError as exc:
-        raise RetryableError("The database did not answer in time; try again") from exc
+        raise RetryableError(NO_ANSWER) from exc
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == CONDITION_FAILED:

@@ -23,8 +23,8 @@ from botocore.exceptions import ClientError
 from common.data.dynamo import (
     ConditionalWrite,
     cancelled_by,
-    default_client,
     from_item,
+    repository_client,
     to_item,
     to_value,
     translate_errors,
@@ -55,7 +55,7 @@ class NoticeRecord:
 class EbayDeletions:
     def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
         self.table = table
-        self.client = client or default_client()
+        self.client = repository_client(client)
 
     def account_owner(self, account_id: str) -> str | None:
         """The user who linked this eBay account, or None."""

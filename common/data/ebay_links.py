@@ -22,9 +22,9 @@ from botocore.exceptions import ClientError
 from common.data.dynamo import (
     ConditionalWrite,
     cancelled_by,
-    default_client,
     from_item,
     raise_if_cancelled_by,
+    repository_client,
     to_item,
     to_value,
     translate_errors,
@@ -94,7 +94,7 @@ class NewLink:
 class EbayLinksRepository:
     def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
         self.table = table
-        self.client = client or default_client()
+        self.client = repository_client(client)
 
     # ------------------------------------------------------------------ OAuth states
     def put_state(self, state: str, owner_id: str, expires_at: int) -> None:

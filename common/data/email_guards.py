@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from common.data.dynamo import (
     ConditionalWrite,
-    default_client,
     from_item,
+    repository_client,
     to_item,
     to_value,
     translate_errors,
@@ -53,7 +53,7 @@ class Guard:
 class NotificationGuards:
     def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
         self.table = table
-        self.client = client or default_client()
+        self.client = repository_client(client)
 
     def claim(self, key: str, owner_id: str, now_ms: int) -> Guard | None:
         """Take the guard (status SENDING). None when it exists: someone sent or is sending."""

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from common.data.dynamo import (
     ConditionalWrite,
-    default_client,
     from_item,
+    repository_client,
     to_value,
     translate_errors,
 )
@@ -78,7 +78,7 @@ class GroupSlots:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.table = users_and_app_state_table
-        self.client = client or default_client()
+        self.client = repository_client(client)
         self.sleep = sleep
 
     def read(self, user_id: str, group_id: str) -> Ledger:

@@ -22,9 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from common.data.dynamo import (
     batch_delete,
-    default_client,
     from_item,
     query_items,
+    repository_client,
     to_value,
     translate_errors,
 )
@@ -91,7 +91,7 @@ class GroupsRepository:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.table = users_and_app_state_table
-        self.client = client or default_client()
+        self.client = repository_client(client)
         self.sleep = sleep
 
     def rule(self, user_id: str, group_id: str) -> GroupRule:

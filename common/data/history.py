@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from common.data.dynamo import (
     batch_delete,
-    default_client,
     from_item,
     in_filter,
     query_items,
+    repository_client,
     translate_errors,
 )
 from common.models import HistoryAction, HistoryEntity
@@ -23,7 +23,7 @@ BY_BID_INDEX = "ByOriginalBidId"
 class HistoryRepository:
     def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
         self.table = table
-        self.client = client or default_client()
+        self.client = repository_client(client)
 
     def query(
         self,

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from common.data.dynamo import default_client, to_item, translate_errors
+from common.data.dynamo import repository_client, to_item, translate_errors
 from common.ebay.models import EbayItem
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class ItemCache:
         seconds: int = ITEM_CACHE_SECONDS,
     ) -> None:
         self.table = table
-        self.client = client or default_client()
+        self.client = repository_client(client)
         self.seconds = seconds
 
     def get(self, item_id: str, now_ms: int) -> CachedLookup | None:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from common.data.dynamo import (
     ConditionalWrite,
-    default_client,
     from_item,
+    repository_client,
     to_value,
     translate_errors,
 )
@@ -32,7 +32,7 @@ def price_history_key(ebay_item_id: str) -> str:
 class PriceHistory:
     def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
         self.table = table
-        self.client = client or default_client()
+        self.client = repository_client(client)
 
     def add_point(
         self, ebay_item_id: str, at: int, cents: int, currency: str, auction_end: int

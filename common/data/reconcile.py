@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from common.data.bids import ACTIVE_INDEX
 from common.data.dynamo import (
     ConditionalWrite,
-    default_client,
     from_item,
+    repository_client,
     to_item,
     to_value,
     translate_errors,
@@ -46,7 +46,7 @@ class ReconcileMark:
 class ActiveSnipePages:
     def __init__(self, bids_table: str, client: DynamoDBClient | None = None) -> None:
         self.table = bids_table
-        self.client = client or default_client()
+        self.client = repository_client(client)
 
     def ending_between(
         self, start: int, end: int, limit: int, start_key: dict[str, Any] | None = None
@@ -77,7 +77,7 @@ class ReconcileMarks:
         self, users_and_app_state_table: str, client: DynamoDBClient | None = None
     ) -> None:
         self.table = users_and_app_state_table
-        self.client = client or default_client()
+        self.client = repository_client(client)
 
     def get(self, bid_id: str, kind: str) -> ReconcileMark | None:
         with translate_errors():

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from common.data.dynamo import ConditionalWrite, default_client, translate_errors
+from common.data.dynamo import ConditionalWrite, repository_client, translate_errors
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -36,7 +36,7 @@ def _n(value: int) -> dict[str, str]:
 class RefreshClaims:
     def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
         self.table = table
-        self.client = client or default_client()
+        self.client = repository_client(client)
 
     def claim_user(self, user_id: str, now_ms: int, seconds: int) -> bool:
         """True when ``user_id`` last refreshed ``seconds`` or more ago (their window now taken)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from common.data.dynamo import ConditionalWrite, default_client, to_value
+from common.data.dynamo import ConditionalWrite, repository_client, to_value
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 class RelinkWarnings:
     def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
         self.table = table
-        self.client = client or default_client()
+        self.client = repository_client(client)
 
     def mark(self, user_id: str, refresh_expires_at: int) -> bool:
         """Claim the warning for this expiry; False if already warned or the link changed."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from common.data.dynamo import ConditionalWrite, default_client, to_value
+from common.data.dynamo import ConditionalWrite, repository_client, to_value
 from common.models import BidEntity
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ ALLOWED = frozenset({"currentPrice", "lastAlertSent", "lastAlertBidAmount", "cou
 class SnipeUpdates:
     def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
         self.table = table
-        self.client = client or default_client()
+        self.client = repository_client(client)
 
     def apply(self, bid: BidEntity, changes: dict[str, Any], now: int) -> bool:
         """Set ``changes`` on the snipe if it is unchanged since read; False on a conflict."""

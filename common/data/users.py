@@ -28,10 +28,10 @@ from common.data.dynamo import (
     ConditionalWrite,
     batch_delete,
     cancelled_by,
-    default_client,
     from_item,
     query_items,
     raise_if_cancelled_by,
+    repository_client,
     to_item,
     to_value,
     translate_errors,
@@ -113,7 +113,7 @@ def raise_if_account_deleted(exc: ClientError, index: int) -> None:
 class UsersRepository:
     def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
         self.table = table
-        self.client = client or default_client()
+        self.client = repository_client(client)
 
     def get(self, user_id: str) -> UserEntity | None:
         """The profile; None if there is none, or its account was deleted."""
