@@ -49,7 +49,7 @@ from common.errors import (
 from common.history import history_entry
 from common.models import BidEntity, BidStatus, HistoryAction
 from common.observability import logger
-from common.scheduling import ScheduleError, SnipeScheduler, needs_immediate_invoke
+from common.scheduling import SnipeScheduler, needs_immediate_invoke
 from workers.logic.snipe_timing import ClockEstimate, ClockProbe, wait_until
 
 if TYPE_CHECKING:
@@ -298,8 +298,11 @@ class SnipeEngine:
         at = bid.auctionEndTime + OUTCOME_RETRY_DELAY_SECONDS
         try:
             self.scheduler.check_outcome_at(bid.userId, bid.bidId, at)
-        except ScheduleError as exc:
-            # A safety net only: the run goes on to bid without it.
+        except RetryableError as exc:
+            # A safety net only: the run goes on to bid without it. ScheduleError (Scheduler
+            # refused or did not answer), or the owner's profile not read in time by the
+            # scheduler that takes a deleted account's schedules back (the schedule, if made,
+            # stays: the follow-up finds the snipe final or gone and stops).
             logger.warning("no follow-up after the end", bid_id=bid.bidId, error=repr(exc))
 
     def _may_take_over(self, bid: BidEntity) -> bool:

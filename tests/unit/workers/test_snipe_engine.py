@@ -13,8 +13,10 @@ from pydantic import SecretStr
 
 from common.ebay.errors import BidTooLow, CannotLowerProxyBid, EbayUnavailable, NoBiddingActivity
 from common.ebay.models import BiddingStatus, ClockSample, Money, ProxyBidResult
+from common.errors import RetryableError
 from common.history import history_entry
 from common.models import BidEntity, BidStatus, HistoryAction, UserEntity
+from common.scheduling import UnlessOwnerDeleted
 from tests.fakes import FakeScheduler
 from tests.memory import MemoryStores, add_snipe
 from workers.logic.snipe_engine import NOT_LINKED_REASON, SnipeEngine
@@ -164,6 +166,22 @@ def test_a_snipe_bids_its_sealed_maximum_at_the_fire_instant_and_records_the_win
     assert world["notified"] == [("WON", bid.bidId)]
     # with a follow-up after the end set before the claim, in case the run died
     assert world["scheduler"].outcome_checks == [bid.bidId]
+
+
+def test_a_follow_up_whose_owner_check_times_out_does_not_stop_the_bid(world):
+    # Given the executor's scheduler (new schedules taken back if the owner's account deletion
+    # began), whose read of the owner's profile does not answer in time
+    def profile_read_timed_out(user_id: str) -> bool:
+        raise RetryableError("The database did not answer in time; try again")
+
+    world["scheduler"] = UnlessOwnerDeleted(FakeScheduler(), profile_read_timed_out)
+    bid = snipe(world)
+    # When the run sets its follow-up after the end (a safety net) and goes on
+    result = engine(world).run(USER, bid.bidId)
+    # Then the snipe still bids and its outcome is recorded
+    assert result == "won"
+    assert world["ebay"].taken == [(END - LEAD, Money(amount=5000, currency="USD"))]
+    assert stored(world, bid).status is BidStatus.WON
 
 
 def test_a_lost_auction_is_recorded_lost(world):
