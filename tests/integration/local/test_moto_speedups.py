@@ -263,37 +263,160 @@ def test_a_transaction_whose_write_fails_after_its_checks_leaves_nothing_behind(
     assert _keys(next(reader)) == [("INSERT", "after")]
 
 
-def test_batch_get_item_answers_what_motos_serializer_writes(aws_endpoint: str) -> None:
+_RICH_ITEM = {
+    "pk": {"S": "a"},
+    "user": {"S": "u"},
+    "at": {"N": "1.50"},
+    "flags": {"L": [{"S": "x"}, {"NULL": True}, {"BOOL": False}]},
+    "nested": {"M": {"tags": {"SS": ["p", "q"]}, "sizes": {"NS": ["1", "2"]}}},
+    "blob": {"B": b"\x00\x01"},
+    "blobs": {"BS": [b"a"]},
+}
+
+
+def _answers(table: str) -> list[tuple[str, dict[str, Any]]]:
+    """One request of each operation the speed-up answers, in an order that leaves each
+    table as the last found it; every shape of answer: items, none, pages, old and new images,
+    consumed capacity."""
+    key_a = {"pk": {"S": "a"}}
+    return [
+        ("batch_get_item", {"RequestItems": {table: {"Keys": [key_a, {"pk": {"S": "none"}}]}}}),
+        ("get_item", {"TableName": table, "Key": key_a}),
+        ("get_item", {"TableName": table, "Key": {"pk": {"S": "none"}}}),
+        ("get_item", {"TableName": table, "Key": key_a, "ReturnConsumedCapacity": "TOTAL"}),
+        ("put_item", {"TableName": table, "Item": {"pk": {"S": "c"}, "n": {"N": "1"}}}),
+        (
+            "put_item",
+            {
+                "TableName": table,
+                "Item": {"pk": {"S": "c"}, "n": {"N": "2"}},
+                "ReturnValues": "ALL_OLD",
+            },
+        ),
+        (
+            "update_item",
+            {
+                "TableName": table,
+                "Key": {"pk": {"S": "c"}},
+                "UpdateExpression": "SET n = n + :one",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+                "ReturnValues": "ALL_NEW",
+            },
+        ),
+        (
+            "update_item",
+            {
+                "TableName": table,
+                "Key": {"pk": {"S": "c"}},
+                "UpdateExpression": "SET m = :m",
+                "ExpressionAttributeValues": {":m": {"S": "x"}},
+            },
+        ),
+        (
+            "query",
+            {
+                "TableName": table,
+                "IndexName": "ByUser",
+                "KeyConditionExpression": "#u = :u",
+                "ExpressionAttributeNames": {"#u": "user"},
+                "ExpressionAttributeValues": {":u": {"S": "u"}},
+                "Limit": 1,
+            },
+        ),
+        ("scan", {"TableName": table, "Limit": 2}),
+        ("scan", {"TableName": table, "Select": "COUNT"}),
+        ("transact_get_items", {"TransactItems": [{"Get": {"TableName": table, "Key": key_a}}]}),
+        (
+            "transact_write_items",
+            {"TransactItems": [{"Put": {"TableName": table, "Item": {"pk": {"S": "d"}}}}]},
+        ),
+        (
+            "batch_write_item",
+            {"RequestItems": {table: [{"PutRequest": {"Item": {"pk": {"S": "e"}}}}]}},
+        ),
+        ("delete_item", {"TableName": table, "Key": {"pk": {"S": "e"}}, "ReturnValues": "ALL_OLD"}),
+        ("delete_item", {"TableName": table, "Key": {"pk": {"S": "d"}}}),
+    ]
+
+
+def test_item_operations_answer_what_motos_serializer_writes(aws_endpoint: str) -> None:
     from moto.dynamodb.responses import DynamoHandler
 
-    # Given items with every kind of attribute, and keys of which one has no item
+    from local.moto_speedups import FAST_ANSWERS
+
+    # Given two tables holding the same items, of every kind of attribute
     client = boto3.client("dynamodb", endpoint_url=aws_endpoint)
-    table = _table(client)
-    item = {
-        "pk": {"S": "a"},
-        "user": {"S": "u"},
-        "at": {"N": "1.50"},
-        "flags": {"L": [{"S": "x"}, {"NULL": True}, {"BOOL": False}]},
-        "nested": {"M": {"tags": {"SS": ["p", "q"]}, "sizes": {"NS": ["1", "2"]}}},
-        "blob": {"B": b"\x00\x01"},
-        "blobs": {"BS": [b"a"]},
-    }
-    client.put_item(TableName=table, Item=item)
-    client.put_item(TableName=table, Item={"pk": {"S": "b"}, "user": {"S": "v"}})
-    request = {table: {"Keys": [{"pk": {"S": k}} for k in ("a", "b", "none")]}}
+    tables = [_table(client), _table(client)]
+    for table in tables:
+        client.put_item(TableName=table, Item=_RICH_ITEM)
+        client.put_item(
+            TableName=table, Item={"pk": {"S": "b"}, "user": {"S": "u"}, "at": {"N": "2"}}
+        )
     bodies: list[bytes] = []
     client.meta.events.register(
-        "after-call.dynamodb.BatchGetItem",
+        "after-call.dynamodb.*",
         lambda http_response, **_kwargs: bodies.append(http_response.content),
     )
-    # When the same BatchGetItem is answered by moto's own serializer, then by the speed-up
-    fast = DynamoHandler.batch_get_item
-    DynamoHandler.batch_get_item = fast.original  # type: ignore[attr-defined,method-assign]
+    fast = {name: getattr(DynamoHandler, name) for name in FAST_ANSWERS}
+    # When the same requests are answered on one by moto's own serializer, on the other by the
+    # speed-up
+    for name in fast:
+        setattr(DynamoHandler, name, fast[name].original)
     try:
-        client.batch_get_item(RequestItems=request)
+        slow_answers = [getattr(client, op)(**request) for op, request in _answers(tables[0])]
     finally:
-        DynamoHandler.batch_get_item = fast  # type: ignore[method-assign]
-    answered = client.batch_get_item(RequestItems=request)
-    # Then the bodies hold the same JSON, and boto3 reads the items back as they were written
-    assert json.loads(bodies[0]) == json.loads(bodies[1])
-    assert sorted(answered["Responses"][table], key=lambda i: i["pk"]["S"])[0] == item
+        for name, answer in fast.items():
+            setattr(DynamoHandler, name, answer)
+    slow_bodies, bodies[:] = list(bodies), []
+    fast_answers = [getattr(client, op)(**request) for op, request in _answers(tables[1])]
+
+    # Then every body holds the same JSON (but for the table's name), and boto3 reads the same
+    for (op, _), slow, quick, slow_body, quick_body in zip(
+        _answers(tables[0]), slow_answers, fast_answers, slow_bodies, bodies, strict=True
+    ):
+        same = quick_body.decode().replace(tables[1], tables[0])
+        assert json.loads(same) == json.loads(slow_body), op
+        slow.pop("ResponseMetadata"), quick.pop("ResponseMetadata")
+        assert json.loads(json.dumps(quick, default=repr).replace(tables[1], tables[0])) == (
+            json.loads(json.dumps(slow, default=repr))
+        ), op
+    assert fast_answers[1]["Item"] == _RICH_ITEM
+
+
+def test_an_invalid_request_is_refused_as_moto_refuses_it(aws_endpoint: str) -> None:
+    # Given a table
+    client = boto3.client("dynamodb", endpoint_url=aws_endpoint)
+    table = _table(client)
+    # When a put misses the key, or an update's condition fails
+    with pytest.raises(ClientError) as missing:
+        client.put_item(TableName=table, Item={"user": {"S": "u"}})
+    with pytest.raises(ClientError) as failed:
+        client.update_item(
+            TableName=table,
+            Key={"pk": {"S": "x"}},
+            UpdateExpression="SET n = :one",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    # Then moto's errors come back as before
+    assert missing.value.response["Error"]["Code"] == "ValidationException"
+    assert failed.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def test_routing_and_dispatch_lookups_are_computed_once() -> None:
+    from moto import backends
+    from moto.core import responses
+    from moto.dynamodb.responses import DynamoHandler
+
+    from local import moto_speedups
+
+    # Given the speed-ups installed
+    moto_speedups.install()
+    # When moto asks for its modules and a handler's methods
+    modules = list(backends.list_of_moto_modules())
+    names = responses.method_names_from_class(DynamoHandler)
+    # Then it gets what it would have listed, from a cache
+    assert "dynamodb" in modules
+    assert "get_item" in names
+    assert responses.method_names_from_class(DynamoHandler) is names
