@@ -62,6 +62,7 @@ bench: install
 	$(BIN)/python bench/package.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/cost.py
+	$(BIN)/python bench/moto_cost.py
 	$(BIN)/python bench/snipe_timing.py
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/price_freshness.py
