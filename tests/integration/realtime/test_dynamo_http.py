@@ -22,6 +22,7 @@ from common import aws
 from common.data.connections import ConnectionsRepository
 from common.data.dynamo_http import DynamoDbHttp
 from common.errors import RetryableError
+from common.http1 import HttpTimeout, KeepAliveClient
 from common.models import ConnectionEntity
 from local.testing import serving_app
 from tests.stack_env import get_settings
@@ -165,3 +166,23 @@ def test_an_endpoint_that_cannot_be_reached_is_retryable():
     )
     with pytest.raises(RetryableError):
         dynamodb.batch_get_item(RequestItems={"t": {"Keys": []}})
+
+
+def test_an_endpoint_that_never_answers_is_retryable_after_both_attempts():
+    # Given an endpoint that takes the connection (the kernel's backlog) and never answers
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        dynamodb = DynamoDbHttp(
+            url,
+            Credentials("k", "s"),
+            "eu-west-1",
+            http=KeepAliveClient(url, connect_timeout=1.0, read_timeout=0.05),
+            sleep=lambda _s: None,
+        )
+        # When the items are read, then each attempt times out and the read is RetryableError,
+        # as a boto3 read that timed out is in the repositories
+        with pytest.raises(RetryableError) as raised:
+            dynamodb.batch_get_item(RequestItems={"t": {"Keys": []}})
+    assert isinstance(raised.value.__cause__, HttpTimeout)

@@ -6,9 +6,12 @@ import json
 import logging
 import secrets
 import time
+from typing import Any
 
 import pytest
+from botocore.exceptions import ReadTimeoutError
 
+from common.data.dynamo import default_client
 from common.data.ebay_links import oauth_state_key
 from common.data.users import ebay_account_guard_key
 from rest import bids, ebay_auth
@@ -260,3 +263,28 @@ def test_no_caller_is_unauthorized(rest_env):
     # Then it is 401
     assert status == 401
     assert body["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_a_database_that_does_not_answer_is_a_503_naming_why(rest_env):
+    # Given DynamoDB does not answer a read in time, on botocore's first attempt and its retry
+    # (sent at once here, without its backoff)
+    events = default_client().meta.events
+
+    def time_out(request: Any, **_: Any) -> None:
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    def retry_at_once(attempts: int, caught_exception: Any = None, **_: Any) -> int | None:
+        return 0 if attempts == 1 and isinstance(caught_exception, ReadTimeoutError) else None
+
+    events.register("before-send.dynamodb.GetItem", time_out)
+    events.register_first("needs-retry.dynamodb.GetItem", retry_at_once)
+    try:
+        # When the link status is asked for (a read that was outside translate_errors)
+        status, body = call("GET", "/ebay/auth/status", user="user-a")
+    finally:
+        events.unregister("before-send.dynamodb.GetItem", time_out)
+        events.unregister("needs-retry.dynamodb.GetItem", retry_at_once)
+    # Then the client gets 503 with the error's JSON body, not a 500 that names nothing
+    assert status == 503, body
+    assert body["error"]["code"] == "RETRYABLE"
+    assert body["error"]["message"] == "The database did not answer in time; try again"
