@@ -24,10 +24,15 @@ too (:func:`get_secret`): its default provider would make one with botocore's de
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ParamValidationError
+
+from common.errors import RetryableError
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
@@ -70,6 +75,21 @@ def worst_case_seconds(of: Config) -> float:
     read = float(60 if settings.read_timeout is None else settings.read_timeout)
     backoff = sum(min(2.0 ** (retry - 1), MAX_BACKOFF_SECONDS) for retry in range(1, n))
     return n * (connect + read) + backoff
+
+
+@contextmanager
+def retryable_when_unanswered(message: str) -> Iterator[None]:
+    """Around a call: botocore giving up on it without an answer (a read or connect timeout
+    after its attempts, a broken connection, a damaged answer: ``BotoCoreError``) becomes
+    RetryableError(``message``), so it ends no Lambda run untyped and reaches no REST client as
+    a 500. An answer, ``ClientError``, is the caller's to read; a request the code built wrong
+    (``ParamValidationError``) passes as it is, since no retry can cure it."""
+    try:
+        yield
+    except ParamValidationError:
+        raise
+    except BotoCoreError as exc:
+        raise RetryableError(message) from exc
 
 
 @functools.cache

@@ -40,6 +40,7 @@ ENVELOPE_VERSION = 1  # KMS data key
 LOCAL_KEY_VERSION = 2  # the SSM-held key
 LOCAL_KEY_BYTES = 32
 _NONCE_BYTES = 12
+KMS_NO_ANSWER = "The key service did not answer in time; try again"
 
 
 @functools.cache
@@ -97,9 +98,10 @@ class TokenCipher:
         nonce = os.urandom(_NONCE_BYTES)
         envelope: dict[str, Any]
         if self._key_id:
-            data_key = self._client.generate_data_key(
-                KeyId=self._key_id, KeySpec="AES_256", EncryptionContext={"userId": user_id}
-            )
+            with aws.retryable_when_unanswered(KMS_NO_ANSWER):
+                data_key = self._client.generate_data_key(
+                    KeyId=self._key_id, KeySpec="AES_256", EncryptionContext={"userId": user_id}
+                )
             ciphertext = AESGCM(data_key["Plaintext"]).encrypt(nonce, plaintext, user_id.encode())
             envelope = {"v": ENVELOPE_VERSION, "k": _b64(data_key["CiphertextBlob"])}
         else:
@@ -133,11 +135,12 @@ class TokenCipher:
         except ValueError as exc:
             raise TokenDecryptionError("malformed token envelope") from exc
         try:
-            data_key = self._client.decrypt(
-                CiphertextBlob=encrypted_key,
-                EncryptionContext={"userId": user_id},
-                KeyId=self._key_id,
-            )["Plaintext"]
+            with aws.retryable_when_unanswered(KMS_NO_ANSWER):
+                data_key = self._client.decrypt(
+                    CiphertextBlob=encrypted_key,
+                    EncryptionContext={"userId": user_id},
+                    KeyId=self._key_id,
+                )["Plaintext"]
         except ClientError as exc:
             # InvalidCiphertextException: another user's envelope (context mismatch) or
             # a tampered key. Throttling and outages are not ours to hide.

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from common import aws
 from common.errors import ConflictError, DomainError, RetryableError
@@ -55,16 +55,6 @@ def unwrapped(client: DynamoDBClient) -> DynamoDBClient:
     return client.inner if isinstance(client, RetryableWhenUnanswered) else client
 
 
-@contextmanager
-def _answered() -> Iterator[None]:
-    try:
-        yield
-    except ParamValidationError:
-        raise  # a request the code built wrong: no answer will come to it, however often sent
-    except BotoCoreError as exc:
-        raise RetryableError(NO_ANSWER) from exc
-
-
 class RetryableWhenUnanswered:
     """A DynamoDB client whose calls raise RetryableError where botocore gave up without an
     answer (a read or connect timeout after its retries, a broken connection, a damaged
@@ -87,35 +77,35 @@ class RetryableWhenUnanswered:
         return self.inner.meta
 
     def get_item(self, **kwargs: Any) -> Any:
-        with _answered():
+        with aws.retryable_when_unanswered(NO_ANSWER):
             return self.inner.get_item(**kwargs)
 
     def put_item(self, **kwargs: Any) -> Any:
-        with _answered():
+        with aws.retryable_when_unanswered(NO_ANSWER):
             return self.inner.put_item(**kwargs)
 
     def update_item(self, **kwargs: Any) -> Any:
-        with _answered():
+        with aws.retryable_when_unanswered(NO_ANSWER):
             return self.inner.update_item(**kwargs)
 
     def delete_item(self, **kwargs: Any) -> Any:
-        with _answered():
+        with aws.retryable_when_unanswered(NO_ANSWER):
             return self.inner.delete_item(**kwargs)
 
     def query(self, **kwargs: Any) -> Any:
-        with _answered():
+        with aws.retryable_when_unanswered(NO_ANSWER):
             return self.inner.query(**kwargs)
 
     def batch_get_item(self, **kwargs: Any) -> Any:
-        with _answered():
+        with aws.retryable_when_unanswered(NO_ANSWER):
             return self.inner.batch_get_item(**kwargs)
 
     def batch_write_item(self, **kwargs: Any) -> Any:
-        with _answered():
+        with aws.retryable_when_unanswered(NO_ANSWER):
             return self.inner.batch_write_item(**kwargs)
 
     def transact_write_items(self, **kwargs: Any) -> Any:
-        with _answered():
+        with aws.retryable_when_unanswered(NO_ANSWER):
             return self.inner.transact_write_items(**kwargs)
 
 

@@ -51,6 +51,8 @@ class CognitoIdentities:
         deletion whose answer was lost finds it gone."""
         try:
             self.client.admin_delete_user(UserPoolId=self.user_pool_id, Username=username)
+        except BotoCoreError as exc:
+            raise RetryableError("The sign-in service did not answer; try again") from exc
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code == "UserNotFoundException":

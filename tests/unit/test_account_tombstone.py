@@ -4,9 +4,11 @@ the tokens template.yaml lets Cognito issue."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ReadTimeoutError
 from botocore.stub import Stubber
 
 from common.data.identities import CognitoIdentities
@@ -83,3 +85,19 @@ def test_any_other_refusal_is_not_hidden():
     stub.add_client_error("admin_delete_user", "NotAuthorizedException", http_status_code=400)
     with stub, pytest.raises(identities.client.exceptions.NotAuthorizedException):
         identities.delete("u-123")
+
+
+class UnansweredCognito:
+    """A Cognito client that botocore gives up on."""
+
+    def admin_delete_user(self, **_: Any) -> Any:
+        raise ReadTimeoutError(endpoint_url="https://cognito-idp.us-east-1.amazonaws.com/")
+
+
+def test_a_cognito_that_does_not_answer_is_retryable():
+    # Given Cognito does not answer the deletion in time
+    identities = CognitoIdentities("us-east-1_pool", UnansweredCognito())  # type: ignore[arg-type]
+    # When the user is deleted, then the caller may try again (a 503, not a 500 naming nothing)
+    with pytest.raises(RetryableError) as raised:
+        identities.delete("u-123")
+    assert isinstance(raised.value.__cause__, ReadTimeoutError)

@@ -6,9 +6,11 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ReadTimeoutError
 from pydantic import SecretStr
 
 from common.ebay.models import UserTokens
+from common.errors import RetryableError
 from common.token_crypto import TokenCipher, TokenDecryptionError
 
 TOKENS = UserTokens(
@@ -70,6 +72,30 @@ def test_a_tampered_ciphertext_is_refused(cipher: TokenCipher) -> None:
     tampered = base64.urlsafe_b64encode(json.dumps(fields).encode()).decode().rstrip("=")
     with pytest.raises(TokenDecryptionError):
         cipher.decrypt("user-1", tampered)
+
+
+class UnansweredKms:
+    """A KMS client that botocore gives up on: every call times out."""
+
+    def generate_data_key(self, **_: Any) -> Any:
+        raise ReadTimeoutError(endpoint_url="https://kms.us-east-1.amazonaws.com/")
+
+    def decrypt(self, **_: Any) -> Any:
+        raise ReadTimeoutError(endpoint_url="https://kms.us-east-1.amazonaws.com/")
+
+
+def test_a_key_service_that_does_not_answer_is_retryable(cipher: TokenCipher) -> None:
+    # Given an envelope sealed with the stack's KMS key, and KMS then not answering in time
+    envelope = cipher.encrypt("user-1", TOKENS)
+    unanswered = TokenCipher(UnansweredKms(), key_id="the-stacks-key")  # type: ignore[arg-type]
+    # When tokens are opened or sealed, then the caller may try again (botocore's error, which
+    # would end an executor's run untyped, is the cause), and no envelope is called bad
+    with pytest.raises(RetryableError) as opening:
+        unanswered.decrypt("user-1", envelope)
+    with pytest.raises(RetryableError) as sealing:
+        unanswered.encrypt("user-1", TOKENS)
+    assert isinstance(opening.value.__cause__, ReadTimeoutError)
+    assert isinstance(sealing.value.__cause__, ReadTimeoutError)
 
 
 # ---- the personal profile: the key in an SSM SecureString (envelope version 2)
