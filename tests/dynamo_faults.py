@@ -19,6 +19,7 @@ import uuid
 from typing import Any
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.exceptions import ReadTimeoutError
 
 from common.data.dynamo import unwrapped
 
@@ -87,3 +88,42 @@ class LateWrites:
             self.retried_tokens.append(str(token))
             return first
         return self._send(request)
+
+
+class LostAnswers:
+    """``arm(n)``: the next ``n`` writes of ``client`` are applied and never answered: each of
+    botocore's attempts is sent (the first applies it, the repeat fails its own condition) and
+    its answer dropped (``ReadTimeoutError``), so the caller gets the data layer's
+    ``RetryableError`` with the write in the table. No sleep: botocore's pause before its
+    repeat is nil here, the read timeout is not waited out."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = unwrapped(client)  # a repository's client: botocore's own behind it
+        self.lost: list[str] = []
+        self._attempts = int(self.client.meta.config.retries.get("total_max_attempts", 1))
+        self._left = 0  # attempts of armed writes still to lose
+        self._id = f"lost-answers-{uuid.uuid4().hex}"
+        events = self.client.meta.events
+        events.register("before-send.dynamodb", self._before_send, unique_id=self._id)
+        events.register_first("needs-retry.dynamodb", self._no_pause, unique_id=self._id)
+
+    def arm(self, writes: int = 1) -> None:
+        self._left += writes * self._attempts
+
+    def close(self) -> None:
+        self.client.meta.events.unregister("before-send.dynamodb", unique_id=self._id)
+        self.client.meta.events.unregister("needs-retry.dynamodb", unique_id=self._id)
+
+    def _before_send(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+        operation = operation_of(request)
+        if self._left <= 0 or operation not in WRITES:
+            return None
+        self._left -= 1
+        self.lost.append(operation)
+        _ = self.client._endpoint.http_session.send(request).content  # applied, never heard
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    def _no_pause(self, attempts: int, caught_exception: Any = None, **_: Any) -> int | None:
+        if self._left > 0 and isinstance(caught_exception, ReadTimeoutError):
+            return 0 if attempts < self._attempts else None
+        return None

@@ -277,6 +277,9 @@ class MemoryBids:
         until = bid.end_ms + SEAL_AFTER_END_MS
         with self.t.lock:
             stored = self.t.bids.get((bid.userId, bid.bidId))
+            if stored == after:
+                # This very seal, sent again after its answer was lost (DynamoDB's wrote_already).
+                return after.model_copy()
             if (
                 stored is None
                 or stored.version != bid.version

@@ -92,6 +92,20 @@ SEAL_RECHECK_SECONDS = 2.0
 WAIT_RECHECK_SECONDS = 10.0
 # A seal refused this many times by changes of others (the user, the price updater) gives up.
 MAX_SEAL_ATTEMPTS = 20
+# A recording (PLACED, WON, LOST, FAILED, CANCELLED) that DynamoDB does not answer in time is
+# written again after a pause that doubles from RECORD_RETRY_PAUSE_S, this many times (PLACED,
+# after eBay took the bid, more), while the invocation has RECORD_SPARE_MS left; then the
+# follow-up after the end records it. A version race is read again at most this many times.
+MAX_RECORD_TIMEOUTS = 6
+# The run's first read of the snipe, before anything is decided: then Lambda's retry.
+FIRST_READ_ATTEMPTS = 3
+# A group's ledger not answered in time is tried again after this pause, until the fire instant.
+GROUP_RETRY_PAUSE_S = 0.2
+MAX_PLACED_RECORD_TIMEOUTS = 30
+MAX_RECORD_CONFLICTS = 5
+RECORD_RETRY_PAUSE_S = 0.25
+RECORD_RETRY_PAUSE_MAX_S = 2.0
+RECORD_SPARE_MS = 5_000
 # A failed token refresh is retried this often, until this long before the fire instant.
 TOKEN_RETRY_SECONDS = 5.0
 TOKEN_LAST_TRY_BEFORE_FIRE_SECONDS = 3.0
@@ -111,6 +125,13 @@ NOT_LINKED_REASON = "Your eBay account is not linked: link it so snipes can bid 
 MISSED_REASON = "The sniper could not bid before the auction ended."
 NO_ANSWER_REASON = "eBay did not accept the bid in time (it was unavailable or too slow)."
 NOT_SEALED_REASON = "The snipe kept changing until its last moment, so it was not placed."
+LINK_UNREAD_REASON = (
+    "The sniper could not read your eBay link in time to bid (the database was busy)."
+)
+GROUP_UNREAD_REASON = (
+    "Not placed: the group's count of bids could not be read in time (the database was busy),"
+    " and bidding could have won more than the group's limit."
+)
 GROUP_UNKNOWN_REASON = (
     "Not placed: whether another snipe of its group won could not be learnt from eBay in time,"
     " and bidding could have won more than the group's limit."
@@ -126,6 +147,26 @@ OUTCOME_UNKNOWN_REASON = (
     "The bid was placed, but eBay had not reported the outcome an hour after the end:"
     " see the auction on eBay."
 )
+
+
+class RecordPending(Exception):
+    """A recording could not be written while the run had time: the run ends, and the
+    follow-up after the end (``SnipeEngine._follow_up_after_end``) takes the snipe over."""
+
+    def __init__(self, bid: BidEntity) -> None:
+        super().__init__(bid.bidId)
+        self.bid = bid
+
+
+def _wrote(current: BidEntity, after: BidEntity) -> bool:
+    """Whether the stored snipe is ``after`` as this very write stored it (its answer lost):
+    the same status, written at the same millisecond by the same run. No other writer touches
+    a snipe in the states the executor records (the price updater stops at the freeze)."""
+    return (
+        current.status is after.status
+        and current.updatedAt == after.updatedAt
+        and current.executionId == after.executionId
+    )
 
 
 def _aimed(probe: ClockProbe) -> int:
@@ -221,7 +262,11 @@ class SnipeEngine:
     def run(self, user_id: str, bid_id: str) -> str:
         """Do whatever the snipe needs now; returns what happened, for logs and tests."""
         try:
-            return self._run(user_id, bid_id)
+            try:
+                return self._run(user_id, bid_id)
+            except RecordPending as pending:
+                self._follow_up(pending.bid)
+                return "record-pending"
         except AccountDeletedError:
             # A schedule this run made found its owner's account being deleted, and was taken
             # back; the deletion removes the snipe.
@@ -229,7 +274,7 @@ class SnipeEngine:
             return "account-deleted"
 
     def _run(self, user_id: str, bid_id: str) -> str:
-        bid = self.bids.get(user_id, bid_id)
+        bid = self._first_read(user_id, bid_id)
         if bid is None:
             return "gone"
         if bid.status is BidStatus.PLACED:
@@ -245,6 +290,19 @@ class SnipeEngine:
         if claimed is None:
             return "claimed-elsewhere"
         return self._fire(claimed)
+
+    def _first_read(self, user_id: str, bid_id: str) -> BidEntity | None:
+        """The snipe, read a few times if the database does not answer in time: a run invoked
+        seconds before its fire instant has no time for Lambda's retry a minute later."""
+        for attempt in range(1, FIRST_READ_ATTEMPTS + 1):
+            try:
+                return self.bids.get(user_id, bid_id)
+            except RetryableError:
+                if attempt == FIRST_READ_ATTEMPTS:
+                    raise
+                logger.warning("snipe not read in time; reading again", bid_id=bid_id)
+                self.sleep(RECORD_RETRY_PAUSE_S)
+        raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ claim
 
@@ -273,9 +331,11 @@ class SnipeEngine:
             )
             try:
                 claimed = self.bids.replace(bid, armed, allowed=[bid.status])
-            except ConflictError:
-                # Someone changed it (another run's claim, the price updater, the user): reread.
-                current = self.bids.get(bid.userId, bid.bidId)
+            except (ConflictError, RetryableError):
+                # Someone changed it (another run's claim, the price updater, the user), or no
+                # answer in time (a claim that went in is found on the read: ARMED by this run,
+                # which may take it over): reread; the copy in hand if that times out too.
+                current = self._reread(bid)
                 if current is None:
                     return None
                 bid = current
@@ -305,6 +365,16 @@ class SnipeEngine:
             # stays: the follow-up finds the snipe final or gone and stops).
             logger.warning("no follow-up after the end", bid_id=bid.bidId, error=repr(exc))
 
+    def _follow_up(self, bid: BidEntity) -> None:
+        """A recording this run could not make: the follow-up after the end (set at the claim)
+        is set again for a minute from now at the earliest, in case it was never set."""
+        at = max(int(self.clock()), bid.auctionEndTime) + OUTCOME_RETRY_DELAY_SECONDS
+        try:
+            self.scheduler.check_outcome_at(bid.userId, bid.bidId, at)
+        except RetryableError as exc:
+            # The one set at the claim, or the reconciler's stale sweep, still comes.
+            logger.warning("no follow-up for a pending record", bid_id=bid.bidId, error=repr(exc))
+
     def _may_take_over(self, bid: BidEntity) -> bool:
         """An ARMED snipe's run is dead (past its timeout, or an earlier attempt of this very
         invocation: Lambda retries an event with its request id) or can no longer bid: the
@@ -322,7 +392,7 @@ class SnipeEngine:
     def _fire(self, bid: BidEntity) -> str:
         # A sealed snipe taken over (its run died after sealing) may have bid: it is settled
         # by eBay's word below, never cancelled for its group.
-        if not bid.sealed and (closed := self._group_closed(bid)):
+        if not bid.sealed and (closed := self._group_closed_if_known(bid)):
             return self._cancel_for_group(bid, closed)
         try:
             token = self._token_for(bid)
@@ -330,6 +400,8 @@ class SnipeEngine:
             return self._fail(bid, NOT_LINKED_REASON)
         except EbayError as exc:
             return self._fail(bid, exc.user_message)
+        except RetryableError:
+            return self._fail(bid, LINK_UNREAD_REASON)
         amount = Money(amount=bid.maxBidAmount, currency=bid.currency)
         # A previous run may have been cut short after eBay accepted its bid.
         held = self._holds_bid(bid, token, amount)
@@ -374,10 +446,7 @@ class SnipeEngine:
         current = self._wait_to_measure(bid, rough)
         if current is None:
             return "claimed-elsewhere"
-        firing = self._set_phase(current, PHASE_FIRING)
-        if firing is None:
-            return "claimed-elsewhere"
-        sealed = self._seal_when_frozen(firing, probe, rough)
+        sealed = self._seal_when_frozen(current, probe, rough)
         if isinstance(sealed, str):
             return sealed
         bid = sealed
@@ -404,12 +473,15 @@ class SnipeEngine:
         token in hand is still valid at the end; otherwise the refresh is retried until
         shortly before the fire instant (EbayError then)."""
         last_try = bid.fire_at_ms / 1000 - TOKEN_LAST_TRY_BEFORE_FIRE_SECONDS
+        failure: EbayError | RetryableError
         while True:
+            # The link is read from DynamoDB: a read that timed out (RetryableError) is retried
+            # like a failed refresh, not the run's end.
             try:
                 return self.tokens(bid.userId, bid.auctionEndTime + 120)
             except EbayNotLinkedError:
                 raise
-            except EbayError as exc:
+            except (EbayError, RetryableError) as exc:
                 logger.warning("token refresh failed", bid_id=bid.bidId, error=repr(exc))
                 failure = exc
             try:
@@ -417,7 +489,7 @@ class SnipeEngine:
                 return self.tokens(bid.userId, bid.auctionEndTime + 1)
             except EbayNotLinkedError:
                 raise
-            except EbayError as exc:
+            except (EbayError, RetryableError) as exc:
                 failure = exc
             if self.clock() + TOKEN_RETRY_SECONDS > last_try:
                 raise failure
@@ -445,7 +517,7 @@ class SnipeEngine:
             return self.tokens(bid.userId, int(self.clock()) + 120)
         except EbayNotLinkedError:
             raise
-        except EbayError as exc:
+        except (EbayError, RetryableError) as exc:
             logger.warning("token refresh failed", bid_id=bid.bidId, error=repr(exc))
             return self.tokens(bid.userId, int(self.clock()) + 10)
 
@@ -463,40 +535,65 @@ class SnipeEngine:
     ) -> BidEntity | str:
         """Measure eBay's clock until the stored snipe's freeze instant, then seal it: one
         conditional write that either wins over every change of the user (who can no longer
-        change or cancel it) or loses to one (and the snipe is read again). Returns the sealed
-        snipe, or what happened instead."""
+        change or cancel it) or loses to one (and the snipe is read again). It also sets the
+        countdown phase FIRING: one write per snipe in the crowded seconds, not two. Returns
+        the sealed snipe, or what happened instead."""
         attempts = 0
+        # The seal whose answer was lost (its copy and sealedAt), to be written again as it was.
+        lost: tuple[BidEntity, int] | None = None
+        current = self._reread(bid)
         while True:
-            current = self._reread(bid)
             if current is None or not self._still_mine(current):
                 logger.info("snipe changed hands or ended before its seal", bid_id=bid.bidId)
                 return "claimed-elsewhere"
             if current.sealed:
-                # Sealed by an earlier attempt of this very invocation (Lambda's retry).
+                # Sealed by an earlier attempt of this run whose answer was lost, or of this
+                # very invocation (Lambda's retry).
                 return current
             now = self.clock()
             if now * 1000 >= current.end_ms:
                 return self._fail(current, MISSED_REASON)
             if now >= current.freeze_at:
                 attempts += 1
+                # A repeat after a timeout is the very same seal (copy and sealedAt): one
+                # whose answer was lost is then recognised as this run's (wrote_already).
+                firing, sealed_at = lost or (
+                    current.model_copy(update={"countdownPhase": PHASE_FIRING}),
+                    now_ms(self.clock),
+                )
                 try:
-                    sealed = self.bids.seal(current, self.execution_id, now_ms(self.clock))
-                except (ConflictError, RetryableError):
-                    # Changed meanwhile, or no answer (a seal that did commit is found on the
-                    # next read: sealed, by this run).
+                    sealed = self.bids.seal(firing, self.execution_id, sealed_at)
+                except RetryableError:
+                    # No answer in time: the seal is conditional on the version, so it is
+                    # sent again at once, without a read first (as slow as the seal now).
+                    logger.warning("seal not answered in time; sealing again", bid_id=bid.bidId)
+                    lost = (firing, sealed_at)
+                    if attempts >= MAX_SEAL_ATTEMPTS:
+                        return self._fail(current, MISSED_REASON)
+                    continue
+                except ConflictError:
+                    # Changed meanwhile (the user, the price updater): read again.
+                    lost = None
                     if attempts >= MAX_SEAL_ATTEMPTS:
                         return self._fail(current, NOT_SEALED_REASON)
+                    current = self._reread(current)
                     continue
                 except EbayNotLinkedError:
                     return self._fail(current, NOT_LINKED_REASON)
                 logger.info("snipe sealed", bid_id=bid.bidId, max_bid=sealed.maxBidAmount)
                 return sealed
-            until = min(float(current.freeze_at), now + SEAL_RECHECK_SECONDS)
-            left = self.edge_probes - _aimed(probe)
-            if left > 0:
-                with suppress(EbayUnavailable):
-                    probe.measure(min(2, left), until_ebay_ms=rough.ebay_time_ms(until * 1000))
-            wait_until(until, self.clock, self.sleep)
+            self._measure_toward(
+                min(float(current.freeze_at), now + SEAL_RECHECK_SECONDS), probe, rough
+            )
+            current = self._reread(current)
+
+    def _measure_toward(self, until: float, probe: ClockProbe, rough: ClockEstimate) -> None:
+        """Probe eBay's clock while waiting until ``until`` (our clock)."""
+        left = self.edge_probes - _aimed(probe)
+        if left > 0:
+            with suppress(EbayUnavailable):
+                probe.measure(min(2, left), until_ebay_ms=rough.ebay_time_ms(until * 1000))
+        wait_until(until, self.clock, self.sleep)
 
     def _place(
         self, bid: BidEntity, token: SecretStr, amount: Money, estimate: ClockEstimate
@@ -537,6 +634,11 @@ class SnipeEngine:
             except EbayAuthError:
                 try:
                     token = self.tokens(bid.userId, bid.auctionEndTime + 120, True)
+                except RetryableError:
+                    # The link not read in time: eBay refused the token, not the link, so the
+                    # run tries again (the deadline above bounds it) rather than FAILED.
+                    self._pause_before_resend(deadline, False)
+                    continue
                 except (EbayNotLinkedError, EbayError):
                     return self._fail(bid, NOT_LINKED_REASON)
                 prepared = self.ebay.prepare_proxy_bid(token, bid.itemId, amount)
@@ -710,7 +812,8 @@ class SnipeEngine:
             try:
                 token = self._token_for_call(bid)
                 status = self.ebay.get_bidding(token, bid.itemId, deadline=self.clock() + 10)
-            except (EbayError, EbayNotLinkedError) as exc:
+            except (EbayError, EbayNotLinkedError, RetryableError) as exc:
+                # eBay's error, or the link not read in time: asked again, like eBay's silence.
                 logger.warning("outcome not known yet", bid_id=bid.bidId, error=repr(exc))
                 status = None
             if status is not None and not status.is_active:
@@ -761,9 +864,15 @@ class SnipeEngine:
         logger.info("snipe outcome", bid_id=bid.bidId, status=new_status.value, final_price=price)
         self._notify(new_status.value, recorded)
         if bid.groupId:
-            self.slots.settle(bid.userId, bid.groupId, bid.bidId, won=won)
-            if closed := self._group_closed(recorded):
-                self._cancel_group(recorded, closed)
+            # The outcome is recorded; the ledger and the siblings are settled from it later
+            # if the database does not answer now: a sibling's run settles this holder from
+            # its record (_settle_siblings) and cancels itself on claim (_group_closed).
+            try:
+                self.slots.settle(bid.userId, bid.groupId, bid.bidId, won=won)
+                if closed := self._group_closed(recorded):
+                    self._cancel_group(recorded, closed)
+            except RetryableError:
+                logger.warning("group not settled in time; its snipes settle it", bid_id=bid.bidId)
         return new_status.value.lower()
 
     # ------------------------------------------------------------------ groups
@@ -788,10 +897,33 @@ class SnipeEngine:
             return GROUP_STOPPED
         return GROUP_WON if ledger.held - ledger.pending >= rule.limit else None
 
+    def _group_closed_if_known(self, bid: BidEntity) -> str | None:
+        """``_group_closed`` on claim; None when the database does not answer in time: the
+        sealed snipe takes its group's slot before it bids (``_group_slot``), and that
+        conditional write keeps the group's limit (I4) whatever this read would have said."""
+        try:
+            return self._group_closed(bid)
+        except RetryableError:
+            logger.warning("group not read in time; its slot decides", bid_id=bid.bidId)
+            return None
+
     def _group_slot(self, bid: BidEntity, token: SecretStr) -> str | None:
         """Take one of the group's slots for this sealed snipe: None when it may bid, else what
-        was recorded instead. A full ledger is first settled where eBay can say (siblings whose
-        auctions have ended); when it still cannot be known in time, no bid (I4)."""
+        was recorded instead. The database not answering in time is tried again until the fire
+        instant (taking a slot again is idempotent: a holder already holds it; a settle counts
+        once), then no bid: without the slot, bidding could break the group's limit (I4)."""
+        while True:
+            try:
+                return self._take_group_slot(bid, token)
+            except RetryableError:
+                if self.clock() + GROUP_RETRY_PAUSE_S > bid.fire_at_ms / 1000:
+                    return self._fail(bid, GROUP_UNREAD_REASON)
+                logger.warning("group slot not taken in time; trying again", bid_id=bid.bidId)
+                self.sleep(GROUP_RETRY_PAUSE_S)
+
+    def _take_group_slot(self, bid: BidEntity, token: SecretStr) -> str | None:
+        """One try at the slot. A full ledger is first settled where eBay can say (siblings
+        whose auctions have ended); when it still cannot be known in time, no bid (I4)."""
         assert bid.groupId
         rule = self.groups.rule(bid.userId, bid.groupId)
         contingency = rule.mode == CONTINGENCY
@@ -823,28 +955,45 @@ class SnipeEngine:
         settled = False
         ledger = self.slots.read(bid.userId, bid.groupId)
         for other_id in sorted(ledger.unsettled - {bid.bidId}):
-            other = self.bids.get(bid.userId, other_id)
-            if other is None or other.status in (BidStatus.FAILED, BidStatus.CANCELLED):
-                settled |= self.slots.settle(bid.userId, bid.groupId, other_id, won=False)
-            elif other.status in (BidStatus.WON, BidStatus.LOST):
-                won = other.status is BidStatus.WON
-                settled |= self.slots.settle(bid.userId, bid.groupId, other_id, won=won)
-            elif other.status is BidStatus.PLACED and self.clock() * 1000 >= other.end_ms:
-                deadline = min(self.clock() + 2.0, bid.fire_at_ms / 1000 - MEASURE_UNTIL_SECONDS)
-                try:
-                    status = self.ebay.get_bidding(token, other.itemId, deadline=deadline)
-                except EbayError as exc:
-                    logger.info("sibling's outcome unknown", bid_id=other_id, error=repr(exc))
-                    continue
-                if not status.is_active:
-                    self._record_outcome(other, status)
-                    settled = True
+            # A sibling the database does not answer about in time is left unsettled, as one
+            # whose outcome eBay cannot say yet: the others may still free a slot.
+            try:
+                settled |= self._settle_sibling(bid, other_id, token)
+            except (RetryableError, RecordPending) as exc:
+                logger.info("sibling not settled in time", bid_id=other_id, error=repr(exc))
         return settled
 
+    def _settle_sibling(self, bid: BidEntity, other_id: str, token: SecretStr) -> bool:
+        assert bid.groupId
+        other = self.bids.get(bid.userId, other_id)
+        if other is None or other.status in (BidStatus.FAILED, BidStatus.CANCELLED):
+            return self.slots.settle(bid.userId, bid.groupId, other_id, won=False)
+        if other.status in (BidStatus.WON, BidStatus.LOST):
+            won = other.status is BidStatus.WON
+            return self.slots.settle(bid.userId, bid.groupId, other_id, won=won)
+        if other.status is BidStatus.PLACED and self.clock() * 1000 >= other.end_ms:
+            deadline = min(self.clock() + 2.0, bid.fire_at_ms / 1000 - MEASURE_UNTIL_SECONDS)
+            try:
+                status = self.ebay.get_bidding(token, other.itemId, deadline=deadline)
+            except EbayError as exc:
+                logger.info("sibling's outcome unknown", bid_id=other_id, error=repr(exc))
+                return False
+            if not status.is_active:
+                self._record_outcome(other, status)
+                return True
+        return False
+
     def _cancel_group(self, decided: BidEntity, reason: str) -> None:
+        """Cancel the decided group's unsealed snipes. A sibling the database does not answer
+        about in time is skipped: its own run finds the group decided on claim and cancels
+        itself (``_fire``), or, sealed, cannot take a slot (``_group_slot``)."""
         cancelled = []
         for other in self._group_members(decided, [BidStatus.PENDING, BidStatus.ARMED]):
-            if self._cancel_for_group(other, reason, decided_by=decided.bidId) == "cancelled":
+            try:
+                done = self._cancel_for_group(other, reason, decided_by=decided.bidId)
+            except RecordPending:
+                continue
+            if done == "cancelled":
                 cancelled.append(other.bidId)
         if cancelled:
             self.scheduler.cancel(cancelled)
@@ -870,23 +1019,6 @@ class SnipeEngine:
         return "cancelled" if done else "claimed-elsewhere"
 
     # ------------------------------------------------------------------ writes
-
-    def _set_phase(self, bid: BidEntity, phase: str) -> BidEntity | None:
-        for _ in range(5):
-            try:
-                return self.bids.replace(
-                    bid, bid.model_copy(update={"countdownPhase": phase}), [BidStatus.ARMED]
-                )
-            except (ConflictError, RetryableError):
-                # Changed meanwhile, or no answer in time: a countdown mark (for the dashboard)
-                # that timed out must not end the run before its seal. The stored snipe is read
-                # again (the copy in hand if that times out too) and the mark tried on it.
-                current = self._reread(bid)
-                if not self._still_mine(current):
-                    return None
-                assert current is not None
-                bid = current
-        return None
 
     def _still_mine(self, bid: BidEntity | None) -> bool:
         return (
@@ -932,7 +1064,9 @@ class SnipeEngine:
         logger.info("snipe failed", bid_id=bid.bidId, reason=reason)
         if bid.groupId:
             # FAILED claims no bid: a slot it took goes back (a contingency group stops here).
-            self.slots.settle(bid.userId, bid.groupId, bid.bidId, won=False)
+            # Not in time: skipped, a sibling settles it from this record (_settle_siblings).
+            with suppress(RetryableError):
+                self.slots.settle(bid.userId, bid.groupId, bid.bidId, won=False)
         self._notify(BidStatus.FAILED.value, failed)
         return "failed"
 
@@ -947,27 +1081,82 @@ class SnipeEngine:
         unsealed: bool = False,
     ) -> BidEntity | None:
         """One conditional write with its history; on a version race (the price updater, a
-        countdown phase) reread and retry while the snipe is still ours in an allowed status."""
-        for _ in range(5):
-            now = now_ms(self.clock)
-            after = bid.model_copy(update={**changes, "updatedAt": now})
-            entry = history_entry(after, action, now, self.history_ttl_days, details)
+        countdown phase) reread and retry while the snipe is still ours in an allowed status.
+
+        A write DynamoDB does not answer in time (RetryableError: it may or may not have gone
+        in) is written again as it was, after a short pause, while the invocation has time: it
+        is conditional on the version, so a repeat of a write that went in fails, and is
+        recognised as this write (by the data layer, or on the read after the conflict). When it
+        still cannot be written, the run ends with ``RecordPending``: the follow-up after the
+        end takes the snipe over and records it from eBay's word. PLACED, after eBay accepted
+        the bid, tries longest (I3)."""
+        conflicts = 0
+        timeouts = 0
+        # The write to make: kept as it is across timeouts, made anew after a conflict's read.
+        write: tuple[BidEntity, Any] | None = None
+        while True:
+            if write is None:
+                now = now_ms(self.clock)
+                after = bid.model_copy(update={**changes, "updatedAt": now})
+                write = (after, history_entry(after, action, now, self.history_ttl_days, details))
+            after, entry = write
             try:
                 return self.bids.transition(bid, after, entry, allowed=allowed, unsealed=unsealed)
             except ConflictError:
-                current = self.bids.get(bid.userId, bid.bidId)
-                if current is None or current.status not in allowed:
+                conflicts += 1
+                verdict, current = self._after_conflict(bid, after, allowed, mine_only, unsealed)
+                if verdict == "written" or current is None:
+                    return current
+                if conflicts >= MAX_RECORD_CONFLICTS:
+                    if verdict == "unread":
+                        raise RecordPending(bid) from None
                     return None
-                if unsealed and current.sealed:
-                    return None
-                if (
-                    mine_only
-                    and current.status is BidStatus.ARMED
-                    and not self._still_mine(current)
-                ):
-                    return None
-                bid = current
-        return None
+                if verdict == "changed":
+                    bid, write = current, None
+            except RetryableError:
+                timeouts += 1
+                placed = after.status is BidStatus.PLACED
+                if not self._may_retry_record(timeouts, persistent=placed):
+                    logger.warning(
+                        "outcome not recorded in time; the follow-up records it",
+                        bid_id=bid.bidId,
+                        status=after.status.value,
+                    )
+                    raise RecordPending(bid) from None
+                pause = RECORD_RETRY_PAUSE_S * 2 ** (timeouts - 1)
+                self.sleep(min(pause, RECORD_RETRY_PAUSE_MAX_S))
+
+    def _after_conflict(
+        self,
+        bid: BidEntity,
+        after: BidEntity,
+        allowed: Sequence[BidStatus],
+        mine_only: bool,
+        unsealed: bool,
+    ) -> tuple[str, BidEntity | None]:
+        """What a conflicting write of ``after`` on ``bid`` found: ("written", stored) when an
+        earlier attempt of this very write went in; ("changed", stored) to write it again on
+        the stored snipe; ("gone", None) when the snipe is no longer this run's to record;
+        ("unread", bid) when it was not read in time (the same write again decides)."""
+        try:
+            current = self.bids.get(bid.userId, bid.bidId)
+        except RetryableError:
+            return "unread", bid
+        if current is not None and _wrote(current, after):
+            return "written", current
+        if current is None or current.status not in allowed:
+            return "gone", None
+        if unsealed and current.sealed:
+            return "gone", None
+        if mine_only and current.status is BidStatus.ARMED and not self._still_mine(current):
+            return "gone", None
+        return "changed", current
+
+    def _may_retry_record(self, timeouts: int, *, persistent: bool) -> bool:
+        """Whether a write that timed out ``timeouts`` times is tried again: while the
+        invocation has time for an attempt (two client timeouts) and the pause, and a bound."""
+        bound = MAX_PLACED_RECORD_TIMEOUTS if persistent else MAX_RECORD_TIMEOUTS
+        return timeouts < bound and self.remaining_ms() > RECORD_SPARE_MS
 
     def _notify(self, kind: str, bid: BidEntity) -> None:
         # An email must never stand in the way of recording the outcome: failures are logged.

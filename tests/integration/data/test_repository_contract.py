@@ -34,6 +34,7 @@ from common.errors import (
     AccountDeletedError,
     ConflictError,
     EbayNotLinkedError,
+    RetryableError,
     SnipeSealedError,
     TooManyActiveSnipes,
     TooManyConnections,
@@ -41,7 +42,7 @@ from common.errors import (
 from common.history import history_entry
 from common.models import BidEntity, BidStatus, ConnectionEntity, HistoryAction, UserEntity
 from local.aws import Provisioned
-from tests.dynamo_faults import LateWrites, body_of
+from tests.dynamo_faults import LateWrites, LostAnswers, body_of
 from tests.memory import MemoryStores
 
 NOW_MS = 1_900_000_000_000
@@ -347,6 +348,21 @@ def test_the_seal_takes_only_the_armed_unsealed_snipe_of_this_run_as_read(stores
         stores.bids.seal(copy, run, NOW_MS + 1)
     # Then nothing changed
     assert stores.bids.require(USER, bid.bidId) == before
+
+
+def test_the_same_seal_sent_again_after_its_answer_was_lost_is_the_runs_seal(stores):
+    # Given a linked user's claimed snipe, sealed (with the FIRING phase) by its run, which
+    # never heard the answer
+    profile(stores)
+    firing = armed(stores, created(stores)).model_copy(update={"countdownPhase": "FIRING"})
+    stores.bids.seal(firing, ARMED_BY, NOW_MS)
+    # When the run sends the very same seal again (the copy in hand, the same instant)
+    again = stores.bids.seal(firing, ARMED_BY, NOW_MS)
+    # Then it is told the snipe is sealed, as stored; a seal at another instant is not its own
+    assert again == stores.bids.require(USER, firing.bidId)
+    assert (again.sealedAt, again.countdownPhase) == (NOW_MS, "FIRING")
+    with pytest.raises(ConflictError):
+        stores.bids.seal(firing, ARMED_BY, NOW_MS + 1)
 
 
 @pytest.mark.parametrize(
@@ -883,6 +899,36 @@ def test_a_seal_applied_then_answered_late_is_sealed_and_may_bid(late):
     assert late.late.late == ["TransactWriteItems"]
     assert late.bids.require(USER, claimed.bidId) == sealed
     assert sealed.sealedAt == NOW_MS
+
+
+def test_a_seal_never_answered_is_retryable_and_the_same_seal_again_is_sealed(clean_tables):
+    # Given a linked user's claimed snipe, and a database that applies the next write and
+    # answers neither of botocore's attempts in time
+    assert clean_tables
+    stores = DynamoStores()
+    # The executor's client: the product's timeouts and attempts (common/aws.py)
+    client = boto3.client("dynamodb", config=aws.CONFIG)
+    bids = BidsRepository(
+        os.environ["BIDS_TABLE"],
+        stores.users_and_app_state_table,
+        os.environ["BID_HISTORY_TABLE"],
+        client,
+    )
+    lost = LostAnswers(client)
+    try:
+        profile(stores)
+        firing = armed(stores, created(stores)).model_copy(update={"countdownPhase": "FIRING"})
+        lost.arm()
+        # When the run seals it, then, told to try again, seals the copy in hand again
+        with pytest.raises(RetryableError):
+            bids.seal(firing, ARMED_BY, NOW_MS)
+        again = bids.seal(firing, ARMED_BY, NOW_MS)
+    finally:
+        lost.close()
+    # Then the first seal went in, and the repeat is told it is this run's: it may bid
+    assert lost.lost == ["TransactWriteItems", "TransactWriteItems"]
+    assert again == stores.bids.require(USER, firing.bidId)
+    assert again.sealedAt == NOW_MS
 
 
 def test_a_transition_and_a_creation_applied_then_answered_late_are_done(late):

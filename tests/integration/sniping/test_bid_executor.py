@@ -259,32 +259,34 @@ def test_a_retry_whose_first_check_failed_still_finds_its_earlier_bid(world):
     assert history_actions(world, bid) == ["CREATE", "PLACE", "WIN"]
 
 
-class UserRaisesWhileFiring:
-    """The Bids repository, with the user raising the maximum right after the executor set
-    the FIRING phase (a change the API takes until the freeze instant)."""
+class UserRaisesBeforeTheSeal:
+    """The Bids repository, with the user raising the maximum just before the executor's first
+    seal (a change the API takes until the freeze instant), so the seal loses to it."""
 
     def __init__(self, inner: BidsRepository, new_max: int) -> None:
         self.inner = inner
         self.new_max = new_max
+        self.raised = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def replace(self, before: BidEntity, after: BidEntity, *args: Any, **kwargs: Any) -> Any:
-        result = self.inner.replace(before, after, *args, **kwargs)
-        if after.countdownPhase == "FIRING":
-            raised = result.model_copy(update={"maxBidAmount": self.new_max})
-            self.inner.replace(result, raised, [BidStatus.ARMED])
-        return result
+    def seal(self, bid: BidEntity, *args: Any, **kwargs: Any) -> Any:
+        if not self.raised:
+            self.raised = True
+            stored = self.inner.require(bid.userId, bid.bidId)
+            raised = stored.model_copy(update={"maxBidAmount": self.new_max})
+            self.inner.replace(stored, raised, [BidStatus.ARMED])
+        return self.inner.seal(bid, *args, **kwargs)
 
 
 def test_a_maximum_changed_before_the_freeze_is_the_one_bid(world):
     # Given a snipe whose maximum the user raises from 50.00 to 70.00 while its run measures
-    # eBay's clock, before the freeze instant
+    # eBay's clock, just before its seal
     lot = auction(world)
     bid = snipe(world, lot, max_bid=5000)
     run = engine(world, driven=True)
-    run.bids = UserRaisesWhileFiring(world["bids"], 7000)  # type: ignore[assignment]
+    run.bids = UserRaisesBeforeTheSeal(world["bids"], 7000)  # type: ignore[assignment]
     # When the snipe fires
     result = run.run(USER, bid.bidId)
     # Then eBay got the raised maximum, once

@@ -19,7 +19,14 @@ from common.models import BidEntity, BidStatus, HistoryAction, UserEntity
 from common.scheduling import UnlessOwnerDeleted
 from tests.fakes import FakeScheduler
 from tests.memory import MemoryStores, add_snipe
-from workers.logic.snipe_engine import NOT_LINKED_REASON, SnipeEngine
+from tests.slow_database import SlowDatabase
+from workers.logic.snipe_engine import (
+    GROUP_UNREAD_REASON,
+    LINK_UNREAD_REASON,
+    MISSED_REASON,
+    NOT_LINKED_REASON,
+    SnipeEngine,
+)
 
 NOW = 1_900_000_000.0
 END = int(NOW) + 120
@@ -303,3 +310,230 @@ def test_a_run_woken_too_early_moves_its_wake_up(world):
     assert engine(world).run(USER, bid.bidId) == "rescheduled"
     assert world["scheduler"].woken == [bid.bidId]
     assert stored(world, bid).status is BidStatus.PENDING
+
+
+# ------------------------------------------------ a database that does not answer in time
+
+# Each DynamoDB client gives up after two attempts of 1 s (common/aws.py): the call raises
+# RetryableError, and a write may or may not have gone in. ``SlowDatabase`` plays that on the
+# engine's ports; no run may die of it, bid twice, bid unsealed or after the end.
+
+
+def slow_engine(world: dict[str, Any], execution_id: str = "run-1") -> SnipeEngine:
+    """The engine, with its database ports (snipes, group ledger, rules, the eBay link behind
+    the token) through ``world["slow"]``."""
+    slow = world.setdefault("slow", SlowDatabase())
+    made = engine(world, execution_id)
+    made.bids = slow.port(made.bids)
+    made.slots = slow.port(made.slots)
+    made.groups = slow.port(made.groups)
+    made.tokens = slow.tokens(made.tokens)
+    return made
+
+
+def history(world: dict[str, Any], bid: BidEntity) -> list[HistoryAction]:
+    page, _ = world["stores"].history.for_bid(USER, bid.bidId, 20, None)
+    return sorted(e.action for e in page)
+
+
+def arm_at(world: dict[str, Any], instant: float, calls: int, **kwargs: Any) -> None:
+    """From ``instant`` on (when the run's clock passes it), the next ``calls`` time out."""
+    world["clock"].at(instant, lambda: world["slow"].arm(calls, **kwargs))
+
+
+ONCE_WON = [HistoryAction.CREATE, HistoryAction.PLACE, HistoryAction.WIN]
+
+
+@pytest.mark.parametrize("applied", [False, True], ids=["not applied", "applied"])
+@pytest.mark.parametrize("timeouts", [1, 3])
+def test_a_seal_that_times_out_is_sent_again_at_once_and_the_snipe_bids_once(
+    world, timeouts, applied
+):
+    # Given a snipe, and a database that does not answer its first seals in time
+    bid = snipe(world)
+    run = slow_engine(world)
+    world["slow"].arm(timeouts, applied=applied, only=["seal"])
+    # When its run goes from the claim to the outcome
+    result = run.run(USER, bid.bidId)
+    # Then the seal was sent again straight after each timeout (no read in between), and the
+    # snipe bid its maximum once, at the fire instant, and won
+    calls = world["slow"].calls
+    first = calls.index("seal")
+    assert calls[first : first + timeouts + 1] == ["seal"] * (timeouts + 1)
+    assert result == "won"
+    assert world["ebay"].taken == [(END - LEAD, Money(amount=5000, currency="USD"))]
+    assert stored(world, bid).sealed
+    assert history(world, bid) == sorted(ONCE_WON)
+
+
+def test_the_seal_sets_the_firing_phase_in_its_own_write(world):
+    # Given a snipe, and a look at its stored phase just before the fire instant
+    bid = snipe(world)
+    run = slow_engine(world)
+    phases: list[str | None] = []
+    world["clock"].at(END - LEAD - 1, lambda: phases.append(stored(world, bid).countdownPhase))
+    # When its run goes from the claim to the outcome
+    assert run.run(USER, bid.bidId) == "won"
+    # Then the snipe was FIRING once sealed, with no write of the run's besides the claim, the
+    # seal and the records
+    assert phases == ["FIRING"]
+    writes = [c for c in world["slow"].calls if c in ("replace", "seal", "transition")]
+    assert writes == ["replace", "seal", "transition", "transition"]
+
+
+def test_a_seal_that_never_answers_bids_nothing(world):
+    # Given a snipe, and a database that never answers a seal in time
+    bid = snipe(world)
+    run = slow_engine(world)
+    world["slow"].arm(1000, only=["seal"])
+    # When its run reaches the freeze instant
+    result = run.run(USER, bid.bidId)
+    # Then it never bids unsealed: FAILED, saying it could not bid, the user told
+    assert result == "failed"
+    assert world["ebay"].attempts == 0
+    failed = stored(world, bid)
+    assert (failed.status, failed.sealed) == (BidStatus.FAILED, False)
+    assert failed.failureReason == MISSED_REASON
+    assert world["notified"] == [("FAILED", bid.bidId)]
+
+
+@pytest.mark.parametrize("applied", [False, True], ids=["not applied", "applied"])
+@pytest.mark.parametrize("timeouts", [1, 3])
+def test_recording_placed_and_won_through_timeouts_records_each_once(world, timeouts, applied):
+    # Given a snipe, and a database that does not answer the run's next writes in time once
+    # the bid has gone to eBay
+    bid = snipe(world)
+    run = slow_engine(world)
+    arm_at(world, END - LEAD, timeouts, applied=applied, only=["transition"])
+    # When its run fires and learns the outcome
+    result = run.run(USER, bid.bidId)
+    # Then eBay has one bid, and the record says PLACED then WON, once each
+    assert world["slow"].timed_out
+    assert result == "won"
+    assert len(world["ebay"].taken) == 1
+    assert stored(world, bid).status is BidStatus.WON
+    assert history(world, bid) == sorted(ONCE_WON)
+
+
+def test_placed_that_cannot_be_recorded_is_left_to_the_follow_up_which_records_it(world):
+    # Given a snipe whose bid eBay takes, and a database that answers no recording in time
+    # until well after the end
+    bid = snipe(world)
+    run = slow_engine(world)
+    arm_at(world, END - LEAD, 1000, only=["transition"])
+    # When its run fires
+    result = run.run(USER, bid.bidId)
+    # Then the run ends without dying, the record still the sealed claim, and a follow-up
+    # after the end is set
+    assert result == "record-pending"
+    assert len(world["ebay"].taken) == 1
+    pending = stored(world, bid)
+    assert (pending.status, pending.sealed) == (BidStatus.ARMED, True)
+    assert bid.bidId in world["scheduler"].outcome_checks
+    # When the follow-up comes a minute after the end, the database answering again
+    world["slow"].arm(0)
+    world["clock"].now = END + 60
+    follow_up = slow_engine(world, "run-2").run(USER, bid.bidId)
+    # Then eBay's word settles it (I3): PLACED, then WON, and no second bid
+    assert follow_up == "won"
+    assert len(world["ebay"].taken) == 1
+    assert stored(world, bid).status is BidStatus.WON
+
+
+def test_a_failure_recorded_through_timeouts_is_recorded(world):
+    # Given eBay refuses the bid as too low, and a database that does not answer the FAILED
+    # record in time twice
+    world["ebay"].answers = [BidTooLow("bid too low")]
+    bid = snipe(world)
+    run = slow_engine(world)
+    arm_at(world, END - LEAD, 2, applied=True, only=["transition"])
+    # When the run fires
+    # Then the snipe is FAILED in eBay's words, once
+    assert run.run(USER, bid.bidId) == "failed"
+    assert stored(world, bid).failureReason == BidTooLow("x").user_message
+    assert history(world, bid) == sorted([HistoryAction.CREATE, HistoryAction.FAIL])
+
+
+def test_an_outcome_whose_token_read_times_out_is_asked_again(world):
+    # Given a snipe, and a database that does not answer the reads of the user's eBay link
+    # just after the bid
+    bid = snipe(world)
+    run = slow_engine(world)
+    arm_at(world, END - LEAD + 0.1, 2, only=["tokens"])
+    # When the run waits for the outcome
+    result = run.run(USER, bid.bidId)
+    # Then it asked again a second later, and recorded the win
+    assert world["slow"].timed_out == ["tokens", "tokens"]
+    assert result == "won"
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "then"),
+    [(2, "won"), (1000, "failed")],
+    ids=["answered before the fire instant", "never answered"],
+)
+def test_a_token_read_that_times_out_before_the_bid_is_retried_until_shortly_before_firing(
+    world, timeouts, then
+):
+    # Given a snipe, and a database that does not answer the reads of the user's eBay link
+    bid = snipe(world)
+    run = slow_engine(world)
+    world["slow"].arm(timeouts, only=["tokens"])
+    # When its run starts
+    result = run.run(USER, bid.bidId)
+    # Then it reads the link again until shortly before firing: it bids, or it fails in words
+    # with no bid
+    assert result == then
+    if then == "failed":
+        assert world["ebay"].attempts == 0
+        assert stored(world, bid).failureReason == LINK_UNREAD_REASON
+
+
+@pytest.mark.parametrize(
+    ("only", "applied"),
+    [(["get"], False), (["replace"], False), (["replace"], True)],
+    ids=["first read", "claim, not applied", "claim, applied"],
+)
+def test_a_first_read_and_a_claim_that_time_out_are_tried_again(world, only, applied):
+    # Given a snipe, and a database that does not answer the run's first read, or its claim,
+    # in time twice
+    bid = snipe(world)
+    run = slow_engine(world)
+    world["slow"].arm(2, applied=applied, only=only)
+    # When its run starts
+    result = run.run(USER, bid.bidId)
+    # Then the run reads and claims the snipe, bids once and wins
+    assert len(world["slow"].timed_out) == 2
+    assert result == "won"
+    assert len(world["ebay"].taken) == 1
+
+
+@pytest.mark.parametrize("applied", [False, True], ids=["not applied", "applied"])
+def test_a_group_slot_that_times_out_is_taken_again_and_held_once(world, applied):
+    # Given a group snipe, and a database that does not answer its rule's read and its slot
+    # in time
+    bid = snipe(world, group="cams")
+    run = slow_engine(world)
+    world["slow"].arm(1, only=["rule"])
+    arm_at(world, END - LEAD - 6, 2, applied=applied, only=["take"])
+    # When its run fires
+    result = run.run(USER, bid.bidId)
+    # Then it took its slot once, bid once, and won
+    taken = "take (applied)" if applied else "take"
+    assert world["slow"].timed_out == ["rule", taken, taken]
+    assert result == "won"
+    assert len(world["ebay"].taken) == 1
+    assert world["stores"].slots.read(USER, "cams").held == 1
+
+
+def test_a_group_slot_never_answered_bids_nothing(world):
+    # Given a group snipe, and a database that never answers its slot in time once sealed
+    bid = snipe(world, group="cams")
+    run = slow_engine(world)
+    arm_at(world, END - LEAD - 6, 1000, only=["take"])
+    # When its run fires
+    result = run.run(USER, bid.bidId)
+    # Then no bid went without the slot (I4), and the snipe says why
+    assert result == "failed"
+    assert world["ebay"].attempts == 0
+    assert stored(world, bid).failureReason == GROUP_UNREAD_REASON
