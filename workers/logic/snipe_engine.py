@@ -98,7 +98,7 @@ MAX_SEAL_ATTEMPTS = 20
 # follow-up after the end records it. A version race is read again at most this many times.
 MAX_RECORD_TIMEOUTS = 6
 # The run's first read of the snipe, before anything is decided: then Lambda's retry.
-FIRST_READ_ATTEMPTS = 3
+FIRST_READ_ATTEMPTS = 5
 # A group's ledger not answered in time is tried again after this pause, until the fire instant.
 GROUP_RETRY_PAUSE_S = 0.2
 MAX_PLACED_RECORD_TIMEOUTS = 30
@@ -292,8 +292,9 @@ class SnipeEngine:
         return self._fire(claimed)
 
     def _first_read(self, user_id: str, bid_id: str) -> BidEntity | None:
-        """The snipe, read a few times if the database does not answer in time: a run invoked
-        seconds before its fire instant has no time for Lambda's retry a minute later."""
+        """The snipe, read again after a doubling pause if the database does not answer in
+        time: a run invoked seconds before its fire instant has no time for Lambda's retry a
+        minute later. Nothing is decided yet, so after FIRST_READ_ATTEMPTS the run ends."""
         for attempt in range(1, FIRST_READ_ATTEMPTS + 1):
             try:
                 return self.bids.get(user_id, bid_id)
@@ -301,7 +302,7 @@ class SnipeEngine:
                 if attempt == FIRST_READ_ATTEMPTS:
                     raise
                 logger.warning("snipe not read in time; reading again", bid_id=bid_id)
-                self.sleep(RECORD_RETRY_PAUSE_S)
+                self.sleep(RECORD_RETRY_PAUSE_S * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ claim
@@ -369,11 +370,17 @@ class SnipeEngine:
         """A recording this run could not make: the follow-up after the end (set at the claim)
         is set again for a minute from now at the earliest, in case it was never set."""
         at = max(int(self.clock()), bid.auctionEndTime) + OUTCOME_RETRY_DELAY_SECONDS
+        self._check_outcome_at(bid, at)
+
+    def _check_outcome_at(self, bid: BidEntity, at: int) -> None:
+        """A run after the end, at ``at``. A Scheduler that refuses or does not answer, or the
+        owner's profile not read in time (RetryableError), must not end a run that has claimed:
+        the follow-up set at the claim still comes, and a snipe left active an hour after its
+        end is handed to a run by the reconciler's stale sweep (I5)."""
         try:
             self.scheduler.check_outcome_at(bid.userId, bid.bidId, at)
         except RetryableError as exc:
-            # The one set at the claim, or the reconciler's stale sweep, still comes.
-            logger.warning("no follow-up for a pending record", bid_id=bid.bidId, error=repr(exc))
+            logger.warning("no run scheduled after the end", bid_id=bid.bidId, error=repr(exc))
 
     def _may_take_over(self, bid: BidEntity) -> bool:
         """An ARMED snipe's run is dead (past its timeout, or an earlier attempt of this very
@@ -743,7 +750,7 @@ class SnipeEngine:
         """Whether eBay holds the bid is unknown: the snipe stays claimed, and a run after the
         end (when it may take the claim over) asks again, until UNKNOWN_GIVE_UP_SECONDS."""
         at = max(int(self.clock()), bid.auctionEndTime) + OUTCOME_RETRY_DELAY_SECONDS
-        self.scheduler.check_outcome_at(bid.userId, bid.bidId, at)
+        self._check_outcome_at(bid, at)
         logger.warning("whether eBay holds the bid is unknown; asking later", bid_id=bid.bidId)
         return "check-pending"
 
@@ -794,9 +801,7 @@ class SnipeEngine:
         end_local = estimate.send_at_s(bid.end_ms) + estimate.round_trip_ms / 2000
         wait_for = end_local + OUTCOME_AFTER_END_SECONDS - self.clock()
         if wait_for + OUTCOME_POLL_SECONDS + 5 > self.remaining_ms() / 1000:
-            self.scheduler.check_outcome_at(
-                bid.userId, bid.bidId, bid.auctionEndTime + OUTCOME_RETRY_DELAY_SECONDS
-            )
+            self._check_outcome_at(bid, bid.auctionEndTime + OUTCOME_RETRY_DELAY_SECONDS)
             return "placed"
         if wait_for > 0:
             self.sleep(wait_for)
@@ -822,7 +827,7 @@ class SnipeEngine:
                 return self._outcome_unknown(bid)
             if self.clock() + 1 > give_up_at:
                 at = max(int(self.clock()) + OUTCOME_RETRY_DELAY_SECONDS, bid.auctionEndTime)
-                self.scheduler.check_outcome_at(bid.userId, bid.bidId, at)
+                self._check_outcome_at(bid, at)
                 return "outcome-pending"
             self.sleep(1.0)
 

@@ -16,7 +16,7 @@ from common.ebay.models import BiddingStatus, ClockSample, Money, ProxyBidResult
 from common.errors import RetryableError
 from common.history import history_entry
 from common.models import BidEntity, BidStatus, HistoryAction, UserEntity
-from common.scheduling import UnlessOwnerDeleted
+from common.scheduling import ScheduleError, UnlessOwnerDeleted
 from tests.fakes import FakeScheduler
 from tests.memory import MemoryStores, add_snipe
 from tests.slow_database import SlowDatabase
@@ -537,3 +537,26 @@ def test_a_group_slot_never_answered_bids_nothing(world):
     assert result == "failed"
     assert world["ebay"].attempts == 0
     assert stored(world, bid).failureReason == GROUP_UNREAD_REASON
+
+
+class SchedulerDown(FakeScheduler):
+    """EventBridge Scheduler refusing or not answering every outcome check."""
+
+    def check_outcome_at(self, user_id: str, bid_id: str, at: int) -> None:
+        raise ScheduleError("Scheduler did not answer in time")
+
+
+def test_a_run_with_no_time_to_wait_for_the_outcome_records_placed_though_scheduler_is_down(world):
+    # Given a snipe whose run has too little time left to wait for the outcome, and a Scheduler
+    # that answers no request for a run after the end
+    world["scheduler"] = SchedulerDown()
+    bid = snipe(world)
+    run = slow_engine(world)
+    run.remaining_ms = lambda: 10_000
+    # When its run fires
+    result = run.run(USER, bid.bidId)
+    # Then it bid once and recorded PLACED, leaving the outcome to a later run (the follow-up,
+    # or the reconciler's sweep of snipes still active an hour after their end)
+    assert result == "placed"
+    assert len(world["ebay"].taken) == 1
+    assert stored(world, bid).status is BidStatus.PLACED
