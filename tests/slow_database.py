@@ -16,8 +16,12 @@ from typing import Any
 
 from common.errors import DomainError, RetryableError
 
+Wait = Callable[[float], None]
+
 # The executor's writes through its ports (BidStore, GroupSlotLedger); everything else is a read.
 WRITES = frozenset({"transition", "replace", "seal", "take", "settle"})
+# What a call that is never answered costs its caller: two attempts of 1 s (common/aws.py).
+GIVE_UP_AFTER_S = 2.0
 
 
 class SlowDatabase:
@@ -39,18 +43,20 @@ class SlowDatabase:
         self.applied = applied
         self.only = frozenset(only) or None
 
-    def port(self, inner: Any) -> Any:
-        return _SlowPort(self, inner)
+    def port(self, inner: Any, wait: Wait | None = None) -> Any:
+        """``inner``'s methods through this; ``wait`` (a run's sleep) is given the time a call
+        that is never answered costs, GIVE_UP_AFTER_S; without it, none passes."""
+        return _SlowPort(self, inner, wait)
 
-    def tokens(self, inner: Callable[..., Any]) -> Callable[..., Any]:
+    def tokens(self, inner: Callable[..., Any], wait: Wait | None = None) -> Callable[..., Any]:
         """The executor's TokenSource: it reads the user's eBay link from the database."""
 
         def source(*args: Any, **kwargs: Any) -> Any:
-            return self.call("tokens", lambda: inner(*args, **kwargs))
+            return self.call("tokens", lambda: inner(*args, **kwargs), wait)
 
         return source
 
-    def call(self, name: str, call: Callable[[], Any]) -> Any:
+    def call(self, name: str, call: Callable[[], Any], wait: Wait | None = None) -> Any:
         self.calls.append(name)
         if self.armed <= 0 or (self.only is not None and name not in self.only):
             return call()
@@ -61,13 +67,16 @@ class SlowDatabase:
             # Refused or not, its answer is lost too.
             with suppress(DomainError):
                 call()
+        if wait is not None:
+            wait(GIVE_UP_AFTER_S)
         raise RetryableError("The database did not answer in time; try again")
 
 
 class _SlowPort:
-    def __init__(self, slow: SlowDatabase, inner: Any) -> None:
+    def __init__(self, slow: SlowDatabase, inner: Any, wait: Wait | None) -> None:
         self._slow = slow
         self._inner = inner
+        self._wait = wait
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._inner, name)
@@ -75,6 +84,6 @@ class _SlowPort:
             return attribute
 
         def method(*args: Any, **kwargs: Any) -> Any:
-            return self._slow.call(name, lambda: attribute(*args, **kwargs))
+            return self._slow.call(name, lambda: attribute(*args, **kwargs), self._wait)
 
         return method

@@ -63,6 +63,7 @@ from rest.logic.bids import NewSnipe, cancel_snipe, create_snipe, update_snipe
 from tests.dynamo_faults import LateWrites
 from tests.engine_support import group_ports, linked_profile
 from tests.fakes import roomy_cap
+from tests.slow_database import SlowDatabase
 from workers.logic.snipe_engine import SnipeEngine
 
 # A fake epoch far from today's: nothing may depend on the real time.
@@ -551,6 +552,8 @@ class World:
         self._group_ports = group_ports()
         # Writes DynamoDB applies and answers too late, sent again (every actor's: one client).
         self.late_writes = LateWrites(bids.client)
+        # Calls of the executors' that get no answer in time at all (RetryableError).
+        self.slow = SlowDatabase()
         self.snipes: dict[str, SnipeModel] = {}
         self.runs: list[Run] = []
         self.notified: list[tuple[str, str]] = []
@@ -567,13 +570,13 @@ class World:
     def make_engine(self, run: Run) -> SnipeEngine:
         """The one place that builds the executor: its constructor is the surface used."""
         return SnipeEngine(
-            bids=self.bids,
+            bids=self.slow.port(self.bids, run.sleep),
             ebay=InProcessEbay(self, run.sleep),
-            tokens=self._token,
+            tokens=self.slow.tokens(self._token, run.sleep),
             scheduler=self.scheduler,
             notify=lambda kind, user_id, bid_id: self.notified.append((kind, bid_id)),
             history_ttl_days=HISTORY_TTL_DAYS,
-            **self._group_ports,
+            **{name: self.slow.port(port, run.sleep) for name, port in self._group_ports.items()},
             clock=self.clock,
             sleep=run.sleep,
             remaining_ms=run.remaining_ms,
@@ -796,7 +799,8 @@ class World:
         )
 
     def settle(self, *, check: bool = True) -> None:
-        """eBay recovers; everything runs its course until an hour after the last end."""
+        """eBay recovers; everything runs its course until an hour after the last end. Calls
+        DynamoDB is to leave unanswered (at most a few) still are: they are met on the way."""
         self.sim.clear_faults()
         self.script.clear()
         if self.snipes:

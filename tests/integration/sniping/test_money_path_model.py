@@ -4,10 +4,11 @@ Actors, each a rule that says when it acts: the user's API calls (``rest/logic/b
 against moto's tables from template.yaml), executor runs (``SnipeEngine.run``, resumed one wait
 at a time: duplicate deliveries, Lambda's retry, a run killed mid-way), DynamoDB (a write it
 applies and answers too late, which botocore sends again: ``tests/dynamo_faults.py``, a
-transaction's ClientRequestToken honoured as DynamoDB does or ignored as moto does), eBay (the
-simulator's auction engine and fault injection: every error, timeouts that reach eBay or not,
-a rival bidder) and one fake clock for all of them that only time passing moves. The harness
-is ``money_path_harness.py``.
+transaction's ClientRequestToken honoured as DynamoDB does or ignored as moto does; and calls of
+the executors' it does not answer in time at all, applied or not: ``tests/slow_database.py``),
+eBay (the simulator's auction engine and fault injection: every error, timeouts that reach eBay
+or not, a rival bidder) and one fake clock for all of them that only time passing moves. The
+harness is ``money_path_harness.py``.
 
 Invariants, checked after every step (``World.check_invariants``) and once everything has run
 its course (``World.check_settled``):
@@ -130,6 +131,17 @@ WHEN: dict[str, tuple[float, float | None]] = {
     "0.5 s on": (0.5, None),
 }
 WHENS = st.one_of(st.just("now"), st.sampled_from([w for w in WHEN if w != "now"]))
+
+# Which of the executors' calls DynamoDB leaves unanswered (SlowDatabase's method names).
+SLOW_CALLS: dict[str, list[str]] = {
+    "any call": [],
+    "the claim": ["replace"],
+    "a seal": ["seal"],
+    "a record": ["transition"],
+    "a read of the snipe": ["get"],
+    "the eBay link": ["tokens"],
+    "a group's slot": ["take", "settle", "read", "rule"],
+}
 
 MODEL_SETTINGS = settings(
     max_examples=40,
@@ -335,6 +347,19 @@ class MoneyPathModel(RuleBasedStateMachine):
         again, and the repeat finds its own write done."""
         self.world.late_writes.honour_tokens = tokens == "honoured"
         self.world.late_writes.arm(writes)
+
+    @rule(
+        calls=st.integers(1, 3),
+        which=st.sampled_from(sorted(SLOW_CALLS)),
+        writes=st.sampled_from(["applied", "not applied"]),
+    )
+    def database_does_not_answer_the_executor(self, calls: int, which: str, writes: str) -> None:
+        """The executors' next calls to DynamoDB (any, or of one kind: a read, the claim, the
+        seal, a group's slot, a record, the eBay link behind a token) get no answer in time:
+        both of botocore's attempts time out (2 s of the run's time), and the run gets
+        RetryableError. A write among them went in first, or not. No run may die of it (a run
+        that raises fails the model)."""
+        self.world.slow.arm(calls, applied=writes == "applied", only=SLOW_CALLS[which])
 
     # -- the invariants
 
