@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from common.ebay.errors import BidTooLow, CannotLowerProxyBid, EbayUnavailable, NoBiddingActivity
+from common.ebay.errors import (
+    BidTooLow,
+    CannotLowerProxyBid,
+    EbayAuthError,
+    EbayUnavailable,
+    NoBiddingActivity,
+)
 from common.ebay.models import BiddingStatus, ClockSample, Money, ProxyBidResult
 from common.errors import RetryableError
 from common.history import history_entry
@@ -560,3 +566,19 @@ def test_a_run_with_no_time_to_wait_for_the_outcome_records_placed_though_schedu
     assert result == "placed"
     assert len(world["ebay"].taken) == 1
     assert stored(world, bid).status is BidStatus.PLACED
+
+
+def test_a_refused_token_whose_refresh_times_out_is_sent_again_not_failed(world):
+    # Given eBay refuses the first attempt's token, and a database that does not answer the
+    # refresh's read of the user's eBay link in time
+    world["ebay"].answers = [EbayAuthError("token refused", http_status=401)]
+    bid = snipe(world)
+    run = slow_engine(world)
+    arm_at(world, END - LEAD, 1, only=["tokens"])
+    # When the run fires
+    result = run.run(USER, bid.bidId)
+    # Then it sends again (the deadline bounds it) rather than failing the snipe: one bid, won
+    assert world["slow"].timed_out == ["tokens"]
+    assert result == "won"
+    assert world["ebay"].attempts == 2
+    assert len(world["ebay"].taken) == 1
