@@ -117,8 +117,20 @@ def get_secret(
     name: str, *, max_age: int, transform: Literal["json"] | None = None
 ) -> str | bytes | dict[str, Any]:
     """A SecureString parameter's value, decrypted (parsed JSON with ``transform="json"``),
-    cached for ``max_age`` s."""
-    value = secrets_provider().get(name, max_age=max_age, transform=transform, decrypt=True)
+    cached for ``max_age`` s. RetryableError when Parameter Store did not answer in time."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    try:
+        value = secrets_provider().get(name, max_age=max_age, transform=transform, decrypt=True)
+    except GetParameterError as exc:
+        # Powertools wraps whatever the read raised (as the exception's context): botocore
+        # giving up without an answer is RetryableError, as for every other client here.
+        unanswered = exc.__context__
+        if isinstance(unanswered, BotoCoreError) and not isinstance(
+            unanswered, ParamValidationError
+        ):
+            raise RetryableError("The parameter store did not answer in time; try again") from exc
+        raise
     if value is None:
         raise LookupError(f"secret {name} has no value")
     return value

@@ -10,9 +10,10 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import boto3
 from pydantic import Field
 
-from common import composition
+from common import aws, composition
 from common.data.bids import BidsRepository
 from common.data.budget import CallBudget
 from common.data.ebay_links import EbayLinksRepository
@@ -38,6 +39,8 @@ from common.settings import (
 from common.settings import CallBudget as CallBudgetSettings
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
     from common.ebay.client import EbayClient
     from common.scheduling import UnlessOwnerDeleted
     from common.token_crypto import TokenCipher
@@ -79,17 +82,37 @@ class LinkExpiryReader:
         return link.refresh_expires_at if link else None
 
 
+# The bid executor's DynamoDB client: one attempt, answered within 2 s. The engine retries
+# every call it needs itself (docs/sniping-engine.md, "One seal"), so botocore's second
+# attempt only doubles the load on a database already too busy to answer in 1 s: when 200
+# snipes ended within two seconds on the local stack, seals abandoned after 1 s and sent
+# again (botocore, then the engine) made ~11 transactions per snipe, and most missed their
+# fire instant. Waiting 2 s for one answer, the seal still has time for a second before the
+# fire instant (the freeze is 5 s before it).
+
+
+@functools.cache
+def executor_dynamodb() -> DynamoDBClient:
+    return boto3.client(
+        "dynamodb",
+        config=aws.config(read_timeout=2.0, retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+
+
 @dataclass(frozen=True)
 class ExecutorPorts:
     settings: ExecutorSettings
 
     @cached
     def bids(self) -> BidsRepository:
-        return composition.bids_repo(self.settings)
+        s = self.settings
+        return BidsRepository(
+            s.bids_table, s.users_and_app_state_table, s.bid_history_table, executor_dynamodb()
+        )
 
     @cached
     def links(self) -> EbayLinksRepository:
-        return EbayLinksRepository(self.settings.users_and_app_state_table)
+        return EbayLinksRepository(self.settings.users_and_app_state_table, executor_dynamodb())
 
     @cached
     def cipher(self) -> TokenCipher:
@@ -103,17 +126,16 @@ class ExecutorPorts:
     def scheduler(self) -> UnlessOwnerDeleted:
         """The snipe's schedules; one made while its owner's account is being deleted is taken
         back (the run then ends: common.scheduling.UnlessOwnerDeleted)."""
-        return composition.snipe_scheduler(
-            self.settings, UsersRepository(self.settings.users_and_app_state_table)
-        )
+        users = UsersRepository(self.settings.users_and_app_state_table, executor_dynamodb())
+        return composition.snipe_scheduler(self.settings, users)
 
     @cached
     def groups(self) -> GroupsRepository:
-        return GroupsRepository(self.settings.users_and_app_state_table)
+        return GroupsRepository(self.settings.users_and_app_state_table, executor_dynamodb())
 
     @cached
     def slots(self) -> GroupSlots:
-        return GroupSlots(self.settings.users_and_app_state_table)
+        return GroupSlots(self.settings.users_and_app_state_table, executor_dynamodb())
 
 
 @dataclass(frozen=True)
