@@ -8,6 +8,7 @@ resolve. Handlers reach moto through boto3's standard ``AWS_ENDPOINT_URL`` setti
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
@@ -130,7 +131,35 @@ class MotoHandle:
         self.server.stop()
 
 
-_DYNAMODB_LOCK = threading.Lock()
+class _FirstComeFirstServed:
+    """A lock taken in the order it was asked for. ``threading.Lock`` is not: a thread that
+    has just released it, or one arriving, often takes it again before those already waiting,
+    so under a burst (200 snipes sealing in the same second) some requests waited in moto for
+    many seconds while later ones were served, and their clients gave up and sent them again."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._waiting: collections.deque[threading.Event] = collections.deque()
+        self._held = False
+
+    def __enter__(self) -> None:
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Event()
+            self._waiting.append(turn)
+        turn.wait()  # the holder hands the lock over: it stays held
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._guard:
+            if self._waiting:
+                self._waiting.popleft().set()
+            else:
+                self._held = False
+
+
+_DYNAMODB_LOCK = _FirstComeFirstServed()
 
 
 def _serialise_dynamodb() -> None:

@@ -420,3 +420,36 @@ def test_routing_and_dispatch_lookups_are_computed_once() -> None:
     assert "dynamodb" in modules
     assert "get_item" in names
     assert responses.method_names_from_class(DynamoHandler) is names
+
+
+def test_dynamodb_requests_take_their_turn_in_the_order_they_came() -> None:
+    import threading
+    import time
+
+    from local.aws import _FirstComeFirstServed
+
+    # Given the lock moto's DynamoDB requests take, held, and 20 requests queued behind it one
+    # after another
+    lock = _FirstComeFirstServed()
+    served: list[int] = []
+
+    def request(i: int) -> None:
+        with lock:
+            served.append(i)
+
+    lock.__enter__()
+    threads = []
+    for i in range(20):
+        threads.append(threading.Thread(target=request, args=(i,)))
+        threads[-1].start()
+        deadline = time.monotonic() + 5  # a bounded poll: the thread queues at once
+        while len(lock._waiting) < i + 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+    # When the holder lets go
+    lock.__exit__(None, None, None)
+    for thread in threads:
+        thread.join(5)
+    # Then they were served in the order they asked, each once, and the lock is free again
+    assert served == list(range(20))
+    with lock:
+        pass
