@@ -47,7 +47,7 @@ from common.errors import (
     RetryableError,
 )
 from common.history import history_entry
-from common.models import BidEntity, BidStatus, HistoryAction
+from common.models import FREEZE_WINDOW_SECONDS, BidEntity, BidStatus, HistoryAction
 from common.observability import logger
 from common.scheduling import SnipeScheduler, needs_immediate_invoke
 from workers.logic.snipe_timing import ClockEstimate, ClockProbe, wait_until
@@ -560,7 +560,8 @@ class SnipeEngine:
             now = self.clock()
             if now * 1000 >= current.end_ms:
                 return self._fail(current, MISSED_REASON)
-            if now >= current.freeze_at:
+            seal_at = self._seal_instant(current, probe, rough)
+            if now >= seal_at:
                 attempts += 1
                 # A repeat after a timeout is the very same seal (copy and sealedAt): one
                 # whose answer was lost is then recognised as this run's (wrote_already).
@@ -589,10 +590,21 @@ class SnipeEngine:
                     return self._fail(current, NOT_LINKED_REASON)
                 logger.info("snipe sealed", bid_id=bid.bidId, max_bid=sealed.maxBidAmount)
                 return sealed
-            self._measure_toward(
-                min(float(current.freeze_at), now + SEAL_RECHECK_SECONDS), probe, rough
-            )
+            self._measure_toward(min(seal_at, now + SEAL_RECHECK_SECONDS), probe, rough)
             current = self._reread(current)
+
+    def _seal_instant(self, bid: BidEntity, probe: ClockProbe, rough: ClockEstimate) -> float:
+        """When to seal, on our clock: the stored freeze instant (the API's, on our clock), or
+        FREEZE_WINDOW_SECONDS before the fire instant on eBay's clock (by the latest estimate)
+        if that comes sooner. eBay's clock ahead of ours by s seconds brings its fire instant s
+        seconds sooner on ours than the stored instants say: sealing at the stored freeze left
+        the seal 5 - s seconds before firing (1.3 s in bench/snipe_timing.py, whose eBay is
+        3.7 s ahead), too little for 200 seals in the same second. A change the user makes in
+        those s seconds is refused as for any sealed snipe (409 SNIPE_SEALED: the bid is being
+        placed)."""
+        estimate = probe.estimate() if probe.samples else rough
+        by_ebay = estimate.send_at_s(bid.fire_at_ms - FREEZE_WINDOW_SECONDS * 1000)
+        return min(float(bid.freeze_at), by_ebay)
 
     def _measure_toward(self, until: float, probe: ClockProbe, rough: ClockEstimate) -> None:
         """Probe eBay's clock while waiting until ``until`` (our clock)."""

@@ -582,3 +582,66 @@ def test_a_refused_token_whose_refresh_times_out_is_sent_again_not_failed(world)
     assert result == "won"
     assert world["ebay"].attempts == 2
     assert len(world["ebay"].taken) == 1
+
+
+class EbayAhead(Ebay):
+    """eBay whose clock is ``ahead_ms`` ahead of ours, answering probes at once: its ``Date``
+    header is its clock's whole second."""
+
+    def __init__(self, clock: Clock, ahead_ms: int) -> None:
+        super().__init__(clock)
+        self.ahead_ms = ahead_ms
+
+    def probe_clock(self, n: int = 5, *, deadline: float | None = None) -> list[ClockSample]:
+        now_ms = int(self.clock() * 1000)
+        return [
+            ClockSample(
+                operation="probe",
+                sent_ms=now_ms,
+                received_ms=now_ms,
+                server_date_seconds=(now_ms + self.ahead_ms) // 1000,
+                http_status=401,
+            )
+            for _ in range(n)
+        ]
+
+
+def test_with_ebays_clock_ahead_the_seal_comes_the_freeze_window_before_ebays_fire_instant(world):
+    # Given eBay's clock 3.7 s ahead of ours (its fire instant is 3.7 s sooner on our clock than
+    # the stored instants say), and a snipe whose seal is recorded when it is made
+    world["ebay"] = EbayAhead(world["clock"], ahead_ms=3700)
+    bid = snipe(world)
+    sealed_at: list[float] = []
+    seal = world["stores"].bids.seal
+
+    def recording_seal(*args: Any, **kwargs: Any) -> BidEntity:
+        sealed_at.append(world["clock"]())
+        return seal(*args, **kwargs)
+
+    world["stores"].bids.seal = recording_seal
+    # When its run bids
+    assert engine(world).run(USER, bid.bidId) == "won"
+    # Then it sealed 5 s before eBay's fire instant on our clock, not at the stored freeze
+    # (which would have left 1.3 s), and bid once
+    ebay_fire_on_our_clock = END - LEAD - 3.7
+    assert len(sealed_at) == 1
+    assert ebay_fire_on_our_clock - 5 - 1 <= sealed_at[0] <= ebay_fire_on_our_clock - 5 + 0.01
+    assert len(world["ebay"].taken) == 1
+
+
+def test_with_ebays_clock_behind_the_seal_keeps_the_stored_freeze(world):
+    # Given eBay's clock 3 s behind ours
+    world["ebay"] = EbayAhead(world["clock"], ahead_ms=-3000)
+    bid = snipe(world)
+    sealed_at: list[float] = []
+    seal = world["stores"].bids.seal
+
+    def recording_seal(*args: Any, **kwargs: Any) -> BidEntity:
+        sealed_at.append(world["clock"]())
+        return seal(*args, **kwargs)
+
+    world["stores"].bids.seal = recording_seal
+    # When its run bids
+    assert engine(world).run(USER, bid.bidId) == "won"
+    # Then it sealed at the freeze instant the user was shown, no sooner
+    assert sealed_at == [pytest.approx(bid.freeze_at, abs=0.01)]
