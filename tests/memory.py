@@ -263,6 +263,10 @@ class MemoryBids:
         after = after.model_copy(update={"version": before.version + 1})
         with self.t.lock:
             stored = self.t.bids.get((before.userId, before.bidId))
+            if stored == after:
+                # This very write, sent again after its answer was lost (DynamoDB's
+                # wrote_already).
+                return after.model_copy()
             if (
                 stored is None
                 or stored.version != before.version

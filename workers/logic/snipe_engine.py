@@ -99,6 +99,8 @@ MAX_SEAL_ATTEMPTS = 20
 MAX_RECORD_TIMEOUTS = 6
 # The run's first read of the snipe, before anything is decided: then Lambda's retry.
 FIRST_READ_ATTEMPTS = 5
+# Claim writes per run: one that stays unanswered or conflicting that often ends the run.
+CLAIM_ATTEMPTS = 5
 # A group's ledger not answered in time is tried again after this pause, until the fire instant.
 GROUP_RETRY_PAUSE_S = 0.2
 MAX_PLACED_RECORD_TIMEOUTS = 30
@@ -313,7 +315,12 @@ class SnipeEngine:
 
     def _claim(self, bid: BidEntity) -> BidEntity | None:
         followed_up = False
-        for _ in range(5):
+        # The claim whose answer was lost, sent again as it was (its updatedAt too): a repeat
+        # that finds it stored is then recognised as this run's (wrote_already).
+        armed: BidEntity | None = None
+        # Whether a claim of this run may have gone in, not yet settled by a read.
+        maybe_ours = False
+        for _ in range(CLAIM_ATTEMPTS):
             if bid.status is BidStatus.ARMED and not self._may_take_over(bid):
                 logger.info("snipe claimed by another run", bid_id=bid.bidId)
                 return None
@@ -322,7 +329,7 @@ class SnipeEngine:
             if bid.status is BidStatus.PENDING and not followed_up:
                 self._follow_up_after_end(bid)
                 followed_up = True
-            armed = bid.model_copy(
+            armed = armed or bid.model_copy(
                 update={
                     "status": BidStatus.ARMED,
                     "executionId": self.execution_id,
@@ -332,14 +339,25 @@ class SnipeEngine:
             )
             try:
                 claimed = self.bids.replace(bid, armed, allowed=[bid.status])
-            except (ConflictError, RetryableError):
+            except (ConflictError, RetryableError) as exc:
                 # Someone changed it (another run's claim, the price updater, the user), or no
-                # answer in time (a claim that went in is found on the read: ARMED by this run,
-                # which may take it over): reread; the copy in hand if that times out too.
-                current = self._reread(bid)
+                # answer in time (the claim may have gone in): read it again.
+                maybe_ours = maybe_ours or isinstance(exc, RetryableError)
+                try:
+                    current = self.bids.get(bid.userId, bid.bidId)
+                except RetryableError:
+                    # The copy in hand and the same claim again: every claim is conditional
+                    # on the version, and one that went in is recognised as this run's.
+                    logger.warning("snipe not re-read in time; claiming again", bid_id=bid.bidId)
+                    continue
                 if current is None:
                     return None
-                bid = current
+                if current.status is BidStatus.ARMED and current.executionId == self.execution_id:
+                    # This run's claim, whose answer was lost (or this very invocation's
+                    # earlier attempt): ours.
+                    logger.info("snipe claimed", bid_id=bid.bidId, found_on_reread=True)
+                    return current
+                bid, armed, maybe_ours = current, None, False
                 continue
             logger.info(
                 "snipe claimed",
@@ -348,6 +366,10 @@ class SnipeEngine:
                 took_over=bid.status is BidStatus.ARMED,
             )
             return claimed
+        if maybe_ours:
+            # The claim may be this run's, and nobody else may take it for a lease: Lambda's
+            # retry of this invocation (same request id, so same execution id) takes it over.
+            raise RetryableError("The claim was not answered in time; try again")
         return None
 
     def _follow_up_after_end(self, bid: BidEntity) -> None:

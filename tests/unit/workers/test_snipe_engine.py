@@ -496,11 +496,13 @@ def test_a_token_read_that_times_out_before_the_bid_is_retried_until_shortly_bef
 
 
 @pytest.mark.parametrize(
-    ("only", "applied"),
-    [(["get"], False), (["replace"], False), (["replace"], True)],
+    ("only", "applied", "timeouts"),
+    # A claim that went in is found on the re-read after its first timeout: the second never
+    # comes.
+    [(["get"], False, 2), (["replace"], False, 2), (["replace"], True, 1)],
     ids=["first read", "claim, not applied", "claim, applied"],
 )
-def test_a_first_read_and_a_claim_that_time_out_are_tried_again(world, only, applied):
+def test_a_first_read_and_a_claim_that_time_out_are_tried_again(world, only, applied, timeouts):
     # Given a snipe, and a database that does not answer the run's first read, or its claim,
     # in time twice
     bid = snipe(world)
@@ -509,8 +511,59 @@ def test_a_first_read_and_a_claim_that_time_out_are_tried_again(world, only, app
     # When its run starts
     result = run.run(USER, bid.bidId)
     # Then the run reads and claims the snipe, bids once and wins
-    assert len(world["slow"].timed_out) == 2
+    assert len(world["slow"].timed_out) == timeouts
     assert result == "won"
+    assert len(world["ebay"].taken) == 1
+
+
+def test_a_claim_whose_answer_was_lost_is_found_on_the_reread_and_not_written_again(world):
+    # Given a snipe, and a database that takes the run's claim but loses its answer
+    bid = snipe(world)
+    run = slow_engine(world)
+    world["slow"].arm(1, applied=True, only=["replace"])
+    # When its run starts
+    result = run.run(USER, bid.bidId)
+    # Then the re-read shows the snipe ARMED by this run, which bids once and wins with no
+    # second claim
+    assert world["slow"].timed_out == ["replace (applied)"]
+    assert result == "won"
+    assert len(world["ebay"].taken) == 1
+    writes = [c for c in world["slow"].calls if c in ("replace", "seal", "transition")]
+    assert writes == ["replace", "seal", "transition", "transition"]
+
+
+class SlowFromFollowUp(FakeScheduler):
+    """The scheduler the run sets its follow-up with just before its claim: from then on the
+    database answers no claim or read in time (a write goes in, its answer lost)."""
+
+    def __init__(self, slow: SlowDatabase) -> None:
+        super().__init__()
+        self.slow = slow
+
+    def check_outcome_at(self, user_id: str, bid_id: str, at: int) -> None:
+        super().check_outcome_at(user_id, bid_id, at)
+        self.slow.arm(1000, applied=True, only=["replace", "get"])
+
+
+def test_a_claim_that_went_in_unanswered_and_unread_is_retried_by_lambda_not_dropped(world):
+    # Given a snipe, and a database that, from the run's claim on (just after it sets its
+    # follow-up), takes the claim, loses its answer and answers none of the run's claims and
+    # re-reads in time
+    bid = snipe(world)
+    run = slow_engine(world)
+    world["scheduler"] = SlowFromFollowUp(world["slow"])
+    run.scheduler = world["scheduler"]
+    # When its run starts
+    with pytest.raises(RetryableError):
+        run.run(USER, bid.bidId)
+    # Then the run ends so that Lambda retries it: the snipe is ARMED by this run, written by
+    # its one claim, sent again as it was
+    claimed = stored(world, bid)
+    assert (claimed.status, claimed.executionId) == (BidStatus.ARMED, "run-1")
+    assert claimed.version == bid.version + 1
+    # And Lambda's retry (the same request id) takes it over, bids once and wins
+    world["slow"].arm(0)
+    assert slow_engine(world, "run-1").run(USER, bid.bidId) == "won"
     assert len(world["ebay"].taken) == 1
 
 
