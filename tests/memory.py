@@ -31,6 +31,7 @@ from common.data.ebay_links import (
 )
 from common.data.group_slots import Ledger
 from common.data.groups import DEFAULT_RULE, GroupRule, GroupRuleEntity, group_key
+from common.data.snipe_updates import ALLOWED as UPDATABLE
 from common.data.users import (
     ACCOUNT_DELETED,
     DELETED_AT,
@@ -849,6 +850,32 @@ class MemoryEbayDeletions:
         return _remove_link(self.t, user_id, account_id, now_ms, {"ebayDeletedAt": now_ms})
 
 
+class MemorySnipeUpdates:
+    """common.data.snipe_updates.SnipeUpdates: the price updater's writes."""
+
+    def __init__(self, tables: MemoryTables) -> None:
+        self.t = tables
+
+    def apply(self, bid: BidEntity, changes: dict[str, Any], now: int) -> bool:
+        unknown = set(changes) - UPDATABLE
+        if unknown:
+            raise ValueError(f"not a price-updater attribute: {sorted(unknown)}")
+        with self.t.lock:
+            stored = self.t.bids.get((bid.userId, bid.bidId))
+            if (
+                stored is None
+                or stored.version != bid.version
+                or stored.status is not bid.status
+                or stored.freeze_at <= now
+                or stored.sealed
+            ):
+                return False
+            self.t.bids[(bid.userId, bid.bidId)] = stored.model_copy(
+                update={**changes, "version": bid.version + 1}
+            )
+        return True
+
+
 class MemoryStores:
     """Every in-memory repository on one database, as logic's ports."""
 
@@ -863,6 +890,7 @@ class MemoryStores:
         self.active = MemoryActiveSnipes(self.tables)
         self.links = MemoryEbayLinks(self.tables)
         self.deletions = MemoryEbayDeletions(self.tables)
+        self.updates = MemorySnipeUpdates(self.tables)
 
 
 def add_snipe(

@@ -4,8 +4,10 @@ markers and its countdown phase (the price updater's writes).
 One ``UpdateItem`` that sets only the given attributes and bumps ``version``, on the condition
 that the version and status are still the ones read and the snipe is not frozen yet. So it never
 overwrites the executor's or the user's changes, and theirs (which check ``version``) never
-silently overwrite it: whoever comes second re-reads. Nothing is written after ``freezeAt``:
-from then on the snipe belongs to the executor.
+silently overwrite it: whoever comes second re-reads. Nothing is written after ``freezeAt``,
+or once the snipe is sealed (the executor seals before the stored freeze when eBay's clock is
+ahead of ours): from then on the snipe belongs to the executor, and a version bumped in its
+crowded seconds would only cost it a conflict.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ class SnipeUpdates:
                 TableName=self.table,
                 Key={"userId": {"S": bid.userId}, "bidId": {"S": bid.bidId}},
                 UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="#v = :v AND #st = :st AND freezeAt > :now",
+                ConditionExpression=(
+                    "#v = :v AND #st = :st AND freezeAt > :now AND attribute_not_exists(sealedAt)"
+                ),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )

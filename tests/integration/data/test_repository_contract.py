@@ -29,6 +29,7 @@ from common.data.email_guards import GuardStatus, NotificationGuards
 from common.data.group_slots import GroupSlots
 from common.data.groups import GroupMode, GroupRule, GroupsRepository
 from common.data.history import HistoryRepository
+from common.data.snipe_updates import SnipeUpdates
 from common.data.users import UsersRepository
 from common.errors import (
     AccountDeletedError,
@@ -70,6 +71,7 @@ class DynamoStores:
         self.slots = GroupSlots(users_and_app_state_table, self.client)
         self.links = EbayLinksRepository(users_and_app_state_table, self.client)
         self.deletions = EbayDeletions(users_and_app_state_table, self.client)
+        self.updates = SnipeUpdates(os.environ["BIDS_TABLE"], self.client)
         self.users_and_app_state_table = users_and_app_state_table
 
     def link(self, user_id: str, account_id: str) -> None:
@@ -399,6 +401,26 @@ def test_a_sealed_snipe_holds_off_its_owners_account_deletion_until_after_its_en
     assert stores.users.mark_deleted(USER, sealed.end_ms + 6_000) == sealed.end_ms + 6_000
     with pytest.raises(AccountDeletedError):
         stores.users.get_live(USER)
+
+
+def test_a_price_update_goes_in_until_the_freeze_and_never_onto_a_sealed_snipe(stores):
+    # Given a linked user's snipe, claimed and then sealed by its run before the stored
+    # freeze (eBay's clock ahead of ours)
+    profile(stores)
+    claimed = armed(stores, created(stores))
+    now = claimed.freeze_at - 60
+    # When the price updater writes a new price on the claimed copy / Then it goes in
+    assert stores.updates.apply(claimed, {"currentPrice": 4200}, now)
+    priced = stores.bids.require(USER, claimed.bidId)
+    assert (priced.currentPrice, priced.version) == (4200, claimed.version + 1)
+    # And once the snipe is sealed, a price update on the copy read since is not written
+    sealed = stores.bids.seal(priced, ARMED_BY, NOW_MS)
+    assert not stores.updates.apply(sealed, {"currentPrice": 4300}, now)
+    assert stores.bids.require(USER, claimed.bidId) == sealed
+    # Nor is one after the freeze on an unsealed snipe
+    other = created(stores, new_snipe("b0002", "item-2"))
+    assert not stores.updates.apply(other, {"currentPrice": 4300}, other.freeze_at)
+    assert stores.bids.require(USER, other.bidId) == other
 
 
 def test_replace_is_conditional_on_the_version_and_never_changes_activity(stores):
