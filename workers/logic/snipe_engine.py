@@ -92,6 +92,11 @@ SEAL_RECHECK_SECONDS = 2.0
 WAIT_RECHECK_SECONDS = 10.0
 # A seal refused this many times by changes of others (the user, the price updater) gives up.
 MAX_SEAL_ATTEMPTS = 20
+# A seal not answered (RetryableError) is sent again after this pause, until the end.
+SEAL_RETRY_PAUSE_S = 0.05
+# The seal comes at most this long before the stored freeze instant, however far ahead eBay's
+# clock looks (one eBay host's Date header minutes off must not seal a snipe minutes early).
+MAX_EARLY_SEAL_SECONDS = 10
 # A recording (PLACED, WON, LOST, FAILED, CANCELLED) that DynamoDB does not answer in time is
 # written again after a pause that doubles from RECORD_RETRY_PAUSE_S, this many times (PLACED,
 # after eBay took the bid, more), while the invocation has RECORD_SPARE_MS left; then the
@@ -425,12 +430,8 @@ class SnipeEngine:
             return self._cancel_for_group(bid, closed)
         try:
             token = self._token_for(bid)
-        except EbayNotLinkedError:
-            return self._fail(bid, NOT_LINKED_REASON)
-        except EbayError as exc:
-            return self._fail(bid, exc.user_message)
-        except RetryableError:
-            return self._fail(bid, LINK_UNREAD_REASON)
+        except (EbayNotLinkedError, EbayError, RetryableError) as exc:
+            return self._no_token(bid, exc)
         amount = Money(amount=bid.maxBidAmount, currency=bid.currency)
         # A previous run may have been cut short after eBay accepted its bid.
         held = self._holds_bid(bid, token, amount)
@@ -440,6 +441,23 @@ class SnipeEngine:
         if self.clock() >= bid.auctionEndTime:
             return self._ended_before_firing(bid, held)
         return self._measure_seal_and_place(bid, token)
+
+    def _no_token(
+        self, bid: BidEntity, exc: EbayNotLinkedError | EbayError | RetryableError
+    ) -> str:
+        """No token for the user. Unsealed, the snipe never bid (a bid only follows the seal):
+        FAILED, in words. Sealed, an earlier run may have bid (taken over after it died, or a
+        follow-up after the end, when the user may have unlinked): nobody can ask eBay without
+        a token, so the snipe is asked about later, and after UNKNOWN_GIVE_UP_SECONDS it is
+        PLACED with that said in words, never a FAILED that eBay might contradict (I3)."""
+        if bid.sealed:
+            logger.warning("no token to ask eBay about a sealed snipe", bid_id=bid.bidId)
+            return self._ended_before_firing(bid, None)
+        if isinstance(exc, EbayNotLinkedError):
+            return self._fail(bid, NOT_LINKED_REASON)
+        if isinstance(exc, RetryableError):
+            return self._fail(bid, LINK_UNREAD_REASON)
+        return self._fail(bid, exc.user_message)
 
     def _ended_before_firing(self, bid: BidEntity, held: bool | None) -> str:
         """The auction ended before this run could bid; ``held`` is getBidding's word on an
@@ -594,12 +612,14 @@ class SnipeEngine:
                 try:
                     sealed = self.bids.seal(firing, self.execution_id, sealed_at)
                 except RetryableError:
-                    # No answer in time: the seal is conditional on the version, so it is
-                    # sent again at once, without a read first (as slow as the seal now).
+                    # No answer in time (or a throttle, a conflict on the owner's profile): the
+                    # seal is conditional on the version, so it is sent again without a read
+                    # first, after a short pause (an error that comes back at once must not
+                    # spend the seal's chances in milliseconds), until the auction's end (the
+                    # check above), not a number of attempts.
                     logger.warning("seal not answered in time; sealing again", bid_id=bid.bidId)
                     lost = (firing, sealed_at)
-                    if attempts >= MAX_SEAL_ATTEMPTS:
-                        return self._fail(current, MISSED_REASON)
+                    self.sleep(SEAL_RETRY_PAUSE_S)
                     continue
                 except ConflictError:
                     # Changed meanwhile (the user, the price updater): read again.
@@ -623,10 +643,10 @@ class SnipeEngine:
         the seal 5 - s seconds before firing (1.3 s in bench/snipe_timing.py, whose eBay is
         3.7 s ahead), too little for 200 seals in the same second. A change the user makes in
         those s seconds is refused as for any sealed snipe (409 SNIPE_SEALED: the bid is being
-        placed)."""
+        placed). Never more than MAX_EARLY_SEAL_SECONDS before the stored freeze."""
         estimate = probe.estimate() if probe.samples else rough
         by_ebay = estimate.send_at_s(bid.fire_at_ms - FREEZE_WINDOW_SECONDS * 1000)
-        return min(float(bid.freeze_at), by_ebay)
+        return max(min(float(bid.freeze_at), by_ebay), bid.freeze_at - MAX_EARLY_SEAL_SECONDS)
 
     def _measure_toward(self, until: float, probe: ClockProbe, rough: ClockEstimate) -> None:
         """Probe eBay's clock while waiting until ``until`` (our clock)."""
@@ -681,6 +701,9 @@ class SnipeEngine:
                     self._pause_before_resend(deadline, False)
                     continue
                 except (EbayNotLinkedError, EbayError):
+                    if uncertain:
+                        # An earlier attempt may have reached eBay: never FAILED (I3).
+                        return self._ask_later(bid)
                     return self._fail(bid, NOT_LINKED_REASON)
                 prepared = self.ebay.prepare_proxy_bid(token, bid.itemId, amount)
                 continue

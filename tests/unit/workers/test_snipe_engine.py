@@ -19,7 +19,7 @@ from common.ebay.errors import (
     NoBiddingActivity,
 )
 from common.ebay.models import BiddingStatus, ClockSample, Money, ProxyBidResult
-from common.errors import RetryableError
+from common.errors import EbayNotLinkedError, RetryableError
 from common.history import history_entry
 from common.models import BidEntity, BidStatus, HistoryAction, UserEntity
 from common.scheduling import ScheduleError, UnlessOwnerDeleted
@@ -698,3 +698,84 @@ def test_with_ebays_clock_behind_the_seal_keeps_the_stored_freeze(world):
     assert engine(world).run(USER, bid.bidId) == "won"
     # Then it sealed at the freeze instant the user was shown, no sooner
     assert sealed_at == [pytest.approx(bid.freeze_at, abs=0.01)]
+
+
+@pytest.mark.parametrize(
+    "token_failure",
+    [RetryableError("the link was not read in time"), EbayNotLinkedError("unlinked")],
+    ids=["link-unread", "unlinked-after-the-end"],
+)
+def test_a_follow_up_without_a_token_never_fails_a_sealed_snipe_that_bid(world, token_failure):
+    # Given a snipe whose bid eBay took but whose PLACED was never recorded (the run ended
+    # 'record-pending'), and a follow-up after the end that cannot get the user's token: the
+    # link not read in time, or unlinked once the seal's guard had passed
+    bid = snipe(world)
+    run = slow_engine(world)
+    arm_at(world, END - LEAD, 1000, only=["transition"])
+    assert run.run(USER, bid.bidId) == "record-pending"
+    world["slow"].arm(0)
+    world["clock"].now = END + 60
+
+    def no_token(*_args: Any, **_kwargs: Any) -> SecretStr:
+        raise token_failure
+
+    follow_up = engine(world, "run-2")
+    follow_up.tokens = no_token
+    # When the follow-up runs
+    result = follow_up.run(USER, bid.bidId)
+    # Then it records no FAILED that eBay contradicts (I3): the snipe stays the sealed claim,
+    # asked about again later, and no second bid goes
+    assert result == "check-pending"
+    assert stored(world, bid).status is BidStatus.ARMED
+    assert len(world["ebay"].taken) == 1
+    # and an hour after the end, still without a token, it is PLACED, saying it is unconfirmed
+    world["clock"].now = END + 3700
+    assert follow_up.run(USER, bid.bidId) == "outcome-unknown"
+    assert stored(world, bid).status is BidStatus.PLACED
+
+
+def test_a_snipe_never_sealed_without_a_token_fails_in_words(world):
+    # Given a snipe whose run cannot read the user's link before the freeze, and never sealed
+    bid = snipe(world)
+    run = engine(world)
+
+    def no_token(*_args: Any, **_kwargs: Any) -> SecretStr:
+        raise EbayNotLinkedError("unlinked")
+
+    run.tokens = no_token
+    # When its run goes, then it fails saying why, and nothing went to eBay
+    assert run.run(USER, bid.bidId) == "failed"
+    assert stored(world, bid).failureReason == NOT_LINKED_REASON
+    assert world["ebay"].taken == []
+
+
+def test_an_ebay_clock_minutes_ahead_seals_no_sooner_than_ten_seconds_before_the_freeze(world):
+    # Given eBay's Date header two minutes ahead of our clock (one host's clock off)
+    world["ebay"] = EbayAhead(world["clock"], ahead_ms=120_000)
+    bid = snipe(world)
+    sealed_at: list[float] = []
+    seal = world["stores"].bids.seal
+
+    def recording_seal(*args: Any, **kwargs: Any) -> BidEntity:
+        sealed_at.append(world["clock"]())
+        return seal(*args, **kwargs)
+
+    world["stores"].bids.seal = recording_seal
+    # When its run goes
+    engine(world).run(USER, bid.bidId)
+    # Then the seal came no sooner than 10 s before the freeze instant the user was shown
+    assert len(sealed_at) == 1
+    assert sealed_at[0] >= bid.freeze_at - 10
+
+
+def test_a_seal_refused_at_once_again_and_again_is_tried_until_it_goes_through(world):
+    # Given a database that answers the seal's first 40 attempts at once with a throttle
+    bid = snipe(world)
+    run = slow_engine(world)
+    world["slow"].arm(40, only=["seal"])
+    # When its run reaches the freeze instant
+    result = run.run(USER, bid.bidId)
+    # Then the seal is tried again after short pauses, not given up after a count, and the
+    # snipe bids once
+    assert result == "won"
+    assert len(world["ebay"].taken) == 1
