@@ -421,7 +421,8 @@ class _Run:
         phase = countdown_phase(bid.auctionEndTime - now)
         if phase_advances(bid.countdownPhase, phase):
             changes["countdownPhase"] = phase
-        if not changes or now >= bid.freeze_at:
+        # From its freeze, or its seal (which may come sooner), the snipe is the executor's.
+        if not changes or now >= bid.freeze_at or bid.sealed:
             return bid
         try:
             written = self.writer.apply(bid, changes, now)

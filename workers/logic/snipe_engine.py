@@ -168,7 +168,8 @@ class RecordPending(Exception):
 def _wrote(current: BidEntity, after: BidEntity) -> bool:
     """Whether the stored snipe is ``after`` as this very write stored it (its answer lost):
     the same status, written at the same millisecond by the same run. No other writer touches
-    a snipe in the states the executor records (the price updater stops at the freeze)."""
+    a snipe in the states the executor records (the price updater stops at the freeze or the
+    seal)."""
     return (
         current.status is after.status
         and current.updatedAt == after.updatedAt

@@ -42,7 +42,7 @@ def _bid(**fields: Any) -> BidEntity:
 
 @dataclass
 class FakeStore:
-    """Active snipes in memory; apply() mirrors SnipeUpdates' version check."""
+    """Active snipes in memory; apply() mirrors SnipeUpdates' condition."""
 
     bids: dict[str, BidEntity] = field(default_factory=dict)
     points: list[tuple[str, int, int]] = field(default_factory=list)
@@ -56,6 +56,8 @@ class FakeStore:
     def apply(self, bid: BidEntity, changes: dict[str, Any], now: int) -> bool:
         stored = self.bids[bid.bidId]
         if stored.version != bid.version or stored.status != bid.status:
+            return False
+        if stored.sealed or now >= stored.freeze_at:  # SnipeUpdates' condition
             return False
         self.bids[bid.bidId] = stored.model_copy(update={**changes, "version": bid.version + 1})
         return True
@@ -734,3 +736,18 @@ def test_an_app_refused_get_items_polls_one_item_a_call_from_the_next_round():
     assert refreshed.ebayCalls == 2
     assert ebay.calls == [[f"v1|{item}|0"] for item in sorted(prices)]
     assert {b.currentPrice for b in store.bids.values()} == {4000}
+
+
+def test_a_sealed_snipe_gets_no_write_from_a_round():
+    # Given an auction in its final minutes whose snipe the executor has sealed already
+    # (eBay's clock ahead of ours: sealed before the stored freeze), and a new price at eBay
+    store, prices = FakeStore(), {}
+    legacy = _ending(store, prices, 300)[0]
+    store.bids["b0"] = store.bids["b0"].model_copy(update={"sealedAt": NOW * 1000})
+    prices[legacy] = 4500
+    # When a round polls it
+    result = _run(store, FakeEbay(prices), FakeNotifier())
+    # Then the snipe is left as sealed: no write tried, so no conflict to read again
+    assert result.conflicts == 0
+    assert store.bids["b0"].version == 1
+    assert store.bids["b0"].currentPrice != 4500
