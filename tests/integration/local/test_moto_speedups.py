@@ -313,6 +313,28 @@ def _answers(table: str) -> list[tuple[str, dict[str, Any]]]:
             },
         ),
         (
+            "update_item",
+            {
+                "TableName": table,
+                "Key": {"pk": {"S": "c"}},
+                "UpdateExpression": "SET m = :m",
+                "ExpressionAttributeValues": {":m": {"S": "y"}},
+                "ReturnValues": "UPDATED_OLD",
+                "ReturnConsumedCapacity": "INDEXES",
+            },
+        ),
+        (
+            "query",
+            {
+                "TableName": table,
+                "IndexName": "ByUser",
+                "KeyConditionExpression": "#u = :u",
+                "ExpressionAttributeNames": {"#u": "user"},
+                "ExpressionAttributeValues": {":u": {"S": "u"}},
+                "ReturnConsumedCapacity": "INDEXES",
+            },
+        ),
+        (
             "query",
             {
                 "TableName": table,
