@@ -60,13 +60,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.chaos_harness import ChaosPlan, RunKilled, run_chaos  # noqa: E402
 from bench.chaos_users import RacePlan  # noqa: E402
+from bench.procstat import cpu_seconds  # noqa: E402
 from local.testing import MOTO_SERVER, running_stack, server_process  # noqa: E402
-
-
-def _cpu_seconds(pid: int | str) -> float:
-    """User + system CPU of a process so far (/proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Sampler:
@@ -179,7 +174,7 @@ def main() -> int:
         sampler = Sampler(running.stack.aws_endpoint_url)
         report = run_chaos(running, plan, progress=lambda line: print(line, flush=True))
         load = sampler.stop()
-        cpu = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+        cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print()
     print(

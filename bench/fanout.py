@@ -58,6 +58,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.procstat import cpu_seconds  # noqa: E402
+
 # (bidId, price, receipt epoch seconds) of every price.changed a client received.
 Receipt = tuple[str, int, float]
 CORES = os.cpu_count() or 1
@@ -79,17 +81,6 @@ def _token(issuer: str, audience: str, user: str, key: Any) -> str:
         "exp": int(time.time()) + 3600,
     }
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "dummy"})
-
-
-# ---------------------------------------------------------------- CPU time per process (Linux)
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _descendants(pid: int) -> list[int]:
@@ -119,7 +110,7 @@ def _cpu_snapshot(roles: dict[str, int]) -> dict[int, tuple[str, float]]:
     named = {pid: role for role, pid in roles.items()}
     snapshot = {}
     for pid in [os.getpid(), *_descendants(os.getpid())]:
-        seconds = _cpu_seconds(pid)
+        seconds = cpu_seconds(pid)
         if seconds is not None:
             role = "stack" if pid == os.getpid() else named.get(pid) or _container_role(pid)
             snapshot[pid] = (role, seconds)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
 import statistics
 import sys
 import time
@@ -29,6 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.procstat import cpu_seconds  # noqa: E402
 from local.testing import MOTO_SERVER, server_process  # noqa: E402
 
 TABLE = "BenchBids"
@@ -145,11 +145,6 @@ def _worker(url: str, op: str, first: int, count: int, start: Any, out: Any) -> 
     out.put(latencies)
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _phase(url: str, pid: int, op: str, clients: int, requests: int) -> None:
     ctx = multiprocessing.get_context("fork")
     start = ctx.Event()
@@ -162,13 +157,16 @@ def _phase(url: str, pid: int, op: str, clients: int, requests: int) -> None:
     for p in procs:
         p.start()
     time.sleep(1.0)  # every client connected and waiting
-    cpu0, t0 = _cpu_seconds(pid), time.perf_counter()
+    cpu0, t0 = cpu_seconds(pid), time.perf_counter()
     start.set()
     latencies: list[float] = []
     for _ in procs:
         latencies += out.get()
     wall = time.perf_counter() - t0
-    cpu = _cpu_seconds(pid) - cpu0
+    cpu1 = cpu_seconds(pid)
+    if cpu0 is None or cpu1 is None:
+        raise RuntimeError("moto's process has gone")
+    cpu = cpu1 - cpu0
     for p in procs:
         p.join()
     n = len(latencies)

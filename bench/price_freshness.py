@@ -62,6 +62,7 @@ sys.path.insert(0, str(ROOT))
 # Imported before the run: the product's modules may be edited while it goes on.
 import boto3  # noqa: E402
 
+from bench.procstat import cpu_seconds  # noqa: E402
 from common.data.budget import budget_key, utc_day  # noqa: E402
 from common.data.dynamo import to_item  # noqa: E402
 from common.models import (  # noqa: E402
@@ -99,17 +100,6 @@ def _union_seconds(windows: list[tuple[float, float]]) -> float:
     return total
 
 
-# ---------------------------------------------------------------- CPU time per process (Linux)
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _descendants(pid: int) -> list[int]:
     found = []
     with contextlib.suppress(OSError):
@@ -139,7 +129,7 @@ def _role(pid: int, named: dict[int, str]) -> str:
 def _cpu_snapshot(named: dict[int, str]) -> dict[int, tuple[str, float]]:
     snapshot = {}
     for pid in [os.getpid(), *_descendants(os.getpid())]:
-        seconds = _cpu_seconds(pid)
+        seconds = cpu_seconds(pid)
         if seconds is not None:
             role = "stack and bench" if pid == os.getpid() else _role(pid, named)
             snapshot[pid] = (role, seconds)
