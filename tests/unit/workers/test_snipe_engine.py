@@ -659,11 +659,8 @@ class EbayAhead(Ebay):
         ]
 
 
-def test_with_ebays_clock_ahead_the_seal_comes_the_freeze_window_before_ebays_fire_instant(world):
-    # Given eBay's clock 3.7 s ahead of ours (its fire instant is 3.7 s sooner on our clock than
-    # the stored instants say), and a snipe whose seal is recorded when it is made
-    world["ebay"] = EbayAhead(world["clock"], ahead_ms=3700)
-    bid = snipe(world)
+def seal_instants(world: dict[str, Any]) -> list[float]:
+    """The instants (the run's clock) at which the run asks for its seal, as it asks."""
     sealed_at: list[float] = []
     seal = world["stores"].bids.seal
 
@@ -672,6 +669,15 @@ def test_with_ebays_clock_ahead_the_seal_comes_the_freeze_window_before_ebays_fi
         return seal(*args, **kwargs)
 
     world["stores"].bids.seal = recording_seal
+    return sealed_at
+
+
+def test_with_ebays_clock_ahead_the_seal_comes_the_freeze_window_before_ebays_fire_instant(world):
+    # Given eBay's clock 3.7 s ahead of ours (its fire instant is 3.7 s sooner on our clock than
+    # the stored instants say), and a snipe whose seal is recorded when it is made
+    world["ebay"] = EbayAhead(world["clock"], ahead_ms=3700)
+    bid = snipe(world)
+    sealed_at = seal_instants(world)
     # When its run bids
     assert engine(world).run(USER, bid.bidId) == "won"
     # Then it sealed 5 s before eBay's fire instant on our clock, not at the stored freeze
@@ -686,14 +692,7 @@ def test_with_ebays_clock_behind_the_seal_keeps_the_stored_freeze(world):
     # Given eBay's clock 3 s behind ours
     world["ebay"] = EbayAhead(world["clock"], ahead_ms=-3000)
     bid = snipe(world)
-    sealed_at: list[float] = []
-    seal = world["stores"].bids.seal
-
-    def recording_seal(*args: Any, **kwargs: Any) -> BidEntity:
-        sealed_at.append(world["clock"]())
-        return seal(*args, **kwargs)
-
-    world["stores"].bids.seal = recording_seal
+    sealed_at = seal_instants(world)
     # When its run bids
     assert engine(world).run(USER, bid.bidId) == "won"
     # Then it sealed at the freeze instant the user was shown, no sooner
@@ -753,14 +752,7 @@ def test_an_ebay_clock_minutes_ahead_seals_no_sooner_than_ten_seconds_before_the
     # Given eBay's Date header two minutes ahead of our clock (one host's clock off)
     world["ebay"] = EbayAhead(world["clock"], ahead_ms=120_000)
     bid = snipe(world)
-    sealed_at: list[float] = []
-    seal = world["stores"].bids.seal
-
-    def recording_seal(*args: Any, **kwargs: Any) -> BidEntity:
-        sealed_at.append(world["clock"]())
-        return seal(*args, **kwargs)
-
-    world["stores"].bids.seal = recording_seal
+    sealed_at = seal_instants(world)
     # When its run goes
     engine(world).run(USER, bid.bidId)
     # Then the seal came no sooner than 10 s before the freeze instant the user was shown
