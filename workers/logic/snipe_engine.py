@@ -165,6 +165,12 @@ class RecordPending(Exception):
         self.bid = bid
 
 
+def _retry_pause(failures: int) -> float:
+    """The pause before trying a database call again after its ``failures``-th timeout:
+    doubling from RECORD_RETRY_PAUSE_S, at most RECORD_RETRY_PAUSE_MAX_S."""
+    return float(min(RECORD_RETRY_PAUSE_S * 2 ** (failures - 1), RECORD_RETRY_PAUSE_MAX_S))
+
+
 def _wrote(current: BidEntity, after: BidEntity) -> bool:
     """Whether the stored snipe is ``after`` as this very write stored it (its answer lost):
     the same status, written at the same millisecond by the same run. No other writer touches
@@ -310,7 +316,7 @@ class SnipeEngine:
                 if attempt == FIRST_READ_ATTEMPTS:
                     raise
                 logger.warning("snipe not read in time; reading again", bid_id=bid_id)
-                self.sleep(RECORD_RETRY_PAUSE_S * 2 ** (attempt - 1))
+                self.sleep(_retry_pause(attempt))
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ claim
@@ -1186,8 +1192,7 @@ class SnipeEngine:
                         status=after.status.value,
                     )
                     raise RecordPending(bid) from None
-                pause = RECORD_RETRY_PAUSE_S * 2 ** (timeouts - 1)
-                self.sleep(min(pause, RECORD_RETRY_PAUSE_MAX_S))
+                self.sleep(_retry_pause(timeouts))
 
     def _after_conflict(
         self,
