@@ -266,8 +266,12 @@ class StreamPump:
     async def _poll(self, mapping: StreamMapping, shard: _Shard) -> None:
         """Read the shard into its lanes while they have room; start a lane that has records."""
         room = mapping.batch_size * len(shard.lanes)
+        loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
             fetched = 0
+            # Polls keep Lambda's cadence: the next is due an interval after this one started,
+            # not after its answer (GetRecords' own time, tens of ms under load, stretched it).
+            due = loop.time() + self.poll_interval
             if shard.iterator and shard.buffered < room:
                 try:
                     fetched = await self._fetch(mapping, shard)
@@ -283,9 +287,9 @@ class StreamPump:
             if shard.buffered >= room:
                 shard.drained.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(shard.drained.wait(), self.poll_interval)
+                    await asyncio.wait_for(shard.drained.wait(), max(0.0, due - loop.time()))
             else:
-                await asyncio.sleep(self.poll_interval)
+                await asyncio.sleep(max(0.0, due - loop.time()))
 
     async def _fetch(self, mapping: StreamMapping, shard: _Shard) -> int:
         assert shard.iterator is not None
