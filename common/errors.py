@@ -35,6 +35,21 @@ class ConflictError(DomainError):
 
 
 @dataclass
+class ActiveSnipeExists(ConflictError):
+    """The user's one active snipe on the item (its guard) is another snipe: ``holder``, its
+    bidId, as the create's failed condition saw it."""
+
+    holder: str = ""
+
+
+@dataclass
+class IdempotencyKeyReused(ConflictError):
+    """An Idempotency-Key sent again with a request that differs from the one it created."""
+
+    code: str = "IDEMPOTENCY_KEY_REUSED"
+
+
+@dataclass
 class SnipeSealedError(ConflictError):
     """The executor has sealed the snipe: its bid is being placed with what was sealed, and
     nothing about it may change any more (docs/sniping-engine.md, "One seal")."""

@@ -24,6 +24,9 @@ LegacyItemId = Annotated[
     str, Field(pattern=r"^[0-9]{6,19}$", description="eBay's numeric (legacy) item id")
 ]
 GroupId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9 _.:-]+$")]
+# A client's token for one create (POST /bids' Idempotency-Key header): its retry of the same
+# request answers with the snipe the first made (rest/logic/bids.py).
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 EpochSeconds = Annotated[int, Field(ge=0)]
 EpochMillis = Annotated[int, Field(ge=0)]
 
@@ -165,6 +168,8 @@ class BidEntity(BaseModel):
     # the freeze instant; from then on no API change, cancel, group cancel, unlink or account
     # deletion may touch the snipe, and the executor bids exactly what it sealed.
     sealedAt: EpochMillis | None = None
+    # The Idempotency-Key of the request that created it, if it sent one.
+    idempotencyKey: str | None = None
 
     @property
     def fire_at(self) -> int:

@@ -24,6 +24,7 @@ from rest.schemas.bids import (
     BidPageOut,
     CreateBidRequest,
     CreatedBidOut,
+    IdempotencyKeyHeader,
     StatusFilter,
     UpdateBidRequest,
 )
@@ -38,13 +39,20 @@ CREATED = documented(
 
 
 @router.post("/bids", tags=["bids"], responses=CREATED)
-def create_bid(body: CreateBidRequest) -> tuple[CreatedBidOut, int]:
+def create_bid(
+    body: CreateBidRequest, idempotency_key: IdempotencyKeyHeader = None
+) -> tuple[CreatedBidOut, int]:
     who = caller(router)
     p = bids_ports()
     bid, warnings = logic.create_snipe(
         who.user_id,
         logic.NewSnipe(
-            body.ebayItemId, body.maxBidAmount, body.currency, body.leadSeconds, body.groupId
+            body.ebayItemId,
+            body.maxBidAmount,
+            body.currency,
+            body.leadSeconds,
+            body.groupId,
+            idempotency_key,
         ),
         p,
         p.items.for_user(SNIPE_CREATION, who.user_id, time.time),

@@ -95,20 +95,23 @@ class LostAnswers:
     botocore's attempts is sent (the first applies it, the repeat fails its own condition) and
     its answer dropped (``ReadTimeoutError``), so the caller gets the data layer's
     ``RetryableError`` with the write in the table. No sleep: botocore's pause before its
-    repeat is nil here, the read timeout is not waited out."""
+    repeat is nil here, the read timeout is not waited out. With ``only``, the next ``n``
+    whose request contains that text (a client other writers share, as the local stack's)."""
 
     def __init__(self, client: Any) -> None:
         self.client = unwrapped(client)  # a repository's client: botocore's own behind it
         self.lost: list[str] = []
         self._attempts = int(self.client.meta.config.retries.get("total_max_attempts", 1))
         self._left = 0  # attempts of armed writes still to lose
+        self._only: str | None = None
         self._id = f"lost-answers-{uuid.uuid4().hex}"
         events = self.client.meta.events
         events.register("before-send.dynamodb", self._before_send, unique_id=self._id)
         events.register_first("needs-retry.dynamodb", self._no_pause, unique_id=self._id)
 
-    def arm(self, writes: int = 1) -> None:
+    def arm(self, writes: int = 1, only: str | None = None) -> None:
         self._left += writes * self._attempts
+        self._only = only
 
     def close(self) -> None:
         self.client.meta.events.unregister("before-send.dynamodb", unique_id=self._id)
@@ -117,6 +120,8 @@ class LostAnswers:
     def _before_send(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
         operation = operation_of(request)
         if self._left <= 0 or operation not in WRITES:
+            return None
+        if self._only is not None and self._only not in json.dumps(body_of(request)):
             return None
         self._left -= 1
         self.lost.append(operation)

@@ -24,6 +24,7 @@ def http_event(
     raw_body: str | None = None,
     user: str | None = "user-a",
     email: str | None = "a@example.com",
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     now = time.time()
     claims: dict[str, str] | None = None
@@ -58,7 +59,12 @@ def http_event(
         "routeKey": f"{method} {route or path}",
         "rawPath": path,
         "rawQueryString": urlencode(query or {}),
-        "headers": {"content-type": "application/json", "user-agent": "pytest"},
+        # API Gateway (payload 2.0) lower-cases the names of the headers it passes on.
+        "headers": {
+            "content-type": "application/json",
+            "user-agent": "pytest",
+            **{name.lower(): value for name, value in (headers or {}).items()},
+        },
         "requestContext": context,
         "isBase64Encoded": False,
     }

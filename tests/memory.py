@@ -42,6 +42,7 @@ from common.data.users import (
 )
 from common.errors import (
     AccountDeletedError,
+    ActiveSnipeExists,
     ConflictError,
     EbayNotLinkedError,
     FieldIssue,
@@ -190,9 +191,10 @@ class MemoryBids:
             if self.t.profile_deleted(bid.userId):
                 raise AccountDeletedError(ACCOUNT_DELETED)
             if guard in self.t.users:
-                raise ConflictError(
+                raise ActiveSnipeExists(
                     "You already have an active snipe on this item",
                     [FieldIssue("ebayItemId", "an active snipe exists for this item")],
+                    holder=self.t.users[guard]["bidId"],
                 )
             if max_active is not None and len(slots) >= max_active:
                 raise TooManyActiveSnipes(

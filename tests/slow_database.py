@@ -18,8 +18,9 @@ from common.errors import DomainError, RetryableError
 
 Wait = Callable[[float], None]
 
-# The executor's writes through its ports (BidStore, GroupSlotLedger); everything else is a read.
-WRITES = frozenset({"transition", "replace", "seal", "take", "settle"})
+# The writes through the ports (BidStore, GroupSlotLedger): the executor's and POST /bids'
+# create; everything else is a read.
+WRITES = frozenset({"transition", "replace", "seal", "take", "settle", "create"})
 # What a call that is never answered costs its caller: two attempts of 1 s (common/aws.py).
 GIVE_UP_AFTER_S = 2.0
 

@@ -24,6 +24,7 @@ from common.data.dynamo import (
     query_items,
     raise_if_cancelled_by,
     repository_client,
+    seen_on_failure,
     to_item,
     to_value,
     translate_errors,
@@ -39,6 +40,7 @@ from common.data.users import (
 )
 from common.errors import (
     AccountDeletedError,
+    ActiveSnipeExists,
     ConflictError,
     EbayNotLinkedError,
     FieldIssue,
@@ -58,6 +60,7 @@ SEAL_AFTER_END_MS = 5_000
 # (at most the cap, 200) and a full page (100) fit, so a page of finished snipes is cut short
 # only by other finished ones that the filter leaves out. No page reads a whole history.
 LIST_READ_BUDGET = 300
+ACTIVE_SNIPE_EXISTS = "You already have an active snipe on this item"
 NOT_LINKED_FOR_SEAL = "Your eBay account was unlinked before the bid: link it so snipes can bid."
 
 
@@ -216,7 +219,8 @@ class BidsRepository:
     def create(self, bid: BidEntity, history: HistoryEntity, max_active: int | None = None) -> None:
         """Store a new snipe, its history entry and the one-active-snipe-per-item guard, and
         count it among its owner's active snipes: with ``max_active``, only if they have fewer
-        (TooManyActiveSnipes otherwise; common/data/active_snipes.py)."""
+        (TooManyActiveSnipes otherwise; common/data/active_snipes.py). ActiveSnipeExists, naming
+        the guard's holder, when the user has an active snipe on the item."""
         items: list[Any] = [
             {
                 "Put": {
@@ -229,6 +233,8 @@ class BidsRepository:
                         }
                     ),
                     "ConditionExpression": "attribute_not_exists(userId)",
+                    # The guard's holder, for a retry of the request that created it.
+                    **RETURN_OLD_ON_FAILURE,
                 }
             },
             {
@@ -249,14 +255,13 @@ class BidsRepository:
             if wrote_already(exc, items[1]["Put"]["Item"], 1):
                 return  # this very snipe, stored by an attempt whose answer timed out
             raise_if_account_deleted(exc, len(items) - 1)
-            raise_if_cancelled_by(
-                exc,
-                0,
-                ConflictError(
-                    "You already have an active snipe on this item",
+            if cancelled_by(exc, 0):
+                guard = seen_on_failure(exc, 0) or {}
+                raise ActiveSnipeExists(
+                    ACTIVE_SNIPE_EXISTS,
                     [FieldIssue("ebayItemId", "an active snipe exists for this item")],
-                ),
-            )
+                    holder=str(guard.get("bidId", "")),
+                ) from exc
             raise_if_no_slot(exc, len(items) - 2, max_active)
             with translate_errors():
                 raise

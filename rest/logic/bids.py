@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -16,9 +17,11 @@ from common.ebay.errors import (
 )
 from common.ebay.models import EbayItem
 from common.errors import (
+    ActiveSnipeExists,
     BadRequestError,
     ConflictError,
     FieldIssue,
+    IdempotencyKeyReused,
     RetryableError,
     SnipeSealedError,
     ValidationFailed,
@@ -29,6 +32,7 @@ from common.models import (
     CHANGEABLE_STATUSES,
     DEFAULT_LEAD_SECONDS,
     FREEZE_WINDOW_SECONDS,
+    IDEMPOTENCY_KEY_PATTERN,
     BidEntity,
     BidStatus,
     HistoryAction,
@@ -58,6 +62,13 @@ class NewSnipe:
     currency: str | None
     lead_seconds: int | None
     group_id: str | None
+    # The client's token for this create (the Idempotency-Key header): a retry carrying it
+    # answers with the snipe the first attempt made, whose answer the client never got.
+    idempotency_key: str | None = None
+
+
+IDEMPOTENCY_KEY_FIELD = "Idempotency-Key"
+KEY_REUSED = "Idempotency-Key reused with a different request"
 
 
 def fetch_auction(auctions: AuctionLookup, legacy_item_id: str) -> EbayItem:
@@ -105,7 +116,13 @@ def create_snipe(
     """Schedule a snipe on an eBay auction; never for a deleted account (AccountDeletedError),
     whose token may outlive it by up to an hour, nor beyond the owner's cap on active snipes
     (TooManyActiveSnipes, 429). ``auctions`` looks the item up: in the API, metered from the
-    snipe-creation share of the day's eBay calls (rest.logic.lookups)."""
+    snipe-creation share of the day's eBay calls (rest.logic.lookups).
+
+    With an idempotency key, a create refused because the item's active snipe is one that an
+    earlier request with this key made (its answer lost: a timeout, a 503 after the transaction
+    landed) answers with that snipe, as the first would have; nothing is written for it. The
+    same key with a different request on the item is IdempotencyKeyReused (409)."""
+    _check_idempotency_key(request.idempotency_key)
     users, bids, scheduler, cap = ports.users, ports.bids, ports.scheduler, ports.snipe_cap
     # The profile is read anyway (its default lead time), so the tombstone is checked here,
     # before eBay is asked. A deletion that begins after this read is caught by the create's
@@ -120,26 +137,82 @@ def create_snipe(
     now = now_ms(clock)
     _check_biddable(item, request, lead, now // 1000)
     bid = _new_bid(user_id, new_id(clock), request, item, lead, now)
-    caps.create_counted(
-        bids,
-        bid,
-        history_entry(
+    try:
+        caps.create_counted(
+            bids,
             bid,
-            HistoryAction.CREATE,
-            now,
-            history_ttl_days,
-            {"maxBidAmount": bid.maxBidAmount, "leadSeconds": lead, "groupId": bid.groupId},
-        ),
-        cap,
-        clock,
-    )
-    _wake_or_withdraw(bid, scheduler, bids, clock, history_ttl_days)
+            history_entry(
+                bid,
+                HistoryAction.CREATE,
+                now,
+                history_ttl_days,
+                {"maxBidAmount": bid.maxBidAmount, "leadSeconds": lead, "groupId": bid.groupId},
+            ),
+            cap,
+            clock,
+        )
+    except ActiveSnipeExists as exc:
+        earlier = _created_with_key(user_id, request, lead, exc.holder, bids)
+        if earlier is None:
+            raise
+        bid = earlier
+        _wake_again(bid, scheduler, clock)
+    else:
+        _wake_or_withdraw(bid, scheduler, bids, clock, history_ttl_days)
     warnings = []
     if user is None or not user.ebayAccountId:
         warnings.append("Link your eBay account before the auction ends, or the snipe cannot fire")
     if bid.groupId:
         warnings += group_overlap_warnings(bid, bids)
     return bid, warnings
+
+
+def _check_idempotency_key(key: str | None) -> None:
+    if key is not None and not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key):
+        rule = "1-64 characters of A-Z, a-z, 0-9, _ and -"
+        raise BadRequestError(
+            f"The {IDEMPOTENCY_KEY_FIELD} header must be {rule}",
+            [FieldIssue(IDEMPOTENCY_KEY_FIELD, f"must be {rule}")],
+        )
+
+
+def _created_with_key(
+    user_id: str, request: NewSnipe, lead: int, holder: str, bids: BidStore
+) -> BidEntity | None:
+    """The user's active snipe on the item, ``holder`` (the guard's, from the refused create),
+    when the request that made it carried this request's idempotency key; None when the key
+    is absent or not that snipe's. IdempotencyKeyReused when it is, with another request."""
+    key = request.idempotency_key
+    if key is None or not holder:
+        return None
+    earlier = bids.get(user_id, holder)
+    if earlier is None or earlier.idempotencyKey != key:
+        return None
+    same = (
+        earlier.maxBidAmount == request.max_bid_amount
+        and earlier.leadSeconds == lead
+        and earlier.groupId == request.group_id
+        and request.currency in (None, earlier.currency)
+    )
+    if not same:
+        raise IdempotencyKeyReused(
+            KEY_REUSED,
+            [FieldIssue(IDEMPOTENCY_KEY_FIELD, "already used for another request on this item")],
+        )
+    logger.info("snipe create repeated", bid_id=earlier.bidId)
+    return earlier
+
+
+def _wake_again(bid: BidEntity, scheduler: SnipeScheduler, clock: Clock) -> None:
+    """The wake-up of a snipe created by an earlier attempt, whose request may have failed
+    before arranging it. Scheduling again is harmless (it moves the schedule to where it is),
+    and a failure withdraws nothing: the reconciler wakes a snipe whose wake-up was lost."""
+    if bid.status != BidStatus.PENDING:
+        return
+    try:
+        scheduler.wake(bid.userId, bid.bidId, bid.fire_at, clock())
+    except ScheduleError:
+        logger.warning("repeated snipe's wake-up not arranged", bid_id=bid.bidId)
 
 
 def _new_bid(
@@ -164,6 +237,7 @@ def _new_bid(
         currentPrice=price.amount if price else None,
         createdAt=now,
         updatedAt=now,
+        idempotencyKey=request.idempotency_key,
     )
 
 

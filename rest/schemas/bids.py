@@ -4,13 +4,35 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler.openapi.params import Header
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.models import BidStatus, Cents, CurrencyCode, GroupId, LeadSeconds, LegacyItemId
+from common.models import (
+    IDEMPOTENCY_KEY_PATTERN,
+    BidStatus,
+    Cents,
+    CurrencyCode,
+    GroupId,
+    LeadSeconds,
+    LegacyItemId,
+)
 from rest.schemas.shared import Strict, enum_list_pattern
 
 StatusFilter = Annotated[
     str, Field(max_length=200, pattern=enum_list_pattern(BidStatus), description="e.g. WON,LOST")
+]
+
+
+# Checked by the logic (400 naming the header, rest/logic/bids.py); the pattern is documented.
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="A fresh token per create, sent again with each retry of it: a retry whose"
+        " first attempt did create the snipe answers 201 with that snipe instead of 409. The"
+        " same key with another request on the item is 409 IDEMPOTENCY_KEY_REUSED.",
+        json_schema_extra={"pattern": IDEMPOTENCY_KEY_PATTERN, "minLength": 1, "maxLength": 64},
+    ),
 ]
 
 

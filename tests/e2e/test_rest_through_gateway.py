@@ -3,13 +3,18 @@ the JWT authorizer, the handlers, moto and the eBay simulator, all in one stack.
 
 from __future__ import annotations
 
+import base64
+import json
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
+from common.data.dynamo import default_client
 from local.testing import RunningStack, running_stack
+from tests.dynamo_faults import LostAnswers
 
 pytestmark = pytest.mark.e2e
 
@@ -101,6 +106,55 @@ def test_racing_creates_through_the_gateway_give_one_201(running: RunningStack) 
     with ThreadPoolExecutor(6) as pool:
         statuses = sorted(pool.map(create, range(6)))
     assert statuses == [201, 409, 409, 409, 409, 409]
+
+
+def _subject(auth: dict[str, str]) -> str:
+    payload = auth["Authorization"].split()[1].split(".")[1]
+    return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"])
+
+
+def test_a_create_whose_answer_was_lost_is_retried_with_its_key_to_the_same_snipe(
+    running: RunningStack,
+) -> None:
+    base = running.base_url
+    # Given a signed-in user, an auction, and the dashboard's origin allowed to send the key
+    auth = _login(base, "retrier@example.com")
+    auction = _auction(running)
+    preflight = httpx.options(
+        f"{base}/bids",
+        headers={
+            "Origin": running.stack.dashboard_url,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type,idempotency-key",
+        },
+    )
+    assert "idempotency-key" in preflight.headers["access-control-allow-headers"].lower()
+    body = {"ebayItemId": auction["legacyItemId"], "maxBidAmount": 3300, "leadSeconds": 4}
+    keyed = {**auth, "Idempotency-Key": str(uuid.uuid4())}
+    # When the create's transaction lands but DynamoDB's answer never reaches the function
+    lost = LostAnswers(default_client())
+    try:
+        lost.arm(1, only=f"SNIPE#{_subject(auth)}#{auction['legacyItemId']}")
+        first = httpx.post(f"{base}/bids", headers=keyed, json=body, timeout=30)
+    finally:
+        lost.close()
+    # Then the user is told to try again, although the snipe is stored
+    assert first.status_code == 503, first.text
+    assert first.json()["error"]["message"] == "The database did not answer in time; try again"
+    [stored] = httpx.get(f"{base}/bids", headers=auth).json()["items"]
+    # When they try again with the same key
+    again = httpx.post(f"{base}/bids", headers=keyed, json=body, timeout=30)
+    # Then they get that snipe, created once
+    assert again.status_code == 201, again.text
+    assert again.json()["bidId"] == stored["bidId"]
+    assert [b["bidId"] for b in httpx.get(f"{base}/bids", headers=auth).json()["items"]] == [
+        stored["bidId"]
+    ]
+    history = httpx.get(f"{base}/bid-history/{stored['bidId']}", headers=auth).json()
+    assert [e["action"] for e in history["items"]] == ["CREATE"]
+    # and a retry without the key is still the one-active-snipe conflict
+    plain = httpx.post(f"{base}/bids", headers=auth, json=body, timeout=30)
+    assert plain.status_code == 409
 
 
 def test_the_openapi_document_and_swagger_page_are_served(running: RunningStack) -> None:

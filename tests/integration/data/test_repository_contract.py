@@ -33,6 +33,7 @@ from common.data.snipe_updates import SnipeUpdates
 from common.data.users import UsersRepository
 from common.errors import (
     AccountDeletedError,
+    ActiveSnipeExists,
     ConflictError,
     EbayNotLinkedError,
     RetryableError,
@@ -180,13 +181,29 @@ def test_a_second_active_snipe_on_one_item_is_a_conflict_until_the_first_ends(st
     first = created(stores)
     # When another snipe on the same item is created
     second = new_snipe("b0002")
-    with pytest.raises(ConflictError):
+    with pytest.raises(ActiveSnipeExists) as refused:
         stores.bids.create(second, entry(second))
-    # Then it was refused and nothing of it was written; once the first is cancelled it goes in
+    # Then it was refused naming the snipe that holds the item, and nothing of it was written;
+    # once the first is cancelled it goes in
+    assert refused.value.holder == first.bidId
     assert stores.bids.get(USER, "b0002") is None
     moved(stores, first, BidStatus.CANCELLED, allowed=[BidStatus.PENDING])
     stores.bids.create(second, entry(second, at=NOW_MS + 5))
     assert stores.bids.require(USER, "b0002").status is BidStatus.PENDING
+
+
+def test_a_snipe_keeps_its_idempotency_key_and_names_itself_to_a_retry_at_the_cap(stores):
+    # Given a snipe created with an idempotency key that filled its owner's cap
+    first = created(stores, new_snipe(idempotencyKey="key-1"), max_active=1)
+    assert first.idempotencyKey == "key-1"
+    # When a retry of it (a new bidId) is created on the same item
+    retry = new_snipe("b0002", idempotencyKey="key-1")
+    with pytest.raises(ActiveSnipeExists) as refused:
+        stores.bids.create(retry, entry(retry, at=NOW_MS + 3), max_active=1)
+    # Then the guard is what refuses it, not the cap, naming the first; nothing was written
+    assert refused.value.holder == first.bidId
+    assert stores.bids.get(USER, "b0002") is None
+    assert stores.bids.active_count(USER) == 1
 
 
 def test_the_active_snipe_cap_refuses_the_one_too_many_and_an_ending_frees_a_slot(stores):

@@ -21,8 +21,11 @@ call = make_call(bids.handler)
 pytestmark = pytest.mark.integration
 
 
-def _create(item: str, amount: int = 5000, **extra: Any) -> tuple[int, Any]:
-    return call("POST", "/bids", body={"ebayItemId": item, "maxBidAmount": amount, **extra})
+def _create(
+    item: str, amount: int = 5000, headers: dict[str, str] | None = None, **extra: Any
+) -> tuple[int, Any]:
+    body = {"ebayItemId": item, "maxBidAmount": amount, **extra}
+    return call("POST", "/bids", body=body, headers=headers)
 
 
 def _get(bid_id: str, user: str = "user-a") -> tuple[int, Any]:
@@ -149,6 +152,42 @@ def test_one_active_snipe_per_item(rest_env, new_auction):
     # Then it is a conflict
     assert status == 409
     assert body["error"]["details"][0]["field"] == "ebayItemId"
+
+
+def test_a_create_repeated_with_its_idempotency_key_answers_with_the_same_snipe(
+    rest_env, new_auction
+):
+    # Given a snipe created with an Idempotency-Key
+    auction = new_auction()
+    key = {"Idempotency-Key": "3b7d0c1e-5b0f-4d8e-a1f4-0c9e2a7d6b11"}
+    status, first = _create(auction["legacyItemId"], 7000, leadSeconds=4, headers=key)
+    assert status == 201
+    # When the same request comes again with the key (its first answer lost, say)
+    status, again = _create(auction["legacyItemId"], 7000, leadSeconds=4, headers=key)
+    # Then it answers as the first did, with the same snipe, and nothing more was written
+    assert status == 201
+    assert again["bidId"] == first["bidId"]
+    assert len(_history_items("user-a")) == 1
+    # and with a different maximum under the same key it is a 409 saying so
+    status, body = _create(auction["legacyItemId"], 8000, leadSeconds=4, headers=key)
+    assert status == 409
+    assert body["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert body["error"]["message"] == "Idempotency-Key reused with a different request"
+    # and without the key it is the usual conflict
+    status, body = _create(auction["legacyItemId"], 7000, leadSeconds=4)
+    assert (status, body["error"]["code"]) == (409, "CONFLICT")
+
+
+@pytest.mark.parametrize("key", ["", "x" * 65, "not a key", "a.b"])
+def test_a_malformed_idempotency_key_is_400_naming_the_header(rest_env, new_auction, key):
+    auction = new_auction()
+    # When a create carries a malformed Idempotency-Key
+    status, body = _create(auction["legacyItemId"], headers={"Idempotency-Key": key})
+    # Then it is a 400 in the API's error shape naming the header, and nothing was written
+    assert status == 400
+    assert body["error"]["code"] == "BAD_REQUEST"
+    assert [d["field"] for d in body["error"]["details"]] == ["Idempotency-Key"]
+    assert _history_items("user-a") == []
 
 
 def test_concurrent_creates_give_exactly_one_201(rest_env, new_auction):

@@ -15,6 +15,7 @@ from common.errors import (
     AccountDeletedError,
     BadRequestError,
     ConflictError,
+    IdempotencyKeyReused,
     RetryableError,
     SnipeSealedError,
     TooManyActiveSnipes,
@@ -27,6 +28,7 @@ from rest.logic import bids as logic
 from rest.logic.caps import ActiveSnipeCap
 from tests.fakes import FakeScheduler, roomy_cap
 from tests.memory import MemoryBids, MemoryStores
+from tests.slow_database import SlowDatabase
 
 NOW = 1_900_000_000.0
 USER = "u1"
@@ -84,9 +86,13 @@ def auction(legacy_id: str = "1001", ends_in: int = 600, **fields: Any) -> EbayI
 
 
 def request(
-    item: str = "1001", max_bid: int = 5000, lead: int | None = 5, group: str | None = None
+    item: str = "1001",
+    max_bid: int = 5000,
+    lead: int | None = 5,
+    group: str | None = None,
+    key: str | None = None,
 ) -> logic.NewSnipe:
-    return logic.NewSnipe(item, max_bid, "USD", lead, group)
+    return logic.NewSnipe(item, max_bid, "USD", lead, group, key)
 
 
 @pytest.fixture
@@ -106,7 +112,7 @@ def create(world: dict[str, Any], req: logic.NewSnipe | None = None, **kwargs: A
         req,
         SimpleNamespace(
             users=stores.users,
-            bids=stores.bids,
+            bids=kwargs.pop("bids", stores.bids),
             scheduler=kwargs.pop("scheduler", world["scheduler"]),
             snipe_cap=kwargs.pop("cap", roomy_cap()),
         ),
@@ -258,6 +264,96 @@ def test_group_snipes_ending_too_close_together_are_warned_about(world):
     # Then the user is told the later one may not bid
     assert len(warnings) == 1
     assert "group 'cams' ends within 5 s" in warnings[0]
+
+
+# ------------------------------------------------------------------- create, idempotent
+
+KEY = "6f1c2b9e-0d4a-4c1e-9a57-3f2d8b7e1c55"
+
+
+def lost_create(world: dict[str, Any], req: logic.NewSnipe) -> None:
+    """``req`` created, its answer lost: the transaction landed, the caller got 503."""
+    slow = SlowDatabase()
+    slow.arm(1, applied=True, only=["create"])
+    with pytest.raises(RetryableError):
+        create(world, req, bids=slow.port(world["stores"].bids))
+    assert slow.timed_out == ["create (applied)"]
+    world["clock"].now += 2  # the client's retry, a moment later
+
+
+def test_a_retry_with_the_key_of_a_create_whose_answer_was_lost_gets_that_snipe(world):
+    # Given a create with a key whose transaction landed but whose answer was lost
+    lost_create(world, request(key=KEY))
+    [stored] = world["stores"].bids.all_keys(USER)
+    assert stored.idempotencyKey == KEY
+    # When the client sends the same request with the same key again
+    bid, warnings = create(world, request(key=KEY))
+    # Then it gets that very snipe, not a second one, and it is woken this time
+    assert bid == world["stores"].bids.require(USER, stored.bidId)
+    assert world["stores"].bids.all_keys(USER) == [bid]
+    assert actions(world, bid.bidId) == [HistoryAction.CREATE]
+    assert world["scheduler"].woken == [bid.bidId]
+    assert warnings == []
+
+
+def test_a_retry_without_the_key_or_with_another_is_the_usual_conflict(world):
+    # Given a create with a key whose answer was lost
+    lost_create(world, request(key=KEY))
+    # When the same request comes without the key, or with another one
+    for key in (None, "another-key"):
+        with pytest.raises(ConflictError) as refused:
+            create(world, request(key=key))
+        # Then it is the one-active-snipe conflict, nothing more is stored or woken
+        assert not isinstance(refused.value, IdempotencyKeyReused)
+        assert refused.value.message == "You already have an active snipe on this item"
+    assert len(world["stores"].bids.all_keys(USER)) == 1
+    assert world["scheduler"].woken == []
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [request(max_bid=7000, key=KEY), request(lead=9, key=KEY), request(group="g", key=KEY)],
+    ids=["max", "lead", "group"],
+)
+def test_a_key_sent_again_with_another_request_on_the_item_is_refused(world, changed):
+    # Given a snipe created with a key
+    first, _ = create(world, request(key=KEY))
+    # When the key comes again with a different maximum, lead time or group for the item
+    with pytest.raises(IdempotencyKeyReused) as refused:
+        create(world, changed)
+    # Then it is a 409 saying so, and the snipe is as it was
+    assert refused.value.message == "Idempotency-Key reused with a different request"
+    assert refused.value.details[0].field == "Idempotency-Key"
+    assert world["stores"].bids.all_keys(USER) == [first]
+
+
+def test_a_key_sent_again_for_another_item_is_a_new_snipe(world):
+    # Given a snipe created with a key
+    first, _ = create(world, request(key=KEY))
+    # When the key comes again with another item
+    auctions = Auctions(**{"1002": auction("1002")})
+    second, _ = create(world, request("1002", key=KEY), auctions=auctions)
+    # Then that is a create like any other
+    assert second.bidId != first.bidId
+    assert second.ebayItemId == "1002"
+
+
+@pytest.mark.parametrize("key", ["", "x" * 65, "has space", "kéy", "a/b", "a,b"])
+def test_a_malformed_key_is_refused_before_anything_is_read(world, key):
+    auctions = Auctions(**{"1001": auction()})
+    # When a create carries an Idempotency-Key outside 1-64 of [A-Za-z0-9_-]
+    with pytest.raises(BadRequestError) as refused:
+        create(world, request(key=key), auctions=auctions)
+    # Then it is a 400 naming the header, eBay unasked and nothing stored
+    assert refused.value.details[0].field == "Idempotency-Key"
+    assert auctions.asked == []
+    assert world["stores"].bids.all_keys(USER) == []
+
+
+def test_a_key_of_64_of_the_allowed_characters_is_taken(world):
+    key = ("Ab9_-" * 13)[:64]
+    bid, _ = create(world, request(key=key))
+    assert world["stores"].bids.require(USER, bid.bidId).idempotencyKey == key
 
 
 # ---------------------------------------------------------------------------------- change
