@@ -20,18 +20,34 @@ export class ApiError extends Error {
   }
 }
 
+/** A fresh Idempotency-Key for one user action: its retries send the same one. */
+export function idempotencyKey() {
+  if (globalThis.crypto?.randomUUID) return crypto.randomUUID();
+  // randomUUID needs a secure context; a page served over plain http from a LAN address has
+  // getRandomValues only.
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// A create whose answer was lost may have landed: 503 (the database did not answer in time),
+// a gateway that gave up on the function, or no answer at all. Sent again with its key, the
+// API answers it with the snipe it made (README, POST /bids), so a retry never doubles it.
+const MAYBE_DONE = new Set([0, 502, 503, 504]);
+export const CREATE_RETRY_DELAYS_MS = [400, 1200, 3000];
+
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 export class Api {
   constructor(baseUrl, auth) {
     this.baseUrl = baseUrl;
     this.auth = auth;
   }
 
-  async request(method, path, { body, query } = {}, retried = false) {
+  async request(method, path, { body, query, headers: extra } = {}, retried = false) {
     const url = new URL(`${this.baseUrl}${path}`, location.href);
     for (const [name, value] of Object.entries(query || {})) {
       if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
     }
-    const headers = { Accept: "application/json" };
+    const headers = { Accept: "application/json", ...extra };
     const token = await this.auth.token();
     if (token) headers.Authorization = `Bearer ${token}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -56,7 +72,7 @@ export class Api {
     // The gateway's own 401 ({"message": "Unauthorized"}): the token went stale, refresh once.
     if (response.status === 401 && !payload?.error && !retried && this.auth.signedIn) {
       await this.auth.refresh();
-      if (this.auth.signedIn) return this.request(method, path, { body, query }, true);
+      if (this.auth.signedIn) return this.request(method, path, { body, query, headers: extra }, true);
     }
     const error = payload?.error;
     if (error) throw new ApiError(response.status, error.code, error.message, error.details);
@@ -72,6 +88,19 @@ export class Api {
   }
   post(path, body) {
     return this.request("POST", path, { body });
+  }
+  /** POST one user action exactly once: one Idempotency-Key, and a few retries with it (with
+   * growing, jittered pauses) while the answer may have been lost. */
+  async postOnce(path, body, delays = CREATE_RETRY_DELAYS_MS) {
+    const headers = { "Idempotency-Key": idempotencyKey() };
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await this.request("POST", path, { body, headers });
+      } catch (error) {
+        if (!(error instanceof ApiError) || !MAYBE_DONE.has(error.status) || attempt >= delays.length) throw error;
+        await pause(delays[attempt] * (0.5 + Math.random() / 2));
+      }
+    }
   }
   put(path, body) {
     return this.request("PUT", path, { body });

@@ -233,6 +233,45 @@ def test_cancel_a_snipe(page: Any, stack: RunningStack) -> None:
     assert [b["status"] for b in listed if b["ebayItemId"] == item] == ["CANCELLED"]
 
 
+def test_a_create_whose_answer_is_lost_is_retried_with_its_key_and_shows_once(
+    page: Any, stack: RunningStack
+) -> None:
+    # Given a signed-in, linked user on the new-snipe form, and an auction
+    _sign_in(page, stack)
+    _link_ebay(page)
+    item = _auction(stack, ends_in=600, title="Rolleiflex 2.8F")
+    page.get_by_role("link", name="Snipes", exact=True).click()
+    # and a network that loses the first create's answer after the API has acted on it
+    keys: list[str | None] = []
+
+    def lose_first_answer(route: Any) -> None:
+        if route.request.method != "POST":
+            route.fallback()
+            return
+        keys.append(route.request.headers.get("idempotency-key"))
+        if len(keys) > 1:
+            route.fallback()
+            return
+        route.fetch()  # the snipe is created; the page is told 503 instead
+        error = {"code": "RETRYABLE", "message": "Try again", "details": []}
+        route.fulfill(status=503, json={"error": error})
+
+    page.route(re.compile(r"/bids$"), lose_first_answer)
+    # When they set a snipe
+    page.get_by_label("eBay item number").fill(item)
+    page.get_by_label("Your maximum (USD)").fill("75")
+    page.get_by_role("button", name="Set snipe").click()
+    # Then the dashboard sent it again with the same key, and shows one snipe and no error
+    card = _card(page, "Rolleiflex 2.8F")
+    expect(card.get_by_test_id("status")).to_have_text("Scheduled")
+    expect(card).to_have_count(1)
+    expect(page.locator("#new-snipe .form-error")).to_be_empty()
+    assert keys[0]
+    assert keys == [keys[0], keys[0]]
+    listed = httpx.get(f"{stack.base_url}/bids", headers=_api_headers(stack)).json()["items"]
+    assert [b["ebayItemId"] for b in listed].count(item) == 1
+
+
 def test_after_a_reload_the_active_and_the_finished_snipes_show(page: Any, stack: RunningStack):
     # Given an active snipe and one the user made and cancelled through the API
     _snipe_by_item_number(page, stack, "Zeiss Ikon Contax II", "150.00", 900)

@@ -396,7 +396,7 @@ function newSnipeForm(ctx, { onCreated }) {
     submit.disabled = true;
     submit.textContent = "Setting…";
     try {
-      const created = await ctx.api.post("/bids", body);
+      const created = await ctx.api.postOnce("/bids", body);
       ctx.store.upsert(created.bidId, created);
       ctx.toast(`Snipe set on ${created.itemTitle || created.ebayItemId}.`, "success");
       for (const warning of created.warnings || []) ctx.toast(typeof warning === "string" ? warning : warning.message || JSON.stringify(warning), "info");
