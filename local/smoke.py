@@ -31,6 +31,7 @@ import re
 import sys
 import threading
 import time
+import uuid
 import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -159,6 +160,36 @@ def sign_in(
 
 def _headers(tokens: TokenSource) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens.id_token()}"}
+
+
+# A create whose answer was lost may have landed: 503 (the database did not answer in time), a
+# gateway that gave up on the function, or no answer at all. Sent again with the same
+# Idempotency-Key, the API answers it with the snipe it made (README, POST /bids).
+MAYBE_DONE = frozenset({502, 503, 504})
+CREATE_RETRY_PAUSES_S = (0.4, 1.2, 3.0)
+
+
+def create_once(
+    http: httpx.Client,
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    pause: Callable[[float], object] = time.sleep,
+) -> httpx.Response:
+    """POST one create with a fresh Idempotency-Key, sent again with it while its answer may
+    have been lost; the last answer (or the last transport error) when the pauses run out."""
+    keyed = {**headers, "Idempotency-Key": str(uuid.uuid4())}
+    for wait in (*CREATE_RETRY_PAUSES_S, None):
+        try:
+            answer = http.post(url, json=body, headers=keyed)
+        except httpx.TransportError:
+            if wait is None:
+                raise
+        else:
+            if answer.status_code not in MAYBE_DONE or wait is None:
+                return answer
+        pause(wait)
+    raise AssertionError("unreachable")
 
 
 def link(
@@ -301,14 +332,11 @@ def run(args: argparse.Namespace, open_url: Callable[[str], object] | None = Non
         if not item:
             raise LookupError("name the auction to snipe: --item ITEM_ID")
         started = time.monotonic()
-        created = http.post(
+        created = create_once(
+            http,
             f"{where.api}/bids",
-            json={
-                "ebayItemId": item,
-                "maxBidAmount": round(args.max * 100),
-                "leadSeconds": args.lead,
-            },
-            headers=_headers(tokens),
+            {"ebayItemId": item, "maxBidAmount": round(args.max * 100), "leadSeconds": args.lead},
+            _headers(tokens),
         )
         if created.status_code != 201:
             print(f"sniper smoke: POST /bids {created.status_code} {created.text}", file=sys.stderr)
