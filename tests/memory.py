@@ -174,6 +174,11 @@ class MemoryBids:
     def active_count(self, user_id: str) -> int:
         return len(self.t.users.get(active_snipes_key(user_id), {}).get("bidIds", set()))
 
+    def item_holder(self, user_id: str, ebay_item_id: str) -> str | None:
+        with self.t.lock:
+            guard = self.t.users.get(snipe_guard_key(user_id, ebay_item_id))
+            return str(guard["bidId"]) if guard else None
+
     def active_ending_between(self, start: int, end: int) -> list[BidEntity]:
         return [
             bid.model_copy()

@@ -483,6 +483,17 @@ class BidsRepository:
         keep (common/data/active_snipes.py): one item read, not the user's history."""
         return count_active(self.client, self.users_and_app_state_table, user_id)
 
+    def item_holder(self, user_id: str, ebay_item_id: str) -> str | None:
+        """The bidId of the user's active snipe on the item (its one-active-snipe guard's), or
+        None: one strongly consistent item read."""
+        with translate_errors():
+            item = self.client.get_item(
+                TableName=self.users_and_app_state_table,
+                Key={"userId": {"S": snipe_guard_key(user_id, ebay_item_id)}},
+                ConsistentRead=True,
+            ).get("Item")
+        return str(from_item(item)["bidId"]) if item else None
+
     def active_snipes(self, user_id: str) -> list[BidEntity]:
         """The user's active snipes (PENDING, ARMED, PLACED), soonest-ending first, through the
         set of their ids that ``create`` and ``transition`` keep in their transactions

@@ -24,6 +24,7 @@ from common.errors import (
     IdempotencyKeyReused,
     RetryableError,
     SnipeSealedError,
+    TooManyActiveSnipes,
     ValidationFailed,
 )
 from common.history import history_entry
@@ -36,6 +37,7 @@ from common.models import (
     BidEntity,
     BidStatus,
     HistoryAction,
+    UserEntity,
 )
 from common.observability import logger
 from common.scheduling import ScheduleError, SnipeScheduler
@@ -123,48 +125,82 @@ def create_snipe(
     landed) answers with that snipe, as the first would have; nothing is written for it. The
     same key with a different request on the item is IdempotencyKeyReused (409)."""
     _check_idempotency_key(request.idempotency_key)
-    users, bids, scheduler, cap = ports.users, ports.bids, ports.scheduler, ports.snipe_cap
     # The profile is read anyway (its default lead time), so the tombstone is checked here,
     # before eBay is asked. A deletion that begins after this read is caught by the create's
     # ConditionCheck on the profile (common/data/bids.py) and, for the schedule, by the
     # scheduler (common.scheduling.UnlessOwnerDeleted).
-    user = users.get_live(user_id)
+    user = ports.users.get_live(user_id)
     lead = request.lead_seconds
     if lead is None:
         lead = (user.preferences.defaultLeadSeconds if user else None) or DEFAULT_LEAD_SECONDS
+    try:
+        bid = _store_new(user_id, request, lead, ports, auctions, clock, history_ttl_days)
+    except (ActiveSnipeExists, TooManyActiveSnipes) as refusal:
+        bid = _created_before(user_id, request, lead, refusal, ports, clock)
+    return bid, _warnings(user, bid, ports.bids)
+
+
+def _store_new(
+    user_id: str,
+    request: NewSnipe,
+    lead: int,
+    ports: CreationPorts,
+    auctions: AuctionLookup,
+    clock: Clock,
+    history_ttl_days: int,
+) -> BidEntity:
+    bids, cap = ports.bids, ports.snipe_cap
     caps.check_room(user_id, cap, clock)  # before an eBay call is spent on it
     item = fetch_auction(auctions, request.ebay_item_id)
     now = now_ms(clock)
     _check_biddable(item, request, lead, now // 1000)
     bid = _new_bid(user_id, new_id(clock), request, item, lead, now)
-    try:
-        caps.create_counted(
-            bids,
+    caps.create_counted(
+        bids,
+        bid,
+        history_entry(
             bid,
-            history_entry(
-                bid,
-                HistoryAction.CREATE,
-                now,
-                history_ttl_days,
-                {"maxBidAmount": bid.maxBidAmount, "leadSeconds": lead, "groupId": bid.groupId},
-            ),
-            cap,
-            clock,
-        )
-    except ActiveSnipeExists as exc:
-        earlier = _created_with_key(user_id, request, lead, exc.holder, bids)
-        if earlier is None:
-            raise
-        bid = earlier
-        _wake_again(bid, scheduler, clock)
-    else:
-        _wake_or_withdraw(bid, scheduler, bids, clock, history_ttl_days)
+            HistoryAction.CREATE,
+            now,
+            history_ttl_days,
+            {"maxBidAmount": bid.maxBidAmount, "leadSeconds": lead, "groupId": bid.groupId},
+        ),
+        cap,
+        clock,
+    )
+    _wake_or_withdraw(bid, ports.scheduler, bids, clock, history_ttl_days)
+    return bid
+
+
+def _created_before(
+    user_id: str,
+    request: NewSnipe,
+    lead: int,
+    refusal: ActiveSnipeExists | TooManyActiveSnipes,
+    ports: CreationPorts,
+    clock: Clock,
+) -> BidEntity:
+    """The snipe an earlier attempt of this request (same idempotency key) created, when that
+    is why the create was refused; the refusal otherwise. The guard's refusal names the item's
+    snipe; a retry of the create that filled the cap is refused before the transaction, so the
+    item's guard is read instead. Nothing is written; the snipe's wake-up is arranged again."""
+    holder = refusal.holder if isinstance(refusal, ActiveSnipeExists) else None
+    if isinstance(refusal, TooManyActiveSnipes) and request.idempotency_key is not None:
+        holder = ports.bids.item_holder(user_id, request.ebay_item_id)
+    earlier = _created_with_key(user_id, request, lead, holder or "", ports.bids)
+    if earlier is None:
+        raise refusal
+    _wake_again(earlier, ports.scheduler, clock)
+    return earlier
+
+
+def _warnings(user: UserEntity | None, bid: BidEntity, bids: BidStore) -> list[str]:
     warnings = []
     if user is None or not user.ebayAccountId:
         warnings.append("Link your eBay account before the auction ends, or the snipe cannot fire")
     if bid.groupId:
         warnings += group_overlap_warnings(bid, bids)
-    return bid, warnings
+    return warnings
 
 
 def _check_idempotency_key(key: str | None) -> None:
@@ -179,7 +215,8 @@ def _check_idempotency_key(key: str | None) -> None:
 def _created_with_key(
     user_id: str, request: NewSnipe, lead: int, holder: str, bids: BidStore
 ) -> BidEntity | None:
-    """The user's active snipe on the item, ``holder`` (the guard's, from the refused create),
+    """The user's active snipe on the item, ``holder`` (the guard's: from the refused create,
+    or read at the cap),
     when the request that made it carried this request's idempotency key; None when the key
     is absent or not that snipe's. IdempotencyKeyReused when it is, with another request."""
     key = request.idempotency_key

@@ -204,6 +204,11 @@ def test_a_snipe_keeps_its_idempotency_key_and_names_itself_to_a_retry_at_the_ca
     assert refused.value.holder == first.bidId
     assert stores.bids.get(USER, "b0002") is None
     assert stores.bids.active_count(USER) == 1
+    # and the item's guard names it too, until it ends
+    assert stores.bids.item_holder(USER, first.ebayItemId) == first.bidId
+    assert stores.bids.item_holder(USER, "item-2") is None
+    moved(stores, first, BidStatus.CANCELLED, allowed=[BidStatus.PENDING])
+    assert stores.bids.item_holder(USER, first.ebayItemId) is None
 
 
 def test_the_active_snipe_cap_refuses_the_one_too_many_and_an_ending_frees_a_slot(stores):

@@ -310,6 +310,28 @@ def test_a_retry_without_the_key_or_with_another_is_the_usual_conflict(world):
     assert world["scheduler"].woken == []
 
 
+def test_a_retry_of_the_create_that_filled_the_cap_gets_that_snipe_not_a_429(world):
+    # Given a user one snipe short of a cap of two, whose create with a key filling it was lost
+    cap = ActiveSnipeCap(world["stores"].active, 2)
+    create(world, request("1002"), auctions=Auctions(**{"1002": auction("1002")}), cap=cap)
+    slow = SlowDatabase()
+    slow.arm(1, applied=True, only=["create"])
+    with pytest.raises(RetryableError):
+        create(world, request(key=KEY), bids=slow.port(world["stores"].bids), cap=cap)
+    stored = world["stores"].bids.item_holder(USER, "1001")
+    auctions = Auctions(**{"1001": auction()})
+    # When the client retries it with the key
+    bid, _ = create(world, request(key=KEY), auctions=auctions, cap=cap)
+    # Then it gets that snipe, eBay unasked; without the key it is the cap's 429
+    assert bid.bidId == stored
+    assert auctions.asked == []
+    with pytest.raises(TooManyActiveSnipes):
+        create(world, request(), auctions=auctions, cap=cap)
+    with pytest.raises(TooManyActiveSnipes):
+        create(world, request(key="another-key"), auctions=auctions, cap=cap)
+    assert world["stores"].bids.active_count(USER) == 2
+
+
 @pytest.mark.parametrize(
     "changed",
     [request(max_bid=7000, key=KEY), request(lead=9, key=KEY), request(group="g", key=KEY)],
