@@ -125,10 +125,31 @@ def _transact(client: Any, i: int, n: int) -> None:
     )
 
 
+def _batch_write(client: Any, i: int, n: int) -> None:
+    """Ten snipes written again with a new price, as the fan-out bench's writer does."""
+    items = []
+    for k in range(10):
+        item = _snipe((i * 10 + k) % ITEMS, version=n + 1)
+        item["currentPrice"] = {"N": str(1000 + n)}
+        items.append({"PutRequest": {"Item": item}})
+    client.batch_write_item(RequestItems={TABLE: items})
+
+
+def _batch_get(client: Any, i: int, n: int) -> None:
+    """Five items in one call, as the broadcaster reads a batch's users' sockets."""
+    keys = [
+        {"PK": {"S": f"USER#u{j % 4}"}, "SK": {"S": f"BID#{j:08d}"}}
+        for j in ((i * 5 + k) % ITEMS for k in range(5))
+    ]
+    client.batch_get_item(RequestItems={TABLE: {"Keys": keys}})
+
+
 OPERATIONS: dict[str, Callable[[Any, int, int], None]] = {
     "GetItem": _get,
     "UpdateItem": _update,
     "TransactWriteItems": _transact,
+    "BatchWriteItem": _batch_write,
+    "BatchGetItem": _batch_get,
 }
 
 
