@@ -48,8 +48,18 @@ stat per service, to route the request), called ``inspect.getmembers`` on the re
 find the action's method), and werkzeug formatted a log line the stack silences. The first two
 are computed once; the line is formatted only when the werkzeug logger would write it.
 
+**An item's size, once.** moto builds every item it stores (PutItem, BatchWriteItem, a
+transaction's Put) one attribute at a time into a ``LimitedSizeDict`` that adds up the size of
+*every* attribute already in it at each step, to refuse an item over DynamoDB's 400 KB: for a
+snipe-sized item of 25 attributes, ~325 size computations, three quarters of a put's CPU. The
+item is now built whole and its size added up once, with the same sizes and limit: a sum of
+sizes that are never negative passes the limit at the end if and only if it passes it at some
+step, so moto refuses exactly the items it refused (``tests/integration/local/
+test_moto_speedups.py``). Other writes into an item (UpdateItem's) keep moto's check.
+
 Measured with ``bench/moto_cost.py --clients 1`` (moto's CPU per request): GetItem 5.1 ms ->
-1.4 ms, UpdateItem 5.6 -> 3.7 ms, TransactWriteItems 6.0 -> 4.3 ms.
+1.4 ms, UpdateItem 5.6 -> 3.7 ms, TransactWriteItems 6.0 -> 4.3 ms; BatchWriteItem of ten
+snipes 8.6 -> 6.1 ms (its items sized once).
 """
 
 from __future__ import annotations
@@ -74,6 +84,7 @@ def install() -> None:
         _fast_transactions()
         _fast_answers()
         _fixed_lookups()
+        _item_sized_once()
 
 
 def _keep_alive() -> None:
@@ -402,3 +413,32 @@ def _wire(value: Any) -> Any:
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
     raise TypeError(f"{type(value).__name__} is not in a DynamoDB answer")
+
+
+def _item_sized_once() -> None:
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models import dynamo_type
+    from moto.dynamodb.models.utilities import bytesize
+
+    item_class = dynamo_type.Item
+    if getattr(item_class.__init__, "original", None):
+        return
+    original = item_class.__init__
+    limited, kind = dynamo_type.LimitedSizeDict, dynamo_type.DynamoType
+
+    def __init__(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        values = {key: kind(value) for key, value in attrs.items()}
+        # LimitedSizeDict.__setitem__'s sizes and limit, added up once
+        if sum(bytesize(key) + value.size() for key, value in values.items()) > ITEM_SIZE_LIMIT:
+            raise ItemSizeTooLarge
+        self.attrs = limited()
+        dict.update(self.attrs, values)  # dict's own update: no check per attribute
+
+    __init__.original = original  # type: ignore[attr-defined]
+    item_class.__init__ = __init__  # type: ignore[method-assign]
+
+
+# LimitedSizeDict's limit (moto: "between 409 and 410KB" measured against DynamoDB's 400 KB)
+ITEM_SIZE_LIMIT = 405_000

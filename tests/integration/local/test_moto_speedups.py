@@ -475,3 +475,81 @@ def test_dynamodb_requests_take_their_turn_in_the_order_they_came() -> None:
     assert served == list(range(20))
     with lock:
         pass
+
+
+_ITEMS = [
+    {"pk": {"S": "a"}},
+    {
+        "pk": {"S": "b"},
+        "n": {"N": "12.50"},
+        "bin": {"B": b"\x00\x01"},
+        "ss": {"SS": ["x", "y"]},
+        "ns": {"NS": ["1", "2"]},
+        "m": {"M": {"deep": {"L": [{"S": "v"}, {"N": "3"}, {"BOOL": True}, {"NULL": True}]}}},
+        "empty": {"S": ""},
+    },
+]
+
+
+@pytest.mark.parametrize("attrs", _ITEMS, ids=["key only", "every type"])
+def test_an_item_sized_once_is_the_item_moto_builds(attrs: dict[str, Any]) -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+
+    from local import moto_speedups
+
+    # Given the speed-ups installed
+    moto_speedups.install()
+    # When an item is built by them and by moto's own constructor
+    built = Item(DynamoType(attrs["pk"]), None, attrs)
+    theirs = Item.__new__(Item)
+    Item.__init__.original(theirs, DynamoType(attrs["pk"]), None, attrs)  # type: ignore[attr-defined]
+    # Then the two are the same item, in the same kind of mapping
+    assert built == theirs
+    assert type(built.attrs) is LimitedSizeDict
+    assert built.to_json() == theirs.to_json()
+
+
+def test_an_item_is_refused_at_the_size_moto_refuses() -> None:
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    from local import moto_speedups
+
+    moto_speedups.install()
+
+    def outcome(build: Any, padding: int) -> str:
+        # an item whose size is exactly moto's limit + padding - 1 ... + padding
+        fixed = {"pk": {"S": "k"}, "n": {"N": "7"}}
+        base = sum(len(k) + len(v.get("S", "")) for k, v in fixed.items()) + 1  # "7": 1 byte
+        attrs = {**fixed, "big": {"S": "x" * (moto_speedups.ITEM_SIZE_LIMIT - base - 3 + padding)}}
+        try:
+            build(attrs)
+        except ItemSizeTooLarge:
+            return "refused"
+        return "stored"
+
+    def ours(attrs: dict[str, Any]) -> None:
+        Item(DynamoType(attrs["pk"]), None, attrs)
+
+    def motos(attrs: dict[str, Any]) -> None:
+        Item.__init__.original(Item.__new__(Item), DynamoType(attrs["pk"]), None, attrs)  # type: ignore[attr-defined]
+
+    # Given items just under, at and just over the limit
+    # Then the speed-up refuses exactly those moto's own constructor refuses
+    outcomes = [(outcome(ours, p), outcome(motos, p)) for p in (-1, 0, 1, 2)]
+    assert [o for o, _ in outcomes] == [m for _, m in outcomes]
+    assert {o for o, _ in outcomes} == {"stored", "refused"}
+
+
+def test_the_server_refuses_an_item_over_400_kb(aws_endpoint: str) -> None:
+    # Given a table on the local moto server
+    client = boto3.client("dynamodb", endpoint_url=aws_endpoint)
+    table = _table(client)
+    # When an item of 300 KB and one of 410 KB are put
+    client.put_item(TableName=table, Item={"pk": {"S": "ok"}, "v": {"S": "x" * 300_000}})
+    with pytest.raises(ClientError) as refused:
+        client.put_item(TableName=table, Item={"pk": {"S": "big"}, "v": {"S": "x" * 410_000}})
+    # Then the first is stored and the second refused as DynamoDB refuses it
+    assert client.get_item(TableName=table, Key={"pk": {"S": "ok"}})["Item"]["v"]["S"][:3] == "xxx"
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "Item size has exceeded" in refused.value.response["Error"]["Message"]
