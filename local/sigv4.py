@@ -123,12 +123,15 @@ def check(
             f"Signature expired: {amz_date} is now earlier or later than the server's time "
             f"(+/- {MAX_SKEW_SECONDS // 60} min.)",
         )
+    # A declared payload hash stands for the body only when it is signed itself, as botocore
+    # reads it from the headers it signs: an unsigned one could be added to any other body.
+    declared = sent.get("x-amz-content-sha256") if "x-amz-content-sha256" in signed else None
     expected = _signature(
         method,
         raw_path,
         query_string,
         [(name, sent.get(name, "")) for name in signed],
-        sent.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest(),
+        declared or hashlib.sha256(body).hexdigest(),
         amz_date,
         secret,
         scope_region,
@@ -153,7 +156,7 @@ def _signature(
     """The signature AWS computes for what arrived: SigV4's canonical request, built as
     botocore's ``SigV4Auth`` builds it (``tests/unit/test_sigv4.py`` checks the two agree on
     generated requests), from the headers the request says it signed; ``payload``: the body's
-    SHA-256, or the X-Amz-Content-SHA256 header where one was sent. Written apart from
+    SHA-256, or the X-Amz-Content-SHA256 header where one was sent and signed. Written apart from
     ``common.sigv4``, which it checks, rather than
     through ``SigV4Auth``, which derives the key again for every request and walks its headers
     as ``email`` messages: the check was half the stack's CPU per post in the fan-out bench."""

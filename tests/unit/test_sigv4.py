@@ -160,6 +160,19 @@ def test_the_local_check_covers_the_path_the_body_and_the_clock() -> None:
     assert "Signature expired" in refusals[2].message
 
 
+def test_an_unsigned_payload_hash_does_not_stand_for_another_body() -> None:
+    # Given a request botocore signed without an X-Amz-Content-SHA256 header (its body's hash
+    # is in the signature)
+    headers = _signed()
+    assert "x-amz-content-sha256" not in headers["Authorization"].lower()
+    # When another body arrives with that header added, unsigned, declaring the signed body's hash
+    forged = {**headers, "X-Amz-Content-SHA256": hashlib.sha256(b"{}").hexdigest()}
+    refusal = _check(forged, body=b'{"x": 1}')
+    # Then the check hashes the body it received, as AWS does, and refuses it
+    assert refusal is not None
+    assert refusal.error_type == "InvalidSignatureException"
+
+
 _SEGMENT = st.lists(
     st.sampled_from([*"abcXYZ019-_.~@=+", "%2B", "%3D", "%20", "%2F", "%7E", ".", ".."]),
     max_size=6,
