@@ -20,11 +20,14 @@ from common.errors import (
     ActiveSnipeExists,
     BadRequestError,
     ConflictError,
+    DomainError,
     FieldIssue,
     IdempotencyKeyReused,
+    RateLimited,
     RetryableError,
     SnipeSealedError,
-    TooManyActiveSnipes,
+    UpstreamRateLimited,
+    UpstreamUnavailable,
     ValidationFailed,
 )
 from common.history import history_entry
@@ -71,6 +74,18 @@ class NewSnipe:
 
 IDEMPOTENCY_KEY_FIELD = "Idempotency-Key"
 KEY_REUSED = "Idempotency-Key reused with a different request"
+# What a keyed retry of a create that landed may be refused with before its answer: the guard
+# (the transaction), the cap that snipe filled, or eBay's view of the item having moved since
+# the first attempt (its minimum now above the maximum, the last moment to create passed, eBay
+# unreachable or its share of calls spent). Each is answered with that snipe instead.
+REFUSALS_OF_A_REPEAT = (
+    ActiveSnipeExists,
+    RateLimited,
+    ValidationFailed,
+    BadRequestError,
+    UpstreamUnavailable,
+    UpstreamRateLimited,
+)
 
 
 def fetch_auction(auctions: AuctionLookup, legacy_item_id: str) -> EbayItem:
@@ -135,7 +150,7 @@ def create_snipe(
         lead = (user.preferences.defaultLeadSeconds if user else None) or DEFAULT_LEAD_SECONDS
     try:
         bid = _store_new(user_id, request, lead, ports, auctions, clock, history_ttl_days)
-    except (ActiveSnipeExists, TooManyActiveSnipes) as refusal:
+    except REFUSALS_OF_A_REPEAT as refusal:
         bid = _created_before(user_id, request, lead, refusal, ports, clock)
     return bid, _warnings(user, bid, ports.bids)
 
@@ -176,16 +191,17 @@ def _created_before(
     user_id: str,
     request: NewSnipe,
     lead: int,
-    refusal: ActiveSnipeExists | TooManyActiveSnipes,
+    refusal: DomainError,
     ports: CreationPorts,
     clock: Clock,
 ) -> BidEntity:
     """The snipe an earlier attempt of this request (same idempotency key) created, when that
     is why the create was refused; the refusal otherwise. The guard's refusal names the item's
-    snipe; a retry of the create that filled the cap is refused before the transaction, so the
-    item's guard is read instead. Nothing is written; the snipe's wake-up is arranged again."""
+    snipe; a refusal before the transaction (the cap that snipe filled, eBay's view of the item
+    since: REFUSALS_OF_A_REPEAT) reads the item's guard instead, with a key only. Nothing is
+    written; the snipe's wake-up is arranged again."""
     holder = refusal.holder if isinstance(refusal, ActiveSnipeExists) else None
-    if isinstance(refusal, TooManyActiveSnipes) and request.idempotency_key is not None:
+    if not isinstance(refusal, ActiveSnipeExists) and request.idempotency_key is not None:
         holder = ports.bids.item_holder(user_id, request.ebay_item_id)
     earlier = _created_with_key(user_id, request, lead, holder or "", ports.bids)
     if earlier is None:

@@ -333,6 +333,34 @@ def test_a_retry_of_the_create_that_filled_the_cap_gets_that_snipe_not_a_429(wor
 
 
 @pytest.mark.parametrize(
+    ("ebay_now", "at", "refused_with"),
+    [
+        (auction(minimum_price_to_bid=Money(amount=1300, currency="USD")), NOW, BadRequestError),
+        (auction(), NOW + 600 - 5 - 5, ValidationFailed),
+        (EbayUnavailable("down"), NOW, UpstreamUnavailable),
+    ],
+    ids=["minimum above the maximum", "too late to create", "eBay unreachable"],
+)
+def test_a_retry_gets_its_snipe_whatever_ebay_says_of_the_item_since(
+    world, ebay_now, at, refused_with
+):
+    # Given a create with a key whose answer was lost
+    lost_create(world, request(max_bid=1200, key=KEY))
+    [stored] = world["stores"].bids.all_keys(USER)
+    # When the client retries it once eBay's view has moved: a competitor's bid put the
+    # minimum above the maximum, the last moment to create a snipe passed, eBay is unreachable
+    world["clock"].now = max(world["clock"].now, at)
+    auctions = Auctions(**{"1001": ebay_now})
+    bid, _ = create(world, request(max_bid=1200, key=KEY), auctions=auctions)
+    # Then it gets the snipe it made, which will fire, not an error saying there is none
+    assert bid.bidId == stored.bidId
+    assert world["stores"].bids.all_keys(USER) == [stored]
+    # And without the key, the same request is refused as before
+    with pytest.raises(refused_with):
+        create(world, request(max_bid=1200), auctions=auctions)
+
+
+@pytest.mark.parametrize(
     "changed",
     [request(max_bid=7000, key=KEY), request(lead=9, key=KEY), request(group="g", key=KEY)],
     ids=["max", "lead", "group"],
