@@ -270,8 +270,11 @@ class StreamPump:
         while not self._stopping.is_set():
             fetched = 0
             # Polls keep Lambda's cadence: the next is due an interval after this one started,
-            # not after its answer (GetRecords' own time, tens of ms under load, stretched it).
+            # not after its answer (GetRecords' own time, tens of ms under load, stretched it);
+            # but an empty shard waits at least a fifth of it, so a GetRecords slower than the
+            # interval (moto overloaded) is not answered with polls back to back.
             due = loop.time() + self.poll_interval
+            least = self.poll_interval / 5
             if shard.iterator and shard.buffered < room:
                 try:
                     fetched = await self._fetch(mapping, shard)
@@ -287,9 +290,9 @@ class StreamPump:
             if shard.buffered >= room:
                 shard.drained.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(shard.drained.wait(), max(0.0, due - loop.time()))
+                    await asyncio.wait_for(shard.drained.wait(), max(least, due - loop.time()))
             else:
-                await asyncio.sleep(max(0.0, due - loop.time()))
+                await asyncio.sleep(max(least, due - loop.time()))
 
     async def _fetch(self, mapping: StreamMapping, shard: _Shard) -> int:
         assert shard.iterator is not None
