@@ -10,7 +10,9 @@ counted, and CPU time does not depend on the machine's other load the way wall t
 - common.sigv4's signer alone (the same signature);
 - signed by botocore, then httpx (a kept-alive ``httpx.Client``), ``http.client`` (one kept-alive
   connection); and ``SignedPusher`` (signed by common.sigv4, sent by ``common.http1``: the
-  broadcaster's path now).
+  broadcaster's path now);
+- on the receiving side, the local gateway's check of one post's signature (``local.sigv4``),
+  what the stack pays per post for checking what API Gateway checks.
 
     .venv/bin/python bench/post_cost.py [--posts 3000]
 """
@@ -130,6 +132,17 @@ def main(args: argparse.Namespace) -> None:
         lambda: pusher.post(connection_id, MESSAGE),
     )
     server.kill()
+
+    from local import sigv4
+
+    received = {**signed_headers(), "Host": f"127.0.0.1:{port}"}  # as the HTTP client sends it
+    secrets = {"testing": "testing"}
+
+    def check() -> None:
+        if sigv4.check("POST", path, "", received, MESSAGE, secrets=secrets, region="us-east-1"):
+            raise SystemExit("the gateway's check refused a post botocore signed")
+
+    measure("gateway's check (local.sigv4)", args.posts, check)
 
 
 if __name__ == "__main__":
