@@ -23,15 +23,16 @@ snipes (straight to the Bids table, their auctions at the simulator) per 589 s, 
 measured auctions until midnight UTC: the same demand as N a day, without hundreds of snipes
 in moto, whose Query of 750 answers in 1.2-1.5 s here (over the product's 1 s read timeout;
 DynamoDB serves that page in a fraction of it). The updater then paces its rounds so the final
-minutes' share of the day's 5,000 Browse calls lasts through all of it (``CallBudget.plan``);
-a refresh sooner than that pace after the last round polls nothing.
+minutes' share of the day's 5,000 getItems calls (eBay's quota for that method, apart from the
+other Browse methods' 5,000 that snipe creation spends) lasts through all of it
+(``CallBudget.plan``); a refresh sooner than that pace after the last round polls nothing.
 
 The simulator and moto run in processes of their own, and each function invocation in a Lambda
 container process (``--isolation process``). Prints p50/p95/p99 change -> WebSocket, the Browse
-calls the simulator answered (per auction, and the day's counters by share), and the CPU each
-process spent: per call for the price updater's and the refreshes' containers (WsActions),
-which says what the polling costs whatever else the shared machine runs; and the refreshes sent,
-how many polled, and WsActionsFunction's mean duration.
+calls the simulator answered (per auction, and the day's counters by quota and share), and the
+CPU each process spent: per call for the price updater's and the refreshes' containers
+(WsActions), which says what the polling costs whatever else the shared machine runs; and the
+refreshes sent, how many polled, and WsActionsFunction's mean duration.
 
     .venv/bin/python bench/price_freshness.py [--auctions 10] [--spacing 86] [--changes 3]
         [--users 2] [--day-load 0]
@@ -63,7 +64,7 @@ sys.path.insert(0, str(ROOT))
 import boto3  # noqa: E402
 
 from bench.procstat import cpu_seconds  # noqa: E402
-from common.data.budget import budget_key, utc_day  # noqa: E402
+from common.data.budget import QUOTAS, Quota, budget_key, utc_day  # noqa: E402
 from common.data.dynamo import to_item  # noqa: E402
 from common.models import (  # noqa: E402
     DEFAULT_LEAD_SECONDS,
@@ -291,7 +292,7 @@ def _day_load(admin: httpx.Client, endpoint: str, table: str, per_day: int, afte
     return count
 
 
-def _budget_counters(endpoint: str, table: str, now: float) -> dict[str, int]:
+def _budget_counters(endpoint: str, table: str, now: float, api: Quota) -> dict[str, int]:
     dynamodb = boto3.client(
         "dynamodb",
         endpoint_url=endpoint,
@@ -300,7 +301,7 @@ def _budget_counters(endpoint: str, table: str, now: float) -> dict[str, int]:
         aws_secret_access_key="testing",
     )
     item = dynamodb.get_item(
-        TableName=table, Key={"userId": {"S": budget_key(utc_day(now))}}, ConsistentRead=True
+        TableName=table, Key={"userId": {"S": budget_key(utc_day(now), api)}}, ConsistentRead=True
     ).get("Item", {})
     return {k: int(v["N"]) for k, v in item.items() if "N" in v and k != "ttl"}
 
@@ -413,9 +414,15 @@ def main() -> int:
         elapsed = time.time() - started
         cpu_after = _cpu_snapshot(named)
         calls_at_end = admin.get("/_sim/calls").json()["calls"]
-        counters = _budget_counters(
-            stack.provisioned.endpoint_url, stack.provisioned.tables["UsersTable"].name, started
-        )
+        counters = {
+            api: _budget_counters(
+                stack.provisioned.endpoint_url,
+                stack.provisioned.tables["UsersTable"].name,
+                started,
+                api,
+            )
+            for api in QUOTAS
+        }
         runtime = stack.runtime
         updater = runtime.stats.get("PriceUpdaterFunction") if runtime else None
         invocations = updater.invocations if updater else 0
@@ -452,8 +459,9 @@ def main() -> int:
         f"{polls / args.auctions:.1f} polling calls per auction; snipe creation "
         f"{creation_calls / args.auctions:.1f} per auction (before)"
     )
-    shares = {k: v for k, v in counters.items() if k.startswith("u_")}
-    print(f"the day's budget counters: calls {counters.get('calls', 0)}, by share {shares}")
+    for api, seen in counters.items():
+        shares = {k: v for k, v in seen.items() if k.startswith("u_")}
+        print(f"the day's {api} counters: calls {seen.get('calls', 0)}, by share {shares}")
     spent = _cpu_spent(cpu_before, cpu_after)
     parts = ", ".join(f"{role} {seconds:.1f} s" for role, seconds in sorted(spent.items()))
     print(f"CPU over the run: {parts}")

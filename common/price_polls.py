@@ -28,11 +28,12 @@ auction cost the eBay calls of one).
 
 Every poll is Browse getItems, up to 20 items a call (``ItemSource.items_per_call``; one while
 eBay refuses this app that Limited Release method), the items soonest-ending first. Each call
-is paid from the share of the app's daily Browse calls (common/data/budget.py) of the most
-urgent item it carries, which the REST look-ups draw from too: ``final-polls`` (items ending
-within 10 minutes; it keeps a reserve nobody else may spend), ``hour-polls``, ``far-polls``
-(capped so they cannot crowd the rest out). A call that carries a final-minutes item carries
-later items in its free places at no cost.
+is paid from the share of the app's daily getItems calls (eBay's quota for that method, apart
+from the REST look-ups' one; common/data/budget.py) of the most urgent item it carries:
+``final-polls`` (items ending within 10 minutes; it keeps a reserve nobody else may spend),
+``hour-polls``, ``far-polls`` (capped so they cannot crowd the rest out). A call that carries a
+final-minutes item carries later items in its free places at no cost. While eBay refuses this
+app getItems, the polls' getItem calls are still counted on the getItems quota.
 
 A refresh's calls are paid from ``final-polls`` like the rounds' (its reserve, then the pool);
 when that share is spent for the day, a refresh polls nothing and the minute's rounds carry on
@@ -114,7 +115,7 @@ class PricePoints(Protocol):
 
 
 class Budget(Protocol):
-    """The day's shared Browse calls (common.data.budget.CallBudget)."""
+    """The day's shared getItems calls (common.data.budget.CallBudget)."""
 
     def reserve(self, share: Share, wanted: int, now: int) -> int: ...
 

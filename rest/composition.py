@@ -245,12 +245,15 @@ class WishlistPorts:
 
 
 class _Items:
-    """eBay item look-ups, cached briefly and paid from a share of the day's Browse calls."""
+    """eBay item look-ups, cached briefly and paid from a share of the day's Browse calls
+    (every method but getItems)."""
 
     def __init__(self, ebay: EbayClient, s: CallBudgetSettings) -> None:
         self.ebay = ebay
         self.cache = ItemCache(s.users_and_app_state_table)
-        self.budget = CallBudget(s.users_and_app_state_table, s.ebay_daily_call_budget)
+        self.budget = CallBudget(
+            s.users_and_app_state_table, s.ebay_daily_call_budget, s.ebay_daily_getitems_budget
+        )
 
     def for_user(self, share: Share, user_id: str, clock: Clock) -> MeteredItems:
         """``user_id``'s look-ups, paid from ``share`` (per request: it names the caller)."""

@@ -182,9 +182,10 @@ class PriceUpdaterPorts:
 
     @cached
     def budget(self) -> CallBudget:
-        """The app's daily eBay Browse calls, shared with the REST look-ups."""
+        """The app's daily eBay getItems calls, shared with the dashboards' refreshes."""
+        s = self.settings
         return CallBudget(
-            self.settings.users_and_app_state_table, self.settings.ebay_daily_call_budget
+            s.users_and_app_state_table, s.ebay_daily_call_budget, s.ebay_daily_getitems_budget
         )
 
     @cached

@@ -1,37 +1,57 @@
 """The app's daily eBay Browse calls, shared fairly: atomic counters per UTC day on the Users table.
 
-eBay gives the application one daily Browse quota, whoever spends it. ``EBAY_DAILY_CALL_BUDGET``
-calls a day are divided into *shares*, one per kind of call:
+eBay gives the application two daily Browse quotas, whoever spends them: "All methods except
+getItems: 5000 API calls per day" and "getItems: 5000 API calls per day"
+(https://developer.ebay.com/develop/api/buy/api_call_limits). Each *share*, one per kind of call,
+belongs to the quota of the method its callers use, and each quota's calls a day
+(``EBAY_DAILY_CALL_BUDGET`` for ``browse``, ``EBAY_DAILY_GETITEMS_BUDGET`` for ``getitems``) are
+divided among its shares only:
 
-| share | who | reserved (only it may use) | at most | per user |
-| --- | --- | --- | --- | --- |
-| ``snipe-creation`` | POST /bids, looking the auction up | 10% | 100% | 10% |
-| ``item-lookups`` | GET /wishlist/items/{id} | 0 | 20% | 2% |
-| ``final-polls`` | price updater, auctions ending within 10 min | 20% | 100% | |
-| ``hour-polls`` | price updater, ending within the hour | 0 | 100% | |
-| ``far-polls`` | price updater, ending later | 0 | 60% | |
+| quota | share | who | reserved (only it may use) | at most | per user |
+| --- | --- | --- | --- | --- | --- |
+| ``browse`` | ``snipe-creation`` | POST /bids, getItemByLegacyId | 50% | 100% | 10% |
+| ``browse`` | ``item-lookups`` | GET /wishlist/items/{id}, getItem(ByLegacyId) | 0 | 40% | 4% |
+| ``getitems`` | ``final-polls`` | price updater, auctions ending within 10 min | 40% | 100% | |
+| ``getitems`` | ``hour-polls`` | price updater, ending within the hour | 0 | 100% | |
+| ``getitems`` | ``far-polls`` | price updater, ending later | 0 | 50% | |
 
-What no share reserves (70%) is the *pool*, first come first served. A share's call counts against
-its reserve while that lasts, then against the pool; it never passes its "at most". So snipe
-creation and the last minutes of every auction keep 10% and 20% of the day whatever the wishlist
-and the far-off polls do, and one account can spend at most its per-user part.
+What a quota's shares do not reserve is its *pool* (browse 50%, getitems 60%), first come first
+served. A share's call counts against its reserve while that lasts, then against its quota's
+pool; it never passes its "at most". Why these numbers:
 
-``BUDGET#ebay#<yyyy-mm-dd>`` holds ``calls`` (the day's total), ``pool`` (calls counted against the
-pool) and per share ``u_<key>`` (its calls) and ``r_<key>`` (those counted against its reserve).
-A user's item, ``BUDGET#ebay#<yyyy-mm-dd>#<userId>``, holds ``u_<key>`` for the shares with a
-per-user part, and ``ownerId``, so account deletion removes it.
+- ``browse`` carries only the single-item look-ups. A snipe cannot be made without its
+  look-up, so snipe creation keeps half the quota and may use all of it; the wishlist's details
+  are a convenience, capped below the pool (40% of 50%) so they always leave creation at least
+  60% of the day. Per user: 10% for creation (500 calls at 5,000), 4% for look-ups (200), so it
+  takes ten accounts to spend the look-ups' cap.
+- ``getitems`` carries only the price updater's polls and the dashboards' refreshes. The final
+  minutes decide what a snipe sees last and pace the refreshes (``plan``), so they keep 40% and
+  may use everything; the far-off polls are capped at 50%, so however many far-off auctions are
+  watched, they leave 10% of the day (500 calls at 5,000) of the pool to the hour's polls and
+  the final minutes'.
 
-Every reservation is an ``ADD`` whose condition bounds each counter it raises (``pool <= pool
-size - n``...), so concurrent callers can never overspend whatever the timing: pool <= pool
-size, r_<key> <= reserve, u_<key> <= at most, and so calls <= the budget. The user's part is
-taken first and given back if the day refuses. DynamoDB's TTL removes the items days later.
+Each share has one quota: a share of one quota never spends the other's calls (while eBay
+refuses this app getItems, the polls call getItem one item at a time and are still counted on
+the getitems quota).
+
+``BUDGET#<quota>#<yyyy-mm-dd>`` (``BUDGET#browse#...``, ``BUDGET#getitems#...``) holds ``calls``
+(the quota's calls that day), ``pool`` (calls counted against its pool) and per share of the
+quota ``u_<key>`` (its calls) and ``r_<key>`` (those counted against its reserve). A user's item,
+``BUDGET#<quota>#<yyyy-mm-dd>#<userId>``, holds ``u_<key>`` for the shares with a per-user part
+(only ``browse``'s), and ``ownerId``, so account deletion removes it.
+
+Every reservation is an ``ADD`` to its quota's item whose condition bounds each counter it raises
+(``pool <= pool size - n``...), so concurrent callers can never overspend whatever the timing:
+per quota, pool <= pool size, r_<key> <= reserve, u_<key> <= at most, and so calls <= that
+quota's budget. The user's part is taken first and given back if the day refuses. DynamoDB's TTL
+removes the items days later.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from common.data.dynamo import (
     ConditionalWrite,
@@ -51,30 +71,38 @@ KEEP_SECONDS = 3 * 86400
 PLAN_MIN_ELAPSED_SECONDS = 3600
 _ATTEMPTS = 5
 
+# eBay's two daily Browse quotas: every method but getItems, and getItems.
+Quota = Literal["browse", "getitems"]
+BROWSE: Quota = "browse"
+GETITEMS: Quota = "getitems"
+QUOTAS: tuple[Quota, ...] = (BROWSE, GETITEMS)
+
 
 @dataclass(frozen=True)
 class Share:
-    """Fractions of the day's budget: ``reserved`` for this share alone, ``cap`` at most in all,
-    ``per_user`` at most for one user (None: no per-user part)."""
+    """Fractions of its quota's daily budget (``api``: BROWSE or GETITEMS): ``reserved`` for
+    this share alone, ``cap`` at most in all, ``per_user`` at most for one user (None: no
+    per-user part)."""
 
     key: str
     name: str
+    api: Quota
     reserved: float
     cap: float
     per_user: float | None = None
 
 
-SNIPE_CREATION = Share("create", "snipe-creation", reserved=0.10, cap=1.0, per_user=0.10)
-ITEM_LOOKUPS = Share("lookup", "item-lookups", reserved=0.0, cap=0.20, per_user=0.02)
-FINAL_POLLS = Share("final", "final-polls", reserved=0.20, cap=1.0)
-HOUR_POLLS = Share("hour", "hour-polls", reserved=0.0, cap=1.0)
-FAR_POLLS = Share("far", "far-polls", reserved=0.0, cap=0.60)
+SNIPE_CREATION = Share("create", "snipe-creation", BROWSE, reserved=0.50, cap=1.0, per_user=0.10)
+ITEM_LOOKUPS = Share("lookup", "item-lookups", BROWSE, reserved=0.0, cap=0.40, per_user=0.04)
+FINAL_POLLS = Share("final", "final-polls", GETITEMS, reserved=0.40, cap=1.0)
+HOUR_POLLS = Share("hour", "hour-polls", GETITEMS, reserved=0.0, cap=1.0)
+FAR_POLLS = Share("far", "far-polls", GETITEMS, reserved=0.0, cap=0.50)
 SHARES = (SNIPE_CREATION, ITEM_LOOKUPS, FINAL_POLLS, HOUR_POLLS, FAR_POLLS)
 
 
 @dataclass(frozen=True)
 class Limits:
-    """One share's limits in calls, for a day's budget."""
+    """One share's limits in calls, for its quota's daily budget."""
 
     reserved: int
     cap: int
@@ -83,7 +111,7 @@ class Limits:
 
     @classmethod
     def of(cls, share: Share, daily_budget: int) -> Limits:
-        reserved = {s.key: int(daily_budget * s.reserved) for s in SHARES}
+        reserved = {s.key: int(daily_budget * s.reserved) for s in SHARES if s.api == share.api}
         per_user = None
         if share.per_user is not None:
             per_user = max(1, int(daily_budget * share.per_user)) if daily_budget > 0 else 0
@@ -106,28 +134,40 @@ def seconds_to_next_day(epoch_seconds: float) -> int:
     return max(1, int((midnight - now).total_seconds() + 0.999))
 
 
-def budget_key(day: str, api: str = "ebay") -> str:
+def budget_key(day: str, api: Quota) -> str:
     return f"BUDGET#{api}#{day}"
 
 
-def user_budget_key(day: str, user_id: str) -> str:
-    return f"{budget_key(day)}#{user_id}"
+def user_budget_key(day: str, api: Quota, user_id: str) -> str:
+    return f"{budget_key(day, api)}#{user_id}"
 
 
 class CallBudget:
-    """The day's eBay Browse calls, reserved share by share (see the module's docstring)."""
+    """The day's eBay Browse calls of both quotas, reserved share by share (see the module's
+    docstring): ``browse_budget`` calls a day of every method but getItems, ``getitems_budget``
+    of getItems."""
 
-    def __init__(self, table: str, daily_budget: int, client: DynamoDBClient | None = None) -> None:
+    def __init__(
+        self,
+        table: str,
+        browse_budget: int,
+        getitems_budget: int,
+        client: DynamoDBClient | None = None,
+    ) -> None:
         self.table = table
-        self.daily_budget = daily_budget
+        self.daily_budgets: dict[Quota, int] = {BROWSE: browse_budget, GETITEMS: getitems_budget}
         self.client = repository_client(client)
 
-    def spent(self, day: str) -> int:
-        return self.counters(day).get("calls", 0)
+    def _limits(self, share: Share) -> Limits:
+        return Limits.of(share, self.daily_budgets[share.api])
 
-    def counters(self, day: str, user_id: str | None = None) -> dict[str, int]:
-        """The day's counters (``calls``, ``pool``, ``u_<key>``, ``r_<key>``), or a user's."""
-        key = user_budget_key(day, user_id) if user_id else budget_key(day)
+    def spent(self, day: str, api: Quota) -> int:
+        return self.counters(day, api).get("calls", 0)
+
+    def counters(self, day: str, api: Quota, user_id: str | None = None) -> dict[str, int]:
+        """A quota's counters that day (``calls``, ``pool``, ``u_<key>``, ``r_<key>``), or a
+        user's."""
+        key = user_budget_key(day, api, user_id) if user_id else budget_key(day, api)
         with translate_errors():
             item = self.client.get_item(
                 TableName=self.table, Key={"userId": {"S": key}}, ConsistentRead=True
@@ -137,7 +177,7 @@ class CallBudget:
 
     def reserve(self, share: Share, wanted: int, now: int) -> int:
         """Reserve up to ``wanted`` calls of today's ``share``; returns how many were granted."""
-        limits = Limits.of(share, self.daily_budget)
+        limits = self._limits(share)
         if wanted <= 0 or limits.cap <= 0:
             return 0
         return self._take_day(utc_day(now), share, wanted, limits, now)
@@ -145,7 +185,7 @@ class CallBudget:
     def take_one(self, share: Share, user_id: str, now: int) -> None:
         """One call of ``share`` for ``user_id``, or BrowseShareExhausted naming what is spent:
         the user's part or the whole share; both start afresh at the next UTC midnight."""
-        limits = Limits.of(share, self.daily_budget)
+        limits = self._limits(share)
         day = utc_day(now)
         retry_after = seconds_to_next_day(now)
         spent = BrowseShareExhausted(
@@ -173,11 +213,11 @@ class CallBudget:
 
     def plan(self, share: Share, now: int) -> int:
         """How many calls of ``share`` to count on until midnight UTC, for pacing (one read; each
-        call is still granted by :meth:`reserve`): what is left of its reserve, plus the pool
-        left less what the other shares are on course to take from it by midnight at today's
-        rate so far (judged over at least an hour), within its cap."""
-        limits = Limits.of(share, self.daily_budget)
-        seen = self.counters(utc_day(now))
+        call is still granted by :meth:`reserve`): what is left of its reserve, plus its quota's
+        pool left less what the quota's other shares are on course to take from it by midnight
+        at today's rate so far (judged over at least an hour), within its cap."""
+        limits = self._limits(share)
+        seen = self.counters(utc_day(now), share.api)
         used, from_reserve = seen.get(f"u_{share.key}", 0), seen.get(f"r_{share.key}", 0)
         left_today = seconds_to_next_day(now)
         others_from_pool = max(0, seen.get("pool", 0) - (used - from_reserve))
@@ -190,7 +230,7 @@ class CallBudget:
     # ------------------------------------------------------------------ the day's counters
     def _take_day(self, day: str, share: Share, wanted: int, limits: Limits, now: int) -> int:
         used, from_reserve = f"u_{share.key}", f"r_{share.key}"
-        key = budget_key(day)
+        key = budget_key(day, share.api)
         # Without a read: all of it from the reserve, else (one call, which the reserve then
         # cannot hold; or a share without a reserve) all of it from the pool.
         fast = [(from_reserve, limits.reserved)]
@@ -206,7 +246,7 @@ class CallBudget:
                 return wanted
         # Part of it, as the counters read allow; the bounds keep it safe if they move meanwhile.
         for _attempt in range(_ATTEMPTS):
-            seen = self.counters(day)
+            seen = self.counters(day, share.api)
             room = limits.cap - seen.get(used, 0)
             a = max(0, min(wanted, limits.reserved - seen.get(from_reserve, 0), room))
             b = max(0, min(wanted - a, limits.pool - seen.get("pool", 0), room - a))
@@ -226,13 +266,13 @@ class CallBudget:
     def _take_user(
         self, day: str, user_id: str, share: Share, wanted: int, limit: int, now: int
     ) -> int:
-        used, key = f"u_{share.key}", user_budget_key(day, user_id)
+        used, key = f"u_{share.key}", user_budget_key(day, share.api, user_id)
         if wanted <= limit and self._add(
             key, {used: wanted}, {used: limit - wanted}, now, owner=user_id
         ):
             return wanted
         for _attempt in range(_ATTEMPTS):
-            grant = min(wanted, limit - self.counters(day, user_id).get(used, 0))
+            grant = min(wanted, limit - self.counters(day, share.api, user_id).get(used, 0))
             if grant <= 0:
                 return 0
             if self._add(key, {used: grant}, {used: limit - grant}, now, owner=user_id):
@@ -241,7 +281,7 @@ class CallBudget:
 
     def _give_back_user(self, day: str, user_id: str, share: Share, amount: int, now: int) -> None:
         # Unconditional: if it failed, the user would only be counted a call they did not make.
-        key = user_budget_key(day, user_id)
+        key = user_budget_key(day, share.api, user_id)
         self._add(key, {f"u_{share.key}": -amount}, {}, now, owner=user_id)
 
     def _add(

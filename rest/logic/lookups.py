@@ -1,6 +1,6 @@
 """eBay Browse item look-ups on behalf of one user: cached briefly, and counted in the app's
-daily Browse calls under a share (common/data/budget.py), so that one account cannot spend the
-quota the price updater and everyone else's snipes live on.
+daily Browse calls of every method but getItems under a share (common/data/budget.py), so that
+one account cannot spend the quota everyone else's snipes are created with.
 
 A look-up answered by the cache (common/data/item_cache.py) costs no call and no share. Otherwise
 one call of the share is taken first (BrowseShareExhausted, a 429 with Retry-After, when the

@@ -13,6 +13,7 @@ import httpx
 import pytest
 import websockets
 
+from common.data.budget import ITEM_LOOKUPS, Limits
 from local.template import load_yaml
 from local.testing import RunningStack, running_stack
 from tests import aio
@@ -72,8 +73,9 @@ def test_a_socket_beyond_the_per_user_cap_is_refused_with_429(running: RunningSt
 def test_a_spent_lookup_allowance_answers_429_with_a_retry_after_the_dashboard_can_read(
     running: RunningStack,
 ):
-    # Given a user who looked up as many items as one user may a day (2% of the budget)
-    per_user = int(int(PARAMETERS["EbayDailyCallBudget"]["Default"]) * 0.02)
+    # Given a user who looked up as many items as one user may a day (4% of the look-ups' quota)
+    per_user = Limits.of(ITEM_LOOKUPS, int(PARAMETERS["EbayDailyCallBudget"]["Default"])).per_user
+    assert per_user
     auth = {"Authorization": f"Bearer {_login(running.base_url, 'browser@example.com')}"}
     with httpx.Client(base_url=running.sim_url, timeout=30) as sim:
         lots = [

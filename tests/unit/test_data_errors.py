@@ -23,7 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import ParamValidationError, ReadTimeoutError
 
 import common.data
-from common.data.budget import SNIPE_CREATION
+from common.data.budget import BROWSE, SNIPE_CREATION
 from common.data.dynamo import RetryableWhenUnanswered, repository_client, unwrapped
 from common.data.ebay_links import NewLink
 from common.data.email_guards import Guard, GuardStatus
@@ -95,6 +95,7 @@ ARGUMENTS: dict[str, Callable[[], Any]] = {
     "now_ms": lambda: NOW_MS,
     "now": lambda: NOW,
     "share": lambda: SNIPE_CREATION,
+    "api": lambda: BROWSE,
     "wanted": lambda: 1,
     "day": lambda: "2030-03-17",
     "connection": lambda: ConnectionEntity(
@@ -199,7 +200,7 @@ def _construct(cls: type, client: Any) -> Any:
     for name, parameter in inspect.signature(cls).parameters.items():
         if name == "client" or parameter.default is not inspect.Parameter.empty:
             continue
-        arguments[name] = 100 if name == "daily_budget" else f"{name}-table"
+        arguments[name] = 100 if name.endswith("_budget") else f"{name}-table"
     return cls(**arguments)
 
 

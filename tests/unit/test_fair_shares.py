@@ -9,9 +9,13 @@ from datetime import UTC, datetime
 import pytest
 
 from common.data.budget import (
+    BROWSE,
     FAR_POLLS,
     FINAL_POLLS,
+    GETITEMS,
+    HOUR_POLLS,
     ITEM_LOOKUPS,
+    QUOTAS,
     SHARES,
     SNIPE_CREATION,
     Limits,
@@ -32,22 +36,34 @@ NOW = 1_900_000_000
 # ---------------------------------------------------------------- the shares
 
 
-def test_the_shares_reserve_at_most_the_whole_day_and_never_more_than_they_may_use():
-    assert sum(share.reserved for share in SHARES) <= 1
+def test_each_quotas_shares_reserve_at_most_its_whole_day_and_never_more_than_they_may_use():
+    for quota in QUOTAS:
+        mine = [share for share in SHARES if share.api == quota]
+        assert mine
+        assert sum(share.reserved for share in mine) <= 1
     assert all(0 <= share.reserved <= share.cap <= 1 for share in SHARES)
     assert len({share.key for share in SHARES}) == len(SHARES)
 
 
-def test_a_days_budget_becomes_whole_calls_per_share():
-    # Given eBay's default 5,000 Browse calls a day
-    # Then snipe creation keeps 500 and the final minutes 1,000; 3,500 are shared
+def test_the_look_ups_are_counted_on_browse_and_the_polls_on_getitems():
+    # eBay's two quotas: every Browse method but getItems (the single-item look-ups), getItems
+    assert {SNIPE_CREATION.api, ITEM_LOOKUPS.api} == {BROWSE}
+    assert {FINAL_POLLS.api, HOUR_POLLS.api, FAR_POLLS.api} == {GETITEMS}
+
+
+def test_a_days_budget_becomes_whole_calls_per_share_of_its_quota():
+    # Given eBay's default 5,000 calls a day of each quota
+    # Then snipe creation keeps 2,500 of the look-ups' quota, and 2,500 are shared
     assert Limits.of(SNIPE_CREATION, 5000) == Limits(
-        reserved=500, cap=5000, pool=3500, per_user=500
+        reserved=2500, cap=5000, pool=2500, per_user=500
     )
-    assert Limits.of(FINAL_POLLS, 5000) == Limits(reserved=1000, cap=5000, pool=3500, per_user=None)
-    # the far-off polls may use 3,000, the wishlist 1,000 of which one user 100
-    assert Limits.of(FAR_POLLS, 5000).cap == 3000
-    assert Limits.of(ITEM_LOOKUPS, 5000) == Limits(reserved=0, cap=1000, pool=3500, per_user=100)
+    # the wishlist may use 2,000 of them, of which one user 200
+    assert Limits.of(ITEM_LOOKUPS, 5000) == Limits(reserved=0, cap=2000, pool=2500, per_user=200)
+    # and the final minutes keep 2,000 of getItems' quota, 3,000 being shared
+    assert Limits.of(FINAL_POLLS, 5000) == Limits(reserved=2000, cap=5000, pool=3000, per_user=None)
+    # of which the far-off polls may use 2,500, so the hour's polls keep 500 whatever they do
+    assert Limits.of(FAR_POLLS, 5000).cap == 2500
+    assert Limits.of(HOUR_POLLS, 5000) == Limits(reserved=0, cap=5000, pool=3000, per_user=None)
     # and a tiny budget still lets a user make one call, a budget of 0 none
     assert Limits.of(ITEM_LOOKUPS, 10).per_user == 1
     assert Limits.of(ITEM_LOOKUPS, 0).per_user == 0

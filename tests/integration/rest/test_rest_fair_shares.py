@@ -14,7 +14,7 @@ import pytest
 
 from common.data.active_snipes import ActiveSnipes
 from common.data.bids import BidsRepository
-from common.data.budget import CallBudget, utc_day
+from common.data.budget import BROWSE, CallBudget, utc_day
 from common.data.item_cache import ITEM_CACHE_SECONDS
 from local.lambda_runtime import new_containers
 from rest import bids, wishlist
@@ -117,15 +117,17 @@ def _seconds_to_midnight_utc() -> int:
 
 
 def _counters(user: str | None = None) -> dict[str, int]:
+    """The look-ups' quota's counters today (every Browse method but getItems), or a user's."""
+    s = get_settings()
     budget = CallBudget(
-        get_settings().users_and_app_state_table, get_settings().ebay_daily_call_budget
+        s.users_and_app_state_table, s.ebay_daily_call_budget, s.ebay_daily_getitems_budget
     )
-    return budget.counters(utc_day(time.time()), user)
+    return budget.counters(utc_day(time.time()), BROWSE, user)
 
 
 @pytest.fixture
 def budget_of(rest_env, monkeypatch):
-    """Sets the day's eBay call budget (EBAY_DAILY_CALL_BUDGET) as the template would."""
+    """Sets the day's eBay look-up calls (EBAY_DAILY_CALL_BUDGET) as the template would."""
 
     def set_budget(calls: int) -> None:
         monkeypatch.setenv("EBAY_DAILY_CALL_BUDGET", str(calls))
@@ -135,29 +137,29 @@ def budget_of(rest_env, monkeypatch):
 
 
 def test_one_account_cannot_spend_more_than_its_part_of_the_lookup_share(budget_of, new_auction):
-    # Given 100 Browse calls a day: item look-ups may use 20 of them, one user 2
+    # Given 100 look-up calls a day: item look-ups may use 40 of them, one user 4
     budget_of(100)
-    lots = [new_auction()["legacyItemId"] for _ in range(3)]
-    # When one user looks up three different items
+    lots = [new_auction()["legacyItemId"] for _ in range(5)]
+    # When one user looks up five different items
     answers = [_look_up(lot, "greedy") for lot in lots]
-    # Then the third is refused with 429, the share named, and a Retry-After until midnight UTC
-    assert [status for status, _, _ in answers] == [200, 200, 429]
-    _, headers, body = answers[2]
+    # Then the fifth is refused with 429, the share named, and a Retry-After until midnight UTC
+    assert [status for status, _, _ in answers] == [200, 200, 200, 200, 429]
+    _, headers, body = answers[4]
     assert body["error"]["code"] == "EBAY_SHARE_EXHAUSTED"
     assert body["error"]["details"] == [{"field": "share", "message": "item-lookups (yours)"}]
     assert abs(int(headers["Retry-After"]) - _seconds_to_midnight_utc()) <= 2
-    # and only the two calls made were counted, for that user and for the day
-    assert _counters("greedy")["u_lookup"] == 2
-    assert _counters()["u_lookup"] == _counters()["calls"] == 2
+    # and only the four calls made were counted, for that user and for the day
+    assert _counters("greedy")["u_lookup"] == 4
+    assert _counters()["u_lookup"] == _counters()["calls"] == 4
     # while another user still may look an item up
-    assert _look_up(lots[2], "someone-else")[0] == 200
+    assert _look_up(lots[4], "someone-else")[0] == 200
 
 
 def test_a_crowd_spending_the_lookup_share_leaves_snipe_creation_its_calls(budget_of, new_auction):
-    # Given 100 Browse calls a day (look-ups at most 20), and ten users who spent them all
+    # Given 100 look-up calls a day (look-ups at most 40), and ten users who spent them all
     budget_of(100)
     for n in range(10):
-        for _ in range(2):
+        for _ in range(4):
             assert _look_up(new_auction()["legacyItemId"], f"crowd-{n}")[0] == 200
     # When an eleventh user looks an item up, and another snipes an item nobody looked at
     lot = new_auction()["legacyItemId"]

@@ -12,10 +12,13 @@ import pytest
 from common.data.active_snipes import ActiveSnipes
 from common.data.bids import BidsRepository
 from common.data.budget import (
+    BROWSE,
     FAR_POLLS,
     FINAL_POLLS,
+    GETITEMS,
     HOUR_POLLS,
     ITEM_LOOKUPS,
+    QUOTAS,
     SHARES,
     SNIPE_CREATION,
     CallBudget,
@@ -32,8 +35,10 @@ pytestmark = pytest.mark.usefixtures("workers_env")
 DAY = utc_day(NOW)
 
 
-def _budget(calls: int) -> CallBudget:
-    return CallBudget(get_settings().users_and_app_state_table, calls)
+def _budget(calls: int, getitems: int | None = None) -> CallBudget:
+    """``calls`` a day of every Browse method but getItems, and ``getitems`` (as many) of it."""
+    table = get_settings().users_and_app_state_table
+    return CallBudget(table, calls, calls if getitems is None else getitems)
 
 
 def _take(budget: CallBudget, share, user: str) -> bool:
@@ -45,65 +50,100 @@ def _take(budget: CallBudget, share, user: str) -> bool:
 
 
 def test_far_off_polls_and_lookups_cannot_take_the_reserved_shares():
-    # Given 100 calls a day: 10 reserved for snipe creation, 20 for the final minutes' polls
+    # Given 100 calls a day of each quota: 50 of the look-ups' reserved for snipe creation, 40
+    # of getItems' for the final minutes' polls
     budget = _budget(100)
     # When the far-off polls ask for everything, then the hour's polls, then look-ups by many
     far = budget.reserve(FAR_POLLS, 100, NOW)
     hour = budget.reserve(HOUR_POLLS, 100, NOW)
-    lookups = sum(_take(budget, ITEM_LOOKUPS, f"user-{n}") for n in range(30))
-    # Then the far-off polls stopped at their 60, the hour's polls took the rest of the pool,
-    # and no look-up was left anything
-    assert (far, hour, lookups) == (60, 10, 0)
-    # and the final minutes and snipe creation still have every call reserved for them
-    assert budget.reserve(FINAL_POLLS, 100, NOW) == 20
-    assert sum(_take(budget, SNIPE_CREATION, "sniper") for _ in range(15)) == 10
-    assert budget.spent(DAY) == 100
+    lookups = sum(_take(budget, ITEM_LOOKUPS, f"user-{n}") for n in range(60))
+    # Then the far-off polls stopped at their 50, the hour's polls took the rest of the pool,
+    # and the look-ups stopped at their 40
+    assert (far, hour, lookups) == (50, 10, 40)
+    # and the final minutes and snipe creation still have every call reserved for them (snipe
+    # creation also what the look-ups left of its quota's pool), 10 a user
+    assert budget.reserve(FINAL_POLLS, 100, NOW) == 40
+    made = sum(_take(budget, SNIPE_CREATION, f"sniper-{n % 7}") for n in range(7 * 15))
+    assert made == 60
+    assert (budget.spent(DAY, BROWSE), budget.spent(DAY, GETITEMS)) == (100, 100)
 
 
 def test_the_reserves_are_used_first_then_the_pool():
-    # Given 100 calls a day, and the final minutes' polls, which have 20 of their own, taking 50
+    # Given 100 getItems calls a day, and the final minutes' polls, which have 40 of their own,
+    # taking 50
     budget = _budget(100)
     assert budget.reserve(FINAL_POLLS, 50, NOW) == 50
-    counters = budget.counters(DAY)
-    # Then 20 count against their reserve and 30 against the pool (70), leaving 40 to others
-    assert (counters["r_final"], counters["pool"], counters["u_final"]) == (20, 30, 50)
-    assert budget.reserve(HOUR_POLLS, 100, NOW) == 40
+    counters = budget.counters(DAY, GETITEMS)
+    # Then 40 count against their reserve and 10 against the pool (60), leaving 50 to others
+    assert (counters["r_final"], counters["pool"], counters["u_final"]) == (40, 10, 50)
+    assert budget.reserve(HOUR_POLLS, 100, NOW) == 50
 
 
-def test_concurrent_reservations_never_break_a_limit():
-    # Given 200 calls a day, and eight callers of every kind reserving in random amounts at once
+def test_a_share_of_one_quota_never_spends_the_others_calls():
+    # Given no look-up calls at all today, and 100 getItems calls
+    budget = _budget(0, 100)
+    # When the polls take all of theirs
+    assert budget.reserve(FINAL_POLLS, 100, NOW) == 100
+    assert budget.reserve(HOUR_POLLS, 100, NOW) == 0
+    # Then no snipe can be made and no item looked up: getItems' calls are not theirs
+    assert not _take(budget, SNIPE_CREATION, "sniper")
+    assert not _take(budget, ITEM_LOOKUPS, "user-1")
+    assert budget.spent(DAY, BROWSE) == 0
+
+
+def test_spent_look_ups_leave_the_polls_every_getitems_call():
+    # Given 100 look-up calls a day and 100 getItems calls, and every look-up call spent
+    budget = _budget(100, 100)
+    made = sum(_take(budget, SNIPE_CREATION, f"sniper-{n % 10}") for n in range(10 * 15))
+    assert made == 100
+    # When the polls ask for everything / Then they have all of theirs, counted apart
+    assert budget.reserve(FINAL_POLLS, 100, NOW) == 100
+    assert (budget.spent(DAY, BROWSE), budget.spent(DAY, GETITEMS)) == (100, 100)
+    assert budget.counters(DAY, BROWSE)["u_create"] == 100
+    assert "u_create" not in budget.counters(DAY, GETITEMS)
+
+
+def test_concurrent_reservations_never_break_a_limit_of_either_quota():
+    # Given 200 calls a day of each quota, and eight callers of every kind reserving in random
+    # amounts at once
     budget = _budget(200)
     rng = random.Random(7)
     plans = [
-        (rng.choice(SHARES), rng.randint(1, 9), f"user-{rng.randint(0, 3)}") for _ in range(160)
+        (rng.choice(SHARES), rng.randint(1, 9), f"user-{rng.randint(0, 3)}") for _ in range(240)
     ]
 
-    def act(plan) -> int:
+    def act(plan) -> tuple[str, int]:
         share, wanted, user = plan
         if share.per_user is not None:
-            return int(_take(budget, share, user))
-        return budget.reserve(share, wanted, NOW)
+            return share.api, int(_take(budget, share, user))
+        return share.api, budget.reserve(share, wanted, NOW)
 
     with ThreadPoolExecutor(8) as pool:
-        granted = sum(pool.map(act, plans))
-    # Then what was granted is what was counted, and every counter is within its limit
-    counters = budget.counters(DAY)
-    assert counters["calls"] == granted <= 200
-    limits = {s.key: Limits.of(s, 200) for s in SHARES}
-    assert counters.get("pool", 0) <= limits["create"].pool
-    for key, limit in limits.items():
-        assert counters.get(f"r_{key}", 0) <= limit.reserved
-        assert counters.get(f"u_{key}", 0) <= limit.cap
+        granted = list(pool.map(act, plans))
+    # Then, per quota, what was granted is what was counted, and every counter is within its
+    # limit
+    for quota in QUOTAS:
+        counters = budget.counters(DAY, quota)
+        assert counters["calls"] == sum(n for api, n in granted if api == quota) <= 200
+        limits = {s.key: Limits.of(s, 200) for s in SHARES if s.api == quota}
+        assert counters.get("pool", 0) <= next(iter(limits.values())).pool
+        for key, limit in limits.items():
+            assert counters.get(f"r_{key}", 0) <= limit.reserved
+            assert counters.get(f"u_{key}", 0) <= limit.cap
+        # and no share counted on a quota not its own
+        assert {name[2:] for name in counters if name[:2] in ("u_", "r_")} <= set(limits)
+    lookup, create = Limits.of(ITEM_LOOKUPS, 200), Limits.of(SNIPE_CREATION, 200)
     for user in {user for _, _, user in plans}:
-        mine = budget.counters(DAY, user)
-        assert mine.get("u_lookup", 0) <= limits["lookup"].per_user
-        assert mine.get("u_create", 0) <= limits["create"].per_user
+        mine = budget.counters(DAY, BROWSE, user)
+        assert mine.get("u_lookup", 0) <= lookup.per_user
+        assert mine.get("u_create", 0) <= create.per_user
+        assert budget.counters(DAY, GETITEMS, user) == {}
 
 
 def test_a_new_utc_day_starts_every_share_afresh():
     budget = _budget(100)
-    assert budget.reserve(FAR_POLLS, 100, NOW) == 60
-    assert budget.reserve(FAR_POLLS, 100, NOW + 86_400) == 60
+    assert budget.reserve(FAR_POLLS, 100, NOW) == 50
+    assert budget.reserve(FAR_POLLS, 100, NOW + 86_400) == 50
 
 
 # ---------------------------------------------------------------- active snipes

@@ -16,7 +16,16 @@ import pytest
 from pydantic import SecretStr
 
 from common import price_polls as logic
-from common.data.budget import FINAL_POLLS, HOUR_POLLS, CallBudget, utc_day
+from common.data.budget import (
+    BROWSE,
+    FINAL_POLLS,
+    GETITEMS,
+    HOUR_POLLS,
+    ITEM_LOOKUPS,
+    SNIPE_CREATION,
+    CallBudget,
+    utc_day,
+)
 from common.data.prices import PriceHistory
 from common.data.refresh_claims import RefreshClaims
 from common.data.snipe_updates import SnipeUpdates
@@ -77,7 +86,7 @@ def test_refreshes_poll_the_final_minutes_in_one_getitems_call_within_the_budget
             auctionEndTime=now + 240 + n,
         )
     settings = get_settings()
-    budget = CallBudget(settings.users_and_app_state_table, 5000)
+    budget = CallBudget(settings.users_and_app_state_table, 5000, 5000)
     history = PriceHistory(settings.users_and_app_state_table)
     claims = RefreshClaims(settings.users_and_app_state_table)
     clock = Clock(float(now))
@@ -117,8 +126,9 @@ def test_refreshes_poll_the_final_minutes_in_one_getitems_call_within_the_budget
     # reached the snipe with its point
     assert later.ebayCalls == 1
     assert sim.calls_json() == {"getItems": 3}
-    counters = budget.counters(utc_day(now))
+    counters = budget.counters(utc_day(now), GETITEMS)
     assert (counters["calls"], counters["u_final"]) == (3, 3)
+    assert budget.spent(utc_day(now), BROWSE) == 0  # getItems' quota, not the look-ups'
     price = sim.auction_json(rival)["currentPrice"]
     snipe = bids_repo().get("user-0", f"{now}000aaaaaaaa0")
     assert snipe is not None
@@ -151,17 +161,21 @@ def test_refresh_claims_let_one_through_per_window() -> None:
 
 
 def test_the_final_minutes_plan_on_their_reserve_and_what_the_others_leave_of_the_pool() -> None:
-    # Given 5,000 calls a day (1,000 reserved for the final minutes, a pool of 3,500) and, by
-    # noon UTC, 100 final-minutes polls and 500 hour polls (from the pool)
+    # Given 5,000 getItems calls a day (2,000 reserved for the final minutes, a pool of 3,000)
+    # and, by noon UTC, 100 final-minutes polls and 500 hour polls (from the pool)
     noon = 1_899_936_000 + 43_200
-    budget = CallBudget(get_settings().users_and_app_state_table, 5000)
+    budget = CallBudget(get_settings().users_and_app_state_table, 5000, 5000)
     assert budget.reserve(FINAL_POLLS, 100, noon) == 100
     assert budget.reserve(HOUR_POLLS, 500, noon) == 500
+    # and snipe creation and the wishlist spending from the other quota's pool
+    for n in range(30):
+        budget.take_one(ITEM_LOOKUPS, f"user-{n}", noon)
+    budget.reserve(SNIPE_CREATION, 3_000, noon)
     # When the final minutes plan the rest of the day
     planned = budget.plan(FINAL_POLLS, noon)
-    # Then they count on the 900 left of their reserve and the pool's 3,000 less the 500 the
-    # others are on course to take by midnight
-    assert planned == 900 + 2_500
+    # Then they count on the 1,900 left of their reserve and the pool's 2,500 less the 500 the
+    # hour's polls are on course to take by midnight; the look-ups' calls are not theirs
+    assert planned == 1_900 + 2_000
     # and once the pool is spent, on their reserve alone
     budget.reserve(HOUR_POLLS, 3_000, noon)
-    assert budget.plan(FINAL_POLLS, noon) == 900
+    assert budget.plan(FINAL_POLLS, noon) == 1_900
