@@ -67,6 +67,7 @@ from common.data.budget import (
     FINAL_POLLS,
     HOUR_POLLS,
     Share,
+    one_item_a_call,
     seconds_to_next_day,
 )
 from common.ebay.errors import BulkItemsDenied, EbayError
@@ -231,6 +232,13 @@ def poll_share(seconds_left: float) -> Share:
     return FAR_POLLS
 
 
+def paid_by(share: Share, items_per_call: int) -> Share:
+    """The share a poll is counted on: ``share`` for getItems' calls; while eBay refuses this
+    app getItems (one item a call: getItem, counted by eBay on its other quota), its browse
+    counterpart (common.data.budget.one_item_a_call)."""
+    return one_item_a_call(share) if items_per_call == 1 else share
+
+
 def countdown_phase(seconds_left: float) -> str | None:
     if seconds_left <= 60:
         return "1m"
@@ -340,7 +348,7 @@ class _Run:
         for share in (FINAL_POLLS, HOUR_POLLS, FAR_POLLS):
             mine = [call for call in calls if poll_share(self.end(call[0]) - now) is share]
             if mine:
-                granted += mine[: self.budget.reserve(share, len(mine), now)]
+                granted += mine[: self.budget.reserve(paid_by(share, size), len(mine), now)]
         polled = sum(len(call) for call in granted)
         self.result.itemsOverBudget += len(items) - polled
         self.result.ebayCalls += len(granted)
@@ -468,7 +476,11 @@ def run(
     state.poll_round(due, now, every_bid=True)
     if state.final_items(now + 60) or state.final_items(now):
         per_call = max(1, ports.ebay.items_per_call)
-        interval = pace(state.final_windows(now), ports.budget.plan(FINAL_POLLS, now), per_call)
+        interval = pace(
+            state.final_windows(now),
+            ports.budget.plan(paid_by(FINAL_POLLS, per_call), now),
+            per_call,
+        )
         state.result.pollInterval = round(interval * 1000)
         try:
             ports.claims.set_pace(state.result.pollInterval, now * 1000, PACE_TTL_SECONDS)

@@ -14,6 +14,7 @@ divided among its shares only:
 | ``getitems`` | ``final-polls`` | price updater, auctions ending within 10 min | 40% | 100% | |
 | ``getitems`` | ``hour-polls`` | price updater, ending within the hour | 0 | 100% | |
 | ``getitems`` | ``far-polls`` | price updater, ending later | 0 | 50% | |
+| ``browse`` | ``final-polls-1``, ``hour-``, ``far-`` | the polls, see below | 0 | 40/40/20% | |
 
 What a quota's shares do not reserve is its *pool* (browse 50%, getitems 60%), first come first
 served. A share's call counts against its reserve while that lasts, then against its quota's
@@ -30,9 +31,11 @@ pool; it never passes its "at most". Why these numbers:
   watched, they leave 10% of the day (500 calls at 5,000) of the pool to the hour's polls and
   the final minutes'.
 
-Each share has one quota: a share of one quota never spends the other's calls (while eBay
-refuses this app getItems, the polls call getItem one item at a time and are still counted on
-the getitems quota).
+Each share has one quota: a share of one quota never spends the other's calls. While eBay
+refuses this app getItems (a keyset without ``buy.item.bulk``), the polls call getItem, one item
+a call, which eBay counts on the other quota: they are then paid from the ``-1`` shares
+(``one_item_a_call``), on ``browse``, from its pool only, so snipe creation keeps its reserve
+and the polls together never take more than the pool.
 
 ``BUDGET#<quota>#<yyyy-mm-dd>`` (``BUDGET#browse#...``, ``BUDGET#getitems#...``) holds ``calls``
 (the quota's calls that day), ``pool`` (calls counted against its pool) and per share of the
@@ -97,7 +100,27 @@ ITEM_LOOKUPS = Share("lookup", "item-lookups", BROWSE, reserved=0.0, cap=0.40, p
 FINAL_POLLS = Share("final", "final-polls", GETITEMS, reserved=0.40, cap=1.0)
 HOUR_POLLS = Share("hour", "hour-polls", GETITEMS, reserved=0.0, cap=1.0)
 FAR_POLLS = Share("far", "far-polls", GETITEMS, reserved=0.0, cap=0.50)
-SHARES = (SNIPE_CREATION, ITEM_LOOKUPS, FINAL_POLLS, HOUR_POLLS, FAR_POLLS)
+# The polls while getItems is refused: getItem, on the browse quota, from its pool only.
+FINAL_POLLS_1 = Share("final1", "final-polls-1", BROWSE, reserved=0.0, cap=0.40)
+HOUR_POLLS_1 = Share("hour1", "hour-polls-1", BROWSE, reserved=0.0, cap=0.40)
+FAR_POLLS_1 = Share("far1", "far-polls-1", BROWSE, reserved=0.0, cap=0.20)
+SHARES = (
+    SNIPE_CREATION,
+    ITEM_LOOKUPS,
+    FINAL_POLLS,
+    HOUR_POLLS,
+    FAR_POLLS,
+    FINAL_POLLS_1,
+    HOUR_POLLS_1,
+    FAR_POLLS_1,
+)
+_ONE_ITEM_A_CALL = {FINAL_POLLS: FINAL_POLLS_1, HOUR_POLLS: HOUR_POLLS_1, FAR_POLLS: FAR_POLLS_1}
+
+
+def one_item_a_call(share: Share) -> Share:
+    """The share that pays for ``share``'s polls while eBay refuses this app getItems: they are
+    getItem calls then, which eBay counts on the browse quota."""
+    return _ONE_ITEM_A_CALL.get(share, share)
 
 
 @dataclass(frozen=True)

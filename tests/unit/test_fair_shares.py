@@ -20,6 +20,7 @@ from common.data.budget import (
     SNIPE_CREATION,
     Limits,
     Share,
+    one_item_a_call,
     seconds_to_next_day,
 )
 from common.data.item_cache import CachedLookup
@@ -49,6 +50,20 @@ def test_the_look_ups_are_counted_on_browse_and_the_polls_on_getitems():
     # eBay's two quotas: every Browse method but getItems (the single-item look-ups), getItems
     assert {SNIPE_CREATION.api, ITEM_LOOKUPS.api} == {BROWSE}
     assert {FINAL_POLLS.api, HOUR_POLLS.api, FAR_POLLS.api} == {GETITEMS}
+
+
+def test_polls_one_item_a_call_are_paid_on_browse_from_its_pool_only():
+    # Given eBay refusing this app getItems: the polls are getItem calls, on eBay's other quota
+    singles = [one_item_a_call(share) for share in (FINAL_POLLS, HOUR_POLLS, FAR_POLLS)]
+    # Then each is a browse share that reserves nothing, so snipe creation keeps its 2,500
+    assert {share.api for share in singles} == {BROWSE}
+    assert [Limits.of(share, 5000).reserved for share in singles] == [0, 0, 0]
+    assert Limits.of(SNIPE_CREATION, 5000).reserved == 2500
+    # and together they never take more than the pool creation does not reserve
+    assert [Limits.of(share, 5000).cap for share in singles] == [2000, 2000, 1000]
+    assert Limits.of(singles[0], 5000).pool == 2500
+    # while the look-ups' own shares are their own counterparts
+    assert one_item_a_call(SNIPE_CREATION) is SNIPE_CREATION
 
 
 def test_a_days_budget_becomes_whole_calls_per_share_of_its_quota():

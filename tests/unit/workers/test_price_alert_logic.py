@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from common import price_polls as logic
-from common.data.budget import Share
+from common.data.budget import FINAL_POLLS, FINAL_POLLS_1, Share
 from common.ebay.errors import BulkItemsDenied, EbayUnavailable
 from common.ebay.models import ItemPrice, Money
 from common.models import BidEntity, BidStatus
@@ -352,12 +352,14 @@ def test_each_item_is_polled_from_the_share_for_its_time_left():
             for i, item in enumerate(ends)
         }
     )
+    # (one item a call, so each item is a call of its own: as while eBay refuses getItems, when
+    # the polls are paid from the browse quota's counterparts)
     ebay = FakeEbay(dict.fromkeys(ends, 100), per_call=1)
-    budget = FakeBudget(per_share={"far-polls": 0})
+    budget = FakeBudget(per_share={"far-polls-1": 0})
     # When the updater runs
     result = _run(store, ebay, FakeNotifier(), budget=budget)
     # Then each item asked its own share, the final minutes first, and only the far one waits
-    assert budget.asked == [("final-polls", 1), ("hour-polls", 1), ("far-polls", 1)]
+    assert budget.asked == [("final-polls-1", 1), ("hour-polls-1", 1), ("far-polls-1", 1)]
     assert sorted(ebay.polled) == sorted([f"v1|{final}|0", f"v1|{hour}|0"])
     assert (result.ebayCalls, result.itemsOverBudget) == (2, 1)
 
@@ -736,6 +738,21 @@ def test_an_app_refused_get_items_polls_one_item_a_call_from_the_next_round():
     assert refreshed.ebayCalls == 2
     assert ebay.calls == [[f"v1|{item}|0"] for item in sorted(prices)]
     assert {b.currentPrice for b in store.bids.values()} == {4000}
+
+
+def test_polls_made_one_item_a_call_are_paid_from_the_browse_quota():
+    # Given two auctions in their final minutes and eBay refusing this app getItems
+    store, prices = FakeStore(), {}
+    _ending(store, prices, 300, n=2)
+    ebay, budget = FakeEbay(prices, refuse_bulk=True), FakeBudget()
+    # When the minute's run meets the refusal, then an owner refreshes a second later
+    _run(store, ebay, FakeNotifier(), budget=budget, deadline=NOW + 53)
+    _refresh(store.bids["b0"].userId, store, ebay, FakeClaims(), NOW + 1, budget=budget)
+    # Then the run's getItems call was asked of the getitems quota's final-minutes share, and
+    # the refresh's two getItem calls, which eBay counts on its other quota, of the browse
+    # quota's counterpart
+    assert budget.asked == [("final-polls", 1), ("final-polls-1", 2)]
+    assert (FINAL_POLLS.api, FINAL_POLLS_1.api) == ("getitems", "browse")
 
 
 def test_a_sealed_snipe_gets_no_write_from_a_round():
