@@ -33,7 +33,8 @@ from the REST look-ups' one; common/data/budget.py) of the most urgent item it c
 ``final-polls`` (items ending within 10 minutes; it keeps a reserve nobody else may spend),
 ``hour-polls``, ``far-polls`` (capped so they cannot crowd the rest out). A call that carries a
 final-minutes item carries later items in its free places at no cost. While eBay refuses this
-app getItems, the polls' getItem calls are still counted on the getItems quota.
+app getItems, the polls are getItem calls, which eBay counts on its other quota: they are then
+paid from that quota's counterparts of these shares (``paid_by``).
 
 A refresh's calls are paid from ``final-polls`` like the rounds' (its reserve, then the pool);
 when that share is spent for the day, a refresh polls nothing and the minute's rounds carry on

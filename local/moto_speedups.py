@@ -73,6 +73,8 @@ _installed = threading.Lock()
 _scope = threading.local()
 
 IDLE_CONNECTION_SECONDS = 60
+# LimitedSizeDict's limit (moto: "between 409 and 410KB" measured against DynamoDB's 400 KB)
+ITEM_SIZE_LIMIT = 405_000
 
 
 def install() -> None:
@@ -438,7 +440,3 @@ def _item_sized_once() -> None:
 
     __init__.original = original  # type: ignore[attr-defined]
     item_class.__init__ = __init__  # type: ignore[method-assign]
-
-
-# LimitedSizeDict's limit (moto: "between 409 and 410KB" measured against DynamoDB's 400 KB)
-ITEM_SIZE_LIMIT = 405_000

@@ -157,9 +157,9 @@ def _signature(
     botocore's ``SigV4Auth`` builds it (``tests/unit/test_sigv4.py`` checks the two agree on
     generated requests), from the headers the request says it signed; ``payload``: the body's
     SHA-256, or the X-Amz-Content-SHA256 header where one was sent and signed. Written apart from
-    ``common.sigv4``, which it checks, rather than
-    through ``SigV4Auth``, which derives the key again for every request and walks its headers
-    as ``email`` messages: the check was half the stack's CPU per post in the fan-out bench."""
+    ``common.sigv4``, which it checks, rather than through ``SigV4Auth``, which derives the key
+    again for every request and walks its headers as ``email`` messages: the check was half the
+    stack's CPU per post in the fan-out bench."""
     headers = sorted((name, " ".join(value.split())) for name, value in covered)
     canonical_headers = "".join(f"{name}:{value}\n" for name, value in headers)
     signed_names = ";".join(name for name, _ in headers)

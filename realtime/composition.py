@@ -128,7 +128,8 @@ class ActionsPorts:
 
     @cached
     def budget(self) -> CallBudget:
-        """The app's daily eBay getItems calls, shared with the price updater."""
+        """The app's daily eBay calls of both quotas (getItems for the polls; getItem while
+        getItems is refused), shared with the price updater and the look-ups."""
         s = self.settings
         return CallBudget(
             s.users_and_app_state_table, s.ebay_daily_call_budget, s.ebay_daily_getitems_budget

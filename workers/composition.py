@@ -182,7 +182,8 @@ class PriceUpdaterPorts:
 
     @cached
     def budget(self) -> CallBudget:
-        """The app's daily eBay getItems calls, shared with the dashboards' refreshes."""
+        """The app's daily eBay calls of both quotas (getItems for the polls; getItem while
+        getItems is refused), shared with the dashboards' refreshes and the look-ups."""
         s = self.settings
         return CallBudget(
             s.users_and_app_state_table, s.ebay_daily_call_budget, s.ebay_daily_getitems_budget

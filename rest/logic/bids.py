@@ -200,8 +200,11 @@ def _created_before(
     snipe; a refusal before the transaction (the cap that snipe filled, eBay's view of the item
     since: REFUSALS_OF_A_REPEAT) reads the item's guard instead, with a key only. Nothing is
     written; the snipe's wake-up is arranged again."""
-    holder = refusal.holder if isinstance(refusal, ActiveSnipeExists) else None
-    if not isinstance(refusal, ActiveSnipeExists) and request.idempotency_key is not None:
+    if request.idempotency_key is None:
+        raise refusal
+    if isinstance(refusal, ActiveSnipeExists):
+        holder: str | None = refusal.holder
+    else:
         holder = ports.bids.item_holder(user_id, request.ebay_item_id)
     earlier = _created_with_key(user_id, request, lead, holder or "", ports.bids)
     if earlier is None:
@@ -232,9 +235,9 @@ def _created_with_key(
     user_id: str, request: NewSnipe, lead: int, holder: str, bids: BidStore
 ) -> BidEntity | None:
     """The user's active snipe on the item, ``holder`` (the guard's: from the refused create,
-    or read at the cap),
-    when the request that made it carried this request's idempotency key; None when the key
-    is absent or not that snipe's. IdempotencyKeyReused when it is, with another request."""
+    or read after an earlier refusal), when the request that made it carried this request's
+    idempotency key; None when the key is absent or not that snipe's. IdempotencyKeyReused when
+    it is, with another request."""
     key = request.idempotency_key
     if key is None or not holder:
         return None
