@@ -27,6 +27,23 @@ minutes' share of the day's 5,000 getItems calls (eBay's quota for that method, 
 other Browse methods' 5,000 that snipe creation spends) lasts through all of it
 (``CallBudget.plan``); a refresh sooner than that pace after the last round polls nothing.
 
+``--as-whole-day`` (with ``--day-load N``) measures a whole day at any hour. Without it the
+planner (``CallBudget.plan``) finds the day's counters at zero, so it spreads the whole of
+getItems' 5,000 over what is left of the real UTC day: at 15:31 UTC that is 8.5 h, a pace no
+whole day allows. With it, before the run, the day's counters are charged with what the hours
+already gone (midnight UTC to the measured auctions' first final minutes) would have spent at
+the same load and pace (``whole_day_charge``): N evenly spread auctions' final minutes, each
+second of them costing one call per 20 at once (``price_polls.final_demand``), polled in rounds
+at the pace the planner sets at midnight for that whole day (``price_polls.pace`` over the
+final-minutes share's whole day: its reserve, the pool and nothing spent), paid from
+``final-polls``; and one snipe creation per auction ended, paid from ``snipe-creation`` on the
+other quota. They are written by ``CallBudget.reserve``, the product's own conditional ADDs, so
+the counter items hold what those calls one at a time would have left: ``calls``, ``u_<key>``,
+``r_<key>`` up to the share's reserve, then ``pool``. The planner's calls left over the
+seconds left are then a whole day's pace. Not charged: the minute's runs' own final-minutes
+calls (the planner does not count on them either), hour and far-off polls (this load's ride in
+the final minutes' calls) and item look-ups (not part of the load).
+
 The simulator and moto run in processes of their own, and each function invocation in a Lambda
 container process (``--isolation process``). Prints p50/p95/p99 change -> WebSocket, the Browse
 calls the simulator answered (per auction, and the day's counters by quota and share), and the
@@ -35,7 +52,7 @@ CPU each process spent: per call for the price updater's and the refreshes' cont
 refreshes sent, how many polled, and WsActionsFunction's mean duration.
 
     .venv/bin/python bench/price_freshness.py [--auctions 10] [--spacing 86] [--changes 3]
-        [--users 2] [--day-load 0]
+        [--users 2] [--day-load 0] [--as-whole-day]
 """
 
 from __future__ import annotations
@@ -64,7 +81,17 @@ sys.path.insert(0, str(ROOT))
 import boto3  # noqa: E402
 
 from bench.procstat import cpu_seconds  # noqa: E402
-from common.data.budget import QUOTAS, Quota, budget_key, utc_day  # noqa: E402
+from common.data.budget import (  # noqa: E402
+    FINAL_POLLS,
+    QUOTAS,
+    SNIPE_CREATION,
+    CallBudget,
+    Limits,
+    Quota,
+    Share,
+    budget_key,
+    utc_day,
+)
 from common.data.dynamo import to_item  # noqa: E402
 from common.models import (  # noqa: E402
     DEFAULT_LEAD_SECONDS,
@@ -72,6 +99,7 @@ from common.models import (  # noqa: E402
     BidEntity,
     BidStatus,
 )
+from common.price_polls import final_demand, pace  # noqa: E402
 from local.testing import (  # noqa: E402
     MOTO_SERVER,
     link_ebay_account,
@@ -85,6 +113,8 @@ MARGIN_BEFORE_FREEZE = 20
 START_CENTS = 1000
 STEP_CENTS = 300  # each rival's maximum over the last: the price moves every time
 REFRESH_EVERY = 10.0  # dashboard/js/realtime.js's REFRESH_PRICES_EVERY_MS
+DAY_SECONDS = 86_400
+ITEMS_PER_CALL = 20  # getItems; the simulator grants it unless --no-bulk-items
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -292,6 +322,37 @@ def _day_load(admin: httpx.Client, endpoint: str, table: str, per_day: int, afte
     return count
 
 
+def whole_day_charge(per_day: int, until: float, getitems_budget: int = 5000) -> dict[Share, int]:
+    """Calls by share that the UTC day of ``until``, from its midnight to ``until``, would have
+    spent with ``per_day`` auctions evenly spread over the whole day (module docstring,
+    ``--as-whole-day``): the final minutes' rounds at the whole day's pace, and one snipe
+    creation per auction whose final minutes began."""
+    midnight = int(until) // DAY_SECONDS * DAY_SECONDS
+    gone = min(DAY_SECONDS, max(0.0, until - midnight))
+    writable = FINAL_SECONDS - DEFAULT_LEAD_SECONDS - FREEZE_WINDOW_SECONDS
+    starts = [n * DAY_SECONDS / per_day for n in range(per_day)] if per_day > 0 else []
+    # The day's seconds in final minutes, those of yesterday's last auctions among them.
+    windows = [
+        (max(0.0, start), min(float(DAY_SECONDS), start + writable))
+        for start in [s - DAY_SECONDS for s in starts if s + writable > DAY_SECONDS] + starts
+    ]
+    limits = Limits.of(FINAL_POLLS, getitems_budget)
+    whole_day = min(limits.cap, limits.reserved + limits.pool)  # plan() at midnight
+    every = pace(windows, whole_day, ITEMS_PER_CALL)
+    demand_gone = final_demand([(start, min(end, gone)) for start, end in windows], ITEMS_PER_CALL)
+    return {
+        FINAL_POLLS: min(whole_day, round(demand_gone / every)),
+        SNIPE_CREATION: sum(1 for start in starts if start < gone),
+    }
+
+
+def charge_whole_day(budget: CallBudget, charge: dict[Share, int], at: float) -> dict[Share, int]:
+    """Write ``charge`` on the day's counters of ``at`` as the product's calls would have: its
+    own conditional ADDs (``CallBudget.reserve``: the reserve first, then the pool). Returns
+    what was granted."""
+    return {share: budget.reserve(share, calls, int(at)) for share, calls in charge.items()}
+
+
 def _budget_counters(endpoint: str, table: str, now: float, api: Quota) -> dict[str, int]:
     dynamodb = boto3.client(
         "dynamodb",
@@ -316,10 +377,18 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=3, help="rival bids per auction")
     parser.add_argument("--users", type=int, default=2)
     parser.add_argument("--day-load", type=int, default=0, help="auctions a day around them")
+    parser.add_argument(
+        "--as-whole-day",
+        action="store_true",
+        help="charge the day's counters with what the hours gone would have spent at the "
+        "--day-load's pace, so the planner paces a whole day, not what is left of it",
+    )
     parser.add_argument("--lead-in", type=float, default=120, help="s before the first window")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--isolation", choices=("thread", "process"), default="process")
     args = parser.parse_args()
+    if args.as_whole_day and not args.day_load:
+        parser.error("--as-whole-day needs --day-load")
     rng = random.Random(args.seed)
     logging.disable(logging.WARNING)
     os.environ["BOTO_DISABLE_CRT"] = "true"  # sign as the deployed layer does
@@ -348,6 +417,28 @@ def main() -> int:
         admin = outside.enter_context(httpx.Client(base_url=sim_url, timeout=60))
         users = [_sign_up(http, n) for n in range(args.users)]
         background = 0
+        charged: dict[Share, int] = {}
+        if args.as_whole_day:
+            # The hours gone: until the measured auctions' first final minutes begin.
+            until = time.time() + args.lead_in
+            assert stack.template is not None
+            budget = CallBudget(
+                stack.provisioned.tables["UsersTable"].name,
+                int(stack.template.parameters["EbayDailyCallBudget"]),
+                int(stack.template.parameters["EbayDailyGetItemsBudget"]),
+                client=boto3.client(
+                    "dynamodb",
+                    endpoint_url=stack.provisioned.endpoint_url,
+                    region_name="us-east-1",
+                    aws_access_key_id="testing",
+                    aws_secret_access_key="testing",
+                ),
+            )
+            charged = charge_whole_day(
+                budget,
+                whole_day_charge(args.day_load, until, budget.daily_budgets["getitems"]),
+                until,
+            )
         if args.day_load:
             # Their final minutes start as the measured auctions' end.
             background = _day_load(
@@ -392,9 +483,18 @@ def main() -> int:
             f"({86400 / args.spacing:.0f} a day), {len(plan)} rival bids in their last 10 "
             f"minutes, {args.users} users with a socket each; {background} background snipes "
             f"(--day-load {args.day_load}); "
-            f"functions in {args.isolation} isolation",
+            f"functions in {args.isolation} isolation; started "
+            f"{time.strftime('%H:%M', time.gmtime())} UTC, load average "
+            f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}",
             flush=True,
         )
+        if charged:
+            print(
+                "--as-whole-day: the hours gone today charged as a whole day of "
+                f"{args.day_load} auctions would have spent them: "
+                + ", ".join(f"{share.name} {calls}" for share, calls in charged.items()),
+                flush=True,
+            )
         named = {sim_pid: "eBay simulator", moto_pid: "moto"}
         cpu_before = _cpu_snapshot(named)
         started = time.time()
@@ -459,14 +559,18 @@ def main() -> int:
         f"{polls / args.auctions:.1f} polling calls per auction; snipe creation "
         f"{creation_calls / args.auctions:.1f} per auction (before)"
     )
-    for api, seen in counters.items():
-        shares = {k: v for k, v in seen.items() if k.startswith("u_")}
-        print(f"the day's {api} counters: calls {seen.get('calls', 0)}, by share {shares}")
+    for api, found in counters.items():
+        shares = {k: v for k, v in found.items() if k.startswith("u_")}
+        print(
+            f"the day's {api} counters: calls {found.get('calls', 0)}, by share {shares}"
+            + (" (with the hours gone charged)" if charged else "")
+        )
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     spent = _cpu_spent(cpu_before, cpu_after)
     parts = ", ".join(f"{role} {seconds:.1f} s" for role, seconds in sorted(spent.items()))
     print(f"CPU over the run: {parts}")
     updater_cpu = spent.get("price updater", 0.0) + spent.get("refreshes (WsActions)", 0.0)
-    final_calls = shares.get("u_final", 0)
+    final_calls = counters["getitems"].get("u_final", 0) - charged.get(FINAL_POLLS, 0)
     refreshed = sockets.refreshed
     print(
         f"refreshes: {len(refreshed)} answered ({len(refreshed) / args.auctions:.1f} per "
