@@ -15,34 +15,34 @@ Changes are drawn from the window [end - 600 s, freeze - 20 s]: from its freeze 
 (docs/data-model.md), so a change after it never becomes a price.changed; the last 20 s before
 the freeze leave one round's time.
 
-``--day-load N`` adds the rest of a day of N auctions a day, as the price updater's pace sees
-it: its rounds cost one call per 20 items in their final minutes, so a day is the seconds
-covered by final minutes and how many at once. N evenly spread auctions keep ceil(N * 589 /
-86400 / 20) calls a round busy all day (1,000: 7 at once, one call); the bench writes that many
-snipes (straight to the Bids table, their auctions at the simulator) per 589 s, from after the
-measured auctions until midnight UTC: the same demand as N a day, without hundreds of snipes
-in moto, whose Query of 750 answers in 1.2-1.5 s here (over the product's 1 s read timeout;
-DynamoDB serves that page in a fraction of it). The updater then paces its rounds so the final
-minutes' share of the day's 5,000 getItems calls (eBay's quota for that method, apart from the
-other Browse methods' 5,000 that snipe creation spends) lasts through all of it
+``--day-load N`` adds the rest of a day of N auctions a day, as the price updater's pace sees it:
+its rounds cost one call per 20 items in their final minutes, so a day is the seconds covered by
+final minutes and how many at once. N evenly spread auctions keep ceil(N * 589 / 86400 / 20) calls a
+round busy all day (1,000: 7 at once, one call); the bench writes that many snipes (straight to the
+Bids table, their auctions at the simulator) per 589 s, from after the measured auctions until
+eBay's midnight (Pacific time, when its quotas start afresh): the same demand as N a day, without
+hundreds of snipes in moto, whose Query of 750 answers in 1.2-1.5 s here (over the product's 1 s
+read timeout; DynamoDB serves that page in a fraction of it). The updater then paces its rounds so
+the final minutes' share of the day's 5,000 getItems calls (eBay's quota for that method, apart from
+the other Browse methods' 5,000 that snipe creation spends) lasts through all of it
 (``CallBudget.plan``); a refresh sooner than that pace after the last round polls nothing.
 
-``--as-whole-day`` (with ``--day-load N``) measures a whole day at any hour. Without it the
-planner (``CallBudget.plan``) finds the day's counters at zero, so it spreads the whole of
-getItems' 5,000 over what is left of the real UTC day: at 15:31 UTC that is 8.5 h, a pace no
-whole day allows. With it, before the run, the day's counters are charged with what the hours
-already gone (midnight UTC to the measured auctions' first final minutes) would have spent at
-the same load and pace (``whole_day_charge``): N evenly spread auctions' final minutes, each
-second of them costing one call per 20 at once (``price_polls.final_demand``), polled in rounds
-at the pace the planner sets at midnight for that whole day (``price_polls.pace`` over the
-final-minutes share's whole day: its reserve, the pool and nothing spent), paid from
-``final-polls``; and one snipe creation per auction ended, paid from ``snipe-creation`` on the
-other quota. They are written by ``CallBudget.reserve``, the product's own conditional ADDs, so
-the counter items hold what those calls one at a time would have left: ``calls``, ``u_<key>``,
-``r_<key>`` up to the share's reserve, then ``pool``. The planner's calls left over the
-seconds left are then a whole day's pace. Not charged: the minute's runs' own final-minutes
-calls (the planner does not count on them either), hour and far-off polls (this load's ride in
-the final minutes' calls) and item look-ups (not part of the load).
+``--as-whole-day`` (with ``--day-load N``) measures a whole day at any hour. Without it the planner
+(``CallBudget.plan``) finds the day's counters at zero, so it spreads the whole of getItems' 5,000
+over what is left of the real eBay day (Pacific time): a pace no whole day allows (at 15:31 UTC,
+while the budget still counted UTC days, it was 8.5 h). With it, before the run, the day's counters
+are charged with what the hours already gone (eBay's midnight to the measured auctions' first final
+minutes) would have spent at the same load and pace (``whole_day_charge``): N evenly spread
+auctions' final minutes, each second of them costing one call per 20 at once
+(``price_polls.final_demand``), polled in rounds at the pace the planner sets at midnight for that
+whole day (``price_polls.pace`` over the final-minutes share's whole day: its reserve, the pool and
+nothing spent), paid from ``final-polls``; and one snipe creation per auction ended, paid from
+``snipe-creation`` on the other quota. They are written by ``CallBudget.reserve``, the product's own
+conditional ADDs, so the counter items hold what those calls one at a time would have left:
+``calls``, ``u_<key>``, ``r_<key>`` up to the share's reserve, then ``pool``. The planner's calls
+left over the seconds left are then a whole day's pace. Not charged: the minute's runs' own
+final-minutes calls (the planner does not count on them either), hour and far-off polls (this load's
+ride in the final minutes' calls) and item look-ups (not part of the load).
 
 The simulator and moto run in processes of their own, and each function invocation in a Lambda
 container process (``--isolation process``). Prints p50/p95/p99 change -> WebSocket, the Browse
@@ -90,7 +90,8 @@ from common.data.budget import (  # noqa: E402
     Quota,
     Share,
     budget_key,
-    utc_day,
+    day_bounds,
+    ebay_day,
 )
 from common.data.dynamo import to_item  # noqa: E402
 from common.models import (  # noqa: E402
@@ -285,9 +286,10 @@ def _auction(admin: httpx.Client, title: str, end: float) -> str:
 
 
 def _day_load(admin: httpx.Client, endpoint: str, table: str, per_day: int, after: float) -> int:
-    """Background snipes from ``after`` until midnight UTC, as many in their final minutes at
-    every instant as ``per_day`` evenly spread auctions need calls (module docstring)."""
-    midnight = (int(after) // 86400 + 1) * 86400
+    """Background snipes from ``after`` until eBay's midnight (Pacific time), as many in their
+    final minutes at every instant as ``per_day`` evenly spread auctions need calls (module
+    docstring)."""
+    midnight = day_bounds(after)[1]
     writable = FINAL_SECONDS - DEFAULT_LEAD_SECONDS - FREEZE_WINDOW_SECONDS
     per_window = math.ceil(per_day * writable / 86400 / 20)
     dynamodb = boto3.client(
@@ -323,18 +325,19 @@ def _day_load(admin: httpx.Client, endpoint: str, table: str, per_day: int, afte
 
 
 def whole_day_charge(per_day: int, until: float, getitems_budget: int = 5000) -> dict[Share, int]:
-    """Calls by share that the UTC day of ``until``, from its midnight to ``until``, would have
-    spent with ``per_day`` auctions evenly spread over the whole day (module docstring,
-    ``--as-whole-day``): the final minutes' rounds at the whole day's pace, and one snipe
+    """Calls by share that eBay's day of ``until`` (Pacific time), from its midnight to
+    ``until``, would have spent with ``per_day`` auctions evenly spread over the whole day (module
+    docstring, ``--as-whole-day``): the final minutes' rounds at the whole day's pace, and one snipe
     creation per auction whose final minutes began."""
-    midnight = int(until) // DAY_SECONDS * DAY_SECONDS
-    gone = min(DAY_SECONDS, max(0.0, until - midnight))
+    midnight, next_midnight = day_bounds(until)
+    length = next_midnight - midnight  # 23 or 25 hours on the days the clocks change
+    gone = min(length, max(0.0, until - midnight))
     writable = FINAL_SECONDS - DEFAULT_LEAD_SECONDS - FREEZE_WINDOW_SECONDS
-    starts = [n * DAY_SECONDS / per_day for n in range(per_day)] if per_day > 0 else []
+    starts = [n * length / per_day for n in range(per_day)] if per_day > 0 else []
     # The day's seconds in final minutes, those of yesterday's last auctions among them.
     windows = [
-        (max(0.0, start), min(float(DAY_SECONDS), start + writable))
-        for start in [s - DAY_SECONDS for s in starts if s + writable > DAY_SECONDS] + starts
+        (max(0.0, start), min(length, start + writable))
+        for start in [s - length for s in starts if s + writable > length] + starts
     ]
     limits = Limits.of(FINAL_POLLS, getitems_budget)
     whole_day = min(limits.cap, limits.reserved + limits.pool)  # plan() at midnight
@@ -362,7 +365,7 @@ def _budget_counters(endpoint: str, table: str, now: float, api: Quota) -> dict[
         aws_secret_access_key="testing",
     )
     item = dynamodb.get_item(
-        TableName=table, Key={"userId": {"S": budget_key(utc_day(now), api)}}, ConsistentRead=True
+        TableName=table, Key={"userId": {"S": budget_key(ebay_day(now), api)}}, ConsistentRead=True
     ).get("Item", {})
     return {k: int(v["N"]) for k, v in item.items() if "N" in v and k != "ttl"}
 

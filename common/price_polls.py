@@ -330,7 +330,8 @@ class _Run:
         )
 
     def final_windows(self, now: int) -> list[tuple[float, float]]:
-        """Each item's final minutes still to come today (UTC), while it can be written."""
+        """Each item's final minutes still to come today (eBay's day, Pacific time), while it can
+        be written."""
         midnight = now + seconds_to_next_day(now)
         return [
             (max(now, self.end(item) - FINAL_SECONDS), min(midnight, self.writable_until(item)))

@@ -107,7 +107,7 @@ class NotifierName(Environment):
 
 
 class CallBudget(UsersAndAppStateTable):
-    # The app's eBay Browse calls per UTC day, eBay's two quotas, each in shares
+    # The app's eBay Browse calls per eBay day (Pacific time), eBay's two quotas, each in shares
     # (common/data/budget.py): every method but getItems (the REST item look-ups), and getItems
     # (the price updater's polls and the dashboards' refreshes).
     ebay_daily_call_budget: int = Field(default=5000, ge=0, alias="EBAY_DAILY_CALL_BUDGET")

@@ -1,4 +1,5 @@
-"""The app's daily eBay Browse calls, shared fairly: atomic counters per UTC day on the Users table.
+"""The app's daily eBay Browse calls, shared fairly: atomic counters per eBay day (Pacific time)
+on the Users table.
 
 eBay gives the application two daily Browse quotas, whoever spends them: "All methods except
 getItems: 5000 API calls per day" and "getItems: 5000 API calls per day"
@@ -48,13 +49,23 @@ Every reservation is an ``ADD`` to its quota's item whose condition bounds each 
 per quota, pool <= pool size, r_<key> <= reserve, u_<key> <= at most, and so calls <= that
 quota's budget. The user's part is taken first and given back if the day refuses. DynamoDB's TTL
 removes the items days later.
+
+**eBay's day is Pacific time.** eBay's quotas start afresh at midnight in California, not UTC:
+the Analytics API's getRateLimits answers ``"reset": "2018-08-06T07:00:00.000Z"`` with a
+``timeWindow`` of 86400 (midnight PDT), and the Trading API's call limits say "The day starts at
+midnight, 00:00:00 PST (not GMT)". Counting UTC days let a stack spend the end of one UTC day and
+the start of the next inside one eBay day (the pacing saves a quiet morning's calls for the
+evening): up to twice a quota there, answered by eBay with 429s. So the counters' day
+(``<yyyy-mm-dd>``), ``Retry-After`` and the pacing's "until midnight" are those of
+America/Los_Angeles, 23 or 25 hours long on the days the clocks change.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
 
 from common.data.dynamo import (
     ConditionalWrite,
@@ -69,6 +80,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 KEEP_SECONDS = 3 * 86400
+# Where eBay's day starts and ends (see the module's docstring).
+EBAY_DAY_ZONE = ZoneInfo("America/Los_Angeles")
 # plan(): the other shares' use of the pool so far is judged over at least this long, so a busy
 # first minute after midnight does not read as a whole day's pace.
 PLAN_MIN_ELAPSED_SECONDS = 3600
@@ -146,15 +159,25 @@ class Limits:
         )
 
 
-def utc_day(epoch_seconds: float) -> str:
-    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%d")
+def ebay_day(epoch_seconds: float) -> str:
+    """The eBay day (its quotas' day, Pacific time) of an instant, as ``yyyy-mm-dd``."""
+    return datetime.fromtimestamp(epoch_seconds, EBAY_DAY_ZONE).strftime("%Y-%m-%d")
+
+
+def day_bounds(epoch_seconds: float) -> tuple[float, float]:
+    """The eBay day around an instant: its first and its next day's first epoch second (23, 24
+    or 25 hours apart)."""
+    now = datetime.fromtimestamp(epoch_seconds, EBAY_DAY_ZONE)
+    start = datetime(now.year, now.month, now.day, tzinfo=EBAY_DAY_ZONE)
+    following = start.date() + timedelta(days=1)
+    end = datetime(following.year, following.month, following.day, tzinfo=EBAY_DAY_ZONE)
+    return start.timestamp(), end.timestamp()
 
 
 def seconds_to_next_day(epoch_seconds: float) -> int:
-    """Seconds until the next UTC midnight, when every share starts afresh (at least 1)."""
-    now = datetime.fromtimestamp(epoch_seconds, UTC)
-    midnight = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
-    return max(1, int((midnight - now).total_seconds() + 0.999))
+    """Seconds until eBay's next midnight (Pacific time), when every share starts afresh (at
+    least 1)."""
+    return max(1, int(day_bounds(epoch_seconds)[1] - epoch_seconds + 0.999))
 
 
 def budget_key(day: str, api: Quota) -> str:
@@ -203,17 +226,18 @@ class CallBudget:
         limits = self._limits(share)
         if wanted <= 0 or limits.cap <= 0:
             return 0
-        return self._take_day(utc_day(now), share, wanted, limits, now)
+        return self._take_day(ebay_day(now), share, wanted, limits, now)
 
     def take_one(self, share: Share, user_id: str, now: int) -> None:
         """One call of ``share`` for ``user_id``, or BrowseShareExhausted naming what is spent:
-        the user's part or the whole share; both start afresh at the next UTC midnight."""
+        the user's part or the whole share; both start afresh at eBay's next midnight (Pacific
+        time)."""
         limits = self._limits(share)
-        day = utc_day(now)
+        day = ebay_day(now)
         retry_after = seconds_to_next_day(now)
         spent = BrowseShareExhausted(
             f"Today's {share.name} share of the app's eBay calls is spent; "
-            "it starts afresh at midnight UTC",
+            "it starts afresh at midnight Pacific time, when eBay's day does",
             [FieldIssue("share", share.name)],
             retry_after=retry_after,
         )
@@ -224,7 +248,7 @@ class CallBudget:
         ):
             raise BrowseShareExhausted(
                 f"You have used today's {share.name} allowance of eBay calls "
-                f"({limits.per_user}); it starts afresh at midnight UTC",
+                f"({limits.per_user}); it starts afresh at midnight Pacific time",
                 [FieldIssue("share", f"{share.name} (yours)")],
                 retry_after=retry_after,
             )
@@ -235,16 +259,17 @@ class CallBudget:
         raise spent
 
     def plan(self, share: Share, now: int) -> int:
-        """How many calls of ``share`` to count on until midnight UTC, for pacing (one read; each
+        """How many calls of ``share`` to count on until eBay's midnight, for pacing (one read; each
         call is still granted by :meth:`reserve`): what is left of its reserve, plus its quota's
         pool left less what the quota's other shares are on course to take from it by midnight
         at today's rate so far (judged over at least an hour), within its cap."""
         limits = self._limits(share)
-        seen = self.counters(utc_day(now), share.api)
+        seen = self.counters(ebay_day(now), share.api)
         used, from_reserve = seen.get(f"u_{share.key}", 0), seen.get(f"r_{share.key}", 0)
-        left_today = seconds_to_next_day(now)
+        start, end = day_bounds(now)
+        left_today = max(1.0, end - now)
         others_from_pool = max(0, seen.get("pool", 0) - (used - from_reserve))
-        elapsed = max(PLAN_MIN_ELAPSED_SECONDS, 86_400 - left_today)
+        elapsed = max(PLAN_MIN_ELAPSED_SECONDS, now - start)
         others_to_come = others_from_pool * left_today / elapsed
         pool_left = max(0.0, limits.pool - seen.get("pool", 0) - others_to_come)
         reserve_left = max(0, limits.reserved - from_reserve)

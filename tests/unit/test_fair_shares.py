@@ -20,6 +20,8 @@ from common.data.budget import (
     SNIPE_CREATION,
     Limits,
     Share,
+    day_bounds,
+    ebay_day,
     one_item_a_call,
     seconds_to_next_day,
 )
@@ -87,13 +89,37 @@ def test_a_days_budget_becomes_whole_calls_per_share_of_its_quota():
 @pytest.mark.parametrize(
     ("moment", "seconds"),
     [
-        (datetime(2030, 5, 17, 23, 59, 30, tzinfo=UTC), 30),
-        (datetime(2030, 5, 17, 0, 0, 0, tzinfo=UTC), 86_400),
-        (datetime(2030, 5, 17, 12, 0, 0, 250_000, tzinfo=UTC), 43_200),
+        # eBay's day is Pacific time: midnight PDT is 07:00 UTC, midnight PST 08:00 UTC
+        (datetime(2030, 5, 18, 6, 59, 30, tzinfo=UTC), 30),
+        (datetime(2030, 5, 17, 7, 0, 0, tzinfo=UTC), 86_400),
+        (datetime(2030, 5, 17, 19, 0, 0, 250_000, tzinfo=UTC), 43_200),
+        (datetime(2030, 5, 17, 23, 59, 30, tzinfo=UTC), 25_230),  # not UTC's 30 s
+        (datetime(2030, 1, 15, 8, 0, 0, tzinfo=UTC), 86_400),
+        # the days the clocks change are 23 and 25 hours long
+        (datetime(2030, 3, 10, 8, 0, 0, tzinfo=UTC), 82_800),
+        (datetime(2030, 11, 3, 7, 0, 0, tzinfo=UTC), 90_000),
     ],
 )
-def test_a_spent_share_is_retried_after_midnight_utc(moment: datetime, seconds: int):
+def test_a_spent_share_is_retried_after_ebays_midnight_pacific_time(moment: datetime, seconds: int):
     assert seconds_to_next_day(moment.timestamp()) == seconds
+
+
+@pytest.mark.parametrize(
+    ("moment", "day"),
+    [
+        (datetime(2030, 5, 18, 6, 59, 59, tzinfo=UTC), "2030-05-17"),
+        (datetime(2030, 5, 18, 7, 0, 0, tzinfo=UTC), "2030-05-18"),
+        (datetime(2030, 1, 16, 7, 59, 59, tzinfo=UTC), "2030-01-15"),
+        (datetime(2030, 1, 16, 8, 0, 0, tzinfo=UTC), "2030-01-16"),
+    ],
+)
+def test_the_counters_day_is_ebays_day(moment: datetime, day: str):
+    assert ebay_day(moment.timestamp()) == day
+    start, end = day_bounds(moment.timestamp())
+    assert start <= moment.timestamp() < end
+    assert ebay_day(start) == day
+    assert ebay_day(end - 1) == day
+    assert ebay_day(end) != day
 
 
 # ---------------------------------------------------------------- metered look-ups

@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from datetime import time as time_of_day
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from common.data.active_snipes import ActiveSnipes
 from common.data.bids import BidsRepository
-from common.data.budget import BROWSE, CallBudget, utc_day
+from common.data.budget import BROWSE, CallBudget, ebay_day
 from common.data.item_cache import ITEM_CACHE_SECONDS
 from local.lambda_runtime import new_containers
 from rest import bids, wishlist
@@ -111,9 +114,11 @@ def _snipe(item_id: str, user: str) -> tuple[int, dict[str, str], Any]:
     return _call(bids.handler, "POST", "/bids", body=body, user=user)
 
 
-def _seconds_to_midnight_utc() -> int:
-    now = time.time()
-    return 86_400 - int(now) % 86_400
+def _seconds_to_midnight_pacific() -> int:
+    """Until eBay's next midnight, when its quotas start afresh (Pacific time, not UTC)."""
+    now = datetime.now(ZoneInfo("America/Los_Angeles"))
+    midnight = datetime.combine(now.date() + timedelta(days=1), time_of_day(0), now.tzinfo)
+    return round(midnight.timestamp() - now.timestamp())
 
 
 def _counters(user: str | None = None) -> dict[str, int]:
@@ -122,7 +127,7 @@ def _counters(user: str | None = None) -> dict[str, int]:
     budget = CallBudget(
         s.users_and_app_state_table, s.ebay_daily_call_budget, s.ebay_daily_getitems_budget
     )
-    return budget.counters(utc_day(time.time()), BROWSE, user)
+    return budget.counters(ebay_day(time.time()), BROWSE, user)
 
 
 @pytest.fixture
@@ -142,12 +147,13 @@ def test_one_account_cannot_spend_more_than_its_part_of_the_lookup_share(budget_
     lots = [new_auction()["legacyItemId"] for _ in range(5)]
     # When one user looks up five different items
     answers = [_look_up(lot, "greedy") for lot in lots]
-    # Then the fifth is refused with 429, the share named, and a Retry-After until midnight UTC
+    # Then the fifth is refused with 429, the share named, and a Retry-After until eBay's
+    # midnight (Pacific time)
     assert [status for status, _, _ in answers] == [200, 200, 200, 200, 429]
     _, headers, body = answers[4]
     assert body["error"]["code"] == "EBAY_SHARE_EXHAUSTED"
     assert body["error"]["details"] == [{"field": "share", "message": "item-lookups (yours)"}]
-    assert abs(int(headers["Retry-After"]) - _seconds_to_midnight_utc()) <= 2
+    assert abs(int(headers["Retry-After"]) - _seconds_to_midnight_pacific()) <= 2
     # and only the four calls made were counted, for that user and for the day
     assert _counters("greedy")["u_lookup"] == 4
     assert _counters()["u_lookup"] == _counters()["calls"] == 4

@@ -13,14 +13,15 @@ from common.data.budget import (
     GETITEMS,
     SNIPE_CREATION,
     CallBudget,
+    day_bounds,
+    ebay_day,
     seconds_to_next_day,
-    utc_day,
 )
 from common.price_polls import pace
 from tests.stack_env import get_settings
 
 pytestmark = pytest.mark.usefixtures("workers_env")
-MIDNIGHT = 1_900_000_000 // DAY_SECONDS * DAY_SECONDS
+MIDNIGHT = int(day_bounds(1_900_000_000)[0])  # eBay's (Pacific time), a 24-hour day
 WRITABLE = 589  # an auction's final minutes until its freeze, at the default lead time
 
 
@@ -58,21 +59,21 @@ def test_the_planner_paces_a_whole_day_whatever_the_hour(hour: float):
 
 
 def test_the_charge_is_on_the_product_counters_as_its_own_calls_would_have_left_them():
-    # Given 21:00 UTC, with 1,000 auctions a day: 7/8 of the day gone
+    # Given 21:00 on eBay's clock, with 1,000 auctions a day: 7/8 of the day gone
     now = MIDNIGHT + 21 * 3600
     # When the bench charges the hours gone
     charged = charge_whole_day(_budget(), whole_day_charge(1000, now), now)
     # Then the final minutes' polls took their reserve (2,000) and the rest from getItems'
     # pool, and 875 snipe creations are on the other quota, within creation's reserve
     assert charged == {FINAL_POLLS: 4375, SNIPE_CREATION: 875}
-    getitems = _budget().counters(utc_day(now), GETITEMS)
+    getitems = _budget().counters(ebay_day(now), GETITEMS)
     assert (getitems["calls"], getitems["u_final"], getitems["r_final"], getitems["pool"]) == (
         4375,
         4375,
         2000,
         2375,
     )
-    browse = _budget().counters(utc_day(now), BROWSE)
+    browse = _budget().counters(ebay_day(now), BROWSE)
     assert (browse["calls"], browse["u_create"], browse["r_create"], browse.get("pool", 0)) == (
         875,
         875,

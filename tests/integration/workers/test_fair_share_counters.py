@@ -23,7 +23,8 @@ from common.data.budget import (
     SNIPE_CREATION,
     CallBudget,
     Limits,
-    utc_day,
+    day_bounds,
+    ebay_day,
 )
 from common.data.dynamo import to_item
 from common.errors import BrowseShareExhausted
@@ -32,7 +33,7 @@ from tests.integration.workers.worker_helpers import NOW
 from tests.stack_env import get_settings
 
 pytestmark = pytest.mark.usefixtures("workers_env")
-DAY = utc_day(NOW)
+DAY = ebay_day(NOW)
 
 
 def _budget(calls: int, getitems: int | None = None) -> CallBudget:
@@ -140,10 +141,23 @@ def test_concurrent_reservations_never_break_a_limit_of_either_quota():
         assert budget.counters(DAY, GETITEMS, user) == {}
 
 
-def test_a_new_utc_day_starts_every_share_afresh():
+def test_a_new_ebay_day_starts_every_share_afresh():
     budget = _budget(100)
     assert budget.reserve(FAR_POLLS, 100, NOW) == 50
     assert budget.reserve(FAR_POLLS, 100, NOW + 86_400) == 50
+
+
+def test_the_day_turns_at_midnight_pacific_time_not_utc():
+    # Given a share spent at 23:59:59 UTC, which is late afternoon in California
+    budget = _budget(100)
+    utc_midnight = (NOW // 86_400 + 1) * 86_400
+    assert budget.reserve(FAR_POLLS, 100, utc_midnight - 1) == 50
+    # When UTC's day turns, eBay's has not: nothing more
+    assert budget.reserve(FAR_POLLS, 1, utc_midnight) == 0
+    # Then at eBay's midnight the share starts afresh
+    pacific_midnight = int(day_bounds(utc_midnight)[1])
+    assert budget.reserve(FAR_POLLS, 1, pacific_midnight - 1) == 0
+    assert budget.reserve(FAR_POLLS, 100, pacific_midnight) == 50
 
 
 # ---------------------------------------------------------------- active snipes

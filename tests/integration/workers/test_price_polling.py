@@ -24,7 +24,8 @@ from common.data.budget import (
     ITEM_LOOKUPS,
     SNIPE_CREATION,
     CallBudget,
-    utc_day,
+    day_bounds,
+    ebay_day,
 )
 from common.data.prices import PriceHistory
 from common.data.refresh_claims import RefreshClaims
@@ -126,9 +127,9 @@ def test_refreshes_poll_the_final_minutes_in_one_getitems_call_within_the_budget
     # reached the snipe with its point
     assert later.ebayCalls == 1
     assert sim.calls_json() == {"getItems": 3}
-    counters = budget.counters(utc_day(now), GETITEMS)
+    counters = budget.counters(ebay_day(now), GETITEMS)
     assert (counters["calls"], counters["u_final"]) == (3, 3)
-    assert budget.spent(utc_day(now), BROWSE) == 0  # getItems' quota, not the look-ups'
+    assert budget.spent(ebay_day(now), BROWSE) == 0  # getItems' quota, not the look-ups'
     price = sim.auction_json(rival)["currentPrice"]
     snipe = bids_repo().get("user-0", f"{now}000aaaaaaaa0")
     assert snipe is not None
@@ -162,8 +163,9 @@ def test_refresh_claims_let_one_through_per_window() -> None:
 
 def test_the_final_minutes_plan_on_their_reserve_and_what_the_others_leave_of_the_pool() -> None:
     # Given 5,000 getItems calls a day (2,000 reserved for the final minutes, a pool of 3,000)
-    # and, by noon UTC, 100 final-minutes polls and 500 hour polls (from the pool)
-    noon = 1_899_936_000 + 43_200
+    # and, by noon on eBay's clock (Pacific time), 100 final-minutes polls and 500 hour polls
+    # (from the pool)
+    noon = int(day_bounds(1_899_936_000)[0]) + 43_200
     budget = CallBudget(get_settings().users_and_app_state_table, 5000, 5000)
     assert budget.reserve(FINAL_POLLS, 100, noon) == 100
     assert budget.reserve(HOUR_POLLS, 500, noon) == 500

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from common.data.budget import BROWSE, FINAL_POLLS, GETITEMS, CallBudget, utc_day
+from common.data.budget import BROWSE, FINAL_POLLS, GETITEMS, CallBudget, ebay_day
 from common.data.dynamo import to_item
 from common.data.prices import MAX_POINTS, PriceHistory
 from common.data.relink_warnings import RelinkWarnings
@@ -23,7 +23,7 @@ def test_the_daily_budget_is_never_exceeded():
     # Given 10 getItems calls a day (4 reserved for the final minutes, 6 shared) and 10 of the
     # other Browse methods (5 reserved for snipe creation)
     budget = CallBudget(get_settings().users_and_app_state_table, 10, 10)
-    day = utc_day(NOW)
+    day = ebay_day(NOW)
     # When the final minutes' polls ask for more than there is / Then they get the shared 6 and
     # their own 4, never a call of the look-ups' quota
     assert budget.reserve(FINAL_POLLS, 7, NOW) == 7
