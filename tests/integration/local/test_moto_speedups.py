@@ -12,6 +12,8 @@ import boto3
 import httpx
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def _table(client: Any) -> str:
@@ -553,3 +555,331 @@ def test_the_server_refuses_an_item_over_400_kb(aws_endpoint: str) -> None:
     assert client.get_item(TableName=table, Key={"pk": {"S": "ok"}})["Item"]["v"]["S"][:3] == "xxx"
     assert refused.value.response["Error"]["Code"] == "ValidationException"
     assert "Item size has exceeded" in refused.value.response["Error"]["Message"]
+
+
+# ---------------------------------------------------------------- parameters from json.loads
+
+_NAME = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=8)
+_SCALARS = st.one_of(
+    st.builds(lambda s: {"S": s}, st.text(max_size=12)),
+    st.builds(lambda n: {"N": str(n)}, st.integers(-(10**12), 10**12) | st.decimals(places=2)),
+    st.builds(lambda b: {"BOOL": b}, st.booleans()),
+    st.just({"NULL": True}),
+    st.builds(lambda v: {"SS": v}, st.lists(st.text(max_size=5), min_size=1, max_size=3)),
+    st.builds(
+        lambda v: {"NS": [str(n) for n in v]}, st.lists(st.integers(), min_size=1, max_size=3)
+    ),
+)
+_BLOBS = st.one_of(
+    st.builds(lambda b: {"B": b}, st.binary(max_size=8)),
+    st.builds(lambda v: {"BS": v}, st.lists(st.binary(max_size=4), min_size=1, max_size=2)),
+)
+
+
+def _values(blobs: bool) -> st.SearchStrategy[dict[str, Any]]:
+    leaves = st.one_of(_SCALARS, _BLOBS) if blobs else _SCALARS
+    return st.recursive(
+        leaves,
+        lambda inner: st.one_of(
+            st.builds(lambda v: {"L": v}, st.lists(inner, max_size=3)),
+            st.builds(lambda v: {"M": v}, st.dictionaries(_NAME, inner, max_size=3)),
+        ),
+        max_leaves=12,
+    )
+
+
+def _requests(blobs: bool) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
+    """Requests of every operation the product sends moto, as boto3 takes them."""
+    value = _values(blobs)
+    item = st.dictionaries(_NAME, value, min_size=1, max_size=6).map(
+        lambda attrs: {"PK": {"S": "USER#u1"}, "SK": {"S": "BID#1"}, **attrs}
+    )
+    key = st.builds(lambda pk, sk: {"PK": {"S": pk}, "SK": {"S": sk}}, _NAME, _NAME)
+    names = st.dictionaries(st.from_regex(r"#[a-z]{1,4}", fullmatch=True), _NAME, max_size=3)
+    values = st.dictionaries(st.from_regex(r":[a-z]{1,4}", fullmatch=True), value, max_size=3)
+    returns = st.sampled_from(["NONE", "ALL_OLD", "ALL_NEW", "UPDATED_OLD", "UPDATED_NEW"])
+    capacity = st.sampled_from(["NONE", "TOTAL", "INDEXES"])
+    condition = {
+        "ConditionExpression": st.just("attribute_exists(PK) AND #s = :armed"),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ReturnValuesOnConditionCheckFailure": st.sampled_from(["NONE", "ALL_OLD"]),
+        "ReturnConsumedCapacity": capacity,
+    }
+    update = {"UpdateExpression": st.just("SET countdownPhase = :p, version = version + :one")}
+    keys_read = {
+        "ConsistentRead": st.booleans(),
+        "ProjectionExpression": st.just("PK, #s"),
+        "ExpressionAttributeNames": names,
+    }
+    read = {**keys_read, "ReturnConsumedCapacity": capacity}
+    listing = {
+        "IndexName": st.just("ByOwner"),
+        "Limit": st.integers(1, 1000),
+        "ExclusiveStartKey": key,
+        "FilterExpression": st.just("#s = :armed"),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "Select": st.sampled_from(["ALL_ATTRIBUTES", "COUNT"]),
+        "ReturnConsumedCapacity": capacity,
+        "ConsistentRead": st.booleans(),
+    }
+    table = st.sampled_from(["Bids", "Connections"])
+    write = st.one_of(
+        st.builds(lambda i: {"PutRequest": {"Item": i}}, item),
+        st.builds(lambda k: {"DeleteRequest": {"Key": k}}, key),
+    )
+    transact = st.one_of(
+        st.builds(lambda t, i: {"Put": {"TableName": t, "Item": i}}, table, item),
+        st.builds(lambda t, k: {"Delete": {"TableName": t, "Key": k}}, table, key),
+        st.builds(
+            lambda t, k, e, v: {
+                "Update": {
+                    "TableName": t,
+                    "Key": k,
+                    "UpdateExpression": "SET n = :n",
+                    "ConditionExpression": "#s = :armed",
+                    "ExpressionAttributeNames": e,
+                    "ExpressionAttributeValues": v,
+                }
+            },
+            table,
+            key,
+            names,
+            values,
+        ),
+        st.builds(
+            lambda t, k, v: {
+                "ConditionCheck": {
+                    "TableName": t,
+                    "Key": k,
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                    "ExpressionAttributeValues": v,
+                }
+            },
+            table,
+            key,
+            values,
+        ),
+    )
+
+    def op(name: str, required: dict[str, Any], optional: dict[str, Any]) -> Any:
+        return st.tuples(
+            st.just(name),
+            st.fixed_dictionaries(
+                {
+                    k: v if isinstance(v, st.SearchStrategy) else st.just(v)
+                    for k, v in required.items()
+                },
+                optional=optional,
+            ),
+        )
+
+    return st.one_of(
+        op("GetItem", {"TableName": table, "Key": key}, read),
+        op("PutItem", {"TableName": table, "Item": item}, {**condition, "ReturnValues": returns}),
+        op(
+            "UpdateItem",
+            {"TableName": table, "Key": key, **update},
+            {**condition, "ReturnValues": returns},
+        ),
+        op("DeleteItem", {"TableName": table, "Key": key}, {**condition, "ReturnValues": returns}),
+        op(
+            "Query",
+            {"TableName": table, "KeyConditionExpression": "PK = :pk"},
+            {**listing, "ScanIndexForward": st.booleans()},
+        ),
+        op("Scan", {"TableName": table}, listing),
+        op(
+            "BatchGetItem",
+            {
+                "RequestItems": st.dictionaries(
+                    table,
+                    st.fixed_dictionaries(
+                        {"Keys": st.lists(key, min_size=1, max_size=5)}, optional=keys_read
+                    ),
+                    min_size=1,
+                )
+            },
+            {"ReturnConsumedCapacity": capacity},
+        ),
+        op(
+            "BatchWriteItem",
+            {
+                "RequestItems": st.dictionaries(
+                    table, st.lists(write, min_size=1, max_size=5), min_size=1
+                )
+            },
+            {"ReturnConsumedCapacity": capacity},
+        ),
+        op(
+            "TransactWriteItems",
+            {"TransactItems": st.lists(transact, min_size=1, max_size=4)},
+            {"ReturnConsumedCapacity": capacity, "ClientRequestToken": _NAME},
+        ),
+        op(
+            "TransactGetItems",
+            {
+                "TransactItems": st.lists(
+                    st.builds(lambda t, k: {"Get": {"TableName": t, "Key": k}}, table, key),
+                    min_size=1,
+                    max_size=4,
+                )
+            },
+            {"ReturnConsumedCapacity": capacity},
+        ),
+    )
+
+
+def _body(operation: str, params: dict[str, Any], order: list[str]) -> bytes:
+    """The body boto3 sends for ``params``, its members in the caller's ``order``."""
+    from botocore.serialize import create_serializer
+    from moto.core.utils import get_service_model
+
+    model = get_service_model("dynamodb").operation_model(operation)
+    ordered = {name: params[name] for name in order}
+    body: bytes = create_serializer("json").serialize_to_request(ordered, model)["body"]
+    return body
+
+
+def _motos_params(operation: str, body: bytes) -> Any:
+    from moto.core.parse import JSONParser
+    from moto.core.utils import get_service_model
+
+    model = get_service_model("dynamodb").operation_model(operation)
+    return JSONParser(model).parse(
+        {
+            "body": body,
+            "headers": {},
+            "method": "POST",
+            "url_params": {},
+            "url_path": "/",
+            "values": {},
+        }  # type: ignore[typeddict-item]
+    )
+
+
+def _identical(a: Any, b: Any) -> bool:
+    """Equal, of the same types, and every mapping's keys in the same order."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_identical(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(_identical, a, b))
+    return bool(a == b)
+
+
+@settings(max_examples=300, deadline=None)
+@given(request=_requests(blobs=False), data=st.data())
+def test_a_request_without_blobs_is_parsed_by_json_loads_as_moto_parses_it(
+    request: tuple[str, dict[str, Any]], data: st.DataObject
+) -> None:
+    from local.moto_speedups import fast_params
+
+    # Given a request boto3 sends, its members in any order
+    operation, params = request
+    body = _body(operation, params, data.draw(st.permutations(list(params))))
+    # When it is parsed from json.loads and by moto's parser
+    fast = fast_params(operation, body)
+    # Then json.loads was enough, and made exactly what moto's parser makes
+    assert fast is not None
+    assert _identical(fast, _motos_params(operation, body))
+
+
+@settings(max_examples=200, deadline=None)
+@given(request=_requests(blobs=True))
+def test_a_request_with_blobs_is_left_to_motos_parser(request: tuple[str, dict[str, Any]]) -> None:
+    from local.moto_speedups import fast_params
+
+    # Given a request boto3 sends, which may hold binary values
+    operation, params = request
+    body = _body(operation, params, list(params))
+    # When it is parsed from json.loads
+    fast = fast_params(operation, body)
+    # Then moto's parser is left to decode a blob, and otherwise json.loads made what it makes
+    if b'"B' in body and fast is None:
+        return
+    assert fast is not None
+    assert _identical(fast, _motos_params(operation, body))
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=3), inner, max_size=2)
+    ),
+    max_leaves=4,
+)
+
+
+def _paths(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, (*path, index))
+
+
+@settings(max_examples=300, deadline=None)
+@given(request=_requests(blobs=True), data=st.data())
+def test_a_request_boto3_would_not_send_is_parsed_as_moto_parses_it(
+    request: tuple[str, dict[str, Any]], data: st.DataObject
+) -> None:
+    from local.moto_speedups import fast_params
+
+    # Given a request's JSON with one value anywhere replaced by any JSON, or a member added
+    operation, params = request
+    decoded = json.loads(_body(operation, params, list(params)))
+    path = data.draw(st.sampled_from(list(_paths(decoded))[1:]))
+    parent = decoded
+    for step in path[:-1]:
+        parent = parent[step]
+    parent[path[-1]] = data.draw(_JSON)
+    if isinstance(parent, dict) and data.draw(st.booleans()):
+        parent[data.draw(st.text(max_size=3))] = data.draw(_JSON)
+    body = json.dumps(decoded).encode()
+    # When it is parsed from json.loads and by moto's parser
+    fast = fast_params(operation, body)
+    try:
+        motos = _motos_params(operation, body)
+    except Exception:
+        # Then where moto's parser fails, it is the one that runs
+        assert fast is None
+        return
+    # Then json.loads made what moto's parser makes, or moto's parser runs
+    assert fast is None or _identical(fast, motos)
+
+
+@pytest.mark.parametrize(
+    ("operation", "body"),
+    [
+        ("Query", b'{"TableName": "t", "Limit": true}'),
+        ("Query", b'{"TableName": "t", "Limit": 5.0}'),
+        ("Query", b'{"TableName": "t", "Limit": "5"}'),
+        ("Query", b'{"Limit": 5, "TableName": "t", "ScanIndexForward": "yes"}'),
+        ("GetItem", b'{"TableName": "t", "Key": null}'),
+        ("GetItem", b'{"TableName": "t", "Key": {"pk": {"N": "1", "S": "x"}}}'),
+        ("GetItem", b'{"TableName": "t", "Key": {"pk": {"SS": "ab"}}}'),
+        ("GetItem", b'{"TableName": "t", "Key": {"pk": {"X": "1"}}}'),
+        ("GetItem", b'{"TableName": "t", "Key": {"pk": {"B": "AAE="}}}'),
+        ("GetItem", b'{"TableName": "t", "Key": {"pk": {"S": {"deep": [1, null]}}}}'),
+        ("GetItem", b"null"),
+        ("GetItem", b"[]"),
+        ("GetItem", b""),
+        ("GetItem", b"{not json"),
+        ("GetItem", b'{"TableName": "\xff"}'),
+        ("NoSuchOperation", b'{"TableName": "t"}'),
+    ],
+)
+def test_an_odd_body_is_parsed_as_moto_parses_it(operation: str, body: bytes) -> None:
+    from local.moto_speedups import fast_params
+
+    # Given a body no boto3 client sends
+    # When it is parsed from json.loads and by moto's parser
+    fast = fast_params(operation, body)
+    # Then json.loads made what moto's parser makes, or moto's parser runs
+    if fast is not None:
+        assert _identical(fast, _motos_params(operation, body))
