@@ -26,6 +26,13 @@ user's refresh runs at most every REFRESH_SECONDS (one per user, not one per tab
 polled by anyone in the last REFRESH_SECONDS is not polled again (ten dashboards watching one
 auction cost the eBay calls of one).
 
+A refresh's round fills its calls' free places (typically 13 of 20 beside 7 items in their
+final minutes) with items due in the *next* minute's run, soonest-ending first, and records
+them (``RefreshClaims.add_carried``, after they were polled); that run leaves them out (they
+were polled less than a minute before it). So the hour's and far-off polls ride in calls the
+final minutes pay for anyway, instead of calls of their own in the minute's run, and every
+getItems call not spent on them shortens the interval the budget allows the final minutes.
+
 Every poll is Browse getItems, up to 20 items a call (``ItemSource.items_per_call``; one while
 eBay refuses this app that Limited Release method), the items soonest-ending first. Each call
 is paid from the share of the app's daily getItems calls (eBay's quota for that method, apart
@@ -137,6 +144,10 @@ class RefreshClaims(Protocol):
 
     def set_pace(self, interval_ms: int, now_ms: int, keep_seconds: int) -> None: ...
 
+    def carried(self, minute: int) -> frozenset[str]: ...
+
+    def add_carried(self, minute: int, items: Sequence[str], now_ms: int) -> None: ...
+
 
 class ItemSource(Protocol):
     """common.ebay.EbayClient: one Browse call for up to ``items_per_call`` items."""
@@ -180,6 +191,7 @@ class Ports(Protocol):
 class RunResult:
     bidsProcessed: int = 0
     itemsDue: int = 0  # due in the minute's round
+    itemsCarried: int = 0  # of those, polled ahead by a refresh's round (not polled again)
     rounds: int = 0  # polling rounds (0 or 1)
     pollInterval: int = 0  # ms between refreshes' rounds of the final minutes (0: none set)
     itemPolls: int = 0  # items asked of eBay, over every round
@@ -295,10 +307,12 @@ class _Run:
         self.deadline, self.concurrency = deadline, concurrency
         self.result = RunResult()
         self.by_item: dict[str, list[BidEntity]] = defaultdict(list)
+        self.polled: set[str] = set()  # items whose call was made and answered
 
-    def load(self, now: int, horizon: int = HORIZON_SECONDS) -> None:
-        active = self.bids.active_ending_between(now, now + horizon)
-        self.result.bidsProcessed = len(active)
+    def load(self, now: int, horizon: int = HORIZON_SECONDS, start: int | None = None) -> None:
+        """The active snipes ending from ``start`` (default ``now``) to ``now + horizon``."""
+        active = self.bids.active_ending_between(now if start is None else start, now + horizon)
+        self.result.bidsProcessed += len(active)
         for bid in active:
             self.by_item[bid.ebayItemId].append(bid)
 
@@ -328,6 +342,22 @@ class _Run:
             (item for item in self.by_item if is_due(item, self.end(item) - now, minute)),
             key=self.end,
         )
+
+    def due_next_minute(self, now: int, room: int, carried: frozenset[str]) -> list[str]:
+        """Up to ``room`` items the next minute's run will find due and not in their final
+        minutes (it polls those anyway), not carried for it yet, soonest-ending first."""
+        minute = now // 60 + 1
+        return sorted(
+            (
+                item
+                for item in self.by_item
+                if self.by_item[item]
+                and item not in carried
+                and self.end(item) - minute * 60 > FINAL_SECONDS
+                and is_due(item, self.end(item) - minute * 60, minute)
+            ),
+            key=self.end,
+        )[:room]
 
     def final_windows(self, now: int) -> list[tuple[float, float]]:
         """Each item's final minutes still to come today (eBay's day, Pacific time), while it can
@@ -360,6 +390,8 @@ class _Run:
         for poll in self._poll_all(granted):
             self.result.itemsNotPolled += 0 if poll.started else len(poll.items)
             self.result.failures += poll.failed
+            if poll.started and not poll.failed:
+                self.polled.update(poll.items)
             fresh.update(poll.prices)
         for item_id, price in fresh.items():
             group = self.by_item[item_id]
@@ -475,6 +507,9 @@ def run(
     state.load(now)
     due = state.due_items(now)
     state.result.itemsDue = len(due)
+    carried = _carried(ports.claims, now // 60)
+    due = [item for item in due if item not in carried or state.end(item) - now <= FINAL_SECONDS]
+    state.result.itemsCarried = state.result.itemsDue - len(due)
     state.poll_round(due, now, every_bid=True)
     if state.final_items(now + 60) or state.final_items(now):
         per_call = max(1, ports.ebay.items_per_call)
@@ -493,6 +528,31 @@ def run(
     result.executionTime = int((clock() - started) * 1000)
     logger.info("price update run", **result.as_dict())
     return result
+
+
+def _carried(claims: RefreshClaims, minute: int) -> frozenset[str]:
+    """What refreshes' rounds polled ahead of ``minute``'s run; none when it cannot be read (the
+    run then polls them again: a call perhaps, never a poll missed)."""
+    try:
+        return claims.carried(minute)
+    except DomainError:
+        logger.warning("items polled ahead not read")
+        return frozenset()
+
+
+def _carry_ahead(state: _Run, claims: RefreshClaims, final: list[str], now: int) -> list[str]:
+    """Items due in the next minute's run for the free places of the calls ``final`` needs
+    (module docstring), the snipes of those items loaded into ``state``."""
+    room = -len(final) % max(1, state.ebay.items_per_call)
+    if not room:
+        return []
+    try:
+        carried = claims.carried(now // 60 + 1)
+        state.load(now, HORIZON_SECONDS, start=now + FINAL_SECONDS + 1)
+    except DomainError:
+        logger.warning("items due next minute not read")
+        return []
+    return state.due_next_minute(now, room, carried)
 
 
 @dataclass
@@ -521,8 +581,9 @@ class RefreshResult:
 def refresh(user_id: str, ports: Ports, clock: Clock = time.time) -> RefreshResult:
     """A round of the final minutes now, for an open dashboard of ``user_id``: when one of
     their active snipes is in its final minutes (not frozen), every item in its final minutes
-    is polled (20 a call, whoever's snipes they carry: one call serves every dashboard) and
-    what changed is written to every snipe of those items, as the minute's round does.
+    is polled (20 a call, whoever's snipes they carry: one call serves every dashboard), the
+    calls' free places carrying items due in the next minute's run, and what changed is
+    written to every snipe of those items, as the minute's round does.
 
     At most one refresh per user every REFRESH_SECONDS, and one round whoever asks every
     interval the minute's run paced from the day's budget (MIN_INTERVAL when it set none):
@@ -544,7 +605,13 @@ def refresh(user_id: str, ports: Ports, clock: Clock = time.time) -> RefreshResu
     if not claims.claim_round(now_ms, interval_ms):
         result.shared = True
         return result
-    state.poll_round(final, now, every_bid=False)
+    ahead = _carry_ahead(state, claims, final, now)
+    state.poll_round(final + ahead, now, every_bid=False)
+    if carried := [item for item in ahead if item in state.polled]:
+        try:
+            claims.add_carried(now // 60 + 1, carried, now_ms)
+        except DomainError:
+            logger.warning("items polled ahead not recorded")  # the next run polls them again
     done = state.result
     result.itemPolls, result.ebayCalls = done.itemPolls, done.ebayCalls
     result.itemsOverBudget, result.priceUpdates = done.itemsOverBudget, done.priceUpdates

@@ -6,6 +6,9 @@ Users table:
 - ``REFRESH#final``: ``roundAt`` (epoch ms), the last refreshes' round of the final minutes,
   whoever asked for it; ``intervalMs`` and ``paceUntil`` (epoch ms), the pace the minute's price
   updater run set for those rounds from the day's budget, and until when it holds.
+- ``REFRESH#carried#<minute>`` (epoch minutes): ``items``, the legacy ids a refreshes' round
+  polled in its call's free places ahead of that minute's price updater run, which need not
+  poll them again.
 
 A claim is one ``UpdateItem`` conditioned on the last one being old enough, so of any number of
 concurrent refreshes exactly one wins a user's (or the round's) window, whatever the timing:
@@ -14,6 +17,7 @@ no read-then-write. DynamoDB's TTL (``ttl``) removes the items an hour after the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from common.data.dynamo import ConditionalWrite, repository_client, translate_errors
@@ -27,6 +31,10 @@ ROUND_KEY = "REFRESH#final"
 
 def user_claim_key(user_id: str) -> str:
     return f"REFRESH#user#{user_id}"
+
+
+def carried_key(minute: int) -> str:
+    return f"REFRESH#carried#{minute}"
 
 
 def _n(value: int) -> dict[str, str]:
@@ -74,6 +82,35 @@ class RefreshClaims:
                 ExpressionAttributeValues={
                     ":i": _n(interval_ms),
                     ":until": _n(now_ms + keep_seconds * 1000),
+                    ":ttl": _n(now_ms // 1000 + KEEP_SECONDS),
+                },
+            )
+
+    def carried(self, minute: int) -> frozenset[str]:
+        """The items a refreshes' round polled ahead of ``minute``'s run (epoch minutes)."""
+        with translate_errors():
+            item = self.client.get_item(
+                TableName=self.table,
+                Key={"userId": {"S": carried_key(minute)}},
+                ProjectionExpression="#items",
+                ExpressionAttributeNames={"#items": "items"},
+                ConsistentRead=True,
+            ).get("Item", {})
+        return frozenset(item.get("items", {}).get("SS", []))
+
+    def add_carried(self, minute: int, items: Sequence[str], now_ms: int) -> None:
+        """Add ``items`` to those polled ahead of ``minute``'s run: one ``ADD`` to a string set,
+        so concurrent rounds' items all stay."""
+        if not items:
+            return
+        with translate_errors():
+            self.client.update_item(
+                TableName=self.table,
+                Key={"userId": {"S": carried_key(minute)}},
+                UpdateExpression="ADD #items :items SET #ttl = :ttl",
+                ExpressionAttributeNames={"#items": "items", "#ttl": "ttl"},
+                ExpressionAttributeValues={
+                    ":items": {"SS": sorted(set(items))},
                     ":ttl": _n(now_ms // 1000 + KEEP_SECONDS),
                 },
             )

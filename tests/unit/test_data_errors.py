@@ -130,6 +130,8 @@ ARGUMENTS: dict[str, Callable[[], Any]] = {
     "previous": lambda: None,
     "mark": lambda: ReconcileMark(attempts=1, invoked_at=NOW, next_at=NOW + 60),
     "interval_ms": lambda: 60_000,
+    "minute": lambda: NOW // 60,
+    "items": lambda: ["item-1"],
     "seconds": lambda: 60,
     "keep_seconds": lambda: 3600,
     "changes": lambda: {"currentPrice": 1500},

@@ -161,6 +161,19 @@ def test_refresh_claims_let_one_through_per_window() -> None:
     assert (claims.pace_ms(t + 179_999), claims.pace_ms(t + 180_000)) == (14_450, None)
 
 
+def test_items_polled_ahead_of_a_minutes_run_are_kept_for_that_minute() -> None:
+    # Given the refresh claims on the Users table, and nothing carried yet
+    claims = RefreshClaims(get_settings().users_and_app_state_table)
+    minute, t = 31_666_667, 1_900_000_020_000
+    assert claims.carried(minute) == frozenset()
+    # When two rounds carry items for that minute, one of them twice
+    claims.add_carried(minute, ["110000000001", "110000000002"], t)
+    claims.add_carried(minute, ["110000000002", "110000000003"], t + 10_000)
+    # Then that minute's run finds all three, and the next minute none
+    assert claims.carried(minute) == {"110000000001", "110000000002", "110000000003"}
+    assert claims.carried(minute + 1) == frozenset()
+
+
 def test_the_final_minutes_plan_on_their_reserve_and_what_the_others_leave_of_the_pool() -> None:
     # Given 5,000 getItems calls a day (2,000 reserved for the final minutes, a pool of 3,000)
     # and, by noon on eBay's clock (Pacific time), 100 final-minutes polls and 500 hour polls

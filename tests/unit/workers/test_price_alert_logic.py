@@ -163,6 +163,7 @@ class FakeClaims:
     round_at: int | None = None
     pace: int | None = None
     pace_until: int = 0
+    ahead: dict[int, set[str]] = field(default_factory=dict)  # minute -> items carried for it
 
     def claim_user(self, user_id: str, now_ms: int, seconds: int) -> bool:
         last = self.users.get(user_id)
@@ -182,6 +183,12 @@ class FakeClaims:
 
     def set_pace(self, interval_ms: int, now_ms: int, keep_seconds: int) -> None:
         self.pace, self.pace_until = interval_ms, now_ms + keep_seconds * 1000
+
+    def carried(self, minute: int) -> frozenset[str]:
+        return frozenset(self.ahead.get(minute, set()))
+
+    def add_carried(self, minute: int, items: list[str], now_ms: int) -> None:
+        self.ahead.setdefault(minute, set()).update(items)
 
 
 def _run(
@@ -594,13 +601,112 @@ def test_the_refreshes_pace_is_the_final_minutes_share_of_today():
 
 # ---------------------------------------------------------------- refreshes (open dashboards)
 
+NEXT_MINUTE = NOW // 60 + 1
+
+
+def _due_next_minute(store: FakeStore, prices: dict[str, int], n: int) -> list[str]:
+    """n snipes on items ending 30 minutes after the next minute begins (polled every 5 min)
+    that the next minute's run finds due, soonest-ending first; returns their legacy ids."""
+    made: list[str] = []
+    for number in range(150_000_000_001, 150_000_100_000):
+        end = NEXT_MINUTE * 60 + 1800 + len(made)
+        if len(made) == n:
+            return made
+        legacy = str(number)
+        if logic.is_due(legacy, end - NEXT_MINUTE * 60, NEXT_MINUTE):
+            store.bids[f"d{legacy}"] = _bid(
+                userId="later",
+                bidId=f"d{legacy}",
+                ebayItemId=legacy,
+                itemId=f"v1|{legacy}|0",
+                auctionEndTime=end,
+            )
+            prices[legacy] = 4000
+            made.append(legacy)
+    raise AssertionError("not enough items due next minute")
+
+
+def _legacy(call: list[str]) -> list[str]:
+    return [item_id.split("|")[1] for item_id in call]
+
+
+def test_a_refresh_carries_items_due_next_minute_in_its_free_places_and_the_run_skips_them():
+    # Given 7 auctions in their final minutes and 20 ending in ~30 min that the next minute's
+    # run finds due: alone, that run needs two getItems calls for the 27
+    store, prices = FakeStore(), {}
+    final = _ending(store, prices, 300, n=7)
+    due = _due_next_minute(store, prices, 20)
+    owner = store.bids["b0"].userId
+    alone = FakeEbay(dict(prices))
+    _run(FakeStore(dict(store.bids)), alone, FakeNotifier(), now=NEXT_MINUTE * 60 + 1)
+    assert [len(call) for call in alone.calls] == [20, 7]
+    ebay, budget, claims = FakeEbay(prices), FakeBudget(), FakeClaims()
+    prices[due[0]] = 4700  # a rival's bid at eBay on a later item
+    # When a dashboard's refresh runs a round in this minute
+    refreshed = _refresh(owner, store, ebay, claims, NOW + 20, budget=budget)
+    # Then its one call, paid from the final minutes' share, carried the 13 soonest-ending due
+    # items in its free places, wrote what changed on them, and recorded them for that run
+    assert [_legacy(call) for call in ebay.calls] == [final + due[:13]]
+    assert budget.asked == [("final-polls", 1)]
+    assert (refreshed.ebayCalls, refreshed.itemPolls) == (1, 20)
+    assert store.bids[f"d{due[0]}"].currentPrice == 4700
+    assert claims.carried(NEXT_MINUTE) == frozenset(due[:13])
+    # and when the next minute's run runs, it polls the final minutes and the 7 not carried in
+    # one call
+    run = _run(store, ebay, FakeNotifier(), budget=budget, now=NEXT_MINUTE * 60 + 1, claims=claims)
+    assert [_legacy(call) for call in ebay.calls[1:]] == [final + due[13:]]
+    assert (run.itemsDue, run.itemsCarried, run.ebayCalls) == (27, 13, 1)
+    assert budget.asked == [("final-polls", 1), ("final-polls", 1)]
+
+
+def test_a_second_round_in_the_minute_carries_the_next_items_not_the_same():
+    # Given 7 auctions in their final minutes and 30 due in the next minute's run
+    store, prices = FakeStore(), {}
+    final = _ending(store, prices, 300, n=7)
+    due = _due_next_minute(store, prices, 30)
+    owner = store.bids["b0"].userId
+    ebay, claims = FakeEbay(prices), FakeClaims()
+    # When two refreshes' rounds run in this minute, 10 s apart
+    _refresh(owner, store, ebay, claims, NOW + 1)
+    _refresh(owner, store, ebay, claims, NOW + 11)
+    # Then the second carried the 13 after the first's
+    assert [_legacy(call) for call in ebay.calls] == [final + due[:13], final + due[13:26]]
+    assert claims.carried(NEXT_MINUTE) == frozenset(due[:26])
+
+
+def test_items_whose_call_failed_or_found_no_room_are_left_to_the_run():
+    # Given 7 auctions in their final minutes and 5 due in the next minute's run
+    store, prices = FakeStore(), {}
+    _ending(store, prices, 300, n=7)
+    _due_next_minute(store, prices, 5)
+    owner = store.bids["b0"].userId
+    claims = FakeClaims()
+    # When a round's call fails at eBay / Then nothing is recorded: the run polls them all
+    _refresh(owner, store, FakeEbay(prices, fail=True), claims, NOW + 1)
+    assert claims.carried(NEXT_MINUTE) == frozenset()
+    # and when eBay refuses this app getItems (one item a call) a round has no free places
+    single = FakeEbay(prices, per_call=1)
+    _refresh(owner, store, single, claims, NOW + 11)
+    assert (len(single.calls), claims.carried(NEXT_MINUTE)) == (7, frozenset())
+
 
 def test_a_refresh_polls_the_final_minutes_now_and_writes_the_change():
-    # Given two auctions in their last 5 minutes, sniped by two users, one ending in 30 min,
-    # and a rival's bid at eBay since the minute's round
+    # Given two auctions in their last 5 minutes, sniped by two users, one ending in 30 min
+    # (not due in the next minute's run), and a rival's bid at eBay since the minute's round
     store, prices = FakeStore(), {}
     final = _ending(store, prices, 300, n=2)
-    _ending(store, prices, 1800)
+    later = next(
+        str(n)
+        for n in range(160_000_000_001, 160_000_001_000)
+        if not logic.is_due(str(n), NOW + 1800 - NEXT_MINUTE * 60, NEXT_MINUTE)
+    )
+    store.bids["later"] = _bid(
+        userId="u9",
+        bidId="later",
+        ebayItemId=later,
+        itemId=f"v1|{later}|0",
+        auctionEndTime=NOW + 1800,
+    )
     owner = store.bids["b0"].userId
     prices[final[1]] = 5500
     ebay, budget = FakeEbay(prices), FakeBudget()
