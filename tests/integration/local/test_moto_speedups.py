@@ -883,3 +883,197 @@ def test_an_odd_body_is_parsed_as_moto_parses_it(operation: str, body: bytes) ->
     # Then json.loads made what moto's parser makes, or moto's parser runs
     if fast is not None:
         assert _identical(fast, _motos_params(operation, body))
+
+
+# ---------------------------------------------------------------- DynamoDB without Flask
+
+_SIGNED = (
+    "AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/{}/aws4_request, "
+    "SignedHeaders=host, Signature=x"
+)
+
+
+def _environ(target: str, body: bytes, account: str = "123456789012", **extra: Any) -> Any:
+    from werkzeug.test import EnvironBuilder
+
+    service = "dynamodb"
+    headers = {
+        "X-Amz-Target": target,
+        "Content-Type": "application/x-amz-json-1.0",
+        "Authorization": _SIGNED.format(service),
+        "x-moto-account-id": account,
+        "User-Agent": "Boto3/1.40 md/Botocore#1.40 region/us-east-1",
+        **extra.pop("headers", {}),
+    }
+    return EnvironBuilder(
+        path=extra.pop("path", "/"), method=extra.pop("method", "POST"), headers=headers, data=body
+    ).get_environ()
+
+
+def _wsgi(app: Any, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    """The status, headers and body ``app`` answers, or the exception it raised (the server
+    answers that with a 500)."""
+    from werkzeug.test import run_wsgi_app
+
+    try:
+        body, status, headers = run_wsgi_app(app, environ, buffered=True)
+    except Exception as exc:
+        return "raised", [(type(exc).__name__, str(exc))], b""
+    return status, list(headers), b"".join(body)
+
+
+def _dispatchers() -> tuple[Any, Any]:
+    """moto's own dispatcher (every request through Flask) and the speed-up's, each with its
+    own Flask apps."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from local.moto_speedups import dispatcher
+
+    return DomainDispatcherApplication(create_backend_app), dispatcher()(create_backend_app)
+
+
+def _outcomes() -> list[Any]:
+    from botocore.exceptions import ClientError
+    from werkzeug.exceptions import BadRequest
+
+    def raising(exc: Exception) -> Any:
+        def outcome() -> Any:
+            raise exc
+
+        return outcome
+
+    return [
+        lambda: (
+            200,
+            {"Content-Type": "application/x-amz-json-1.0", "x-amz-crc32": "7"},
+            '{"a": 1}',
+        ),
+        lambda: (400, {"status": "400", "x-amzn-ErrorType": "X"}, '{"__type": "x"}'),
+        lambda: ("500", {}, b"bytes"),
+        lambda: '{"a string"}',
+        lambda: (200, {"Access-Control-Allow-Origin": "https://x"}, ""),
+        raising(ClientError({"Error": {"Code": "X", "Message": "refused"}}, "Op")),
+        raising(BadRequest("odd")),
+        raising(KeyError("a bug in moto")),
+    ]
+
+
+@pytest.mark.parametrize("outcome", range(len(_outcomes())))
+@pytest.mark.parametrize(
+    ("target", "extra"),
+    [
+        ("DynamoDB_20120810.GetItem", {}),
+        ("DynamoDBStreams_20120810.GetRecords", {}),
+        ("DynamoDB_20120810.GetItem", {"headers": {"Origin": "https://dashboard"}}),
+        ("DynamoDB_20120810.GetItem", {"method": "GET"}),
+        ("DynamoDB_20120810.GetItem", {"path": "/other"}),
+    ],
+    ids=["dynamodb", "streams", "with an origin", "a GET", "another path"],
+)
+def test_the_view_answers_without_flask_what_flask_sends(
+    outcome: int, target: str, extra: dict[str, Any]
+) -> None:
+    # Given moto's dispatcher and the speed-up's, whose apps' view answers the same way
+    seen: list[list[Any]] = [[], []]
+    dispatchers = _dispatchers()
+    body = b'{"TableName": "t"}'
+    for dispatcher, calls in zip(dispatchers, seen, strict=True):
+        app = dispatcher.get_application(_environ(target, body))
+        view = next(iter(app.view_functions.values()))
+
+        def callback(request: Any, url: str, headers: Any, calls: list[Any] = calls) -> Any:
+            calls.append((type(request), url, headers, request.get_data(), request.method))
+            calls.append(request.from_wsgi_server)
+            return _outcomes()[outcome]()
+
+        view.callback = callback
+        through_flask: list[Any] = []
+        app.wsgi_app = lambda *args, app=app, seen=through_flask: (  # type: ignore[method-assign]
+            seen.append(args) or type(app).wsgi_app(app, *args)
+        )
+    # When the same request reaches each
+    flask, bare = (_wsgi(d, _environ(target, body, **dict(extra))) for d in dispatchers)
+    # Then both handed the view the same request and sent the same status, headers and body
+    assert seen[0] == seen[1]
+    assert flask == bare
+    # And DynamoDB's and its streams' POSTs to / without an Origin went around Flask
+    assert bool(through_flask) == bool(extra)
+
+
+def _ddb(operation: str, body: dict[str, Any]) -> tuple[str, bytes]:
+    return f"DynamoDB_20120810.{operation}", json.dumps(body).encode()
+
+
+def test_moto_answers_without_flask_what_it_answers_through_flask() -> None:
+    # Given moto's dispatcher and the speed-up's, each with a table of its own (two accounts)
+    table = f"bare-{uuid.uuid4().hex[:8]}"
+    create = _ddb(
+        "CreateTable",
+        {
+            "TableName": table,
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        },
+    )
+    dispatchers = _dispatchers()
+    accounts = ("111111111111", "222222222222")
+    for dispatcher, account in zip(dispatchers, accounts, strict=True):
+        assert _wsgi(dispatcher, _environ(*create, account=account))[0] == "200 OK"
+    key = {"pk": {"S": "a"}}
+    requests = [
+        _ddb("PutItem", {"TableName": table, "Item": {**key, "n": {"N": "1"}, "b": {"B": "AAE="}}}),
+        _ddb("GetItem", {"TableName": table, "Key": key}),
+        _ddb(
+            "UpdateItem",
+            {
+                "TableName": table,
+                "Key": key,
+                "UpdateExpression": "SET n = n + :one",
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+                "ReturnValues": "ALL_NEW",
+            },
+        ),
+        _ddb(
+            "PutItem",
+            {
+                "TableName": table,
+                "Item": key,
+                "ConditionExpression": "attribute_not_exists(pk)",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            },
+        ),
+        _ddb("BatchGetItem", {"RequestItems": {table: {"Keys": [key, {"pk": {"S": "z"}}]}}}),
+        _ddb(
+            "Query",
+            {
+                "TableName": table,
+                "KeyConditionExpression": "pk = :a",
+                "ExpressionAttributeValues": {":a": {"S": "a"}},
+            },
+        ),
+        _ddb("GetItem", {"TableName": "no-such-table", "Key": key}),
+        _ddb("PutItem", {"TableName": table, "Item": {"n": {"N": "1"}}}),
+        _ddb("NoSuchOperation", {}),
+        ("DynamoDB_20120810.GetItem", b"{not json"),
+        (
+            "DynamoDBStreams_20120810.DescribeStream",
+            b'{"StreamArn": "arn:aws:dynamodb:us-east-1:1:table/x/stream/2024"}',
+        ),
+        ("DynamoDBStreams_20120810.GetRecords", b'{"ShardIterator": "nonsense"}'),
+    ]
+    statuses = set()
+    for target, body in requests:
+        # When the same request reaches each
+        answers = []
+        for dispatcher, account in zip(dispatchers, accounts, strict=True):
+            status, headers, answer = _wsgi(dispatcher, _environ(target, body, account=account))
+            answers.append(
+                (status, [(k, "id" if k == "x-amzn-requestid" else v) for k, v in headers], answer)
+            )
+        # Then the status, the headers (but for the request's id) and the body are the same
+        assert answers[0] == answers[1], target
+        statuses.add(answers[0][0])
+    assert {"200 OK", "400 BAD REQUEST", "raised"} <= statuses
