@@ -1077,3 +1077,83 @@ def test_moto_answers_without_flask_what_it_answers_through_flask() -> None:
         assert answers[0] == answers[1], target
         statuses.add(answers[0][0])
     assert {"200 OK", "400 BAD REQUEST", "raised"} <= statuses
+
+
+# ---------------------------------------------------------------- request headers
+
+_TOKEN = st.text(st.sampled_from("!#$%&'*+-.^_`|~0123456789AZaz"), min_size=1, max_size=12)
+_PRINTABLE = st.text(
+    st.characters(min_codepoint=32, max_codepoint=126) | st.just("\t"), max_size=20
+)
+_LATIN_1 = st.text(st.characters(max_codepoint=255), max_size=20)
+_HEADER_LINES = st.one_of(
+    st.builds("{}:{}\r\n".format, _TOKEN, _PRINTABLE),
+    st.builds("{}: {}\r\n".format, _TOKEN, _PRINTABLE),
+    st.builds(
+        "Content-Type: {}\r\n".format,
+        st.sampled_from(
+            [
+                "application/x-amz-json-1.0",
+                "multipart/form-data; boundary=b",
+                "message/rfc822",
+                "text/x",
+            ]
+        ),
+    ),
+    st.builds("{}\r\n".format, _LATIN_1),  # anything: no colon, a bare CR, a form feed, ...
+    st.builds("{}:{}\r\n".format, _LATIN_1, _LATIN_1),
+    st.builds(" {}\r\n".format, _PRINTABLE),  # a folded line
+    st.builds("{}:{}\n".format, _TOKEN, _PRINTABLE),
+    st.just("From someone\r\n"),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(lines=st.lists(_HEADER_LINES, max_size=8), end=st.sampled_from(["\r\n", "\n", ""]))
+def test_headers_are_the_message_emails_parser_makes(lines: list[str], end: str) -> None:
+    import email.parser
+    import http.client
+
+    from local.moto_speedups import _plain_headers
+
+    # Given the lines of a request's headers, whatever they hold
+    text = "".join(lines) + end
+    plain = _plain_headers()
+    # When the speed-up makes a message of them, and email's parser does
+    fast = http.client.parse_headers.plain_message(text)  # type: ignore[attr-defined]
+    parsed = email.parser.Parser(_class=plain).parsestr(text)
+    # Then the speed-up made the parser's message, or left the lines to it
+    if fast is not None:
+        assert type(fast) is type(parsed)
+        assert fast.__dict__ == parsed.__dict__
+
+
+def test_a_boto3_request_s_headers_are_read_without_emails_parser() -> None:
+    import email.parser
+    import http.client
+    import io
+
+    from local.moto_speedups import _plain_headers
+
+    # Given the header block of a boto3 request
+    block = (
+        b"Host: 127.0.0.1:5000\r\nAccept-Encoding: identity\r\n"
+        b"X-Amz-Target: DynamoDB_20120810.GetItem\r\n"
+        b"Content-Type: application/x-amz-json-1.0\r\n"
+        b"User-Agent: Boto3/1.40.0 md/Botocore#1.40.0 ua/2.1 os/linux#6 cfg/retry-mode#legacy\r\n"
+        b"X-Amz-Date: 20261203T170000Z\r\n"
+        b"Authorization: AWS4-HMAC-SHA256 Credential=bench/20261203/us-east-1/dynamodb/"
+        b"aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=abc\r\n"
+        b"amz-sdk-invocation-id: 0f0f0f0f\r\namz-sdk-request: attempt=1\r\n"
+        b"Content-Length: 80\r\n\r\n{}"
+    )
+    plain = _plain_headers()
+    # When the server's handler reads it
+    stream = io.BytesIO(block)
+    headers = http.client.parse_headers(stream, _class=plain)
+    # Then it is the message email's parser makes, without the parser, and the body is unread
+    assert http.client.parse_headers.plain_message(block[:-2].decode()) is not None  # type: ignore[attr-defined]
+    parsed = email.parser.Parser(_class=plain).parsestr(block[:-2].decode())
+    assert headers.__dict__ == parsed.__dict__
+    assert headers["x-amz-target"] == "DynamoDB_20120810.GetItem"
+    assert stream.read() == b"{}"
