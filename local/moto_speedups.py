@@ -787,7 +787,10 @@ def _plain_headers() -> type:
             return original(fp, _class)
         lines = http.client._read_headers(fp)  # type: ignore[attr-defined]
         text = b"".join(lines).decode("iso-8859-1")
-        return plain_message(text) or email.parser.Parser(_class=_class).parsestr(text)
+        message = plain_message(text)
+        if message is None:  # not `or`: a message is as true as it has headers
+            message = email.parser.Parser(_class=_class).parsestr(text)
+        return message
 
     def plain_message(text: str) -> Any:
         if not text.endswith("\r\n\r\n"):
