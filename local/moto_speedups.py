@@ -82,6 +82,13 @@ the same requests both ways (moto's answers, its errors, and a stub view's odd a
 compares status, headers in order and body. In-process, a GetItem's CPU went from 0.46-0.60 to
 0.33-0.45 ms (``run_wsgi_app``, 1,500 requests, two rounds).
 
+**Results converted by type.** A DynamoDB handler's result passes through ``dynamo_to_dict``,
+which asks every value ``isinstance`` four times and ``hasattr(value, "to_json")``: 0.32 ms of
+CPU for a BatchGetItem's five snipes, where walking the same dicts, lists and DynamoTypes by
+their exact type takes 0.05 ms. ``DynamoResult`` now converts that way, and hands anything else
+(a binary value, an Item, a datetime, a tuple) to moto's function (the two are compared on
+generated results in tests/integration/local/test_moto_speedups.py).
+
 **Headers without email's parser.** ``http.server`` reads a request's headers with
 ``http.client.parse_headers``, which hands them to email's feed parser: ~0.1 ms of CPU for the
 dozen headers of a boto3 request, 10 % of moto's CPU in bench/moto_cost.py (py-spy). The
@@ -98,7 +105,8 @@ snipes 8.6 -> 6.1 ms (its items sized once). Parameters from json.loads, DynamoD
 Flask and headers without email's parser together, same command run twice on each side
 alternately (the figure moves ~15 % between runs; mean of two): GetItem 1.48 -> 1.12 ms,
 UpdateItem 4.40 -> 3.68, TransactWriteItems 4.94 -> 4.18, BatchWriteItem 6.53 -> 5.02,
-BatchGetItem 2.58 -> 2.19.
+BatchGetItem 2.58 -> 2.19. Results converted by type, ``--ops GetItem,BatchGetItem --requests
+1200``, two alternate runs each side: GetItem 1.19 -> 0.98 ms, BatchGetItem 1.89 -> 1.39.
 """
 
 from __future__ import annotations
@@ -129,6 +137,7 @@ def install() -> None:
         _item_sized_once()
         _fast_parsing()
         _without_flask()
+        _results_converted_once()
 
 
 def _keep_alive() -> None:
@@ -823,3 +832,44 @@ def _structured(content_type: str) -> bool:
     """A content type email's parser reads parts from (multipart/*, message/*)."""
     lowered = content_type.lower()
     return "multipart" in lowered or "message" in lowered
+
+
+def _results_converted_once() -> None:
+    """``dynamo_to_dict`` as ``DynamoResult`` uses it: the same result, by type rather than by
+    ``isinstance`` and ``hasattr`` per value (``plain_result``)."""
+    from moto.dynamodb import responses
+
+    if getattr(responses.dynamo_to_dict, "original", None) is None:
+        responses.dynamo_to_dict = plain_result()
+
+
+@functools.cache
+def plain_result() -> Any:
+    """moto's ``dynamo_to_dict``, 7x cheaper on items: 0.32 ms of CPU for a BatchGetItem's five
+    snipes, 10 % of moto's CPU serving GetItem and BatchGetItem (py-spy). It walks dicts, lists
+    and DynamoTypes that are exactly those types (none has a ``to_json``, which moto would call
+    first) and hands anything else (a binary value, an Item, a datetime...) to moto's own."""
+    from moto.dynamodb.models import utilities
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+
+    original = utilities.dynamo_to_dict
+    dicts: tuple[type, ...] = (
+        (dict,) if hasattr(LimitedSizeDict, "to_json") else (dict, LimitedSizeDict)
+    )
+    as_is = (str, int, float, bool, type(None))
+    binary = ("B", "BS")
+
+    def convert(value: Any) -> Any:
+        kind = type(value)
+        if kind in dicts:
+            return {key: convert(item) for key, item in value.items()}
+        if kind is DynamoType and value.type not in binary:
+            return {value.type: convert(value.value)}
+        if kind is list:
+            return [convert(item) for item in value]
+        if kind in as_is:
+            return value
+        return original(value)
+
+    convert.original = original  # type: ignore[attr-defined]
+    return convert
