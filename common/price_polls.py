@@ -28,10 +28,11 @@ auction cost the eBay calls of one).
 
 A refresh's round fills its calls' free places (typically 13 of 20 beside 7 items in their
 final minutes) with items due in the *next* minute's run, soonest-ending first, and records
-them (``RefreshClaims.add_carried``, after they were polled); that run leaves them out (they
-were polled less than a minute before it). So the hour's and far-off polls ride in calls the
-final minutes pay for anyway, instead of calls of their own in the minute's run, and every
-getItems call not spent on them shortens the interval the budget allows the final minutes.
+them (``RefreshClaims.add_carried``, once they were polled and their snipes written: not those
+whose writes the round's deadline cut off); that run leaves them out (they were polled less than
+a minute before it). So the hour's and far-off polls ride in calls the final minutes pay for
+anyway, instead of calls of their own in the minute's run, and every getItems call not spent
+on them shortens the interval the budget allows the final minutes.
 
 Every poll is Browse getItems, up to 20 items a call (``ItemSource.items_per_call``; one while
 eBay refuses this app that Limited Release method), the items soonest-ending first. Each call
@@ -307,7 +308,8 @@ class _Run:
         self.deadline, self.concurrency = deadline, concurrency
         self.result = RunResult()
         self.by_item: dict[str, list[BidEntity]] = defaultdict(list)
-        self.polled: set[str] = set()  # items whose call was made and answered
+        # items whose call was made and answered and whose snipes were then written
+        self.polled: set[str] = set()
 
     def load(self, now: int, horizon: int = HORIZON_SECONDS, start: int | None = None) -> None:
         """The active snipes ending from ``start`` (default ``now``) to ``now + horizon``."""
@@ -387,11 +389,12 @@ class _Run:
         self.result.itemPolls += polled
 
         fresh: dict[str, int] = {}
+        answered: set[str] = set()
         for poll in self._poll_all(granted):
             self.result.itemsNotPolled += 0 if poll.started else len(poll.items)
             self.result.failures += poll.failed
             if poll.started and not poll.failed:
-                self.polled.update(poll.items)
+                answered.update(poll.items)
             fresh.update(poll.prices)
         for item_id, price in fresh.items():
             group = self.by_item[item_id]
@@ -409,6 +412,8 @@ class _Run:
                 for bid in self.by_item[item_id]
                 if (kept := self._update_bid(bid, fresh.get(item_id), now)) is not None
             ]
+            if item_id in answered:
+                self.polled.add(item_id)
 
     def _poll_all(self, calls: list[list[str]]) -> list[Poll]:
         """Every call's poll, in the order given. Leaving the pool waits for the calls in

@@ -690,6 +690,40 @@ def test_items_whose_call_failed_or_found_no_room_are_left_to_the_run():
     assert (len(single.calls), claims.carried(NEXT_MINUTE)) == (7, frozenset())
 
 
+def test_items_polled_ahead_whose_snipes_were_not_written_are_left_to_the_run():
+    # Given 7 auctions in their final minutes and 5 due in the next minute's run, a rival's
+    # bid at eBay on one of those, and eBay answering the round's call only after the
+    # refresh's writes must stop (its deadline and the write grace)
+    store, prices = FakeStore(), {}
+    _ending(store, prices, 300, n=7)
+    due = _due_next_minute(store, prices, 5)
+    prices[due[0]] = 4700
+    owner = store.bids["b0"].userId
+    clock = FakeClock(float(NOW + 1))
+    late = NOW + 1 + logic.REFRESH_CALL_SECONDS + logic.WRITE_GRACE_SECONDS + 1
+    ebay = FakeEbay(prices, on_call=lambda _: setattr(clock, "now", late))
+    claims = FakeClaims()
+    ports = SimpleNamespace(
+        bids=store,
+        updates=store,
+        prices=store,
+        budget=FakeBudget(),
+        ebay=ebay,
+        notifier=FakeNotifier(),
+        claims=claims,
+    )
+    # When a dashboard's refresh runs a round that carries them
+    logic.refresh(owner, ports, clock)  # type: ignore[arg-type]
+    assert _legacy(ebay.calls[0])[7:] == due
+    # Then the price found for them was not written, so none is recorded as polled ahead: the
+    # next minute's run polls them and writes the rival's bid
+    assert store.bids[f"d{due[0]}"].currentPrice is None
+    assert claims.carried(NEXT_MINUTE) == frozenset()
+    run = _run(store, ebay, FakeNotifier(), now=NEXT_MINUTE * 60 + 1, claims=claims)
+    assert run.itemsCarried == 0
+    assert store.bids[f"d{due[0]}"].currentPrice == 4700
+
+
 def test_a_refresh_polls_the_final_minutes_now_and_writes_the_change():
     # Given two auctions in their last 5 minutes, sniped by two users, one ending in 30 min
     # (not due in the next minute's run), and a rival's bid at eBay since the minute's round
