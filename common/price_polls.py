@@ -17,7 +17,8 @@ evenly over the interval instead of all polling on the hour.
 In between, nothing polls on a schedule: a run is one round and ends (a run awake polling
 for its whole minute was billed for it: 53 s at 256 MB, $1.73 per 1,000 watched snipes). An
 open dashboard *pulls* instead: while it shows a snipe in its last 10 minutes it sends
-``refreshPrices`` on its socket every ~10 s, and the WebSocket message function calls
+``refreshPrices`` on its socket when the last answer's ``nextInMs`` says the next round may
+run (every 10 s while it has no answer), and the WebSocket message function calls
 :func:`refresh` for that user: the items of their active snipes ending within 10 minutes (and
 not frozen), polled and written exactly as a round does, for every snipe of those items, whoever
 owns it. The prices reach every socket through the normal path (Bids -> stream -> broadcaster).
@@ -79,6 +80,7 @@ from common.data.budget import (
     one_item_a_call,
     seconds_to_next_day,
 )
+from common.data.refresh_claims import Claim
 from common.ebay.errors import BulkItemsDenied, EbayError
 from common.ebay.models import ItemPrice
 from common.errors import DomainError
@@ -92,8 +94,8 @@ PHASES = ("1h", "10m", "1m")
 # The executor's phases come after ours; a phase only ever moves forward.
 PHASE_ORDER = {"1h": 1, "10m": 2, "1m": 3, "ARMED": 4, "FIRING": 5}
 DEFAULT_CONCURRENCY = 8
-# A user's refresh at most this often (an open dashboard asks every ~10 s; two tabs or a
-# script asking faster get ``throttled``).
+# A user's refresh at most this often (an open dashboard asks once per round, when
+# ``nextInMs`` says; two tabs or a script asking faster get ``throttled``).
 REFRESH_SECONDS = 5
 # Refreshes' rounds of the final minutes, seconds apart whoever asks (:func:`pace`): never
 # closer, never further than the schedule's minute.
@@ -135,11 +137,12 @@ class Budget(Protocol):
 class RefreshClaims(Protocol):
     """Conditional writes that let refreshes through (common.data.refresh_claims.RefreshClaims):
     one per user every ``seconds``; one round of the final minutes every ``interval_ms``,
-    whoever asks; and the pace the minute's run set for those rounds."""
+    whoever asks (each answers when its window reopens, taken or not); and the pace the
+    minute's run set for those rounds."""
 
-    def claim_user(self, user_id: str, now_ms: int, seconds: int) -> bool: ...
+    def claim_user(self, user_id: str, now_ms: int, seconds: int) -> Claim: ...
 
-    def claim_round(self, now_ms: int, interval_ms: int) -> bool: ...
+    def claim_round(self, now_ms: int, interval_ms: int) -> Claim: ...
 
     def pace_ms(self, now_ms: int) -> int | None: ...
 
@@ -565,8 +568,11 @@ class RefreshResult:
     """What one ``refreshPrices`` did. ``throttled``: the user's last refresh was less than
     REFRESH_SECONDS ago (nothing read or polled). ``items``: the user's items in their final
     minutes. ``shared``: a round of the final minutes ran less than the pace ago, whoever asked
-    for it, so none now (its prices reach every socket through the stream). ``nextInMs``: when
-    the next round may run."""
+    for it, so none now (its prices reach every socket through the stream). ``nextInMs``: how
+    long until this user's next refresh may run a round: after a round it ran, the pace; when
+    ``shared``, what is left of the pace since that round, but not before the user's own
+    window reopens (REFRESH_SECONDS from now: asking sooner is ``throttled``); when
+    ``throttled``, when the user's window reopens. 0 without ``items``."""
 
     throttled: bool = False
     items: int = 0
@@ -596,8 +602,9 @@ def refresh(user_id: str, ports: Ports, clock: Clock = time.time) -> RefreshResu
     started = clock()
     now, now_ms = int(started), int(started * 1000)
     claims = ports.claims
-    if not claims.claim_user(user_id, now_ms, REFRESH_SECONDS):
-        return RefreshResult(throttled=True, nextInMs=REFRESH_SECONDS * 1000)
+    user = claims.claim_user(user_id, now_ms, REFRESH_SECONDS)
+    if not user:
+        return RefreshResult(throttled=True, nextInMs=user.reopens_in_ms)
     state = _Run(ports, clock, started + REFRESH_CALL_SECONDS, DEFAULT_CONCURRENCY)
     state.load(now, FINAL_SECONDS)
     final = state.final_items(now)
@@ -606,8 +613,9 @@ def refresh(user_id: str, ports: Ports, clock: Clock = time.time) -> RefreshResu
     if not mine:
         return result
     interval_ms = claims.pace_ms(now_ms) or round(MIN_INTERVAL * 1000)
-    result.nextInMs = interval_ms
-    if not claims.claim_round(now_ms, interval_ms):
+    round_ = claims.claim_round(now_ms, interval_ms)
+    result.nextInMs = max(round_.reopens_in_ms, user.reopens_in_ms)
+    if not round_:
         result.shared = True
         return result
     ahead = _carry_ahead(state, claims, final, now)

@@ -31,6 +31,7 @@ from common.data.ebay_links import (
 )
 from common.data.group_slots import Ledger
 from common.data.groups import DEFAULT_RULE, GroupRule, GroupRuleEntity, group_key
+from common.data.refresh_claims import Claim, reopens_in
 from common.data.snipe_updates import ALLOWED as UPDATABLE
 from common.data.users import (
     ACCOUNT_DELETED,
@@ -881,6 +882,49 @@ class MemorySnipeUpdates:
                 update={**changes, "version": bid.version + 1}
             )
         return True
+
+
+class MemoryRefreshClaims:
+    """common.data.refresh_claims.RefreshClaims (price_polls.RefreshClaims) in memory, with its
+    conditions: a window is taken only once it is over, and a claim that is refused answers
+    when the window it lost to reopens."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, int] = {}
+        self.round_at: int | None = None
+        self.pace: int | None = None
+        self.pace_until = 0
+        self.ahead: dict[int, set[str]] = {}  # minute -> items carried for it
+
+    def claim_user(self, user_id: str, now_ms: int, seconds: int) -> Claim:
+        claim = _claim(self.users.get(user_id), now_ms, seconds * 1000)
+        if claim.taken:
+            self.users[user_id] = now_ms
+        return claim
+
+    def claim_round(self, now_ms: int, interval_ms: int) -> Claim:
+        claim = _claim(self.round_at, now_ms, interval_ms)
+        if claim.taken:
+            self.round_at = now_ms
+        return claim
+
+    def pace_ms(self, now_ms: int) -> int | None:
+        return self.pace if self.pace is not None and self.pace_until > now_ms else None
+
+    def set_pace(self, interval_ms: int, now_ms: int, keep_seconds: int) -> None:
+        self.pace, self.pace_until = interval_ms, now_ms + keep_seconds * 1000
+
+    def carried(self, minute: int) -> frozenset[str]:
+        return frozenset(self.ahead.get(minute, set()))
+
+    def add_carried(self, minute: int, items: Sequence[str], now_ms: int) -> None:
+        self.ahead.setdefault(minute, set()).update(items)
+
+
+def _claim(last_ms: int | None, now_ms: int, window_ms: int) -> Claim:
+    if last_ms is not None and last_ms > now_ms - window_ms:
+        return Claim(False, reopens_in(last_ms, now_ms, window_ms))
+    return Claim(True, window_ms)
 
 
 class MemoryStores:

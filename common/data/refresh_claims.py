@@ -12,15 +12,24 @@ Users table:
 
 A claim is one ``UpdateItem`` conditioned on the last one being old enough, so of any number of
 concurrent refreshes exactly one wins a user's (or the round's) window, whatever the timing:
-no read-then-write. DynamoDB's TTL (``ttl``) removes the items an hour after their last write.
+no read-then-write. A claim that loses asks for the item its condition saw
+(``ReturnValuesOnConditionCheckFailure=ALL_OLD``), so it learns from the same request when the
+window reopens (:class:`Claim`). DynamoDB's TTL (``ttl``) removes the items an hour after their
+last write.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from common.data.dynamo import ConditionalWrite, repository_client, translate_errors
+from common.data.dynamo import (
+    ConditionalWrite,
+    repository_client,
+    seen_on_failure,
+    translate_errors,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -41,24 +50,48 @@ def _n(value: int) -> dict[str, str]:
     return {"N": str(value)}
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A claim's answer. ``taken``: this claim took the window. ``reopens_in_ms``: how long
+    until the next claim may take it (at least 1): the whole window when taken, else what is
+    left of the window of the claim that holds it.
+
+    It is true exactly when taken, as the claims' answers were (``if claims.claim_round(...)``
+    still reads as it did)."""
+
+    taken: bool
+    reopens_in_ms: int
+
+    def __bool__(self) -> bool:
+        return self.taken
+
+
+def reopens_in(last_ms: int, now_ms: int, window_ms: int) -> int:
+    """Ms from ``now_ms`` until a window of ``window_ms`` taken at ``last_ms`` is over (1 at
+    least: a refused claim's window is not over yet, whatever the clocks say)."""
+    return max(1, min(window_ms, last_ms + window_ms - now_ms))
+
+
 class RefreshClaims:
     def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
         self.table = table
         self.client = repository_client(client)
 
-    def claim_user(self, user_id: str, now_ms: int, seconds: int) -> bool:
-        """True when ``user_id`` last refreshed ``seconds`` or more ago (their window now taken)."""
+    def claim_user(self, user_id: str, now_ms: int, seconds: int) -> Claim:
+        """Taken when ``user_id`` last refreshed ``seconds`` or more ago (their window now
+        theirs again); else when their window reopens."""
         return self._claim(
             user_claim_key(user_id),
             "refreshedAt",
             now_ms,
-            now_ms - seconds * 1000,
+            seconds * 1000,
             {"ownerId": {"S": user_id}},
         )
 
-    def claim_round(self, now_ms: int, interval_ms: int) -> bool:
-        """True when the last round of the final minutes was ``interval_ms`` or more ago."""
-        return self._claim(ROUND_KEY, "roundAt", now_ms, now_ms - interval_ms, {})
+    def claim_round(self, now_ms: int, interval_ms: int) -> Claim:
+        """Taken when the last round of the final minutes was ``interval_ms`` or more ago; else
+        ``interval_ms`` after that round is when the next may run."""
+        return self._claim(ROUND_KEY, "roundAt", now_ms, interval_ms, {})
 
     def pace_ms(self, now_ms: int) -> int | None:
         """The rounds' interval the minute's run set, while it holds (None: none holds)."""
@@ -116,12 +149,12 @@ class RefreshClaims:
             )
 
     def _claim(
-        self, key: str, attribute: str, now_ms: int, before_ms: int, extra: dict[str, Any]
-    ) -> bool:
+        self, key: str, attribute: str, now_ms: int, window_ms: int, extra: dict[str, Any]
+    ) -> Claim:
         sets = ["#at = :now", "#ttl = :ttl"] + [f"{name} = :{name}" for name in extra]
         values = {
             ":now": _n(now_ms),
-            ":before": _n(before_ms),
+            ":before": _n(now_ms - window_ms),
             ":ttl": _n(now_ms // 1000 + KEEP_SECONDS),
         }
         values.update({f":{name}": value for name, value in extra.items()})
@@ -133,5 +166,11 @@ class RefreshClaims:
                 ConditionExpression="attribute_not_exists(#at) OR #at <= :before",
                 ExpressionAttributeNames={"#at": attribute, "#ttl": "ttl"},
                 ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        return write.happened
+        if write.happened:
+            return Claim(True, window_ms)
+        seen = seen_on_failure(write.failure) if write.failure is not None else None
+        if seen is None or attribute not in seen:
+            return Claim(False, window_ms)  # not seen (cannot be, having failed): a whole window
+        return Claim(False, reopens_in(int(seen[attribute]), now_ms, window_ms))

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from common import price_polls
 from common.data import ports
 from tests import memory
 
@@ -22,6 +23,7 @@ PAIRS = [
     (ports.SlotLedger, memory.MemorySlots),
     (ports.EbayLinkStore, memory.MemoryEbayLinks),
     (ports.DeletionNoticeStore, memory.MemoryEbayDeletions),
+    (price_polls.RefreshClaims, memory.MemoryRefreshClaims),
 ]
 
 

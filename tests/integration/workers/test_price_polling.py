@@ -34,6 +34,7 @@ from common.ebay.client import EbayClient
 from common.ebay.config import EbayConfig, RetryPolicy
 from common.ebay.credentials import AppCredentials
 from tests.integration.workers.worker_helpers import FakeNotifier, bids_repo, put_bid
+from tests.memory import MemoryRefreshClaims
 from tests.stack_env import get_settings
 
 sim_testing = pytest.importorskip("local.ebay_sim.testing", reason="the eBay simulator is absent")
@@ -137,24 +138,29 @@ def test_refreshes_poll_the_final_minutes_in_one_getitems_call_within_the_budget
     assert history.points(rival)[-1] == (now + 5, price)
 
 
-def test_refresh_claims_let_one_through_per_window() -> None:
-    # Given the refresh claims on the Users table
-    claims = RefreshClaims(get_settings().users_and_app_state_table)
+@pytest.fixture(params=["memory", "dynamodb"])
+def claims(request: pytest.FixtureRequest) -> logic.RefreshClaims:
+    """The refresh claims on the Users table, or their in-memory stand-in (one contract)."""
+    if request.param == "memory":
+        return MemoryRefreshClaims()
+    return RefreshClaims(get_settings().users_and_app_state_table)
+
+
+def test_refresh_claims_let_one_through_per_window(claims: logic.RefreshClaims) -> None:
+    # Given the refresh claims
     t = 1_900_000_000_000
     # When a user claims twice within 5 s, then at 5 s / Then only the first and the last win
-    assert [claims.claim_user("u", at, 5) for at in (t, t + 4_999, t + 5_000)] == [
-        True,
-        False,
-        True,
-    ]
+    users = [claims.claim_user("u", at, 5) for at in (t, t + 4_999, t + 5_000)]
+    assert [claim.taken for claim in users] == [True, False, True]
+    # and each says when the user's window reopens: 5 s after the one that won
+    assert [claim.reopens_in_ms for claim in users] == [5_000, 1, 5_000]
     # and another user's window is their own
     assert claims.claim_user("v", t + 1, 5)
-    # and the round's window is the interval asked, whoever asks
-    assert [claims.claim_round(at, 14_000) for at in (t, t + 13_999, t + 14_000)] == [
-        True,
-        False,
-        True,
-    ]
+    # and the round's window is the interval asked, whoever asks; a refused claim reads what
+    # is left of it from its failed condition
+    rounds = [claims.claim_round(at, 14_000) for at in (t, t + 3_500, t + 13_999, t + 14_000)]
+    assert [claim.taken for claim in rounds] == [True, False, False, True]
+    assert [claim.reopens_in_ms for claim in rounds] == [14_000, 10_500, 1, 14_000]
     # and a pace holds until it expires
     assert claims.pace_ms(t) is None
     claims.set_pace(14_450, t, 180)

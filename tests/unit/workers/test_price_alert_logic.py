@@ -17,6 +17,7 @@ from common.ebay.errors import BulkItemsDenied, EbayUnavailable
 from common.ebay.models import ItemPrice, Money
 from common.models import BidEntity, BidStatus
 from common.notifier_client import NotificationKind
+from tests.memory import MemoryRefreshClaims as FakeClaims
 
 NOW = 1_900_000_020  # second 20 of a minute
 
@@ -153,42 +154,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@dataclass
-class FakeClaims:
-    """RefreshClaims in memory, with its conditions: a window is taken only once it is over."""
-
-    users: dict[str, int] = field(default_factory=dict)
-    round_at: int | None = None
-    pace: int | None = None
-    pace_until: int = 0
-    ahead: dict[int, set[str]] = field(default_factory=dict)  # minute -> items carried for it
-
-    def claim_user(self, user_id: str, now_ms: int, seconds: int) -> bool:
-        last = self.users.get(user_id)
-        if last is not None and last > now_ms - seconds * 1000:
-            return False
-        self.users[user_id] = now_ms
-        return True
-
-    def claim_round(self, now_ms: int, interval_ms: int) -> bool:
-        if self.round_at is not None and self.round_at > now_ms - interval_ms:
-            return False
-        self.round_at = now_ms
-        return True
-
-    def pace_ms(self, now_ms: int) -> int | None:
-        return self.pace if self.pace is not None and self.pace_until > now_ms else None
-
-    def set_pace(self, interval_ms: int, now_ms: int, keep_seconds: int) -> None:
-        self.pace, self.pace_until = interval_ms, now_ms + keep_seconds * 1000
-
-    def carried(self, minute: int) -> frozenset[str]:
-        return frozenset(self.ahead.get(minute, set()))
-
-    def add_carried(self, minute: int, items: list[str], now_ms: int) -> None:
-        self.ahead.setdefault(minute, set()).update(items)
 
 
 def _run(
@@ -594,7 +559,7 @@ def test_the_refreshes_pace_is_the_final_minutes_share_of_today():
     # and a refresh's round 10 s after another's is left to it, one 15 s after it polls
     assert _refresh(owner, store, ebay, claims, NOW + 1, budget=budget).ebayCalls == 1
     waited = _refresh(owner, store, ebay, claims, NOW + 11, budget=budget)
-    assert (waited.shared, waited.ebayCalls, waited.nextInMs) == (True, 0, 14_450)
+    assert (waited.shared, waited.ebayCalls) == (True, 0)
     assert _refresh(owner, store, ebay, claims, NOW + 16, budget=budget).ebayCalls == 1
     assert len(ebay.calls) == 3
 
@@ -769,8 +734,36 @@ def test_a_user_refreshes_at_most_every_5_seconds():
     again = _refresh(owner, store, ebay, claims, NOW + 4)
     later = _refresh(owner, store, ebay, claims, NOW + 5)
     # Then the second is throttled without any call, the third polls
-    assert (again.throttled, again.nextInMs) == (True, 5000)
+    assert (again.throttled, again.nextInMs) == (True, 1000)
     assert (later.throttled, later.ebayCalls) == (False, 1)
+    assert len(ebay.calls) == 2
+
+
+def test_a_refresh_says_when_the_next_round_may_run():
+    # Given two users sniping one auction in its final minutes, rounds paced 14.45 s apart
+    store, prices = FakeStore(), {}
+    (item,) = _ending(store, prices, 300)
+    store.bids["b1"] = _bid(
+        userId="other", bidId="b1", ebayItemId=item, itemId=f"v1|{item}|0", auctionEndTime=NOW + 300
+    )
+    owner = store.bids["b0"].userId
+    ebay, claims = FakeEbay(prices), FakeClaims()
+    claims.set_pace(14_450, NOW * 1000, 180)
+    # When the owner's refresh runs a round, the other user asks 8.3 s later, the owner 11 s
+    # after their round (their own window over), and again 1.5 s after that
+    ran = _refresh(owner, store, ebay, claims, NOW)
+    other = _refresh("other", store, ebay, claims, NOW + 8.3)
+    own = _refresh(owner, store, ebay, claims, NOW + 11)
+    soon = _refresh(owner, store, ebay, claims, NOW + 12.5)
+    # Then the round's refresh is told the pace, the other what is left of it after that round
+    assert (ran.shared, ran.nextInMs) == (False, 14_450)
+    assert (other.shared, other.nextInMs) == (True, 14_450 - 8_300)
+    # and the owner, whose own window just began, not the 3.45 s left of the pace but the 5 s
+    # their window lasts (asking sooner would be throttled), and when throttled what is left of it
+    assert (own.shared, own.nextInMs) == (True, 5_000)
+    assert (soon.throttled, soon.nextInMs) == (True, 3_500)
+    # and asked when it said, the other's refresh runs the next round
+    assert _refresh("other", store, ebay, claims, NOW + 14.45).nextInMs == 14_450
     assert len(ebay.calls) == 2
 
 
