@@ -196,6 +196,8 @@ class RunResult:
     bidsProcessed: int = 0
     itemsDue: int = 0  # due in the minute's round
     itemsCarried: int = 0  # of those, polled ahead by a refresh's round (not polled again)
+    # of those, in their final minutes, left to a refresh's round less than the pace ago
+    finalLeft: int = 0
     rounds: int = 0  # polling rounds (0 or 1)
     pollInterval: int = 0  # ms between refreshes' rounds of the final minutes (0: none set)
     itemPolls: int = 0  # items asked of eBay, over every round
@@ -506,9 +508,11 @@ def run(
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> RunResult:
     """The minute's run: one round of the items due this minute, then it ends (an open
-    dashboard pulls fresher prices in the final minutes: :func:`refresh`). When a snipe is, or
-    will be before the next run, in its final minutes, it sets the pace of the refreshes'
-    rounds from the day's budget (:func:`pace`)."""
+    dashboard pulls fresher prices in the final minutes: :func:`refresh`). Its round of the final
+    minutes is one of the paced rounds (:func:`_take_final_round`): less than the pace after a
+    refresh's round, it leaves those items to the rounds. When a snipe is, or will be before the
+    next run, in its final minutes, it sets the pace of the rounds from the day's budget
+    (:func:`pace`)."""
     started = clock()
     now = int(started)
     state = _Run(ports, clock, deadline, concurrency)
@@ -518,6 +522,10 @@ def run(
     carried = _carried(ports.claims, now // 60)
     due = [item for item in due if item not in carried or state.end(item) - now <= FINAL_SECONDS]
     state.result.itemsCarried = state.result.itemsDue - len(due)
+    final = set(state.final_items(now))
+    if final.intersection(due) and not _take_final_round(ports.claims, now * 1000):
+        state.result.finalLeft = sum(1 for item in due if item in final)
+        due = [item for item in due if item not in final]
     state.poll_round(due, now, every_bid=True)
     if state.final_items(now + 60) or state.final_items(now):
         per_call = max(1, ports.ebay.items_per_call)
@@ -536,6 +544,20 @@ def run(
     result.executionTime = int((clock() - started) * 1000)
     logger.info("price update run", **result.as_dict())
     return result
+
+
+def _take_final_round(claims: RefreshClaims, now_ms: int) -> bool:
+    """Whether the minute's round polls the final minutes: as a refresh's round does, it takes
+    the round of the final minutes (``claim_round``, at the pace the last run set), so the
+    pace the budget planned holds for every round, the minute's own included; when a refresh's
+    round ran less than the pace ago, its prices are the fresher and the run leaves those items
+    to the rounds. When the claims cannot be read, it polls (the budget still bounds each
+    call)."""
+    try:
+        return claims.claim_round(now_ms, claims.pace_ms(now_ms) or round(MIN_INTERVAL * 1000))
+    except DomainError:
+        logger.warning("final minutes' round not claimed")
+        return True
 
 
 def _carried(claims: RefreshClaims, minute: int) -> frozenset[str]:

@@ -556,12 +556,33 @@ def test_the_refreshes_pace_is_the_final_minutes_share_of_today():
     result = _run(store, ebay, FakeNotifier(), budget=budget, deadline=NOW + 53, claims=claims)
     # Then the refreshes' rounds are paced 289 s / 20 calls apart
     assert result.pollInterval == 14_450
-    # and a refresh's round 10 s after another's is left to it, one 15 s after it polls
-    assert _refresh(owner, store, ebay, claims, NOW + 1, budget=budget).ebayCalls == 1
-    waited = _refresh(owner, store, ebay, claims, NOW + 11, budget=budget)
+    # and a refresh's round 10 s after the minute's round is left to it, one 15 s after it polls
+    waited = _refresh(owner, store, ebay, claims, NOW + 10, budget=budget)
     assert (waited.shared, waited.ebayCalls) == (True, 0)
-    assert _refresh(owner, store, ebay, claims, NOW + 16, budget=budget).ebayCalls == 1
-    assert len(ebay.calls) == 3
+    assert _refresh(owner, store, ebay, claims, NOW + 15, budget=budget).ebayCalls == 1
+    assert len(ebay.calls) == 2
+
+
+def test_the_minutes_run_keeps_the_pace_of_the_final_minutes_rounds():
+    # Given an auction in its final minutes, the refreshes paced 14.45 s apart, and a
+    # dashboard's round of the final minutes at NOW + 1
+    store, prices = FakeStore(), {}
+    (item,) = _ending(store, prices, 300)
+    owner = next(iter(store.bids.values())).userId
+    ebay, budget, claims = FakeEbay(prices), FakeBudget(), FakeClaims()
+    claims.set_pace(14_450, NOW * 1000, 180)
+    assert _refresh(owner, store, ebay, claims, NOW + 1, budget=budget).ebayCalls == 1
+    # When the minute's run runs 10 s later
+    early = _run(store, ebay, FakeNotifier(), budget=budget, now=NOW + 11, claims=claims)
+    # Then it leaves the final minutes to that round: the pace the budget planned is every
+    # final-minutes round, the minute's own included
+    assert (early.ebayCalls, early.finalLeft, len(ebay.calls)) == (0, 1, 1)
+    # and a run 15 s after the round polls them and takes the round, so a refresh 4 s after it
+    # (its pace now 5 s) is left to it
+    late = _run(store, ebay, FakeNotifier(), budget=budget, now=NOW + 16, claims=claims)
+    assert (late.ebayCalls, late.finalLeft, _legacy(ebay.calls[1])) == (1, 0, [item])
+    assert _refresh(owner, store, ebay, claims, NOW + 20, budget=budget).shared
+    assert budget.asked == [("final-polls", 1), ("final-polls", 1)]
 
 
 # ---------------------------------------------------------------- refreshes (open dashboards)
