@@ -30,7 +30,7 @@ def test_the_daily_budget_is_never_exceeded():
     assert budget.reserve(FINAL_POLLS, 7, NOW) == 3  # what is left to them
     assert budget.reserve(FINAL_POLLS, 1, NOW) == 0
     assert (budget.spent(day, GETITEMS), budget.spent(day, BROWSE)) == (10, 0)
-    assert budget.reserve(FINAL_POLLS, 1, NOW + 86_400) == 1  # a new UTC day
+    assert budget.reserve(FINAL_POLLS, 1, NOW + 86_400) == 1  # a new eBay day
 
 
 def test_a_snipe_update_loses_to_a_concurrent_change_and_bumps_the_version():
