@@ -509,7 +509,7 @@ def run(
 ) -> RunResult:
     """The minute's run: one round of the items due this minute, then it ends (an open
     dashboard pulls fresher prices in the final minutes: :func:`refresh`). Its round of the final
-    minutes is one of the paced rounds (:func:`_take_final_round`): less than the pace after a
+    minutes is one of the paced rounds (:func:`_final_round_held`): less than the pace after a
     refresh's round, it leaves those items to the rounds. When a snipe is, or will be before the
     next run, in its final minutes, it sets the pace of the rounds from the day's budget
     (:func:`pace`)."""
@@ -523,9 +523,13 @@ def run(
     due = [item for item in due if item not in carried or state.end(item) - now <= FINAL_SECONDS]
     state.result.itemsCarried = state.result.itemsDue - len(due)
     final = set(state.final_items(now))
-    if final.intersection(due) and not _take_final_round(ports.claims, now * 1000):
-        state.result.finalLeft = sum(1 for item in due if item in final)
-        due = [item for item in due if item not in final]
+    held = _final_round_held(ports.claims, now * 1000) if final.intersection(due) else None
+    if held is not None:
+        # That round polled the items in their final minutes then; those that entered them
+        # since (it neither polled them nor carried them ahead) are this run's.
+        left = {item for item in final if state.end(item) - held <= FINAL_SECONDS}
+        state.result.finalLeft = sum(1 for item in due if item in left)
+        due = [item for item in due if item not in left]
     state.poll_round(due, now, every_bid=True)
     if state.final_items(now + 60) or state.final_items(now):
         per_call = max(1, ports.ebay.items_per_call)
@@ -546,18 +550,24 @@ def run(
     return result
 
 
-def _take_final_round(claims: RefreshClaims, now_ms: int) -> bool:
+def _final_round_held(claims: RefreshClaims, now_ms: int) -> int | None:
     """Whether the minute's round polls the final minutes: as a refresh's round does, it takes
     the round of the final minutes (``claim_round``, at the pace the last run set), so the
-    pace the budget planned holds for every round, the minute's own included; when a refresh's
-    round ran less than the pace ago, its prices are the fresher and the run leaves those items
-    to the rounds. When the claims cannot be read, it polls (the budget still bounds each
+    pace the budget planned holds for every round, the minute's own included. None when it
+    took it; else the epoch second of the refresh's round that holds it, less than the pace
+    ago: that round's prices are the fresher and the run leaves it the items in their final
+    minutes then. When the claims cannot be read, None: it polls (the budget still bounds each
     call)."""
+    interval_ms = round(MIN_INTERVAL * 1000)
     try:
-        return claims.claim_round(now_ms, claims.pace_ms(now_ms) or round(MIN_INTERVAL * 1000))
+        interval_ms = claims.pace_ms(now_ms) or interval_ms
+        claim = claims.claim_round(now_ms, interval_ms)
     except DomainError:
         logger.warning("final minutes' round not claimed")
-        return True
+        return None
+    if claim:
+        return None
+    return (now_ms + claim.reopens_in_ms - interval_ms) // 1000
 
 
 def _carried(claims: RefreshClaims, minute: int) -> frozenset[str]:

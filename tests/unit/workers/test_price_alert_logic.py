@@ -585,6 +585,29 @@ def test_the_minutes_run_keeps_the_pace_of_the_final_minutes_rounds():
     assert budget.asked == [("final-polls", 1), ("final-polls", 1)]
 
 
+def test_the_minutes_run_polls_the_items_that_entered_their_final_minutes_since_the_round():
+    # Given an auction in its final minutes, the refreshes paced 30 s apart, a dashboard's round
+    # of the final minutes at NOW + 50, and an auction ending 655 s after NOW (not in its final
+    # minutes at that round, so neither polled nor carried ahead by it) with a rival's bid
+    store, prices = FakeStore(), {}
+    (final,) = _ending(store, prices, 300)
+    (entering,) = _ending(store, prices, 655)
+    owner = store.bids["b0"].userId
+    ebay, claims = FakeEbay(prices), FakeClaims()
+    claims.set_pace(30_000, NOW * 1000, 180)
+    _refresh(owner, store, ebay, claims, NOW + 50)
+    assert [_legacy(call) for call in ebay.calls] == [[final]]
+    prices[entering] = 4900
+    # When the minute's run runs 10 s after that round, the second auction now in its final
+    # minutes
+    run = _run(store, ebay, FakeNotifier(), now=NOW + 60, claims=claims)
+    # Then it leaves to the rounds only what the round polled, and polls the item that entered
+    # its final minutes since
+    assert run.finalLeft == 1
+    assert [_legacy(call) for call in ebay.calls[1:]] == [[entering]]
+    assert store.bids["b1"].currentPrice == 4900
+
+
 # ---------------------------------------------------------------- refreshes (open dashboards)
 
 NEXT_MINUTE = NOW // 60 + 1
