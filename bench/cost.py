@@ -34,9 +34,15 @@ Figures a local run cannot give, modelled (each printed beside the result):
   close);
 - log bytes: LOG_BYTES_PER_INVOCATION per invocation, ACCESS_LOG_BYTES per API request;
 - the dashboard's price refreshes: while an open dashboard shows a snipe in its last
-  FINAL_SECONDS (10 minutes) it sends ``refreshPrices`` every REFRESH_EVERY_SECONDS (10 s,
-  dashboard/js/realtime.js) until the snipe freezes; each refresh is one WebSocket message in
-  and one answer out, one short WsActionsFunction run (its billed duration measured here: the
+  FINAL_SECONDS (10 minutes) it sends ``refreshPrices`` until the snipe freezes, once per round
+  of the final minutes: when the last answer's ``nextInMs`` says the next may run (the pace the
+  minute's run sets from the day's budget, 5 s (MIN_INTERVAL) to 60 s, plus up to 0.3 s of
+  jitter), every REFRESH_EVERY_SECONDS (10 s, dashboard/js/realtime.js) while unanswered.
+  Priced here at REFRESH_EVERY_SECONDS: on a quiet day (pace 5 s) a dashboard alone asks about
+  twice as often (589 s / 5.15 s = 114 refreshes per snipe instead of 58.9, so about twice the
+  refreshes' cost); at a pace of 10 s or more (a busy day: the day's 5,000 getItems calls
+  spread over its final minutes) as often or less. Each refresh is one WebSocket message in and
+  one answer out, one short WsActionsFunction run (its billed duration measured here: the
   owner's socket refreshes while the workload's snipes are in their last minutes) and the
   DynamoDB units its code spends (REFRESH_WRITE_UNITS, REFRESH_READ_UNITS: the user's claim,
   the round's claim, the day's Browse counter; the pace and the snipes in their last minutes);
@@ -154,7 +160,8 @@ WAKE_LEAD_SECONDS = statistics.fmean(
 # handlers' Powertools Metrics before the stack sets their namespace.
 OUTCOME_AFTER_END_SECONDS = 1.5
 EXECUTOR_AWAKE_SECONDS = WAKE_LEAD_SECONDS + DEFAULT_LEAD_SECONDS + OUTCOME_AFTER_END_SECONDS + 1
-# The dashboard's refresh period (dashboard/js/realtime.js's REFRESH_PRICES_EVERY_MS) and
+# The dashboard's refresh period without an answer (dashboard/js/realtime.js's
+# REFRESH_PRICES_EVERY_MS; answered, it asks once per round: the module docstring) and
 # common/price_polls.py's FINAL_SECONDS (tests/unit/test_cost_model.py checks both).
 REFRESH_EVERY_SECONDS = 10
 FINAL_SECONDS = 600
@@ -602,8 +609,9 @@ def _print_refreshes(result: dict[str, Any], traced: set[str]) -> tuple[float, f
     month = refreshes_over(30 * 86400)
     print(
         f"\ndashboard price refreshes (either profile): while a dashboard shows a snipe in its "
-        f"last {FINAL_SECONDS // 60} minutes it sends refreshPrices every "
-        f"{REFRESH_EVERY_SECONDS} s; the price updater's run is one round "
+        f"last {FINAL_SECONDS // 60} minutes it sends refreshPrices once per round of the "
+        f"final minutes (5-60 s apart, the pace; priced here every {REFRESH_EVERY_SECONDS} s, "
+        f"about half a quiet day's 5 s pace); the price updater's run is one round "
         f"({result['updater'].get('run', 0):.1f} s measured here, with every snipe in its last "
         f"minutes)"
     )

@@ -1,12 +1,18 @@
 // The WebSocket connection (docs/realtime-protocol.md): a `sync` after every (re)connect, a ping
-// every few minutes (API Gateway closes idle sockets after 10), a `refreshPrices` every 10 s
-// while the page is visible and shows a snipe in its last 10 minutes (their prices are polled
-// only while someone looks), reconnection with exponential backoff and jitter, `batch` frames
-// read event by event, and duplicate deliveries (same eventId) dropped.
+// every few minutes (API Gateway closes idle sockets after 10), a `refreshPrices` while the page
+// is visible and shows a snipe in its last 10 minutes (their prices are polled only while
+// someone looks): when its answer's `nextInMs` says the next round of those prices may run
+// (plus 0-300 ms of jitter, within 1-60 s), or 10 s after the last ask while no answer came,
+// reconnection with exponential backoff and jitter, `batch` frames read event by event, and
+// duplicate deliveries (same eventId) dropped.
 
 const PING_EVERY_MS = 4 * 60_000;
-// bench/cost.py's REFRESH_EVERY_SECONDS prices this (tests/unit/test_cost_model.py).
+// Without an answer to the last `refreshPrices` (lost, or none sent yet), the next comes this
+// long after it. bench/cost.py's REFRESH_EVERY_SECONDS prices it (tests/unit/test_cost_model.py).
 const REFRESH_PRICES_EVERY_MS = 10_000;
+const REFRESH_JITTER_MS = 300;
+const REFRESH_MIN_MS = 1_000;
+const REFRESH_MAX_MS = 60_000;
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 const SEEN_LIMIT = 1000;
@@ -24,6 +30,7 @@ export class Realtime {
     this.onState = onState;
     this.wantsPrices = wantsPrices;
     this.refreshTimer = null;
+    this.awaitingPrices = false; // a refreshPrices sent on this socket, its answer not in yet
     this.socket = null;
     this.attempt = 0;
     this.stopped = true;
@@ -47,7 +54,7 @@ export class Realtime {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     clearInterval(this.pingTimer);
-    clearInterval(this.refreshTimer);
+    this.stopPrices();
     if (this.socket) {
       this.socket.onclose = null;
       this.socket.close(1000);
@@ -73,6 +80,33 @@ export class Realtime {
   refreshPrices() {
     if (document.visibilityState === "hidden" || !this.wantsPrices()) return false;
     return this.send("refreshPrices");
+  }
+
+  // The next `refreshPrices` in `delay` ms; that one, sent or not, sets the fallback after it.
+  schedulePrices(delay) {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => {
+      this.awaitingPrices = this.refreshPrices();
+      this.schedulePrices(REFRESH_PRICES_EVERY_MS);
+    }, delay);
+  }
+
+  stopPrices() {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
+    this.awaitingPrices = false;
+  }
+
+  // The answer to this socket's last `refreshPrices` (one is asked for at a time, and answers
+  // come only to the socket that asked): the next when the server says the next round may run.
+  // Without a time (no snipe of ours in its final minutes there) the fallback stands.
+  pricesAnswered(data) {
+    if (!this.awaitingPrices) return;
+    this.awaitingPrices = false;
+    const next = data?.nextInMs;
+    if (typeof next !== "number" || !(next > 0)) return;
+    const jitter = Math.random() * REFRESH_JITTER_MS;
+    this.schedulePrices(Math.min(REFRESH_MAX_MS, Math.max(REFRESH_MIN_MS, next + jitter)));
   }
 
   setState(state) {
@@ -110,13 +144,13 @@ export class Realtime {
       this.send("sync");
       clearInterval(this.pingTimer);
       this.pingTimer = setInterval(() => this.send("ping"), PING_EVERY_MS);
-      clearInterval(this.refreshTimer);
-      this.refreshTimer = setInterval(() => this.refreshPrices(), REFRESH_PRICES_EVERY_MS);
+      this.stopPrices();
+      this.schedulePrices(REFRESH_PRICES_EVERY_MS);
     };
     socket.onmessage = (event) => this.receive(event.data);
     socket.onclose = () => {
       clearInterval(this.pingTimer);
-      clearInterval(this.refreshTimer);
+      this.stopPrices();
       if (this.socket === socket) this.socket = null;
       this.scheduleRetry();
     };
@@ -160,6 +194,7 @@ export class Realtime {
       this.seenOrder.push(id);
       if (this.seenOrder.length > SEEN_LIMIT) this.seen.delete(this.seenOrder.shift());
     }
+    if (message.type === "pricesRefreshed") this.pricesAnswered(message.data);
     this.onMessage(message);
   }
 }

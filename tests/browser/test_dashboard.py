@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from common.data.prices import PriceHistory
+from common.data.refresh_claims import RefreshClaims
 from local.scheduler import scheduled_event
 from local.stack import DEMO_EBAY_USER, DEMO_EMAIL, DEMO_PASSWORD
 from local.testing import RunningStack
@@ -549,6 +550,61 @@ def test_an_open_page_pulls_prices_in_an_auctions_last_minutes(
         # When competitors outbid the start price at eBay
         _competitor_bids(stack, item, "rival_one", 1500)
         _competitor_bids(stack, item, "rival_two", 2500)
-        # Then the page, asking for fresh prices every 10 s, shows the new price
+        # Then the page, asking for fresh prices once per round (5 s here), shows the new price
         expect(card.get_by_test_id("current-price")).to_have_text("$15.50", timeout=25_000)
     assert {"action": "refreshPrices"} in sent
+
+
+def test_an_open_page_asks_for_prices_when_the_server_says_the_next_round_may_run(
+    page: Any, stack: RunningStack
+) -> None:
+    _require_realtime(stack)
+    asks: list[dict[str, Any]] = []  # refreshPrices frames the page sent
+    answers: list[dict[str, Any]] = []  # pricesRefreshed's data, as received
+
+    def sent(frame: Any) -> None:
+        if (message := _json(frame)).get("action") == "refreshPrices":
+            asks.append(message)
+
+    def received(frame: Any) -> None:
+        if (message := _json(frame)).get("type") == "pricesRefreshed":
+            answers.append(message["data"])
+
+    def watch(ws: Any) -> None:
+        ws.on("framesent", sent)
+        ws.on("framereceived", received)
+
+    page.on("websocket", watch)
+    # The page's timers run on a clock the test moves (time still flows as well).
+    page.clock.install()
+    provisioned, runtime = stack.stack.provisioned, stack.stack.runtime
+    assert provisioned is not None
+    assert runtime is not None
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=provisioned.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    claims = RefreshClaims(provisioned.tables["UsersTable"].name, dynamodb)
+
+    # Given rounds of the final minutes paced 30 s apart (as the minute's run sets them on a busy
+    # day; that run itself doing nothing here), and a snipe ending in 5 minutes on its card
+    with runtime.handler_replaced("PriceUpdaterFunction", lambda event, context: {}):
+        claims.set_pace(30_000, int(time.time() * 1000), 180)
+        _snipe_by_item_number(page, stack, "Plaubel Makina 67", "100.00", 300)
+        # When the page asks for prices (its first ask comes on the 10 s timer) and is answered
+        _wait_for(lambda: page.clock.run_for(1_000) or answers, timeout=60)
+        next_in = answers[0]["nextInMs"]
+        asked = len(asks)
+        # Then the answer says the next round is the pace away, not 10 s
+        assert next_in > 20_000
+        # and until 2 s before then the page asks nothing (on the 10 s grid it would have asked
+        # twice by then)
+        page.clock.run_for(next_in - 2_000)
+        page.wait_for_timeout(1_000)  # real time, for frames sent to reach the test
+        assert len(asks) == asked
+        # and once that time (and at most 300 ms of jitter) has passed, it asks again
+        page.clock.run_for(2_500)
+        _wait_for(lambda: page.wait_for_timeout(200) or len(asks) == asked + 1, timeout=10)
