@@ -289,9 +289,11 @@ def _day_load(admin: httpx.Client, endpoint: str, table: str, per_day: int, afte
     """Background snipes from ``after`` until eBay's midnight (Pacific time), as many in their
     final minutes at every instant as ``per_day`` evenly spread auctions need calls (module
     docstring)."""
-    midnight = day_bounds(after)[1]
+    start, midnight = day_bounds(after)
     writable = FINAL_SECONDS - DEFAULT_LEAD_SECONDS - FREEZE_WINDOW_SECONDS
-    per_window = math.ceil(per_day * writable / 86400 / 20)
+    # per_day over the day's own length (23 or 25 hours on the days the clocks change), as
+    # whole_day_charge spreads them
+    per_window = math.ceil(per_day * writable / (midnight - start) / 20)
     dynamodb = boto3.client(
         "dynamodb",
         endpoint_url=endpoint,

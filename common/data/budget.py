@@ -17,6 +17,9 @@ divided among its shares only:
 | ``getitems`` | ``far-polls`` | price updater, ending later | 0 | 50% | |
 | ``browse`` | ``final-polls-1``, ``hour-``, ``far-`` | the polls, see below | 0 | 40/40/20% | |
 
+A call is paid by the share of its soonest-ending item: the later items a final-minutes call
+carries in its free places (common/price_polls.py) ride in it at no cost of their own.
+
 What a quota's shares do not reserve is its *pool* (browse 50%, getitems 60%), first come first
 served. A share's call counts against its reserve while that lasts, then against its quota's
 pool; it never passes its "at most". Why these numbers:
