@@ -8,9 +8,10 @@ Prints one line per event (time, type, item, the essentials; each event of a ``b
 its own line) and, on a terminal, a live
 countdown to the next ending snipe. Reconnects with backoff and sends ``sync`` after every
 (re)connect; pings every few minutes to stay under API Gateway's 10-minute idle limit. With
-``--prices`` it asks for fresh prices (``refreshPrices``) every 10 s while one of the user's
-snipes is in its last 10 minutes, as an open dashboard does (each refresh is billed: off by
-default). A rejected token exits with status 3 and a one-line reason.
+``--prices`` it asks for fresh prices (``refreshPrices``) while one of the user's snipes is in
+its last 10 minutes, as an open dashboard does: when the last answer's ``nextInMs`` says the next
+round may run (plus up to 0.3 s, within 1-60 s), 10 s after the last ask while none came (each
+refresh is billed: off by default). A rejected token exits with status 3 and a one-line reason.
 """
 
 from __future__ import annotations
@@ -31,9 +32,32 @@ import httpx
 EXIT_REJECTED = 3
 EXIT_UNREACHABLE = 4
 KEEPALIVE_SECONDS = 240.0
-# As the dashboard (dashboard/js/realtime.js): a snipe in its last FINAL_SECONDS is refreshed.
+# As the dashboard (dashboard/js/realtime.js): a snipe in its last FINAL_SECONDS is refreshed,
+# when the answer's nextInMs says (refresh_delay), every REFRESH_PRICES_SECONDS without one.
 REFRESH_PRICES_SECONDS = 10.0
+REFRESH_JITTER_SECONDS = 0.3
+REFRESH_MIN_SECONDS, REFRESH_MAX_SECONDS = 1.0, 60.0
 FINAL_SECONDS = 600
+
+
+def refresh_delay(next_in_ms: float) -> float:
+    """Seconds until the next ``refreshPrices`` after an answer saying the next round may run in
+    ``next_in_ms``: then, plus a little jitter (dashboards answered together do not ask
+    together), within REFRESH_MIN_SECONDS..REFRESH_MAX_SECONDS."""
+    wanted = next_in_ms / 1000 + random.uniform(0, REFRESH_JITTER_SECONDS)
+    return min(REFRESH_MAX_SECONDS, max(REFRESH_MIN_SECONDS, wanted))
+
+
+async def _wait(event: asyncio.Event | None, seconds: float) -> bool:
+    """Up to ``seconds`` for ``event`` (None: just the time); whether it was set."""
+    if event is None:
+        await asyncio.sleep(seconds)
+        return False
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
 
 
 class Rejected(Exception):
@@ -63,7 +87,7 @@ def register(subparsers: Any) -> None:
     ws.add_argument(
         "--prices",
         action="store_true",
-        help="refresh prices every 10 s while a snipe is in its last 10 minutes (billed)",
+        help="refresh prices once per round while a snipe is in its last 10 minutes (billed)",
     )
     ws.set_defaults(run=run)
 
@@ -144,6 +168,8 @@ class Watcher:
         self.endings: dict[str, tuple[int, str]] = {}  # bidId -> (auctionEndTime, title)
         self.clock_offset = 0.0
         self.refresh_prices = refresh_prices
+        self.prices_answered: asyncio.Event | None = None  # set by the last ask's answer
+        self.next_in_ms = 0.0  # that answer's nextInMs
 
     async def run(self) -> int:
         import websockets
@@ -198,12 +224,25 @@ class Watcher:
         now = time.time() + self.clock_offset
         return any(0 < end - now <= FINAL_SECONDS for end, _ in self.endings.values())
 
-    async def _refresher(self, ws: Any, sleep: Any = asyncio.sleep) -> None:
+    async def _refresher(self, ws: Any, wait: Any = _wait) -> None:
+        """``refreshPrices`` while a snipe is in its last minutes, one ask at a time: when its
+        answer's ``nextInMs`` says (:func:`refresh_delay`); with no answer within
+        REFRESH_PRICES_SECONDS, or one without a time (nothing of ours in its final minutes
+        there), that long after it. ``wait`` is :func:`_wait` (a test's moves time)."""
+        delay = REFRESH_PRICES_SECONDS
         with contextlib.suppress(Exception):
             while True:
-                await sleep(REFRESH_PRICES_SECONDS)
-                if self.in_final_minutes():
-                    await ws.send(json.dumps({"action": "refreshPrices"}))
+                await wait(None, delay)
+                delay = REFRESH_PRICES_SECONDS
+                if not self.in_final_minutes():
+                    continue
+                self.prices_answered, self.next_in_ms = asyncio.Event(), 0.0
+                await ws.send(json.dumps({"action": "refreshPrices"}))
+                if not await wait(self.prices_answered, REFRESH_PRICES_SECONDS):
+                    delay = 0.0  # unanswered: the ask is REFRESH_PRICES_SECONDS old already
+                elif self.next_in_ms > 0:
+                    delay = refresh_delay(self.next_in_ms)
+                self.prices_answered = None
 
     async def _keepalive(self, ws: Any) -> None:
         with contextlib.suppress(Exception):
@@ -278,6 +317,10 @@ class Watcher:
             )
         elif kind in ("bid.outcome", "bid.failed", "bid.cancelled") and bid:
             self.endings.pop(bid, None)
+        elif kind == "pricesRefreshed" and self.prices_answered is not None:
+            next_in = data.get("nextInMs")
+            self.next_in_ms = float(next_in) if isinstance(next_in, int | float) else 0.0
+            self.prices_answered.set()
 
     def _countdown(self) -> str:
         now = time.time() + self.clock_offset

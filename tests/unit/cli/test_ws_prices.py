@@ -1,4 +1,5 @@
-"""`sniper ws --prices` asks for fresh prices as a dashboard does, in a snipe's last minutes."""
+"""`sniper ws --prices` asks for fresh prices as a dashboard does, in a snipe's last minutes:
+when the last answer's ``nextInMs`` says the next round may run, every 10 s while none came."""
 
 from __future__ import annotations
 
@@ -31,35 +32,79 @@ def _watching(ends_in: float) -> Watcher:
     return watcher
 
 
-def _sent_over(watcher: Watcher, periods: int) -> list[dict[str, Any]]:
-    """What the refresher sent over ``periods`` periods (its waits end at once, then it stops)."""
+def _run_refresher(
+    watcher: Watcher, answers: list[int | None], steps: int
+) -> tuple[list[dict[str, Any]], list[tuple[str, float]]]:
+    """What the refresher sent and waited for over ``steps`` waits, time moved by the test:
+    each wait for an answer gets the next of ``answers`` (its nextInMs; None: no answer)."""
     socket = Socket()
-    waits: list[float] = []
+    waits: list[tuple[str, float]] = []
+    replies = iter(answers)
 
-    async def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        if len(waits) > periods:
+    async def wait(event: asyncio.Event | None, seconds: float) -> bool:
+        if len(waits) >= steps:
             raise asyncio.CancelledError
+        waits.append(("answer" if event is not None else "time", seconds))
+        if event is None:
+            return False
+        next_in = next(replies)
+        if next_in is None:
+            return False  # lost: the time ran out
+        data = {"throttled": False, "items": 1, "polled": 1, "nextInMs": next_in}
+        answer = envelope("pricesRefreshed", f"r{len(waits)}", int(time.time() * 1000), data)
+        watcher._handle(encode(answer))
+        return event.is_set()
 
     async def scenario() -> None:
         with contextlib.suppress(asyncio.CancelledError):
-            await watcher._refresher(socket, sleep)
+            await watcher._refresher(socket, wait)
 
     aio.run(scenario())
-    assert set(waits) == {cli_ws.REFRESH_PRICES_SECONDS}
-    return socket.sent
+    return socket.sent, waits
 
 
-def test_a_snipe_in_its_last_minutes_is_refreshed_every_period():
+def test_the_next_ask_comes_when_the_answer_says_the_next_round_may_run():
     # Given a watcher with --prices and a snipe ending in 5 minutes
     watcher = _watching(300)
-    # When three periods pass / Then it asked for fresh prices after each, every 10 s
-    assert _sent_over(watcher, 3) == [{"action": "refreshPrices"}] * 3
-    assert cli_ws.REFRESH_PRICES_SECONDS == 10
+    # When its asks are answered "next round in 14.45 s", then "in 3.5 s"
+    sent, waits = _run_refresher(watcher, [14_450, 3_500, 14_450], steps=6)
+    # Then the first ask came on the 10 s timer, each next when its answer said, plus at most
+    # 0.3 s of jitter
+    assert sent == [{"action": "refreshPrices"}] * 3
+    kinds = [kind for kind, _ in waits]
+    assert kinds == ["time", "answer", "time", "answer", "time", "answer"]
+    assert waits[0][1] == cli_ws.REFRESH_PRICES_SECONDS
+    assert 14.45 <= waits[2][1] <= 14.75
+    assert 3.5 <= waits[4][1] <= 3.8
+
+
+def test_without_an_answer_the_next_ask_comes_on_the_10_s_timer():
+    # Given a watcher with --prices and a snipe ending in 5 minutes
+    watcher = _watching(300)
+    # When its first ask's answer is lost, and the next says nothing of ours is in its final
+    # minutes there (nextInMs 0)
+    sent, waits = _run_refresher(watcher, [None, 0], steps=5)
+    # Then it asks again once the first has waited 10 s for its answer, and 10 s after the second
+    assert sent == [{"action": "refreshPrices"}] * 3
+    assert waits == [
+        ("time", 10.0),
+        ("answer", 10.0),
+        ("time", 0.0),
+        ("answer", 10.0),
+        ("time", 10.0),
+    ]
+
+
+def test_the_wait_stays_within_1_and_60_seconds():
+    assert cli_ws.refresh_delay(1) == cli_ws.REFRESH_MIN_SECONDS
+    assert cli_ws.refresh_delay(600_000) == cli_ws.REFRESH_MAX_SECONDS
+    assert 5.0 <= cli_ws.refresh_delay(5_000) <= 5.3
 
 
 def test_a_snipe_far_from_its_end_is_not_refreshed():
     # Given a snipe ending in an hour
     watcher = _watching(3600)
     # When three periods pass / Then it asked for nothing
-    assert _sent_over(watcher, 3) == []
+    sent, waits = _run_refresher(watcher, [], steps=3)
+    assert sent == []
+    assert waits == [("time", cli_ws.REFRESH_PRICES_SECONDS)] * 3
