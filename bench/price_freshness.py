@@ -3,12 +3,14 @@
 AUCTIONS auctions at the eBay simulator end SPACING seconds apart (86 s: 1,000 a day), each
 sniped through the REST API by one of USERS users, each user with a WebSocket open that acts as
 an open dashboard: while one of its user's auctions is in its last 10 minutes it sends
-``refreshPrices`` every REFRESH_EVERY seconds (10, dashboard/js/realtime.js). At CHANGES random
-instants in each auction's last 10 minutes, a rival bids through the simulator's admin API
-(``POST /_sim/auctions/{id}/bids``), which moves eBay's current price. The price updater runs as
-the template schedules it (every minute, one round; it sets the pace of the refreshes' rounds,
-common/price_polls.py). Measured: from each change (the bid's ``receivedAt`` at eBay) to the
-first ``price.changed`` on the owner's socket showing that price or a later one.
+``refreshPrices`` as it does (dashboard/js/realtime.js): when the last answer's ``nextInMs``
+says the next round may run (plus up to 0.3 s), REFRESH_EVERY seconds (10) after an unanswered
+ask. At CHANGES random instants in each auction's last 10 minutes, a rival bids through the
+simulator's admin API (``POST /_sim/auctions/{id}/bids``), which moves eBay's current price. The
+price updater runs as the template schedules it (every minute, one round; it sets the pace of
+the refreshes' rounds, common/price_polls.py). Measured: from each change (the bid's
+``receivedAt`` at eBay) to the first ``price.changed`` on the owner's socket showing that price
+or a later one.
 
 Changes are drawn from the window [end - 600 s, freeze - 20 s]: from its freeze (end - lead -
 5 s) a snipe belongs to the executor and the price updater writes nothing to it
@@ -81,6 +83,7 @@ sys.path.insert(0, str(ROOT))
 import boto3  # noqa: E402
 
 from bench.procstat import cpu_seconds  # noqa: E402
+from cli.ws import refresh_delay  # noqa: E402
 from common.data.budget import (  # noqa: E402
     FINAL_POLLS,
     QUOTAS,
@@ -189,6 +192,7 @@ class Sockets:
         self.url, self.tokens, self.ends = url, tokens, ends
         self.receipts: list[tuple[str, int, float]] = []  # (bidId, price, epoch seconds)
         self.refreshed: list[dict[str, Any]] = []  # pricesRefreshed's data
+        self.answers: dict[int, tuple[asyncio.Event, list[float]]] = {}  # id(ws): the last ask's
         self.sockets: list[Any] = []
         self.tasks: list[asyncio.Task[None]] = []
         self.loop = asyncio.new_event_loop()
@@ -235,15 +239,25 @@ class Sockets:
                     await ws.send(json.dumps({"action": "ping"}))
 
     async def _refresh(self, ws: Any, ends: list[float]) -> None:
-        """Every REFRESH_EVERY s, as the dashboard's timer: only while a snipe of its user is
-        in its last 10 minutes (the dashboard's ``showsFinalMinutes``)."""
+        """As the dashboard's timer: only while a snipe of its user is in its last 10 minutes
+        (the dashboard's ``showsFinalMinutes``), one ask at a time, the next when its answer's
+        ``nextInMs`` says (cli.ws.refresh_delay, the dashboard's rule), REFRESH_EVERY s after
+        it without one."""
         await asyncio.sleep(random.uniform(0, REFRESH_EVERY))  # dashboards opened at random
         while True:
             now = time.time()
+            delay = REFRESH_EVERY
             if any(0 < end - now <= FINAL_SECONDS for end in ends):
+                answered, next_in, sent = asyncio.Event(), [0.0], False
+                self.answers[id(ws)] = (answered, next_in)
                 with contextlib.suppress(Exception):
                     await ws.send(json.dumps({"action": "refreshPrices"}))
-            await asyncio.sleep(REFRESH_EVERY)
+                    sent = True
+                    await asyncio.wait_for(answered.wait(), REFRESH_EVERY)
+                    delay = refresh_delay(next_in[0]) if next_in[0] > 0 else REFRESH_EVERY
+                if sent and not answered.is_set():
+                    delay = 0.0  # unanswered: the ask is REFRESH_EVERY s old already
+            await asyncio.sleep(delay)
 
     async def _read(self, ws: Any) -> None:
         with contextlib.suppress(Exception):
@@ -256,6 +270,9 @@ class Sockets:
                         self.receipts.append((event["bidId"], event["data"]["currentPrice"], at))
                     elif event.get("type") == "pricesRefreshed":
                         self.refreshed.append(event["data"])
+                        if (ask := self.answers.pop(id(ws), None)) is not None:
+                            ask[1][0] = float(event["data"].get("nextInMs") or 0)
+                            ask[0].set()
 
 
 # ---------------------------------------------------------------- setup
