@@ -118,6 +118,8 @@ START_CENTS = 1000
 STEP_CENTS = 300  # each rival's maximum over the last: the price moves every time
 REFRESH_EVERY = 10.0  # dashboard/js/realtime.js's REFRESH_PRICES_EVERY_MS
 DAY_SECONDS = 86_400
+# An auction's final minutes until its snipe's freeze (589 s at the default lead time).
+WRITABLE_SECONDS = FINAL_SECONDS - DEFAULT_LEAD_SECONDS - FREEZE_WINDOW_SECONDS
 ITEMS_PER_CALL = 20  # getItems; the simulator grants it unless --no-bulk-items
 
 
@@ -307,10 +309,9 @@ def _day_load(admin: httpx.Client, endpoint: str, table: str, per_day: int, afte
     final minutes at every instant as ``per_day`` evenly spread auctions need calls (module
     docstring)."""
     start, midnight = day_bounds(after)
-    writable = FINAL_SECONDS - DEFAULT_LEAD_SECONDS - FREEZE_WINDOW_SECONDS
     # per_day over the day's own length (23 or 25 hours on the days the clocks change), as
     # whole_day_charge spreads them
-    per_window = math.ceil(per_day * writable / (midnight - start) / 20)
+    per_window = math.ceil(per_day * WRITABLE_SECONDS / (midnight - start) / 20)
     dynamodb = boto3.client(
         "dynamodb",
         endpoint_url=endpoint,
@@ -339,7 +340,7 @@ def _day_load(admin: httpx.Client, endpoint: str, table: str, per_day: int, afte
             )
             dynamodb.put_item(TableName=table, Item=to_item(bid.to_item()))
             count += 1
-        end += writable
+        end += WRITABLE_SECONDS
     return count
 
 
@@ -351,12 +352,11 @@ def whole_day_charge(per_day: int, until: float, getitems_budget: int = 5000) ->
     midnight, next_midnight = day_bounds(until)
     length = next_midnight - midnight  # 23 or 25 hours on the days the clocks change
     gone = min(length, max(0.0, until - midnight))
-    writable = FINAL_SECONDS - DEFAULT_LEAD_SECONDS - FREEZE_WINDOW_SECONDS
     starts = [n * length / per_day for n in range(per_day)] if per_day > 0 else []
     # The day's seconds in final minutes, those of yesterday's last auctions among them.
     windows = [
-        (max(0.0, start), min(length, start + writable))
-        for start in [s - length for s in starts if s + writable > length] + starts
+        (max(0.0, start), min(length, start + WRITABLE_SECONDS))
+        for start in [s - length for s in starts if s + WRITABLE_SECONDS > length] + starts
     ]
     limits = Limits.of(FINAL_POLLS, getitems_budget)
     whole_day = min(limits.cap, limits.reserved + limits.pool)  # plan() at midnight

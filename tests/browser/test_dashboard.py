@@ -8,12 +8,12 @@ import re
 import time
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
 from common.data.prices import PriceHistory
 from common.data.refresh_claims import RefreshClaims
+from local.aws import client
 from local.scheduler import scheduled_event
 from local.stack import DEMO_EBAY_USER, DEMO_EMAIL, DEMO_PASSWORD
 from local.testing import RunningStack
@@ -306,13 +306,7 @@ def test_a_snipes_price_history_is_charted_after_a_reload(page: Any, stack: Runn
     item, _ = _snipe_by_item_number(page, stack, "Rolleiflex 2.8F Planar", "300.00", 900)
     provisioned = stack.stack.provisioned
     assert provisioned is not None
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=provisioned.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    dynamodb = client("dynamodb", provisioned.endpoint_url)
     prices = PriceHistory(provisioned.tables["UsersTable"].name, dynamodb)
     ends = int(time.time()) + 900
     for minutes_ago, cents in ((30, 1000), (20, 1400), (10, 2100)):
@@ -497,13 +491,7 @@ def test_changes_that_arrive_in_one_frame_each_update_their_card(
     # When both prices change in one write, so the broadcaster sends them in one batch frame
     provisioned = stack.stack.provisioned
     assert provisioned is not None
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=provisioned.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    dynamodb = client("dynamodb", provisioned.endpoint_url)
     table = provisioned.tables["BidsTable"].name
     items = [
         i
@@ -580,13 +568,7 @@ def test_an_open_page_asks_for_prices_when_the_server_says_the_next_round_may_ru
     provisioned, runtime = stack.stack.provisioned, stack.stack.runtime
     assert provisioned is not None
     assert runtime is not None
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=provisioned.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    dynamodb = client("dynamodb", provisioned.endpoint_url)
     claims = RefreshClaims(provisioned.tables["UsersTable"].name, dynamodb)
 
     # Given rounds of the final minutes paced 30 s apart (as the minute's run sets them on a busy
