@@ -26,6 +26,10 @@ Two conditional writes (``RefreshClaims``) keep it cheap whatever the number of 
 user's refresh runs at most every REFRESH_SECONDS (one per user, not one per tab), and an item
 polled by anyone in the last REFRESH_SECONDS is not polled again (ten dashboards watching one
 auction cost the eBay calls of one).
+A round whose poll of the final minutes failed (eBay failed the call, it did not start before
+the deadline, the deadline cut off its writes) gives the round back, so the next refresh or
+minute's run polls at once, not a pace later; not after a 429 or a refused budget (a round at
+once would meet the same answer), and at most once a pace (:func:`_give_back_if_failed`).
 
 A refresh's round fills its calls' free places (typically 13 of 20 beside 7 items in their
 final minutes) with items due in the *next* minute's run, soonest-ending first, and records
@@ -81,7 +85,7 @@ from common.data.budget import (
     seconds_to_next_day,
 )
 from common.data.refresh_claims import Claim
-from common.ebay.errors import BulkItemsDenied, EbayError
+from common.ebay.errors import BulkItemsDenied, EbayError, EbayRateLimited
 from common.ebay.models import ItemPrice
 from common.errors import DomainError
 from common.models import BidEntity
@@ -137,12 +141,15 @@ class Budget(Protocol):
 class RefreshClaims(Protocol):
     """Conditional writes that let refreshes through (common.data.refresh_claims.RefreshClaims):
     one per user every ``seconds``; one round of the final minutes every ``interval_ms``,
-    whoever asks (each answers when its window reopens, taken or not); and the pace the
-    minute's run set for those rounds."""
+    whoever asks (each answers when its window reopens, taken or not), which a round whose
+    poll failed gives back (at most once a pace); and the pace the minute's run set for those
+    rounds."""
 
     def claim_user(self, user_id: str, now_ms: int, seconds: int) -> Claim: ...
 
     def claim_round(self, now_ms: int, interval_ms: int) -> Claim: ...
+
+    def give_back_round(self, taken_ms: int, interval_ms: int) -> bool: ...
 
     def pace_ms(self, now_ms: int) -> int | None: ...
 
@@ -219,11 +226,12 @@ class RunResult:
 class Poll:
     """One call's findings, as a worker returns them: legacy item id -> price in the snipes'
     currency. ``started`` is False when the call did not start (the deadline had passed, or
-    getItems was refused before any call)."""
+    getItems was refused before any call); ``rate_limited`` when eBay answered 429."""
 
     items: tuple[str, ...]
     started: bool = True
     failed: bool = False
+    rate_limited: bool = False
     prices: dict[str, int] = field(default_factory=dict)
 
 
@@ -315,6 +323,9 @@ class _Run:
         self.by_item: dict[str, list[BidEntity]] = defaultdict(list)
         # items whose call was made and answered and whose snipes were then written
         self.polled: set[str] = set()
+        # items not polled for a reason a round at once would meet again: the budget refused
+        # their call (the share is spent), or eBay answered 429 (it asks us to slow down)
+        self.held_back: set[str] = set()
 
     def load(self, now: int, horizon: int = HORIZON_SECONDS, start: int | None = None) -> None:
         """The active snipes ending from ``start`` (default ``now``) to ``now + horizon``."""
@@ -387,7 +398,9 @@ class _Run:
         for share in (FINAL_POLLS, HOUR_POLLS, FAR_POLLS):
             mine = [call for call in calls if poll_share(self.end(call[0]) - now) is share]
             if mine:
-                granted += mine[: self.budget.reserve(paid_by(share, size), len(mine), now)]
+                grant = self.budget.reserve(paid_by(share, size), len(mine), now)
+                granted += mine[:grant]
+                self.held_back.update(item for call in mine[grant:] for item in call)
         polled = sum(len(call) for call in granted)
         self.result.itemsOverBudget += len(items) - polled
         self.result.ebayCalls += len(granted)
@@ -398,6 +411,8 @@ class _Run:
         for poll in self._poll_all(granted):
             self.result.itemsNotPolled += 0 if poll.started else len(poll.items)
             self.result.failures += poll.failed
+            if poll.rate_limited:
+                self.held_back.update(poll.items)
             if poll.started and not poll.failed:
                 answered.update(poll.items)
             fresh.update(poll.prices)
@@ -439,6 +454,9 @@ class _Run:
             )
         except BulkItemsDenied:
             return Poll(tuple(items), started=False)  # no call made; the next round asks 1 a call
+        except EbayRateLimited:
+            logger.warning("price poll rate limited", items=len(items))
+            return Poll(tuple(items), failed=True, rate_limited=True)
         except EbayError as exc:
             logger.warning("price poll failed", items=len(items), error=type(exc).__name__)
             return Poll(tuple(items), failed=True)
@@ -509,9 +527,10 @@ def run(
 ) -> RunResult:
     """The minute's run: one round of the items due this minute, then it ends (an open
     dashboard pulls fresher prices in the final minutes: :func:`refresh`). Its round of the final
-    minutes is one of the paced rounds (:func:`_final_round_held`): less than the pace after a
-    refresh's round, it leaves those items to the rounds. When a snipe is, or will be before the
-    next run, in its final minutes, it sets the pace of the rounds from the day's budget
+    minutes is one of the paced rounds (:func:`_claim_final_round`): less than the pace after a
+    refresh's round, it leaves those items to the rounds; when its poll of them failed, it gives
+    the round back (:func:`_give_back_if_failed`). When a snipe is, or will be before the next
+    run, in its final minutes, it sets the pace of the rounds from the day's budget
     (:func:`pace`)."""
     started = clock()
     now = int(started)
@@ -523,14 +542,22 @@ def run(
     due = [item for item in due if item not in carried or state.end(item) - now <= FINAL_SECONDS]
     state.result.itemsCarried = state.result.itemsDue - len(due)
     final = set(state.final_items(now))
-    held = _final_round_held(ports.claims, now * 1000) if final.intersection(due) else None
-    if held is not None:
+    round_ = _claim_final_round(ports.claims, now * 1000) if final.intersection(due) else None
+    if round_ is not None and round_.held_since is not None:
         # That round polled the items in their final minutes then; those that entered them
         # since (it neither polled them nor carried them ahead) are this run's.
-        left = {item for item in final if state.end(item) - held <= FINAL_SECONDS}
+        left = {item for item in final if state.end(item) - round_.held_since <= FINAL_SECONDS}
         state.result.finalLeft = sum(1 for item in due if item in left)
         due = [item for item in due if item not in left]
     state.poll_round(due, now, every_bid=True)
+    if round_ is not None and round_.taken_ms is not None:
+        _give_back_if_failed(
+            state,
+            ports.claims,
+            [item for item in due if item in final],
+            round_.taken_ms,
+            round_.interval_ms,
+        )
     if state.final_items(now + 60) or state.final_items(now):
         per_call = max(1, ports.ebay.items_per_call)
         interval = pace(
@@ -550,24 +577,61 @@ def run(
     return result
 
 
-def _final_round_held(claims: RefreshClaims, now_ms: int) -> int | None:
+@dataclass(frozen=True, slots=True)
+class _FinalRound:
+    """The minute's run and the round of the final minutes. ``taken_ms``: when the run took it
+    (its claim's instant; None when it did not). ``held_since``: the epoch second of the
+    refresh's round that holds it, less than the pace ago (None: the run polls the final
+    minutes). ``interval_ms``: the pace the claim was asked with."""
+
+    taken_ms: int | None
+    held_since: int | None
+    interval_ms: int
+
+
+def _claim_final_round(claims: RefreshClaims, now_ms: int) -> _FinalRound:
     """Whether the minute's round polls the final minutes: as a refresh's round does, it takes
     the round of the final minutes (``claim_round``, at the pace the last run set), so the
-    pace the budget planned holds for every round, the minute's own included. None when it
-    took it; else the epoch second of the refresh's round that holds it, less than the pace
-    ago: that round's prices are the fresher and the run leaves it the items in their final
-    minutes then. When the claims cannot be read, None: it polls (the budget still bounds each
-    call)."""
+    pace the budget planned holds for every round, the minute's own included. Refused, the
+    refresh's round that holds it, less than the pace ago, has the fresher prices and the run
+    leaves it the items in their final minutes then. When the claims cannot be read, it polls
+    them without the round (the budget still bounds each call)."""
     interval_ms = round(MIN_INTERVAL * 1000)
     try:
         interval_ms = claims.pace_ms(now_ms) or interval_ms
         claim = claims.claim_round(now_ms, interval_ms)
     except DomainError:
         logger.warning("final minutes' round not claimed")
-        return None
+        return _FinalRound(None, None, interval_ms)
     if claim:
-        return None
-    return (now_ms + claim.reopens_in_ms - interval_ms) // 1000
+        return _FinalRound(now_ms, None, interval_ms)
+    return _FinalRound(None, (now_ms + claim.reopens_in_ms - interval_ms) // 1000, interval_ms)
+
+
+def _give_back_if_failed(
+    state: _Run, claims: RefreshClaims, final: Sequence[str], taken_ms: int, interval_ms: int
+) -> bool:
+    """Give back the round of the final minutes taken at ``taken_ms`` when its poll of the items
+    in their final minutes (``final``) failed, so the next refresh or minute's run polls them at
+    once instead of a pace later; True when given back.
+
+    Failed: an item was not answered and written (eBay failed the call: a 5xx, a timeout; the
+    call did not start before the deadline; the deadline cut off the writes). Not given back
+    when a round at once would meet the same answer and spend calls for nothing: the budget
+    refused the call (the share is spent until eBay's midnight), or eBay answered 429 (it asks
+    us to slow down: the pace stands). And the claims give a round back at most once a pace
+    (``give_back_round``'s condition), so a failing eBay costs at most one round more per pace,
+    never a loop of rounds; the next run's plan counts the calls it spent."""
+    missed = {item for item in final if item not in state.polled}
+    if not missed or missed & state.held_back:
+        return False
+    try:
+        given = claims.give_back_round(taken_ms, interval_ms)
+    except DomainError:
+        logger.warning("failed round not given back")  # it ages out a pace after it was taken
+        return False
+    logger.info("failed round given back" if given else "failed round kept", items=len(missed))
+    return given
 
 
 def _carried(claims: RefreshClaims, minute: int) -> frozenset[str]:
@@ -601,7 +665,8 @@ class RefreshResult:
     REFRESH_SECONDS ago (nothing read or polled). ``items``: the user's items in their final
     minutes. ``shared``: a round of the final minutes ran less than the pace ago, whoever asked
     for it, so none now (its prices reach every socket through the stream). ``nextInMs``: how
-    long until this user's next refresh may run a round: after a round it ran, the pace; when
+    long until this user's next refresh may run a round: after a round it ran, the pace (what
+    is left of the user's own window when that round failed and gave the round back); when
     ``shared``, what is left of the pace since that round, but not before the user's own
     window reopens (REFRESH_SECONDS from now: asking sooner is ``throttled``); when
     ``throttled``, when the user's window reopens. 0 without ``items``."""
@@ -652,6 +717,9 @@ def refresh(user_id: str, ports: Ports, clock: Clock = time.time) -> RefreshResu
         return result
     ahead = _carry_ahead(state, claims, final, now)
     state.poll_round(final + ahead, now, every_bid=False)
+    if _give_back_if_failed(state, claims, final, now_ms, interval_ms):
+        # the next round may run at once: this user's at the end of their own window
+        result.nextInMs = user.reopens_in_ms
     if carried := [item for item in ahead if item in state.polled]:
         try:
             claims.add_carried(now // 60 + 1, carried, now_ms)

@@ -886,12 +886,14 @@ class MemorySnipeUpdates:
 
 class MemoryRefreshClaims:
     """common.data.refresh_claims.RefreshClaims (price_polls.RefreshClaims) in memory, with its
-    conditions: a window is taken only once it is over, and a claim that is refused answers
-    when the window it lost to reopens."""
+    conditions: a window is taken only once it is over, a claim that is refused answers
+    when the window it lost to reopens, and only the round's own claim gives it back, at most
+    once a pace."""
 
     def __init__(self) -> None:
         self.users: dict[str, int] = {}
         self.round_at: int | None = None
+        self.given_back_at: int | None = None
         self.pace: int | None = None
         self.pace_until = 0
         self.ahead: dict[int, set[str]] = {}  # minute -> items carried for it
@@ -907,6 +909,14 @@ class MemoryRefreshClaims:
         if claim.taken:
             self.round_at = now_ms
         return claim
+
+    def give_back_round(self, taken_ms: int, interval_ms: int) -> bool:
+        if self.round_at != taken_ms:
+            return False
+        if self.given_back_at is not None and self.given_back_at > taken_ms - interval_ms:
+            return False
+        self.round_at, self.given_back_at = None, taken_ms
+        return True
 
     def pace_ms(self, now_ms: int) -> int | None:
         return self.pace if self.pace is not None and self.pace_until > now_ms else None

@@ -4,8 +4,10 @@ Users table:
 - ``REFRESH#user#<userId>``: ``refreshedAt`` (epoch ms), the user's last refresh; ``ownerId``
   names the user, so account deletion removes it.
 - ``REFRESH#final``: ``roundAt`` (epoch ms), the last refreshes' round of the final minutes,
-  whoever asked for it; ``intervalMs`` and ``paceUntil`` (epoch ms), the pace the minute's price
-  updater run set for those rounds from the day's budget, and until when it holds.
+  whoever asked for it (absent once that round gave it back); ``givenBackAt`` (epoch ms), the
+  claim of the last round that gave it back (its poll failed); ``intervalMs`` and
+  ``paceUntil`` (epoch ms), the pace the minute's price updater run set for those rounds from
+  the day's budget, and until when it holds.
 - ``REFRESH#carried#<minute>`` (epoch minutes): ``items``, the legacy ids a refreshes' round
   polled in its call's free places ahead of that minute's price updater run, which need not
   poll them again.
@@ -14,8 +16,9 @@ A claim is one ``UpdateItem`` conditioned on the last one being old enough, so o
 concurrent refreshes exactly one wins a user's (or the round's) window, whatever the timing:
 no read-then-write. A claim that loses asks for the item its condition saw
 (``ReturnValuesOnConditionCheckFailure=ALL_OLD``), so it learns from the same request when the
-window reopens (:class:`Claim`). DynamoDB's TTL (``ttl``) removes the items an hour after their
-last write.
+window reopens (:class:`Claim`). Giving a round back is one ``UpdateItem`` too, conditioned on
+the round's claim being the giver's own, so a round never gives back another's. DynamoDB's TTL
+(``ttl``) removes the items an hour after their last write.
 """
 
 from __future__ import annotations
@@ -92,6 +95,28 @@ class RefreshClaims:
         """Taken when the last round of the final minutes was ``interval_ms`` or more ago; else
         ``interval_ms`` after that round is when the next may run."""
         return self._claim(ROUND_KEY, "roundAt", now_ms, interval_ms, {})
+
+    def give_back_round(self, taken_ms: int, interval_ms: int) -> bool:
+        """Give back the round claimed at ``taken_ms`` (with ``interval_ms``), its poll failed,
+        so the next claim takes it at once; True when given back. Only while that claim still
+        holds the round (nobody's since), and at most once a pace: not when a round given back
+        less than ``interval_ms`` before this one was taken (a failing eBay then waits for the
+        pace instead of polling again at once)."""
+        with ConditionalWrite() as write:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"userId": {"S": ROUND_KEY}},
+                UpdateExpression="REMOVE #at SET #back = :taken",
+                ConditionExpression=(
+                    "#at = :taken AND (attribute_not_exists(#back) OR #back <= :before)"
+                ),
+                ExpressionAttributeNames={"#at": "roundAt", "#back": "givenBackAt"},
+                ExpressionAttributeValues={
+                    ":taken": _n(taken_ms),
+                    ":before": _n(taken_ms - interval_ms),
+                },
+            )
+        return write.happened
 
     def pace_ms(self, now_ms: int) -> int | None:
         """The rounds' interval the minute's run set, while it holds (None: none holds)."""

@@ -93,6 +93,7 @@ ARGUMENTS: dict[str, Callable[[], Any]] = {
     "history": lambda: history_entry(_snipe(), HistoryAction.CREATE, NOW_MS, 30, {}),
     "execution_id": lambda: "execution-1",
     "now_ms": lambda: NOW_MS,
+    "taken_ms": lambda: NOW_MS,
     "now": lambda: NOW,
     "share": lambda: SNIPE_CREATION,
     "api": lambda: BROWSE,

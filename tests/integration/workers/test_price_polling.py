@@ -168,6 +168,32 @@ def test_refresh_claims_let_one_through_per_window(claims: logic.RefreshClaims) 
     assert (claims.pace_ms(t + 179_999), claims.pace_ms(t + 180_000)) == (14_450, None)
 
 
+def test_a_failed_round_gives_back_only_its_own_claim_at_most_once_a_pace(
+    claims: logic.RefreshClaims,
+) -> None:
+    # Given the round of the final minutes claimed at t, paced 30 s
+    t = 1_900_000_000_000
+    assert claims.claim_round(t, 30_000)
+    # When a round that did not take it (claimed at t + 1) tries to give it back / Then nothing
+    # changes: the round is t's
+    assert not claims.give_back_round(t + 1, 30_000)
+    assert not claims.claim_round(t + 2_000, 30_000)
+    # When t's round, its poll failed, gives it back / Then the next claim takes it at once, and
+    # t's cannot give back again what is now another's
+    assert claims.give_back_round(t, 30_000)
+    assert claims.claim_round(t + 2_000, 30_000)
+    assert not claims.give_back_round(t, 30_000)
+    # and when that round fails too, less than a pace after the first gave it back, it keeps it
+    # for the pace
+    assert not claims.give_back_round(t + 2_000, 30_000)
+    refused = claims.claim_round(t + 3_000, 30_000)
+    assert (refused.taken, refused.reopens_in_ms) == (False, 29_000)
+    # and a round a pace after that gives it back again
+    assert claims.claim_round(t + 32_000, 30_000)
+    assert claims.give_back_round(t + 32_000, 30_000)
+    assert claims.claim_round(t + 32_001, 30_000)
+
+
 def test_items_polled_ahead_of_a_minutes_run_are_kept_for_that_minute() -> None:
     # Given the refresh claims on the Users table, and nothing carried yet
     claims = RefreshClaims(get_settings().users_and_app_state_table)

@@ -13,7 +13,7 @@ from typing import Any
 
 from common import price_polls as logic
 from common.data.budget import FINAL_POLLS, FINAL_POLLS_1, Share
-from common.ebay.errors import BulkItemsDenied, EbayUnavailable
+from common.ebay.errors import BulkItemsDenied, EbayRateLimited, EbayUnavailable
 from common.ebay.models import ItemPrice, Money
 from common.models import BidEntity, BidStatus
 from common.notifier_client import NotificationKind
@@ -98,6 +98,7 @@ class FakeEbay:
     prices: dict[str, int] = field(default_factory=dict)
     calls: list[list[str]] = field(default_factory=list)
     fail: bool = False
+    rate_limited: bool = False
     failing: set[str] = field(default_factory=set)
     on_call: Callable[[str], object] | None = None
     threads: set[str] = field(default_factory=set)
@@ -120,6 +121,8 @@ class FakeEbay:
             self.threads.add(threading.current_thread().name)
         if self.on_call is not None:
             self.on_call(legacy[0])
+        if self.rate_limited:
+            raise EbayRateLimited("too many requests", http_status=429)
         if self.fail or self.failing & set(legacy):
             raise EbayUnavailable("down")
         return [
@@ -606,6 +609,135 @@ def test_the_minutes_run_polls_the_items_that_entered_their_final_minutes_since_
     assert run.finalLeft == 1
     assert [_legacy(call) for call in ebay.calls[1:]] == [[entering]]
     assert store.bids["b1"].currentPrice == 4900
+
+
+# ---------------------------------------------------------------- a failed round
+
+
+def _watched(pace_ms: int = 30_000) -> tuple[FakeStore, dict[str, int], str, FakeClaims]:
+    """Two users sniping one auction in its final minutes, rounds paced ``pace_ms`` apart;
+    the store, eBay's prices, the item and the claims."""
+    store, prices = FakeStore(), {}
+    (item,) = _ending(store, prices, 300)
+    store.bids["other"] = _bid(
+        userId="other",
+        bidId="other",
+        ebayItemId=item,
+        itemId=f"v1|{item}|0",
+        auctionEndTime=NOW + 300,
+    )
+    claims = FakeClaims()
+    claims.set_pace(pace_ms, NOW * 1000, 180)
+    return store, prices, item, claims
+
+
+def test_a_round_whose_call_failed_gives_the_round_back_and_the_next_refresh_polls_at_once():
+    # Given an auction in its final minutes watched by two users, rounds paced 30 s apart, and
+    # eBay failing the first round's call (a 5xx after the retries)
+    store, prices, item, claims = _watched()
+    owner = store.bids["b0"].userId
+    failed = _refresh(owner, store, FakeEbay(prices, fail=True), claims, NOW)
+    assert (failed.ebayCalls, failed.failures) == (1, 1)
+    # When eBay answers again and the other user's dashboard asks 2 s later
+    prices[item] = 4600
+    ebay = FakeEbay(prices)
+    again = _refresh("other", store, ebay, claims, NOW + 2)
+    # Then that refresh polls at once instead of waiting out the failed round's 30 s, and writes
+    # the price
+    assert (again.shared, again.ebayCalls, again.nextInMs) == (False, 1, 30_000)
+    assert store.bids["b0"].currentPrice == 4600
+    # and the failed refresh told its dashboard to ask again when its own 5 s are over, not in 30
+    assert failed.nextInMs == 5_000
+
+
+def test_a_failing_ebay_gets_one_more_round_a_pace_not_a_loop_of_rounds():
+    # Given an auction in its final minutes watched by two users, rounds paced 30 s apart, and
+    # eBay failing every call
+    store, prices, _item, claims = _watched()
+    owner = store.bids["b0"].userId
+    ebay, budget = FakeEbay(prices, fail=True), FakeBudget()
+    # When both dashboards ask every 5 s for a minute
+    results = [
+        _refresh(user, store, ebay, claims, NOW + at + (0.5 if user == "other" else 0), budget)
+        for at in range(0, 60, 5)
+        for user in (owner, "other")
+    ]
+    # Then a failed round gave the round back once a pace: a round at NOW fails and its retry
+    # at NOW + 0.5 keeps the round until NOW + 30.5; the next at NOW + 30.5 and its retry at
+    # NOW + 35
+    assert [n for n, r in enumerate(results) if r.ebayCalls] == [0, 1, 13, 14]
+    assert len(ebay.calls) == len(budget.asked) == 4
+
+
+def test_a_round_ebay_answered_429_keeps_the_pace():
+    # Given an auction in its final minutes watched by two users, rounds paced 30 s apart, and
+    # eBay answering the first round's call 429 (too many requests)
+    store, prices, _item, claims = _watched()
+    owner = store.bids["b0"].userId
+    limited = _refresh(owner, store, FakeEbay(prices, rate_limited=True), claims, NOW)
+    assert (limited.ebayCalls, limited.failures, limited.nextInMs) == (1, 1, 30_000)
+    # When the other user's dashboard asks 2 s later
+    ebay = FakeEbay(prices)
+    later = _refresh("other", store, ebay, claims, NOW + 2)
+    # Then it polls nothing: eBay asked us to slow down, a round at once would spend a call on
+    # another 429
+    assert (later.shared, later.nextInMs, ebay.calls) == (True, 28_000, [])
+
+
+def test_a_round_the_budget_refused_keeps_the_pace():
+    # Given an auction in its final minutes watched by two users, rounds paced 30 s apart, and
+    # the final minutes' share spent for the day
+    store, prices, _item, claims = _watched()
+    owner = store.bids["b0"].userId
+    ebay, spent = FakeEbay(prices), FakeBudget(limit_left=0)
+    refused = _refresh(owner, store, ebay, claims, NOW, budget=spent)
+    # When the other user's dashboard asks 2 s later
+    later = _refresh("other", store, ebay, claims, NOW + 2, budget=spent)
+    # Then it does not ask the spent share again
+    assert (refused.itemsOverBudget, refused.nextInMs) == (1, 30_000)
+    assert (later.shared, spent.asked) == (True, [("final-polls", 1)])
+
+
+def test_a_round_whose_writes_the_deadline_cut_off_gives_the_round_back():
+    # Given an auction in its final minutes watched by two users, rounds paced 30 s apart, a
+    # rival's bid at eBay, and eBay answering the first round's call only after the refresh's
+    # writes must stop (its deadline and the write grace)
+    store, prices, item, claims = _watched()
+    owner = store.bids["b0"].userId
+    prices[item] = 4700
+    clock = FakeClock(float(NOW))
+    late = NOW + logic.REFRESH_CALL_SECONDS + logic.WRITE_GRACE_SECONDS + 1
+    ebay = FakeEbay(prices, on_call=lambda _: setattr(clock, "now", late))
+    ports = SimpleNamespace(
+        bids=store,
+        updates=store,
+        prices=store,
+        budget=FakeBudget(),
+        ebay=ebay,
+        notifier=FakeNotifier(),
+        claims=claims,
+    )
+    logic.refresh(owner, ports, clock)  # type: ignore[arg-type]
+    assert store.bids["b0"].currentPrice is None
+    # When the other user's dashboard asks 2 s later (eBay answering in time)
+    again = _refresh("other", store, FakeEbay(prices), claims, late + 2)
+    # Then it polls at once and writes the rival's bid
+    assert (again.shared, again.ebayCalls) == (False, 1)
+    assert store.bids["b0"].currentPrice == 4700
+
+
+def test_the_minutes_run_gives_back_a_round_whose_call_failed():
+    # Given an auction in its final minutes watched by two users, rounds paced 30 s apart, and
+    # eBay failing the minute's run's call
+    store, prices, item, claims = _watched()
+    run = _run(store, FakeEbay(prices, fail=True), FakeNotifier(), claims=claims)
+    assert (run.ebayCalls, run.failures, run.finalLeft) == (1, 1, 0)
+    # When a dashboard asks 3 s after the run
+    prices[item] = 4800
+    again = _refresh("other", store, FakeEbay(prices), claims, NOW + 3)
+    # Then it polls at once, not once the run's round is over
+    assert (again.shared, again.ebayCalls) == (False, 1)
+    assert store.bids["other"].currentPrice == 4800
 
 
 # ---------------------------------------------------------------- refreshes (open dashboards)
