@@ -4,7 +4,8 @@ Clients connect to ``ws://HOST:PORT/{stage}?token=...``. As on AWS: the ``$conne
 REQUEST authorizer runs first with API Gateway's event (a missing identity source is a 401
 without running it; an ``Unauthorized`` error is a 401, a Deny policy a 403), then the
 ``$connect`` integration (a non-2xx answer refuses the handshake); messages are routed by the
-API's route selection expression (``$request.body.action``) to their route or ``$default``;
+API's route selection expression (``$request.body.action``) to their route or ``$default``
+(``$connect`` and ``$disconnect`` are never a message's);
 closing runs ``$disconnect`` with the close code and reason. Connections last at most 2 hours
 and close after 10 minutes without a message from the client (both configurable); messages
 are limited to 128 KB.
@@ -52,6 +53,9 @@ MAX_MESSAGE_BYTES = 128 * 1024
 FRAME_BYTES = 32 * 1024
 MAX_CONNECTION_SECONDS = 2 * 3600.0
 IDLE_TIMEOUT_SECONDS = 10 * 60.0
+# Routes API Gateway invokes only as a connection opens and closes: a message whose action
+# names one is routed like any other unknown action, to $default.
+LIFECYCLE = frozenset({"$connect", "$disconnect"})
 # The access keys the management API accepts, with their secrets: the local stack's functions
 # sign with these (local.aws sets them in the environment).
 LOCAL_SECRETS = {FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"]: FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
@@ -407,7 +411,7 @@ class WebSocketGateway:
                     value = value[part]
             except (ValueError, KeyError, TypeError, IndexError):
                 value = None
-            if isinstance(value, str) and value in self.spec.routes:
+            if isinstance(value, str) and value in self.spec.routes and value not in LIFECYCLE:
                 return value
         return "$default"
 

@@ -211,6 +211,35 @@ def test_a_refresh_brings_a_price_changed_at_ebay_to_the_socket_without_the_pric
     assert (changed["ebayItemId"], changed["data"]["currentPrice"]) == (item, price)
 
 
+def test_a_message_naming_a_lifecycle_route_is_an_unknown_action_and_keeps_the_socket(
+    running: RunningStack,
+):
+    # Given an open, synced socket (one connection row)
+    token, user = _login(running, "frank@example.com")
+    repo = stack_env.connections_repo()
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with websockets.connect(f"{_ws_url(running)}?token={token}") as ws:
+            await ws.send(json.dumps({"action": "sync"}))
+            assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "snapshot"
+            # When it sends messages whose action names $connect and $disconnect, which API
+            # Gateway invokes only as a connection opens and closes
+            answers = []
+            for action in ("$connect", "$disconnect"):
+                await ws.send(json.dumps({"action": action}))
+                answers.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+            assert len(repo.connection_ids(user)) == 1
+            return answers
+
+    answers = aio.run(scenario())
+    # Then each is an unknown action ($default), answered as such, and the socket stays
+    # registered for its owner's events
+    assert [(a["type"], a["data"]["code"]) for a in answers] == [
+        ("error", "UNKNOWN_ACTION"),
+        ("error", "UNKNOWN_ACTION"),
+    ]
+
+
 def test_frames_are_not_compressed_as_api_gateway_negotiates_no_extension(running: RunningStack):
     token, _user = _login(running, "dave@example.com")
 
