@@ -166,6 +166,8 @@ class Watcher:
         self.printed = 0
         self.seen: dict[str, None] = {}  # eventIds, to drop redelivered duplicates
         self.endings: dict[str, tuple[int, str]] = {}  # bidId -> (auctionEndTime, title)
+        # While a snapshot's parts arrive: the bidIds known before it, and those it listed.
+        self.snapshot: tuple[set[str], set[str]] | None = None
         self.clock_offset = 0.0
         self.refresh_prices = refresh_prices
         self.prices_answered: asyncio.Event | None = None  # set by the last ask's answer
@@ -305,11 +307,22 @@ class Watcher:
         data = message.get("data") or {}
         kind, bid = message.get("type"), message.get("bidId")
         if kind == "snapshot":
+            # A snapshot may come in parts; once the last is in, a snipe known before it that
+            # it does not list ended or was cancelled while no socket was open (as the
+            # dashboard's store judges absences), so no countdown or refresh is kept for it.
+            if data.get("part", 1) == 1 or self.snapshot is None:
+                self.snapshot = (set(self.endings), set())
             for snipe in data.get("snipes", []):
+                self.snapshot[1].add(snipe["bidId"])
                 self.endings[snipe["bidId"]] = (
                     int(snipe.get("auctionEndTime", 0)),
                     str(snipe.get("itemTitle") or snipe.get("ebayItemId")),
                 )
+            if data.get("part", 1) >= data.get("parts", 1):
+                known_before, listed = self.snapshot
+                for gone in known_before - listed:
+                    self.endings.pop(gone, None)
+                self.snapshot = None
         elif kind == "bid.created" and bid:
             self.endings[bid] = (
                 int(data.get("auctionEndTime", 0)),

@@ -108,3 +108,35 @@ def test_a_snipe_far_from_its_end_is_not_refreshed():
     sent, waits = _run_refresher(watcher, [], steps=3)
     assert sent == []
     assert waits == [("time", cli_ws.REFRESH_PRICES_SECONDS)] * 3
+
+
+def _snapshot(snipes: list[dict[str, Any]], part: int = 1, parts: int = 1) -> str:
+    data = {"snipes": snipes, "part": part, "parts": parts}
+    return encode(envelope("snapshot", f"s{part}", int(time.time() * 1000), data))
+
+
+def test_a_snipe_gone_while_the_socket_was_down_is_forgotten_at_the_next_snapshot():
+    # Given a watcher that knew of a snipe in its last minutes, then lost its socket, and the
+    # snipe was cancelled meanwhile (its bid.cancelled never reached this watcher)
+    watcher = _watching(300)
+    assert watcher.in_final_minutes()
+    # When the reconnect's sync answers with a snapshot that no longer lists it
+    watcher._handle(_snapshot([]))
+    # Then the watcher forgets it: no countdown to it, no billed refreshes for it
+    assert not watcher.in_final_minutes()
+    assert watcher._countdown() == ""
+    sent, _waits = _run_refresher(watcher, [], steps=2)
+    assert sent == []
+
+
+def test_a_snapshot_in_parts_replaces_what_was_known_once_its_last_part_is_in():
+    # Given a watcher that knew of b1
+    watcher = _watching(300)
+    later = int(time.time() + 400)
+    # When a snapshot comes in two parts, listing b2 and then b3
+    watcher._handle(_snapshot([{"bidId": "b2", "ebayItemId": "2", "auctionEndTime": later}], 1, 2))
+    # Then until the last part is in, nothing known is dropped
+    assert set(watcher.endings) == {"b1", "b2"}
+    watcher._handle(_snapshot([{"bidId": "b3", "ebayItemId": "3", "auctionEndTime": later}], 2, 2))
+    # And then exactly what the snapshot listed is known
+    assert set(watcher.endings) == {"b2", "b3"}
