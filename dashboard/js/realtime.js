@@ -36,6 +36,7 @@ export class Realtime {
     this.stopped = true;
     this.retryTimer = null;
     this.pingTimer = null;
+    this.connecting = false; // between asking urlProvider for a URL and the socket's creation
     this.seen = new Set();
     this.seenOrder = [];
     this.state = "offline";
@@ -115,15 +116,25 @@ export class Realtime {
     this.onState(state);
   }
 
+  // Whether a socket is being made, opening or open: one at a time, or an `online` event in
+  // the middle of a (re)connect would open a second socket beside it, which stays open unseen.
+  attempting() {
+    const state = this.socket?.readyState;
+    return this.connecting || state === WebSocket.CONNECTING || state === WebSocket.OPEN;
+  }
+
   async connect() {
     clearTimeout(this.retryTimer);
-    if (this.stopped) return;
+    if (this.stopped || this.attempting()) return;
+    this.connecting = true;
     this.setState(this.attempt === 0 ? "connecting" : "reconnecting");
     let url;
     try {
       url = await this.urlProvider();
     } catch {
       url = null;
+    } finally {
+      this.connecting = false;
     }
     if (this.stopped) return;
     if (!url) {
@@ -149,9 +160,10 @@ export class Realtime {
     };
     socket.onmessage = (event) => this.receive(event.data);
     socket.onclose = () => {
+      if (this.socket !== socket) return;
       clearInterval(this.pingTimer);
       this.stopPrices();
-      if (this.socket === socket) this.socket = null;
+      this.socket = null;
       this.scheduleRetry();
     };
     socket.onerror = () => {

@@ -399,6 +399,50 @@ def test_connection_indicator_reconnects_and_resyncs(page: Any, stack: RunningSt
     expect(_card(page, "Rolleiflex 2.8F Planar")).to_be_visible()
 
 
+def test_online_events_while_reconnecting_leave_one_socket(page: Any, stack: RunningStack) -> None:
+    _require_realtime(stack)
+    websocket = stack.stack.websocket
+    assert websocket is not None
+    # Given a signed-in page whose sockets the test can cut, and which counts the sockets the
+    # page opens
+    page.add_init_script(
+        """
+        window.__sockets = [];
+        const Native = window.WebSocket;
+        window.WebSocket = class extends Native {
+          constructor(...args) { super(...args); window.__sockets.push(this); }
+        };
+        """
+    )
+    cut = {"now": False}
+    routed: list[Any] = []
+
+    def route(ws: Any) -> None:
+        if cut["now"]:
+            ws.close()
+        else:
+            routed.append(ws)
+            ws.connect_to_server()
+
+    page.route_web_socket(re.compile(r"^wss?://"), route)
+    _sign_in(page, stack)
+    indicator = page.locator("#connection")
+    expect(indicator).to_have_attribute("data-state", "live")
+    # When its socket drops, and while it is reconnecting the browser says it is online three
+    # times (a network that flaps as a laptop wakes)
+    cut["now"] = True
+    for ws in routed:
+        ws.close()
+    expect(indicator).to_have_attribute("data-state", "reconnecting", timeout=20_000)
+    cut["now"] = False
+    page.evaluate("for (let i = 0; i < 3; i++) window.dispatchEvent(new Event('online'))")
+    # Then it is live again on one socket: no second one was opened beside it
+    expect(indicator).to_have_attribute("data-state", "live", timeout=20_000)
+    _wait_for(lambda: len(websocket.connections) >= 1)
+    assert page.evaluate("window.__sockets.filter((s) => s.readyState <= 1).length") == 1
+    assert len(websocket.connections) == 1
+
+
 def _group_card(page: Any, group: str) -> Any:
     return page.locator("article.group").filter(has=page.get_by_role("heading", name=group))
 
