@@ -36,12 +36,14 @@ Figures a local run cannot give, modelled (each printed beside the result):
 - the dashboard's price refreshes: while an open dashboard shows a snipe in its last
   FINAL_SECONDS (10 minutes) it sends ``refreshPrices`` until the snipe freezes, once per round
   of the final minutes: when the last answer's ``nextInMs`` says the next may run (the pace the
-  minute's run sets from the day's budget, 5 s (MIN_INTERVAL) to 60 s, plus up to 0.3 s of
-  jitter), every REFRESH_EVERY_SECONDS (10 s, dashboard/js/realtime.js) while unanswered.
-  Priced here at REFRESH_EVERY_SECONDS: on a quiet day (pace 5 s) a dashboard alone asks about
-  twice as often (589 s / 5.15 s = 114 refreshes per snipe instead of 58.9, so about twice the
-  refreshes' cost); at a pace of 10 s or more (a busy day: the day's 5,000 getItems calls
-  spread over its final minutes) as often or less. Each refresh is one WebSocket message in and
+  minute's run sets from the day's budget, 5 s (MIN_INTERVAL) to 60 s, but not before the
+  user's own 5 s window), plus 0-0.3 s of jitter (cli/ws.py's ``refresh_delay``, the
+  dashboard's rule). Priced at the pace ``common.price_polls.pace`` sets for a quiet day (the
+  snipe's final minutes alone against the final minutes' calls of a fresh day,
+  ``CallBudget.plan``'s reserve plus pool: 5 s, so a refresh every 5.15 s, ~114 per snipe),
+  the most a watched snipe costs; printed beside it, a busy day (BUSY_DAY_AUCTIONS evenly
+  spread: the day's getItems calls spread over its final minutes, a pace of ~17 s, ~34
+  refreshes per snipe). Each refresh is one WebSocket message in and
   one answer out, one short WsActionsFunction run (its billed duration measured here: the
   owner's socket refreshes while the workload's snipes are in their last minutes) and the
   DynamoDB units its code spends (REFRESH_WRITE_UNITS, REFRESH_READ_UNITS: the user's claim,
@@ -160,11 +162,13 @@ WAKE_LEAD_SECONDS = statistics.fmean(
 # handlers' Powertools Metrics before the stack sets their namespace.
 OUTCOME_AFTER_END_SECONDS = 1.5
 EXECUTOR_AWAKE_SECONDS = WAKE_LEAD_SECONDS + DEFAULT_LEAD_SECONDS + OUTCOME_AFTER_END_SECONDS + 1
-# The dashboard's refresh period without an answer (dashboard/js/realtime.js's
-# REFRESH_PRICES_EVERY_MS; answered, it asks once per round: the module docstring) and
-# common/price_polls.py's FINAL_SECONDS (tests/unit/test_cost_model.py checks both).
-REFRESH_EVERY_SECONDS = 10
+# common/price_polls.py's FINAL_SECONDS (tests/unit/test_cost_model.py checks it). The
+# refreshes' pace and period come from the code (refresh_period, rounds_pace), imported when
+# priced: common/price_polls.py would create the handlers' Powertools Metrics.
 FINAL_SECONDS = 600
+# A busy day for the refreshes' pace: this many auctions evenly spread over the day (the
+# price-freshness goal's load, bench/price_freshness.py --day-load 1000 --as-whole-day).
+BUSY_DAY_AUCTIONS = 1000
 # A refresh's DynamoDB units (common/price_polls.py's refresh): UpdateItem on the user's claim,
 # on the round's claim and on the day's Browse counter; GetItem of the pace and a Query of the
 # snipes in their last minutes (eventually consistent, under 4 KB). Price writes are not its:
@@ -244,19 +248,58 @@ def traced_functions(template: Template) -> set[str]:
     }
 
 
+def final_windows(snipes: list[tuple[float, int]]) -> list[tuple[float, float]]:
+    """Each snipe's (auction end in epoch s, lead s) last FINAL_SECONDS until its freeze."""
+    return [(end - FINAL_SECONDS, end - lead - FREEZE_WINDOW_SECONDS) for end, lead in snipes]
+
+
 def final_minutes_seconds(snipes: list[tuple[float, int]]) -> float:
     """Seconds during which at least one of the snipes, (auction end in epoch s, lead s), is in
     its last FINAL_SECONDS and not frozen yet: the union of their windows."""
-    windows = sorted(
-        (end - FINAL_SECONDS, end - lead - FREEZE_WINDOW_SECONDS) for end, lead in snipes
-    )
     total, reach = 0.0, float("-inf")
-    for start, stop in windows:
+    for start, stop in sorted(final_windows(snipes)):
         start = max(start, reach)
         if stop > start:
             total += stop - start
             reach = stop
     return total
+
+
+def getitems_per_day(template: Template) -> int:
+    """The app's getItems calls a day (EbayDailyGetItemsBudget's default)."""
+    return int(template.raw["Parameters"]["EbayDailyGetItemsBudget"]["Default"])
+
+
+def rounds_pace(snipes: list[tuple[float, int]], calls_a_day: int) -> float:
+    """Seconds between the rounds of the final minutes (``price_polls.pace``, as the minute's run
+    sets it) on a fresh day whose final minutes are these snipes': the final minutes' share
+    counts on its reserve and its quota's whole pool (``CallBudget.plan`` with nothing spent)."""
+    from common import price_polls
+    from common.data.budget import FINAL_POLLS, Limits
+    from common.ebay.browse import MAX_ITEMS_PER_CALL
+
+    limits = Limits.of(FINAL_POLLS, calls_a_day)
+    calls = min(limits.cap, limits.reserved + limits.pool)
+    return price_polls.pace(final_windows(snipes), calls, MAX_ITEMS_PER_CALL)
+
+
+def busy_day(auctions: int = BUSY_DAY_AUCTIONS) -> list[tuple[float, int]]:
+    """``auctions`` snipes (default lead) ending evenly spread over a day."""
+    return [(FINAL_SECONDS + n * 86400 / auctions, DEFAULT_LEAD_SECONDS) for n in range(auctions)]
+
+
+def refresh_period(pace_seconds: float) -> float:
+    """Seconds between a dashboard's ``refreshPrices`` while it alone watches a snipe in its last
+    minutes, the rounds paced ``pace_seconds``: each answer's ``nextInMs`` is the pace (its own
+    round just ran), not less than the user's window (price_polls.REFRESH_SECONDS), and the
+    dashboard asks then plus its jitter, on average half of it, within its bounds (cli/ws.py's
+    ``refresh_delay``, dashboard/js/realtime.js)."""
+    from cli import ws
+    from common import price_polls
+
+    next_in = max(pace_seconds, price_polls.REFRESH_SECONDS)
+    wanted = next_in + ws.REFRESH_JITTER_SECONDS / 2
+    return min(ws.REFRESH_MAX_SECONDS, max(ws.REFRESH_MIN_SECONDS, wanted))
 
 
 def refresh_dollars(billed_ms: float, memory_mb: int) -> dict[str, float]:
@@ -277,9 +320,10 @@ def refresh_dollars(billed_ms: float, memory_mb: int) -> dict[str, float]:
     }
 
 
-def refreshes_over(seconds_in_final_minutes: float) -> float:
-    """Refreshes an open dashboard sends over that many seconds of last minutes."""
-    return seconds_in_final_minutes / REFRESH_EVERY_SECONDS
+def refreshes_over(seconds_in_final_minutes: float, pace_seconds: float) -> float:
+    """Refreshes an open dashboard sends over that many seconds of last minutes, the rounds
+    paced ``pace_seconds`` apart."""
+    return seconds_in_final_minutes / refresh_period(pace_seconds)
 
 
 class AwsRequests:
@@ -595,25 +639,33 @@ def _print_fixed(
     return totals
 
 
-def _print_refreshes(result: dict[str, Any], traced: set[str]) -> tuple[float, float]:
+def _print_refreshes(
+    result: dict[str, Any], traced: set[str], calls_a_day: int
+) -> tuple[float, float]:
     """The dashboard's price refreshes; returns $ per 1,000 snipes whose last minutes no other
-    snipe shares, watched throughout on the dashboard, personal and production (which adds an
-    X-Ray trace per refresh when it traces WsActionsFunction, ``traced``)."""
+    snipe shares, watched throughout on the dashboard on a quiet day (the rounds at their
+    fastest pace), personal and production (which adds an X-Ray trace per refresh when it traces
+    WsActionsFunction, ``traced``)."""
     stats = result["stats"].get("WsActionsFunction")
     memory_mb = result["memory"]["WsActionsFunction"]
     answers = result["updater"].get("refreshes", [])
     billed = stats.billed_duration_ms / stats.invocations if stats and stats.invocations else 0.0
     one = refresh_dollars(billed, memory_mb)
     per_refresh = sum(one.values())
-    alone = refreshes_over(final_minutes_seconds([(0.0, DEFAULT_LEAD_SECONDS)]))
-    month = refreshes_over(30 * 86400)
+    snipe = [(0.0, DEFAULT_LEAD_SECONDS)]
+    quiet, busy = rounds_pace(snipe, calls_a_day), rounds_pace(busy_day(), calls_a_day)
+    last_minutes = final_minutes_seconds(snipe)
+    alone = refreshes_over(last_minutes, quiet)
+    on_busy = refreshes_over(last_minutes, busy)
+    month = refreshes_over(30 * 86400, quiet)
     print(
         f"\ndashboard price refreshes (either profile): while a dashboard shows a snipe in its "
         f"last {FINAL_SECONDS // 60} minutes it sends refreshPrices once per round of the "
-        f"final minutes (5-60 s apart, the pace; priced here every {REFRESH_EVERY_SECONDS} s, "
-        f"about half a quiet day's 5 s pace); the price updater's run is one round "
-        f"({result['updater'].get('run', 0):.1f} s measured here, with every snipe in its last "
-        f"minutes)"
+        f"final minutes, when nextInMs says (the pace, 5-60 s, plus jitter): on a quiet day "
+        f"(one snipe's {last_minutes:.0f} s against {calls_a_day:,} getItems calls) the pace is "
+        f"{quiet:.2f} s, a refresh every {refresh_period(quiet):.2f} s; the price updater's run "
+        f"is one round ({result['updater'].get('run', 0):.1f} s measured here, with every snipe "
+        f"in its last minutes)"
     )
     print(
         f"  refreshes measured here: {len(answers)}, WsActionsFunction {billed:.0f} ms billed "
@@ -626,7 +678,7 @@ def _print_refreshes(result: dict[str, Any], traced: set[str]) -> tuple[float, f
     print(f"  {'per 1,000 snipes whose last minutes nobody watches':<58} $  0.0000")
     print(
         f"  {'per 1,000 snipes watched, no two sharing their last minutes':<58} "
-        f"${alone * per_refresh * 1000:8.4f} ({alone:.1f} refreshes each)"
+        f"${alone * per_refresh * 1000:8.4f} ({alone:.1f} refreshes each, a quiet day)"
     )
     xray = PRICES["xray_trace_recorded"] if "WsActionsFunction" in traced else 0.0
     print(
@@ -634,7 +686,13 @@ def _print_refreshes(result: dict[str, Any], traced: set[str]) -> tuple[float, f
         f"refreshes: ${alone * (per_refresh + xray) * 1000:.4f} per 1,000 snipes watched"
     )
     print(
-        f"  ceiling: a dashboard always showing a snipe in its last minutes: "
+        f"  on a busy day ({BUSY_DAY_AUCTIONS:,} auctions evenly spread: pace {busy:.2f} s, a "
+        f"refresh every {refresh_period(busy):.2f} s): {on_busy:.1f} refreshes each, "
+        f"${on_busy * per_refresh * 1000:.4f} per 1,000 snipes watched "
+        f"(${on_busy * (per_refresh + xray) * 1000:.4f} production)"
+    )
+    print(
+        f"  ceiling: a dashboard always showing a snipe in its last minutes on a quiet day: "
         f"${month * per_refresh:.2f} a month"
     )
     return alone * per_refresh * 1000, alone * (per_refresh + xray) * 1000
@@ -694,7 +752,9 @@ def main() -> int:
         f"of which the executor's wait ({EXECUTOR_AWAKE_SECONDS:.0f} s at {executor_mb} MB): "
         f"${executor:.4f}"
     )
-    awake, awake_production = _print_refreshes(result, traced_functions(templates["production"]))
+    awake, awake_production = _print_refreshes(
+        result, traced_functions(templates["production"]), getitems_per_day(templates["personal"])
+    )
     users_month_snipe = SNIPES_PER_USER_MONTH * (total + awake) / 1000
     connection = DASHBOARD_MINUTES_PER_DAY * 30 * PRICES["websocket_connection_minute"]
     print(

@@ -50,16 +50,41 @@ def test_scheduled_runs_come_from_the_templates_rates():
 
 
 def test_the_refresh_model_is_the_codes():
-    # the bench keeps copies: the dashboard's refresh period and the final minutes
+    # the bench keeps a copy of the final minutes; the dashboard's rule is cli/ws.py's
     import re
 
+    from cli import ws
     from common import price_polls
 
-    js = (cost.ROOT / "dashboard" / "js" / "realtime.js").read_text()
-    every_ms = re.search(r"const REFRESH_PRICES_EVERY_MS = ([\d_]+);", js)
-    assert every_ms is not None
-    assert int(every_ms.group(1).replace("_", "")) == cost.REFRESH_EVERY_SECONDS * 1000
     assert cost.FINAL_SECONDS == price_polls.FINAL_SECONDS
+    js = (cost.ROOT / "dashboard" / "js" / "realtime.js").read_text()
+    for name, seconds in (
+        ("REFRESH_JITTER_MS", ws.REFRESH_JITTER_SECONDS),
+        ("REFRESH_MIN_MS", ws.REFRESH_MIN_SECONDS),
+        ("REFRESH_MAX_MS", ws.REFRESH_MAX_SECONDS),
+    ):
+        found = re.search(rf"const {name} = ([\d_]+);", js)
+        assert found is not None, name
+        assert int(found.group(1).replace("_", "")) == seconds * 1000
+
+
+def test_a_watched_snipe_is_refreshed_at_the_pace_the_budget_allows():
+    # Given getItems' 5,000 calls a day from the template
+    calls = cost.getitems_per_day(cost.load_profile("personal"))
+    assert calls == 5000
+    # When one snipe's last minutes are the day's only ones (a quiet day) / Then the rounds run
+    # at the fastest pace, 5 s, and its dashboard asks every 5.15 s (the pace and half the
+    # jitter): 114 refreshes over its 589 s, not the 58.9 of the 10 s fallback
+    quiet = cost.rounds_pace([(10_000.0, 6)], calls)
+    assert quiet == 5.0
+    assert cost.refresh_period(quiet) == 5.15
+    assert round(cost.refreshes_over(589, quiet), 1) == 114.4
+    # and on a day of 1,000 auctions evenly spread, the calls last the day at ~17.4 s a round
+    busy = cost.rounds_pace(cost.busy_day(1000), calls)
+    assert 17 < busy < 18
+    assert round(cost.refreshes_over(589, busy), 1) == 33.6
+    # and a pace never makes a dashboard ask sooner than the user's own window allows
+    assert cost.refresh_period(1.0) == 5.15
 
 
 def test_snipes_sharing_their_last_minutes_are_refreshed_once():
@@ -71,8 +96,6 @@ def test_snipes_sharing_their_last_minutes_are_refreshed_once():
     assert cost.final_minutes_seconds([(10_000.0, 6)] * 2) == alone
     assert cost.final_minutes_seconds([(10_000.0, 6), (10_300.0, 6)]) == alone + 300
     assert cost.final_minutes_seconds([(10_000.0, 6), (13_600.0, 6)]) == 2 * alone
-    # And a dashboard watching one snipe's last minutes sends 58.9 refreshes
-    assert cost.refreshes_over(alone) == 58.9
 
 
 def test_a_refresh_is_priced_item_by_item():
