@@ -353,11 +353,7 @@ def whole_day_charge(per_day: int, until: float, getitems_budget: int = 5000) ->
     length = next_midnight - midnight  # 23 or 25 hours on the days the clocks change
     gone = min(length, max(0.0, until - midnight))
     starts = [n * length / per_day for n in range(per_day)] if per_day > 0 else []
-    # The day's seconds in final minutes, those of yesterday's last auctions among them.
-    windows = [
-        (max(0.0, start), min(length, start + WRITABLE_SECONDS))
-        for start in [s - length for s in starts if s + WRITABLE_SECONDS > length] + starts
-    ]
+    windows = day_windows(per_day, length)
     limits = Limits.of(FINAL_POLLS, getitems_budget)
     whole_day = min(limits.cap, limits.reserved + limits.pool)  # plan() at midnight
     every = pace(windows, whole_day, ITEMS_PER_CALL)
@@ -366,6 +362,73 @@ def whole_day_charge(per_day: int, until: float, getitems_budget: int = 5000) ->
         FINAL_POLLS: min(whole_day, round(demand_gone / every)),
         SNIPE_CREATION: sum(1 for start in starts if start < gone),
     }
+
+
+def day_windows(per_day: int, length: float = DAY_SECONDS) -> list[tuple[float, float]]:
+    """The final minutes (until the freeze) of ``per_day`` auctions evenly spread over a day of
+    ``length`` seconds, those of yesterday's last auctions that run past midnight among them."""
+    starts = [n * length / per_day for n in range(per_day)] if per_day > 0 else []
+    return [
+        (max(0.0, start), min(length, start + WRITABLE_SECONDS))
+        for start in [s - length for s in starts if s + WRITABLE_SECONDS > length] + starts
+    ]
+
+
+def best_wait_bound(
+    windows: list[tuple[float, float]],
+    bulk_calls: int,
+    single_calls: int,
+    per_call: int = ITEMS_PER_CALL,
+    share: float = 0.05,
+) -> float:
+    """The least wait ``x`` that *any* schedule of ``bulk_calls`` getItems calls (up to
+    ``per_call`` items each) and ``single_calls`` getItem calls (one item each) can keep all but
+    ``share`` of the changes under, a change being equally likely at any instant of an auction's
+    ``windows`` and waiting for its item's next poll. p95 change -> WebSocket is at least this
+    plus the write path.
+
+    Why it is a bound: the bulk calls cut the seconds covered by final minutes into at most
+    ``bulk_calls`` + (covered stretches) gaps, and in a gap of g seconds the first g - x wait
+    longer than x, so at least ``covered - gaps * x`` seconds do whatever the spacing; the items
+    in their final minutes then (m at that instant; a bulk call polls them all while m <=
+    ``per_call``) each wait that long, and the best a schedule can do is put those seconds where
+    m is least. A single-item call splits one item's gap, which takes at most x off that item's
+    excess. So the changes waiting over x are at least (the m-weighted excess, least m first) -
+    single_calls * x, out of sum(m) seconds of changes."""
+    events = sorted(
+        (t, d) for start, end in windows if end > start for t, d in ((start, 1), (end, -1))
+    )
+    seconds_at: dict[int, float] = {}  # m -> seconds with m items in their final minutes
+    stretches, active, last = 0, 0, 0.0
+    for at, change in events:
+        if active:
+            seconds_at[active] = seconds_at.get(active, 0.0) + at - last
+        elif change > 0:
+            stretches += 1
+        active += change
+        last = at
+    if not seconds_at:
+        return 0.0
+    if max(seconds_at) > per_call:
+        raise ValueError(
+            "more items at once than one call polls: the bound assumes one call a round"
+        )
+    covered = sum(seconds_at.values())
+    changes = sum(m * seconds for m, seconds in seconds_at.items())
+    least_first = sorted(seconds_at.items())
+
+    def waiting_longer(x: float) -> float:
+        excess, weighted = max(0.0, covered - (bulk_calls + stretches) * x), 0.0
+        for m, seconds in least_first:
+            taken = min(excess, seconds)
+            weighted, excess = weighted + m * taken, excess - taken
+        return weighted - single_calls * x
+
+    low, high = 0.0, covered
+    while high - low > 0.001:
+        middle = (low + high) / 2
+        low, high = (low, middle) if waiting_longer(middle) <= share * changes else (middle, high)
+    return high
 
 
 def charge_whole_day(budget: CallBudget, charge: dict[Share, int], at: float) -> dict[Share, int]:
@@ -438,16 +501,18 @@ def main() -> int:
         http = outside.enter_context(httpx.Client(base_url=running.base_url, timeout=60))
         admin = outside.enter_context(httpx.Client(base_url=sim_url, timeout=60))
         users = [_sign_up(http, n) for n in range(args.users)]
+        assert stack.template is not None
+        getitems_quota = int(stack.template.parameters["EbayDailyGetItemsBudget"])
+        browse_quota = int(stack.template.parameters["EbayDailyCallBudget"])
         background = 0
         charged: dict[Share, int] = {}
         if args.as_whole_day:
             # The hours gone: until the measured auctions' first final minutes begin.
             until = time.time() + args.lead_in
-            assert stack.template is not None
             budget = CallBudget(
                 stack.provisioned.tables["UsersTable"].name,
-                int(stack.template.parameters["EbayDailyCallBudget"]),
-                int(stack.template.parameters["EbayDailyGetItemsBudget"]),
+                browse_quota,
+                getitems_quota,
                 client=boto3.client(
                     "dynamodb",
                     endpoint_url=stack.provisioned.endpoint_url,
@@ -616,6 +681,19 @@ def main() -> int:
             f"the measured auctions' final minutes covered {covered:.0f} s: one final-minutes "
             f"call every {every:.1f} s; a day covered end to end at this pace would take "
             f"{86400 / every:.0f} calls"
+        )
+    if args.day_load:
+        windows = day_windows(args.day_load)
+        planned = pace(windows, getitems_quota, ITEMS_PER_CALL)
+        spare = max(0, browse_quota - args.day_load)  # one look-up per snipe created
+        print(
+            f"a whole day of {args.day_load} evenly spread: rounds at the planned pace "
+            f"({planned:.1f} s) leave 5 % of changes waiting over {0.95 * planned:.1f} s; "
+            f"no schedule within the quotas (getItems {getitems_quota}; getItem {spare} "
+            f"spare, none left for look-ups) keeps them under "
+            f"{best_wait_bound(windows, getitems_quota, spare):.1f} s, "
+            f"{best_wait_bound(windows, getitems_quota, 0):.1f} s with getItems alone "
+            "(p95 change -> WebSocket: that, plus the write path)"
         )
     p95 = _pct(latencies, 95)
     goal = bool(latencies) and p95 <= 15 and missed == 0
