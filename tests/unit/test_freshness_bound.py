@@ -5,6 +5,8 @@ so it is checked against schedules worked out by hand."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from bench.price_freshness import DAY_SECONDS, best_wait_bound, day_windows
@@ -14,7 +16,7 @@ from common.price_polls import pace
 def _waiting_longer(polls: list[float], start: float, end: float, x: float) -> float:
     """Seconds of [start, end) whose next poll is more than ``x`` away (polls sorted)."""
     marks = [start] + [p for p in polls if start < p < end] + [end]
-    return sum(max(0.0, b - a - x) for a, b in zip(marks, marks[1:], strict=False))
+    return sum(max(0.0, b - a - x) for a, b in pairwise(marks))
 
 
 def test_one_auction_all_day_is_bounded_by_evenly_spaced_polls():
