@@ -11,7 +11,9 @@ countdown to the next ending snipe. Reconnects with backoff and sends ``sync`` a
 ``--prices`` it asks for fresh prices (``refreshPrices``) while one of the user's snipes is in
 its last 10 minutes, as an open dashboard does: when the last answer's ``nextInMs`` says the next
 round may run (plus up to 0.3 s, within 1-60 s), 10 s after the last ask while none came (each
-refresh is billed: off by default). A rejected token exits with status 3 and a one-line reason.
+refresh is billed: off by default). A rejected token exits with status 3 and a one-line reason,
+the account's cap of open sockets (HTTP 429 in the handshake) with status 5: retrying cannot free
+a socket, closing another tab or terminal does (docs/realtime-protocol.md, "Connecting").
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import httpx
 
 EXIT_REJECTED = 3
 EXIT_UNREACHABLE = 4
+EXIT_TOO_MANY_SOCKETS = 5
 KEEPALIVE_SECONDS = 240.0
 # As the dashboard (dashboard/js/realtime.js): a snipe in its last FINAL_SECONDS is refreshed,
 # when the answer's nextInMs says (refresh_delay), every REFRESH_PRICES_SECONDS without one.
@@ -194,6 +197,13 @@ class Watcher:
                 if status in (401, 403):
                     print(f"sniper ws: token rejected (HTTP {status})", file=sys.stderr)
                     return EXIT_REJECTED
+                if status == 429:
+                    print(
+                        "sniper ws: this account has as many sockets open as it may (HTTP 429);"
+                        " close another tab or terminal and connect again",
+                        file=sys.stderr,
+                    )
+                    return EXIT_TOO_MANY_SOCKETS
                 print(f"sniper ws: handshake failed (HTTP {status})", file=sys.stderr)
             except (OSError, websockets.WebSocketException, TimeoutError) as exc:
                 print(f"sniper ws: connection lost ({type(exc).__name__})", file=sys.stderr)

@@ -329,3 +329,24 @@ def test_the_cli_connects_receives_and_exits_non_zero_on_a_bad_token(running: Ru
     bad = _sniper("--url", url, "--token", "forged", "--no-reconnect")
     assert bad.returncode == 3
     assert bad.stderr.strip() == "sniper ws: token rejected (HTTP 401)"
+
+
+def test_the_cli_stops_at_the_accounts_socket_cap_instead_of_retrying(running: RunningStack):
+    token, _user = _login(running, "gina@example.com")
+    url = _ws_url(running)
+    cap = 10  # MaxConnectionsPerUser's default (template.yaml), which the local stack uses
+
+    async def scenario() -> subprocess.CompletedProcess[str]:
+        # Given an account with as many sockets open as it may have
+        sockets = [await websockets.connect(f"{url}?token={token}") for _ in range(cap)]
+        try:
+            # When the CLI connects as that account, reconnecting as it does by default
+            return await asyncio.to_thread(_sniper, "--url", url, "--token", token, timeout=20)
+        finally:
+            for ws in sockets:
+                await ws.close()
+
+    answer = aio.run(scenario())
+    # Then it says why and exits, as the protocol asks of a client (no retry of a 429 in a loop)
+    assert answer.returncode == 5, answer.stderr
+    assert "HTTP 429" in answer.stderr
