@@ -116,6 +116,10 @@ RECORD_SPARE_MS = 5_000
 # A failed token refresh is retried this often, until this long before the fire instant.
 TOKEN_RETRY_SECONDS = 5.0
 TOKEN_LAST_TRY_BEFORE_FIRE_SECONDS = 3.0
+# The link read again once sealed (its token bids): a read that times out is tried again after
+# this pause, until this long before the fire instant.
+SEALED_TOKEN_RETRY_SECONDS = 0.25
+SEALED_TOKEN_LAST_TRY_SECONDS = 1.0
 # A placed snipe whose outcome eBay has not reported this long after the end stops asking.
 OUTCOME_GIVE_UP_SECONDS = 3600
 PHASE_ARMED = "ARMED"
@@ -506,6 +510,10 @@ class SnipeEngine:
         bid = sealed
         # From here the maximum and the instants are the sealed snipe's, and nobody else may
         # change it: the user's changes and a group's cancel are conditional on no seal.
+        try:
+            token = self._token_of_sealed_link(bid)
+        except (EbayNotLinkedError, EbayError, RetryableError) as exc:
+            return self._no_token(bid, exc)
         probe_deadline = rough.send_at_s(bid.fire_at_ms - PROBE_DEADLINE_SECONDS * 1000)
         if bid.groupId and (refused := self._group_slot(bid, token)):
             return refused
@@ -548,6 +556,24 @@ class SnipeEngine:
             if self.clock() + TOKEN_RETRY_SECONDS > last_try:
                 raise failure
             self.sleep(TOKEN_RETRY_SECONDS)
+
+    def _token_of_sealed_link(self, bid: BidEntity) -> SecretStr:
+        """The token of the link the seal checked, read again: the one in hand was read at the
+        claim, minutes before, and the user may have unlinked that account since (200) and
+        linked another; its token, still valid at eBay, must not bid. From the seal until the
+        auction's end the link cannot change (unlink, a link to another account and the
+        account's deletion are refused while sealed), so this is the account that bids. It was
+        valid through the end at the claim: no refresh is due. A read that times out is tried
+        again until SEALED_TOKEN_LAST_TRY_SECONDS before the fire instant; then no bid."""
+        last_try = bid.fire_at_ms / 1000 - SEALED_TOKEN_LAST_TRY_SECONDS
+        while True:
+            try:
+                return self.tokens(bid.userId, bid.auctionEndTime + 1)
+            except RetryableError:
+                if self.clock() + SEALED_TOKEN_RETRY_SECONDS > last_try:
+                    raise
+                logger.warning("sealed link not read in time; reading again", bid_id=bid.bidId)
+                self.sleep(SEALED_TOKEN_RETRY_SECONDS)
 
     def _wait_to_measure(self, bid: BidEntity, rough: ClockEstimate) -> BidEntity | None:
         """Sleep until MEASURE_FROM_SECONDS before the fire instant of the snipe as stored,

@@ -771,3 +771,42 @@ def test_a_seal_refused_at_once_again_and_again_is_tried_until_it_goes_through(w
     # snipe bids once
     assert result == "won"
     assert len(world["ebay"].taken) == 1
+
+
+class EbayKeepingTokens(Ebay):
+    """The scripted eBay, noting whose token each bid came with."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock)
+        self.tokens: list[str] = []
+
+    def place_proxy_bid(
+        self, token: Any, item_id: str, max_amount: Money, *args: Any, **kwargs: Any
+    ) -> ProxyBidResult:
+        self.tokens.append(token.get_secret_value())
+        return super().place_proxy_bid(token, item_id, max_amount, *args, **kwargs)
+
+
+def test_an_account_switched_before_the_seal_is_not_bid_from(world):
+    # Given a snipe whose run takes its owner's token at the claim, for eBay account A, and a
+    # token source that answers with the token of whichever account is linked when asked
+    world["ebay"] = EbayKeepingTokens(world["clock"])
+    profiles = world["stores"].tables.users
+    bid = snipe(world)
+    run = engine(world)
+
+    def linked_token(user_id: str, valid_until: int, force_refresh: bool = False) -> SecretStr:
+        account = profiles[user_id].get("ebayAccountId")
+        if account is None:
+            raise EbayNotLinkedError("unlinked")
+        return SecretStr(f"token-of-{account}")
+
+    run.tokens = linked_token
+    # When, while the run waits for the fire instant, the user unlinks A (200) and links
+    # eBay account B, before the seal
+    world["clock"].at(END - 60, lambda: world["stores"].users.link(USER, "ebay-b"))
+    result = run.run(USER, bid.bidId)
+    # Then the bid goes from B, the account linked when the snipe was sealed, never from the
+    # account the user unlinked
+    assert result == "won"
+    assert world["ebay"].tokens == ["token-of-ebay-b"]
