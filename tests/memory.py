@@ -748,6 +748,16 @@ class MemoryEbayLinks:
             profile = self.t.users.get(user_id)
             if profile is None or DELETED_AT in profile:
                 raise ConflictError("The profile changed meanwhile; try linking again")
+            until = profile.get("sealedUntil")
+            if (
+                profile.get("ebayAccountId") != new.account_id
+                and until is not None
+                and until >= new.linked_at
+            ):
+                retry_after = max(1, -(-(until - new.linked_at) // 1000))
+                raise SnipeSealedError(
+                    SEALED_MESSAGE, [FieldIssue("retryAfter", f"{retry_after} s")]
+                )
             previous = (
                 ebay_account_guard_key(previous_account_id)
                 if previous_account_id and previous_account_id != new.account_id

@@ -165,31 +165,15 @@ class EbayLinksRepository:
         """Store the link and claim its account guard in one transaction.
 
         A re-link to another eBay account releases the previous account's guard in the same
-        transaction. Raises ConflictError when the eBay account belongs to another user.
+        transaction. Raises ConflictError when the eBay account belongs to another user, and
+        SnipeSealedError when it is another account than the one linked while a sealed snipe
+        of the user is placing its bid: that bid goes from the account the seal found linked
+        (common.data.bids.BidsRepository.seal), as an unlink waits for it too. The same
+        account's fresh tokens go in.
         """
         guard = ebay_account_guard_key(new.account_id)
         items: list[Any] = [
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": {"userId": {"S": user_id}},
-                    "UpdateExpression": (
-                        "SET ebayTokens = :env, ebayAccountId = :acct, ebayLinkedAt = :at, "
-                        "ebayAccessExpiresAt = :aexp, ebayRefreshExpiresAt = :rexp, "
-                        "ebayLinkState = :linked REMOVE relinkWarnedFor"
-                    ),
-                    # Not onto a deleted account's profile or tombstone.
-                    "ConditionExpression": f"attribute_exists(userId) AND {NOT_DELETED}",
-                    "ExpressionAttributeValues": {
-                        ":env": to_value(new.envelope),
-                        ":acct": to_value(new.account_id),
-                        ":at": to_value(new.linked_at),
-                        ":aexp": to_value(new.access_expires_at),
-                        ":rexp": to_value(new.refresh_expires_at),
-                        ":linked": to_value(EBAY_LINKED),
-                    },
-                }
-            },
+            self._link_update(user_id, new),
             {
                 "Put": {
                     "TableName": self.table,
@@ -212,8 +196,38 @@ class EbayLinksRepository:
                     [FieldIssue("ebayAccountId", "linked to another user")],
                 ),
             )
+            if cancelled_by(exc, 0):
+                raise_if_sealed(self.client, self.table, user_id, new.linked_at)
             with translate_errors("The profile changed meanwhile; try linking again"):
                 raise
+
+    def _link_update(self, user_id: str, new: NewLink) -> dict[str, Any]:
+        """The profile's side of a link: not onto a deleted account's profile or tombstone,
+        nor another account while a sealed bid goes from the linked one."""
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"userId": {"S": user_id}},
+                "UpdateExpression": (
+                    "SET ebayTokens = :env, ebayAccountId = :acct, ebayLinkedAt = :at, "
+                    "ebayAccessExpiresAt = :aexp, ebayRefreshExpiresAt = :rexp, "
+                    "ebayLinkState = :linked REMOVE relinkWarnedFor"
+                ),
+                "ConditionExpression": (
+                    f"attribute_exists(userId) AND {NOT_DELETED}"
+                    f" AND (ebayAccountId = :acct OR {NOT_SEALED})"
+                ),
+                "ExpressionAttributeValues": {
+                    ":now": to_value(new.linked_at),
+                    ":env": to_value(new.envelope),
+                    ":acct": to_value(new.account_id),
+                    ":at": to_value(new.linked_at),
+                    ":aexp": to_value(new.access_expires_at),
+                    ":rexp": to_value(new.refresh_expires_at),
+                    ":linked": to_value(EBAY_LINKED),
+                },
+            }
+        }
 
     def unlink(self, user_id: str, account_id: str, now_ms: int) -> bool:
         """Remove the tokens and the account guard together. False if that link was gone.

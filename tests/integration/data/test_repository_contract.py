@@ -634,11 +634,11 @@ def test_group_rules_default_store_and_go_with_the_user(stores):
 # ---------------------------------------------------------------------------------- eBay links
 
 
-def new_link(account: str = "ebay-a", envelope: str = "env-1") -> NewLink:
+def new_link(account: str = "ebay-a", envelope: str = "env-1", at: int = NOW_MS) -> NewLink:
     return NewLink(
         account_id=account,
         envelope=envelope,
-        linked_at=NOW_MS,
+        linked_at=at,
         access_expires_at=END,
         refresh_expires_at=END + 86_400,
     )
@@ -696,6 +696,26 @@ def test_an_unlink_waits_for_a_sealed_bid_and_then_the_seal_is_refused(stores):
     other = armed(stores, created(stores, new_snipe("b0002", "item-2")))
     with pytest.raises(EbayNotLinkedError):
         stores.bids.seal(other, ARMED_BY, NOW_MS)
+
+
+def test_a_link_to_another_account_waits_for_a_sealed_bid(stores):
+    # Given a user linked to eBay account A whose snipe is sealed (its bid goes from A)
+    profile(stores, linked=False)
+    stores.links.link(USER, new_link("ebay-a"), None)
+    sealed = stores.bids.seal(armed(stores, created(stores)), ARMED_BY, NOW_MS)
+    # When they link eBay account B before the auction's end
+    with pytest.raises(SnipeSealedError):
+        stores.links.link(USER, new_link("ebay-b", "env-b", sealed.end_ms), "ebay-a")
+    # Then A stays linked, the account the sealed bid goes from; A linked again (fresh
+    # tokens for the same account) goes in, and B after the end
+    link = stores.links.get(USER)
+    assert link is not None
+    assert (link.account_id, link.envelope) == ("ebay-a", "env-1")
+    stores.links.link(USER, new_link("ebay-a", "env-2", sealed.end_ms), "ebay-a")
+    stores.links.link(USER, new_link("ebay-b", "env-b", sealed.end_ms + 6_000), "ebay-a")
+    link = stores.links.get(USER)
+    assert link is not None
+    assert (link.account_id, link.envelope) == ("ebay-b", "env-b")
 
 
 def test_refreshed_tokens_replace_only_the_envelope_they_were_refreshed_from(stores):
