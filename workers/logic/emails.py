@@ -98,12 +98,24 @@ def _snipe_email(
             f"The auction ended {ends}. Pay on eBay to complete the purchase.",
         ]
     if kind is NotificationKind.LOST:
-        price = money(bid.finalPrice or bid.currentPrice, cur)
-        return f"Outbid: {title}", [
-            f"Hi {name},",
-            f"“{title}” sold for {price}, above your maximum of {your_max}.",
-            f"The auction ended {ends}.",
-        ]
+        final = bid.finalPrice or bid.currentPrice
+        price = money(final, cur)
+        if bid.failureReason:
+            # Below the reserve: nobody won, and the price may be under the maximum.
+            return f"Not sold: {title}", [
+                f"Hi {name},",
+                f"“{title}” ended at {price} without a sale (your maximum was {your_max}).",
+                f"{bid.failureReason}.",
+                f"The auction ended {ends}.",
+            ]
+        if final is not None and final > bid.maxBidAmount:
+            beaten = f"“{title}” sold for {price}, above your maximum of {your_max}."
+        else:
+            # At the maximum: an equal bid placed earlier won (eBay's rule).
+            beaten = (
+                f"“{title}” sold for {price}; your maximum of {your_max} was not the highest bid."
+            )
+        return f"Outbid: {title}", [f"Hi {name},", beaten, f"The auction ended {ends}."]
     if kind is NotificationKind.FAILED:
         reason = bid.failureReason or "eBay did not accept the bid."
         return f"Snipe not placed: {title}", [

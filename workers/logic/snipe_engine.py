@@ -120,6 +120,8 @@ TOKEN_LAST_TRY_BEFORE_FIRE_SECONDS = 3.0
 # this pause, until this long before the fire instant.
 SEALED_TOKEN_RETRY_SECONDS = 0.25
 SEALED_TOKEN_LAST_TRY_SECONDS = 1.0
+# A LOST snipe's reason when the auction ended below the seller's reserve: no sale.
+RESERVE_NOT_MET_REASON = "The reserve price was not met: the item did not sell"
 # A placed snipe whose outcome eBay has not reported this long after the end stops asking.
 OUTCOME_GIVE_UP_SECONDS = 3600
 PHASE_ARMED = "ARMED"
@@ -945,11 +947,18 @@ class SnipeEngine:
         action = HistoryAction.WIN if won else HistoryAction.LOSE
         new_status = BidStatus.WON if won else BidStatus.LOST
         details: dict[str, Any] = {"finalPrice": price}
-        if status.high_bidder and not won:
-            details["reason"] = "The reserve price was not met"
+        changes: dict[str, Any] = {
+            "status": new_status,
+            "finalPrice": price,
+            "countdownPhase": None,
+        }
+        if not won and status.reserve_price_met is False:
+            # Nobody won: the record says so in words, or the email would tell of a sale
+            # "above your maximum" at a price below it.
+            details["reason"] = changes["failureReason"] = RESERVE_NOT_MET_REASON
         recorded = self._transition(
             bid,
-            {"status": new_status, "finalPrice": price, "countdownPhase": None},
+            changes,
             action,
             details,
             allowed=[BidStatus.PLACED],

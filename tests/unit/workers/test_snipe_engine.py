@@ -31,6 +31,7 @@ from workers.logic.snipe_engine import (
     LINK_UNREAD_REASON,
     MISSED_REASON,
     NOT_LINKED_REASON,
+    RESERVE_NOT_MET_REASON,
     SnipeEngine,
 )
 
@@ -810,3 +811,24 @@ def test_an_account_switched_before_the_seal_is_not_bid_from(world):
     # account the user unlinked
     assert result == "won"
     assert world["ebay"].tokens == ["token-of-ebay-b"]
+
+
+class EbayBelowReserve(Ebay):
+    """eBay where our bid leads but the auction ends below the seller's reserve."""
+
+    def get_bidding(self, token: Any, item_id: str, *, deadline: float | None = None) -> Any:
+        status = super().get_bidding(token, item_id, deadline=deadline)
+        return status.model_copy(update={"reserve_price_met": False})
+
+
+def test_a_high_bidder_below_the_reserve_is_lost_saying_why(world):
+    # Given a snipe whose bid leads an auction that ends below its reserve
+    world["ebay"] = EbayBelowReserve(world["clock"])
+    bid = snipe(world)
+    # When its run learns the outcome
+    result = engine(world).run(USER, bid.bidId)
+    # Then it is LOST, and the record itself (what the email and the API read) says why
+    assert result == "lost"
+    recorded = stored(world, bid)
+    assert (recorded.status, recorded.failureReason) == (BidStatus.LOST, RESERVE_NOT_MET_REASON)
+    assert world["notified"] == [("LOST", bid.bidId)]
