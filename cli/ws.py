@@ -11,7 +11,9 @@ countdown to the next ending snipe. Reconnects with backoff and sends ``sync`` a
 ``--prices`` it asks for fresh prices (``refreshPrices``) while one of the user's snipes is in
 its last 10 minutes, as an open dashboard does: when the last answer's ``nextInMs`` says the next
 round may run (plus up to 0.3 s, within 1-60 s), 10 s after the last ask while none came (each
-refresh is billed: off by default). A rejected token exits with status 3 and a one-line reason,
+refresh is billed: off by default). A rejected token exits with status 3 and a one-line reason
+(with ``--login``, after signing in once more: a token expires within the hour, a socket may
+last two),
 the account's cap of open sockets (HTTP 429 in the handshake) with status 5: retrying cannot free
 a socket, closing another tab or terminal does (docs/realtime-protocol.md, "Connecting").
 """
@@ -21,12 +23,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import getpass
 import json
 import random
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TextIO
 
 import httpx
@@ -97,7 +100,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        url, token = _resolve(args)
+        url, token, login = _resolve(args)
     except (httpx.HTTPError, LookupError) as exc:
         print(f"sniper ws: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
@@ -110,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         count=args.count,
         reconnect=not args.no_reconnect,
         refresh_prices=args.prices,
+        token_source=login,
     )
     try:
         return asyncio.run(watcher.run())
@@ -117,8 +121,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
 
-def _resolve(args: argparse.Namespace) -> tuple[str, str]:
+def _resolve(args: argparse.Namespace) -> tuple[str, str, Callable[[], str] | None]:
+    """The socket URL, a token, and with ``--login`` how to sign in again for a fresh one."""
     url, token = args.url, args.token
+    login: Callable[[], str] | None = None
     if not url or args.login:
         info = httpx.get(f"{args.stack}/local/info", timeout=5).json()
         url = url or info.get("websocketUrl")
@@ -131,17 +137,21 @@ def _resolve(args: argparse.Namespace) -> tuple[str, str]:
                 password = demo.get("password")
             if password is None:
                 password = getpass.getpass(f"password for {args.login}: ")
-            response = httpx.post(
-                f"{args.stack}/local/login",
-                json={"username": args.login, "password": password},
-                timeout=10,
-            )
-            if response.status_code != 200:
-                raise LookupError(f"login refused: {response.json().get('message', '')}")
-            token = response.json()["idToken"]
+            login = functools.partial(_login, args.stack, args.login, password)
+            token = login()
     if not token:
         raise LookupError("give --token or --login")
-    return str(url), str(token)
+    return str(url), str(token), login
+
+
+def _login(stack: str, username: str, password: str) -> str:
+    """An id token from the local stack's sign-in."""
+    response = httpx.post(
+        f"{stack}/local/login", json={"username": username, "password": password}, timeout=10
+    )
+    if response.status_code != 200:
+        raise LookupError(f"login refused: {response.json().get('message', '')}")
+    return str(response.json()["idToken"])
 
 
 class Watcher:
@@ -157,9 +167,16 @@ class Watcher:
         reconnect: bool = True,
         out: TextIO | None = None,
         refresh_prices: bool = False,
+        token_source: Callable[[], str] | None = None,
+        connect: Callable[..., Any] | None = None,
+        pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.url = url
         self.token = token
+        # How to get a fresh token when the gateway refuses this one (None: it was given).
+        self.token_source = token_source
+        self.connect = connect  # websockets.connect unless a test gives its own
+        self.pause = pause
         self.raw = raw
         self.types = types or set()
         self.sends = list(sends)
@@ -179,22 +196,32 @@ class Watcher:
     async def run(self) -> int:
         import websockets
 
+        connect = self.connect or websockets.connect
         delay = 0.5
         separator = "&" if "?" in self.url else "?"
+        fresh = True  # this token has not been refused yet
         while True:
             try:
-                async with websockets.connect(
+                async with connect(
                     f"{self.url}{separator}token={self.token}",
                     ping_interval=20,
                     max_size=128 * 1024,
                     open_timeout=10,
                 ) as ws:
-                    delay = 0.5
+                    delay, fresh = 0.5, False
                     if await self._session(ws):
                         return 0
             except websockets.InvalidStatus as exc:
                 status = exc.response.status_code
                 if status in (401, 403):
+                    if self.token_source is not None and not fresh:
+                        # Expired while the last socket was open: sign in again, once.
+                        try:
+                            self.token, fresh = self.token_source(), True
+                        except (httpx.HTTPError, LookupError) as login_failed:
+                            print(f"sniper ws: {login_failed}", file=sys.stderr)
+                            return EXIT_REJECTED
+                        continue
                     print(f"sniper ws: token rejected (HTTP {status})", file=sys.stderr)
                     return EXIT_REJECTED
                 if status == 429:
@@ -209,7 +236,7 @@ class Watcher:
                 print(f"sniper ws: connection lost ({type(exc).__name__})", file=sys.stderr)
             if not self.reconnect:
                 return EXIT_UNREACHABLE
-            await asyncio.sleep(delay * (0.5 + random.random()))
+            await self.pause(delay * (0.5 + random.random()))
             delay = min(delay * 2, 30.0)
 
     async def _session(self, ws: Any) -> bool:
