@@ -14,6 +14,7 @@ so what one repository writes, another reads.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -179,6 +180,21 @@ class MemoryBids:
         with self.t.lock:
             guard = self.t.users.get(snipe_guard_key(user_id, ebay_item_id))
             return str(guard["bidId"]) if guard else None
+
+    def claim_wake(self, bid: BidEntity, fire_at: int) -> str | None:
+        with self.t.lock:
+            guard = self.t.users.get(snipe_guard_key(bid.userId, bid.ebayItemId))
+            if guard is None or guard["bidId"] != bid.bidId or guard.get("wokenFor") == fire_at:
+                return None
+            token = secrets.token_hex(8)
+            guard.update(wokenFor=fire_at, wokenBy=token)
+            return token
+
+    def give_back_wake(self, bid: BidEntity, token: str) -> None:
+        with self.t.lock:
+            guard = self.t.users.get(snipe_guard_key(bid.userId, bid.ebayItemId))
+            if guard and guard["bidId"] == bid.bidId and guard.get("wokenBy") == token:
+                del guard["wokenFor"], guard["wokenBy"]
 
     def active_ending_between(self, start: int, end: int) -> list[BidEntity]:
         return [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from common.data.active_snipes import (
 )
 from common.data.dynamo import (
     RETURN_OLD_ON_FAILURE,
+    ConditionalWrite,
     batch_delete,
     cancelled_by,
     from_item,
@@ -493,6 +495,48 @@ class BidsRepository:
                 ConsistentRead=True,
             ).get("Item")
         return str(from_item(item)["bidId"]) if item else None
+
+    def claim_wake(self, bid: BidEntity, fire_at: int) -> str | None:
+        """Whether this request is the one to start the executor's invocation that waits for
+        ``bid``'s ``fire_at`` (epoch s): its claim's token when it is, else None. One
+        ``UpdateItem`` of the snipe's one-active-snipe guard, ``wokenFor = fire_at`` and
+        ``wokenBy = <a new token>``, on condition that the guard is this snipe's and holds another
+        fire time or none. Of any number of requests racing for the same snipe and fire time,
+        exactly one gets a token, whatever the timing; none once the snipe is no longer active
+        (its guard gone). A repeat of this very write after its answer was lost (botocore's
+        retry) finds its own token and is the claim."""
+        token = secrets.token_hex(8)
+        with ConditionalWrite(
+            already=lambda seen: seen is not None and seen.get("wokenBy") == token
+        ) as write:
+            self.client.update_item(
+                TableName=self.users_and_app_state_table,
+                Key={"userId": {"S": snipe_guard_key(bid.userId, bid.ebayItemId)}},
+                UpdateExpression="SET wokenFor = :f, wokenBy = :t",
+                ConditionExpression=(
+                    "bidId = :b AND (attribute_not_exists(wokenFor) OR wokenFor <> :f)"
+                ),
+                ExpressionAttributeValues={
+                    ":b": {"S": bid.bidId},
+                    ":f": to_value(fire_at),
+                    ":t": {"S": token},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        return token if write.happened else None
+
+    def give_back_wake(self, bid: BidEntity, token: str) -> None:
+        """Undo the :meth:`claim_wake` that answered ``token`` when the invocation it allowed
+        did not start, so a retry may start it: only while the guard still holds that claim
+        (another's since stays)."""
+        with ConditionalWrite():
+            self.client.update_item(
+                TableName=self.users_and_app_state_table,
+                Key={"userId": {"S": snipe_guard_key(bid.userId, bid.ebayItemId)}},
+                UpdateExpression="REMOVE wokenFor, wokenBy",
+                ConditionExpression="bidId = :b AND wokenBy = :t",
+                ExpressionAttributeValues={":b": {"S": bid.bidId}, ":t": {"S": token}},
+            )
 
     def active_snipes(self, user_id: str) -> list[BidEntity]:
         """The user's active snipes (PENDING, ARMED, PLACED), soonest-ending first, through the

@@ -43,7 +43,7 @@ from common.models import (
     UserEntity,
 )
 from common.observability import logger
-from common.scheduling import ScheduleError, SnipeScheduler
+from common.scheduling import ScheduleError, SnipeScheduler, needs_immediate_invoke
 from rest.logic import caps
 from rest.logic.filters import parse_enum_list
 from rest.logic.upstream import upstream_error
@@ -209,7 +209,7 @@ def _created_before(
     earlier = _created_with_key(user_id, request, lead, holder or "", ports.bids)
     if earlier is None:
         raise refusal
-    _wake_again(earlier, ports.scheduler, clock)
+    _wake_again(earlier, ports.scheduler, ports.bids, clock)
     return earlier
 
 
@@ -259,16 +259,48 @@ def _created_with_key(
     return earlier
 
 
-def _wake_again(bid: BidEntity, scheduler: SnipeScheduler, clock: Clock) -> None:
+def _wake_again(bid: BidEntity, scheduler: SnipeScheduler, bids: BidStore, clock: Clock) -> None:
     """The wake-up of a snipe created by an earlier attempt, whose request may have failed
-    before arranging it. Scheduling again is harmless (it moves the schedule to where it is),
-    and a failure withdraws nothing: the reconciler wakes a snipe whose wake-up was lost."""
+    before arranging it. Scheduling again is harmless (it moves the schedule to where it is);
+    an invocation the earlier attempt started is not started again (:func:`_wake_once`). A
+    failure withdraws nothing: the reconciler wakes a snipe whose wake-up was lost."""
     if bid.status != BidStatus.PENDING:
         return
     try:
-        scheduler.wake(bid.userId, bid.bidId, bid.fire_at, clock())
+        _wake_once(bid, scheduler, bids, clock)
     except ScheduleError:
         logger.warning("repeated snipe's wake-up not arranged", bid_id=bid.bidId)
+
+
+def _wake_once(bid: BidEntity, scheduler: SnipeScheduler, bids: BidStore, clock: Clock) -> str:
+    """Arrange a created snipe's wake-up; how ("schedule", "invoke", or "invoked" when another
+    attempt already started the invocation). Within INVOKE_NOW_WITHIN_SECONDS of its fire time
+    the scheduler starts an executor invocation that waits in Lambda (billed) until then, so a
+    create and its retries under one idempotency key, racing or not, start one per fire time:
+    the one whose conditional claim on the snipe's guard wins (``BidStore.claim_wake``). When
+    the invocation then fails to start, the claim is given back for a retry. When the claim
+    cannot be written, it invokes anyway: a second waiting executor costs its wait (its claim
+    keeps the bid single), a snipe without one would never fire."""
+    now = clock()
+    claim: str | None = None
+    if needs_immediate_invoke(bid.fire_at, now):
+        try:
+            claim = bids.claim_wake(bid, bid.fire_at)
+        except DomainError:
+            logger.warning("snipe's wake-up claim not written", bid_id=bid.bidId)
+        else:
+            if claim is None:
+                logger.info("snipe already woken for its fire time", bid_id=bid.bidId)
+                return "invoked"
+    try:
+        return scheduler.wake(bid.userId, bid.bidId, bid.fire_at, now)
+    except ScheduleError:
+        if claim is not None:
+            try:
+                bids.give_back_wake(bid, claim)
+            except DomainError:
+                logger.warning("snipe's wake-up claim not given back", bid_id=bid.bidId)
+        raise
 
 
 def _new_bid(
@@ -308,7 +340,7 @@ def _wake_or_withdraw(
     silently never fire, so if that fails the snipe is withdrawn (CANCELLED, reason
     SCHEDULE_FAILED, which frees the item for a retry) and the request fails with 503."""
     try:
-        how = scheduler.wake(bid.userId, bid.bidId, bid.fire_at, clock())
+        how = _wake_once(bid, scheduler, bids, clock)
     except ScheduleError as exc:
         now = now_ms(clock)
         after = bid.model_copy(

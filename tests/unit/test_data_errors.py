@@ -94,6 +94,8 @@ ARGUMENTS: dict[str, Callable[[], Any]] = {
     "execution_id": lambda: "execution-1",
     "now_ms": lambda: NOW_MS,
     "taken_ms": lambda: NOW_MS,
+    "fire_at": lambda: NOW + 200,
+    "token": lambda: "0123456789abcdef",
     "now": lambda: NOW,
     "share": lambda: SNIPE_CREATION,
     "api": lambda: BROWSE,

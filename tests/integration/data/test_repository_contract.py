@@ -211,6 +211,47 @@ def test_a_snipe_keeps_its_idempotency_key_and_names_itself_to_a_retry_at_the_ca
     assert stores.bids.item_holder(USER, first.ebayItemId) is None
 
 
+def test_one_request_a_fire_time_starts_the_executors_waiting_invocation(stores):
+    # Given an active snipe, and another on another item
+    bid = created(stores)
+    other = created(stores, new_snipe("b0002", "item-2"))
+    fire_at = bid.fire_at
+    # When a create and its retry claim its wake-up for the same fire time / Then only the
+    # first may start the invocation; the other snipe's claim is its own
+    first = stores.bids.claim_wake(bid, fire_at)
+    assert first is not None
+    assert stores.bids.claim_wake(bid, fire_at) is None
+    assert stores.bids.claim_wake(other, fire_at) is not None
+    # and another fire time (a changed lead) is a new claim
+    moved_to = stores.bids.claim_wake(bid, fire_at - 4)
+    assert moved_to is not None
+    # When a claim no longer held is given back / Then the one held stays
+    stores.bids.give_back_wake(bid, first)
+    assert stores.bids.claim_wake(bid, fire_at - 4) is None
+    # and when the holder gives its own back (its invocation did not start), a retry claims it
+    stores.bids.give_back_wake(bid, moved_to)
+    assert stores.bids.claim_wake(bid, fire_at - 4) is not None
+    # and once the snipe has ended nothing is claimed for it
+    ended = moved(stores, bid, BidStatus.CANCELLED, allowed=[BidStatus.PENDING])
+    assert stores.bids.claim_wake(ended, fire_at + 10) is None
+    stores.bids.give_back_wake(ended, moved_to)  # nothing to give back: no error
+
+
+def test_a_wake_up_claim_whose_answer_was_lost_is_still_the_claim(stores):
+    # Given an active snipe, and DynamoDB applying the claim but losing its answer, so
+    # botocore sends it again and the repeat fails its own condition
+    bid = created(stores)
+    if isinstance(stores, DynamoStores):
+        late = LateWrites(stores.client)
+        late.arm(1, only="wokenFor")
+    # When the claim is made / Then it is the claim: the repeat found its own token
+    assert stores.bids.claim_wake(bid, bid.fire_at) is not None
+    assert stores.bids.claim_wake(bid, bid.fire_at) is None
+    if isinstance(stores, DynamoStores):
+        assert late.late == ["UpdateItem"]
+        late.close()
+
+
 def test_the_active_snipe_cap_refuses_the_one_too_many_and_an_ending_frees_a_slot(stores):
     # Given a user with two active snipes and a cap of two
     a = created(stores, new_snipe("b0001", "item-1"), max_active=2)

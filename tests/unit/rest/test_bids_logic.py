@@ -23,7 +23,7 @@ from common.errors import (
     ValidationFailed,
 )
 from common.models import BidEntity, BidStatus, HistoryAction, UserEntity
-from common.scheduling import ScheduleError
+from common.scheduling import ScheduleError, needs_immediate_invoke
 from rest.logic import bids as logic
 from rest.logic.caps import ActiveSnipeCap
 from tests.fakes import FakeScheduler, roomy_cap
@@ -294,6 +294,51 @@ def test_a_retry_with_the_key_of_a_create_whose_answer_was_lost_gets_that_snipe(
     assert actions(world, bid.bidId) == [HistoryAction.CREATE]
     assert world["scheduler"].woken == [bid.bidId]
     assert warnings == []
+
+
+def test_a_retry_within_240_s_of_firing_starts_no_second_waiting_executor(world):
+    # Given a create with a key on an auction ending in 200 s: within 240 s of its fire time
+    # the executor is invoked at once and waits in Lambda until then
+    auctions = Auctions(**{"1001": auction(ends_in=200)})
+    first, _ = create(world, request(key=KEY), auctions=auctions)
+    assert needs_immediate_invoke(first.fire_at, world["clock"]())
+    assert world["scheduler"].woken == [first.bidId]
+    # When the client retries the create with the same key, twice (its answer lost)
+    world["clock"].now += 2
+    again, _ = create(world, request(key=KEY), auctions=auctions)
+    world["clock"].now += 2
+    create(world, request(key=KEY), auctions=auctions)
+    # Then it gets the snipe, and no second invocation was started
+    assert again.bidId == first.bidId
+    assert world["scheduler"].woken == [first.bidId]
+
+
+def test_a_retry_far_from_firing_arranges_the_schedule_again(world):
+    # Given a create with a key on an auction ending in 10 minutes (a schedule, not an invoke)
+    first, _ = create(world, request(key=KEY))
+    # When the client retries it / Then the schedule is put again where it is: harmless
+    world["clock"].now += 2
+    create(world, request(key=KEY))
+    assert world["scheduler"].woken == [first.bidId, first.bidId]
+
+
+def test_a_retry_near_firing_whose_invocation_failed_leaves_it_to_the_next_retry(world):
+    # Given a create with a key on an auction ending in 200 s whose answer was lost before it
+    # arranged the wake-up
+    auctions = Auctions(**{"1001": auction(ends_in=200)})
+    slow = SlowDatabase()
+    slow.arm(1, applied=True, only=["create"])
+    with pytest.raises(RetryableError):
+        create(world, request(key=KEY), auctions=auctions, bids=slow.port(world["stores"].bids))
+    world["clock"].now += 2
+    # When a retry's invocation fails to start, then the next retry comes, then another
+    bid, _ = create(world, request(key=KEY), auctions=auctions, scheduler=FailingScheduler())
+    world["clock"].now += 2
+    create(world, request(key=KEY), auctions=auctions)
+    world["clock"].now += 2
+    create(world, request(key=KEY), auctions=auctions)
+    # Then the first retry's claim was given back: the second started the one invocation
+    assert world["scheduler"].woken == [bid.bidId]
 
 
 def test_a_retry_without_the_key_or_with_another_is_the_usual_conflict(world):
