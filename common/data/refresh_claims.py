@@ -102,7 +102,14 @@ class RefreshClaims:
         holds the round (nobody's since), and at most once a pace: not when a round given back
         less than ``interval_ms`` before this one was taken (a failing eBay then waits for the
         pace instead of polling again at once)."""
-        with ConditionalWrite() as write:
+
+        def own_repeat(seen: dict[str, Any] | None) -> bool:
+            # this very write, sent again after its answer was lost, finds what it wrote
+            return (
+                seen is not None and "roundAt" not in seen and seen.get("givenBackAt") == taken_ms
+            )
+
+        with ConditionalWrite(already=own_repeat) as write:
             self.client.update_item(
                 TableName=self.table,
                 Key={"userId": {"S": ROUND_KEY}},
@@ -115,6 +122,7 @@ class RefreshClaims:
                     ":taken": _n(taken_ms),
                     ":before": _n(taken_ms - interval_ms),
                 },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         return write.happened
 

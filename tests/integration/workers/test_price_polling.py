@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -33,6 +34,7 @@ from common.data.snipe_updates import SnipeUpdates
 from common.ebay.client import EbayClient
 from common.ebay.config import EbayConfig, RetryPolicy
 from common.ebay.credentials import AppCredentials
+from tests.dynamo_faults import LateWrites
 from tests.integration.workers.worker_helpers import FakeNotifier, bids_repo, put_bid
 from tests.memory import MemoryRefreshClaims
 from tests.stack_env import get_settings
@@ -192,6 +194,25 @@ def test_a_failed_round_gives_back_only_its_own_claim_at_most_once_a_pace(
     assert claims.claim_round(t + 32_000, 30_000)
     assert claims.give_back_round(t + 32_000, 30_000)
     assert claims.claim_round(t + 32_001, 30_000)
+
+
+def test_a_round_given_back_whose_answer_was_lost_is_still_given_back() -> None:
+    # Given the round claimed at t on the Users table, and DynamoDB applying the give-back but
+    # losing its answer, so botocore sends it again and the repeat fails its own condition
+    client = boto3.client("dynamodb")
+    claims = RefreshClaims(get_settings().users_and_app_state_table, client)
+    t = 1_900_000_000_000
+    assert claims.claim_round(t, 30_000)
+    late = LateWrites(client)
+    late.arm(1, only="givenBackAt")
+    # When the round gives it back / Then it says so (the dashboard is told to ask again at
+    # once), and the next claim takes the round
+    try:
+        assert claims.give_back_round(t, 30_000)
+        assert late.late == ["UpdateItem"]
+    finally:
+        late.close()
+    assert claims.claim_round(t + 1_000, 30_000)
 
 
 def test_items_polled_ahead_of_a_minutes_run_are_kept_for_that_minute() -> None:
