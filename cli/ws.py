@@ -27,6 +27,7 @@ import functools
 import getpass
 import json
 import random
+import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -44,6 +45,15 @@ REFRESH_PRICES_SECONDS = 10.0
 REFRESH_JITTER_SECONDS = 0.3
 REFRESH_MIN_SECONDS, REFRESH_MAX_SECONDS = 1.0, 60.0
 FINAL_SECONDS = 600
+# Text a seller or the server wrote (titles, reasons, messages) goes to a terminal: a control
+# character could start an escape sequence (retitle the window, clear the screen) or break the
+# one line per event, a bidi control reorder the line. Each is shown as its \u escape.
+UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control or bidi control character shown as its \\u escape."""
+    return UNPRINTABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def refresh_delay(next_in_ms: float) -> float:
@@ -378,7 +388,7 @@ class Watcher:
         if not upcoming:
             return ""
         end, title = upcoming[0]
-        return f"next: {title[:40]} ends in {_duration(end - now)}"
+        return f"next: {printable(title[:40])} ends in {_duration(end - now)}"
 
 
 def _duration(seconds: float) -> str:
@@ -430,4 +440,4 @@ def format_event(message: dict[str, Any]) -> str:
         detail = f"{data.get('code')}: {data.get('message')}"
     else:
         detail = ""
-    return f"{stamp}  {kind:<14} {item:<14} {detail}".rstrip()
+    return printable(f"{stamp}  {kind:<14} {item:<14} {detail}".rstrip())
