@@ -54,6 +54,12 @@ export class Realtime {
   stop() {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    this.dropSocket();
+    this.setState("offline");
+  }
+
+  // Close this page's socket without the retry its close would schedule.
+  dropSocket() {
     clearInterval(this.pingTimer);
     this.stopPrices();
     if (this.socket) {
@@ -61,12 +67,13 @@ export class Realtime {
       this.socket.close(1000);
       this.socket = null;
     }
-    this.setState("offline");
   }
 
   reconnectNow() {
     if (this.stopped || this.state === "live") return;
     clearTimeout(this.retryTimer);
+    // Back online after being offline: the socket kept meanwhile may have died unnoticed.
+    if (this.state === "offline") this.dropSocket();
     this.connect();
   }
 

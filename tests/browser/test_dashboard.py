@@ -443,6 +443,37 @@ def test_online_events_while_reconnecting_leave_one_socket(page: Any, stack: Run
     assert len(websocket.connections) == 1
 
 
+def test_back_online_after_offline_the_page_is_live_on_one_socket(
+    page: Any, stack: RunningStack
+) -> None:
+    _require_realtime(stack)
+    websocket = stack.stack.websocket
+    assert websocket is not None
+    # Given a live page that counts the sockets it opens
+    page.add_init_script(
+        """
+        window.__sockets = [];
+        const Native = window.WebSocket;
+        window.WebSocket = class extends Native {
+          constructor(...args) { super(...args); window.__sockets.push(this); }
+        };
+        """
+    )
+    _sign_in(page, stack)
+    indicator = page.locator("#connection")
+    expect(indicator).to_have_attribute("data-state", "live")
+    # When the browser says it went offline and came back (its socket may have died meanwhile)
+    page.evaluate("window.dispatchEvent(new Event('offline'))")
+    expect(indicator).to_have_attribute("data-state", "offline")
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    # Then it is live again, on one socket: the one it had was replaced, not kept beside it
+    expect(indicator).to_have_attribute("data-state", "live", timeout=20_000)
+    closed = "window.__sockets.filter((s) => s.readyState === WebSocket.CLOSED).length"
+    _wait_for(lambda: page.evaluate(closed) == 1)
+    assert page.evaluate("window.__sockets.filter((s) => s.readyState <= 1).length") == 1
+    _wait_for(lambda: len(websocket.connections) == 1)
+
+
 def _group_card(page: Any, group: str) -> Any:
     return page.locator("article.group").filter(has=page.get_by_role("heading", name=group))
 
