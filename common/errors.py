@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from common.models import KeyedCreate
 
 
 @dataclass(frozen=True)
@@ -36,10 +40,15 @@ class ConflictError(DomainError):
 
 @dataclass
 class ActiveSnipeExists(ConflictError):
-    """The user's one active snipe on the item (its guard) is another snipe: ``holder``, its
-    bidId, as the create's failed condition saw it."""
+    """The user's one active snipe on the item (its guard) is another snipe."""
 
-    holder: str = ""
+
+@dataclass
+class IdempotencyKeyTaken(ConflictError):
+    """A create whose Idempotency-Key made a snipe already: ``made``, that create's record as
+    the failed condition saw it (``common.models.KeyedCreate``)."""
+
+    made: KeyedCreate | None = None
 
 
 @dataclass

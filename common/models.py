@@ -130,6 +130,33 @@ class UserEntity(BaseModel):
     ebayDeletedAt: EpochMillis | None = None
 
 
+class KeyedCreate(BaseModel):
+    """The record of a snipe created with an Idempotency-Key: the snipe it made and what that
+    create asked for, as it was stored then, whatever the snipe has become since (edited,
+    cancelled, finished). A retry is compared with this, not with the snipe."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bidId: str
+    ebayItemId: str
+    maxBidAmount: int
+    leadSeconds: int
+    groupId: str | None = None
+    currency: str
+
+    @classmethod
+    def of(cls, bid: BidEntity) -> KeyedCreate:
+        """The record of ``bid`` as its create stores it."""
+        return cls(
+            bidId=bid.bidId,
+            ebayItemId=bid.ebayItemId,
+            maxBidAmount=bid.maxBidAmount,
+            leadSeconds=bid.leadSeconds,
+            groupId=bid.groupId,
+            currency=bid.currency,
+        )
+
+
 class BidEntity(BaseModel):
     """A snipe: a row of the Bids table (PK userId, SK bidId)."""
 

@@ -40,6 +40,7 @@ from common.data.users import (
     SEALED_MESSAGE,
     ebay_account_guard_key,
     email_guard_key,
+    keyed_create_key,
     snipe_guard_key,
 )
 from common.errors import (
@@ -48,6 +49,7 @@ from common.errors import (
     ConflictError,
     EbayNotLinkedError,
     FieldIssue,
+    IdempotencyKeyTaken,
     NotFoundError,
     SnipeSealedError,
     TooManyActiveSnipes,
@@ -61,6 +63,7 @@ from common.models import (
     ConnectionEntity,
     HistoryAction,
     HistoryEntity,
+    KeyedCreate,
     Preferences,
     UserEntity,
 )
@@ -176,10 +179,10 @@ class MemoryBids:
     def active_count(self, user_id: str) -> int:
         return len(self.t.users.get(active_snipes_key(user_id), {}).get("bidIds", set()))
 
-    def item_holder(self, user_id: str, ebay_item_id: str) -> str | None:
+    def keyed_create(self, user_id: str, idempotency_key: str) -> KeyedCreate | None:
         with self.t.lock:
-            guard = self.t.users.get(snipe_guard_key(user_id, ebay_item_id))
-            return str(guard["bidId"]) if guard else None
+            record = self.t.users.get(keyed_create_key(user_id, idempotency_key))
+            return record["made"] if record else None
 
     def claim_wake(self, bid: BidEntity, fire_at: int) -> str | None:
         with self.t.lock:
@@ -212,11 +215,15 @@ class MemoryBids:
             slots = self.t.users.get(active_snipes_key(bid.userId), {}).get("bidIds", set())
             if self.t.profile_deleted(bid.userId):
                 raise AccountDeletedError(ACCOUNT_DELETED)
+            key = keyed_create_key(bid.userId, bid.idempotencyKey) if bid.idempotencyKey else None
+            if key and key in self.t.users:
+                raise IdempotencyKeyTaken(
+                    "This Idempotency-Key already made a snipe", made=self.t.users[key]["made"]
+                )
             if guard in self.t.users:
                 raise ActiveSnipeExists(
                     "You already have an active snipe on this item",
                     [FieldIssue("ebayItemId", "an active snipe exists for this item")],
-                    holder=self.t.users[guard]["bidId"],
                 )
             if max_active is not None and len(slots) >= max_active:
                 raise TooManyActiveSnipes(
@@ -227,6 +234,9 @@ class MemoryBids:
             if (bid.userId, bid.bidId) in self.t.bids or self._history_exists(history):
                 raise ConflictError("The item changed or already exists")
             self.t.users[guard] = {"userId": guard, "ownerId": bid.userId, "bidId": bid.bidId}
+            if key:
+                made = KeyedCreate.of(bid)
+                self.t.users[key] = {"userId": key, "ownerId": bid.userId, "made": made}
             self.t.bids[(bid.userId, bid.bidId)] = bid.model_copy()
             self._add_history(history)
             counted = self.t.users.setdefault(
@@ -333,6 +343,8 @@ class MemoryBids:
             for bid in bids:
                 self.t.bids.pop((user_id, bid.bidId), None)
                 self.t.users.pop(snipe_guard_key(user_id, bid.ebayItemId), None)
+                if bid.idempotencyKey:
+                    self.t.users.pop(keyed_create_key(user_id, bid.idempotencyKey), None)
         return bids
 
     def _history_exists(self, history: HistoryEntity) -> bool:

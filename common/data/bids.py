@@ -37,6 +37,7 @@ from common.data.users import (
     DELETED_AT,
     NOT_DELETED,
     account_not_deleted,
+    keyed_create_key,
     raise_if_account_deleted,
     snipe_guard_key,
 )
@@ -46,9 +47,10 @@ from common.errors import (
     ConflictError,
     EbayNotLinkedError,
     FieldIssue,
+    IdempotencyKeyTaken,
     NotFoundError,
 )
-from common.models import ACTIVE_SHARD, BidEntity, BidStatus, HistoryEntity
+from common.models import ACTIVE_SHARD, BidEntity, BidStatus, HistoryEntity, KeyedCreate
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -64,6 +66,18 @@ SEAL_AFTER_END_MS = 5_000
 LIST_READ_BUDGET = 300
 ACTIVE_SNIPE_EXISTS = "You already have an active snipe on this item"
 NOT_LINKED_FOR_SEAL = "Your eBay account was unlinked before the bid: link it so snipes can bid."
+
+
+# How long a create's Idempotency-Key is remembered: its client's retries come within minutes (the
+# dashboard's within seconds); a day, as payment APIs keep theirs.
+KEYED_CREATE_DAYS = 1
+KEY_TAKEN = "This Idempotency-Key already made a snipe"
+
+
+def _keyed_create(item: dict[str, Any]) -> KeyedCreate:
+    return KeyedCreate.model_validate(
+        {k: v for k, v in item.items() if k in KeyedCreate.model_fields}
+    )
 
 
 class BidsRepository:
@@ -221,8 +235,13 @@ class BidsRepository:
     def create(self, bid: BidEntity, history: HistoryEntity, max_active: int | None = None) -> None:
         """Store a new snipe, its history entry and the one-active-snipe-per-item guard, and
         count it among its owner's active snipes: with ``max_active``, only if they have fewer
-        (TooManyActiveSnipes otherwise; common/data/active_snipes.py). ActiveSnipeExists, naming
-        the guard's holder, when the user has an active snipe on the item."""
+        (TooManyActiveSnipes otherwise; common/data/active_snipes.py). ActiveSnipeExists when
+        the user has an active snipe on the item.
+
+        A snipe with an ``idempotencyKey`` also stores its key's record (``KeyedCreate``, kept
+        KEYED_CREATE_DAYS), on condition that the key made no snipe yet: IdempotencyKeyTaken,
+        with that record, when it did, whatever became of that snipe since (a retry after the
+        user cancelled it must not make another)."""
         items: list[Any] = [
             {
                 "Put": {
@@ -235,8 +254,6 @@ class BidsRepository:
                         }
                     ),
                     "ConditionExpression": "attribute_not_exists(userId)",
-                    # The guard's holder, for a retry of the request that created it.
-                    **RETURN_OLD_ON_FAILURE,
                 }
             },
             {
@@ -251,20 +268,26 @@ class BidsRepository:
             take_slot(self.users_and_app_state_table, bid.userId, bid.bidId, max_active),
             account_not_deleted(self.users_and_app_state_table, bid.userId),
         ]
+        slot_at, account_at, key_at = 3, 4, 5
+        if bid.idempotencyKey:
+            items.append(self._keyed_create_put(bid))
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             if wrote_already(exc, items[1]["Put"]["Item"], 1):
                 return  # this very snipe, stored by an attempt whose answer timed out
-            raise_if_account_deleted(exc, len(items) - 1)
+            raise_if_account_deleted(exc, account_at)
+            if bid.idempotencyKey and cancelled_by(exc, key_at):
+                made = seen_on_failure(exc, key_at)
+                raise IdempotencyKeyTaken(
+                    KEY_TAKEN, made=_keyed_create(made) if made else None
+                ) from exc
             if cancelled_by(exc, 0):
-                guard = seen_on_failure(exc, 0) or {}
                 raise ActiveSnipeExists(
                     ACTIVE_SNIPE_EXISTS,
                     [FieldIssue("ebayItemId", "an active snipe exists for this item")],
-                    holder=str(guard.get("bidId", "")),
                 ) from exc
-            raise_if_no_slot(exc, len(items) - 2, max_active)
+            raise_if_no_slot(exc, slot_at, max_active)
             with translate_errors():
                 raise
 
@@ -458,18 +481,53 @@ class BidsRepository:
             raise EbayNotLinkedError(NOT_LINKED_FOR_SEAL)
 
     def delete_user_bids(self, user_id: str) -> list[BidEntity]:
-        """Delete every snipe of a user and their guards; returns what was deleted."""
+        """Delete every snipe of a user, their guards and their keys' records; returns what was
+        deleted."""
         bids = self.all_keys(user_id)
         batch_delete(
             self.client,
             self.table,
             [{"userId": {"S": b.userId}, "bidId": {"S": b.bidId}} for b in bids],
         )
-        guards = sorted({snipe_guard_key(user_id, b.ebayItemId) for b in bids})
+        guards = sorted(
+            {snipe_guard_key(user_id, b.ebayItemId) for b in bids}
+            | {keyed_create_key(user_id, b.idempotencyKey) for b in bids if b.idempotencyKey}
+        )
         batch_delete(
             self.client, self.users_and_app_state_table, [{"userId": {"S": g}} for g in guards]
         )
         return bids
+
+    def _keyed_create_put(self, bid: BidEntity) -> dict[str, Any]:
+        assert bid.idempotencyKey
+        made = KeyedCreate.of(bid)
+        return {
+            "Put": {
+                "TableName": self.users_and_app_state_table,
+                "Item": to_item(
+                    {
+                        "userId": keyed_create_key(bid.userId, bid.idempotencyKey),
+                        "ownerId": bid.userId,
+                        **made.model_dump(exclude_none=True),
+                        "ttl": bid.createdAt // 1000 + KEYED_CREATE_DAYS * 86_400,
+                    }
+                ),
+                "ConditionExpression": "attribute_not_exists(userId)",
+                # The snipe the key made, for the retry to be answered with.
+                **RETURN_OLD_ON_FAILURE,
+            }
+        }
+
+    def keyed_create(self, user_id: str, idempotency_key: str) -> KeyedCreate | None:
+        """The record of the user's create sent with ``idempotency_key`` (the snipe it made
+        and what it asked for), or None: one strongly consistent item read."""
+        with translate_errors():
+            item = self.client.get_item(
+                TableName=self.users_and_app_state_table,
+                Key={"userId": {"S": keyed_create_key(user_id, idempotency_key)}},
+                ConsistentRead=True,
+            ).get("Item")
+        return _keyed_create(from_item(item)) if item else None
 
     def _history_put(self, history: HistoryEntity) -> dict[str, Any]:
         return {
@@ -484,17 +542,6 @@ class BidsRepository:
         """How many active snipes the user has, from the set ``create`` and ``transition``
         keep (common/data/active_snipes.py): one item read, not the user's history."""
         return count_active(self.client, self.users_and_app_state_table, user_id)
-
-    def item_holder(self, user_id: str, ebay_item_id: str) -> str | None:
-        """The bidId of the user's active snipe on the item (its one-active-snipe guard's), or
-        None: one strongly consistent item read."""
-        with translate_errors():
-            item = self.client.get_item(
-                TableName=self.users_and_app_state_table,
-                Key={"userId": {"S": snipe_guard_key(user_id, ebay_item_id)}},
-                ConsistentRead=True,
-            ).get("Item")
-        return str(from_item(item)["bidId"]) if item else None
 
     def claim_wake(self, bid: BidEntity, fire_at: int) -> str | None:
         """Whether this request is the one to start the executor's invocation that waits for

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         BidStatus,
         HistoryAction,
         HistoryEntity,
+        KeyedCreate,
         Preferences,
         UserEntity,
     )
@@ -65,7 +66,7 @@ class BidStore(Protocol):
 
     def active_count(self, user_id: str) -> int: ...
 
-    def item_holder(self, user_id: str, ebay_item_id: str) -> str | None: ...
+    def keyed_create(self, user_id: str, idempotency_key: str) -> KeyedCreate | None: ...
 
     def claim_wake(self, bid: BidEntity, fire_at: int) -> str | None: ...
 

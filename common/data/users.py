@@ -62,6 +62,11 @@ def snipe_guard_key(user_id: str, ebay_item_id: str) -> str:
     return f"SNIPE#{user_id}#{ebay_item_id}"
 
 
+def keyed_create_key(user_id: str, idempotency_key: str) -> str:
+    """The record of the user's create sent with ``idempotency_key`` (common.models.KeyedCreate)."""
+    return f"CREATEKEY#{user_id}#{idempotency_key}"
+
+
 def ebay_account_guard_key(account_id: str) -> str:
     return f"EBAYACCOUNT#{account_id}"
 

@@ -23,6 +23,7 @@ from common.errors import (
     DomainError,
     FieldIssue,
     IdempotencyKeyReused,
+    IdempotencyKeyTaken,
     RateLimited,
     RetryableError,
     SnipeSealedError,
@@ -40,6 +41,7 @@ from common.models import (
     BidEntity,
     BidStatus,
     HistoryAction,
+    KeyedCreate,
     UserEntity,
 )
 from common.observability import logger
@@ -79,6 +81,7 @@ KEY_REUSED = "Idempotency-Key reused with a different request"
 # the first attempt (its minimum now above the maximum, the last moment to create passed, eBay
 # unreachable or its share of calls spent). Each is answered with that snipe instead.
 REFUSALS_OF_A_REPEAT = (
+    IdempotencyKeyTaken,
     ActiveSnipeExists,
     RateLimited,
     ValidationFailed,
@@ -135,10 +138,10 @@ def create_snipe(
     (TooManyActiveSnipes, 429). ``auctions`` looks the item up: in the API, metered from the
     snipe-creation share of the day's eBay calls (rest.logic.lookups).
 
-    With an idempotency key, a create refused because the item's active snipe is one that an
-    earlier request with this key made (its answer lost: a timeout, a 503 after the transaction
-    landed) answers with that snipe, as the first would have; nothing is written for it. The
-    same key with a different request on the item is IdempotencyKeyReused (409)."""
+    With an idempotency key, a create whose key made a snipe already (its answer lost: a
+    timeout, a 503 after the transaction landed) answers with that snipe, whatever became of it
+    since (a cancel in between does not make another); nothing is written for it. The same key
+    with a different request is IdempotencyKeyReused (409)."""
     _check_idempotency_key(request.idempotency_key)
     # The profile is read anyway (its default lead time), so the tombstone is checked here,
     # before eBay is asked. A deletion that begins after this read is caught by the create's
@@ -151,7 +154,7 @@ def create_snipe(
     try:
         bid = _store_new(user_id, request, lead, ports, auctions, clock, history_ttl_days)
     except REFUSALS_OF_A_REPEAT as refusal:
-        bid = _created_before(user_id, request, lead, refusal, ports, clock)
+        bid = _created_before(user_id, request, refusal, ports, clock)
     return bid, _warnings(user, bid, ports.bids)
 
 
@@ -190,23 +193,23 @@ def _store_new(
 def _created_before(
     user_id: str,
     request: NewSnipe,
-    lead: int,
     refusal: DomainError,
     ports: CreationPorts,
     clock: Clock,
 ) -> BidEntity:
-    """The snipe an earlier attempt of this request (same idempotency key) created, when that
-    is why the create was refused; the refusal otherwise. The guard's refusal names the item's
-    snipe; a refusal before the transaction (the cap that snipe filled, eBay's view of the item
-    since: REFUSALS_OF_A_REPEAT) reads the item's guard instead, with a key only. Nothing is
-    written; the snipe's wake-up is arranged again."""
-    if request.idempotency_key is None:
+    """The snipe an earlier attempt of this request (same idempotency key) created, whatever
+    became of it since (edited, cancelled, finished), when there was one; the refusal
+    otherwise. The create's transaction refuses a key that made a snipe already and names that
+    snipe (IdempotencyKeyTaken); a refusal before the transaction (the guard of the snipe that
+    attempt made, the cap it filled, eBay's view of the item since: REFUSALS_OF_A_REPEAT)
+    reads the key's record instead. Nothing is written; a pending snipe's wake-up is arranged
+    again."""
+    key = request.idempotency_key
+    if key is None:
         raise refusal
-    if isinstance(refusal, ActiveSnipeExists):
-        holder: str | None = refusal.holder
-    else:
-        holder = ports.bids.item_holder(user_id, request.ebay_item_id)
-    earlier = _created_with_key(user_id, request, lead, holder or "", ports.bids)
+    made = refusal.made if isinstance(refusal, IdempotencyKeyTaken) else None
+    made = made or ports.bids.keyed_create(user_id, key)
+    earlier = _made_with_key(user_id, request, made, ports.bids) if made else None
     if earlier is None:
         raise refusal
     _wake_again(earlier, ports.scheduler, ports.bids, clock)
@@ -231,31 +234,28 @@ def _check_idempotency_key(key: str | None) -> None:
         )
 
 
-def _created_with_key(
-    user_id: str, request: NewSnipe, lead: int, holder: str, bids: BidStore
+def _made_with_key(
+    user_id: str, request: NewSnipe, made: KeyedCreate, bids: BidStore
 ) -> BidEntity | None:
-    """The user's active snipe on the item, ``holder`` (the guard's: from the refused create,
-    or read after an earlier refusal), when the request that made it carried this request's
-    idempotency key; None when the key is absent or not that snipe's. IdempotencyKeyReused when
-    it is, with another request."""
-    key = request.idempotency_key
-    if key is None or not holder:
-        return None
-    earlier = bids.get(user_id, holder)
-    if earlier is None or earlier.idempotencyKey != key:
-        return None
+    """The snipe ``made`` (the record of the create that used this request's key) when the
+    request is that create's again, compared with what that create asked for, not with the
+    snipe as it is now (the user may have changed it since); None if it is gone.
+    IdempotencyKeyReused when the key comes with another request."""
     same = (
-        earlier.maxBidAmount == request.max_bid_amount
-        and earlier.leadSeconds == lead
-        and earlier.groupId == request.group_id
-        and request.currency in (None, earlier.currency)
+        made.ebayItemId == request.ebay_item_id
+        and made.maxBidAmount == request.max_bid_amount
+        and request.lead_seconds in (None, made.leadSeconds)
+        and made.groupId == request.group_id
+        and request.currency in (None, made.currency)
     )
     if not same:
         raise IdempotencyKeyReused(
             KEY_REUSED,
-            [FieldIssue(IDEMPOTENCY_KEY_FIELD, "already used for another request on this item")],
+            [FieldIssue(IDEMPOTENCY_KEY_FIELD, "already used for another request")],
         )
-    logger.info("snipe create repeated", bid_id=earlier.bidId)
+    earlier = bids.get(user_id, made.bidId)
+    if earlier is not None:
+        logger.info("snipe create repeated", bid_id=earlier.bidId)
     return earlier
 
 

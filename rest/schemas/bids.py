@@ -29,8 +29,9 @@ IdempotencyKeyHeader = Annotated[
     Header(
         alias="Idempotency-Key",
         description="A fresh token per create, sent again with each retry of it: a retry whose"
-        " first attempt did create the snipe answers 201 with that snipe instead of 409. The"
-        " same key with another request on the item is 409 IDEMPOTENCY_KEY_REUSED.",
+        " first attempt did create the snipe answers 201 with that snipe (as it is now: edited,"
+        " cancelled or finished since, it is not made again) instead of 409. Kept a day. The"
+        " same key with another request is 409 IDEMPOTENCY_KEY_REUSED.",
         json_schema_extra={"pattern": IDEMPOTENCY_KEY_PATTERN, "minLength": 1, "maxLength": 64},
     ),
 ]

@@ -1,4 +1,5 @@
-"""Issue 13's findings 1-3, walked as a user meets them: through the local stack's REST API, its
+"""Issue 13's findings 1-3, and session 10's keyed create retried after a cancel, walked as a
+user meets them: through the local stack's REST API, its
 bid executor (invoked by the stack as Lambda would) and the eBay simulator.
 
 Each scenario runs against real time, since the stack's executors wait on the wall clock: the
@@ -146,6 +147,32 @@ def _win_one_group_ending_close(user: Shopper, scenario: Scenario) -> None:
     }
 
 
+def _create_retried_after_cancel(user: Shopper, scenario: Scenario) -> None:
+    """The dashboard's create (``postOnce``): an Idempotency-Key, sent again while the answer
+    may have been lost; the snipe shows on the dashboard at once and the user cancels it before
+    the retry lands."""
+    lot = user.auction(ends_in=30)
+    legacy = lot["legacyItemId"]
+    body = {"ebayItemId": legacy, "maxBidAmount": 5000, "leadSeconds": 6}
+    keyed = {**user.headers, "Idempotency-Key": "set-snipe-click-1"}
+    first = user.http.post("/bids", json=body, headers=keyed)
+    bid_id = first.json()["bidId"]
+    cancelled = user.http.delete(f"/bids/{bid_id}", headers=user.headers)
+    retried = user.http.post("/bids", json=body, headers=keyed)
+    scenario.answers.update(
+        create=first.status_code, cancel=cancelled.status_code, retry=retried.status_code
+    )
+    scenario.snipes["retry"] = retried.json()
+    scenario.snipes["first"] = {"bidId": bid_id}
+    user.wait_for_sim(int(lot["endTimeMs"]) + 4_000)
+    every = "PENDING,ARMED,PLACED,WON,LOST,FAILED,CANCELLED"
+    listed = user.http.get("/bids", params={"status": every}, headers=user.headers).json()["items"]
+    scenario.snipes["listed"] = {
+        "bidIds": [b["bidId"] for b in listed if b["ebayItemId"] == legacy]
+    }
+    scenario.snipes["ours"] = {"bids": user.our_bids(legacy)}
+
+
 @pytest.fixture(scope="module")
 def outcomes(aws_endpoint: str) -> Iterator[dict[str, Scenario]]:
     with running_stack(aws_endpoint_url=aws_endpoint) as running:
@@ -153,6 +180,7 @@ def outcomes(aws_endpoint: str) -> Iterator[dict[str, Scenario]]:
             "cancel": _cancel_after_lead_change,
             "lower": _lower_after_lead_change,
             "group": _win_one_group_ending_close,
+            "retry": _create_retried_after_cancel,
         }
         scenarios = {name: Scenario() for name in plays}
         users = {name: Shopper(running, name) for name in plays}
@@ -207,3 +235,15 @@ def test_finding_3_a_win_one_group_never_wins_twice(outcomes):
     statuses = sorted(scenario.snipes[name]["status"] for name in ("first", "second"))
     assert statuses.count("WON") == 1
     assert statuses != ["WON", "WON"]
+
+
+def test_a_create_retried_with_its_key_after_a_cancel_places_no_bid(outcomes):
+    # Given a snipe set from the dashboard (with an Idempotency-Key), cancelled by the user
+    # When the create's retry with that key arrives after the cancel
+    scenario = _ok(outcomes["retry"])
+    # Then the retry is answered with the cancelled snipe, no other is made, and eBay gets no bid
+    assert scenario.answers == {"create": 201, "cancel": 200, "retry": 201}
+    assert scenario.snipes["retry"]["bidId"] == scenario.snipes["first"]["bidId"]
+    assert scenario.snipes["retry"]["status"] == "CANCELLED"
+    assert scenario.snipes["listed"]["bidIds"] == [scenario.snipes["first"]["bidId"]]
+    assert scenario.snipes["ours"]["bids"] == []

@@ -83,6 +83,7 @@ ARGUMENTS: dict[str, Callable[[], Any]] = {
     "start": lambda: NOW,
     "end": lambda: END,
     "ebay_item_id": lambda: "item-1",
+    "idempotency_key": lambda: "create-1",
     "item_id": lambda: "item-1",
     "bid": _armed,
     "before": _snipe,

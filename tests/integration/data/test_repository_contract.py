@@ -36,13 +36,21 @@ from common.errors import (
     ActiveSnipeExists,
     ConflictError,
     EbayNotLinkedError,
+    IdempotencyKeyTaken,
     RetryableError,
     SnipeSealedError,
     TooManyActiveSnipes,
     TooManyConnections,
 )
 from common.history import history_entry
-from common.models import BidEntity, BidStatus, ConnectionEntity, HistoryAction, UserEntity
+from common.models import (
+    BidEntity,
+    BidStatus,
+    ConnectionEntity,
+    HistoryAction,
+    KeyedCreate,
+    UserEntity,
+)
 from local.aws import Provisioned
 from tests.dynamo_faults import LateWrites, LostAnswers, body_of
 from tests.memory import MemoryStores
@@ -183,32 +191,40 @@ def test_a_second_active_snipe_on_one_item_is_a_conflict_until_the_first_ends(st
     second = new_snipe("b0002")
     with pytest.raises(ActiveSnipeExists) as refused:
         stores.bids.create(second, entry(second))
-    # Then it was refused naming the snipe that holds the item, and nothing of it was written;
-    # once the first is cancelled it goes in
-    assert refused.value.holder == first.bidId
+    # Then it was refused, and nothing of it was written; once the first is cancelled it goes in
+    assert refused.value.message == "You already have an active snipe on this item"
     assert stores.bids.get(USER, "b0002") is None
     moved(stores, first, BidStatus.CANCELLED, allowed=[BidStatus.PENDING])
     stores.bids.create(second, entry(second, at=NOW_MS + 5))
     assert stores.bids.require(USER, "b0002").status is BidStatus.PENDING
 
 
-def test_a_snipe_keeps_its_idempotency_key_and_names_itself_to_a_retry_at_the_cap(stores):
+def test_a_create_key_names_its_snipe_to_a_retry_whatever_became_of_it(stores):
     # Given a snipe created with an idempotency key that filled its owner's cap
     first = created(stores, new_snipe(idempotencyKey="key-1"), max_active=1)
     assert first.idempotencyKey == "key-1"
+    assert stores.bids.keyed_create(USER, "key-1") == KeyedCreate.of(first)
+    assert stores.bids.keyed_create(USER, "key-2") is None
     # When a retry of it (a new bidId) is created on the same item
     retry = new_snipe("b0002", idempotencyKey="key-1")
-    with pytest.raises(ActiveSnipeExists) as refused:
+    with pytest.raises(IdempotencyKeyTaken) as refused:
         stores.bids.create(retry, entry(retry, at=NOW_MS + 3), max_active=1)
-    # Then the guard is what refuses it, not the cap, naming the first; nothing was written
-    assert refused.value.holder == first.bidId
+    # Then the key's record refuses it (before the guard and the cap), naming the first and what
+    # its create asked; nothing was written
+    assert refused.value.made == KeyedCreate.of(first)
     assert stores.bids.get(USER, "b0002") is None
     assert stores.bids.active_count(USER) == 1
-    # and the item's guard names it too, until it ends
-    assert stores.bids.item_holder(USER, first.ebayItemId) == first.bidId
-    assert stores.bids.item_holder(USER, "item-2") is None
+    # And once the first is cancelled (its guard and its slot free), the key still refuses a
+    # create, on the item or on another
     moved(stores, first, BidStatus.CANCELLED, allowed=[BidStatus.PENDING])
-    assert stores.bids.item_holder(USER, first.ebayItemId) is None
+    for bid_id, item in (("b0003", "item-1"), ("b0004", "item-2")):
+        again = new_snipe(bid_id, item, idempotencyKey="key-1")
+        with pytest.raises(IdempotencyKeyTaken) as refused:
+            stores.bids.create(again, entry(again, at=NOW_MS + 4), max_active=1)
+        assert refused.value.made == KeyedCreate.of(first)
+        assert stores.bids.get(USER, bid_id) is None
+    # while another key makes a snipe
+    created(stores, new_snipe("b0005", idempotencyKey="key-2"), max_active=1)
 
 
 def test_one_request_a_fire_time_starts_the_executors_waiting_invocation(stores):
@@ -558,16 +574,30 @@ def test_the_listing_pages_newest_first_through_the_active_set_or_the_record(sto
     assert all(len(page) <= 2 for page in record)
 
 
-def test_deleting_a_users_snipes_frees_their_items(stores):
-    # Given a user's snipe
-    bid = created(stores)
+def test_deleting_a_users_snipes_frees_their_items_and_forgets_their_keys(stores):
+    # Given a user's snipe, created with an idempotency key
+    bid = created(stores, new_snipe(idempotencyKey="key-1"))
     # When their snipes are deleted
     deleted = stores.bids.delete_user_bids(USER)
-    # Then it is gone, and the item takes a new snipe
+    # Then it is gone with its key's record, and the item takes a new snipe
     assert [b.bidId for b in deleted] == [bid.bidId]
     assert stores.bids.get(USER, bid.bidId) is None
+    assert stores.bids.keyed_create(USER, "key-1") is None
     again = new_snipe("b0009")
     stores.bids.create(again, entry(again, at=NOW_MS + 3))
+
+
+@pytest.mark.usefixtures("clean_tables")
+def test_a_create_keys_record_expires_a_day_after_the_create():
+    # Given a snipe created with an idempotency key (DynamoDB's own TTL removes the record)
+    stores = DynamoStores()
+    bid = created(stores, new_snipe(idempotencyKey="key-1"))
+    # Then its record names the owner and carries a ttl a day after the create
+    item = stores.client.get_item(
+        TableName=os.environ["USERS_TABLE"], Key={"userId": {"S": f"CREATEKEY#{USER}#key-1"}}
+    )["Item"]
+    assert item["ownerId"] == {"S": USER}
+    assert int(item["ttl"]["N"]) == bid.createdAt // 1000 + 86_400
 
 
 # ---------------------------------------------------------------------------------- slots

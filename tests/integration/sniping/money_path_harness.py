@@ -15,9 +15,9 @@ answers are a 2xx (the function returned) or not (it raised a ``DomainError``, e
 ``ConflictError``/``SnipeSealedError``): see ``World.make_engine`` and ``World.create_snipe``
 if either changes.
 
-The invariants, I1-I5 of ``test_money_path_model.py``'s docstring, are
-``World.check_invariants`` (after every step) and ``World.check_settled`` (once everything has
-run its course).
+The invariants, I1-I6 of ``test_money_path_model.py``'s docstring, are
+``World.check_invariants`` (after every step), ``World.check_settled`` (once everything has
+run its course) and, for I6, ``World.retry_create`` itself.
 """
 
 from __future__ import annotations
@@ -516,6 +516,9 @@ class SnipeModel:
     end_s: float  # the auction's end, on our clock
     api_max: int  # the maximum of the last change that returned 2xx
     cancelled_ok: bool = False
+    # The create as the client sent it (its Idempotency-Key, maximum, lead, group): what its
+    # retry sends again.
+    create: NewSnipe | None = None
     api_log: list[str] = field(default_factory=list)
     # The longest lead the snipe had: its run may have armed itself with the freeze instant of
     # that version.
@@ -555,6 +558,7 @@ class World:
         # Calls of the executors' that get no answer in time at all (RetryableError).
         self.slow = SlowDatabase()
         self.snipes: dict[str, SnipeModel] = {}
+        self._creates = itertools.count(1)  # each create's Idempotency-Key
         self.runs: list[Run] = []
         self.notified: list[tuple[str, str]] = []
         self.failed = False
@@ -641,7 +645,34 @@ class World:
             assert end_s is not None
             auction = self.open_auction(end_s)
         end_s = self.auction_end_s(auction)
-        request = NewSnipe(auction.legacy_id, max_bid, "USD", lead, group)
+        key = f"create-{next(self._creates)}"
+        request = NewSnipe(auction.legacy_id, max_bid, "USD", lead, group, key)
+        answer = self._post_snipe(request)
+        if not answer.ok:
+            return None, answer
+        assert answer.bid is not None
+        snipe = SnipeModel(answer.bid.bidId, auction.legacy_id, group, end_s, max_bid)
+        snipe.create = request
+        snipe.longest_lead = answer.bid.leadSeconds
+        snipe.api_log.append(f"created at {self.rel(end_s)}: max {max_bid}, lead {lead}")
+        self.snipes[answer.bid.bidId] = snipe
+        return snipe, answer
+
+    def retry_create(self, snipe: SnipeModel) -> ApiAnswer:
+        """POST /bids again with the create's request and Idempotency-Key: the client's retry
+        of a create whose answer it lost (the dashboard's ``postOnce``), at any time later. I6:
+        it is answered with that snipe (as it is now), or refused; it never makes another."""
+        assert snipe.create is not None
+        answer = self._post_snipe(snipe.create)
+        made = answer.bid.bidId if answer.bid else None
+        snipe.api_log.append(f"create retried at {self.rel(snipe.end_s)}: {made or answer.error}")
+        assert made in (None, snipe.bid_id), (
+            f"I6: the retry of the create of snipe {snipe.bid_id} with its Idempotency-Key made "
+            f"another snipe, {made}; {snipe.api_log}"
+        )
+        return answer
+
+    def _post_snipe(self, request: NewSnipe) -> ApiAnswer:
         try:
             bid, _warnings = create_snipe(
                 self.user_id,
@@ -657,14 +688,10 @@ class World:
                 HISTORY_TTL_DAYS,
             )
         except DomainError as exc:
-            return None, ApiAnswer(False, exc)
+            return ApiAnswer(False, exc)
         finally:
             self.clock.advance(API_CALL_S)
-        snipe = SnipeModel(bid.bidId, auction.legacy_id, group, end_s, max_bid)
-        snipe.longest_lead = bid.leadSeconds
-        snipe.api_log.append(f"created at {self.rel(end_s)}: max {max_bid}, lead {lead}")
-        self.snipes[bid.bidId] = snipe
-        return snipe, ApiAnswer(True, bid=bid)
+        return ApiAnswer(True, bid=bid)
 
     def update_snipe(
         self, snipe: SnipeModel, *, max_bid: int | None = None, lead: int | None = None

@@ -25,6 +25,9 @@ its course (``World.check_settled``):
 - I5 Every snipe reaches a final state within an hour of its end (FAILED or CANCELLED with a
   reason in words), eBay healthy after the last step; no run loops forever (at most
   MAX_RUN_STEPS steps, none a minute of real time without a wait).
+- I6 A create sent again with its Idempotency-Key (the client's retry of a create whose answer
+  it lost) never makes another snipe: it is answered with the snipe the key made, whatever
+  became of it since, or refused (checked by ``World.retry_create`` as it answers).
 
 A change the API refuses (409 ``ConflictError``/``SnipeSealedError``, or any other
 ``DomainError``) did not happen: it counts as no change.
@@ -267,6 +270,15 @@ class MoneyPathModel(RuleBasedStateMachine):
             self.world.cancel_snipe(snipe)
         else:
             self.world.update_snipe(snipe, **CHANGES[change])
+
+    @precondition(_has_snipes)
+    @rule(i=st.integers(0, MAX_SNIPES - 1), when=WHENS)
+    def client_retries_create(self, i: int, when: str) -> None:
+        """POST /bids again with a create's request and Idempotency-Key (its answer was lost):
+        before or after the user changed or cancelled the snipe, or after it fired."""
+        snipe = self._snipe(i)
+        self._pass_time(when, snipe.end_s)
+        self.world.retry_create(snipe)
 
     # -- the executor
 

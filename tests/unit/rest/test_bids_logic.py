@@ -363,7 +363,7 @@ def test_a_retry_of_the_create_that_filled_the_cap_gets_that_snipe_not_a_429(wor
     slow.arm(1, applied=True, only=["create"])
     with pytest.raises(RetryableError):
         create(world, request(key=KEY), bids=slow.port(world["stores"].bids), cap=cap)
-    stored = world["stores"].bids.item_holder(USER, "1001")
+    [stored] = [b.bidId for b in world["stores"].bids.all_keys(USER) if b.ebayItemId == "1001"]
     auctions = Auctions(**{"1001": auction()})
     # When the client retries it with the key
     bid, _ = create(world, request(key=KEY), auctions=auctions, cap=cap)
@@ -422,15 +422,57 @@ def test_a_key_sent_again_with_another_request_on_the_item_is_refused(world, cha
     assert world["stores"].bids.all_keys(USER) == [first]
 
 
-def test_a_key_sent_again_for_another_item_is_a_new_snipe(world):
+def test_a_key_sent_again_for_another_item_is_refused(world):
     # Given a snipe created with a key
     first, _ = create(world, request(key=KEY))
     # When the key comes again with another item
     auctions = Auctions(**{"1002": auction("1002")})
-    second, _ = create(world, request("1002", key=KEY), auctions=auctions)
-    # Then that is a create like any other
-    assert second.bidId != first.bidId
-    assert second.ebayItemId == "1002"
+    with pytest.raises(IdempotencyKeyReused) as refused:
+        create(world, request("1002", key=KEY), auctions=auctions)
+    # Then it is the 409 of a key reused (a key names one create), and nothing else is stored
+    assert refused.value.details[0].field == "Idempotency-Key"
+    assert world["stores"].bids.all_keys(USER) == [first]
+
+
+@pytest.mark.parametrize("then", ["cancelled", "finished"])
+def test_a_retry_after_the_snipe_left_the_active_ones_gets_it_and_makes_no_other(world, then):
+    # Given a create with a key whose answer was lost, and the snipe since cancelled by the
+    # user (another tab shows it at once) or finished: either frees the item's guard
+    lost_create(world, request(key=KEY))
+    [stored] = world["stores"].bids.all_keys(USER)
+    if then == "cancelled":
+        cancel(world, stored.bidId)
+    else:
+        world["stores"].bids.transition(
+            stored,
+            stored.model_copy(update={"status": BidStatus.FAILED}),
+            logic.history_entry(stored, HistoryAction.FAIL, 0, TTL_DAYS, {}),
+            [BidStatus.PENDING],
+            unsealed=True,
+        )
+    woken = list(world["scheduler"].woken)
+    # When the client's retry of that create arrives
+    bid, _ = create(world, request(key=KEY))
+    # Then it is answered with that snipe as it is now, and no second snipe is made, nor woken:
+    # a cancel the user was told succeeded stays a cancel
+    assert bid.bidId == stored.bidId
+    assert bid.status == (BidStatus.CANCELLED if then == "cancelled" else BidStatus.FAILED)
+    assert [b.bidId for b in world["stores"].bids.all_keys(USER)] == [stored.bidId]
+    assert world["scheduler"].woken == woken
+
+
+def test_a_retry_after_the_user_changed_the_snipe_gets_it_not_a_409(world):
+    # Given a create with a key whose answer was lost, and the user, who saw the snipe appear,
+    # raised its maximum and lead time
+    lost_create(world, request(max_bid=1200, key=KEY))
+    [stored] = world["stores"].bids.all_keys(USER)
+    update(world, stored.bidId, 2500, 12)
+    # When the client's retry of the create (the first maximum) arrives
+    bid, _ = create(world, request(max_bid=1200, key=KEY))
+    # Then it is that create's again (compared with what it asked, not with the snipe now), and
+    # the snipe keeps the user's change
+    assert bid.bidId == stored.bidId
+    assert (bid.maxBidAmount, bid.leadSeconds) == (2500, 12)
 
 
 @pytest.mark.parametrize("key", ["", "x" * 65, "has space", "kéy", "a/b", "a,b"])
