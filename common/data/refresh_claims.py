@@ -16,13 +16,16 @@ A claim is one ``UpdateItem`` conditioned on the last one being old enough, so o
 concurrent refreshes exactly one wins a user's (or the round's) window, whatever the timing:
 no read-then-write. A claim that loses asks for the item its condition saw
 (``ReturnValuesOnConditionCheckFailure=ALL_OLD``), so it learns from the same request when the
-window reopens (:class:`Claim`). Giving a round back is one ``UpdateItem`` too, conditioned on
-the round's claim being the giver's own, so a round never gives back another's. DynamoDB's TTL
-(``ttl``) removes the items an hour after their last write.
+window reopens (:class:`Claim`); a claim that was applied but whose answer was lost (botocore
+sends it again, and the repeat fails on it) knows it by its token. Giving a round back is one
+``UpdateItem`` too, conditioned on the round's claim being the giver's own, so a round never
+gives back another's. DynamoDB's TTL (``ttl``) removes the items an hour after their last
+write.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 
 KEEP_SECONDS = 3600
 ROUND_KEY = "REFRESH#final"
+CLAIMED_BY = "claimedBy"  # the token of the claim that holds the window
 
 
 def user_claim_key(user_id: str) -> str:
@@ -184,20 +188,29 @@ class RefreshClaims:
     def _claim(
         self, key: str, attribute: str, now_ms: int, window_ms: int, extra: dict[str, Any]
     ) -> Claim:
-        sets = ["#at = :now", "#ttl = :ttl"] + [f"{name} = :{name}" for name in extra]
+        # The claim's own token: when DynamoDB applied it but its answer was lost, botocore's
+        # repeat fails the condition on the claim it made; the token says the claim is its own.
+        token = secrets.token_hex(8)
+        sets = ["#at = :now", "#by = :by", "#ttl = :ttl"]
+        sets += [f"{name} = :{name}" for name in extra]
         values = {
             ":now": _n(now_ms),
+            ":by": {"S": token},
             ":before": _n(now_ms - window_ms),
             ":ttl": _n(now_ms // 1000 + KEEP_SECONDS),
         }
         values.update({f":{name}": value for name, value in extra.items()})
-        with ConditionalWrite() as write:
+
+        def own_repeat(seen: dict[str, Any] | None) -> bool:
+            return seen is not None and seen.get(CLAIMED_BY) == token
+
+        with ConditionalWrite(already=own_repeat) as write:
             self.client.update_item(
                 TableName=self.table,
                 Key={"userId": {"S": key}},
                 UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression="attribute_not_exists(#at) OR #at <= :before",
-                ExpressionAttributeNames={"#at": attribute, "#ttl": "ttl"},
+                ExpressionAttributeNames={"#at": attribute, "#by": CLAIMED_BY, "#ttl": "ttl"},
                 ExpressionAttributeValues=values,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )

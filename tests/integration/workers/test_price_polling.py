@@ -215,6 +215,33 @@ def test_a_round_given_back_whose_answer_was_lost_is_still_given_back() -> None:
     assert claims.claim_round(t + 1_000, 30_000)
 
 
+@pytest.mark.parametrize("which", ["round", "user"])
+def test_a_claim_applied_whose_answer_was_lost_is_still_the_claimers(which: str) -> None:
+    # Given the refresh claims on the Users table, and DynamoDB applying a claim but losing its
+    # answer, so botocore sends it again and the repeat fails on the claim it made
+    client = boto3.client("dynamodb")
+    claims = RefreshClaims(get_settings().users_and_app_state_table, client)
+    t = 1_900_000_000_000
+    late = LateWrites(client)
+    late.arm(1, only="roundAt" if which == "round" else "refreshedAt")
+
+    def claim(at: int) -> Any:
+        return (
+            claims.claim_round(at, 30_000) if which == "round" else claims.claim_user("u", at, 30)
+        )
+
+    # When the claim is made / Then it is taken (the round runs, not "shared" with nobody), and
+    # the window is held against the next
+    try:
+        taken = claim(t)
+        assert late.late == ["UpdateItem"]
+    finally:
+        late.close()
+    assert (taken.taken, taken.reopens_in_ms) == (True, 30_000)
+    refused = claim(t + 1_000)
+    assert (refused.taken, refused.reopens_in_ms) == (False, 29_000)
+
+
 def test_items_polled_ahead_of_a_minutes_run_are_kept_for_that_minute() -> None:
     # Given the refresh claims on the Users table, and nothing carried yet
     claims = RefreshClaims(get_settings().users_and_app_state_table)
