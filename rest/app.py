@@ -95,6 +95,11 @@ ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
     422: _error_response("A field failed validation"),
     503: _error_response("AWS throttled the request or eBay is unavailable; try again"),
 }
+# Only on the routes whose request calls eBay (rest/logic/upstream.py): eBay limiting this app's
+# calls (429 after the client's retries).
+EBAY_RATE_LIMITED_RESPONSE: OpenAPIResponse = _error_response(
+    "eBay is limiting this app's calls (code EBAY_RATE_LIMITED); try again in a few minutes"
+)
 # Only on the routes that have a per-user cap or spend eBay calls (common/data/budget.py).
 RATE_LIMITED_RESPONSE: OpenAPIResponse = {
     "description": "An allowance is used up (a per-user cap, or today's share of eBay calls, "

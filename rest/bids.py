@@ -14,7 +14,14 @@ from common.data.budget import SNIPE_CREATION
 from common.handler import settings_validated
 from common.observability import logger, metrics
 from rest import groups
-from rest.app import ERROR_RESPONSES, RATE_LIMITED_RESPONSE, caller, create_app, documented
+from rest.app import (
+    EBAY_RATE_LIMITED_RESPONSE,
+    ERROR_RESPONSES,
+    RATE_LIMITED_RESPONSE,
+    caller,
+    create_app,
+    documented,
+)
 from rest.composition import BidsSettings, bids_ports
 from rest.logic import bids as logic
 from rest.presenters import bid_out
@@ -32,7 +39,7 @@ from rest.schemas.shared import BidIdParam, Cursor, Limit
 
 router = APIGatewayHttpRouter()
 CREATED = documented(
-    {**ERROR_RESPONSES, 429: RATE_LIMITED_RESPONSE},
+    {**ERROR_RESPONSES, 403: EBAY_RATE_LIMITED_RESPONSE, 429: RATE_LIMITED_RESPONSE},
     status=201,
     description="The snipe was scheduled",
 )

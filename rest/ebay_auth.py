@@ -12,7 +12,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.clock import Clock
 from common.handler import settings_validated
 from common.observability import logger, metrics
-from rest.app import caller, create_app, documented, sign_in_email
+from rest.app import (
+    EBAY_RATE_LIMITED_RESPONSE,
+    ERROR_RESPONSES,
+    caller,
+    create_app,
+    documented,
+    sign_in_email,
+)
 from rest.composition import EbayAuthSettings, ebay_auth_ports
 from rest.logic import ebay_auth as logic
 from rest.schemas.ebay import AuthCallbackRequest, AuthUrlOut, LinkStatusOut, UnlinkOut
@@ -39,7 +46,11 @@ def auth_url() -> AuthUrlOut:
     return AuthUrlOut(authUrl=start.auth_url, state=start.state, expiresAt=start.expires_at)
 
 
-@router.post("/ebay/auth/callback", tags=["ebay"], responses=documented())
+@router.post(
+    "/ebay/auth/callback",
+    tags=["ebay"],
+    responses=documented({**ERROR_RESPONSES, 403: EBAY_RATE_LIMITED_RESPONSE}),
+)
 def auth_callback(body: AuthCallbackRequest) -> LinkStatusOut:
     who = caller(router)
     p = ebay_auth_ports()

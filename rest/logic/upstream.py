@@ -1,4 +1,4 @@
-"""The one mapping from eBay's failures to the API's errors (502/503 and 429)."""
+"""The one mapping from eBay's failures to the API's errors (503, and 403 EBAY_RATE_LIMITED)."""
 
 from __future__ import annotations
 
