@@ -951,6 +951,9 @@ class SnipeEngine:
             "status": new_status,
             "finalPrice": price,
             "countdownPhase": None,
+            # An "outcome unknown" or "unconfirmed" reason a PLACED snipe may carry is answered
+            # now; a LOST one's reason is read as "not sold" (emails).
+            "failureReason": None,
         }
         if not won and status.reserve_price_met is False:
             # Nobody won: the record says so in words, or the email would tell of a sale

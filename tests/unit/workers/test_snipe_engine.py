@@ -832,3 +832,35 @@ def test_a_high_bidder_below_the_reserve_is_lost_saying_why(world):
     recorded = stored(world, bid)
     assert (recorded.status, recorded.failureReason) == (BidStatus.LOST, RESERVE_NOT_MET_REASON)
     assert world["notified"] == [("LOST", bid.bidId)]
+
+
+@pytest.mark.parametrize("win", [True, False])
+def test_an_outcome_learned_after_it_was_reported_unknown_drops_the_unknown_reason(world, win):
+    # Given a placed snipe recorded "outcome unknown" an hour after its end (its reason in
+    # failureReason), and eBay, which took its bid, reporting the auction ended at last (a
+    # leftover follow-up, or a group sibling's run, asks again)
+    bid = snipe(world)
+    world["ebay"].taken = [(END - LEAD, Money(amount=5000, currency="USD"))]
+    world["ebay"].win = win
+    unknown = bid.model_copy(
+        update={
+            "status": BidStatus.PLACED,
+            "failureReason": "The bid was placed, but eBay had not reported the outcome",
+        }
+    )
+    world["stores"].bids.transition(
+        bid,
+        unknown,
+        history_entry(unknown, HistoryAction.PLACE, (END - LEAD) * 1000, 30, {}),
+        [BidStatus.PENDING],
+        unsealed=True,
+    )
+    world["clock"].now = END + 3700.0
+    # When the run learns the outcome
+    result = engine(world).run(USER, bid.bidId)
+    # Then the record says WON or LOST without the stale reason: a LOST snipe's reason is what
+    # its email reads as "ended without a sale" (the reserve not met), which it was not
+    assert result == ("won" if win else "lost")
+    recorded = stored(world, bid)
+    assert recorded.status is (BidStatus.WON if win else BidStatus.LOST)
+    assert recorded.failureReason is None
