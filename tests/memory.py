@@ -209,14 +209,22 @@ class MemoryBids:
         ]
 
     # ------------------------------------------------------------------ writes
-    def create(self, bid: BidEntity, history: HistoryEntity, max_active: int | None = None) -> None:
+    def create(
+        self,
+        bid: BidEntity,
+        history: HistoryEntity,
+        max_active: int | None = None,
+        *,
+        replaces: str | None = None,
+    ) -> None:
         with self.t.lock:
             guard = snipe_guard_key(bid.userId, bid.ebayItemId)
             slots = self.t.users.get(active_snipes_key(bid.userId), {}).get("bidIds", set())
             if self.t.profile_deleted(bid.userId):
                 raise AccountDeletedError(ACCOUNT_DELETED)
             key = keyed_create_key(bid.userId, bid.idempotencyKey) if bid.idempotencyKey else None
-            if key and key in self.t.users:
+            taken = self.t.users.get(key) if key else None
+            if taken and not (replaces and taken["made"].bidId == replaces):
                 raise IdempotencyKeyTaken(
                     "This Idempotency-Key already made a snipe", made=self.t.users[key]["made"]
                 )

@@ -232,7 +232,14 @@ class BidsRepository:
         return [BidEntity.model_validate(from_item(i)) for i in query_items(self.client, **kwargs)]
 
     # ------------------------------------------------------------------ writes
-    def create(self, bid: BidEntity, history: HistoryEntity, max_active: int | None = None) -> None:
+    def create(
+        self,
+        bid: BidEntity,
+        history: HistoryEntity,
+        max_active: int | None = None,
+        *,
+        replaces: str | None = None,
+    ) -> None:
         """Store a new snipe, its history entry and the one-active-snipe-per-item guard, and
         count it among its owner's active snipes: with ``max_active``, only if they have fewer
         (TooManyActiveSnipes otherwise; common/data/active_snipes.py). ActiveSnipeExists when
@@ -241,21 +248,11 @@ class BidsRepository:
         A snipe with an ``idempotencyKey`` also stores its key's record (``KeyedCreate``, kept
         KEYED_CREATE_DAYS), on condition that the key made no snipe yet: IdempotencyKeyTaken,
         with that record, when it did, whatever became of that snipe since (a retry after the
-        user cancelled it must not make another)."""
+        user cancelled it must not make another). ``replaces``: the snipe the key made, which
+        was withdrawn (its create answered 503, "try again"): this create takes the key over,
+        on condition that the record still names that snipe."""
         items: list[Any] = [
-            {
-                "Put": {
-                    "TableName": self.users_and_app_state_table,
-                    "Item": to_item(
-                        {
-                            "userId": snipe_guard_key(bid.userId, bid.ebayItemId),
-                            "ownerId": bid.userId,
-                            "bidId": bid.bidId,
-                        }
-                    ),
-                    "ConditionExpression": "attribute_not_exists(userId)",
-                }
-            },
+            self._guard_put(bid),
             {
                 "Put": {
                     "TableName": self.table,
@@ -270,7 +267,7 @@ class BidsRepository:
         ]
         slot_at, account_at, key_at = 3, 4, 5
         if bid.idempotencyKey:
-            items.append(self._keyed_create_put(bid))
+            items.append(self._keyed_create_put(bid, replaces))
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
@@ -498,9 +495,30 @@ class BidsRepository:
         )
         return bids
 
-    def _keyed_create_put(self, bid: BidEntity) -> dict[str, Any]:
+    def _guard_put(self, bid: BidEntity) -> dict[str, Any]:
+        """The one-active-snipe-per-item guard of a new snipe."""
+        guard = {
+            "userId": snipe_guard_key(bid.userId, bid.ebayItemId),
+            "ownerId": bid.userId,
+            "bidId": bid.bidId,
+        }
+        return {
+            "Put": {
+                "TableName": self.users_and_app_state_table,
+                "Item": to_item(guard),
+                "ConditionExpression": "attribute_not_exists(userId)",
+            }
+        }
+
+    def _keyed_create_put(self, bid: BidEntity, replaces: str | None) -> dict[str, Any]:
         assert bid.idempotencyKey
         made = KeyedCreate.of(bid)
+        condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(userId)"}
+        if replaces:
+            condition = {
+                "ConditionExpression": "attribute_not_exists(userId) OR bidId = :replaced",
+                "ExpressionAttributeValues": {":replaced": to_value(replaces)},
+            }
         return {
             "Put": {
                 "TableName": self.users_and_app_state_table,
@@ -512,7 +530,7 @@ class BidsRepository:
                         "ttl": bid.createdAt // 1000 + KEYED_CREATE_DAYS * 86_400,
                     }
                 ),
-                "ConditionExpression": "attribute_not_exists(userId)",
+                **condition,
                 # The snipe the key made, for the retry to be answered with.
                 **RETURN_OLD_ON_FAILURE,
             }

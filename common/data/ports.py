@@ -73,7 +73,12 @@ class BidStore(Protocol):
     def give_back_wake(self, bid: BidEntity, token: str) -> None: ...
 
     def create(
-        self, bid: BidEntity, history: HistoryEntity, max_active: int | None = None
+        self,
+        bid: BidEntity,
+        history: HistoryEntity,
+        max_active: int | None = None,
+        *,
+        replaces: str | None = None,
     ) -> None: ...
 
     def transition(

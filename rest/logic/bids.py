@@ -74,6 +74,8 @@ class NewSnipe:
     idempotency_key: str | None = None
 
 
+# Why a snipe whose wake-up could not be arranged was withdrawn (its create answered 503).
+SCHEDULE_FAILED = "SCHEDULE_FAILED"
 IDEMPOTENCY_KEY_FIELD = "Idempotency-Key"
 KEY_REUSED = "Idempotency-Key reused with a different request"
 # What a keyed retry of a create that landed may be refused with before its answer: the guard
@@ -155,7 +157,17 @@ def create_snipe(
         bid = _store_new(user_id, request, lead, ports, auctions, clock, history_ttl_days)
     except REFUSALS_OF_A_REPEAT as refusal:
         bid = _created_before(user_id, request, refusal, ports, clock)
+        if _withdrawn(bid):
+            # The key's snipe was withdrawn and its create answered 503 ("try again"): this is
+            # that retry, which makes the snipe, taking the key over.
+            bid = _store_new(
+                user_id, request, lead, ports, auctions, clock, history_ttl_days, bid.bidId
+            )
     return bid, _warnings(user, bid, ports.bids)
+
+
+def _withdrawn(bid: BidEntity) -> bool:
+    return bid.status is BidStatus.CANCELLED and bid.cancelReason == SCHEDULE_FAILED
 
 
 def _store_new(
@@ -166,6 +178,7 @@ def _store_new(
     auctions: AuctionLookup,
     clock: Clock,
     history_ttl_days: int,
+    replaces: str | None = None,
 ) -> BidEntity:
     bids, cap = ports.bids, ports.snipe_cap
     caps.check_room(user_id, cap, clock)  # before an eBay call is spent on it
@@ -185,6 +198,7 @@ def _store_new(
         ),
         cap,
         clock,
+        replaces,
     )
     _wake_or_withdraw(bid, ports.scheduler, bids, clock, history_ttl_days)
     return bid
@@ -346,12 +360,12 @@ def _wake_or_withdraw(
         after = bid.model_copy(
             update={
                 "status": BidStatus.CANCELLED,
-                "cancelReason": "SCHEDULE_FAILED",
+                "cancelReason": SCHEDULE_FAILED,
                 "updatedAt": now,
             }
         )
         entry = history_entry(
-            after, HistoryAction.CANCEL, now, history_ttl_days, {"reason": "SCHEDULE_FAILED"}
+            after, HistoryAction.CANCEL, now, history_ttl_days, {"reason": SCHEDULE_FAILED}
         )
         bids.transition(bid, after, entry, allowed=[BidStatus.PENDING])
         logger.warning("snipe withdrawn: no schedule", bid_id=bid.bidId)

@@ -38,7 +38,12 @@ class SnipeStore(Protocol):
     """common.data.bids.BidsRepository."""
 
     def create(
-        self, bid: BidEntity, history: HistoryEntity, max_active: int | None = None
+        self,
+        bid: BidEntity,
+        history: HistoryEntity,
+        max_active: int | None = None,
+        *,
+        replaces: str | None = None,
     ) -> None: ...
 
 
@@ -72,10 +77,12 @@ def create_counted(
     history: HistoryEntity,
     cap: ActiveSnipeCap,
     clock: Clock,
+    replaces: str | None = None,
 ) -> None:
     """Store ``bid``, counted among its owner's active snipes: at most ``cap.max_active``, or
-    TooManyActiveSnipes with its Retry-After."""
+    TooManyActiveSnipes with its Retry-After. ``replaces``: the withdrawn snipe whose
+    Idempotency-Key this one takes over (common.data.bids.BidsRepository.create)."""
     try:
-        bids.create(bid, history, max_active=cap.max_active)
+        bids.create(bid, history, max_active=cap.max_active, replaces=replaces)
     except TooManyActiveSnipes as exc:
         raise at_cap(bid.userId, cap, clock) from exc

@@ -289,7 +289,14 @@ class FakeStore:
     full: bool = False
     caps_seen: list[int | None] = field(default_factory=list)
 
-    def create(self, bid: BidEntity, history: HistoryEntity, max_active: int | None = None) -> None:
+    def create(
+        self,
+        bid: BidEntity,
+        history: HistoryEntity,
+        max_active: int | None = None,
+        *,
+        replaces: str | None = None,
+    ) -> None:
         self.caps_seen.append(max_active)
         if self.full:
             raise TooManyActiveSnipes("full")

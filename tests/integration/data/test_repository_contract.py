@@ -227,6 +227,22 @@ def test_a_create_key_names_its_snipe_to_a_retry_whatever_became_of_it(stores):
     created(stores, new_snipe("b0005", idempotencyKey="key-2"), max_active=1)
 
 
+def test_a_withdrawn_snipes_key_is_taken_over_by_the_create_that_replaces_it_once(stores):
+    # Given a snipe created with a key, then withdrawn (no wake-up: its create answered 503)
+    first = created(stores, new_snipe(idempotencyKey="key-1"))
+    moved(stores, first, BidStatus.CANCELLED, allowed=[BidStatus.PENDING])
+    # When the retry is created replacing it
+    retry = new_snipe("b0002", idempotencyKey="key-1")
+    stores.bids.create(retry, entry(retry, at=NOW_MS + 3), replaces=first.bidId)
+    # Then the key names the retry's snipe, and a create replacing the first again is refused
+    assert stores.bids.keyed_create(USER, "key-1") == KeyedCreate.of(retry)
+    again = new_snipe("b0003", "item-2", idempotencyKey="key-1")
+    with pytest.raises(IdempotencyKeyTaken) as refused:
+        stores.bids.create(again, entry(again, at=NOW_MS + 4), replaces=first.bidId)
+    assert refused.value.made == KeyedCreate.of(retry)
+    assert stores.bids.get(USER, "b0003") is None
+
+
 def test_one_request_a_fire_time_starts_the_executors_waiting_invocation(stores):
     # Given an active snipe, and another on another item
     bid = created(stores)

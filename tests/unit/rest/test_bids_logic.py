@@ -625,3 +625,19 @@ def test_snipes_are_listed_newest_first_through_signed_cursors(world):
             break
     # Then they come newest first, the cancelled one left out
     assert seen == [ids[2], ids[0]]
+
+
+def test_a_retry_with_the_key_of_a_withdrawn_snipe_creates_it_again(world):
+    # Given a create with a key whose snipe was withdrawn (no wake-up: 503, "try again")
+    with pytest.raises(RetryableError):
+        create(world, request(key=KEY), scheduler=FailingScheduler())
+    [withdrawn] = world["stores"].bids.all_keys(USER)
+    world["clock"].now += 1
+    # When the client retries with the key, as the 503 asks
+    bid, _ = create(world, request(key=KEY))
+    # Then the snipe is made again, pending and woken, and a further retry gets that one
+    assert bid.bidId != withdrawn.bidId
+    assert bid.status is BidStatus.PENDING
+    assert world["scheduler"].woken == [bid.bidId]
+    again, _ = create(world, request(key=KEY))
+    assert again.bidId == bid.bidId
