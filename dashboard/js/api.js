@@ -75,6 +75,9 @@ export class Api {
       if (this.auth.signedIn) return this.request(method, path, { body, query, headers: extra }, true);
     }
     const error = payload?.error;
+    // The account was deleted (elsewhere) while this session's token is still in its hour:
+    // nothing can be done with it, and its socket would be refused on every reconnect.
+    if (response.status === 401 && error?.code === "ACCOUNT_DELETED") this.auth.signOut();
     if (error) throw new ApiError(response.status, error.code, error.message, error.details);
     throw new ApiError(
       response.status,

@@ -474,6 +474,25 @@ def test_back_online_after_offline_the_page_is_live_on_one_socket(
     _wait_for(lambda: len(websocket.connections) == 1)
 
 
+def test_a_deleted_accounts_page_goes_back_to_sign_in(page: Any, stack: RunningStack) -> None:
+    _require_realtime(stack)
+    # Given a signed-in page, live
+    _sign_in(page, stack)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    # When the account is deleted elsewhere (the API, a script) with a token still in its hour,
+    # and the page is opened again with the session it kept
+    token = page.evaluate("JSON.parse(sessionStorage.getItem('sniper.session')).idToken")
+    deleted = httpx.delete(
+        f"{stack.base_url}/users/account", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert deleted.status_code == 200, deleted.text
+    page.reload()
+    # Then the API's ACCOUNT_DELETED signs the page out: the sign-in form, not a dashboard
+    # whose socket is refused again and again
+    expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('sniper.session')") is None
+
+
 def _group_card(page: Any, group: str) -> Any:
     return page.locator("article.group").filter(has=page.get_by_role("heading", name=group))
 
