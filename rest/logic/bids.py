@@ -76,6 +76,7 @@ class NewSnipe:
 
 # Why a snipe whose wake-up could not be arranged was withdrawn (its create answered 503).
 SCHEDULE_FAILED = "SCHEDULE_FAILED"
+NOT_SCHEDULED = "The snipe could not be scheduled; please try again"
 IDEMPOTENCY_KEY_FIELD = "Idempotency-Key"
 KEY_REUSED = "Idempotency-Key reused with a different request"
 # What a keyed retry of a create that landed may be refused with before its answer: the guard
@@ -160,10 +161,34 @@ def create_snipe(
         if _withdrawn(bid):
             # The key's snipe was withdrawn and its create answered 503 ("try again"): this is
             # that retry, which makes the snipe, taking the key over.
-            bid = _store_new(
-                user_id, request, lead, ports, auctions, clock, history_ttl_days, bid.bidId
+            bid = _retry_withdrawn(
+                user_id, request, lead, bid, ports, auctions, clock, history_ttl_days
             )
     return bid, _warnings(user, bid, ports.bids)
+
+
+def _retry_withdrawn(
+    user_id: str,
+    request: NewSnipe,
+    lead: int,
+    withdrawn: BidEntity,
+    ports: CreationPorts,
+    auctions: AuctionLookup,
+    clock: Clock,
+    history_ttl_days: int,
+) -> BidEntity:
+    """The snipe made again for the retry of a create whose snipe, ``withdrawn``, had no wake-up
+    (503). A racing retry that took the key over first made it: this one is answered with that
+    snipe, as any repeat is; if that one was withdrawn too, 503 again."""
+    try:
+        return _store_new(
+            user_id, request, lead, ports, auctions, clock, history_ttl_days, withdrawn.bidId
+        )
+    except REFUSALS_OF_A_REPEAT as refusal:
+        made = _created_before(user_id, request, refusal, ports, clock)
+    if _withdrawn(made):
+        raise RetryableError(NOT_SCHEDULED)
+    return made
 
 
 def _withdrawn(bid: BidEntity) -> bool:
@@ -369,7 +394,7 @@ def _wake_or_withdraw(
         )
         bids.transition(bid, after, entry, allowed=[BidStatus.PENDING])
         logger.warning("snipe withdrawn: no schedule", bid_id=bid.bidId)
-        raise RetryableError("The snipe could not be scheduled; please try again") from exc
+        raise RetryableError(NOT_SCHEDULED) from exc
     logger.info("snipe wake-up arranged", bid_id=bid.bidId, how=how, fire_at=bid.fire_at)
 
 

@@ -641,3 +641,38 @@ def test_a_retry_with_the_key_of_a_withdrawn_snipe_creates_it_again(world):
     assert world["scheduler"].woken == [bid.bidId]
     again, _ = create(world, request(key=KEY))
     assert again.bidId == bid.bidId
+
+
+class BidsRacedOnFirstGet(MemoryBids):
+    """The in-memory snipes, on the world's tables, where ``race`` runs once just before the
+    first ``get`` answers: another request acting between this one's read and its write."""
+
+    def __init__(self, world: dict[str, Any], race: Any) -> None:
+        super().__init__(world["stores"].tables)
+        self.race: Any = race
+
+    def get(self, user_id: str, bid_id: str) -> BidEntity | None:
+        race, self.race = self.race, None
+        if race is not None:
+            race()
+        return super().get(user_id, bid_id)
+
+
+def test_of_two_racing_retries_of_a_withdrawn_create_the_loser_gets_the_winners_snipe(world):
+    # Given a create with a key withdrawn for SCHEDULE_FAILED (503, "try again")
+    with pytest.raises(RetryableError):
+        create(world, request(key=KEY), scheduler=FailingScheduler())
+    [withdrawn] = world["stores"].bids.all_keys(USER)
+    world["clock"].now += 1
+    # and two retries of it with the key: the second makes the snipe again while the first has
+    # read the withdrawn one and not yet written
+    made: list[BidEntity] = []
+    raced = BidsRacedOnFirstGet(world, lambda: made.append(create(world, request(key=KEY))[0]))
+    # When the first goes on
+    bid, _ = create(world, request(key=KEY), bids=raced)
+    # Then it is answered with the snipe the second made (not a 409), and one snipe replaced
+    # the withdrawn one
+    [winner] = made
+    assert bid.bidId == winner.bidId != withdrawn.bidId
+    active = [b for b in world["stores"].bids.all_keys(USER) if b.status is BidStatus.PENDING]
+    assert [b.bidId for b in active] == [winner.bidId]
