@@ -178,14 +178,17 @@ def _retry_withdrawn(
     history_ttl_days: int,
 ) -> BidEntity:
     """The snipe made again for the retry of a create whose snipe, ``withdrawn``, had no wake-up
-    (503). A racing retry that took the key over first made it: this one is answered with that
-    snipe, as any repeat is; if that one was withdrawn too, 503 again."""
+    (503). Refused for itself (eBay's view of the item, the cap), the refusal. A racing retry
+    that took the key over first made it: this one is answered with that snipe, as any repeat
+    is; if that one was withdrawn too, 503 again."""
     try:
         return _store_new(
             user_id, request, lead, ports, auctions, clock, history_ttl_days, withdrawn.bidId
         )
     except REFUSALS_OF_A_REPEAT as refusal:
         made = _created_before(user_id, request, refusal, ports, clock)
+        if made.bidId == withdrawn.bidId:
+            raise
     if _withdrawn(made):
         raise RetryableError(NOT_SCHEDULED)
     return made

@@ -676,3 +676,15 @@ def test_of_two_racing_retries_of_a_withdrawn_create_the_loser_gets_the_winners_
     assert bid.bidId == winner.bidId != withdrawn.bidId
     active = [b for b in world["stores"].bids.all_keys(USER) if b.status is BidStatus.PENDING]
     assert [b.bidId for b in active] == [winner.bidId]
+
+
+def test_a_retry_of_a_withdrawn_create_refused_for_itself_gets_that_refusal(world):
+    # Given a create with a key withdrawn for SCHEDULE_FAILED (503, "try again")
+    with pytest.raises(RetryableError):
+        create(world, request(key=KEY), scheduler=FailingScheduler())
+    world["clock"].now += 1
+    # When its retry finds the auction ended meanwhile
+    ended = Auctions(**{"1001": auction(ends_in=-10)})
+    # Then it gets that refusal (422), not another 503 that asks it to try again
+    with pytest.raises(ValidationFailed):
+        create(world, request(key=KEY), auctions=ended)
