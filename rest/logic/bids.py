@@ -514,6 +514,7 @@ def update_snipe(
         changes: dict[str, Any] = {"updatedAt": now}
         details: dict[str, Any] = {}
         if max_bid_amount is not None and max_bid_amount != before.maxBidAmount:
+            _check_above_price(max_bid_amount, before)
             changes.update(maxBidAmount=max_bid_amount, lastAlertSent=None, lastAlertBidAmount=None)
             details["maxBidAmount"] = {"from": before.maxBidAmount, "to": max_bid_amount}
         if lead_seconds is not None and lead_seconds != before.leadSeconds:
@@ -538,6 +539,17 @@ def update_snipe(
             # executor woken early moves its own wake-up.
             logger.warning("snipe wake-up not moved", bid_id=bid_id)
     return changed
+
+
+def _check_above_price(max_bid_amount: int, bid: BidEntity) -> None:
+    """A maximum below the auction's price as last read (a price only rises) is below eBay's
+    minimum bid: refused as a create with it is (BadRequestError, 400), not accepted for a
+    snipe that can only fail at the end."""
+    if bid.currentPrice is not None and max_bid_amount < bid.currentPrice:
+        text = f"below the auction's current price of {bid.currentPrice} cents ({bid.currency})"
+        raise BadRequestError(
+            f"Your maximum is {text}", [FieldIssue("maxBidAmount", f"must not be {text}")]
+        )
 
 
 def cancel_snipe(

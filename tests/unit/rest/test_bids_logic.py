@@ -575,6 +575,21 @@ def test_a_sealed_snipe_can_be_neither_changed_nor_cancelled(world):
     assert stores.bids.require(USER, bid.bidId).maxBidAmount == 5000
 
 
+def test_a_maximum_lowered_below_the_current_price_is_refused_as_at_create(world):
+    # Given a snipe on an auction whose price is $10.00 (eBay takes no bid below it)
+    bid, _ = create(world)
+    assert bid.currentPrice == 1000
+    # When the user lowers the maximum to $5.00
+    with pytest.raises(BadRequestError) as refused:
+        update(world, bid.bidId, 500, None)
+    # Then it is a 400 naming the maximum, as a create with it is, not a 200 for a snipe that
+    # can only fail at the end; the snipe is as it was
+    assert refused.value.details[0].field == "maxBidAmount"
+    assert world["stores"].bids.require(USER, bid.bidId).maxBidAmount == 5000
+    # and a maximum at the price goes in
+    assert update(world, bid.bidId, 1000, None).maxBidAmount == 1000
+
+
 def test_an_empty_change_is_refused(world):
     # Given a snipe
     bid, _ = create(world)
