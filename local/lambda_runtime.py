@@ -7,10 +7,12 @@ function's ``Timeout``. Invocations run on a thread pool so the event loop stays
 Two isolation modes:
 
 ``thread`` (the default): every handler runs in this process. Cheap, and tests can look inside.
-The invocations of a function behind an HTTP API route run one at a time, as in one warm
-container: such handlers (Powertools' resolvers) keep the current event on a module-level
-object, and two at once would answer each other's requests. The others (scheduled, stream,
-asynchronous) run concurrently; a waiting bid executor must not hold up the next one.
+The invocations of the functions behind HTTP API routes run one at a time, all of them
+together, as in one warm container: such handlers (Powertools' resolvers) keep the current
+event on a class attribute every resolver in the process shares (``BaseRouter.current_event``),
+and two at once, of one function or of two, would answer each other's requests. The others
+(scheduled, stream, asynchronous) run concurrently; a waiting bid executor must not hold up the
+next one.
 Environment variables are process-wide, so the union of every function's environment is put
 into ``os.environ`` once; two functions wanting different values for one variable is an error.
 A thread cannot be killed: a handler that exceeds its Timeout is *reported* as timed out (the
@@ -163,8 +165,13 @@ class LambdaRuntime:
         self._stats_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
         self._containers: dict[str, ContainerPool] = {}
+        # One lock for every function behind the HTTP API, not one each: Powertools keeps the
+        # request's event on a class attribute every resolver in the process shares
+        # (BaseRouter.current_event), so two functions at once answered each other's requests,
+        # another user's identity included.
+        api_lock = threading.Lock()
         self._one_at_a_time: dict[str, threading.Lock] = {
-            route.function_id: threading.Lock() for route in template.http_routes
+            route.function_id: api_lock for route in template.http_routes
         }
 
     # ---- environment
