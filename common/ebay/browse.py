@@ -170,6 +170,9 @@ def item_from(body: Mapping[str, Any]) -> EbayItem:
         condition=body.get("condition"),
         seller_username=seller.get("username") if isinstance(seller, Mapping) else None,
         reserve_price_met=bool_or_none(body.get("reservePriceMet")),
+        buy_it_now_price=(
+            money_or_none(body.get("price")) if "FIXED_PRICE" in buying_options else None
+        ),
     )
 
 

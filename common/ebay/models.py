@@ -162,6 +162,8 @@ class EbayItem(_Frozen):
     condition: str | None
     seller_username: str | None
     reserve_price_met: bool | None
+    # The Buy It Now price while one is offered (buyingOptions has FIXED_PRICE: Item.price).
+    buy_it_now_price: Money | None = None
 
     @property
     def end_time(self) -> int | None:

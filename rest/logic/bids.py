@@ -15,7 +15,7 @@ from common.ebay.errors import (
     InvalidItemId,
     ItemNotFound,
 )
-from common.ebay.models import EbayItem
+from common.ebay.models import EbayItem, Money
 from common.errors import (
     ActiveSnipeExists,
     BadRequestError,
@@ -154,6 +154,7 @@ def create_snipe(
     lead = request.lead_seconds
     if lead is None:
         lead = (user.preferences.defaultLeadSeconds if user else None) or DEFAULT_LEAD_SECONDS
+    auctions = _Remembered(auctions)
     try:
         bid = _store_new(user_id, request, lead, ports, auctions, clock, history_ttl_days)
     except REFUSALS_OF_A_REPEAT as refusal:
@@ -164,7 +165,19 @@ def create_snipe(
             bid = _retry_withdrawn(
                 user_id, request, lead, bid, ports, auctions, clock, history_ttl_days
             )
-    return bid, _warnings(user, bid, ports.bids)
+    return bid, _warnings(user, bid, ports.bids, auctions.item)
+
+
+@dataclass
+class _Remembered:
+    """An AuctionLookup keeping the item eBay described, for the create's warnings."""
+
+    lookup: AuctionLookup
+    item: EbayItem | None = None
+
+    def get_item_by_legacy_id(self, legacy_item_id: str) -> EbayItem:
+        self.item = self.lookup.get_item_by_legacy_id(legacy_item_id)
+        return self.item
 
 
 def _retry_withdrawn(
@@ -258,10 +271,19 @@ def _created_before(
     return earlier
 
 
-def _warnings(user: UserEntity | None, bid: BidEntity, bids: BidStore) -> list[str]:
+def _warnings(
+    user: UserEntity | None, bid: BidEntity, bids: BidStore, item: EbayItem | None = None
+) -> list[str]:
     warnings = []
     if user is None or not user.ebayAccountId:
         warnings.append("Link your eBay account before the auction ends, or the snipe cannot fire")
+    bin_price = item.buy_it_now_price if item else None
+    if bin_price and bin_price.currency == bid.currency and bid.maxBidAmount > bin_price.amount:
+        warnings.append(
+            f"Your maximum is above the Buy It Now price of {money(bin_price)}: eBay"
+            " refuses such a bid while Buy It Now is offered (it goes with the auction's first"
+            " bid), so buy it outright, or lower the maximum"
+        )
     if bid.groupId:
         warnings += group_overlap_warnings(bid, bids)
     return warnings
@@ -439,6 +461,12 @@ def _check_biddable(item: EbayItem, request: NewSnipe, lead: int, now_s: int) ->
         raise BadRequestError(
             f"Your maximum is {text}", [FieldIssue("maxBidAmount", f"must not be {text}")]
         )
+
+
+def money(amount: Money) -> str:
+    """An amount as the user reads it: $90.00 in US dollars, 90.00 GBP in any other."""
+    text = f"{amount.amount // 100}.{amount.amount % 100:02d}"
+    return f"${text}" if amount.currency == "USD" else f"{text} {amount.currency}"
 
 
 def group_overlap_warnings(bid: BidEntity, bids: BidStore) -> list[str]:

@@ -24,6 +24,7 @@ ITEM_JSON: dict[str, Any] = {
     "buyingOptions": ["AUCTION", "FIXED_PRICE"],
     "currentBidPrice": {"value": "12.50", "currency": "USD"},
     "minimumPriceToBid": {"value": "13.00", "currency": "USD"},
+    "price": {"value": "90.00", "currency": "USD"},
     "bidCount": 3,
     "itemEndDate": "2023-11-15T22:13:20.250Z",
     "image": {"imageUrl": "https://i.ebayimg.com/x.jpg"},
@@ -128,6 +129,19 @@ def test_item_by_legacy_id_is_read_into_the_products_units(
     assert item.seller_username == "camera_shop"
     assert item.reserve_price_met is False
     assert item.buying_options == ("AUCTION", "FIXED_PRICE")
+    assert item.buy_it_now_price == Money(amount=9000, currency="USD")
+
+
+def test_an_auction_without_buy_it_now_has_no_buy_it_now_price(
+    browse: BrowseApi, ebay: respx.MockRouter
+) -> None:
+    # Given an auction whose Buy It Now went with its first bid (eBay's price is then the bid's)
+    app_token_route(ebay)
+    ebay.get("/buy/browse/v1/item/get_item_by_legacy_id").mock(
+        return_value=httpx.Response(200, json={**ITEM_JSON, "buyingOptions": ["AUCTION"]})
+    )
+    # When read, then it has no Buy It Now price
+    assert browse.get_item_by_legacy_id(110552222222).buy_it_now_price is None
 
 
 def test_get_item_url_encodes_the_rest_id(browse: BrowseApi, ebay: respx.MockRouter) -> None:

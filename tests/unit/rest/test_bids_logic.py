@@ -255,6 +255,27 @@ def test_the_active_snipe_cap_refuses_before_ebay_is_asked(world):
     assert auctions.asked == []
 
 
+def test_a_maximum_above_the_buy_it_now_price_is_warned_about(world):
+    # Given an auction that also offers Buy It Now at $90.00 (eBay refuses a bid above that
+    # price while it is offered; it goes with the first bid)
+    bin_offered = auction(
+        buying_options=("AUCTION", "FIXED_PRICE"),
+        buy_it_now_price=Money(amount=9000, currency="USD"),
+    )
+    # When the user snipes it with a $200.00 maximum, and with $80.00
+    above, above_warnings = create(
+        world, request(max_bid=20_000), auctions=Auctions(**{"1001": bin_offered})
+    )
+    cancel(world, above.bidId)
+    _, below_warnings = create(
+        world, request(max_bid=8_000), auctions=Auctions(**{"1001": bin_offered})
+    )
+    # Then the first is told at once, not only by a FAILED at the end; the second is not
+    assert len(above_warnings) == 1
+    assert "Buy It Now price of $90.00" in above_warnings[0]
+    assert below_warnings == []
+
+
 def test_group_snipes_ending_too_close_together_are_warned_about(world):
     # Given a group snipe on an auction
     create(world, request("1001", group="cams"))
