@@ -15,7 +15,7 @@ from common.ebay.errors import (
     InvalidItemId,
     ItemNotFound,
 )
-from common.ebay.models import EbayItem, Money
+from common.ebay.models import EbayItem
 from common.errors import (
     ActiveSnipeExists,
     BadRequestError,
@@ -280,7 +280,7 @@ def _warnings(
     bin_price = item.buy_it_now_price if item else None
     if bin_price and bin_price.currency == bid.currency and bid.maxBidAmount > bin_price.amount:
         warnings.append(
-            f"Your maximum is above the Buy It Now price of {money(bin_price)}: eBay"
+            f"Your maximum is above the Buy It Now price of {bin_price.display()}: eBay"
             " refuses such a bid while Buy It Now is offered (it goes with the auction's first"
             " bid), so buy it outright, or lower the maximum"
         )
@@ -461,12 +461,6 @@ def _check_biddable(item: EbayItem, request: NewSnipe, lead: int, now_s: int) ->
         raise BadRequestError(
             f"Your maximum is {text}", [FieldIssue("maxBidAmount", f"must not be {text}")]
         )
-
-
-def money(amount: Money) -> str:
-    """An amount as the user reads it: $90.00 in US dollars, 90.00 GBP in any other."""
-    text = f"{amount.amount // 100}.{amount.amount % 100:02d}"
-    return f"${text}" if amount.currency == "USD" else f"{text} {amount.currency}"
 
 
 def group_overlap_warnings(bid: BidEntity, bids: BidStore) -> list[str]:

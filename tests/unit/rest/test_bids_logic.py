@@ -276,6 +276,20 @@ def test_a_maximum_above_the_buy_it_now_price_is_warned_about(world):
     assert below_warnings == []
 
 
+def test_the_buy_it_now_warning_writes_the_price_as_the_emails_do(world):
+    # Given an auction offering Buy It Now at $1,250.00
+    bin_offered = auction(
+        buying_options=("AUCTION", "FIXED_PRICE"),
+        buy_it_now_price=Money(amount=125_000, currency="USD"),
+    )
+    # When the user snipes it with a $2,000.00 maximum
+    _, warnings = create(
+        world, request(max_bid=200_000), auctions=Auctions(**{"1001": bin_offered})
+    )
+    # Then the price reads as every amount the product writes (Money.display, the emails')
+    assert "Buy It Now price of $1,250.00" in warnings[0]
+
+
 def test_group_snipes_ending_too_close_together_are_warned_about(world):
     # Given a group snipe on an auction
     create(world, request("1001", group="cams"))
