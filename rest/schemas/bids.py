@@ -30,8 +30,9 @@ IdempotencyKeyHeader = Annotated[
         alias="Idempotency-Key",
         description="A fresh token per create, sent again with each retry of it: a retry whose"
         " first attempt did create the snipe answers 201 with that snipe (as it is now: edited,"
-        " cancelled or finished since, it is not made again) instead of 409. Kept a day. The"
-        " same key with another request is 409 IDEMPOTENCY_KEY_REUSED.",
+        " cancelled or finished since, it is not made again; only a snipe withdrawn because it"
+        " could not be scheduled, whose create answered 503, is made again) instead of 409."
+        " Kept a day. The same key with another request is 409 IDEMPOTENCY_KEY_REUSED.",
         json_schema_extra={"pattern": IDEMPOTENCY_KEY_PATTERN, "minLength": 1, "maxLength": 64},
     ),
 ]
