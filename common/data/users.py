@@ -94,15 +94,16 @@ SEALED_MESSAGE = (
 def raise_if_sealed(client: DynamoDBClient, table: str, user_id: str, now_ms: int) -> None:
     """SnipeSealedError if the user's profile carries a seal still running (read after a
     write conditional on NOT_SEALED was refused, to say which condition refused it)."""
-    item = (
-        client.get_item(
-            TableName=table,
-            Key={"userId": {"S": user_id}},
-            ConsistentRead=True,
-            ProjectionExpression="sealedUntil",
-        ).get("Item")
-        or {}
-    )
+    with translate_errors():  # called from a refusal's handler: throttling is RetryableError too
+        item = (
+            client.get_item(
+                TableName=table,
+                Key={"userId": {"S": user_id}},
+                ConsistentRead=True,
+                ProjectionExpression="sealedUntil",
+            ).get("Item")
+            or {}
+        )
     until = int(item.get("sealedUntil", {}).get("N", "0"))
     if until >= now_ms:
         retry_after = max(1, -(-(until - now_ms) // 1000))
