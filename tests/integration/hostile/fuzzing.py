@@ -53,11 +53,13 @@ SEED = 20_260_808
 # field: a cursor this API did not sign (or signed for another listing), an eBay item number
 # eBay does not have, an OAuth state this API did not issue or already spent, an email other
 # than the caller's verified sign-in address.
-# And a time range starting after its end: OpenAPI cannot relate two parameters; and an
-# address the email format allows at a special-use domain (.test, .invalid: RFC 6761), which
-# the email validator refuses.
+# And a time range starting after its end: OpenAPI cannot relate two parameters; an address
+# the email format allows at a special-use domain (.test, .invalid: RFC 6761), which the email
+# validator refuses; and a snipe's maximum lowered below its auction's current price (PUT
+# /bids/{bidId}: the price is eBay's, and moves).
 UNSTATABLE = {
     ("cursor", 400),
+    ("maxBidAmount", 400),
     ("ebayItemId", 422),
     ("state", 400),
     ("email", 400),
