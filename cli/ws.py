@@ -159,9 +159,15 @@ def _login(stack: str, username: str, password: str) -> str:
     response = httpx.post(
         f"{stack}/local/login", json={"username": username, "password": password}, timeout=10
     )
-    if response.status_code != 200:
-        raise LookupError(f"login refused: {response.json().get('message', '')}")
-    return str(response.json()["idToken"])
+    try:
+        body = response.json()
+    except ValueError:  # not JSON: a proxy's error page, another server on the port
+        body = None
+    body = body if isinstance(body, dict) else {}
+    if response.status_code != 200 or "idToken" not in body:
+        reason = body.get("message") or f"HTTP {response.status_code}"
+        raise LookupError(f"login refused: {reason}")
+    return str(body["idToken"])
 
 
 class Watcher:

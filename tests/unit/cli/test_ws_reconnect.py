@@ -8,6 +8,8 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
+import pytest
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidStatus
 from websockets.http11 import Response
@@ -121,3 +123,17 @@ def test_a_given_token_that_is_refused_exits_at_once():
     status, _printed = _watch(gateway)
     assert status == cli_ws.EXIT_REJECTED
     assert gateway.handshakes == ["first"]
+
+
+@pytest.mark.parametrize(
+    ("status", "text"),
+    [(502, "<html>Bad Gateway</html>"), (200, "[]"), (200, '{"accessToken": "x"}')],
+    ids=["an error page", "JSON not an object", "no idToken"],
+)
+def test_a_login_answer_that_is_not_a_token_is_a_refusal_not_a_traceback(monkeypatch, status, text):
+    # Given a stack (or whatever answers on its port) whose sign-in answers something else
+    monkeypatch.setattr(cli_ws.httpx, "post", lambda *a, **k: httpx.Response(status, text=text))
+    # When `sniper ws --login` signs in / Then it is a LookupError naming what came back, which
+    # the command prints and exits on (EXIT_UNREACHABLE), not a traceback
+    with pytest.raises(LookupError, match="login refused"):
+        cli_ws._login("http://127.0.0.1:1", "u@example.com", "pw")
