@@ -341,21 +341,28 @@ def test_api_validation_errors_show_beside_their_fields(page: Any, stack: Runnin
     expect(page.locator("#new-groupId-error")).to_be_empty()
 
 
+class _SocketSwitch:
+    """The page's WebSockets through a switch: while ``off`` a new socket is closed at once (the
+    stack out of reach); those let through (``through``) the test can close itself."""
+
+    def __init__(self, page: Any) -> None:
+        self.off = False
+        self.through: list[Any] = []
+        page.route_web_socket(re.compile(r"^wss?://"), self._route)
+
+    def _route(self, ws: Any) -> None:
+        if self.off:
+            ws.close()
+        else:
+            self.through.append(ws)
+            ws.connect_to_server()
+
+
 def test_connection_indicator_reconnects_and_resyncs(page: Any, stack: RunningStack) -> None:
     _require_realtime(stack)
     assert stack.stack.websocket is not None
     # Given the page's socket passes through a switch that can keep the stack out of reach
-    unreachable = {"now": False}
-    proxied: list[Any] = []
-
-    def route(ws: Any) -> None:
-        if unreachable["now"]:
-            ws.close()
-        else:
-            proxied.append(ws)
-            ws.connect_to_server()
-
-    page.route_web_socket(re.compile(r"^wss?://"), route)
+    switch = _SocketSwitch(page)
     _sign_in(page, stack)
     indicator = page.locator("#connection")
     expect(indicator).to_have_attribute("data-state", "live")
@@ -363,7 +370,7 @@ def test_connection_indicator_reconnects_and_resyncs(page: Any, stack: RunningSt
     item = _auction(stack, ends_in=900, title="Rolleiflex 2.8F Planar")
     # When the stack's WebSocket drops (API Gateway's @connections DELETE) and stays away
     websocket = stack.stack.websocket
-    unreachable["now"] = True
+    switch.off = True
     started = time.monotonic()
 
     def dropped() -> bool:
@@ -374,7 +381,7 @@ def test_connection_indicator_reconnects_and_resyncs(page: Any, stack: RunningSt
         if time.monotonic() - started > 3:
             # On a saturated machine Playwright's proxy can sit on the server's close frame;
             # the network dropping the page's side is the same event for the page.
-            for ws in proxied:
+            for ws in switch.through:
                 ws.close()
         return indicator.get_attribute("data-state") == "reconnecting"
 
@@ -393,7 +400,7 @@ def test_connection_indicator_reconnects_and_resyncs(page: Any, stack: RunningSt
     assert created.status_code == 201, created.text
     _wait_for(lambda: runtime.stats["BroadcasterFunction"].invocations > pushes)
     # When the stack is reachable again
-    unreachable["now"] = False
+    switch.off = False
     # Then the page reconnects, syncs, and shows what it missed
     expect(indicator).to_have_attribute("data-state", "live", timeout=20_000)
     expect(_card(page, "Rolleiflex 2.8F Planar")).to_be_visible()
@@ -414,27 +421,17 @@ def test_online_events_while_reconnecting_leave_one_socket(page: Any, stack: Run
         };
         """
     )
-    cut = {"now": False}
-    routed: list[Any] = []
-
-    def route(ws: Any) -> None:
-        if cut["now"]:
-            ws.close()
-        else:
-            routed.append(ws)
-            ws.connect_to_server()
-
-    page.route_web_socket(re.compile(r"^wss?://"), route)
+    switch = _SocketSwitch(page)
     _sign_in(page, stack)
     indicator = page.locator("#connection")
     expect(indicator).to_have_attribute("data-state", "live")
     # When its socket drops, and while it is reconnecting the browser says it is online three
     # times (a network that flaps as a laptop wakes)
-    cut["now"] = True
-    for ws in routed:
+    switch.off = True
+    for ws in switch.through:
         ws.close()
     expect(indicator).to_have_attribute("data-state", "reconnecting", timeout=20_000)
-    cut["now"] = False
+    switch.off = False
     page.evaluate("for (let i = 0; i < 3; i++) window.dispatchEvent(new Event('online'))")
     # Then it is live again on one socket: no second one was opened beside it
     expect(indicator).to_have_attribute("data-state", "live", timeout=20_000)
