@@ -187,7 +187,7 @@ def _run(
     )
 
 
-def _refresh(user_id, store, ebay, claims, at, budget=None, notifier=None):
+def _refresh(user_id, store, ebay, claims, at, budget=None, notifier=None, clock=None):
     ports = SimpleNamespace(
         bids=store,
         updates=store,
@@ -197,7 +197,9 @@ def _refresh(user_id, store, ebay, claims, at, budget=None, notifier=None):
         notifier=notifier or FakeNotifier(),
         claims=claims,
     )
-    return logic.refresh(user_id, ports, lambda: float(at))  # type: ignore[arg-type]
+    return logic.refresh(  # type: ignore[arg-type]
+        user_id, ports, clock or (lambda: float(at))
+    )
 
 
 def _items(n: int, price: int) -> tuple[FakeStore, dict[str, int]]:
@@ -708,16 +710,7 @@ def test_a_round_whose_writes_the_deadline_cut_off_gives_the_round_back():
     clock = FakeClock(float(NOW))
     late = NOW + logic.REFRESH_CALL_SECONDS + logic.WRITE_GRACE_SECONDS + 1
     ebay = FakeEbay(prices, on_call=lambda _: setattr(clock, "now", late))
-    ports = SimpleNamespace(
-        bids=store,
-        updates=store,
-        prices=store,
-        budget=FakeBudget(),
-        ebay=ebay,
-        notifier=FakeNotifier(),
-        claims=claims,
-    )
-    logic.refresh(owner, ports, clock)  # type: ignore[arg-type]
+    _refresh(owner, store, ebay, claims, NOW, clock=clock)
     assert store.bids["b0"].currentPrice is None
     # When the other user's dashboard asks 2 s later (eBay answering in time)
     again = _refresh("other", store, FakeEbay(prices), claims, late + 2)
@@ -844,17 +837,8 @@ def test_items_polled_ahead_whose_snipes_were_not_written_are_left_to_the_run():
     late = NOW + 1 + logic.REFRESH_CALL_SECONDS + logic.WRITE_GRACE_SECONDS + 1
     ebay = FakeEbay(prices, on_call=lambda _: setattr(clock, "now", late))
     claims = FakeClaims()
-    ports = SimpleNamespace(
-        bids=store,
-        updates=store,
-        prices=store,
-        budget=FakeBudget(),
-        ebay=ebay,
-        notifier=FakeNotifier(),
-        claims=claims,
-    )
     # When a dashboard's refresh runs a round that carries them
-    logic.refresh(owner, ports, clock)  # type: ignore[arg-type]
+    _refresh(owner, store, ebay, claims, NOW + 1, clock=clock)
     assert _legacy(ebay.calls[0])[7:] == due
     # Then the price found for them was not written, so none is recorded as polled ahead: the
     # next minute's run polls them and writes the rival's bid
