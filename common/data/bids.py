@@ -74,12 +74,6 @@ KEYED_CREATE_DAYS = 1
 KEY_TAKEN = "This Idempotency-Key already made a snipe"
 
 
-def _keyed_create(item: dict[str, Any]) -> KeyedCreate:
-    return KeyedCreate.model_validate(
-        {k: v for k, v in item.items() if k in KeyedCreate.model_fields}
-    )
-
-
 class BidsRepository:
     def __init__(
         self,
@@ -277,7 +271,7 @@ class BidsRepository:
             if bid.idempotencyKey and cancelled_by(exc, key_at):
                 made = seen_on_failure(exc, key_at)
                 raise IdempotencyKeyTaken(
-                    KEY_TAKEN, made=_keyed_create(made) if made else None
+                    KEY_TAKEN, made=KeyedCreate.model_validate(made) if made else None
                 ) from exc
             if cancelled_by(exc, 0):
                 raise ActiveSnipeExists(
@@ -545,7 +539,7 @@ class BidsRepository:
                 Key={"userId": {"S": keyed_create_key(user_id, idempotency_key)}},
                 ConsistentRead=True,
             ).get("Item")
-        return _keyed_create(from_item(item)) if item else None
+        return KeyedCreate.model_validate(from_item(item)) if item else None
 
     def _history_put(self, history: HistoryEntity) -> dict[str, Any]:
         return {
