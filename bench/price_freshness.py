@@ -352,7 +352,6 @@ def whole_day_charge(per_day: int, until: float, getitems_budget: int = 5000) ->
     midnight, next_midnight = day_bounds(until)
     length = next_midnight - midnight  # 23 or 25 hours on the days the clocks change
     gone = min(length, max(0.0, until - midnight))
-    starts = [n * length / per_day for n in range(per_day)] if per_day > 0 else []
     windows = day_windows(per_day, length)
     limits = Limits.of(FINAL_POLLS, getitems_budget)
     whole_day = min(limits.cap, limits.reserved + limits.pool)  # plan() at midnight
@@ -360,14 +359,19 @@ def whole_day_charge(per_day: int, until: float, getitems_budget: int = 5000) ->
     demand_gone = final_demand([(start, min(end, gone)) for start, end in windows], ITEMS_PER_CALL)
     return {
         FINAL_POLLS: min(whole_day, round(demand_gone / every)),
-        SNIPE_CREATION: sum(1 for start in starts if start < gone),
+        SNIPE_CREATION: sum(1 for start in _starts(per_day, length) if start < gone),
     }
+
+
+def _starts(per_day: int, length: float) -> list[float]:
+    """When the final minutes of ``per_day`` evenly spread auctions begin, from midnight."""
+    return [n * length / per_day for n in range(per_day)]
 
 
 def day_windows(per_day: int, length: float = DAY_SECONDS) -> list[tuple[float, float]]:
     """The final minutes (until the freeze) of ``per_day`` auctions evenly spread over a day of
     ``length`` seconds, those of yesterday's last auctions that run past midnight among them."""
-    starts = [n * length / per_day for n in range(per_day)] if per_day > 0 else []
+    starts = _starts(per_day, length)
     return [
         (max(0.0, start), min(length, start + WRITABLE_SECONDS))
         for start in [s - length for s in starts if s + WRITABLE_SECONDS > length] + starts
